@@ -1,0 +1,77 @@
+// Group commit: many producers, one commit thread, few RocksDB writes.
+//
+// submit() queues a write_batch and returns at once (it takes a mutex only
+// to enqueue; it never waits for I/O). The commit thread repeatedly takes
+// every batch queued since its last write (up to max_ops_per_commit
+// operations; a larger single batch goes alone), merges them in submission
+// order into ONE atomic store::write, then calls the done callbacks of those
+// batches in submission order, on the commit thread. So one producer's
+// batches are applied and acknowledged in the order it submitted them.
+//
+// done(error): error is empty on success, else the store_error text; a
+// failed merged write applied nothing, and every batch of that group gets
+// the same error. Callbacks must be short (e.g. post a message) and must not
+// throw (std::terminate) nor call stop() (it would join its own thread).
+//
+// Thread-safety: submit, stop, commits and batches may be called from any
+// thread concurrently. The store must outlive the committer.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "persistence/store.hpp"
+
+namespace skein::persistence {
+
+struct committer_options {
+  std::size_t max_ops_per_commit = 16384;  // soft cap on operations per RocksDB write
+};
+
+class committer {
+ public:
+  using done_fn = std::function<void(const std::string& error)>;  // error empty on success
+
+  explicit committer(store&, committer_options = {});
+  ~committer();  // stop(): commits everything already submitted, then joins
+  committer(const committer&) = delete;
+  committer& operator=(const committer&) = delete;
+
+  // Queues batch; done (may be empty) is called once it is durable per the
+  // store's options. After stop(), done is called at once on the caller's
+  // thread with the error "committer stopped" and nothing is written.
+  void submit(write_batch batch, done_fn done);
+
+  // Idempotent: commits every batch already submitted, then joins the commit
+  // thread. Later submits are refused as above.
+  void stop();
+
+  std::uint64_t commits() const;  // number of store::write calls made
+  std::uint64_t batches() const;  // number of batches committed (or failed)
+
+ private:
+  struct pending {
+    write_batch batch;
+    done_fn done;
+  };
+  void run();
+
+  store& store_;
+  committer_options options_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<pending> queue_;  // guarded by mutex_
+  bool stopping_ = false;      // guarded by mutex_
+  std::mutex join_mutex_;      // serialises stop()
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> batches_{0};
+  std::thread thread_;  // last: started after everything above exists
+};
+
+}  // namespace skein::persistence

@@ -1,0 +1,35 @@
+// Binary RocksDB keys.
+//
+// A session key is the text "kind/id" and must not contain NUL bytes.
+// Journal and outbox keys are  session_key + '\0' + seq as 8 bytes big-endian,
+// so the bytewise order of keys is (session, seq) order and a prefix scan over
+// session_prefix(s) walks exactly one session in seq order: "chat/a\0..." never
+// matches a scan of "chat/ab" and vice versa. Snapshot keys are the session key.
+//
+// All functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace skein::persistence {
+
+// session_key + '\0' + big-endian seq (session_key.size() + 9 bytes).
+// Throws std::invalid_argument if session_key contains a NUL byte.
+std::string seq_key(std::string_view session_key, std::uint64_t seq);
+
+// session_key + '\0': the common prefix of every seq_key of that session.
+// Throws std::invalid_argument if session_key contains a NUL byte.
+std::string session_prefix(std::string_view session_key);
+
+// Splits a seq_key into (session key, seq); nullopt if it is not one.
+std::optional<std::pair<std::string, std::uint64_t>> parse_seq_key(std::string_view binary_key);
+
+// Human-readable form for messages: "chat/room1#42" for a seq key, the text
+// itself otherwise. Non-printable bytes are shown as \xNN.
+std::string printable(std::string_view binary_key);
+
+}  // namespace skein::persistence

@@ -1,0 +1,172 @@
+#include "persistence/records.hpp"
+
+#include <msgpack.hpp>
+
+#include <exception>
+#include <limits>
+
+namespace skein::persistence {
+namespace {
+
+using packer = msgpack::packer<msgpack::sbuffer>;
+
+std::string to_string(const msgpack::sbuffer& buf) { return {buf.data(), buf.size()}; }
+
+void pack_str(packer& pk, const std::string& s) {
+  pk.pack_str(static_cast<std::uint32_t>(s.size()));
+  pk.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
+}
+
+void pack_bin(packer& pk, const std::string& s) {
+  pk.pack_bin(static_cast<std::uint32_t>(s.size()));
+  pk.pack_bin_body(s.data(), static_cast<std::uint32_t>(s.size()));
+}
+
+// Thrown inside a decoder, turned into record_error by decode().
+struct bad_shape {
+  std::string reason;
+};
+
+std::uint64_t as_uint(const msgpack::object& o, const char* field) {
+  if (o.type != msgpack::type::POSITIVE_INTEGER)
+    throw bad_shape{std::string(field) + " is not an unsigned integer"};
+  return o.via.u64;
+}
+
+std::int64_t as_int(const msgpack::object& o, const char* field) {
+  if (o.type == msgpack::type::NEGATIVE_INTEGER) return o.via.i64;
+  if (o.type == msgpack::type::POSITIVE_INTEGER &&
+      o.via.u64 <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    return static_cast<std::int64_t>(o.via.u64);
+  throw bad_shape{std::string(field) + " is not a 64-bit signed integer"};
+}
+
+std::string as_str(const msgpack::object& o, const char* field) {
+  if (o.type != msgpack::type::STR) throw bad_shape{std::string(field) + " is not a string"};
+  return {o.via.str.ptr, o.via.str.size};
+}
+
+std::string as_bin(const msgpack::object& o, const char* field) {
+  if (o.type != msgpack::type::BIN) throw bad_shape{std::string(field) + " is not binary"};
+  return {o.via.bin.ptr, o.via.bin.size};
+}
+
+// Unpacks bytes as one versioned array of `fields` elements (version
+// included) and hands the elements to fill. Every failure becomes record_error.
+template <typename Fill>
+void decode(std::string_view bytes, std::string_view printable_key, const char* column,
+            std::uint32_t fields, Fill fill) {
+  auto fail = [&](const std::string& reason) {
+    return record_error(column, std::string(printable_key), reason);
+  };
+  try {
+    // Every element takes at least one byte, so no honest count exceeds the
+    // input size; the limits stop a corrupt header from allocating gigabytes.
+    std::size_t n = bytes.size();
+    msgpack::unpack_limit limit(n, n, n, n, n, 4);
+    std::size_t offset = 0;
+    msgpack::object_handle handle =
+        msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limit);
+    if (offset != bytes.size())
+      throw bad_shape{std::to_string(bytes.size() - offset) + " trailing bytes"};
+    const msgpack::object& root = handle.get();
+    if (root.type != msgpack::type::ARRAY) throw bad_shape{"not an array"};
+    const auto& arr = root.via.array;
+    if (arr.size == 0) throw bad_shape{"empty array"};
+    std::uint64_t version = as_uint(arr.ptr[0], "format version");
+    if (version != record_format_version)
+      throw record_error::unsupported_version(column, std::string(printable_key), version,
+                                              record_format_version);
+    if (arr.size != fields)
+      throw bad_shape{"array has " + std::to_string(arr.size) + " elements, expected " +
+                      std::to_string(fields)};
+    fill(arr.ptr);
+  } catch (const record_error&) {
+    throw;
+  } catch (const bad_shape& e) {
+    throw fail(e.reason);
+  } catch (const msgpack::insufficient_bytes&) {
+    throw fail("truncated");
+  } catch (const std::exception& e) {
+    throw fail(std::string("invalid msgpack: ") + e.what());
+  } catch (...) {
+    throw fail("invalid msgpack");
+  }
+}
+
+}  // namespace
+
+std::string encode(const snapshot_record& r) {
+  msgpack::sbuffer buf;
+  packer pk(buf);
+  pk.pack_array(5);
+  pk.pack(record_format_version);
+  pk.pack(r.seq);
+  pk.pack(r.epoch);
+  pk.pack(r.time_ms);
+  pack_bin(pk, r.state);
+  return to_string(buf);
+}
+
+std::string encode(const journal_record& r) {
+  msgpack::sbuffer buf;
+  packer pk(buf);
+  pk.pack_array(7);
+  pk.pack(record_format_version);
+  pack_str(pk, r.client);
+  pack_str(pk, r.kind_of_input);
+  pack_str(pk, r.payload);
+  pk.pack(r.time_ms);
+  pk.pack_array(static_cast<std::uint32_t>(r.random.size()));
+  for (std::uint64_t v : r.random) pk.pack(v);
+  pk.pack(r.epoch);
+  return to_string(buf);
+}
+
+std::string encode(const outbox_record& r) {
+  msgpack::sbuffer buf;
+  packer pk(buf);
+  pk.pack_array(3);
+  pk.pack(record_format_version);
+  pack_str(pk, r.target);
+  pack_str(pk, r.data);
+  return to_string(buf);
+}
+
+snapshot_record decode_snapshot(std::string_view bytes, std::string_view printable_key) {
+  snapshot_record r;
+  decode(bytes, printable_key, "snapshots", 5, [&](const msgpack::object* f) {
+    r.seq = as_uint(f[1], "seq");
+    r.epoch = as_uint(f[2], "epoch");
+    r.time_ms = as_int(f[3], "time_ms");
+    r.state = as_bin(f[4], "state");
+  });
+  return r;
+}
+
+journal_record decode_journal(std::string_view bytes, std::string_view printable_key) {
+  journal_record r;
+  decode(bytes, printable_key, "journal", 7, [&](const msgpack::object* f) {
+    r.client = as_str(f[1], "client");
+    r.kind_of_input = as_str(f[2], "kind_of_input");
+    r.payload = as_str(f[3], "payload");
+    r.time_ms = as_int(f[4], "time_ms");
+    if (f[5].type != msgpack::type::ARRAY) throw bad_shape{"random is not an array"};
+    r.random.reserve(f[5].via.array.size);
+    for (std::uint32_t i = 0; i < f[5].via.array.size; ++i)
+      r.random.push_back(as_uint(f[5].via.array.ptr[i], "random value"));
+    r.epoch = as_uint(f[6], "epoch");
+  });
+  return r;
+}
+
+outbox_record decode_outbox(std::string_view bytes, std::string_view printable_key) {
+  outbox_record r;
+  decode(bytes, printable_key, "outbox", 3, [&](const msgpack::object* f) {
+    r.target = as_str(f[1], "target");
+    r.data = as_str(f[2], "data");
+  });
+  return r;
+}
+
+}  // namespace skein::persistence

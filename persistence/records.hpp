@@ -1,0 +1,66 @@
+// The three stored record types and their msgpack codecs.
+//
+// Wire shape: each record is one msgpack array whose first element is the
+// format version (uint32, currently record_format_version = 1):
+//   snapshot: [1, seq:uint, epoch:uint, time_ms:int, state:bin]
+//   journal:  [1, client:str, kind_of_input:str, payload:str, time_ms:int,
+//              random:[uint...], epoch:uint]
+//   outbox:   [1, target:str, data:str]
+// Decoding is strict: truncated bytes, trailing bytes, a wrong type or array
+// length, or another version throw record_error naming the column
+// ("snapshots", "journal", "outbox") and the printable key passed in. Decoding
+// never crashes and never fills in defaults.
+//
+// Times are wall-clock milliseconds since the Unix epoch. All functions are
+// pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "persistence/errors.hpp"
+
+namespace skein::persistence {
+
+inline constexpr std::uint32_t record_format_version = 1;
+
+// Latest state of one session (column "snapshots", key = session key).
+struct snapshot_record {
+  std::uint64_t seq = 0;    // seq of the last event the session emitted (0 = none yet)
+  std::uint64_t epoch = 0;  // activation epoch that wrote it (fencing)
+  std::int64_t time_ms = 0; // when the snapshot was taken
+  std::string state;        // opaque bytes: the behaviour's msgpack-encoded state
+  bool operator==(const snapshot_record&) const = default;
+};
+
+// One inbound message (column "journal", key = seq_key(session, seq)).
+struct journal_record {
+  std::string client;                 // sender client id
+  std::string kind_of_input;          // "open" | "message" | "close"
+  std::string payload;                // JSON text (params for open, text for message)
+  std::int64_t time_ms = 0;           // the time the behaviour was given (ctx.now())
+  std::vector<std::uint64_t> random;  // random values the behaviour drew, in order
+  std::uint64_t epoch = 0;            // activation epoch that accepted it
+  bool operator==(const journal_record&) const = default;
+};
+
+// One outbound event (column "outbox", key = seq_key(session, seq)).
+struct outbox_record {
+  std::string target;  // "" = broadcast to all clients, else a client id
+  std::string data;    // JSON text of the event's data
+  bool operator==(const outbox_record&) const = default;
+};
+
+std::string encode(const snapshot_record&);
+std::string encode(const journal_record&);
+std::string encode(const outbox_record&);
+
+// Throw record_error (column "snapshots" / "journal" / "outbox", key
+// printable_key) if bytes are not exactly one valid record of this version.
+snapshot_record decode_snapshot(std::string_view bytes, std::string_view printable_key);
+journal_record decode_journal(std::string_view bytes, std::string_view printable_key);
+outbox_record decode_outbox(std::string_view bytes, std::string_view printable_key);
+
+}  // namespace skein::persistence

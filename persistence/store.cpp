@@ -1,0 +1,227 @@
+#include "persistence/store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+#include <stdexcept>
+#include <utility>
+
+#include "persistence/keys.hpp"
+
+namespace skein::persistence {
+namespace {
+
+constexpr std::array<column, 4> all_columns{column::snapshots, column::journal, column::outbox,
+                                            column::meta};
+
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+const char* column_name(column c) {
+  switch (c) {
+    case column::snapshots: return "snapshots";
+    case column::journal: return "journal";
+    case column::outbox: return "outbox";
+    case column::meta: return "meta";
+  }
+  return "?";
+}
+
+// --- write_batch -----------------------------------------------------------
+
+void write_batch::put_snapshot(std::string_view session_key, const snapshot_record& r) {
+  if (session_key.find('\0') != std::string_view::npos)
+    throw std::invalid_argument("session key contains a NUL byte");
+  ops_.push_back({op_kind::put, column::snapshots, std::string(session_key), encode(r)});
+}
+
+void write_batch::put_journal(std::string_view session_key, std::uint64_t seq,
+                              const journal_record& r) {
+  ops_.push_back({op_kind::put, column::journal, seq_key(session_key, seq), encode(r)});
+}
+
+void write_batch::put_outbox(std::string_view session_key, std::uint64_t seq,
+                             const outbox_record& r) {
+  ops_.push_back({op_kind::put, column::outbox, seq_key(session_key, seq), encode(r)});
+}
+
+void write_batch::put_meta(std::string_view key, std::string_view value) {
+  ops_.push_back({op_kind::put, column::meta, std::string(key), std::string(value)});
+}
+
+void write_batch::put_raw(column c, std::string key, std::string value) {
+  ops_.push_back({op_kind::put, c, std::move(key), std::move(value)});
+}
+
+void write_batch::erase(column c, std::string key) {
+  ops_.push_back({op_kind::erase, c, std::move(key), {}});
+}
+
+void write_batch::erase_range(column c, std::string begin, std::string end) {
+  ops_.push_back({op_kind::erase_range, c, std::move(begin), std::move(end)});
+}
+
+std::size_t write_batch::size() const { return ops_.size(); }
+
+bool write_batch::empty() const { return ops_.empty(); }
+
+void write_batch::append(write_batch&& other) {
+  if (ops_.empty()) {
+    ops_ = std::move(other.ops_);
+  } else {
+    ops_.reserve(ops_.size() + other.ops_.size());
+    for (auto& o : other.ops_) ops_.push_back(std::move(o));
+  }
+  other.ops_.clear();
+}
+
+// --- store -----------------------------------------------------------------
+
+struct store::impl {
+  store_options options;
+  std::unique_ptr<rocksdb::DB> db;
+  std::array<rocksdb::ColumnFamilyHandle*, 4> handles{};  // indexed by column
+  std::vector<rocksdb::ColumnFamilyHandle*> all_handles;   // owned, incl. default
+
+  rocksdb::ColumnFamilyHandle* cf(column c) const { return handles[static_cast<int>(c)]; }
+
+  [[noreturn]] void fail(const char* what, const rocksdb::Status& s) const {
+    throw store_error(std::string("rocksdb ") + what + " failed in " + options.dir.string() +
+                      ": " + s.ToString());
+  }
+
+  void check(const char* what, const rocksdb::Status& s) const {
+    if (!s.ok()) fail(what, s);
+  }
+
+  // Calls f(binary_key, value) for every key of the session with seq >=
+  // from_seq, in order; stops at the session's last key.
+  template <typename F>
+  void scan(column c, std::string_view session_key, std::uint64_t from_seq, F f) const {
+    std::string start = seq_key(session_key, from_seq);
+    std::string upper(session_key);
+    upper += '\x01';  // just past every "session\0..." key
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(c)));
+    for (it->Seek(start); it->Valid(); it->Next()) {
+      std::string_view key(it->key().data(), it->key().size());
+      std::string_view value(it->value().data(), it->value().size());
+      f(key, value);
+    }
+    check("iterate", it->status());
+  }
+
+  template <typename Record, typename Decode>
+  std::vector<std::pair<std::uint64_t, Record>> load_seq(column c, std::string_view session_key,
+                                                         std::uint64_t from_seq,
+                                                         Decode decode) const {
+    std::vector<std::pair<std::uint64_t, Record>> out;
+    scan(c, session_key, from_seq, [&](std::string_view key, std::string_view value) {
+      auto parsed = parse_seq_key(key);
+      if (!parsed || parsed->first != session_key)
+        throw record_error(column_name(c), printable(key), "malformed key");
+      out.emplace_back(parsed->second, decode(value, printable(key)));
+    });
+    return out;
+  }
+};
+
+store::store(const store_options& options) : impl_(std::make_unique<impl>()) {
+  impl_->options = options;
+  rocksdb::Options db_options;
+  db_options.create_if_missing = !options.read_only;
+  db_options.create_missing_column_families = !options.read_only;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (column c : all_columns)
+    descriptors.emplace_back(column_name(c), rocksdb::ColumnFamilyOptions());
+
+  if (!options.read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.dir, ec);
+    if (ec)
+      throw store_error("cannot create store directory " + options.dir.string() + ": " +
+                        ec.message());
+  }
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, options.dir.string(), descriptors,
+                                         &impl_->all_handles, &raw)
+          : rocksdb::DB::Open(db_options, options.dir.string(), descriptors,
+                              &impl_->all_handles, &raw);
+  impl_->check(options.read_only ? "open (read-only)" : "open", s);
+  impl_->db.reset(raw);
+  for (std::size_t i = 0; i < all_columns.size(); ++i) impl_->handles[i] = impl_->all_handles[i + 1];
+}
+
+store::~store() {
+  for (auto* h : impl_->all_handles) impl_->db->DestroyColumnFamilyHandle(h);
+  impl_->db->Close();  // flushing is not needed: the WAL holds every write
+}
+
+const store_options& store::options() const { return impl_->options; }
+
+void store::write(const write_batch& batch) {
+  if (batch.empty()) return;
+  rocksdb::WriteBatch wb;
+  for (const auto& o : batch.ops_) {
+    auto* cf = impl_->cf(o.column);
+    rocksdb::Status s;
+    switch (o.kind) {
+      case write_batch::op_kind::put: s = wb.Put(cf, o.key, o.value); break;
+      case write_batch::op_kind::erase: s = wb.Delete(cf, o.key); break;
+      case write_batch::op_kind::erase_range: s = wb.DeleteRange(cf, o.key, o.value); break;
+    }
+    impl_->check("batch", s);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = impl_->options.sync;
+  impl_->check("write", impl_->db->Write(wo, &wb));
+}
+
+std::optional<std::string> store::get_raw(column c, std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(c), slice(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  impl_->check("get", s);
+  return value;
+}
+
+std::optional<snapshot_record> store::load_snapshot(std::string_view session_key) const {
+  auto bytes = get_raw(column::snapshots, session_key);
+  if (!bytes) return std::nullopt;
+  return decode_snapshot(*bytes, printable(session_key));
+}
+
+std::vector<std::pair<std::uint64_t, journal_record>> store::load_journal(
+    std::string_view session_key, std::uint64_t from_seq) const {
+  return impl_->load_seq<journal_record>(column::journal, session_key, from_seq, decode_journal);
+}
+
+std::vector<std::pair<std::uint64_t, outbox_record>> store::load_outbox(
+    std::string_view session_key, std::uint64_t from_seq) const {
+  return impl_->load_seq<outbox_record>(column::outbox, session_key, from_seq, decode_outbox);
+}
+
+std::optional<std::string> store::get_meta(std::string_view key) const {
+  return get_raw(column::meta, key);
+}
+
+std::vector<std::string> store::snapshot_keys() const {
+  std::vector<std::string> keys;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(column::snapshots)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
+  impl_->check("iterate", it->status());
+  return keys;
+}
+
+}  // namespace skein::persistence

@@ -1,0 +1,451 @@
+// Unit tests for persistence/: records, keys, store, committer.
+#include <catch2/catch.hpp>
+
+#include <msgpack.hpp>
+
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "persistence/committer.hpp"
+#include "persistence/errors.hpp"
+#include "persistence/keys.hpp"
+#include "persistence/records.hpp"
+#include "persistence/store.hpp"
+
+namespace fs = std::filesystem;
+using namespace skein::persistence;
+using namespace std::string_literals;
+
+namespace {
+
+// A fresh directory under the system temp dir, removed on destruction.
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() /
+           ("skein-persistence-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path db() const { return path / "db"; }
+};
+
+snapshot_record sample_snapshot() {
+  return {42, 7, -1234567, "\x00\x01\xff state with NUL \x00 bytes"s};
+}
+
+journal_record sample_journal(std::uint64_t i = 1) {
+  return {"client-" + std::to_string(i), "message", R"({"text":"hi)" + std::to_string(i) + R"("})",
+          1700000000000 + static_cast<std::int64_t>(i), {i, ~0ULL, 0}, 3};
+}
+
+outbox_record sample_outbox(std::uint64_t i = 1) {
+  return {i % 2 ? "" : "client-1", R"({"n":)" + std::to_string(i) + "}"};
+}
+
+// msgpack bytes of an arbitrary value, for hand-made records.
+template <typename T>
+std::string pack(const T& value) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, value);
+  return {buf.data(), buf.size()};
+}
+
+template <typename F>
+void require_record_error(F decode, const std::string& key, const std::string& column,
+                          const std::string& needle) {
+  try {
+    decode();
+    FAIL("no record_error thrown");
+  } catch (const record_error& e) {
+    CHECK(e.key() == key);
+    CHECK(e.column() == column);
+    CHECK_THAT(e.what(), Catch::Contains(key) && Catch::Contains(column) &&
+                             Catch::Contains(needle));
+  }
+}
+
+}  // namespace
+
+// --- records ----------------------------------------------------------------
+
+TEST_CASE("records round trip through msgpack", "[persistence]") {
+  auto s = sample_snapshot();
+  CHECK(decode_snapshot(encode(s), "k") == s);
+  CHECK(decode_snapshot(encode(snapshot_record{}), "k") == snapshot_record{});
+
+  auto j = sample_journal();
+  CHECK(decode_journal(encode(j), "k") == j);
+  journal_record empty_j;
+  CHECK(decode_journal(encode(empty_j), "k") == empty_j);
+
+  auto o = sample_outbox(2);
+  CHECK(decode_outbox(encode(o), "k") == o);
+  CHECK(decode_outbox(encode(outbox_record{}), "k") == outbox_record{});
+}
+
+TEST_CASE("records start with the format version", "[persistence]") {
+  auto handle = msgpack::unpack(encode(sample_snapshot()).data(), encode(sample_snapshot()).size());
+  const auto& root = handle.get();
+  REQUIRE(root.type == msgpack::type::ARRAY);
+  CHECK(root.via.array.ptr[0].as<std::uint32_t>() == record_format_version);
+}
+
+TEST_CASE("decoding bad bytes throws record_error naming the key", "[persistence]") {
+  const std::string key = "chat/room1";
+
+  SECTION("every truncation") {
+    std::string bytes = encode(sample_snapshot());
+    for (std::size_t n = 0; n < bytes.size(); ++n)
+      require_record_error([&] { decode_snapshot(bytes.substr(0, n), key); }, key, "snapshots",
+                           "corrupt record");
+    std::string jbytes = encode(sample_journal());
+    for (std::size_t n = 0; n < jbytes.size(); ++n)
+      REQUIRE_THROWS_AS(decode_journal(jbytes.substr(0, n), key), record_error);
+  }
+  SECTION("garbage and trailing bytes") {
+    require_record_error([&] { decode_snapshot("\xc1garbage", key); }, key, "snapshots", "corrupt");
+    require_record_error([&] { decode_outbox("hello world", key); }, key, "outbox", "corrupt");
+    require_record_error([&] { decode_snapshot(encode(sample_snapshot()) + "x", key); }, key,
+                         "snapshots", "trailing");
+  }
+  SECTION("a huge array header does not allocate") {
+    require_record_error([&] { decode_journal("\xdd\xff\xff\xff\xff\x01"s, key); }, key,
+                         "journal", "corrupt");
+  }
+  SECTION("wrong types and lengths") {
+    // state as str instead of bin
+    auto wrong_type = pack(std::make_tuple(1u, 1u, 1u, 1, std::string("s")));
+    require_record_error([&] { decode_snapshot(wrong_type, key); }, key, "snapshots", "state");
+    auto short_array = pack(std::make_tuple(1u, 1u, 1u, 1));
+    require_record_error([&] { decode_snapshot(short_array, key); }, key, "snapshots",
+                         "expected 5");
+    // a journal record is not an outbox record
+    require_record_error([&] { decode_outbox(encode(sample_journal()), key); }, key, "outbox",
+                         "expected 3");
+    // negative seq
+    auto negative = pack(std::make_tuple(1u, -1, 1u, 1, msgpack::type::raw_ref("", 0)));
+    require_record_error([&] { decode_snapshot(negative, key); }, key, "snapshots", "seq");
+    require_record_error([&] { decode_snapshot(pack(std::string("x")), key); }, key,
+                         "snapshots", "not an array");
+    require_record_error([&] { decode_outbox(pack(std::vector<int>{}), key); }, key, "outbox",
+                         "empty");
+    // random values must be unsigned
+    auto bad_random = pack(std::make_tuple(1u, std::string("c"), std::string("open"),
+                                           std::string("{}"), 5, std::vector<int>{-1}, 1u));
+    require_record_error([&] { decode_journal(bad_random, key); }, key, "journal", "random");
+  }
+  SECTION("unknown format version") {
+    auto v99 = pack(std::make_tuple(99u, std::string("t"), std::string("d")));
+    require_record_error([&] { decode_outbox(v99, "chat/room1#5"); }, "chat/room1#5", "outbox",
+                         "unsupported format version 99");
+    // the version is checked before the shape: a v7 snapshot of any length
+    require_record_error([&] { decode_snapshot(pack(std::make_tuple(7u)), key); }, key,
+                         "snapshots", "unsupported format version 7");
+  }
+}
+
+// --- keys -------------------------------------------------------------------
+
+TEST_CASE("seq keys sort by session then big-endian seq", "[persistence]") {
+  CHECK(seq_key("chat/a", 255) < seq_key("chat/a", 256));
+  CHECK(seq_key("chat/a", 0) < seq_key("chat/a", 1));
+  CHECK(seq_key("chat/a", ~0ULL) < seq_key("chat/ab", 0));
+  CHECK(seq_key("chat/a", 1).size() == "chat/a"s.size() + 9);
+  CHECK(seq_key("chat/a", 0x0102).substr(6) == "\x00\x00\x00\x00\x00\x00\x00\x01\x02"s);
+  CHECK(session_prefix("chat/a") == "chat/a\0"s);
+  CHECK(seq_key("chat/a", 9).rfind(session_prefix("chat/a"), 0) == 0);
+  CHECK(seq_key("chat/ab", 9).rfind(session_prefix("chat/a"), 0) != 0);
+  CHECK_THROWS_AS(seq_key("bad\0key"s, 1), std::invalid_argument);
+
+  auto parsed = parse_seq_key(seq_key("chat/room1", 42));
+  REQUIRE(parsed);
+  CHECK(parsed->first == "chat/room1");
+  CHECK(parsed->second == 42);
+  CHECK_FALSE(parse_seq_key("chat/room1"));
+}
+
+TEST_CASE("printable keys", "[persistence]") {
+  CHECK(printable(seq_key("chat/room1", 42)) == "chat/room1#42");
+  CHECK(printable(seq_key("chat/room1", 0)) == "chat/room1#0");
+  CHECK(printable("chat/room1") == "chat/room1");
+  CHECK(printable("a\x01z") == "a\\x01z");
+}
+
+// --- store ------------------------------------------------------------------
+
+TEST_CASE("store persists every column across reopen", "[persistence]") {
+  temp_dir tmp;
+  store_options opts{tmp.db()};
+  {
+    store s(opts);
+    write_batch b;
+    b.put_snapshot("chat/room1", sample_snapshot());
+    for (std::uint64_t i = 1; i <= 5; ++i) {
+      b.put_journal("chat/room1", i, sample_journal(i));
+      b.put_outbox("chat/room1", i, sample_outbox(i));
+    }
+    b.put_meta("node-id", "node-\x00-1"s);
+    CHECK(b.size() == 12);
+    s.write(b);
+  }
+  store s(opts);
+  CHECK(s.load_snapshot("chat/room1") == sample_snapshot());
+  CHECK_FALSE(s.load_snapshot("chat/none"));
+  auto journal = s.load_journal("chat/room1");
+  REQUIRE(journal.size() == 5);
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    CHECK(journal[i - 1].first == i);
+    CHECK(journal[i - 1].second == sample_journal(i));
+  }
+  auto outbox = s.load_outbox("chat/room1", 4);
+  REQUIRE(outbox.size() == 2);
+  CHECK(outbox[0] == std::pair{std::uint64_t{4}, sample_outbox(4)});
+  CHECK(outbox[1] == std::pair{std::uint64_t{5}, sample_outbox(5)});
+  CHECK(s.get_meta("node-id") == "node-\x00-1"s);
+  CHECK_FALSE(s.get_meta("missing"));
+  CHECK(s.get_raw(column::snapshots, "chat/room1") == encode(sample_snapshot()));
+  CHECK(s.snapshot_keys() == std::vector<std::string>{"chat/room1"});
+}
+
+TEST_CASE("load_journal walks one session in seq order from from_seq", "[persistence]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+  write_batch b;
+  // written out of order, with seqs whose little-endian order differs
+  for (std::uint64_t seq : {256u, 1u, 255u, 65536u, 2u}) b.put_journal("chat/a", seq, sample_journal(seq));
+  for (std::uint64_t seq = 0; seq < 3; ++seq) {
+    b.put_journal("chat/ab", seq, sample_journal(100 + seq));
+    b.put_journal("chat/", seq, sample_journal(200 + seq));
+    b.put_outbox("chat/ab", seq, sample_outbox(seq));
+  }
+  b.put_snapshot("chat/ab", {});
+  b.put_snapshot("chat/a", {});
+  b.put_snapshot("counter/x", {});
+  s.write(b);
+
+  auto seqs = [](const auto& entries) {
+    std::vector<std::uint64_t> out;
+    for (const auto& e : entries) out.push_back(e.first);
+    return out;
+  };
+  CHECK(seqs(s.load_journal("chat/a")) == std::vector<std::uint64_t>{1, 2, 255, 256, 65536});
+  CHECK(seqs(s.load_journal("chat/a", 255)) == std::vector<std::uint64_t>{255, 256, 65536});
+  CHECK(seqs(s.load_journal("chat/a", 257)) == std::vector<std::uint64_t>{65536});
+  CHECK(s.load_journal("chat/a", 65537).empty());
+  CHECK(s.load_journal("chat/a")[2].second == sample_journal(255));
+  CHECK(seqs(s.load_journal("chat/ab")) == std::vector<std::uint64_t>{0, 1, 2});
+  CHECK(s.load_journal("chat/ab")[0].second == sample_journal(100));
+  CHECK(seqs(s.load_journal("chat/")) == std::vector<std::uint64_t>{0, 1, 2});
+  CHECK(s.load_journal("chat").empty());
+  CHECK(s.load_outbox("chat/a").empty());
+  CHECK(s.load_outbox("chat/ab").size() == 3);
+  CHECK(s.snapshot_keys() == std::vector<std::string>{"chat/a", "chat/ab", "counter/x"});
+}
+
+TEST_CASE("erase and erase_range", "[persistence]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+  write_batch b;
+  for (std::uint64_t seq = 1; seq <= 10; ++seq) b.put_outbox("chat/a", seq, sample_outbox(seq));
+  b.put_outbox("chat/b", 1, sample_outbox(1));
+  b.put_snapshot("chat/a", sample_snapshot());
+  s.write(b);
+
+  write_batch trim;  // keep the last 3 events of chat/a
+  trim.erase_range(column::outbox, seq_key("chat/a", 0), seq_key("chat/a", 8));
+  trim.erase(column::snapshots, "chat/a");
+  s.write(trim);
+  CHECK(s.load_outbox("chat/a").size() == 3);
+  CHECK(s.load_outbox("chat/a")[0].first == 8);
+  CHECK(s.load_outbox("chat/b").size() == 1);
+  CHECK_FALSE(s.load_snapshot("chat/a"));
+
+  write_batch drop_all;
+  drop_all.erase_range(column::outbox, session_prefix("chat/a"), session_prefix("chat/a") + '\xff');
+  s.write(drop_all);
+  CHECK(s.load_outbox("chat/a").empty());
+  CHECK(s.load_outbox("chat/b").size() == 1);
+}
+
+TEST_CASE("write_batch append and later ops win", "[persistence]") {
+  write_batch a, b;
+  a.put_meta("k", "1");
+  b.put_meta("k", "2");
+  b.put_meta("j", "3");
+  a.append(std::move(b));
+  CHECK(a.size() == 3);
+  CHECK(b.empty());
+
+  temp_dir tmp;
+  store s({tmp.db()});
+  s.write(a);
+  s.write(write_batch{});  // empty batch is a no-op
+  CHECK(s.get_meta("k") == "2");
+  CHECK(s.get_meta("j") == "3");
+}
+
+TEST_CASE("a corrupt record names its key and spares other sessions", "[persistence]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+  write_batch b;
+  b.put_snapshot("chat/good", sample_snapshot());
+  b.put_raw(column::snapshots, "chat/bad", "\x93\x01garbage");
+  b.put_journal("chat/good", 1, sample_journal(1));
+  b.put_journal("chat/good", 2, sample_journal(2));
+  b.put_raw(column::journal, seq_key("chat/good", 3), "\xff");
+  b.put_raw(column::journal, seq_key("chat/good", 4), "\xff");
+  b.put_raw(column::journal, "chat/good\0short"s, encode(sample_journal()));
+  s.write(b);
+
+  require_record_error([&] { s.load_snapshot("chat/bad"); }, "chat/bad", "snapshots", "corrupt");
+  CHECK(s.load_snapshot("chat/good") == sample_snapshot());
+  // the first bad key is named
+  require_record_error([&] { s.load_journal("chat/good"); }, "chat/good#3", "journal", "corrupt");
+  CHECK_THROWS_AS(s.load_journal("chat/good", 4), record_error);
+  require_record_error([&] { s.load_journal("chat/good", 5); }, "chat/good\\x00short", "journal",
+                       "malformed key");
+  CHECK(s.snapshot_keys() == std::vector<std::string>{"chat/bad", "chat/good"});
+}
+
+TEST_CASE("a read-only store sees data committed by an open read-write store",
+          "[persistence]") {
+  temp_dir tmp;
+  store rw({tmp.db(), true});
+  write_batch b;
+  b.put_snapshot("chat/room1", sample_snapshot());
+  b.put_journal("chat/room1", 1, sample_journal());
+  b.put_meta("epoch", "3");
+  rw.write(b);
+
+  store ro({tmp.db(), false, true});
+  CHECK(ro.options().read_only);
+  CHECK(ro.load_snapshot("chat/room1") == sample_snapshot());
+  CHECK(ro.load_journal("chat/room1").size() == 1);
+  CHECK(ro.get_meta("epoch") == "3");
+  CHECK_THROWS_AS(ro.write(b), store_error);
+
+  // the read-write store is unaffected
+  write_batch more;
+  more.put_meta("epoch", "4");
+  rw.write(more);
+  CHECK(rw.get_meta("epoch") == "4");
+}
+
+TEST_CASE("store open failures are store_error with the path", "[persistence]") {
+  temp_dir tmp;
+  try {
+    store s({tmp.path / "missing", false, true});
+    FAIL("opened a missing directory read-only");
+  } catch (const store_error& e) {
+    CHECK_THAT(e.what(), Catch::Contains((tmp.path / "missing").string()));
+  }
+  store first({tmp.db()});
+  CHECK_THROWS_AS(store({tmp.db()}), store_error);  // the RocksDB lock is held
+}
+
+// --- committer ----------------------------------------------------------------
+
+TEST_CASE("committer commits batches from many threads in per-thread order",
+          "[persistence]") {
+  temp_dir tmp;
+  constexpr int threads = 4;
+  constexpr std::uint64_t per_thread = 400;
+  std::vector<std::vector<std::uint64_t>> acked(threads);  // touched by the commit thread only
+  std::vector<std::string> errors;
+  std::vector<std::thread::id> callback_threads;
+  {
+    store s({tmp.db()});
+    committer c(s, {64});
+    std::vector<std::thread> producers;
+    for (int t = 0; t < threads; ++t) {
+      producers.emplace_back([&, t] {
+        std::string session = "counter/" + std::to_string(t);
+        for (std::uint64_t seq = 1; seq <= per_thread; ++seq) {
+          write_batch b;
+          b.put_journal(session, seq, sample_journal(seq));
+          b.put_outbox(session, seq, sample_outbox(seq));
+          if (seq % 50 == 0) b.put_snapshot(session, {seq, 1, 0, "state"});
+          c.submit(std::move(b), [&, t, seq](const std::string& error) {
+            if (!error.empty()) errors.push_back(error);
+            acked[t].push_back(seq);
+            callback_threads.push_back(std::this_thread::get_id());
+          });
+        }
+      });
+    }
+    for (auto& p : producers) p.join();
+    c.stop();
+    c.stop();  // idempotent
+    CHECK(c.batches() == threads * per_thread);
+    CHECK(c.commits() >= 1);
+    CHECK(c.commits() <= c.batches());
+  }
+  CHECK(errors.empty());
+  for (int t = 0; t < threads; ++t) {
+    REQUIRE(acked[t].size() == per_thread);
+    for (std::uint64_t i = 0; i < per_thread; ++i) REQUIRE(acked[t][i] == i + 1);
+  }
+  for (auto id : callback_threads) REQUIRE(id == callback_threads.front());
+  CHECK(callback_threads.front() != std::this_thread::get_id());
+
+  store s({tmp.db()});
+  for (int t = 0; t < threads; ++t) {
+    std::string session = "counter/" + std::to_string(t);
+    auto journal = s.load_journal(session);
+    REQUIRE(journal.size() == per_thread);
+    CHECK(journal.back() == std::pair{per_thread, sample_journal(per_thread)});
+    CHECK(s.load_outbox(session).size() == per_thread);
+    CHECK(s.load_snapshot(session)->seq == per_thread);
+  }
+}
+
+TEST_CASE("committer honours max_ops_per_commit", "[persistence]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+  int done = 0;
+  {
+    committer c(s, {1});
+    for (int i = 0; i < 20; ++i) {
+      write_batch b;
+      b.put_meta("k" + std::to_string(i), "v");
+      c.submit(std::move(b), [&](const std::string& error) {
+        CHECK(error.empty());
+        ++done;
+      });
+    }
+    c.submit(write_batch{}, nullptr);  // no callback is fine
+    c.stop();
+    CHECK(c.batches() == 21);
+    CHECK(c.commits() >= 20);  // one op per write (the empty batch may ride along)
+  }
+  CHECK(done == 20);
+  CHECK(s.get_meta("k19") == "v");
+}
+
+TEST_CASE("committer reports failed writes and refuses work after stop", "[persistence]") {
+  temp_dir tmp;
+  { store create({tmp.db()}); }
+  store ro({tmp.db(), false, true});
+  std::vector<std::string> errors;
+  committer c(ro);
+  for (int i = 0; i < 3; ++i) {
+    write_batch b;
+    b.put_meta("k", "v");
+    c.submit(std::move(b), [&](const std::string& error) { errors.push_back(error); });
+  }
+  c.stop();
+  REQUIRE(errors.size() == 3);
+  for (const auto& e : errors) CHECK_THAT(e, Catch::Contains("write"));
+
+  std::string late;
+  c.submit(write_batch{}, [&](const std::string& error) { late = error; });
+  CHECK(late == "committer stopped");
+}
