@@ -1,0 +1,66 @@
+#include "cli/main.hpp"
+
+#include <exception>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+
+namespace skein {
+
+int main(int argc, char** argv, const behaviour_registry& registry) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("skein"));
+  CLI::App app{"skein: stateful realtime sessions as actors across a cluster"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+    ->capture_default_str();
+
+  cli::node_args node;
+  auto* node_cmd = app.add_subcommand("node", "run one node");
+  node_cmd->add_option("--name", node.name, "unique node name (its placement identity)")
+    ->required();
+  node_cmd->add_option("--listen", node.listen, "HTTP listen address HOST:PORT")->required();
+  node_cmd->add_option("--cluster-port", node.cluster_port, "CAF middleman port")->required();
+  node_cmd->add_option("--peers", node.peers, "static members NAME@HOST:PORT,... (self allowed)");
+  node_cmd->add_option("--data", node.data, "RocksDB data directory")->required();
+  node_cmd->add_option("--max-frame", node.max_frame, "largest inbound WebSocket message, bytes")
+    ->capture_default_str();
+  node_cmd->add_flag("--sync", node.sync, "fsync every group commit");
+  node_cmd->add_option("--io-threads", node.io_threads, "HTTP io threads")->capture_default_str();
+
+  cli::launch_args launch;
+  auto* launch_cmd = app.add_subcommand("launch", "start N local nodes and wait for Ctrl-C");
+  launch_cmd->add_option("--nodes", launch.nodes, "how many nodes")->capture_default_str()
+    ->check(CLI::Range(1, 64));
+  launch_cmd->add_option("--base-port", launch.base_port,
+                         "node i (from 0) gets HTTP port P+2i and cluster port P+2i+1; "
+                         "default: free ports");
+  launch_cmd->add_option("--data", launch.data, "data root; node nI uses DIR/nI")
+    ->capture_default_str();
+  launch_cmd->add_option("--max-frame", launch.max_frame, "passed to every node")
+    ->capture_default_str();
+  launch_cmd->add_flag("--sync", launch.sync, "passed to every node");
+  launch_cmd->add_option("--ready-timeout", launch.ready_timeout_s, "seconds to wait for health")
+    ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  try {
+    if (*node_cmd) return cli::run_node(node, registry);
+    if (*launch_cmd) return cli::run_launch(launch, "/proc/self/exe");
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 2;
+}
+
+}  // namespace skein

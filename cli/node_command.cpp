@@ -1,0 +1,64 @@
+// `node`: one node in the foreground until SIGINT or SIGTERM.
+#include <csignal>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "net/server.hpp"
+#include "runtime/node.hpp"
+
+namespace skein::cli {
+
+namespace {
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    throw std::invalid_argument("--listen wants HOST:PORT, got '" + s + "'");
+  int port = std::stoi(s.substr(colon + 1));
+  if (port < 0 || port > 65535) throw std::invalid_argument("bad port in '" + s + "'");
+  return {s.substr(0, colon), static_cast<std::uint16_t>(port)};
+}
+}  // namespace
+
+int run_node(const node_args& args, const behaviour_registry& registry) {
+  // Block the stop signals before any thread starts, so every thread
+  // inherits the mask and only sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto [host, port] = split_host_port(args.listen);
+  node_options opts;
+  opts.name = args.name;
+  opts.http_host = host;
+  opts.http_port = port;
+  opts.cluster_host = host;
+  opts.cluster_port = args.cluster_port;
+  opts.peers = parse_members(args.peers);
+  opts.data_dir = args.data;
+  opts.sync = args.sync;
+
+  server_options sopts;
+  sopts.host = host;
+  sopts.port = port;
+  sopts.max_frame = args.max_frame;
+  sopts.threads = args.io_threads;
+
+  node n{opts, registry};
+  http_server server{n, sopts};
+  server.run();
+  spdlog::info("node {} serving {} (data {})", args.name, n.url(), args.data);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("node {} stopping on signal {}", args.name, sig);
+  server.stop();
+  n.stop();
+  spdlog::info("node {} stopped", args.name);
+  return 0;
+}
+
+}  // namespace skein::cli

@@ -1,0 +1,36 @@
+// chat: a room. Clients connect with ?user=NAME, get the last 50 messages,
+// and every `{"type":"say","text":...}` is broadcast to the whole room as
+// `{"type":"said","user":...,"text":...}`.
+#pragma once
+
+#include <deque>
+#include <string>
+
+#include <msgpack.hpp>
+
+#include "actors/behaviour.hpp"
+
+namespace examples {
+
+struct chat_message {
+  std::string user;
+  std::string text;
+  MSGPACK_DEFINE(user, text);
+};
+
+struct chat_state {
+  std::deque<chat_message> history;  // the last `history_size` messages, oldest first
+  MSGPACK_DEFINE(history);
+};
+
+struct chat {
+  using state_type = chat_state;
+  static constexpr std::size_t history_size = 50;
+  static constexpr std::size_t max_text = 4096;  // bytes of one message's text
+
+  void on_open(skein::context<chat_state>& ctx, const skein::client& c);
+  void on_message(skein::context<chat_state>& ctx, const skein::client& c, const skein::json& msg);
+  void on_close(skein::context<chat_state>& ctx, const skein::client& c);
+};
+
+}  // namespace examples

@@ -1,0 +1,27 @@
+// counter: one integer. On open a client gets {"value":V}; every
+// {"op":"add","by":K} adds K and tells every client {"value":V}.
+#pragma once
+
+#include <cstdint>
+
+#include <msgpack.hpp>
+
+#include "actors/behaviour.hpp"
+
+namespace examples {
+
+struct counter_state {
+  std::int64_t value = 0;
+  MSGPACK_DEFINE(value);
+};
+
+struct counter {
+  using state_type = counter_state;
+
+  void on_open(skein::context<counter_state>& ctx, const skein::client& c);
+  void on_message(skein::context<counter_state>& ctx, const skein::client& c,
+                  const skein::json& msg);
+  void on_close(skein::context<counter_state>& ctx, const skein::client& c);
+};
+
+}  // namespace examples

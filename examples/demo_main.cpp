@@ -1,0 +1,11 @@
+// skein-demo: the example behaviours behind skein's shared command line.
+#include "cli/main.hpp"
+#include "examples/chat/chat.hpp"
+#include "examples/counter/counter.hpp"
+
+int main(int argc, char** argv) {
+  skein::behaviour_registry registry;
+  registry.add<examples::chat>("chat");
+  registry.add<examples::counter>("counter");
+  return skein::main(argc, argv, registry);
+}

@@ -1,0 +1,113 @@
+// The listener and the io threads of a node's HTTP side.
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "net/detail.hpp"
+#include "runtime/node.hpp"
+
+namespace skein {
+
+namespace net_detail {
+
+std::uint64_t server_context::add_connection(caf::actor conn) {
+  std::lock_guard<std::mutex> guard{conns_mutex};
+  auto id = next_conn++;
+  conns.emplace(id, std::move(conn));
+  return id;
+}
+
+void server_context::remove_connection(std::uint64_t id) {
+  std::lock_guard<std::mutex> guard{conns_mutex};
+  conns.erase(id);
+}
+
+std::string new_client_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* digits = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    auto v = rng();
+    for (int i = 0; i < 16; ++i) out[half * 16 + i] = digits[(v >> (i * 4)) & 0xf];
+  }
+  return out;
+}
+
+}  // namespace net_detail
+
+using namespace net_detail;
+
+struct http_server::impl {
+  asio::io_context ioc;
+  server_context ctx;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+  bool stopped = false;
+
+  impl(node& n, server_options opts)
+    : ctx{n, std::move(opts)}, acceptor(asio::make_strand(ioc)) {}
+
+  void do_accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) start_http_session(std::move(s), ctx);
+      do_accept();
+    });
+  }
+};
+
+http_server::http_server(node& n, server_options opts)
+  : impl_(std::make_unique<impl>(n, std::move(opts))) {
+  auto& d = *impl_;
+  beast::error_code ec;
+  tcp::endpoint ep{asio::ip::make_address(d.ctx.opts.host, ec), d.ctx.opts.port};
+  if (ec) throw std::runtime_error("bad listen address '" + d.ctx.opts.host + "'");
+  auto fail = [&](const char* what) {
+    throw std::runtime_error(std::string("cannot ") + what + " " + d.ctx.opts.host + ":"
+                             + std::to_string(d.ctx.opts.port) + ": " + ec.message());
+  };
+  d.acceptor.open(ep.protocol(), ec);
+  if (ec) fail("open");
+  d.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  d.acceptor.bind(ep, ec);
+  if (ec) fail("bind");
+  d.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) fail("listen on");
+}
+
+http_server::~http_server() { stop(); }
+
+std::uint16_t http_server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void http_server::run() {
+  auto& d = *impl_;
+  d.do_accept();
+  for (int i = 0; i < std::max(1, d.ctx.opts.threads); ++i)
+    d.threads.emplace_back([&d] { d.ioc.run(); });
+}
+
+void http_server::stop() {
+  auto& d = *impl_;
+  if (d.stopped) return;
+  d.stopped = true;
+  asio::post(d.acceptor.get_executor(), [&d] {
+    beast::error_code ec;
+    d.acceptor.close(ec);
+  });
+  d.ioc.stop();
+  for (auto& t : d.threads) t.join();
+  d.threads.clear();
+  // The io threads are gone, streams will not be read again: every
+  // connection actor leaves its session now. The io_context stays alive
+  // (frames posted to it are dropped) until this object is destroyed.
+  std::lock_guard<std::mutex> guard{d.ctx.conns_mutex};
+  for (auto& [_, conn] : d.ctx.conns) caf::anon_send(conn, leave_atom::value);
+  d.ctx.conns.clear();
+}
+
+}  // namespace skein

@@ -1,0 +1,169 @@
+// One WebSocket stream <-> one connection actor.
+//
+// Inbound: each complete message is handed to the connection actor with
+// anon_send. Outbound: the actor calls transport::deliver from a scheduler
+// thread; the frame is posted to this stream's strand and queued; one write
+// is in flight at a time. A queue longer than max_queued_frames is a slow
+// consumer: the queue is dropped and the stream closed with 1008 (the client
+// resumes later from its last seq).
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "actors/connection.hpp"
+#include "net/detail.hpp"
+#include "runtime/node.hpp"
+
+namespace skein::net_detail {
+
+namespace {
+
+class websocket_session : public std::enable_shared_from_this<websocket_session> {
+ public:
+  websocket_session(tcp::socket&& socket, server_context& ctx)
+    : ws_(std::move(socket)), ctx_(ctx) {}
+
+  ~websocket_session() { finish(); }
+
+  void run(http::request<http::string_body> req, std::string key, std::string params) {
+    key_ = std::move(key);
+    params_ = std::move(params);
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.set_option(websocket::stream_base::decorator([hdr = ctx_.server_header](
+                                                       websocket::response_type& res) {
+      res.set(http::field::server, hdr);
+    }));
+    ws_.read_message_max(ctx_.opts.max_frame);
+    ws_.async_accept(req, beast::bind_front_handler(&websocket_session::on_accept,
+                                                    shared_from_this()));
+  }
+
+  // Called on the strand.
+  void deliver(std::string frame) {
+    if (closing_) return;
+    if (queue_.size() >= ctx_.opts.max_queued_frames) {
+      spdlog::warn("client {}: slow consumer, closing", client_id_);
+      while (queue_.size() > (writing_ ? 1u : 0u)) queue_.pop_back();
+      close(1008, "slow consumer: outbound queue full; reconnect with last_seq");
+      return;
+    }
+    queue_.push_back(std::move(frame));
+    if (!writing_) do_write();
+  }
+
+  // Called on the strand. Flushes queued frames, then closes.
+  void close(std::uint16_t code, std::string reason) {
+    if (closing_) return;
+    closing_ = true;
+    close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+    if (!writing_) do_close();
+  }
+
+ private:
+  class bridge final : public transport {
+   public:
+    bridge(std::weak_ptr<websocket_session> s, asio::any_io_executor ex)
+      : session_(std::move(s)), ex_(std::move(ex)) {}
+    void deliver(std::string frame) override {
+      asio::post(ex_, [w = session_, f = std::move(frame)]() mutable {
+        if (auto s = w.lock()) s->deliver(std::move(f));
+      });
+    }
+    void close(std::uint16_t code, std::string reason) override {
+      asio::post(ex_, [w = session_, code, r = std::move(reason)]() mutable {
+        if (auto s = w.lock()) s->close(code, std::move(r));
+      });
+    }
+
+   private:
+    std::weak_ptr<websocket_session> session_;
+    asio::any_io_executor ex_;
+  };
+
+  void on_accept(beast::error_code ec) {
+    if (ec) return;  // handshake failed; nothing was spawned
+    client_id_ = new_client_id();
+    connection_init init;
+    init.session_key = key_;
+    init.client_id = client_id_;
+    init.params_json = params_;
+    init.out = std::make_shared<bridge>(weak_from_this(), ws_.get_executor());
+    init.host = ctx_.n.host();
+    conn_ = spawn_connection(ctx_.n.system(), std::move(init));
+    conn_id_ = ctx_.add_connection(conn_);
+    do_read();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, beast::bind_front_handler(&websocket_session::on_read,
+                                                      shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) {
+      if (ec == websocket::error::message_too_big)
+        spdlog::info("client {}: frame over {} bytes, closed with 1009", client_id_,
+                     ctx_.opts.max_frame);
+      finish();
+      return;
+    }
+    caf::anon_send(conn_, message_atom::value, beast::buffers_to_string(buffer_.data()));
+    buffer_.consume(buffer_.size());
+    do_read();
+  }
+
+  void do_write() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(asio::buffer(queue_.front()),
+                    beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    if (ec) return;  // the read side sees the error too and finishes
+    queue_.pop_front();
+    if (!queue_.empty()) {
+      do_write();
+    } else if (closing_) {
+      do_close();
+    }
+  }
+
+  void do_close() {
+    ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {});
+  }
+
+  // Tells the connection actor, once, that the stream is gone.
+  void finish() {
+    if (!conn_ || finished_) return;
+    finished_ = true;
+    caf::anon_send(conn_, leave_atom::value);
+    ctx_.remove_connection(conn_id_);
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  server_context& ctx_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> queue_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  websocket::close_reason close_reason_;
+  std::string key_;
+  std::string params_;
+  std::string client_id_;
+  caf::actor conn_;
+  std::uint64_t conn_id_ = 0;
+};
+
+}  // namespace
+
+void start_websocket_session(tcp::socket socket, http::request<http::string_body> req,
+                             std::string session_key, std::string params_json,
+                             server_context& ctx) {
+  std::make_shared<websocket_session>(std::move(socket), ctx)
+    ->run(std::move(req), std::move(session_key), std::move(params_json));
+}
+
+}  // namespace skein::net_detail

@@ -1,0 +1,90 @@
+#include "runtime/node.hpp"
+
+#include <stdexcept>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/registry.hpp"
+#include "persistence/committer.hpp"
+#include "persistence/store.hpp"
+
+namespace skein {
+
+namespace {
+caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_options& opts) {
+  cfg.load<caf::io::middleman>();
+  if (opts.scheduler_threads > 0) cfg.set("scheduler.max-threads", opts.scheduler_threads);
+  return cfg;
+}
+}  // namespace
+
+struct node::impl {
+  node_options opts;
+  const behaviour_registry& registry;
+  std::vector<std::string> member_names;
+  std::shared_ptr<host_status> status = std::make_shared<host_status>();
+  persistence::store store;
+  persistence::committer committer;
+  caf::actor_system_config cfg;
+  caf::actor_system system;
+  caf::actor host;
+  bool stopped = false;
+
+  impl(node_options o, const behaviour_registry& reg)
+    : opts(std::move(o)),
+      registry(reg),
+      store(persistence::store_options{opts.data_dir, opts.sync, false}),
+      committer(store),
+      system(configure(cfg, opts)) {}
+};
+
+node::node(node_options opts, const behaviour_registry& registry)
+  : impl_(std::make_unique<impl>(std::move(opts), registry)) {
+  auto& d = *impl_;
+  host_init init;
+  init.self_name = d.opts.name;
+  init.self_url = url();
+  for (auto& m : d.opts.peers)
+    if (m.name != d.opts.name) init.peers.push_back(m);
+  d.member_names.push_back(d.opts.name);
+  for (auto& m : init.peers) d.member_names.push_back(m.name);
+  init.registry = &d.registry;
+  init.store = &d.store;
+  init.committer = &d.committer;
+  init.status = d.status;
+  d.host = spawn_session_host(d.system, std::move(init));
+  auto port = d.system.middleman().publish(d.host, d.opts.cluster_port,
+                                           d.opts.cluster_host.c_str(), true);
+  if (!port) {
+    auto why = d.system.render(port.error());
+    stop();
+    throw std::runtime_error("cannot publish on cluster port " + d.opts.cluster_host + ":"
+                             + std::to_string(d.opts.cluster_port) + ": " + why);
+  }
+  spdlog::info("node {} cluster port {}:{}", d.opts.name, d.opts.cluster_host, *port);
+}
+
+node::~node() { stop(); }
+
+void node::stop() {
+  auto& d = *impl_;
+  if (d.stopped) return;
+  d.stopped = true;
+  caf::anon_send_exit(d.host, caf::exit_reason::user_shutdown);
+  d.system.await_all_actors_done();
+  d.committer.stop();
+}
+
+caf::actor_system& node::system() { return impl_->system; }
+caf::actor node::host() const { return impl_->host; }
+const node_options& node::options() const { return impl_->opts; }
+const behaviour_registry& node::registry() const { return impl_->registry; }
+const std::vector<std::string>& node::member_names() const { return impl_->member_names; }
+const host_status& node::status() const { return *impl_->status; }
+std::string node::url() const {
+  return "http://" + impl_->opts.http_host + ":" + std::to_string(impl_->opts.http_port);
+}
+
+}  // namespace skein

@@ -1,0 +1,65 @@
+// One skein node: a CAF actor system with the middleman, a RocksDB store
+// with its group committer, and the session host published on the cluster
+// port. The HTTP side (net/) is started beside it by the command line.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "runtime/members.hpp"
+#include "runtime/session_host.hpp"
+
+namespace skein {
+
+class behaviour_registry;
+
+struct node_options {
+  std::string name;                     // unique in the cluster; the HRW identity
+  std::string http_host = "127.0.0.1";  // where net/ listens (for the URL)
+  std::uint16_t http_port = 0;
+  std::string cluster_host = "127.0.0.1";  // interface of the middleman port
+  std::uint16_t cluster_port = 0;       // CAF middleman (BASP) port
+  std::vector<member_address> peers;    // static members; this node may be listed too
+  std::filesystem::path data_dir;       // RocksDB directory of this node
+  bool sync = false;                    // fsync every group commit
+  std::size_t scheduler_threads = 0;    // 0: one per core
+};
+
+/// Not copyable or movable. Construct, then hand system() and host() to the
+/// transports; stop() (or the destructor) after the transports have closed
+/// their streams.
+class node {
+ public:
+  /// Opens the store, starts the actor system, spawns and publishes the
+  /// host. Throws std::runtime_error if the store cannot be opened or the
+  /// cluster port cannot be bound.
+  node(node_options opts, const behaviour_registry& registry);
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  caf::actor_system& system();
+  caf::actor host() const;
+  const node_options& options() const;
+  const behaviour_registry& registry() const;
+  /// Every member's name, this node's included, in configuration order.
+  const std::vector<std::string>& member_names() const;
+  const host_status& status() const;
+  std::string url() const;
+
+  /// Stops the host and every session, waits for all actors, flushes the
+  /// committer. Idempotent.
+  void stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace skein
