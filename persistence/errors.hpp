@@ -4,8 +4,9 @@
 //               operation, the RocksDB status text and the store directory.
 // record_error: the bytes stored under a key do not decode as the expected
 //               record. what() names the column and the printable key (see
-//               keys.hpp: "chat/room1", or "chat/room1#42" for journal and
-//               outbox keys). Never thrown for a missing record.
+//               keys.hpp: "chat/room1#42" for snapshot, journal and outbox
+//               keys; other keys as text with \xNN escapes). Never thrown for
+//               a missing record.
 //
 // Both are plain copyable values, safe to throw across threads.
 #pragma once

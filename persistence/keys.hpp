@@ -1,10 +1,12 @@
 // Binary RocksDB keys.
 //
 // A session key is the text "kind/id" and must not contain NUL bytes.
-// Journal and outbox keys are  session_key + '\0' + seq as 8 bytes big-endian,
+// Snapshot, journal and outbox keys are  session_key + '\0' + seq as 8 bytes
+// big-endian (for snapshots the seq is the snapshot's journal_seq),
 // so the bytewise order of keys is (session, seq) order and a prefix scan over
 // session_prefix(s) walks exactly one session in seq order: "chat/a\0..." never
-// matches a scan of "chat/ab" and vice versa. Snapshot keys are the session key.
+// matches a scan of "chat/ab" and vice versa. The keys of seqs 0..n of a
+// session are exactly [seq_key(s, 0), seq_key(s, n + 1)) for n < 2^64 - 1.
 //
 // All functions are pure and thread-safe.
 #pragma once

@@ -99,9 +99,10 @@ void decode(std::string_view bytes, std::string_view printable_key, const char* 
 std::string encode(const snapshot_record& r) {
   msgpack::sbuffer buf;
   packer pk(buf);
-  pk.pack_array(5);
+  pk.pack_array(6);
   pk.pack(record_format_version);
   pk.pack(r.seq);
+  pk.pack(r.journal_seq);
   pk.pack(r.epoch);
   pk.pack(r.time_ms);
   pack_bin(pk, r.state);
@@ -111,7 +112,7 @@ std::string encode(const snapshot_record& r) {
 std::string encode(const journal_record& r) {
   msgpack::sbuffer buf;
   packer pk(buf);
-  pk.pack_array(7);
+  pk.pack_array(9);
   pk.pack(record_format_version);
   pack_str(pk, r.client);
   pack_str(pk, r.kind_of_input);
@@ -120,6 +121,8 @@ std::string encode(const journal_record& r) {
   pk.pack_array(static_cast<std::uint32_t>(r.random.size()));
   for (std::uint64_t v : r.random) pk.pack(v);
   pk.pack(r.epoch);
+  pk.pack(r.last_seq);
+  pk.pack(r.outputs);
   return to_string(buf);
 }
 
@@ -135,18 +138,19 @@ std::string encode(const outbox_record& r) {
 
 snapshot_record decode_snapshot(std::string_view bytes, std::string_view printable_key) {
   snapshot_record r;
-  decode(bytes, printable_key, "snapshots", 5, [&](const msgpack::object* f) {
+  decode(bytes, printable_key, "snapshots", 6, [&](const msgpack::object* f) {
     r.seq = as_uint(f[1], "seq");
-    r.epoch = as_uint(f[2], "epoch");
-    r.time_ms = as_int(f[3], "time_ms");
-    r.state = as_bin(f[4], "state");
+    r.journal_seq = as_uint(f[2], "journal_seq");
+    r.epoch = as_uint(f[3], "epoch");
+    r.time_ms = as_int(f[4], "time_ms");
+    r.state = as_bin(f[5], "state");
   });
   return r;
 }
 
 journal_record decode_journal(std::string_view bytes, std::string_view printable_key) {
   journal_record r;
-  decode(bytes, printable_key, "journal", 7, [&](const msgpack::object* f) {
+  decode(bytes, printable_key, "journal", 9, [&](const msgpack::object* f) {
     r.client = as_str(f[1], "client");
     r.kind_of_input = as_str(f[2], "kind_of_input");
     r.payload = as_str(f[3], "payload");
@@ -156,6 +160,11 @@ journal_record decode_journal(std::string_view bytes, std::string_view printable
     for (std::uint32_t i = 0; i < f[5].via.array.size; ++i)
       r.random.push_back(as_uint(f[5].via.array.ptr[i], "random value"));
     r.epoch = as_uint(f[6], "epoch");
+    r.last_seq = as_uint(f[7], "last_seq");
+    std::uint64_t outputs = as_uint(f[8], "outputs");
+    if (outputs > std::numeric_limits<std::uint32_t>::max())
+      throw bad_shape{"outputs does not fit in 32 bits"};
+    r.outputs = static_cast<std::uint32_t>(outputs);
   });
   return r;
 }

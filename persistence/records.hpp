@@ -2,9 +2,9 @@
 //
 // Wire shape: each record is one msgpack array whose first element is the
 // format version (uint32, currently record_format_version = 1):
-//   snapshot: [1, seq:uint, epoch:uint, time_ms:int, state:bin]
+//   snapshot: [1, seq:uint, journal_seq:uint, epoch:uint, time_ms:int, state:bin]
 //   journal:  [1, client:str, kind_of_input:str, payload:str, time_ms:int,
-//              random:[uint...], epoch:uint]
+//              random:[uint...], epoch:uint, last_seq:uint, outputs:uint32]
 //   outbox:   [1, target:str, data:str]
 // Decoding is strict: truncated bytes, trailing bytes, a wrong type or array
 // length, or another version throw record_error naming the column
@@ -26,9 +26,12 @@ namespace skein::persistence {
 
 inline constexpr std::uint32_t record_format_version = 1;
 
-// Latest state of one session (column "snapshots", key = session key).
+// State of one session after some journal entry (column "snapshots", key =
+// seq_key(session, journal_seq); the column holds a history, see store.hpp).
+// Recovery = this state + replay of journal entries with seq > journal_seq.
 struct snapshot_record {
-  std::uint64_t seq = 0;    // seq of the last event the session emitted (0 = none yet)
+  std::uint64_t seq = 0;          // seq of the last event the session emitted (0 = none yet)
+  std::uint64_t journal_seq = 0;  // last journal entry folded into state (0 = none)
   std::uint64_t epoch = 0;  // activation epoch that wrote it (fencing)
   std::int64_t time_ms = 0; // when the snapshot was taken
   std::string state;        // opaque bytes: the behaviour's msgpack-encoded state
@@ -43,6 +46,9 @@ struct journal_record {
   std::int64_t time_ms = 0;           // the time the behaviour was given (ctx.now())
   std::vector<std::uint64_t> random;  // random values the behaviour drew, in order
   std::uint64_t epoch = 0;            // activation epoch that accepted it
+  std::uint64_t last_seq = 0;         // the session's event seq after this input
+  std::uint32_t outputs = 0;          // events this input produced: seqs
+                                      // last_seq - outputs + 1 .. last_seq
   bool operator==(const journal_record&) const = default;
 };
 

@@ -4,7 +4,9 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -33,9 +35,8 @@ const char* column_name(column c) {
 // --- write_batch -----------------------------------------------------------
 
 void write_batch::put_snapshot(std::string_view session_key, const snapshot_record& r) {
-  if (session_key.find('\0') != std::string_view::npos)
-    throw std::invalid_argument("session key contains a NUL byte");
-  ops_.push_back({op_kind::put, column::snapshots, std::string(session_key), encode(r)});
+  ops_.push_back(
+      {op_kind::put, column::snapshots, seq_key(session_key, r.journal_seq), encode(r)});
 }
 
 void write_batch::put_journal(std::string_view session_key, std::uint64_t seq,
@@ -114,6 +115,37 @@ struct store::impl {
       f(key, value);
     }
     check("iterate", it->status());
+  }
+
+  // The newest entry of the session with seq <= at_most, as (binary key,
+  // value), or nullopt. One seek backwards, bounded to the session's range.
+  std::optional<std::pair<std::string, std::string>> last_at_or_before(
+      column c, std::string_view session_key, std::uint64_t at_most) const {
+    std::string lower = session_prefix(session_key);
+    std::string upper(session_key);
+    upper += '\x01';
+    rocksdb::Slice lower_slice(lower), upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lower_slice;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(c)));
+    if (at_most == std::numeric_limits<std::uint64_t>::max())
+      it->SeekToLast();
+    else
+      it->SeekForPrev(seq_key(session_key, at_most));
+    std::optional<std::pair<std::string, std::string>> out;
+    if (it->Valid()) out.emplace(it->key().ToString(), it->value().ToString());
+    check("iterate", it->status());
+    return out;
+  }
+
+  // Decodes a snapshot found under key, checking the key belongs to session_key.
+  static snapshot_record decode_snapshot_at(std::string_view key, std::string_view value,
+                                            std::string_view session_key) {
+    auto parsed = parse_seq_key(key);
+    if (!parsed || parsed->first != session_key)
+      throw record_error(column_name(column::snapshots), printable(key), "malformed key");
+    return decode_snapshot(value, printable(key));
   }
 
   template <typename Record, typename Decode>
@@ -196,9 +228,22 @@ std::optional<std::string> store::get_raw(column c, std::string_view key) const 
 }
 
 std::optional<snapshot_record> store::load_snapshot(std::string_view session_key) const {
-  auto bytes = get_raw(column::snapshots, session_key);
-  if (!bytes) return std::nullopt;
-  return decode_snapshot(*bytes, printable(session_key));
+  return load_snapshot_at_or_before(session_key, std::numeric_limits<std::uint64_t>::max());
+}
+
+std::optional<snapshot_record> store::load_snapshot_at_or_before(std::string_view session_key,
+                                                                 std::uint64_t journal_seq) const {
+  auto found = impl_->last_at_or_before(column::snapshots, session_key, journal_seq);
+  if (!found) return std::nullopt;
+  return impl::decode_snapshot_at(found->first, found->second, session_key);
+}
+
+std::vector<snapshot_record> store::load_snapshots(std::string_view session_key) const {
+  std::vector<snapshot_record> out;
+  impl_->scan(column::snapshots, session_key, 0, [&](std::string_view key, std::string_view value) {
+    out.push_back(impl::decode_snapshot_at(key, value, session_key));
+  });
+  return out;
 }
 
 std::vector<std::pair<std::uint64_t, journal_record>> store::load_journal(
@@ -215,13 +260,89 @@ std::optional<std::string> store::get_meta(std::string_view key) const {
   return get_raw(column::meta, key);
 }
 
-std::vector<std::string> store::snapshot_keys() const {
+std::vector<std::string> store::session_keys() const {
   std::vector<std::string> keys;
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(column::snapshots)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
-  impl_->check("iterate", it->status());
+  for (column c : {column::snapshots, column::journal, column::outbox}) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(c)));
+    it->SeekToFirst();
+    while (it->Valid()) {
+      auto parsed = parse_seq_key(std::string_view(it->key().data(), it->key().size()));
+      if (!parsed) {
+        it->Next();
+        continue;
+      }
+      keys.push_back(parsed->first);
+      // Skip the rest of this session: every "session\0..." key sorts below
+      // "session\x01".
+      it->Seek(parsed->first + '\x01');
+    }
+    impl_->check("iterate", it->status());
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return keys;
+}
+
+session_summary store::summarize(std::string_view session_key) const {
+  session_summary sum;
+  sum.key = std::string(session_key);
+  (void)session_prefix(session_key);  // std::invalid_argument on a NUL byte
+  std::string upper(session_key);
+  upper += '\x01';
+
+  // Every key in [session_key, session_key + "\x01"): the bare session key
+  // (old snapshot layout) and everything starting with session_key + '\0'.
+  auto walk = [&](column c, auto on_record) {
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(c)));
+    for (it->Seek(slice(session_key)); it->Valid(); it->Next()) {
+      std::string_view key(it->key().data(), it->key().size());
+      std::string_view value(it->value().data(), it->value().size());
+      sum.bytes += key.size() + value.size();
+      auto parsed = parse_seq_key(key);
+      if (!parsed || parsed->first != session_key) {
+        sum.errors.push_back(record_error(column_name(c), printable(key), "malformed key").what());
+        continue;
+      }
+      try {
+        on_record(parsed->second, key, value);
+      } catch (const record_error& e) {
+        sum.errors.push_back(e.what());
+      }
+    }
+    impl_->check("iterate", it->status());
+  };
+
+  walk(column::snapshots, [&](std::uint64_t seq, std::string_view key, std::string_view value) {
+    ++sum.snapshots;
+    sum.newest_snapshot_journal_seq = seq;
+    snapshot_record r = decode_snapshot(value, printable(key));
+    sum.epoch = std::max(sum.epoch, r.epoch);
+    if (r.journal_seq != seq)
+      sum.errors.push_back("snapshot key mismatch at " + printable(key) + ": journal_seq is " +
+                           std::to_string(r.journal_seq));
+  });
+  walk(column::journal, [&](std::uint64_t seq, std::string_view key, std::string_view value) {
+    if (sum.journal_last && seq != *sum.journal_last + 1) {
+      std::uint64_t expected = *sum.journal_last + 1;
+      sum.errors.push_back("journal gap at " + printable(seq_key(session_key, expected)) +
+                           ": expected " + std::to_string(expected) + ", found " +
+                           std::to_string(seq));
+    }
+    if (!sum.journal_first) sum.journal_first = seq;
+    sum.journal_last = seq;
+    journal_record r = decode_journal(value, printable(key));
+    sum.epoch = std::max(sum.epoch, r.epoch);
+  });
+  walk(column::outbox, [&](std::uint64_t seq, std::string_view key, std::string_view value) {
+    if (!sum.outbox_first) sum.outbox_first = seq;
+    sum.outbox_last = seq;
+    decode_outbox(value, printable(key));
+  });
+  return sum;
 }
 
 }  // namespace skein::persistence

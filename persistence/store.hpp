@@ -1,16 +1,30 @@
 // The RocksDB store of one node.
 //
 // Column families (RocksDB names, plus "default" which is unused):
-//   snapshots  session key            -> snapshot_record
-//   journal    seq_key(session, seq)  -> journal_record
-//   outbox     seq_key(session, seq)  -> outbox_record
-//   meta       free-form text key     -> raw bytes (epochs, node identity)
+//   snapshots  seq_key(session, journal_seq) -> snapshot_record
+//   journal    seq_key(session, seq)         -> journal_record
+//   outbox     seq_key(session, seq)         -> outbox_record
+//   meta       free-form text key            -> raw bytes (epochs, node identity)
 // Keys are described in keys.hpp, records in records.hpp. Session keys are
 // "kind/id" text without NUL bytes (std::invalid_argument otherwise).
 //
+// The snapshots column holds a HISTORY: every put_snapshot adds a snapshot
+// under its journal_seq (the last journal entry folded into its state), so a
+// session may have many; load_snapshot returns the newest. Recovery is the
+// newest snapshot plus replay of the journal entries after its journal_seq;
+// replay tools may start from an older one (load_snapshot_at_or_before).
+// Nothing is ever deleted by the store: retention (which snapshots, journal
+// and outbox entries to drop) is the caller's decision, expressed with erase
+// and erase_range in the same write_batch as the new snapshot, so the trim is
+// atomic with it. The keys of seqs 0..n of session s are exactly
+//   [seq_key(s, 0), seq_key(s, n + 1))
+// e.g. erase_range(column::journal, seq_key(s, 0), seq_key(s, n + 1)) drops
+// the journal up to and including n.
+//
 // Errors: store_error when RocksDB reports a failure (the message holds the
-// RocksDB status and the directory); record_error when stored bytes do not
-// decode. A missing key is not an error (nullopt / empty vector).
+// RocksDB status and the directory); record_error when stored bytes (or a key
+// inside a session's range) do not decode. A missing key is not an error
+// (nullopt / empty vector).
 //
 // Thread-safety: every member of store may be called concurrently from any
 // thread. write_batch is a plain value type (not synchronised).
@@ -49,6 +63,8 @@ struct store_options {
 // Records are encoded when added.
 class write_batch {
  public:
+  // Key seq_key(session_key, record.journal_seq): replaces only a snapshot
+  // with the same journal_seq, older ones stay (see the history note above).
   void put_snapshot(std::string_view session_key, const snapshot_record&);
   void put_journal(std::string_view session_key, std::uint64_t seq, const journal_record&);
   void put_outbox(std::string_view session_key, std::uint64_t seq, const outbox_record&);
@@ -57,7 +73,8 @@ class write_batch {
   void put_raw(column, std::string key, std::string value);
   void erase(column, std::string key);
   // Deletes every key in [begin, end) of the column, e.g.
-  // erase_range(column::journal, seq_key(s, 0), seq_key(s, upto)).
+  // erase_range(column::journal, seq_key(s, 0), seq_key(s, n + 1)) deletes
+  // journal entries 0..n of session s (n included).
   void erase_range(column, std::string begin, std::string end);
 
   std::size_t size() const;  // number of operations
@@ -76,6 +93,26 @@ class write_batch {
   std::vector<op> ops_;
 };
 
+// What store::summarize found for one session. Ranges come from the keys
+// present (a record that does not decode still counts in them).
+struct session_summary {
+  std::string key;                                          // the session key
+  std::size_t snapshots = 0;                                // snapshots stored
+  std::optional<std::uint64_t> newest_snapshot_journal_seq;
+  std::uint64_t epoch = 0;  // highest epoch among decoded snapshots and journal records
+  std::optional<std::uint64_t> journal_first, journal_last;  // journal seq range present
+  std::optional<std::uint64_t> outbox_first, outbox_last;    // outbox (event) seq range present
+  std::uint64_t bytes = 0;  // sum of key + value sizes over snapshots, journal and outbox
+  // In column order (snapshots, journal, outbox), then key order:
+  //  - the what() of the record_error of every record that does not decode,
+  //    and of every malformed key in the session's range (including a bare
+  //    session key, the pre-history snapshot layout): "... at chat/a#12: ...";
+  //  - "snapshot key mismatch at chat/a#5: journal_seq is 7";
+  //  - "journal gap at chat/a#N: expected N, found M" for each jump in the
+  //    journal's seqs (M > N).
+  std::vector<std::string> errors;
+};
+
 class store {
  public:
   explicit store(const store_options&);  // opens or creates; throws store_error
@@ -89,8 +126,19 @@ class store {
   // An empty batch is a no-op. Throws store_error; then nothing was applied.
   void write(const write_batch&);
 
-  // nullopt if the session has no snapshot. Throws record_error if corrupt.
+  // The newest snapshot (highest journal_seq) of the session, nullopt if it
+  // has none. Reads one record (seeks to the end of the session's range).
+  // Throws record_error naming the key ("chat/a#12") if that record is corrupt.
   std::optional<snapshot_record> load_snapshot(std::string_view session_key) const;
+
+  // Every snapshot of the session, oldest (lowest journal_seq) first.
+  // Throws record_error naming the first key that does not decode.
+  std::vector<snapshot_record> load_snapshots(std::string_view session_key) const;
+
+  // The newest snapshot with journal_seq <= journal_seq, nullopt if none.
+  // Throws record_error naming the key if that record is corrupt.
+  std::optional<snapshot_record> load_snapshot_at_or_before(std::string_view session_key,
+                                                            std::uint64_t journal_seq) const;
 
   // (seq, record) pairs of the session with seq >= from_seq, in seq order.
   // Throws record_error naming the first key that does not decode.
@@ -101,8 +149,17 @@ class store {
 
   std::optional<std::string> get_meta(std::string_view key) const;
 
-  // Every session key that has a snapshot, in bytewise order.
-  std::vector<std::string> snapshot_keys() const;
+  // The distinct session keys that have at least one record in snapshots,
+  // journal or outbox, sorted bytewise. Keys that do not parse as a seq_key
+  // are skipped (summarize reports those inside a session's range). Cost:
+  // one seek per session per column, not one step per record.
+  std::vector<std::string> session_keys() const;
+
+  // A diagnostic overview of one session (for `skein inspect`). Decodes every
+  // record of the session in the three columns; never throws record_error:
+  // problems are collected in errors instead. Throws store_error on I/O
+  // failure.
+  session_summary summarize(std::string_view session_key) const;
 
   // The stored bytes under key, undecoded.
   std::optional<std::string> get_raw(column, std::string_view key) const;

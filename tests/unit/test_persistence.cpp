@@ -3,6 +3,8 @@
 
 #include <msgpack.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -38,12 +40,12 @@ struct temp_dir {
 };
 
 snapshot_record sample_snapshot() {
-  return {42, 7, -1234567, "\x00\x01\xff state with NUL \x00 bytes"s};
+  return {42, 12, 7, -1234567, "\x00\x01\xff state with NUL \x00 bytes"s};
 }
 
 journal_record sample_journal(std::uint64_t i = 1) {
   return {"client-" + std::to_string(i), "message", R"({"text":"hi)" + std::to_string(i) + R"("})",
-          1700000000000 + static_cast<std::int64_t>(i), {i, ~0ULL, 0}, 3};
+          1700000000000 + static_cast<std::int64_t>(i), {i, ~0ULL, 0}, 3, 2 * i, 2};
 }
 
 outbox_record sample_outbox(std::uint64_t i = 1) {
@@ -79,12 +81,26 @@ void require_record_error(F decode, const std::string& key, const std::string& c
 TEST_CASE("records round trip through msgpack", "[persistence]") {
   auto s = sample_snapshot();
   CHECK(decode_snapshot(encode(s), "k") == s);
+  // every field survives, including the extremes of the new ones
+  snapshot_record big{~0ULL, ~0ULL - 1, ~0ULL - 2, INT64_MIN, ""};
+  auto big_back = decode_snapshot(encode(big), "k");
+  CHECK(big_back.seq == ~0ULL);
+  CHECK(big_back.journal_seq == ~0ULL - 1);
+  CHECK(big_back.epoch == ~0ULL - 2);
+  CHECK(big_back.time_ms == INT64_MIN);
+  CHECK(decode_snapshot(encode(s), "k").journal_seq == 12);
   CHECK(decode_snapshot(encode(snapshot_record{}), "k") == snapshot_record{});
 
   auto j = sample_journal();
   CHECK(decode_journal(encode(j), "k") == j);
   journal_record empty_j;
   CHECK(decode_journal(encode(empty_j), "k") == empty_j);
+  j.last_seq = ~0ULL;
+  j.outputs = ~0U;
+  auto j_back = decode_journal(encode(j), "k");
+  CHECK(j_back == j);
+  CHECK(j_back.last_seq == ~0ULL);
+  CHECK(j_back.outputs == ~0U);
 
   auto o = sample_outbox(2);
   CHECK(decode_outbox(encode(o), "k") == o);
@@ -122,16 +138,20 @@ TEST_CASE("decoding bad bytes throws record_error naming the key", "[persistence
   }
   SECTION("wrong types and lengths") {
     // state as str instead of bin
-    auto wrong_type = pack(std::make_tuple(1u, 1u, 1u, 1, std::string("s")));
+    auto wrong_type = pack(std::make_tuple(1u, 1u, 1u, 1u, 1, std::string("s")));
     require_record_error([&] { decode_snapshot(wrong_type, key); }, key, "snapshots", "state");
-    auto short_array = pack(std::make_tuple(1u, 1u, 1u, 1));
+    // the pre-journal_seq layout (5 elements) is rejected, not misread
+    auto short_array = pack(std::make_tuple(1u, 1u, 1u, 1, msgpack::type::raw_ref("", 0)));
     require_record_error([&] { decode_snapshot(short_array, key); }, key, "snapshots",
-                         "expected 5");
+                         "expected 6");
+    auto bad_journal_seq = pack(std::make_tuple(1u, 1u, -3, 1u, 1, msgpack::type::raw_ref("", 0)));
+    require_record_error([&] { decode_snapshot(bad_journal_seq, key); }, key, "snapshots",
+                         "journal_seq");
     // a journal record is not an outbox record
     require_record_error([&] { decode_outbox(encode(sample_journal()), key); }, key, "outbox",
                          "expected 3");
     // negative seq
-    auto negative = pack(std::make_tuple(1u, -1, 1u, 1, msgpack::type::raw_ref("", 0)));
+    auto negative = pack(std::make_tuple(1u, -1, 1u, 1u, 1, msgpack::type::raw_ref("", 0)));
     require_record_error([&] { decode_snapshot(negative, key); }, key, "snapshots", "seq");
     require_record_error([&] { decode_snapshot(pack(std::string("x")), key); }, key,
                          "snapshots", "not an array");
@@ -139,8 +159,22 @@ TEST_CASE("decoding bad bytes throws record_error naming the key", "[persistence
                          "empty");
     // random values must be unsigned
     auto bad_random = pack(std::make_tuple(1u, std::string("c"), std::string("open"),
-                                           std::string("{}"), 5, std::vector<int>{-1}, 1u));
+                                           std::string("{}"), 5, std::vector<int>{-1}, 1u, 1u,
+                                           1u));
     require_record_error([&] { decode_journal(bad_random, key); }, key, "journal", "random");
+    // the pre-last_seq layout (7 elements) is rejected
+    auto old_journal = pack(std::make_tuple(1u, std::string("c"), std::string("open"),
+                                            std::string("{}"), 5, std::vector<int>{}, 1u));
+    require_record_error([&] { decode_journal(old_journal, key); }, key, "journal",
+                         "expected 9");
+    auto big_outputs = pack(std::make_tuple(1u, std::string("c"), std::string("open"),
+                                            std::string("{}"), 5, std::vector<int>{}, 1u, 9u,
+                                            std::uint64_t{1} << 32));
+    require_record_error([&] { decode_journal(big_outputs, key); }, key, "journal", "outputs");
+    auto neg_last_seq = pack(std::make_tuple(1u, std::string("c"), std::string("open"),
+                                             std::string("{}"), 5, std::vector<int>{}, 1u, -9,
+                                             1u));
+    require_record_error([&] { decode_journal(neg_last_seq, key); }, key, "journal", "last_seq");
   }
   SECTION("unknown format version") {
     auto v99 = pack(std::make_tuple(99u, std::string("t"), std::string("d")));
@@ -211,8 +245,9 @@ TEST_CASE("store persists every column across reopen", "[persistence]") {
   CHECK(outbox[1] == std::pair{std::uint64_t{5}, sample_outbox(5)});
   CHECK(s.get_meta("node-id") == "node-\x00-1"s);
   CHECK_FALSE(s.get_meta("missing"));
-  CHECK(s.get_raw(column::snapshots, "chat/room1") == encode(sample_snapshot()));
-  CHECK(s.snapshot_keys() == std::vector<std::string>{"chat/room1"});
+  CHECK(s.get_raw(column::snapshots, seq_key("chat/room1", 12)) == encode(sample_snapshot()));
+  CHECK_FALSE(s.get_raw(column::snapshots, "chat/room1"));
+  CHECK(s.session_keys() == std::vector<std::string>{"chat/room1"});
 }
 
 TEST_CASE("load_journal walks one session in seq order from from_seq", "[persistence]") {
@@ -247,7 +282,7 @@ TEST_CASE("load_journal walks one session in seq order from from_seq", "[persist
   CHECK(s.load_journal("chat").empty());
   CHECK(s.load_outbox("chat/a").empty());
   CHECK(s.load_outbox("chat/ab").size() == 3);
-  CHECK(s.snapshot_keys() == std::vector<std::string>{"chat/a", "chat/ab", "counter/x"});
+  CHECK(s.session_keys() == std::vector<std::string>{"chat/", "chat/a", "chat/ab", "counter/x"});
 }
 
 TEST_CASE("erase and erase_range", "[persistence]") {
@@ -261,7 +296,7 @@ TEST_CASE("erase and erase_range", "[persistence]") {
 
   write_batch trim;  // keep the last 3 events of chat/a
   trim.erase_range(column::outbox, seq_key("chat/a", 0), seq_key("chat/a", 8));
-  trim.erase(column::snapshots, "chat/a");
+  trim.erase(column::snapshots, seq_key("chat/a", sample_snapshot().journal_seq));
   s.write(trim);
   CHECK(s.load_outbox("chat/a").size() == 3);
   CHECK(s.load_outbox("chat/a")[0].first == 8);
@@ -297,7 +332,7 @@ TEST_CASE("a corrupt record names its key and spares other sessions", "[persiste
   store s({tmp.db()});
   write_batch b;
   b.put_snapshot("chat/good", sample_snapshot());
-  b.put_raw(column::snapshots, "chat/bad", "\x93\x01garbage");
+  b.put_raw(column::snapshots, seq_key("chat/bad", 3), "\x93\x01garbage");
   b.put_journal("chat/good", 1, sample_journal(1));
   b.put_journal("chat/good", 2, sample_journal(2));
   b.put_raw(column::journal, seq_key("chat/good", 3), "\xff");
@@ -305,14 +340,17 @@ TEST_CASE("a corrupt record names its key and spares other sessions", "[persiste
   b.put_raw(column::journal, "chat/good\0short"s, encode(sample_journal()));
   s.write(b);
 
-  require_record_error([&] { s.load_snapshot("chat/bad"); }, "chat/bad", "snapshots", "corrupt");
+  require_record_error([&] { s.load_snapshot("chat/bad"); }, "chat/bad#3", "snapshots", "corrupt");
+  require_record_error([&] { s.load_snapshots("chat/bad"); }, "chat/bad#3", "snapshots",
+                       "corrupt");
+  CHECK_FALSE(s.load_snapshot_at_or_before("chat/bad", 2));
   CHECK(s.load_snapshot("chat/good") == sample_snapshot());
   // the first bad key is named
   require_record_error([&] { s.load_journal("chat/good"); }, "chat/good#3", "journal", "corrupt");
   CHECK_THROWS_AS(s.load_journal("chat/good", 4), record_error);
   require_record_error([&] { s.load_journal("chat/good", 5); }, "chat/good\\x00short", "journal",
                        "malformed key");
-  CHECK(s.snapshot_keys() == std::vector<std::string>{"chat/bad", "chat/good"});
+  CHECK(s.session_keys() == std::vector<std::string>{"chat/bad", "chat/good"});
 }
 
 TEST_CASE("a read-only store sees data committed by an open read-write store",
@@ -351,6 +389,256 @@ TEST_CASE("store open failures are store_error with the path", "[persistence]") 
   CHECK_THROWS_AS(store({tmp.db()}), store_error);  // the RocksDB lock is held
 }
 
+// --- snapshot history, session keys, summarize, retention --------------------
+
+namespace {
+
+snapshot_record snapshot_at(std::uint64_t journal_seq, std::uint64_t epoch = 1) {
+  return {journal_seq * 2, journal_seq, epoch, 1700000000000,
+          "state@" + std::to_string(journal_seq)};
+}
+
+std::vector<std::uint64_t> journal_seqs(const std::vector<snapshot_record>& snaps) {
+  std::vector<std::uint64_t> out;
+  for (const auto& r : snaps) out.push_back(r.journal_seq);
+  return out;
+}
+
+bool has_error(const session_summary& sum, const std::string& a, const std::string& b = "") {
+  return std::any_of(sum.errors.begin(), sum.errors.end(), [&](const std::string& e) {
+    return e.find(a) != std::string::npos && e.find(b) != std::string::npos;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("snapshots are a history keyed by journal_seq", "[persistence]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+  CHECK_FALSE(s.load_snapshot("chat/a"));
+  CHECK(s.load_snapshots("chat/a").empty());
+  CHECK_FALSE(s.load_snapshot_at_or_before("chat/a", 100));
+
+  write_batch b;
+  // written out of order; 300 and 5 differ in little-endian order
+  for (std::uint64_t js : {10u, 300u, 5u}) b.put_snapshot("chat/a", snapshot_at(js));
+  // neighbours whose keys sort right around chat/a's
+  for (std::uint64_t js : {1u, 7u, 1000u}) b.put_snapshot("chat/ab", snapshot_at(js, 9));
+  b.put_snapshot("chat/", snapshot_at(2000));
+  b.put_snapshot("chat", snapshot_at(3000));
+  s.write(b);
+
+  CHECK(s.load_snapshot("chat/a") == snapshot_at(300));
+  CHECK(journal_seqs(s.load_snapshots("chat/a")) == std::vector<std::uint64_t>{5, 10, 300});
+  CHECK(s.load_snapshots("chat/a")[1] == snapshot_at(10));
+  CHECK(s.load_snapshot_at_or_before("chat/a", 299) == snapshot_at(10));
+  CHECK(s.load_snapshot_at_or_before("chat/a", 10) == snapshot_at(10));
+  CHECK(s.load_snapshot_at_or_before("chat/a", 9) == snapshot_at(5));
+  CHECK(s.load_snapshot_at_or_before("chat/a", 300) == snapshot_at(300));
+  CHECK(s.load_snapshot_at_or_before("chat/a", ~0ULL) == snapshot_at(300));
+  CHECK_FALSE(s.load_snapshot_at_or_before("chat/a", 4));
+  CHECK_FALSE(s.load_snapshot_at_or_before("chat/a", 0));
+
+  CHECK(s.load_snapshot("chat/ab") == snapshot_at(1000, 9));
+  CHECK(journal_seqs(s.load_snapshots("chat/ab")) == std::vector<std::uint64_t>{1, 7, 1000});
+  CHECK(s.load_snapshot_at_or_before("chat/ab", 6) == snapshot_at(1, 9));
+  CHECK(s.load_snapshot("chat/") == snapshot_at(2000));
+  CHECK(s.load_snapshot("chat") == snapshot_at(3000));
+  CHECK_FALSE(s.load_snapshot("chat/b"));
+  CHECK_FALSE(s.load_snapshot(""));
+
+  // the same journal_seq replaces; a snapshot at journal_seq 0 is the oldest
+  write_batch again;
+  auto replaced = snapshot_at(10, 4);
+  replaced.state = "replaced";
+  again.put_snapshot("chat/a", replaced);
+  again.put_snapshot("chat/a", snapshot_at(0));
+  s.write(again);
+  CHECK(journal_seqs(s.load_snapshots("chat/a")) == std::vector<std::uint64_t>{0, 5, 10, 300});
+  CHECK(s.load_snapshot_at_or_before("chat/a", 11) == replaced);
+  CHECK(s.load_snapshot_at_or_before("chat/a", 4) == snapshot_at(0));
+  CHECK(s.load_snapshot("chat/a") == snapshot_at(300));
+
+  // retention: drop every snapshot older than 300, atomically with a new one
+  write_batch keep_two;
+  keep_two.put_snapshot("chat/a", snapshot_at(400));
+  keep_two.erase_range(column::snapshots, seq_key("chat/a", 0), seq_key("chat/a", 300));
+  s.write(keep_two);
+  CHECK(journal_seqs(s.load_snapshots("chat/a")) == std::vector<std::uint64_t>{300, 400});
+  CHECK(journal_seqs(s.load_snapshots("chat/ab")) == std::vector<std::uint64_t>{1, 7, 1000});
+}
+
+TEST_CASE("a corrupt newest snapshot is an error naming it", "[persistence]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+  write_batch b;
+  b.put_snapshot("chat/a", snapshot_at(5));
+  b.put_raw(column::snapshots, seq_key("chat/a", 12), "\xc1");
+  s.write(b);
+  require_record_error([&] { s.load_snapshot("chat/a"); }, "chat/a#12", "snapshots", "corrupt");
+  require_record_error([&] { s.load_snapshots("chat/a"); }, "chat/a#12", "snapshots", "corrupt");
+  require_record_error([&] { s.load_snapshot_at_or_before("chat/a", 12); }, "chat/a#12",
+                       "snapshots", "corrupt");
+  CHECK(s.load_snapshot_at_or_before("chat/a", 11) == snapshot_at(5));
+}
+
+TEST_CASE("session_keys spans snapshots, journal and outbox", "[persistence]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+  CHECK(s.session_keys().empty());
+  write_batch b;
+  for (std::uint64_t i = 1; i <= 20; ++i) b.put_journal("chat/j", i, sample_journal(i));
+  b.put_outbox("chat/o", 3, sample_outbox(3));
+  b.put_snapshot("chat/s", snapshot_at(1));
+  b.put_snapshot("chat/s", snapshot_at(2));
+  b.put_journal("chat/s", 1, sample_journal(1));
+  b.put_outbox("chat/j", 1, sample_outbox(1));
+  b.put_snapshot("chat/ab", snapshot_at(1));
+  b.put_journal("chat/a", 7, sample_journal(7));
+  b.put_outbox("chat/", 1, sample_outbox(1));
+  // malformed keys are skipped, not fatal
+  b.put_raw(column::snapshots, "legacy/bare", encode(snapshot_at(1)));
+  b.put_raw(column::journal, "chat/zz\0short"s, "x");
+  b.put_raw(column::outbox, "", "x");
+  b.put_meta("chat/meta-only", "x");  // meta is not a session column
+  s.write(b);
+  CHECK(s.session_keys() ==
+        std::vector<std::string>{"chat/", "chat/a", "chat/ab", "chat/j", "chat/o", "chat/s"});
+}
+
+TEST_CASE("summarize reports ranges, sizes and every problem", "[persistence]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+
+  SECTION("a healthy session") {
+    write_batch b;
+    b.put_snapshot("chat/a", snapshot_at(3, 2));
+    b.put_snapshot("chat/a", snapshot_at(8, 4));
+    for (std::uint64_t i = 4; i <= 12; ++i) {
+      auto j = sample_journal(i);
+      j.epoch = i == 10 ? 6 : 4;
+      b.put_journal("chat/a", i, j);
+    }
+    for (std::uint64_t i = 11; i <= 24; ++i) b.put_outbox("chat/a", i, sample_outbox(i));
+    // a neighbour that must not be counted
+    b.put_snapshot("chat/ab", snapshot_at(99, 77));
+    b.put_journal("chat/ab", 1, sample_journal(1));
+    b.put_outbox("chat/ab", 100, sample_outbox(1));
+    s.write(b);
+
+    auto sum = s.summarize("chat/a");
+    CHECK(sum.key == "chat/a");
+    CHECK(sum.errors.empty());
+    CHECK(sum.snapshots == 2);
+    CHECK(sum.newest_snapshot_journal_seq == 8u);
+    CHECK(sum.epoch == 6);
+    CHECK(sum.journal_first == 4u);
+    CHECK(sum.journal_last == 12u);
+    CHECK(sum.outbox_first == 11u);
+    CHECK(sum.outbox_last == 24u);
+    std::uint64_t expected_bytes = 0;
+    for (std::uint64_t js : {3u, 8u})
+      expected_bytes += seq_key("chat/a", js).size() + encode(snapshot_at(js, 2)).size();
+    for (std::uint64_t i = 4; i <= 12; ++i)
+      expected_bytes += seq_key("chat/a", i).size() + encode(sample_journal(i)).size();
+    for (std::uint64_t i = 11; i <= 24; ++i)
+      expected_bytes += seq_key("chat/a", i).size() + encode(sample_outbox(i)).size();
+    CHECK(sum.bytes > 0);
+    CHECK(sum.bytes == expected_bytes);
+
+    auto none = s.summarize("chat/none");
+    CHECK(none.key == "chat/none");
+    CHECK(none.snapshots == 0);
+    CHECK_FALSE(none.newest_snapshot_journal_seq);
+    CHECK_FALSE(none.journal_first);
+    CHECK_FALSE(none.journal_last);
+    CHECK_FALSE(none.outbox_first);
+    CHECK_FALSE(none.outbox_last);
+    CHECK(none.bytes == 0);
+    CHECK(none.epoch == 0);
+    CHECK(none.errors.empty());
+  }
+
+  SECTION("corrupt records, gaps and malformed keys are collected, not thrown") {
+    write_batch b;
+    b.put_snapshot("chat/a", snapshot_at(2, 3));
+    b.put_raw(column::snapshots, seq_key("chat/a", 12), "\x93\x01garbage");
+    b.put_raw(column::snapshots, seq_key("chat/a", 20), encode(snapshot_at(21)));  // mismatch
+    b.put_raw(column::snapshots, "chat/a", encode(snapshot_at(1)));  // bare legacy key
+    for (std::uint64_t i : {1u, 2u, 3u, 7u, 8u, 12u}) b.put_journal("chat/a", i, sample_journal(i));
+    b.put_raw(column::journal, seq_key("chat/a", 4), "\xff");
+    b.put_raw(column::journal, "chat/a\0short"s, encode(sample_journal()));
+    b.put_raw(column::outbox, seq_key("chat/a", 5), "not msgpack at all");
+    b.put_outbox("chat/a", 6, sample_outbox(6));
+    s.write(b);
+
+    session_summary sum;
+    REQUIRE_NOTHROW(sum = s.summarize("chat/a"));
+    std::string all_errors;
+    for (const auto& e : sum.errors) all_errors += e + "\n";
+    INFO(all_errors);
+    CHECK(has_error(sum, "snapshots at chat/a#12", "corrupt"));
+    CHECK(has_error(sum, "snapshot key mismatch at chat/a#20", "journal_seq is 21"));
+    CHECK(has_error(sum, "snapshots at chat/a:", "malformed key"));
+    CHECK(has_error(sum, "journal at chat/a#4", "corrupt"));
+    CHECK(has_error(sum, "journal gap at chat/a#5: expected 5, found 7"));
+    CHECK(has_error(sum, "journal gap at chat/a#9: expected 9, found 12"));
+    CHECK(has_error(sum, "journal at chat/a\\x00short", "malformed key"));
+    CHECK(has_error(sum, "outbox at chat/a#5", "corrupt"));
+    CHECK(sum.errors.size() == 8);
+    CHECK(sum.snapshots == 3);  // the bare key is not a snapshot of the history
+    CHECK(sum.newest_snapshot_journal_seq == 20u);
+    CHECK(sum.epoch == 3);
+    CHECK(sum.journal_first == 1u);
+    CHECK(sum.journal_last == 12u);
+    CHECK(sum.outbox_first == 5u);
+    CHECK(sum.outbox_last == 6u);
+    CHECK(sum.bytes > 0);
+    // the loaders still throw on the same data
+    CHECK_THROWS_AS(s.load_journal("chat/a"), record_error);
+    CHECK_THROWS_AS(s.load_snapshots("chat/a"), record_error);
+  }
+}
+
+TEST_CASE("retention by erase_range drops the journal up to n inclusive", "[persistence]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+  write_batch b;
+  for (std::uint64_t i = 1; i <= 10; ++i) {
+    b.put_journal("chat/a", i, sample_journal(i));
+    b.put_journal("chat/ab", i, sample_journal(i));
+    b.put_outbox("chat/a", i, sample_outbox(i));
+  }
+  b.put_journal("chat/", 3, sample_journal(3));
+  s.write(b);
+
+  write_batch trim;  // the snapshot and its trim in one atomic batch
+  trim.put_snapshot("chat/a", snapshot_at(6));
+  trim.erase_range(column::journal, seq_key("chat/a", 0), seq_key("chat/a", 6 + 1));
+  s.write(trim);
+  auto journal = s.load_journal("chat/a");
+  REQUIRE(journal.size() == 4);
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    CHECK(journal[i].first == 7 + i);
+    CHECK(journal[i].second == sample_journal(7 + i));
+  }
+  CHECK(s.load_journal("chat/ab").size() == 10);
+  CHECK(s.load_journal("chat/").size() == 1);
+  CHECK(s.load_outbox("chat/a").size() == 10);
+  auto sum = s.summarize("chat/a");
+  CHECK(sum.journal_first == 7u);
+  CHECK(sum.journal_last == 10u);
+  CHECK(sum.errors.empty());
+
+  // up to the very last seq: the half-open end is seq_key(s, n + 1)
+  write_batch all;
+  all.erase_range(column::journal, seq_key("chat/a", 0), seq_key("chat/a", 10 + 1));
+  s.write(all);
+  CHECK(s.load_journal("chat/a").empty());
+  CHECK(s.load_journal("chat/ab").size() == 10);
+  CHECK(s.session_keys() == std::vector<std::string>{"chat/", "chat/a", "chat/ab"});
+}
+
 // --- committer ----------------------------------------------------------------
 
 TEST_CASE("committer commits batches from many threads in per-thread order",
@@ -372,7 +660,7 @@ TEST_CASE("committer commits batches from many threads in per-thread order",
           write_batch b;
           b.put_journal(session, seq, sample_journal(seq));
           b.put_outbox(session, seq, sample_outbox(seq));
-          if (seq % 50 == 0) b.put_snapshot(session, {seq, 1, 0, "state"});
+          if (seq % 50 == 0) b.put_snapshot(session, {seq, seq, 1, 0, "state"});
           c.submit(std::move(b), [&, t, seq](const std::string& error) {
             if (!error.empty()) errors.push_back(error);
             acked[t].push_back(seq);
@@ -404,6 +692,7 @@ TEST_CASE("committer commits batches from many threads in per-thread order",
     CHECK(journal.back() == std::pair{per_thread, sample_journal(per_thread)});
     CHECK(s.load_outbox(session).size() == per_thread);
     CHECK(s.load_snapshot(session)->seq == per_thread);
+    CHECK(s.load_snapshots(session).size() == per_thread / 50);
   }
 }
 
