@@ -75,6 +75,15 @@ struct effects {
   std::vector<std::uint64_t> random;  // values handed out by ctx.random(), in order
   std::vector<output> outputs;        // in production order
   std::uint64_t random_state = 0;     // seed of the splitmix64 stream behind random()
+  /// Replay: when set, random() hands out these recorded values instead of
+  /// drawing, and throws replay_divergence when they run out.
+  const std::vector<std::uint64_t>* recorded_random = nullptr;
+};
+
+/// Thrown during replay when a behaviour asks for more random values than
+/// the journal recorded (it is not deterministic).
+struct replay_divergence : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 /// The handle a handler gets: the session's state and its ways to answer.
@@ -106,6 +115,12 @@ class context {
   /// A uniformly distributed 64-bit value (splitmix64, Steele et al. 2014,
   /// seeded by the runtime per input). Recorded so that replay reproduces it.
   std::uint64_t random() {
+    if (fx_.recorded_random) {
+      if (fx_.random.size() >= fx_.recorded_random->size())
+        throw replay_divergence("behaviour drew more random values than the journal recorded");
+      fx_.random.push_back((*fx_.recorded_random)[fx_.random.size()]);
+      return fx_.random.back();
+    }
     std::uint64_t z = (fx_.random_state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;

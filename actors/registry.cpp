@@ -15,20 +15,70 @@ bool valid_kind(std::string_view kind) {
 }
 }  // namespace
 
-void behaviour_registry::add_factory(std::string kind, factory f) {
+void behaviour_registry::add_factory(std::string kind, factory f, kind_options o) {
   if (!valid_kind(kind))
     throw std::invalid_argument("invalid session kind '" + kind + "': use [a-z0-9_-]{1,64}");
-  if (!factories_.emplace(kind, f).second)
+  if (o.snapshot_every == 0 || o.keep_snapshots == 0)
+    throw std::invalid_argument("kind '" + kind + "': snapshot_every and keep_snapshots must be >= 1");
+  if (!factories_.emplace(kind, entry{f, o}).second)
     throw std::invalid_argument("session kind '" + kind + "' registered twice");
 }
 
 std::unique_ptr<behaviour_instance> behaviour_registry::create(std::string_view kind) const {
   auto i = factories_.find(kind);
-  return i == factories_.end() ? nullptr : i->second();
+  return i == factories_.end() ? nullptr : i->second.make();
 }
 
 bool behaviour_registry::contains(std::string_view kind) const {
   return factories_.find(kind) != factories_.end();
+}
+
+const kind_options& behaviour_registry::options(std::string_view kind) const {
+  auto i = factories_.find(kind);
+  if (i == factories_.end()) throw std::out_of_range("unknown session kind '" + std::string(kind) + "'");
+  return i->second.options;
+}
+
+void behaviour_registry::set_option(const std::string& assignment) {
+  auto dot = assignment.find('.');
+  auto eq = assignment.find('=');
+  if (dot == std::string::npos || eq == std::string::npos || eq < dot)
+    throw std::invalid_argument("kind option '" + assignment + "': expected KIND.NAME=VALUE");
+  auto kind = assignment.substr(0, dot);
+  auto i = factories_.find(kind);
+  if (i == factories_.end())
+    throw std::invalid_argument("kind option '" + assignment + "': unknown kind '" + kind + "'");
+  kind_options o = i->second.options;
+  set_kind_option(o, assignment.substr(dot + 1, eq - dot - 1), assignment.substr(eq + 1));
+  if (o.snapshot_every == 0 || o.keep_snapshots == 0)
+    throw std::invalid_argument("kind option '" + assignment + "': must be >= 1");
+  i->second.options = o;
+}
+
+void set_kind_option(kind_options& o, const std::string& name, const std::string& value) {
+  auto number = [&]() -> std::uint32_t {
+    std::size_t used = 0;
+    unsigned long v = 0;
+    try {
+      v = std::stoul(value, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != value.size() || value.empty() || v > 0xffffffffUL)
+      throw std::invalid_argument("option " + name + ": '" + value + "' is not a whole number");
+    return static_cast<std::uint32_t>(v);
+  };
+  if (name == "snapshot_every") o.snapshot_every = number();
+  else if (name == "snapshot_interval_ms") o.snapshot_interval_ms = number();
+  else if (name == "keep_snapshots") o.keep_snapshots = number();
+  else if (name == "outbox_keep") o.outbox_keep = number();
+  else if (name == "durability") {
+    if (value == "none") o.durable = durability::none;
+    else if (value == "local") o.durable = durability::local;
+    else throw std::invalid_argument("option durability: '" + value + "' is not none|local");
+  } else {
+    throw std::invalid_argument("unknown kind option '" + name + "'");
+  }
 }
 
 std::vector<std::string> behaviour_registry::kinds() const {

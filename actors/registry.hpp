@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "actors/instance.hpp"
+#include "actors/options.hpp"
 
 namespace skein {
 
@@ -19,8 +20,16 @@ class behaviour_registry {
   /// [a-z0-9_-]+; registering a kind twice throws std::invalid_argument.
   template <class Behaviour>
   void add(std::string kind) {
-    add_factory(std::move(kind), [] { return make_instance<Behaviour>(); });
+    kind_options opts;
+    if constexpr (requires { Behaviour::options(); }) opts = Behaviour::options();
+    add_factory(std::move(kind), [] { return make_instance<Behaviour>(); }, opts);
   }
+
+  /// The persistence settings of a registered kind (std::out_of_range if unknown).
+  const kind_options& options(std::string_view kind) const;
+
+  /// Applies "KIND.NAME=VALUE" (command line). Throws std::invalid_argument.
+  void set_option(const std::string& assignment);
 
   /// A new instance of `kind` in its default state, or nullptr if unknown.
   std::unique_ptr<behaviour_instance> create(std::string_view kind) const;
@@ -30,8 +39,12 @@ class behaviour_registry {
 
  private:
   using factory = std::unique_ptr<behaviour_instance> (*)();
-  void add_factory(std::string kind, factory f);
-  std::map<std::string, factory, std::less<>> factories_;
+  struct entry {
+    factory make;
+    kind_options options;
+  };
+  void add_factory(std::string kind, factory f, kind_options o);
+  std::map<std::string, entry, std::less<>> factories_;
 };
 
 }  // namespace skein

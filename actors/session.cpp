@@ -10,19 +10,14 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/apply.hpp"
 #include "actors/atoms.hpp"
 #include "persistence/committer.hpp"
+#include "persistence/keys.hpp"
 #include "persistence/records.hpp"
 #include "persistence/store.hpp"
 
 namespace skein {
-
-std::string make_frame(std::uint64_t seq, const json& data) {
-  json frame = json::object();
-  frame["seq"] = seq;
-  frame["data"] = data;
-  return frame.dump();
-}
 
 namespace {
 
@@ -31,90 +26,133 @@ std::int64_t wall_clock_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-/// Frames of one input, held back until its checkpoint commits.
+/// Frames of one input, held back until its batch commits.
 struct gated_output {
   std::uint64_t commit = 0;
   std::vector<std::pair<std::vector<caf::actor>, std::string>> frames;  // recipients, frame
 };
 
 struct member {
-  client info;
+  std::string params_json;
   caf::actor conn;
 };
 
 struct session_state {
   static inline const char* name = "skein.session";
-  session_init init;
+  std::string key, id;
+  std::shared_ptr<behaviour_instance> logic;
+  std::uint64_t seq = 0;          // last event seq
+  std::uint64_t journal_seq = 0;  // last journal seq
+  std::uint64_t epoch = 0;
+  kind_options options;
+  persistence::committer* committer = nullptr;
+  std::deque<snapshot_mark> snapshots;  // kept snapshots, oldest first
+  std::uint32_t inputs_since_snapshot = 0;
+  std::chrono::steady_clock::time_point last_snapshot = std::chrono::steady_clock::now();
   std::map<std::string, member> clients;  // by client id
   std::deque<gated_output> gate;
   std::uint64_t next_commit = 1;
-  std::string last_snapshot;              // state bytes of the last checkpoint
   std::mt19937_64 seeder{std::random_device{}()};
 };
 
 using session_actor = caf::stateful_actor<session_state>;
 
-std::map<std::string, std::string> parse_params(const std::string& text) {
-  std::map<std::string, std::string> out;
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_object())
-    for (auto& [k, v] : j.items())
-      if (v.is_string()) out[k] = v.get<std::string>();
-  return out;
+/// Adds a snapshot and the retention deletes to `batch` when the policy
+/// (or `force`) says so.
+void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool force) {
+  auto& st = self->state;
+  if (st.inputs_since_snapshot == 0) return;
+  auto now = std::chrono::steady_clock::now();
+  if (!force && st.inputs_since_snapshot < st.options.snapshot_every
+      && now - st.last_snapshot < std::chrono::milliseconds(st.options.snapshot_interval_ms))
+    return;
+  batch.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
+                                                          wall_clock_ms(), st.logic->snapshot()});
+  st.snapshots.push_back({st.journal_seq, st.seq});
+  st.inputs_since_snapshot = 0;
+  st.last_snapshot = now;
+  bool dropped = false;
+  while (st.snapshots.size() > st.options.keep_snapshots) {
+    batch.erase(persistence::column::snapshots,
+                persistence::seq_key(st.key, st.snapshots.front().journal_seq));
+    st.snapshots.pop_front();
+    dropped = true;
+  }
+  if (!dropped && st.snapshots.size() > 1) return;
+  // The journal up to the oldest kept snapshot is folded into it; the outbox
+  // keeps what replay from that snapshot and resuming clients need.
+  const auto& oldest = st.snapshots.front();
+  batch.erase_range(persistence::column::journal, persistence::seq_key(st.key, 0),
+                    persistence::seq_key(st.key, oldest.journal_seq + 1));
+  std::uint64_t keep_from = st.seq > st.options.outbox_keep ? st.seq - st.options.outbox_keep : 0;
+  std::uint64_t upto = std::min(oldest.seq, keep_from);
+  if (upto > 0)
+    batch.erase_range(persistence::column::outbox, persistence::seq_key(st.key, 0),
+                      persistence::seq_key(st.key, upto + 1));
 }
 
-/// Assigns seqs to `outputs`, checkpoints the state and holds the frames
-/// in the output gate until the checkpoint commits.
-void emit(session_actor* self, std::vector<output> outputs, std::int64_t now_ms) {
+void submit(session_actor* self, persistence::write_batch batch, gated_output* gated) {
   auto& st = self->state;
-  gated_output out;
-  out.commit = st.next_commit++;
-  for (auto& o : outputs) {
+  auto me = caf::actor_cast<caf::actor>(self);
+  if (gated) {
+    gated->commit = st.next_commit++;
+    st.gate.push_back(std::move(*gated));
+    st.committer->submit(std::move(batch), [me, id = st.gate.back().commit](
+                                             const std::string& error) {
+      caf::anon_send(me, committed_atom::value, id, error);
+    });
+  } else {
+    st.committer->submit(std::move(batch), [me](const std::string& error) {
+      if (!error.empty()) caf::anon_send(me, committed_atom::value, std::uint64_t{0}, error);
+    });
+  }
+}
+
+/// Journals one input, runs it, records and routes its outputs.
+void handle_input(session_actor* self, input_kind kind, const std::string& client_id,
+                  const std::string& params_json, const std::string& text) {
+  auto& st = self->state;
+  auto rec = make_input(kind, client_id, params_json, text);
+  rec.time_ms = wall_clock_ms();
+  rec.epoch = st.epoch;
+  std::vector<output> outs;
+  try {
+    outs = apply_input(*st.logic, rec, st.id, false, st.seeder());
+  } catch (const std::exception& e) {
+    // A bug in the behaviour, not bad input: the in-memory state may be
+    // half-changed, so this activation stops without journaling the input;
+    // the next one recovers from the store.
+    spdlog::error("session {}: handler failed, stopping activation: {}", st.key, e.what());
+    self->quit(caf::make_error(caf::sec::runtime_error, std::string("handler failed: ") + e.what()));
+    return;
+  }
+  persistence::write_batch batch;
+  gated_output gated;
+  for (auto& o : outs) {
     std::vector<caf::actor> to;
     if (o.target.empty()) {
       for (auto& [_, m] : st.clients) to.push_back(m.conn);
     } else if (auto i = st.clients.find(o.target); i != st.clients.end()) {
       to.push_back(i->second.conn);
     }
-    out.frames.emplace_back(std::move(to), make_frame(++st.init.seq, o.data));
+    auto data = o.data.dump();
+    ++st.seq;
+    gated.frames.emplace_back(std::move(to),
+                              "{\"seq\":" + std::to_string(st.seq) + ",\"data\":" + data + "}");
+    batch.put_outbox(st.key, st.seq, persistence::outbox_record{o.target, std::move(data)});
   }
-  st.last_snapshot = st.init.logic->snapshot();
-  persistence::write_batch batch;
-  batch.put_snapshot(st.init.key, persistence::snapshot_record{st.init.seq, st.init.epoch,
-                                                               now_ms, st.last_snapshot});
-  st.gate.push_back(std::move(out));
-  auto me = caf::actor_cast<caf::actor>(self);
-  st.init.committer->submit(std::move(batch), [me, id = st.gate.back().commit](
-                                                  const std::string& error) {
-    caf::anon_send(me, committed_atom::value, id, error);
-  });
-}
-
-json error_event(const std::string& message) {
-  return json{{"type", "error"}, {"message", message}};
-}
-
-/// Runs one input through the behaviour, then emits what it produced.
-void run_input(session_actor* self, input_kind kind, const client& c, const json& msg) {
-  auto& st = self->state;
-  effects fx;
-  fx.now_ms = wall_clock_ms();
-  fx.random_state = st.seeder();
-  try {
-    st.init.logic->handle(kind, c, msg, fx, st.init.id);
-  } catch (const std::exception& e) {
-    // bad_input, json errors, or a bug in the behaviour: the input is
-    // rejected as a whole. Handlers may have mutated state before throwing,
-    // so go back to the last checkpointed state.
-    const bool expected = dynamic_cast<const bad_input*>(&e) != nullptr
-                          || dynamic_cast<const json::exception*>(&e) != nullptr;
-    if (!expected)
-      spdlog::warn("session {}: handler threw: {}", st.init.key, e.what());
-    st.init.logic->restore(st.last_snapshot);
-    fx.outputs.clear();
-    if (kind == input_kind::message) fx.outputs.push_back({c.id, error_event(e.what())});
+  rec.outputs = static_cast<std::uint32_t>(outs.size());
+  rec.last_seq = st.seq;
+  batch.put_journal(st.key, ++st.journal_seq, rec);
+  ++st.inputs_since_snapshot;
+  maybe_snapshot(self, batch, false);
+  if (st.options.durable == durability::none) {
+    for (auto& [to, frame] : gated.frames)
+      for (auto& conn : to) self->send(conn, frame_atom::value, frame);
+    submit(self, std::move(batch), nullptr);
+  } else {
+    submit(self, std::move(batch), &gated);
   }
-  emit(self, std::move(fx.outputs), fx.now_ms);
 }
 
 void drop_client(session_actor* self, const std::string& client_id) {
@@ -124,12 +162,20 @@ void drop_client(session_actor* self, const std::string& client_id) {
   member m = std::move(i->second);
   st.clients.erase(i);
   self->demonitor(m.conn);
-  run_input(self, input_kind::close, m.info, json{});
+  handle_input(self, input_kind::close, client_id, m.params_json, {});
 }
 
 caf::behavior session_fun(session_actor* self, session_init init) {
-  self->state.init = std::move(init);
-  self->state.last_snapshot = self->state.init.logic->snapshot();
+  auto& st = self->state;
+  st.key = std::move(init.key);
+  st.id = std::move(init.id);
+  st.logic = std::move(init.recovered.logic);
+  st.seq = init.recovered.seq;
+  st.journal_seq = init.recovered.journal_seq;
+  st.snapshots.assign(init.recovered.snapshots.begin(), init.recovered.snapshots.end());
+  st.epoch = init.epoch;
+  st.options = init.options;
+  st.committer = init.committer;
   self->set_down_handler([self](caf::down_msg& dm) {
     for (auto& [id, m] : self->state.clients)
       if (m.conn.address() == dm.source) {
@@ -138,39 +184,37 @@ caf::behavior session_fun(session_actor* self, session_init init) {
         return;
       }
   });
+  self->set_exit_handler([self](caf::exit_msg& em) {
+    persistence::write_batch batch;
+    maybe_snapshot(self, batch, true);
+    if (!batch.empty()) submit(self, std::move(batch), nullptr);
+    self->quit(em.reason);
+  });
   return {
-    [self](join_atom, std::string client_id, std::string params, caf::actor conn) {
+    [self](join_atom, const std::string& client_id, std::string& params, caf::actor& conn) {
       auto& st = self->state;
       if (auto i = st.clients.find(client_id); i != st.clients.end())
         self->demonitor(i->second.conn);
       self->monitor(conn);
-      member m{client{client_id, parse_params(params)}, conn};
-      auto info = m.info;
-      st.clients[client_id] = std::move(m);
-      run_input(self, input_kind::open, info, json{});
+      st.clients[client_id] = member{params, conn};
+      handle_input(self, input_kind::open, client_id, params, {});
     },
     [self](message_atom, const std::string& client_id, const std::string& text) {
       auto& st = self->state;
       auto i = st.clients.find(client_id);
       if (i == st.clients.end()) {
-        spdlog::warn("session {}: message from unknown client {}", st.init.key, client_id);
+        spdlog::warn("session {}: message from unknown client {}", st.key, client_id);
         return;
       }
-      auto msg = json::parse(text, nullptr, false);
-      if (msg.is_discarded()) {
-        emit(self, {output{client_id, error_event("malformed JSON")}}, wall_clock_ms());
-        return;
-      }
-      auto info = i->second.info;
-      run_input(self, input_kind::message, info, msg);
+      handle_input(self, input_kind::message, client_id, i->second.params_json, text);
     },
     [self](leave_atom, const std::string& client_id) { drop_client(self, client_id); },
     [self](committed_atom, std::uint64_t id, const std::string& error) {
       auto& st = self->state;
       if (!error.empty()) {
-        // The checkpoint did not reach disk: nothing it gated may be released.
-        spdlog::error("session {}: checkpoint failed, stopping: {}", st.init.key, error);
-        self->quit(caf::make_error(caf::sec::runtime_error, "checkpoint failed: " + error));
+        // The batch did not reach disk: nothing it gated may be released.
+        spdlog::error("session {}: commit failed, stopping: {}", st.key, error);
+        self->quit(caf::make_error(caf::sec::runtime_error, "commit failed: " + error));
         return;
       }
       while (!st.gate.empty() && st.gate.front().commit <= id) {

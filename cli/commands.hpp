@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "actors/registry.hpp"
 
@@ -18,6 +19,7 @@ struct node_args {
   std::size_t max_frame = 1 << 20;
   bool sync = false;
   int io_threads = 1;
+  std::vector<std::string> kind_options;  // KIND.NAME=VALUE
 };
 int run_node(const node_args& args, const behaviour_registry& registry);
 
@@ -28,8 +30,27 @@ struct launch_args {
   std::size_t max_frame = 1 << 20;
   bool sync = false;
   double ready_timeout_s = 60;
+  std::vector<std::string> kind_options;  // passed to every node
 };
 int run_launch(const launch_args& args, const std::string& self_exe);
+
+struct inspect_args {
+  std::string data;
+  std::string session;  // empty: list every session
+  bool json = false;
+};
+/// Exit codes: 0 fine, 1 error, 4 some record failed to decode (listed).
+int run_inspect(const inspect_args& args);
+
+struct replay_args {
+  std::string data;
+  std::string session;
+  std::uint64_t from = 0;  // 0: from the oldest replayable point
+  std::uint64_t at = 0;    // 0: to the end of the journal
+  bool json = false;
+};
+/// Exit codes: 0 replay matched the record, 1 error, 3 divergence.
+int run_replay(const replay_args& args, const behaviour_registry& registry);
 
 /// GET http://HOST:PORT/TARGET (Beast, synchronous, bounded by timeout_ms).
 /// Returns the status code (0 if the request failed) and fills body.

@@ -149,6 +149,10 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
                                "--data", (std::filesystem::path(args.data) / c.name).string(),
                                "--max-frame", std::to_string(args.max_frame)};
     if (args.sync) a.push_back("--sync");
+    for (auto& o : args.kind_options) {
+      a.push_back("--kind-option");
+      a.push_back(o);
+    }
     c.pid = spawn_node(self_exe, a, signals);
   }
 

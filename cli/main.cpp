@@ -11,7 +11,8 @@
 
 namespace skein {
 
-int main(int argc, char** argv, const behaviour_registry& registry) {
+int main(int argc, char** argv, const behaviour_registry& base_registry) {
+  behaviour_registry registry = base_registry;  // command-line kind options apply to a copy
   spdlog::set_default_logger(spdlog::stderr_color_mt("skein"));
   CLI::App app{"skein: stateful realtime sessions as actors across a cluster"};
   app.require_subcommand(1);
@@ -31,6 +32,9 @@ int main(int argc, char** argv, const behaviour_registry& registry) {
     ->capture_default_str();
   node_cmd->add_flag("--sync", node.sync, "fsync every group commit");
   node_cmd->add_option("--io-threads", node.io_threads, "HTTP io threads")->capture_default_str();
+  node_cmd->add_option("--kind-option", node.kind_options,
+                       "KIND.NAME=VALUE: snapshot_every, snapshot_interval_ms, keep_snapshots, "
+                       "outbox_keep, durability=none|local (repeatable)");
 
   cli::launch_args launch;
   auto* launch_cmd = app.add_subcommand("launch", "start N local nodes and wait for Ctrl-C");
@@ -46,6 +50,21 @@ int main(int argc, char** argv, const behaviour_registry& registry) {
   launch_cmd->add_flag("--sync", launch.sync, "passed to every node");
   launch_cmd->add_option("--ready-timeout", launch.ready_timeout_s, "seconds to wait for health")
     ->capture_default_str();
+  launch_cmd->add_option("--kind-option", launch.kind_options, "passed to every node (repeatable)");
+
+  cli::inspect_args inspect;
+  auto* inspect_cmd = app.add_subcommand("inspect", "list a data dir's sessions or one's records");
+  inspect_cmd->add_option("--data", inspect.data, "a node's RocksDB directory")->required();
+  inspect_cmd->add_option("--session", inspect.session, "kind/id: print its records");
+  inspect_cmd->add_flag("--json", inspect.json, "one JSON object per line");
+
+  cli::replay_args replay;
+  auto* replay_cmd = app.add_subcommand("replay", "re-execute a session's journal, step by step");
+  replay_cmd->add_option("--data", replay.data, "a node's RocksDB directory")->required();
+  replay_cmd->add_option("--session", replay.session, "kind/id")->required();
+  replay_cmd->add_option("--from", replay.from, "first journal seq to replay (from the snapshot before it)");
+  replay_cmd->add_option("--at", replay.at, "stop after this journal seq");
+  replay_cmd->add_flag("--json", replay.json, "one JSON object per step");
 
   try {
     app.parse(argc, argv);
@@ -54,7 +73,12 @@ int main(int argc, char** argv, const behaviour_registry& registry) {
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
   try {
-    if (*node_cmd) return cli::run_node(node, registry);
+    if (*node_cmd) {
+      for (auto& o : node.kind_options) registry.set_option(o);
+      return cli::run_node(node, registry);
+    }
+    if (*inspect_cmd) return cli::run_inspect(inspect);
+    if (*replay_cmd) return cli::run_replay(replay, registry);
     if (*launch_cmd) return cli::run_launch(launch, "/proc/self/exe");
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/recovery.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
 #include "persistence/store.hpp"
@@ -136,24 +137,22 @@ caf::result<caf::actor> activate(host_actor* self, const std::string& key,
                                  const std::string& kind, const std::string& id) {
   auto& st = self->state;
   if (auto i = st.directory.find(key); i != st.directory.end()) return i->second;
-  std::shared_ptr<behaviour_instance> logic = st.init.registry->create(kind);
   session_init init;
-  init.key = key;
-  init.id = id;
-  init.committer = st.init.committer;
   try {
-    if (auto snap = st.init.store->load_snapshot(key)) {
-      logic->restore(snap->state);
-      init.seq = snap->seq;
-      init.epoch = snap->epoch + 1;
-    } else {
-      init.epoch = 1;
-    }
+    init.recovered = recover_session(*st.init.store, *st.init.registry, key);
   } catch (const std::exception& e) {
+    // Bad data for this session only: refuse it, keep serving the others.
     spdlog::error("refusing to activate {}: {}", key, e.what());
     return host_error("cannot activate " + key + ": " + e.what());
   }
-  init.logic = std::move(logic);
+  if (init.recovered.replayed > 0)
+    spdlog::debug("session {} recovered: {} journal entries replayed", key,
+                  init.recovered.replayed);
+  init.key = key;
+  init.id = id;
+  init.epoch = init.recovered.epoch + 1;
+  init.options = st.init.registry->options(kind);
+  init.committer = st.init.committer;
   auto session = spawn_session(self->system(), std::move(init));
   self->monitor(session);
   st.directory.emplace(key, session);

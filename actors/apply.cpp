@@ -1,0 +1,74 @@
+#include "actors/apply.hpp"
+
+#include <stdexcept>
+
+namespace skein {
+
+const char* input_kind_name(input_kind k) {
+  switch (k) {
+    case input_kind::open: return "open";
+    case input_kind::message: return "message";
+    case input_kind::close: return "close";
+  }
+  return "?";
+}
+
+input_kind parse_input_kind(const std::string& name) {
+  if (name == "open") return input_kind::open;
+  if (name == "message") return input_kind::message;
+  if (name == "close") return input_kind::close;
+  throw std::invalid_argument("unknown input kind '" + name + "'");
+}
+
+json error_event(const std::string& message) {
+  return json{{"type", "error"}, {"message", message}};
+}
+
+persistence::journal_record make_input(input_kind kind, const std::string& client_id,
+                                       const std::string& params_json, const std::string& text) {
+  persistence::journal_record rec;
+  rec.client = client_id;
+  rec.kind_of_input = input_kind_name(kind);
+  json payload{{"params", json::parse(params_json, nullptr, false)}};
+  if (payload["params"].is_discarded() || !payload["params"].is_object())
+    payload["params"] = json::object();
+  if (kind == input_kind::message) payload["text"] = text;
+  rec.payload = payload.dump();
+  return rec;
+}
+
+std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_record& rec,
+                                const std::string& session_id, bool replay, std::uint64_t seed) {
+  const auto kind = parse_input_kind(rec.kind_of_input);
+  auto payload = json::parse(rec.payload, nullptr, false);
+  if (!payload.is_object()) throw std::invalid_argument("journal payload is not a JSON object");
+  client c;
+  c.id = rec.client;
+  if (auto p = payload.find("params"); p != payload.end() && p->is_object())
+    for (auto& [k, v] : p->items())
+      if (v.is_string()) c.params[k] = v.get<std::string>();
+
+  effects fx;
+  fx.now_ms = rec.time_ms;
+  fx.random_state = seed;
+  if (replay) fx.recorded_random = &rec.random;
+
+  json msg;
+  if (kind == input_kind::message) {
+    msg = json::parse(payload.value("text", std::string{}), nullptr, false);
+    if (msg.is_discarded()) return {output{c.id, error_event("malformed JSON")}};
+  }
+  try {
+    logic.handle(kind, c, msg, fx, session_id);
+  } catch (const bad_input& e) {
+    fx.outputs.clear();
+    if (kind == input_kind::message) fx.outputs.push_back({c.id, error_event(e.what())});
+  } catch (const json::exception& e) {
+    fx.outputs.clear();
+    if (kind == input_kind::message) fx.outputs.push_back({c.id, error_event(e.what())});
+  }
+  if (!replay) rec.random = fx.random;
+  return std::move(fx.outputs);
+}
+
+}  // namespace skein

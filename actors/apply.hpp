@@ -1,0 +1,40 @@
+// Applying one journaled input to a behaviour instance: the single step that
+// the live session actor, recovery (snapshot + journal) and `replay` share,
+// so that all three run exactly the same code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "actors/instance.hpp"
+#include "persistence/records.hpp"
+
+namespace skein {
+
+/// The journal's names for input kinds ("open", "message", "close").
+const char* input_kind_name(input_kind k);
+/// Throws std::invalid_argument for an unknown name.
+input_kind parse_input_kind(const std::string& name);
+
+/// Builds the journal record of a live input. `params_json` is the client's
+/// query parameters as a JSON object text; `text` the raw client frame (for
+/// message inputs). Time and random values are filled in by apply_input.
+persistence::journal_record make_input(input_kind kind, const std::string& client_id,
+                                       const std::string& params_json, const std::string& text);
+
+/// Runs `rec` through `logic`.
+/// - Live (replay == false): the time is `rec.time_ms` (set it first) and
+///   random values are drawn from `seed`; they are stored into `rec.random`.
+/// - Replay (replay == true): time and random values come from `rec`.
+/// A rejected input (malformed JSON, bad_input, json::exception) yields one
+/// error output for the sender of a message input and leaves the state as
+/// the handler left it (handlers must validate before mutating). Any other
+/// exception, and replay_divergence, propagates to the caller.
+std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_record& rec,
+                                const std::string& session_id, bool replay,
+                                std::uint64_t seed = 0);
+
+/// `{"type":"error","message":message}`
+json error_event(const std::string& message);
+
+}  // namespace skein

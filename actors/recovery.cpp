@@ -1,0 +1,50 @@
+#include "actors/recovery.hpp"
+
+#include <algorithm>
+
+#include "actors/apply.hpp"
+#include "actors/registry.hpp"
+#include "persistence/keys.hpp"
+
+namespace skein {
+
+recovered_session recover_session(const persistence::store& store,
+                                  const behaviour_registry& registry, const std::string& key) {
+  auto slash = key.find('/');
+  if (slash == std::string::npos) throw recovery_error("malformed session key '" + key + "'");
+  const std::string kind = key.substr(0, slash), id = key.substr(slash + 1);
+  recovered_session out;
+  out.logic = registry.create(kind);
+  if (!out.logic) throw recovery_error("unknown session kind '" + kind + "' in " + key);
+
+  for (auto& s : store.load_snapshots(key)) out.snapshots.push_back({s.journal_seq, s.seq});
+  if (auto snap = store.load_snapshot(key)) {
+    try {
+      out.logic->restore(snap->state);
+    } catch (const std::exception& e) {
+      throw recovery_error("snapshot " + persistence::printable(persistence::seq_key(key, snap->journal_seq))
+                           + " does not decode as the state of kind '" + kind + "': " + e.what());
+    }
+    out.seq = snap->seq;
+    out.journal_seq = snap->journal_seq;
+    out.epoch = snap->epoch;
+  }
+  for (auto& [jseq, rec] : store.load_journal(key, out.journal_seq + 1)) {
+    const auto where = persistence::printable(persistence::seq_key(key, jseq));
+    if (jseq != out.journal_seq + 1)
+      throw recovery_error("journal gap at " + where + ": expected seq "
+                           + std::to_string(out.journal_seq + 1));
+    try {
+      apply_input(*out.logic, rec, id, true);
+    } catch (const std::exception& e) {
+      throw recovery_error("journal entry " + where + " cannot be replayed: " + e.what());
+    }
+    out.journal_seq = jseq;
+    out.seq = rec.last_seq;
+    out.epoch = std::max(out.epoch, rec.epoch);
+    ++out.replayed;
+  }
+  return out;
+}
+
+}  // namespace skein

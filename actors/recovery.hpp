@@ -1,0 +1,46 @@
+// Recovery of a session from a store: newest snapshot + the journal after it
+// (DESIGN.md, Persistence). Used by the session host when it activates a
+// session and by `replay`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "actors/instance.hpp"
+#include "persistence/store.hpp"
+
+namespace skein {
+
+class behaviour_registry;
+
+/// A session's records cannot be recovered. what() names the key.
+struct recovery_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// One kept snapshot, for retention bookkeeping.
+struct snapshot_mark {
+  std::uint64_t journal_seq = 0;
+  std::uint64_t seq = 0;
+};
+
+struct recovered_session {
+  std::shared_ptr<behaviour_instance> logic;  // state after the last journal entry
+  std::uint64_t seq = 0;                      // last event seq
+  std::uint64_t journal_seq = 0;              // last journal seq
+  std::uint64_t epoch = 0;                    // highest epoch found (0: new session)
+  std::vector<snapshot_mark> snapshots;       // kept snapshots, oldest first
+  std::uint64_t replayed = 0;                 // journal entries applied on top of the snapshot
+};
+
+/// Rebuilds `key` ("kind/id"). Throws persistence::record_error (a record
+/// does not decode), recovery_error (a gap in the journal, state bytes that
+/// do not fit the behaviour, a journal entry that throws) or
+/// persistence::store_error. A key without records yields a fresh session.
+recovered_session recover_session(const persistence::store& store,
+                                  const behaviour_registry& registry, const std::string& key);
+
+}  // namespace skein
