@@ -12,6 +12,7 @@
 
 #include "actors/apply.hpp"
 #include "actors/atoms.hpp"
+#include "actors/metrics.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/records.hpp"
@@ -29,6 +30,7 @@ std::int64_t wall_clock_ms() {
 /// Frames of one input, held back until its batch commits.
 struct gated_output {
   std::uint64_t commit = 0;
+  std::chrono::steady_clock::time_point handled;  // when the input was handled
   std::vector<std::pair<std::vector<caf::actor>, std::string>> frames;  // recipients, frame
 };
 
@@ -96,6 +98,7 @@ void submit(session_actor* self, persistence::write_batch batch, gated_output* g
   auto me = caf::actor_cast<caf::actor>(self);
   if (gated) {
     gated->commit = st.next_commit++;
+    gated->handled = std::chrono::steady_clock::now();
     st.gate.push_back(std::move(*gated));
     st.committer->submit(std::move(batch), [me, id = st.gate.back().commit](
                                              const std::string& error) {
@@ -142,6 +145,8 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
     batch.put_outbox(st.key, st.seq, persistence::outbox_record{o.target, std::move(data)});
   }
   rec.outputs = static_cast<std::uint32_t>(outs.size());
+  metrics().inputs.fetch_add(1, std::memory_order_relaxed);
+  metrics().outbox_events.fetch_add(outs.size(), std::memory_order_relaxed);
   rec.last_seq = st.seq;
   batch.put_journal(st.key, ++st.journal_seq, rec);
   ++st.inputs_since_snapshot;
@@ -217,7 +222,12 @@ caf::behavior session_fun(session_actor* self, session_init init) {
         self->quit(caf::make_error(caf::sec::runtime_error, "commit failed: " + error));
         return;
       }
+      auto now = std::chrono::steady_clock::now();
       while (!st.gate.empty() && st.gate.front().commit <= id) {
+        auto waited = std::chrono::duration_cast<std::chrono::microseconds>(
+          now - st.gate.front().handled);
+        metrics().commits.fetch_add(1, std::memory_order_relaxed);
+        metrics().checkpoint_latency.observe(static_cast<std::uint64_t>(waited.count()));
         for (auto& [to, frame] : st.gate.front().frames)
           for (auto& conn : to) self->send(conn, frame_atom::value, frame);
         st.gate.pop_front();

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -20,6 +22,7 @@
 #include <caf/fwd.hpp>
 
 #include "net/server.hpp"
+#include "net/url.hpp"
 
 namespace skein::net_detail {
 
@@ -45,16 +48,43 @@ struct server_context {
   void remove_connection(std::uint64_t id);
 };
 
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+/// One parsed request handed to the routes (net/routes.cpp).
+struct request_context {
+  server_context& server;
+  request req;
+  skein::target target;  // parsed req.target()
+  /// Sends a complete response; the connection then reads the next request
+  /// (or closes, per keep-alive). Callable once, from any thread.
+  std::function<void(response)> respond;
+  /// Takes the connection over (streams: WebSocket, SSE). After this,
+  /// respond must not be called. Call on the connection's strand, i.e. from
+  /// within the route function itself.
+  std::function<beast::tcp_stream()> take_stream;
+};
+
+/// A route: returns false if the request is not its own (the next route is
+/// tried), true once it has answered or taken the stream.
+using route_fn = bool (*)(request_context&);
+
+/// Every route, in the order they are tried (net/routes.cpp).
+const std::vector<route_fn>& routes();
+
+/// A JSON response with the server's headers.
+response json_response(const request_context& rc, http::status status, std::string body);
+/// `{"error": message}` with `status`.
+response error_response(const request_context& rc, http::status status, const std::string& message);
+
+// Routes, one group per file.
+bool cluster_routes(request_context& rc);    // /healthz, /cluster, /cluster/placement
+bool websocket_route(request_context& rc);   // /ws/{kind}/{id}
+
 /// A random 128-bit client id as 32 hex digits.
 std::string new_client_id();
 
 /// Starts an HTTP session on an accepted socket.
 void start_http_session(tcp::socket socket, server_context& ctx);
-
-/// Accepts the WebSocket upgrade `req` on `socket` and bridges it to a new
-/// connection actor for `session_key`.
-void start_websocket_session(tcp::socket socket, http::request<http::string_body> req,
-                             std::string session_key, std::string params_json,
-                             server_context& ctx);
 
 }  // namespace skein::net_detail

@@ -7,12 +7,16 @@
 // consumer: the queue is dropped and the stream closed with 1008 (the client
 // resumes later from its last seq).
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
 #include "actors/connection.hpp"
+#include "actors/metrics.hpp"
+#include "actors/registry.hpp"
 #include "net/detail.hpp"
 #include "runtime/node.hpp"
+#include "runtime/session_host.hpp"
 
 namespace skein::net_detail {
 
@@ -43,6 +47,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     if (closing_) return;
     if (queue_.size() >= ctx_.opts.max_queued_frames) {
       spdlog::warn("client {}: slow consumer, closing", client_id_);
+      metrics().slow_consumers.fetch_add(1, std::memory_order_relaxed);
       while (queue_.size() > (writing_ ? 1u : 0u)) queue_.pop_back();
       close(1008, "slow consumer: outbound queue full; reconnect with last_seq");
       return;
@@ -91,6 +96,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     init.host = ctx_.n.host();
     conn_ = spawn_connection(ctx_.n.system(), std::move(init));
     conn_id_ = ctx_.add_connection(conn_);
+    metrics().connections.fetch_add(1, std::memory_order_relaxed);
+    metrics().connections_total.fetch_add(1, std::memory_order_relaxed);
     do_read();
   }
 
@@ -107,6 +114,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
       finish();
       return;
     }
+    metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
     caf::anon_send(conn_, message_atom::value, beast::buffers_to_string(buffer_.data()));
     buffer_.consume(buffer_.size());
     do_read();
@@ -122,6 +130,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   void on_write(beast::error_code ec, std::size_t) {
     writing_ = false;
     if (ec) return;  // the read side sees the error too and finishes
+    metrics().messages_out.fetch_add(1, std::memory_order_relaxed);
     queue_.pop_front();
     if (!queue_.empty()) {
       do_write();
@@ -138,6 +147,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   void finish() {
     if (!conn_ || finished_) return;
     finished_ = true;
+    metrics().connections.fetch_sub(1, std::memory_order_relaxed);
     caf::anon_send(conn_, leave_atom::value);
     ctx_.remove_connection(conn_id_);
   }
@@ -159,11 +169,32 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
 
 }  // namespace
 
-void start_websocket_session(tcp::socket socket, http::request<http::string_body> req,
-                             std::string session_key, std::string params_json,
-                             server_context& ctx) {
-  std::make_shared<websocket_session>(std::move(socket), ctx)
-    ->run(std::move(req), std::move(session_key), std::move(params_json));
+bool websocket_route(request_context& rc) {
+  auto& seg = rc.target.segments;
+  if (seg.empty() || seg[0] != "ws") return false;
+  if (seg.size() < 3) {
+    rc.respond(error_response(rc, http::status::not_found, "use /ws/{kind}/{id}"));
+    return true;
+  }
+  const auto& kind = seg[1];
+  if (!rc.server.n.registry().contains(kind)) {
+    rc.respond(error_response(rc, http::status::not_found, "unknown session kind '" + kind + "'"));
+    return true;
+  }
+  if (!websocket::is_upgrade(rc.req)) {
+    rc.respond(error_response(rc, http::status::upgrade_required, "WebSocket upgrade required"));
+    return true;
+  }
+  std::string id = seg[2];
+  for (std::size_t i = 3; i < seg.size(); ++i) id += "/" + seg[i];
+  std::string key = kind + "/" + id, k, i;
+  if (!split_session_key(key, k, i)) {
+    rc.respond(error_response(rc, http::status::bad_request, "malformed session id"));
+    return true;
+  }
+  std::make_shared<websocket_session>(rc.take_stream().release_socket(), rc.server)
+    ->run(std::move(rc.req), std::move(key), nlohmann::json(rc.target.query).dump());
+  return true;
 }
 
 }  // namespace skein::net_detail

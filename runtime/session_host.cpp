@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/metrics.hpp"
 #include "actors/recovery.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
@@ -65,6 +66,7 @@ void publish_counts(host_actor* self) {
   for (auto& [_, p] : st.peers) connected += p.handle ? 1 : 0;
   st.init.status->peers_connected = connected;
   st.init.status->active_sessions = static_cast<int>(st.directory.size());
+  metrics().sessions.store(static_cast<std::int64_t>(st.directory.size()));
 }
 
 void connect_peer(host_actor* self, const std::string& name);
@@ -156,6 +158,7 @@ caf::result<caf::actor> activate(host_actor* self, const std::string& key,
   auto session = spawn_session(self->system(), std::move(init));
   self->monitor(session);
   st.directory.emplace(key, session);
+  metrics().activations.fetch_add(1, std::memory_order_relaxed);
   publish_counts(self);
   return session;
 }

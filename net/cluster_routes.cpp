@@ -1,0 +1,80 @@
+// GET /healthz, GET /cluster, GET /cluster/placement?key=kind/id
+#include <chrono>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/atoms.hpp"
+#include "net/detail.hpp"
+#include "runtime/node.hpp"
+#include "runtime/placement.hpp"
+
+namespace skein::net_detail {
+
+namespace {
+
+using json = nlohmann::json;
+
+/// Asks the host actor for /cluster without blocking the io thread: a
+/// short-lived actor makes the request and hands the answer to respond.
+void ask_status(request_context& rc) {
+  auto& n = rc.server.n;
+  auto respond = rc.respond;
+  auto base = json_response(rc, http::status::ok, "");
+  n.system().spawn([host = n.host(), respond, base](caf::event_based_actor* a) {
+    a->request(host, std::chrono::seconds(5), status_atom::value)
+      .then(
+        [respond, base](std::string& body) mutable {
+          base.body() = std::move(body);
+          base.prepare_payload();
+          respond(std::move(base));
+        },
+        [respond, base, a](caf::error& err) mutable {
+          base.result(http::status::service_unavailable);
+          base.body() = json{{"error", a->system().render(err)}}.dump();
+          base.prepare_payload();
+          respond(std::move(base));
+        });
+  });
+}
+
+}  // namespace
+
+bool cluster_routes(request_context& rc) {
+  auto& seg = rc.target.segments;
+  const bool healthz = seg.size() == 1 && seg[0] == "healthz";
+  const bool cluster = seg.size() == 1 && seg[0] == "cluster";
+  const bool placement = seg.size() == 2 && seg[0] == "cluster" && seg[1] == "placement";
+  if (!healthz && !cluster && !placement) return false;
+  if (rc.req.method() != http::verb::get) {
+    auto res = error_response(rc, http::status::method_not_allowed, "method not allowed");
+    res.set(http::field::allow, "GET");
+    rc.respond(std::move(res));
+    return true;
+  }
+  auto& n = rc.server.n;
+  if (healthz) {
+    auto& st = n.status();
+    json body{{"status", "ok"},
+              {"node", n.options().name},
+              {"peers", n.member_names().size() - 1},
+              {"peers_connected", st.peers_connected.load()},
+              {"sessions", st.active_sessions.load()}};
+    rc.respond(json_response(rc, http::status::ok, body.dump()));
+  } else if (placement) {
+    auto k = rc.target.query.find("key");
+    std::string kind, id;
+    if (k == rc.target.query.end() || !split_session_key(k->second, kind, id)) {
+      rc.respond(error_response(rc, http::status::bad_request, "query parameter key=kind/id needed"));
+      return true;
+    }
+    auto ranking = hrw_ranking(k->second, n.member_names());
+    json body{{"key", k->second}, {"owner", ranking.front()}, {"ranking", ranking}};
+    rc.respond(json_response(rc, http::status::ok, body.dump()));
+  } else {
+    ask_status(rc);
+  }
+  return true;
+}
+
+}  // namespace skein::net_detail
