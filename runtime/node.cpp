@@ -6,6 +6,7 @@
 #include <caf/io/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/events.hpp"
 #include "actors/registry.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/store.hpp"
@@ -43,6 +44,7 @@ struct node::impl {
 node::node(node_options opts, const behaviour_registry& registry)
   : impl_(std::make_unique<impl>(std::move(opts), registry)) {
   auto& d = *impl_;
+  events().set_node(d.opts.name);
   host_init init;
   init.self_name = d.opts.name;
   init.self_url = url();

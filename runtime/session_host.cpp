@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/events.hpp"
 #include "actors/metrics.hpp"
 #include "actors/recovery.hpp"
 #include "actors/registry.hpp"
@@ -81,6 +82,8 @@ void peer_up(host_actor* self, const std::string& name, caf::actor handle, std::
   p.url = std::move(url);
   self->monitor(p.handle);
   spdlog::info("peer {} connected ({})", name, p.url);
+  events().publish({{"type", "member_up"}, {"member", name}, {"url", p.url}});
+  metrics().membership_changes.fetch_add(1, std::memory_order_relaxed);
   for (auto& w : p.waiting) w.promise.delegate(p.handle, resolve_atom::value, w.key, true);
   p.waiting.clear();
   publish_counts(self);
@@ -153,12 +156,14 @@ caf::result<caf::actor> activate(host_actor* self, const std::string& key,
   init.key = key;
   init.id = id;
   init.epoch = init.recovered.epoch + 1;
+  const auto init_epoch = init.epoch;
   init.options = st.init.registry->options(kind);
   init.committer = st.init.committer;
   auto session = spawn_session(self->system(), std::move(init));
   self->monitor(session);
   st.directory.emplace(key, session);
   metrics().activations.fetch_add(1, std::memory_order_relaxed);
+  events().publish({{"type", "session_activated"}, {"session", key}, {"epoch", init_epoch}});
   publish_counts(self);
   return session;
 }
@@ -209,6 +214,7 @@ caf::behavior host_fun(host_actor* self, host_init init) {
     auto& st = self->state;
     for (auto i = st.directory.begin(); i != st.directory.end(); ++i)
       if (i->second.address() == dm.source) {
+        events().publish({{"type", "session_stopped"}, {"session", i->first}});
         st.directory.erase(i);
         publish_counts(self);
         return;
@@ -216,6 +222,8 @@ caf::behavior host_fun(host_actor* self, host_init init) {
     for (auto& [name, p] : st.peers)
       if (p.handle && p.handle.address() == dm.source) {
         spdlog::warn("peer {} went down: {}", name, self->system().render(dm.reason));
+        events().publish({{"type", "member_down"}, {"member", name}});
+        metrics().membership_changes.fetch_add(1, std::memory_order_relaxed);
         p.handle = nullptr;
         publish_counts(self);
         schedule_reconnect(self, name);
