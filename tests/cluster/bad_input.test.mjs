@@ -138,15 +138,22 @@ describe('skein cluster: bad input', { timeout: 170_000 }, () => {
       assert.ok(isHistory(h.data), `${c.label}: first frame must be history, got ${JSON.stringify(h.data)}`);
     }
 
-    // A frame under the limit passes.
-    const fine = 'f'.repeat(30_000);
-    await big.send({ type: 'say', text: fine });
+    // A frame just under the limit passes. The chat behaviour caps `text`
+    // (4096 bytes), so the frame is a short `say` padded with JSON whitespace:
+    // only the frame size is large.
+    const padded = (text, bytes) => {
+      const body = JSON.stringify({ type: 'say', text });
+      return body + ' '.repeat(bytes - Buffer.byteLength(body));
+    };
+    const fine = padded('just under the limit', MAX_FRAME - 1000);
+    assert.equal(Buffer.byteLength(fine), MAX_FRAME - 1000);
+    await big.send(fine);
     for (const c of [big, obs]) {
-      await c.nextData((d) => isSaid(d) && d.text === fine, 10_000, 'the 30000-char said');
+      await c.nextData((d) => isSaid(d) && d.text === 'just under the limit', 10_000, `said for a ${MAX_FRAME - 1000}-byte frame`);
     }
 
-    // A frame over the limit closes that connection with 1009.
-    const huge = JSON.stringify({ type: 'say', text: 'x'.repeat(70_000) });
+    // A frame over the limit (70000 bytes) closes that connection with 1009.
+    const huge = padded('oversize', 70_000);
     assert.ok(Buffer.byteLength(huge) > MAX_FRAME);
     big.send(huge).catch(() => { /* the server may close while we write */ });
     const closed = await big.waitClosed(10_000);
@@ -155,13 +162,13 @@ describe('skein cluster: bad input', { timeout: 170_000 }, () => {
     // The session still serves the other client and new connections.
     await obs.send({ type: 'say', text: 'still alive' });
     await obs.nextData((d) => isSaid(d) && d.text === 'still alive', 10_000, 'said "still alive"');
-    assert.ok(!obs.frames.some((f) => isSaid(f.data) && f.data.text.length >= 70_000), 'the oversize message must not be broadcast');
+    assert.ok(!obs.frames.some((f) => isSaid(f.data) && f.data.text === 'oversize'), 'the oversize message must not be broadcast');
 
     const again = await res.connect(wsUrl(n1.url, '/ws/chat/big-room?user=mallory'), { label: 'mallory@n1 again' });
     const h = await again.next(() => true, 10_000, 'the history frame');
     assert.ok(isHistory(h.data), `first frame must be history, got ${JSON.stringify(h.data)}`);
     assert.deepEqual(h.data.messages.map((m) => ({ user: m.user, text: m.text })),
-      [{ user: 'mallory', text: fine }, { user: 'olive', text: 'still alive' }]);
+      [{ user: 'mallory', text: 'just under the limit' }, { user: 'olive', text: 'still alive' }]);
     await again.send({ type: 'say', text: 'back' });
     for (const c of [again, obs]) {
       await c.nextData((d) => isSaid(d) && d.text === 'back' && d.user === 'mallory', 10_000, 'said "back"');
