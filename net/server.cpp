@@ -55,7 +55,12 @@ struct http_server::impl {
   void do_accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) start_http_session(std::move(s), ctx);
+      if (!ec) {
+        // Small frames must not wait for the peer's delayed ACK (Nagle).
+        beast::error_code ignored;
+        s.set_option(tcp::no_delay(true), ignored);
+        start_http_session(std::move(s), ctx);
+      }
       do_accept();
     });
   }

@@ -36,17 +36,17 @@ const char* column_name(column c) {
 
 void write_batch::put_snapshot(std::string_view session_key, const snapshot_record& r) {
   ops_.push_back(
-      {op_kind::put, column::snapshots, seq_key(session_key, r.journal_seq), encode(r)});
+      {op_kind::put, column::snapshots, seq_key(session_key, r.journal_seq), persistence::encode(r)});
 }
 
 void write_batch::put_journal(std::string_view session_key, std::uint64_t seq,
                               const journal_record& r) {
-  ops_.push_back({op_kind::put, column::journal, seq_key(session_key, seq), encode(r)});
+  ops_.push_back({op_kind::put, column::journal, seq_key(session_key, seq), persistence::encode(r)});
 }
 
 void write_batch::put_outbox(std::string_view session_key, std::uint64_t seq,
                              const outbox_record& r) {
-  ops_.push_back({op_kind::put, column::outbox, seq_key(session_key, seq), encode(r)});
+  ops_.push_back({op_kind::put, column::outbox, seq_key(session_key, seq), persistence::encode(r)});
 }
 
 void write_batch::put_meta(std::string_view key, std::string_view value) {

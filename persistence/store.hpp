@@ -81,6 +81,12 @@ class write_batch {
   bool empty() const;
   void append(write_batch&& other);  // moves other's ops to the end; other becomes empty
 
+  // Wire form, for shipping a batch to another node (replication, handoff):
+  // msgpack [1, [[kind, column, key:bin, value:bin], ...]].
+  std::string encode() const;
+  // Throws record_error (column "batch", key `what`) if `bytes` do not decode.
+  static write_batch decode(std::string_view bytes, std::string_view what);
+
  private:
   friend class store;
   enum class op_kind { put, erase, erase_range };
