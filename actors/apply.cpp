@@ -25,7 +25,8 @@ json error_event(const std::string& message) {
 }
 
 persistence::journal_record make_input(input_kind kind, const std::string& client_id,
-                                       const std::string& params_json, const std::string& text) {
+                                       const std::string& params_json, const std::string& text,
+                                       bool reset) {
   persistence::journal_record rec;
   rec.client = client_id;
   rec.kind_of_input = input_kind_name(kind);
@@ -33,6 +34,7 @@ persistence::journal_record make_input(input_kind kind, const std::string& clien
   if (payload["params"].is_discarded() || !payload["params"].is_object())
     payload["params"] = json::object();
   if (kind == input_kind::message) payload["text"] = text;
+  if (reset) payload["reset"] = true;
   rec.payload = payload.dump();
   return rec;
 }
@@ -53,6 +55,9 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
   fx.random_state = seed;
   if (replay) fx.recorded_random = &rec.random;
 
+  std::vector<output> prefix;
+  if (kind == input_kind::open && payload.value("reset", false))
+    prefix.push_back({c.id, json{{"type", "reset"}}});
   json msg;
   if (kind == input_kind::message) {
     msg = json::parse(payload.value("text", std::string{}), nullptr, false);
@@ -68,7 +73,9 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
     if (kind == input_kind::message) fx.outputs.push_back({c.id, error_event(e.what())});
   }
   if (!replay) rec.random = fx.random;
-  return std::move(fx.outputs);
+  if (prefix.empty()) return std::move(fx.outputs);
+  prefix.insert(prefix.end(), fx.outputs.begin(), fx.outputs.end());
+  return prefix;
 }
 
 }  // namespace skein

@@ -18,9 +18,12 @@ input_kind parse_input_kind(const std::string& name);
 
 /// Builds the journal record of a live input. `params_json` is the client's
 /// query parameters as a JSON object text; `text` the raw client frame (for
-/// message inputs). Time and random values are filled in by apply_input.
+/// message inputs). `reset`: an open of a client that resumed from a seq
+/// older than the outbox; its first output is {"type":"reset"}. Time and
+/// random values are filled in by apply_input.
 persistence::journal_record make_input(input_kind kind, const std::string& client_id,
-                                       const std::string& params_json, const std::string& text);
+                                       const std::string& params_json, const std::string& text,
+                                       bool reset = false);
 
 /// Runs `rec` through `logic`.
 /// - Live (replay == false): the time is `rec.time_ms` (set it first) and

@@ -1,10 +1,23 @@
 // The message vocabulary between skein's actors (CAF 0.17 atoms, <= 10 chars).
 //
-// connection -> host      (resolve_atom, string key)                 -> actor session
-// connection -> session   (join_atom, string client, string params_json, actor conn)
-//                         (message_atom, string client, string json_text)
+// connection -> host      (resolve_atom, string key[, uint64 hops])    -> actor session
+// connection -> session   (join_atom, string client, string params_json, actor conn,
+//                          uint64 last_seq, bool resume)
+//                         (message_atom, string client, uint64 cseq, string json_text)
 //                         (leave_atom, string client)
 // session -> connection   (frame_atom, string frame)   one server frame, JSON text
+//                         (moved_atom, actor new_session)  re-attach there
+// host -> host            (gossip_atom, string name, string view_json)  heartbeat + view
+//                         (claim_atom, key) -> (bool active, uint64 epoch, uint64 journal_seq)
+//                         (fetch_atom, key) -> string batch      a full copy of a session
+//                         (handoff_atom, key, string target)     hand your activation off
+//                         (adopt_atom, key, uint64 epoch, string batch, string clients,
+//                          bool pinned) -> actor                  take this activation
+//                         (replicate_atom, key, uint64 epoch, string batch, actor session,
+//                          uint64 id)  -> later (repl_ack_atom, string node, uint64 id,
+//                          string error) to the session
+//                         (fence_atom, key, uint64 epoch) -> uint64 stored epoch
+//                         (drain_atom, string node), (move_atom, key, string to)
 // net -> connection       (message_atom, string json_text), (leave_atom)
 // committer -> session    (committed_atom, uint64 commit, string error)
 // host <-> host           (hello_atom, string name, string url, actor host)
@@ -27,5 +40,21 @@ using info_atom = caf::atom_constant<caf::atom("info")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using gossip_atom = caf::atom_constant<caf::atom("gossip")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using claim_atom = caf::atom_constant<caf::atom("claim")>;
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
+using replicate_atom = caf::atom_constant<caf::atom("replicate")>;
+using repl_ack_atom = caf::atom_constant<caf::atom("repl_ack")>;
+using fence_atom = caf::atom_constant<caf::atom("fence")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using move_atom = caf::atom_constant<caf::atom("move")>;
+using moved_atom = caf::atom_constant<caf::atom("moved")>;
+using members_atom = caf::atom_constant<caf::atom("members")>;
+using handed_atom = caf::atom_constant<caf::atom("handed")>;
+using linger_atom = caf::atom_constant<caf::atom("linger")>;
+using placement_atom = caf::atom_constant<caf::atom("placement")>;
 
 }  // namespace skein

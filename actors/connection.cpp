@@ -1,9 +1,11 @@
 #include "actors/connection.hpp"
 
+#include <charconv>
 #include <utility>
 #include <vector>
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
@@ -12,53 +14,114 @@ namespace skein {
 
 namespace {
 
+using clock = std::chrono::steady_clock;
+
 struct connection_state {
   static inline const char* name = "skein.connection";
   connection_init init;
-  caf::actor session;                 // set once resolved
-  std::vector<std::string> pending;   // inputs received before resolution
+  caf::actor session;                 // the attached activation
+  std::vector<std::string> pending;   // inputs received while detached
+  std::uint64_t next_cseq = 1;
+  std::uint64_t last_seq = 0;         // highest event seq handed to the transport
+  bool attached_once = false;
+  bool resolving = false;
+  clock::time_point detached_since = clock::now();
 };
 
 using connection_actor = caf::stateful_actor<connection_state>;
 
-caf::behavior connection_fun(connection_actor* self, connection_init init) {
-  self->state.init = std::move(init);
+void resolve(connection_actor* self);
+
+void send_message(connection_actor* self, std::string text) {
   auto& st = self->state;
-  self->set_down_handler([self](caf::down_msg& dm) {
-    auto& st = self->state;
-    if (dm.source != st.session.address()) return;
-    st.init.out->close(1012, "session restarted; reconnect to resume");
+  self->send(st.session, message_atom::value, st.init.client_id, st.next_cseq++, std::move(text));
+}
+
+void attach(connection_actor* self, caf::actor session) {
+  auto& st = self->state;
+  if (st.session) self->demonitor(st.session);
+  st.session = std::move(session);
+  self->monitor(st.session);
+  const bool resume = st.attached_once || st.init.resume;
+  st.attached_once = true;
+  auto me = caf::actor_cast<caf::actor>(self);
+  self->send(st.session, join_atom::value, st.init.client_id, st.init.params_json, me,
+             st.last_seq, resume);
+  auto pending = std::move(st.pending);
+  st.pending.clear();
+  for (auto& text : pending) send_message(self, std::move(text));
+}
+
+void detach_and_retry(connection_actor* self, const std::string& why) {
+  auto& st = self->state;
+  if (st.session) self->demonitor(st.session);
+  st.session = nullptr;
+  if (clock::now() - st.detached_since > st.init.reattach_timeout) {
+    st.init.out->close(1012, "session unavailable (" + why + "); reconnect to resume");
     self->quit();
-  });
+    return;
+  }
+  self->delayed_send(self, std::chrono::milliseconds(200), retry_atom::value);
+}
+
+void resolve(connection_actor* self) {
+  auto& st = self->state;
+  if (st.resolving) return;
+  st.resolving = true;
   self->request(st.init.host, st.init.resolve_timeout, resolve_atom::value, st.init.session_key)
     .then(
       [self](caf::actor session) {
-        auto& st = self->state;
-        st.session = session;
-        self->monitor(session);
-        auto me = caf::actor_cast<caf::actor>(self);
-        self->send(session, join_atom::value, st.init.client_id, st.init.params_json, me);
-        for (auto& text : st.pending)
-          self->send(session, message_atom::value, st.init.client_id, std::move(text));
-        st.pending.clear();
+        self->state.resolving = false;
+        attach(self, std::move(session));
       },
       [self](caf::error& err) {
         auto& st = self->state;
+        st.resolving = false;
         auto why = self->system().render(err);
-        spdlog::warn("connection {}: cannot resolve {}: {}", st.init.client_id,
-                     st.init.session_key, why);
-        st.init.out->close(1011, "session unavailable: " + why);
-        self->quit(err);
+        if (why.find("cannot activate") != std::string::npos
+            || why.find("unknown session kind") != std::string::npos
+            || why.find("malformed session key") != std::string::npos) {
+          spdlog::warn("connection {}: {}: {}", st.init.client_id, st.init.session_key, why);
+          st.init.out->close(1011, "session unavailable: " + why);
+          self->quit(err);
+          return;
+        }
+        detach_and_retry(self, why);
       });
+}
+
+std::uint64_t seq_of(const std::string& frame) {
+  // Frames start with {"seq":N
+  constexpr std::string_view prefix = "{\"seq\":";
+  std::uint64_t seq = 0;
+  if (frame.compare(0, prefix.size(), prefix) == 0)
+    std::from_chars(frame.data() + prefix.size(), frame.data() + frame.size(), seq);
+  return seq;
+}
+
+caf::behavior connection_fun(connection_actor* self, connection_init init) {
+  auto& st = self->state;
+  st.init = std::move(init);
+  st.last_seq = st.init.last_seq;
+  st.init.out->deliver(nlohmann::json{{"seq", 0},
+                                      {"data", {{"type", "welcome"},
+                                                {"client", st.init.client_id},
+                                                {"node", st.init.node_name}}}}
+                         .dump());
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (!st.session || dm.source != st.session.address()) return;
+    st.session = nullptr;
+    st.detached_since = clock::now();
+    resolve(self);  // the session's node died or it stopped: find its next activation
+  });
+  resolve(self);
   return {
     [self](message_atom, std::string& text) {
       auto& st = self->state;
-      if (st.session) {
-        self->send(st.session, message_atom::value, st.init.client_id, std::move(text));
-        return;
-      }
+      if (st.session) return send_message(self, std::move(text));
       if (st.pending.size() >= st.init.max_pending) {
-        st.init.out->close(1008, "too many messages before the session was reached");
+        st.init.out->close(1008, "too many messages while the session was unreachable");
         self->quit();
         return;
       }
@@ -66,10 +129,22 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
     },
     [self](leave_atom) {
       auto& st = self->state;
-      if (st.session) self->send(st.session, leave_atom::value, st.init.client_id);
+      if (st.session) self->send(st.session, leave_atom::value, st.init.client_id, st.next_cseq);
       self->quit();
     },
-    [self](frame_atom, std::string& frame) { self->state.init.out->deliver(std::move(frame)); },
+    [self](frame_atom, std::string& frame) {
+      auto& st = self->state;
+      auto seq = seq_of(frame);
+      if (seq != 0 && seq <= st.last_seq) return;  // already delivered (resume overlap)
+      if (seq > st.last_seq) st.last_seq = seq;
+      st.init.out->deliver(std::move(frame));
+    },
+    [self](moved_atom, caf::actor& successor) {
+      auto& st = self->state;
+      if (successor == st.session) return;
+      attach(self, std::move(successor));
+    },
+    [self](retry_atom) { resolve(self); },
   };
 }
 

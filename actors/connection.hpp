@@ -3,9 +3,15 @@
 // joins it, forwards the client's messages to it by actor handle (wherever
 // the session lives) and hands the session's frames to the transport.
 //
-// Inputs that arrive before the session is resolved are buffered (at most
-// `max_pending`; beyond that the stream is closed with 1008). If the session
-// actor goes down the stream is closed with 1012 so the client reconnects.
+// The first frame it writes is `{"seq":0,"data":{"type":"welcome","client":
+// ID,"node":NAME}}` (seq 0: not a session event). Every client message gets
+// the next client seq (cseq) so the session applies them in order exactly
+// once across a handoff. It tracks the highest event seq delivered; when the
+// session says `moved` or goes down (crash), it re-resolves and re-attaches
+// with that seq, and the session sends what the client missed. Inputs that
+// arrive while no session is attached are buffered (at most `max_pending`;
+// beyond that the stream is closed with 1008). If no session can be reached
+// for `reattach_timeout`, the stream is closed with 1012 (reconnect later).
 #pragma once
 
 #include <chrono>
@@ -28,6 +34,10 @@ struct connection_init {
   caf::actor host;                          // the local session host
   std::chrono::milliseconds resolve_timeout{5000};
   std::size_t max_pending = 1024;           // inputs buffered before resolution
+  std::string node_name;                    // for the welcome frame
+  bool resume = false;                      // the client reconnects (?client=&last_seq=)
+  std::uint64_t last_seq = 0;               // the last event seq it has seen
+  std::chrono::milliseconds reattach_timeout{15000};
 };
 
 /// Spawns a connection actor. Thread-safe. Send it (message_atom, text) per

@@ -12,6 +12,7 @@ namespace skein {
 enum class durability {
   none,   // at once, before the input's journal entry is committed
   local,  // after the journal entry is committed to this node's RocksDB (output gate)
+  replicated,  // after it is committed here and on every live replica
 };
 
 struct kind_options {
@@ -27,7 +28,7 @@ struct kind_options {
 };
 
 /// Sets one option by name ("snapshot_every", "snapshot_interval_ms",
-/// "keep_snapshots", "outbox_keep", "durability" = none|local). Throws
+/// "keep_snapshots", "outbox_keep", "durability" = none|local|replicated). Throws
 /// std::invalid_argument naming the option or value on error.
 void set_kind_option(kind_options& o, const std::string& name, const std::string& value);
 

@@ -75,7 +75,8 @@ void set_kind_option(kind_options& o, const std::string& name, const std::string
   else if (name == "durability") {
     if (value == "none") o.durable = durability::none;
     else if (value == "local") o.durable = durability::local;
-    else throw std::invalid_argument("option durability: '" + value + "' is not none|local");
+    else if (value == "replicated") o.durable = durability::replicated;
+    else throw std::invalid_argument("option durability: '" + value + "' is not none|local|replicated");
   } else {
     throw std::invalid_argument("unknown kind option '" + name + "'");
   }

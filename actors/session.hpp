@@ -21,6 +21,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/cluster_view.hpp"
 #include "actors/instance.hpp"
 #include "actors/options.hpp"
 #include "actors/recovery.hpp"
@@ -29,6 +30,7 @@ namespace skein::persistence { class committer; }
 
 namespace skein {
 
+
 struct session_init {
   std::string key;                              // "kind/id"
   std::string id;                               // the id part
@@ -36,6 +38,10 @@ struct session_init {
   std::uint64_t epoch = 0;                      // this activation's epoch
   kind_options options;                         // snapshot policy, durability
   persistence::committer* committer = nullptr;  // outlives the actor (node-owned)
+  const persistence::store* store = nullptr;    // for resume (outbox) and handoff copies
+  caf::actor host;                              // the local session host
+  std::shared_ptr<const cluster_view> view;     // members, replica hosts
+  std::string clients_json = "[]";              // clients adopted in a handoff
 };
 
 /// Spawns a session actor. Thread-safe.

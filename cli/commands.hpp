@@ -14,7 +14,10 @@ struct node_args {
   std::string name;
   std::string listen;        // HOST:PORT of the HTTP listener
   std::uint16_t cluster_port = 0;
-  std::string peers;         // NAME@HOST:PORT,...
+  std::string seeds;         // HOST:PORT,... cluster addresses to join through
+  int replicas = 2;
+  int failure_timeout_ms = 3000;
+  int heartbeat_ms = 500;
   std::string data;          // RocksDB directory
   std::size_t max_frame = 1 << 20;
   bool sync = false;
@@ -31,6 +34,8 @@ struct launch_args {
   bool sync = false;
   double ready_timeout_s = 60;
   std::vector<std::string> kind_options;  // passed to every node
+  int replicas = 2;
+  bool add_node = false;  // start one more node joining the cluster launched on `data`
 };
 int run_launch(const launch_args& args, const std::string& self_exe);
 
@@ -52,9 +57,22 @@ struct replay_args {
 /// Exit codes: 0 replay matched the record, 1 error, 3 divergence.
 int run_replay(const replay_args& args, const behaviour_registry& registry);
 
-/// GET http://HOST:PORT/TARGET (Beast, synchronous, bounded by timeout_ms).
-/// Returns the status code (0 if the request failed) and fills body.
-int http_get(const std::string& host, std::uint16_t port, const std::string& target,
-             std::string& body, int timeout_ms);
+struct ctl_args {
+  std::string node = "http://127.0.0.1:8080";  // any node's base URL
+  std::string command;                         // status | drain | move
+  std::string name;                            // drain: node name; move: kind/id
+  std::string to;                              // move: target node name
+};
+/// Exit codes: 0 done, 1 the node answered an error or could not be reached.
+int run_ctl(const ctl_args& args);
+
+/// METHOD http://HOST:PORT/TARGET (Beast, synchronous). Returns the status
+/// code (0 if the request failed) and fills body.
+int http_request(const std::string& method, const std::string& host, std::uint16_t port,
+                 const std::string& target, std::string& body, int timeout_ms);
+inline int http_get(const std::string& host, std::uint16_t port, const std::string& target,
+                    std::string& body, int timeout_ms) {
+  return http_request("GET", host, port, target, body, timeout_ms);
+}
 
 }  // namespace skein::cli

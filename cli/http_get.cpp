@@ -8,8 +8,8 @@
 
 namespace skein::cli {
 
-int http_get(const std::string& host, std::uint16_t port, const std::string& target,
-             std::string& body, int timeout_ms) {
+int http_request(const std::string& method, const std::string& host, std::uint16_t port,
+                 const std::string& target, std::string& body, int timeout_ms) {
   namespace beast = boost::beast;
   namespace http = beast::http;
   using tcp = boost::asio::ip::tcp;
@@ -19,7 +19,7 @@ int http_get(const std::string& host, std::uint16_t port, const std::string& tar
     stream.expires_after(std::chrono::milliseconds(timeout_ms));
     tcp::resolver resolver{ioc};
     stream.connect(resolver.resolve(host, std::to_string(port)));
-    http::request<http::empty_body> req{http::verb::get, target, 11};
+    http::request<http::empty_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, host);
     http::write(stream, req);
     beast::flat_buffer buffer;

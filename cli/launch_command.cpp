@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -83,11 +84,30 @@ pid_t spawn_node(const std::string& exe, const std::vector<std::string>& args,
   ::_exit(127);
 }
 
-bool is_healthy(const child& c) {
+/// Up, connected to every member it knows, and knowing `peers` others (-1: any).
+bool is_healthy(const child& c, int peers) {
   std::string body;
   if (http_get("127.0.0.1", c.http_port, "/healthz", body, 1000) != 200) return false;
   auto j = nlohmann::json::parse(body, nullptr, false);
-  return j.is_object() && j.value("peers_connected", -1) == j.value("peers", -2);
+  if (!j.is_object() || j.value("state", "") != "up") return false;
+  const int known = j.value("peers", -1), connected = j.value("peers_connected", -2);
+  return known == connected && (peers < 0 || known == peers);
+}
+
+/// The launch file: DIR/launch.json, the nodes started on this data root.
+nlohmann::json read_launch_file(const std::string& dir) {
+  std::ifstream in(std::filesystem::path(dir) / "launch.json");
+  if (!in) return nlohmann::json::array();
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  return j.is_array() ? j : nlohmann::json::array();
+}
+
+void write_launch_file(const std::string& dir, const nlohmann::json& nodes) {
+  auto path = std::filesystem::path(dir) / "launch.json";
+  std::ofstream out(path.string() + ".tmp");
+  out << nodes.dump(2) << '\n';
+  out.close();
+  std::filesystem::rename(path.string() + ".tmp", path);
 }
 
 void stop_children(std::vector<child>& children) {
@@ -119,56 +139,68 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::filesystem::create_directories(args.data);
 
-  std::vector<child> children(args.nodes);
+  // Which nodes: n1..nN, or (--add-node) the next name after those already
+  // launched on this data root, joining through them.
+  auto launched = read_launch_file(args.data);
+  const int first = args.add_node ? static_cast<int>(launched.size()) + 1 : 1;
+  const int count = args.add_node ? 1 : args.nodes;
+  if (args.add_node && launched.empty())
+    throw std::runtime_error("--add-node: no launch.json in " + args.data + "; launch first");
+  std::vector<child> children(count);
   std::vector<std::uint16_t> ports;
   if (args.base_port != 0) {
-    for (int i = 0; i < args.nodes; ++i) {
+    for (int i = first - 1; i < first - 1 + count; ++i) {
       ports.push_back(static_cast<std::uint16_t>(args.base_port + 2 * i));
       ports.push_back(static_cast<std::uint16_t>(args.base_port + 2 * i + 1));
     }
   } else {
-    ports = free_ports(2 * args.nodes);
+    ports = free_ports(2 * count);
   }
-  std::vector<member_address> members;
-  for (int i = 0; i < args.nodes; ++i) {
+  std::vector<address> seeds;
+  if (args.add_node)
+    for (auto& n : launched) seeds.emplace_back("127.0.0.1", n.at("cluster_port").get<std::uint16_t>());
+  for (int i = 0; i < count; ++i) {
     auto& c = children[i];
-    c.name = "n" + std::to_string(i + 1);
+    c.name = "n" + std::to_string(first + i);
     c.http_port = ports[2 * i];
     c.cluster_port = ports[2 * i + 1];
-    members.push_back({c.name, "127.0.0.1", c.cluster_port});
   }
-  const auto peers = format_members(members);
-  std::filesystem::create_directories(args.data);
-  for (auto& c : children) {
+  if (!args.add_node) launched = nlohmann::json::array();
+  for (auto& c : children)
+    launched.push_back({{"name", c.name}, {"http_port", c.http_port}, {"cluster_port", c.cluster_port}});
+  write_launch_file(args.data, launched);
+
+  auto start = [&](child& c, const std::vector<address>& via) {
     std::vector<std::string> a{"node",
                                "--name", c.name,
                                "--listen", "127.0.0.1:" + std::to_string(c.http_port),
                                "--cluster-port", std::to_string(c.cluster_port),
-                               "--peers", peers,
                                "--data", (std::filesystem::path(args.data) / c.name).string(),
-                               "--max-frame", std::to_string(args.max_frame)};
+                               "--max-frame", std::to_string(args.max_frame),
+                               "--replicas", std::to_string(args.replicas)};
+    if (!via.empty()) {
+      a.push_back("--seeds");
+      a.push_back(format_addresses(via));
+    }
     if (args.sync) a.push_back("--sync");
     for (auto& o : args.kind_options) {
       a.push_back("--kind-option");
       a.push_back(o);
     }
     c.pid = spawn_node(self_exe, a, signals);
-  }
+  };
 
   // Readiness: poll /healthz (a bounded wait for other processes, not a
   // synchronisation shortcut) while watching for signals and dead children.
   auto deadline = std::chrono::steady_clock::now()
                   + std::chrono::milliseconds(static_cast<long>(args.ready_timeout_s * 1000));
-  auto pending_signal = [&](int& sig) {
-    timespec zero{0, 0};
-    sig = sigtimedwait(&signals, nullptr, &zero);
-    return sig > 0;
-  };
-  std::size_t healthy = 0;
-  while (healthy < children.size()) {
-    int sig = 0;
-    if (pending_signal(sig)) {
+  // Returns 0 when all of `group` are healthy, else the exit code to return.
+  auto wait_healthy = [&](std::vector<child*> group, int peers) -> int {
+    for (;;) {
+      timespec zero{0, 0};
+      int sig = sigtimedwait(&signals, nullptr, &zero);
       if (sig == SIGCHLD) {
         int status = 0;
         pid_t pid = ::waitpid(-1, &status, WNOHANG);
@@ -180,21 +212,43 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
         stop_children(children);
         return 1;
       }
-      stop_children(children);
-      return 0;
+      if (sig > 0) {
+        stop_children(children);
+        return 130;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        spdlog::error("nodes not healthy after {} s", args.ready_timeout_s);
+        stop_children(children);
+        return 1;
+      }
+      bool all = true;
+      for (auto* c : group) all = is_healthy(*c, peers) && all;
+      if (all) return 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (std::chrono::steady_clock::now() > deadline) {
-      spdlog::error("nodes not healthy after {} s", args.ready_timeout_s);
-      stop_children(children);
-      return 1;
+  };
+
+  int rc = 0;
+  if (args.add_node) {
+    start(children[0], seeds);
+    rc = wait_healthy({&children[0]}, -1);
+  } else {
+    // The first node forms the cluster; the others join through it.
+    start(children[0], {});
+    rc = wait_healthy({&children[0]}, 0);
+    if (rc == 0 && count > 1) {
+      std::vector<child*> rest;
+      for (int i = 1; i < count; ++i) {
+        start(children[i], {{"127.0.0.1", children[0].cluster_port}});
+        rest.push_back(&children[i]);
+      }
+      std::vector<child*> all;
+      for (auto& c : children) all.push_back(&c);
+      rc = wait_healthy(all, count - 1);
     }
-    healthy = 0;
-    for (auto& c : children) {
-      if (!c.healthy) c.healthy = is_healthy(c);
-      healthy += c.healthy ? 1 : 0;
-    }
-    if (healthy < children.size()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  if (rc == 130) return 0;
+  if (rc != 0) return rc;
   for (auto& c : children)
     std::cout << "node " << c.name << " http://127.0.0.1:" << c.http_port << '\n';
   std::cout << "ready" << std::endl;

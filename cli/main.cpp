@@ -26,7 +26,14 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
     ->required();
   node_cmd->add_option("--listen", node.listen, "HTTP listen address HOST:PORT")->required();
   node_cmd->add_option("--cluster-port", node.cluster_port, "CAF middleman port")->required();
-  node_cmd->add_option("--peers", node.peers, "static members NAME@HOST:PORT,... (self allowed)");
+  node_cmd->add_option("--seeds", node.seeds,
+                       "cluster addresses HOST:PORT,... to join through (none: start a cluster)");
+  node_cmd->add_option("--replicas", node.replicas, "R: owner + R-1 replicas of every session")
+    ->capture_default_str()->check(CLI::Range(1, 7));
+  node_cmd->add_option("--failure-timeout", node.failure_timeout_ms,
+                       "ms of silence before a member is declared down")->capture_default_str();
+  node_cmd->add_option("--heartbeat", node.heartbeat_ms, "ms between heartbeats")
+    ->capture_default_str();
   node_cmd->add_option("--data", node.data, "RocksDB data directory")->required();
   node_cmd->add_option("--max-frame", node.max_frame, "largest inbound WebSocket message, bytes")
     ->capture_default_str();
@@ -51,6 +58,17 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   launch_cmd->add_option("--ready-timeout", launch.ready_timeout_s, "seconds to wait for health")
     ->capture_default_str();
   launch_cmd->add_option("--kind-option", launch.kind_options, "passed to every node (repeatable)");
+  launch_cmd->add_option("--replicas", launch.replicas, "passed to every node")->capture_default_str();
+  launch_cmd->add_flag("--add-node", launch.add_node,
+                       "start one more node that joins the cluster launched on --data");
+
+  cli::ctl_args ctl;
+  auto* ctl_cmd = app.add_subcommand("ctl", "talk to a running cluster");
+  ctl_cmd->add_option("--node", ctl.node, "any node's base URL")->required();
+  ctl_cmd->add_option("command", ctl.command, "status | drain NAME | move kind/id --to NAME")
+    ->required()->check(CLI::IsMember({"status", "drain", "move"}));
+  ctl_cmd->add_option("name", ctl.name, "drain: node name; move: kind/id");
+  ctl_cmd->add_option("--to", ctl.to, "move: target node");
 
   cli::inspect_args inspect;
   auto* inspect_cmd = app.add_subcommand("inspect", "list a data dir's sessions or one's records");
@@ -78,6 +96,7 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
       return cli::run_node(node, registry);
     }
     if (*inspect_cmd) return cli::run_inspect(inspect);
+    if (*ctl_cmd) return cli::run_ctl(ctl);
     if (*replay_cmd) return cli::run_replay(replay, registry);
     if (*launch_cmd) return cli::run_launch(launch, "/proc/self/exe");
   } catch (const std::exception& e) {

@@ -1,11 +1,13 @@
 // `node`: one node in the foreground until SIGINT or SIGTERM.
 #include <csignal>
+#include <unistd.h>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
 #include "net/server.hpp"
+#include "runtime/members.hpp"
 #include "runtime/node.hpp"
 
 namespace skein::cli {
@@ -37,7 +39,12 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   opts.http_port = port;
   opts.cluster_host = host;
   opts.cluster_port = args.cluster_port;
-  opts.peers = parse_members(args.peers);
+  opts.seeds = parse_addresses(args.seeds);
+  opts.replicas = args.replicas;
+  opts.failure_timeout = std::chrono::milliseconds(args.failure_timeout_ms);
+  opts.heartbeat_interval = std::chrono::milliseconds(args.heartbeat_ms);
+  // A drained node stops like on SIGTERM and exits 0.
+  opts.on_drained = [] { ::kill(::getpid(), SIGTERM); };
   opts.data_dir = args.data;
   opts.sync = args.sync;
 

@@ -7,7 +7,8 @@
 #include "actors/atoms.hpp"
 #include "net/detail.hpp"
 #include "runtime/node.hpp"
-#include "runtime/placement.hpp"
+#include "runtime/membership.hpp"
+#include "runtime/session_host.hpp"
 
 namespace skein::net_detail {
 
@@ -15,14 +16,16 @@ namespace {
 
 using json = nlohmann::json;
 
-/// Asks the host actor for /cluster without blocking the io thread: a
-/// short-lived actor makes the request and hands the answer to respond.
-void ask_status(request_context& rc) {
+/// Asks the host actor without blocking the io thread: a short-lived actor
+/// makes the request and hands the JSON answer to respond.
+template <class... Ts>
+void ask_host(request_context& rc, Ts... xs) {
   auto& n = rc.server.n;
   auto respond = rc.respond;
   auto base = json_response(rc, http::status::ok, "");
-  n.system().spawn([host = n.host(), respond, base](caf::event_based_actor* a) {
-    a->request(host, std::chrono::seconds(5), status_atom::value)
+  base.set(http::field::access_control_allow_origin, "*");
+  n.system().spawn([host = n.host(), respond, base, xs...](caf::event_based_actor* a) {
+    a->request(host, std::chrono::seconds(5), xs...)
       .then(
         [respond, base](std::string& body) mutable {
           base.body() = std::move(body);
@@ -57,7 +60,8 @@ bool cluster_routes(request_context& rc) {
     auto& st = n.status();
     json body{{"status", "ok"},
               {"node", n.options().name},
-              {"peers", n.member_names().size() - 1},
+              {"state", member_state_name(static_cast<member_state>(st.state.load()))},
+              {"peers", st.peers.load()},
               {"peers_connected", st.peers_connected.load()},
               {"sessions", st.active_sessions.load()}};
     rc.respond(json_response(rc, http::status::ok, body.dump()));
@@ -68,11 +72,9 @@ bool cluster_routes(request_context& rc) {
       rc.respond(error_response(rc, http::status::bad_request, "query parameter key=kind/id needed"));
       return true;
     }
-    auto ranking = hrw_ranking(k->second, n.member_names());
-    json body{{"key", k->second}, {"owner", ranking.front()}, {"ranking", ranking}};
-    rc.respond(json_response(rc, http::status::ok, body.dump()));
+    ask_host(rc, placement_atom::value, k->second);
   } else {
-    ask_status(rc);
+    ask_host(rc, status_atom::value);
   }
   return true;
 }

@@ -6,6 +6,9 @@
 // is in flight at a time. A queue longer than max_queued_frames is a slow
 // consumer: the queue is dropped and the stream closed with 1008 (the client
 // resumes later from its last seq).
+#include <cctype>
+#include <charconv>
+
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -29,9 +32,13 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
 
   ~websocket_session() { finish(); }
 
-  void run(http::request<http::string_body> req, std::string key, std::string params) {
+  void run(http::request<http::string_body> req, std::string key, std::string params,
+           std::string resume_client, std::uint64_t last_seq) {
     key_ = std::move(key);
     params_ = std::move(params);
+    resume_ = !resume_client.empty();
+    resume_client_ = std::move(resume_client);
+    last_seq_ = last_seq;
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.set_option(websocket::stream_base::decorator([hdr = ctx_.server_header](
                                                        websocket::response_type& res) {
@@ -87,11 +94,14 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
 
   void on_accept(beast::error_code ec) {
     if (ec) return;  // handshake failed; nothing was spawned
-    client_id_ = new_client_id();
     connection_init init;
     init.session_key = key_;
-    init.client_id = client_id_;
     init.params_json = params_;
+    init.node_name = ctx_.n.options().name;
+    init.resume = resume_;
+    init.last_seq = last_seq_;
+    client_id_ = resume_ ? resume_client_ : new_client_id();
+    init.client_id = client_id_;
     init.out = std::make_shared<bridge>(weak_from_this(), ws_.get_executor());
     init.host = ctx_.n.host();
     conn_ = spawn_connection(ctx_.n.system(), std::move(init));
@@ -163,6 +173,9 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   std::string key_;
   std::string params_;
   std::string client_id_;
+  bool resume_ = false;
+  std::string resume_client_;
+  std::uint64_t last_seq_ = 0;
   caf::actor conn_;
   std::uint64_t conn_id_ = 0;
 };
@@ -192,8 +205,32 @@ bool websocket_route(request_context& rc) {
     rc.respond(error_response(rc, http::status::bad_request, "malformed session id"));
     return true;
   }
+  // ?client=ID&last_seq=N resumes a client; the rest are the client's params.
+  auto query = rc.target.query;
+  std::string resume_client;
+  std::uint64_t last_seq = 0;
+  if (auto c = query.find("client"); c != query.end()) {
+    resume_client = c->second;
+    bool ok = !resume_client.empty() && resume_client.size() <= 64;
+    for (char ch : resume_client)
+      ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
+    if (!ok) {
+      rc.respond(error_response(rc, http::status::bad_request, "client must be [A-Za-z0-9_-]{1,64}"));
+      return true;
+    }
+    query.erase(c);
+  }
+  if (auto l = query.find("last_seq"); l != query.end()) {
+    auto [p, ec] = std::from_chars(l->second.data(), l->second.data() + l->second.size(), last_seq);
+    if (ec != std::errc{} || p != l->second.data() + l->second.size()) {
+      rc.respond(error_response(rc, http::status::bad_request, "last_seq must be a whole number"));
+      return true;
+    }
+    query.erase(l);
+  }
   std::make_shared<websocket_session>(rc.take_stream().release_socket(), rc.server)
-    ->run(std::move(rc.req), std::move(key), nlohmann::json(rc.target.query).dump());
+    ->run(std::move(rc.req), std::move(key), nlohmann::json(query).dump(),
+          std::move(resume_client), last_seq);
   return true;
 }
 

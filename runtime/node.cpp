@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/events.hpp"
+#include "actors/liveness.hpp"
 #include "actors/registry.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/store.hpp"
@@ -16,6 +17,10 @@ namespace skein {
 namespace {
 caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_options& opts) {
   cfg.load<caf::io::middleman>();
+  // BASP heartbeats, so that a frozen peer's connection is closed (and its
+  // proxies go down) after the failure timeout, as the membership expects.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{opts.heartbeat_interval});
+  cfg.set("middleman.connection-timeout", caf::timespan{opts.failure_timeout});
   if (opts.scheduler_threads > 0) cfg.set("scheduler.max-threads", opts.scheduler_threads);
   return cfg;
 }
@@ -24,7 +29,6 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_op
 struct node::impl {
   node_options opts;
   const behaviour_registry& registry;
-  std::vector<std::string> member_names;
   std::shared_ptr<host_status> status = std::make_shared<host_status>();
   persistence::store store;
   persistence::committer committer;
@@ -45,13 +49,21 @@ node::node(node_options opts, const behaviour_registry& registry)
   : impl_(std::make_unique<impl>(std::move(opts), registry)) {
   auto& d = *impl_;
   events().set_node(d.opts.name);
+  liveness::start(d.opts.failure_timeout);
   host_init init;
-  init.self_name = d.opts.name;
-  init.self_url = url();
-  for (auto& m : d.opts.peers)
-    if (m.name != d.opts.name) init.peers.push_back(m);
-  d.member_names.push_back(d.opts.name);
-  for (auto& m : init.peers) d.member_names.push_back(m.name);
+  init.self.name = d.opts.name;
+  init.self.host = d.opts.cluster_host;
+  init.self.cluster_port = d.opts.cluster_port;
+  init.self.url = url();
+  init.self.incarnation = static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count());
+  init.self.state = member_state::joining;
+  init.seeds = d.opts.seeds;
+  init.replicas = d.opts.replicas;
+  init.heartbeat_interval = d.opts.heartbeat_interval;
+  init.failure_timeout = d.opts.failure_timeout;
+  init.on_drained = d.opts.on_drained;
   init.registry = &d.registry;
   init.store = &d.store;
   init.committer = &d.committer;
@@ -77,13 +89,13 @@ void node::stop() {
   caf::anon_send_exit(d.host, caf::exit_reason::user_shutdown);
   d.system.await_all_actors_done();
   d.committer.stop();
+  liveness::stop();
 }
 
 caf::actor_system& node::system() { return impl_->system; }
 caf::actor node::host() const { return impl_->host; }
 const node_options& node::options() const { return impl_->opts; }
 const behaviour_registry& node::registry() const { return impl_->registry; }
-const std::vector<std::string>& node::member_names() const { return impl_->member_names; }
 const host_status& node::status() const { return *impl_->status; }
 std::string node::url() const {
   return "http://" + impl_->opts.http_host + ":" + std::to_string(impl_->opts.http_port);

@@ -3,8 +3,10 @@
 // port. The HTTP side (net/) is started beside it by the command line.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,7 +14,6 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
-#include "runtime/members.hpp"
 #include "runtime/session_host.hpp"
 
 namespace skein {
@@ -25,10 +26,14 @@ struct node_options {
   std::uint16_t http_port = 0;
   std::string cluster_host = "127.0.0.1";  // interface of the middleman port
   std::uint16_t cluster_port = 0;       // CAF middleman (BASP) port
-  std::vector<member_address> peers;    // static members; this node may be listed too
+  std::vector<std::pair<std::string, std::uint16_t>> seeds;  // cluster addresses to join through
+  int replicas = 2;                     // R: the owner plus R-1 replicas
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds failure_timeout{3000};  // silence before a member is declared down
   std::filesystem::path data_dir;       // RocksDB directory of this node
   bool sync = false;                    // fsync every group commit
   std::size_t scheduler_threads = 0;    // 0: one per core
+  std::function<void()> on_drained;     // called once when a drain has finished
 };
 
 /// Not copyable or movable. Construct, then hand system() and host() to the
@@ -48,8 +53,6 @@ class node {
   caf::actor host() const;
   const node_options& options() const;
   const behaviour_registry& registry() const;
-  /// Every member's name, this node's included, in configuration order.
-  const std::vector<std::string>& member_names() const;
   const host_status& status() const;
   std::string url() const;
 

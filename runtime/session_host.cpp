@@ -1,5 +1,6 @@
 #include "runtime/session_host.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <tuple>
@@ -12,11 +13,14 @@
 
 #include "actors/atoms.hpp"
 #include "actors/events.hpp"
+#include "actors/liveness.hpp"
 #include "actors/metrics.hpp"
 #include "actors/recovery.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
+#include "persistence/keys.hpp"
 #include "persistence/store.hpp"
+#include "persistence/committer.hpp"
 #include "runtime/placement.hpp"
 
 namespace skein {
@@ -34,25 +38,64 @@ bool split_session_key(std::string_view key, std::string& kind, std::string& id)
 
 namespace {
 
+using clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+std::int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 struct waiting_resolve {
   caf::response_promise promise;
   std::string key;
+  std::uint64_t hops = 0;
 };
 
 struct peer {
-  member_address address;
-  caf::actor handle;                 // set while connected
-  std::string url;                   // its HTTP base URL, learned on connect
+  caf::actor handle;
   bool connecting = false;
-  std::vector<waiting_resolve> waiting;
+  clock::time_point last_heard;
+};
+
+struct activation {
+  std::uint64_t gen = 0;
+  std::vector<caf::response_promise> waiters;
+  std::size_t pending_claims = 0;
+  std::uint64_t max_epoch = 0;
+  std::string active_node;             // a member that holds a live activation
+  std::string best_node;               // holder of the freshest copy
+  std::pair<std::uint64_t, std::uint64_t> best{0, 0};  // (epoch, journal_seq)
+  std::string clients_json = "[]";     // from an adopt
+  bool pinned = false;
+};
+
+struct local_session {
+  caf::actor actor;
+  bool handing_off = false;
+  bool pinned = false;
 };
 
 struct host_state {
   static inline const char* name = "skein.session_host";
   host_init init;
-  std::vector<std::string> members;            // all names, for HRW
-  std::map<std::string, peer> peers;           // by name
-  std::map<std::string, caf::actor> directory; // key -> local activation
+  membership view;
+  std::map<std::string, peer> peers;
+  std::map<std::string, local_session> directory;
+  std::map<std::string, activation> activating;
+  std::map<std::string, std::vector<waiting_resolve>> waiting;  // by owner name
+  std::map<std::string, std::string> overrides;                 // key -> node (admin move)
+  std::map<std::string, std::uint64_t> epochs;                  // fencing, by key
+  std::vector<std::pair<std::string, std::uint16_t>> seeds;
+  std::size_t next_seed = 0;
+  bool seed_dialing = false;
+  bool seed_reached = false;
+  clock::time_point last_tick = clock::now();
+  clock::time_point joining_since = clock::now();
+  std::uint64_t pause_gen = 0;
+  std::uint64_t next_gen = 1;
+  bool drained_called = false;
+  std::shared_ptr<const cluster_view> cview;
 };
 
 using host_actor = caf::stateful_actor<host_state>;
@@ -61,127 +104,523 @@ caf::error host_error(std::string text) {
   return caf::make_error(caf::sec::runtime_error, std::move(text));
 }
 
+const std::string& self_name(host_actor* self) { return self->state.init.self.name; }
+const member_info& self_info(host_actor* self) {
+  return *self->state.view.find(self_name(self));
+}
+
+void on_view_changed(host_actor* self);
+void connect_peer(host_actor* self, const std::string& name);
+caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::uint64_t hops);
+
+// ---------------------------------------------------------------- epochs --
+
+std::string epoch_meta_key(const std::string& key) { return "epoch/" + key; }
+
+std::uint64_t known_epoch(host_actor* self, const std::string& key) {
+  auto& st = self->state;
+  if (auto i = st.epochs.find(key); i != st.epochs.end()) return i->second;
+  std::uint64_t e = 0;
+  if (auto v = st.init.store->get_meta(epoch_meta_key(key))) {
+    try {
+      e = std::stoull(*v);
+    } catch (const std::exception&) {
+      e = 0;
+    }
+  }
+  st.epochs[key] = e;
+  return e;
+}
+
+/// (epoch, journal_seq) of the newest record this node holds for `key`.
+std::pair<std::uint64_t, std::uint64_t> local_position(host_actor* self, const std::string& key) {
+  auto& store = *self->state.init.store;
+  std::pair<std::uint64_t, std::uint64_t> pos{0, 0};
+  try {
+    if (auto snap = store.load_snapshot(key)) pos = {snap->epoch, snap->journal_seq};
+    auto journal = store.load_journal(key, pos.second + 1);
+    if (!journal.empty()) pos = {journal.back().second.epoch, journal.back().first};
+  } catch (const std::exception& e) {
+    spdlog::warn("position of {}: {}", key, e.what());
+  }
+  return pos;
+}
+
+/// Everything this node holds for `key`, as a batch that replaces it.
+persistence::write_batch full_copy(host_actor* self, const std::string& key) {
+  using persistence::column;
+  auto& store = *self->state.init.store;
+  persistence::write_batch b;
+  auto lo = persistence::seq_key(key, 0), hi = persistence::seq_key(key, ~std::uint64_t{0});
+  for (auto c : {column::snapshots, column::journal, column::outbox}) b.erase_range(c, lo, hi);
+  for (auto& s : store.load_snapshots(key)) b.put_snapshot(key, s);
+  for (auto& [seq, r] : store.load_journal(key)) b.put_journal(key, seq, r);
+  for (auto& [seq, r] : store.load_outbox(key)) b.put_outbox(key, seq, r);
+  b.put_meta(epoch_meta_key(key), std::to_string(known_epoch(self, key)));
+  return b;
+}
+
+// ------------------------------------------------------------ membership --
+
+
 void publish_counts(host_actor* self) {
   auto& st = self->state;
-  int connected = 0;
-  for (auto& [_, p] : st.peers) connected += p.handle ? 1 : 0;
+  int alive = 0, connected = 0;
+  for (auto& [n, m] : st.view.members()) {
+    if (n == self_name(self) || m.state == member_state::down) continue;
+    ++alive;
+    if (auto p = st.peers.find(n); p != st.peers.end() && p->second.handle) ++connected;
+  }
+  st.init.status->peers = alive;
   st.init.status->peers_connected = connected;
   st.init.status->active_sessions = static_cast<int>(st.directory.size());
+  st.init.status->state = static_cast<int>(self_info(self).state);
   metrics().sessions.store(static_cast<std::int64_t>(st.directory.size()));
 }
 
-void connect_peer(host_actor* self, const std::string& name);
-
-void schedule_reconnect(host_actor* self, const std::string& name) {
-  self->delayed_send(self, self->state.init.reconnect_interval, retry_atom::value, name);
+void set_self_state(host_actor* self, member_state s) {
+  auto me = self_info(self);
+  if (me.state == s) return;
+  me.state = s;
+  self->state.view.merge(me);
+  spdlog::info("node {} is {}", me.name, member_state_name(s));
+  events().publish({{"type", "member_state"}, {"member", me.name}, {"state", member_state_name(s)}});
 }
 
-void peer_up(host_actor* self, const std::string& name, caf::actor handle, std::string url) {
-  auto& p = self->state.peers[name];
-  p.handle = std::move(handle);
-  p.url = std::move(url);
-  self->monitor(p.handle);
-  spdlog::info("peer {} connected ({})", name, p.url);
-  events().publish({{"type", "member_up"}, {"member", name}, {"url", p.url}});
-  metrics().membership_changes.fetch_add(1, std::memory_order_relaxed);
-  for (auto& w : p.waiting) w.promise.delegate(p.handle, resolve_atom::value, w.key, true);
-  p.waiting.clear();
-  publish_counts(self);
+void send_view(host_actor* self, const caf::actor& to) {
+  auto me = self_info(self);
+  me.sessions = static_cast<std::int64_t>(self->state.directory.size());
+  self->state.view.merge(me);
+  self->send(to, gossip_atom::value, self_name(self), self->state.view.to_json());
 }
 
-// Exactly one side of each pair dials: the member with the smaller name.
-// CAF 0.17 handles two nodes dialing each other at once badly (two BASP
-// connections for one pair, one of them torn down with its proxies), so the
-// dialer introduces itself with (hello, name, url, host) and the other side
-// learns the dialer's host handle from that message.
-bool dials(const host_actor* self, const std::string& peer_name) {
-  return self->state.init.self_name < peer_name;
+void gossip(host_actor* self) {
+  for (auto& [_, p] : self->state.peers)
+    if (p.handle) send_view(self, p.handle);
 }
 
-void connect_peer(host_actor* self, const std::string& name) {
-  auto& p = self->state.peers[name];
-  if (p.handle || p.connecting || !dials(self, name)) return;
-  p.connecting = true;
-  auto mm = self->system().middleman().actor_handle();
-  auto retry = [self, name](caf::error&) {
-    self->state.peers[name].connecting = false;
-    schedule_reconnect(self, name);
-  };
-  self->request(mm, std::chrono::seconds(5), caf::connect_atom::value, p.address.host,
-                p.address.cluster_port)
-    .then(
-      [self, name, retry](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
-        auto handle = caf::actor_cast<caf::actor>(ptr);
-        if (!handle) {
-          caf::error none;
-          retry(none);
-          return;
-        }
-        auto& st = self->state;
-        auto me = caf::actor_cast<caf::actor>(self);
-        self->request(handle, std::chrono::seconds(5), hello_atom::value, st.init.self_name,
-                      st.init.self_url, me)
-          .then(
-            [self, name, handle](std::string& remote_name, std::string& url) {
-              auto& p = self->state.peers[name];
-              p.connecting = false;
-              if (remote_name != name) {
-                spdlog::error("member {} at {}:{} calls itself {}; check --peers", name,
-                              p.address.host, p.address.cluster_port, remote_name);
-                schedule_reconnect(self, name);
-                return;
-              }
-              peer_up(self, name, handle, std::move(url));
-            },
-            retry);
-      },
-      retry);
-}
-
-caf::result<caf::actor> activate(host_actor* self, const std::string& key,
-                                 const std::string& kind, const std::string& id) {
+void peer_up(host_actor* self, const std::string& name, caf::actor handle) {
   auto& st = self->state;
-  if (auto i = st.directory.find(key); i != st.directory.end()) return i->second;
+  auto& p = st.peers[name];
+  if (p.handle && p.handle != handle) self->demonitor(p.handle);
+  p.handle = std::move(handle);
+  p.connecting = false;
+  p.last_heard = clock::now();
+  self->monitor(p.handle);
+  spdlog::info("peer {} connected", name);
+  metrics().membership_changes.fetch_add(1, std::memory_order_relaxed);
+  auto waiting = std::move(st.waiting[name]);
+  st.waiting.erase(name);
+  for (auto& w : waiting) w.promise.delegate(p.handle, resolve_atom::value, w.key, w.hops + 1);
+}
+
+void declare_down(host_actor* self, const std::string& name, const char* why) {
+  auto& st = self->state;
+  if (auto p = st.peers.find(name); p != st.peers.end()) {
+    if (p->second.handle) self->demonitor(p->second.handle);
+    st.peers.erase(p);
+  }
+  auto m = st.view.find(name);
+  if (!m || m->state == member_state::down) return;
+  auto down = *m;
+  down.state = member_state::down;
+  st.view.merge(down);
+  spdlog::warn("member {} declared down: {}", name, why);
+  events().publish({{"type", "member_down"}, {"member", name}, {"reason", why}});
+  on_view_changed(self);
+}
+
+/// Stops every local activation without releasing anything and joins the
+/// cluster again as a new incarnation (after a pause or being declared down).
+void rejoin(host_actor* self, const char* why) {
+  auto& st = self->state;
+  spdlog::warn("node {} rejoins as a new incarnation: {}", self_name(self), why);
+  events().publish({{"type", "rejoin"}, {"member", self_name(self)}, {"reason", why}});
+  for (auto& [_, s] : st.directory) self->send_exit(s.actor, caf::exit_reason::kill);
+  st.directory.clear();
+  for (auto& [_, a] : st.activating)
+    for (auto& w : a.waiters) w.deliver(host_error("node rejoining the cluster"));
+  st.activating.clear();
+  for (auto& [_, ws] : st.waiting)
+    for (auto& w : ws) w.promise.deliver(host_error("node rejoining the cluster"));
+  st.waiting.clear();
+  st.overrides.clear();
+  st.epochs.clear();
+  // Everything known becomes a seed: a node started without seeds must
+  // still find its way back.
+  for (auto& [n, m] : st.view.members())
+    if (n != self_name(self)) {
+      auto addr = std::make_pair(m.host, m.cluster_port);
+      if (std::find(st.seeds.begin(), st.seeds.end(), addr) == st.seeds.end())
+        st.seeds.push_back(addr);
+    }
+  for (auto& [_, p] : st.peers)
+    if (p.handle) self->demonitor(p.handle);
+  st.peers.clear();
+  auto me = st.init.self;
+  me.incarnation = static_cast<std::uint64_t>(std::max<std::int64_t>(
+    wall_ms(), static_cast<std::int64_t>(self_info(self).incarnation) + 1));
+  me.state = member_state::joining;
+  st.init.self = me;
+  st.view = membership{};
+  st.view.merge(me);
+  st.seed_reached = false;
+  st.seed_dialing = false;
+  st.next_seed = 0;
+  st.joining_since = clock::now();
+  st.pause_gen = liveness::generation();
+  on_view_changed(self);
+}
+
+/// True (after rejoining) if the process was paused since the host last looked.
+bool check_pause(host_actor* self) {
+  if (liveness::generation() == self->state.pause_gen) return false;
+  rejoin(self, "the process was paused longer than the failure timeout");
+  return true;
+}
+
+void dial(host_actor* self, const std::string& host, std::uint16_t port, std::string expected,
+          std::function<void(bool)> done) {
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, std::chrono::seconds(3), caf::connect_atom::value, host, port)
+    .then(
+      [self, expected, done](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
+        auto handle = caf::actor_cast<caf::actor>(ptr);
+        if (!handle) return done(false);
+        auto me = caf::actor_cast<caf::actor>(self);
+        self->request(handle, std::chrono::seconds(3), hello_atom::value, self_name(self),
+                      self->state.view.to_json(), me)
+          .then(
+            [self, handle, expected, done](std::string& name, std::string& view_json) {
+              if (!expected.empty() && name != expected) {
+                spdlog::error("member {} answers as {}; check the addresses", expected, name);
+                return done(false);
+              }
+              if (name == self_name(self)) return done(false);  // dialed ourselves
+              peer_up(self, name, handle);
+              try {
+                self->state.view.merge(membership::from_json(view_json));
+              } catch (const std::exception& e) {
+                spdlog::warn("bad view from {}: {}", name, e.what());
+              }
+              on_view_changed(self);
+              done(true);
+            },
+            [done](caf::error&) { done(false); });
+      },
+      [done](caf::error&) { done(false); });
+}
+
+/// Of each pair of alive members, the one with the smaller name dials.
+void connect_peer(host_actor* self, const std::string& name) {
+  auto& st = self->state;
+  auto m = st.view.find(name);
+  if (!m || m->state == member_state::down || name == self_name(self)) return;
+  auto& p = st.peers[name];
+  if (p.handle || p.connecting || !(self_name(self) < name)) return;
+  p.connecting = true;
+  dial(self, m->host, m->cluster_port, name, [self, name](bool ok) {
+    if (auto p = self->state.peers.find(name); p != self->state.peers.end() && !ok)
+      p->second.connecting = false;
+  });
+}
+
+void dial_next_seed(host_actor* self) {
+  auto& st = self->state;
+  if (st.seed_dialing || st.seeds.empty()) return;
+  auto [host, port] = st.seeds[st.next_seed++ % st.seeds.size()];
+  if (host == st.init.self.host && port == st.init.self.cluster_port) return;
+  st.seed_dialing = true;
+  dial(self, host, port, {}, [self](bool ok) {
+    self->state.seed_dialing = false;
+    if (ok) self->state.seed_reached = true;
+  });
+}
+
+void start_handoff(host_actor* self, const std::string& key, const std::string& target,
+                   bool pinned) {
+  auto& st = self->state;
+  auto i = st.directory.find(key);
+  if (i == st.directory.end() || i->second.handing_off) return;
+  auto p = st.peers.find(target);
+  if (p == st.peers.end() || !p->second.handle) return;
+  i->second.handing_off = true;
+  spdlog::info("handing {} off to {}", key, target);
+  self->send(i->second.actor, handoff_atom::value, p->second.handle, target, pinned);
+}
+
+void rebalance(host_actor* self) {
+  auto& st = self->state;
+  auto up = st.view.up();
+  if (up.empty()) return;
+  for (auto& [key, s] : st.directory) {
+    if (s.handing_off) continue;
+    const bool draining = self_info(self).state != member_state::up;
+    if (s.pinned && !draining) continue;
+    auto owner = hrw_owner(key, up);
+    if (owner != self_name(self)) start_handoff(self, key, owner, false);
+  }
+}
+
+void on_view_changed(host_actor* self) {
+  auto& st = self->state;
+  auto me = st.view.find(self_name(self));
+  if (me && me->state == member_state::down) {
+    // The others declared this incarnation down: its sessions live elsewhere now.
+    rejoin(self, "declared down by the cluster");
+    return;
+  }
+  for (auto& [n, m] : st.view.members()) {
+    if (n == self_name(self)) continue;
+    if (m.state == member_state::down) {
+      if (auto p = st.peers.find(n); p != st.peers.end()) {
+        if (p->second.handle) self->demonitor(p->second.handle);
+        st.peers.erase(p);
+      }
+    } else {
+      connect_peer(self, n);
+    }
+  }
+  // joining -> up once connected to every member known alive.
+  if (self_info(self).state == member_state::joining) {
+    bool all = true;
+    for (auto& n : st.view.alive())
+      if (n != self_name(self) && !(st.peers.count(n) && st.peers[n].handle)) all = false;
+    bool seeded = st.seeds.empty() || st.seed_reached
+                  || clock::now() - st.joining_since > st.init.seed_timeout;
+    if (all && seeded) set_self_state(self, member_state::up);
+  }
+  auto view = std::make_shared<cluster_view>();
+  view->self = self_name(self);
+  view->up = st.view.up();
+  view->replicas = st.init.replicas;
+  for (auto& [n, p] : st.peers)
+    if (p.handle) view->hosts.emplace(n, p.handle);
+  view->replicas_of = [up = view->up, hosts = view->hosts, me = view->self,
+                       r = view->replicas](const std::string& key) {
+    std::vector<std::string> out;
+    if (r <= 1) return out;
+    for (auto& n : hrw_ranking(key, up)) {
+      if (n == me || !hosts.count(n)) continue;
+      out.push_back(n);
+      if (static_cast<int>(out.size()) >= r - 1) break;
+    }
+    return out;
+  };
+  st.cview = view;
+  for (auto& [_, s] : st.directory) self->send(s.actor, members_atom::value, st.cview);
+  // Resolutions waiting for a member that is gone: resolve them again.
+  for (auto it = st.waiting.begin(); it != st.waiting.end();) {
+    auto m = st.view.find(it->first);
+    if (m && m->state != member_state::down) {
+      ++it;
+      continue;
+    }
+    auto ws = std::move(it->second);
+    it = st.waiting.erase(it);
+    for (auto& w : ws) w.promise.delegate(caf::actor_cast<caf::actor>(self), resolve_atom::value, w.key, w.hops);
+  }
+  rebalance(self);
+  publish_counts(self);
+  gossip(self);
+  if (self_info(self).state == member_state::draining && st.directory.empty()
+      && st.activating.empty() && !st.drained_called) {
+    st.drained_called = true;
+    spdlog::info("node {} drained", self_name(self));
+    events().publish({{"type", "drain_finished"}, {"member", self_name(self)}});
+    if (st.init.on_drained) st.init.on_drained();
+  }
+}
+
+void tick(host_actor* self) {
+  auto& st = self->state;
+  auto now = clock::now();
+  if (check_pause(self)) {
+    st.last_tick = now;
+  } else {
+    st.last_tick = now;
+    for (auto it = st.peers.begin(); it != st.peers.end();) {
+      auto& [name, p] = *it;
+      ++it;
+      if (p.handle && now - p.last_heard > st.init.failure_timeout)
+        declare_down(self, name, "no heartbeat within the failure timeout");
+    }
+    if (self_info(self).state == member_state::joining) {
+      if (!st.seed_reached) dial_next_seed(self);
+      on_view_changed(self);
+    } else {
+      for (auto& n : st.view.alive()) connect_peer(self, n);
+      publish_counts(self);
+      gossip(self);
+    }
+  }
+  self->delayed_send(self, st.init.heartbeat_interval, tick_atom::value);
+}
+
+// ------------------------------------------------------------ activation --
+
+void fail_activation(host_actor* self, const std::string& key, const std::string& why) {
+  auto& st = self->state;
+  auto i = st.activating.find(key);
+  if (i == st.activating.end()) return;
+  for (auto& w : i->second.waiters) w.deliver(host_error(why));
+  st.activating.erase(i);
+  if (self_info(self).state == member_state::draining) on_view_changed(self);
+}
+
+void finish_activation(host_actor* self, const std::string& key) {
+  auto& st = self->state;
+  auto ai = st.activating.find(key);
+  if (ai == st.activating.end()) return;
+  auto& a = ai->second;
+  std::string kind, id;
+  split_session_key(key, kind, id);
   session_init init;
   try {
     init.recovered = recover_session(*st.init.store, *st.init.registry, key);
   } catch (const std::exception& e) {
-    // Bad data for this session only: refuse it, keep serving the others.
     spdlog::error("refusing to activate {}: {}", key, e.what());
-    return host_error("cannot activate " + key + ": " + e.what());
+    return fail_activation(self, key, "cannot activate " + key + ": " + e.what());
   }
-  if (init.recovered.replayed > 0)
-    spdlog::debug("session {} recovered: {} journal entries replayed", key,
-                  init.recovered.replayed);
   init.key = key;
   init.id = id;
-  init.epoch = init.recovered.epoch + 1;
-  const auto init_epoch = init.epoch;
+  init.epoch = std::max({init.recovered.epoch, a.max_epoch, known_epoch(self, key)}) + 1;
+  st.epochs[key] = init.epoch;
+  persistence::write_batch fence;
+  fence.put_meta(epoch_meta_key(key), std::to_string(init.epoch));
+  st.init.committer->submit(std::move(fence), nullptr);
   init.options = st.init.registry->options(kind);
   init.committer = st.init.committer;
+  init.store = st.init.store;
+  init.host = caf::actor_cast<caf::actor>(self);
+  init.view = st.cview;
+  init.clients_json = a.clients_json;
+  const auto epoch = init.epoch;
   auto session = spawn_session(self->system(), std::move(init));
   self->monitor(session);
-  st.directory.emplace(key, session);
+  st.directory[key] = local_session{session, false, a.pinned};
+  // Fence the replica set: later writes of older activations are refused.
+  if (st.cview)
+    for (auto& r : st.cview->replicas_of(key))
+      self->request(st.cview->hosts.at(r), std::chrono::seconds(3), fence_atom::value, key, epoch)
+        .then([](std::uint64_t) {}, [](caf::error&) {});
   metrics().activations.fetch_add(1, std::memory_order_relaxed);
-  events().publish({{"type", "session_activated"}, {"session", key}, {"epoch", init_epoch}});
+  events().publish({{"type", "session_activated"}, {"session", key}, {"epoch", epoch}});
+  for (auto& w : a.waiters) w.deliver(session);
+  st.activating.erase(ai);
   publish_counts(self);
-  return session;
 }
 
-caf::result<caf::actor> resolve(host_actor* self, const std::string& key, bool forwarded) {
+void apply_copy(host_actor* self, const std::string& key, const std::string& bytes) {
+  auto batch = persistence::write_batch::decode(bytes, key);
+  self->state.init.store->write(batch);
+}
+
+void claims_done(host_actor* self, const std::string& key) {
   auto& st = self->state;
+  auto& a = st.activating[key];
+  if (!a.active_node.empty()) {
+    auto p = st.peers.find(a.active_node);
+    if (p != st.peers.end() && p->second.handle) {
+      self->send(p->second.handle, handoff_atom::value, key, self_name(self), false);
+      self->delayed_send(self, std::chrono::seconds(10), retry_atom::value, key, a.gen);
+      return;  // the adopt finishes it
+    }
+  }
+  auto local = local_position(self, key);
+  if (!a.best_node.empty() && a.best > local) {
+    auto p = st.peers.find(a.best_node);
+    if (p != st.peers.end() && p->second.handle) {
+      auto gen = a.gen;
+      self->request(p->second.handle, std::chrono::seconds(5), fetch_atom::value, key)
+        .then(
+          [self, key, gen](std::string& bytes) {
+            auto i = self->state.activating.find(key);
+            if (i == self->state.activating.end() || i->second.gen != gen) return;
+            try {
+              apply_copy(self, key, bytes);
+            } catch (const std::exception& e) {
+              return fail_activation(self, key, std::string("copy of ") + key + ": " + e.what());
+            }
+            finish_activation(self, key);
+          },
+          [self, key, gen](caf::error& err) {
+            auto i = self->state.activating.find(key);
+            if (i == self->state.activating.end() || i->second.gen != gen) return;
+            fail_activation(self, key, "cannot fetch " + key + ": " + self->system().render(err));
+          });
+      return;
+    }
+  }
+  finish_activation(self, key);
+}
+
+caf::result<caf::actor> activate(host_actor* self, const std::string& key) {
+  auto& st = self->state;
+  if (auto i = st.directory.find(key); i != st.directory.end()) return i->second.actor;
+  auto rp = self->make_response_promise();
+  if (auto i = st.activating.find(key); i != st.activating.end()) {
+    i->second.waiters.push_back(rp);
+    return rp;
+  }
+  auto& a = st.activating[key];
+  a.gen = st.next_gen++;
+  a.waiters.push_back(rp);
+  std::vector<std::pair<std::string, caf::actor>> asked;
+  for (auto& [n, p] : st.peers)
+    if (p.handle) asked.emplace_back(n, p.handle);
+  if (asked.empty()) {
+    finish_activation(self, key);
+    return rp;
+  }
+  a.pending_claims = asked.size();
+  auto gen = a.gen;
+  for (auto& [name, handle] : asked) {
+    auto on_answer = [self, key, gen, name = name](bool active, std::uint64_t epoch,
+                                                   std::uint64_t jseq) {
+      auto i = self->state.activating.find(key);
+      if (i == self->state.activating.end() || i->second.gen != gen) return;
+      auto& a = i->second;
+      a.max_epoch = std::max(a.max_epoch, epoch);
+      if (active) a.active_node = name;
+      if (std::make_pair(epoch, jseq) > a.best) {
+        a.best = {epoch, jseq};
+        a.best_node = name;
+      }
+      if (--a.pending_claims == 0) claims_done(self, key);
+    };
+    self->request(handle, std::chrono::seconds(2), claim_atom::value, key)
+      .then([on_answer](bool active, std::uint64_t epoch,
+                        std::uint64_t jseq) { on_answer(active, epoch, jseq); },
+            [on_answer](caf::error&) { on_answer(false, 0, 0); });
+  }
+  return rp;
+}
+
+caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::uint64_t hops) {
+  auto& st = self->state;
+  check_pause(self);
   std::string kind, id;
   if (!split_session_key(key, kind, id)) return host_error("malformed session key '" + key + "'");
   if (!st.init.registry->contains(kind)) return host_error("unknown session kind '" + kind + "'");
-  auto owner = hrw_owner(key, st.members);
-  if (owner == st.init.self_name || forwarded) return activate(self, key, kind, id);
-  auto& p = st.peers[owner];
+  if (auto i = st.directory.find(key); i != st.directory.end()) return i->second.actor;
+  std::string owner;
+  if (auto o = st.overrides.find(key); o != st.overrides.end()) {
+    auto m = st.view.find(o->second);
+    if (m && m->state != member_state::down) owner = o->second;
+    else st.overrides.erase(o);
+  }
+  auto up = st.view.up();
+  if (owner.empty()) owner = up.empty() ? self_name(self) : hrw_owner(key, up);
+  if (owner == self_name(self) || hops >= 3) return activate(self, key);
   auto rp = self->make_response_promise();
+  auto& p = st.peers[owner];
   if (p.handle) {
-    rp.delegate(p.handle, resolve_atom::value, key, true);
+    rp.delegate(p.handle, resolve_atom::value, key, hops + 1);
   } else {
-    if (p.waiting.size() >= 65536) return host_error("owner " + owner + " unreachable");
-    p.waiting.push_back({rp, key});
+    auto& ws = st.waiting[owner];
+    if (ws.size() >= 65536) return host_error("owner " + owner + " unreachable");
+    ws.push_back({rp, key, hops});
     connect_peer(self, owner);
   }
   return rp;
@@ -189,73 +628,234 @@ caf::result<caf::actor> resolve(host_actor* self, const std::string& key, bool f
 
 std::string status_json(host_actor* self) {
   auto& st = self->state;
-  nlohmann::json members = nlohmann::json::array();
-  members.push_back({{"name", st.init.self_name}, {"url", st.init.self_url},
-                     {"connected", true}, {"self", true}});
-  for (auto& [name, p] : st.peers)
-    members.push_back({{"name", name}, {"url", p.url}, {"connected", static_cast<bool>(p.handle)},
-                       {"self", false}});
-  nlohmann::json sessions = nlohmann::json::array();
+  json members = json::array();
+  for (auto& [n, m] : st.view.members()) {
+    bool is_self = n == self_name(self);
+    bool connected = is_self || (st.peers.count(n) && st.peers.at(n).handle);
+    members.push_back({{"name", n}, {"url", m.url}, {"state", member_state_name(m.state)},
+                       {"connected", connected}, {"self", is_self},
+                       {"sessions", is_self ? static_cast<std::int64_t>(st.directory.size())
+                                            : m.sessions},
+                       {"incarnation", m.incarnation}});
+  }
+  json sessions = json::array();
   for (auto& [key, _] : st.directory) sessions.push_back(key);
-  return nlohmann::json{{"node", st.init.self_name}, {"url", st.init.self_url},
-                        {"members", members}, {"sessions", sessions}}
+  return json{{"node", self_name(self)},
+              {"url", st.init.self.url},
+              {"state", member_state_name(self_info(self).state)},
+              {"members", members},
+              {"sessions", sessions}}
     .dump();
 }
 
 caf::behavior host_fun(host_actor* self, host_init init) {
   auto& st = self->state;
   st.init = std::move(init);
-  st.members.push_back(st.init.self_name);
-  for (auto& m : st.init.peers) {
-    st.members.push_back(m.name);
-    st.peers[m.name].address = m;
-  }
+  st.seeds = st.init.seeds;
+  st.view.merge(st.init.self);
+  st.pause_gen = liveness::generation();
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto i = st.directory.begin(); i != st.directory.end(); ++i)
-      if (i->second.address() == dm.source) {
+      if (i->second.actor.address() == dm.source) {
         events().publish({{"type", "session_stopped"}, {"session", i->first}});
         st.directory.erase(i);
-        publish_counts(self);
+        on_view_changed(self);
         return;
       }
     for (auto& [name, p] : st.peers)
       if (p.handle && p.handle.address() == dm.source) {
-        spdlog::warn("peer {} went down: {}", name, self->system().render(dm.reason));
-        events().publish({{"type", "member_down"}, {"member", name}});
-        metrics().membership_changes.fetch_add(1, std::memory_order_relaxed);
-        p.handle = nullptr;
-        publish_counts(self);
-        schedule_reconnect(self, name);
+        auto n = name;
+        declare_down(self, n, "its host actor went down (connection lost)");
         return;
       }
   });
   self->set_exit_handler([self](caf::exit_msg& em) {
-    for (auto& [_, s] : self->state.directory) self->send_exit(s, em.reason);
+    for (auto& [_, s] : self->state.directory) self->send_exit(s.actor, em.reason);
     self->quit(em.reason);
   });
-  for (auto& [name, _] : st.peers) connect_peer(self, name);
-  publish_counts(self);
+  on_view_changed(self);
+  self->send(self, tick_atom::value);
   return {
-    [self](resolve_atom, const std::string& key) { return resolve(self, key, false); },
-    [self](resolve_atom, const std::string& key, bool forwarded) {
-      return resolve(self, key, forwarded);
+    [self](resolve_atom, const std::string& key) { return resolve(self, key, 0); },
+    [self](resolve_atom, const std::string& key, std::uint64_t hops) {
+      return resolve(self, key, hops);
     },
-    [self](retry_atom, const std::string& name) { connect_peer(self, name); },
-    [self](status_atom) { return status_json(self); },
-    [self](hello_atom, const std::string& name, std::string& url,
-           caf::actor handle) -> caf::result<std::string, std::string> {
+    [self](tick_atom) { tick(self); },
+    [self](hello_atom, const std::string& name, const std::string& view_json,
+           caf::actor& handle) -> caf::result<std::string, std::string> {
+      if (name == self_name(self)) return host_error("hello from a node with my name");
+      peer_up(self, name, handle);
+      try {
+        self->state.view.merge(membership::from_json(view_json));
+      } catch (const std::exception& e) {
+        spdlog::warn("bad view from {}: {}", name, e.what());
+      }
+      on_view_changed(self);
+      return {self_name(self), self->state.view.to_json()};
+    },
+    [self](gossip_atom, const std::string& name, const std::string& view_json) {
       auto& st = self->state;
-      auto i = st.peers.find(name);
-      if (i == st.peers.end() || dials(self, name))
-        return host_error("unexpected hello from '" + name + "'");
-      if (i->second.handle) self->demonitor(i->second.handle);
-      peer_up(self, name, std::move(handle), std::move(url));
-      return {st.init.self_name, st.init.self_url};
+      if (auto p = st.peers.find(name); p != st.peers.end()) p->second.last_heard = clock::now();
+      try {
+        if (st.view.merge(membership::from_json(view_json))) on_view_changed(self);
+      } catch (const std::exception& e) {
+        spdlog::warn("bad gossip from {}: {}", name, e.what());
+      }
     },
-    [self](info_atom) {
-      return std::make_tuple(self->state.init.self_name, self->state.init.self_url);
+    [self](claim_atom, const std::string& key) {
+      auto pos = local_position(self, key);
+      bool active = self->state.directory.count(key) > 0;
+      return std::make_tuple(active, std::max(pos.first, known_epoch(self, key)), pos.second);
     },
+    [self](fetch_atom, const std::string& key) -> caf::result<std::string> {
+      try {
+        return full_copy(self, key).encode();
+      } catch (const std::exception& e) {
+        return host_error(std::string("cannot copy ") + key + ": " + e.what());
+      }
+    },
+    [self](handoff_atom, const std::string& key, const std::string& target, bool pinned) {
+      start_handoff(self, key, target, pinned);
+    },
+    [self](adopt_atom, const std::string& key, std::uint64_t epoch, const std::string& batch,
+           const std::string& clients, bool pinned) -> caf::result<caf::actor> {
+      auto& st = self->state;
+      if (st.directory.count(key)) return host_error(key + " is already active here");
+      try {
+        apply_copy(self, key, batch);
+      } catch (const std::exception& e) {
+        return host_error(std::string("cannot adopt ") + key + ": " + e.what());
+      }
+      auto rp = self->make_response_promise();
+      auto& a = st.activating[key];
+      if (a.gen == 0) a.gen = st.next_gen++;
+      a.waiters.push_back(rp);
+      a.max_epoch = std::max(a.max_epoch, epoch);
+      a.clients_json = clients;
+      a.pinned = pinned;
+      st.overrides.erase(key);
+      metrics().migrations_in.fetch_add(1, std::memory_order_relaxed);
+      events().publish({{"type", "migration_in"}, {"session", key}});
+      finish_activation(self, key);
+      return rp;
+    },
+    [self](handed_atom, const std::string& key, bool ok) {
+      auto& st = self->state;
+      auto i = st.directory.find(key);
+      if (i == st.directory.end()) return;
+      if (ok) {
+        self->demonitor(i->second.actor);
+        st.directory.erase(i);
+        metrics().migrations_out.fetch_add(1, std::memory_order_relaxed);
+        events().publish({{"type", "migration_out"}, {"session", key}});
+      } else {
+        i->second.handing_off = false;
+      }
+      on_view_changed(self);
+    },
+    [self](retry_atom, const std::string& key, std::uint64_t gen) {
+      auto i = self->state.activating.find(key);
+      if (i != self->state.activating.end() && i->second.gen == gen)
+        fail_activation(self, key, "handoff of " + key + " timed out");
+    },
+    [self](replicate_atom, const std::string& key, std::uint64_t epoch, const std::string& bytes,
+           caf::actor& session, std::uint64_t id) {
+      auto& st = self->state;
+      auto known = known_epoch(self, key);
+      if (epoch < known) {
+        self->send(session, repl_ack_atom::value, self_name(self), id,
+                   "fenced: epoch " + std::to_string(epoch) + " < " + std::to_string(known));
+        return;
+      }
+      persistence::write_batch batch;
+      try {
+        batch = persistence::write_batch::decode(bytes, key);
+      } catch (const std::exception& e) {
+        self->send(session, repl_ack_atom::value, self_name(self), id, std::string(e.what()));
+        return;
+      }
+      if (epoch > known) {
+        st.epochs[key] = epoch;
+        batch.put_meta(epoch_meta_key(key), std::to_string(epoch));
+      }
+      st.init.committer->submit(std::move(batch),
+                                [session, id, name = self_name(self)](const std::string& err) {
+                                  caf::anon_send(session, repl_ack_atom::value, name, id, err);
+                                });
+    },
+    [self](fence_atom, const std::string& key, std::uint64_t epoch) {
+      auto& st = self->state;
+      auto known = known_epoch(self, key);
+      if (epoch > known) {
+        st.epochs[key] = epoch;
+        persistence::write_batch b;
+        b.put_meta(epoch_meta_key(key), std::to_string(epoch));
+        st.init.committer->submit(std::move(b), nullptr);
+        // A local activation of an older epoch must stop.
+        if (auto i = st.directory.find(key); i != st.directory.end() && !i->second.handing_off)
+          self->send(i->second.actor, fence_atom::value, key, epoch);
+      }
+      return std::max(known, epoch);
+    },
+    [self](drain_atom, const std::string& name) -> caf::result<std::string> {
+      auto& st = self->state;
+      if (name == self_name(self)) {
+        set_self_state(self, member_state::draining);
+        events().publish({{"type", "drain_started"}, {"member", name}});
+        on_view_changed(self);
+        return std::string("draining");
+      }
+      auto p = st.peers.find(name);
+      if (p == st.peers.end() || !p->second.handle)
+        return host_error("no connected member named '" + name + "'");
+      auto rp = self->make_response_promise();
+      rp.delegate(p->second.handle, drain_atom::value, name);
+      return rp;
+    },
+    [self](move_atom, const std::string& key, const std::string& to) -> caf::result<std::string> {
+      auto& st = self->state;
+      std::string kind, id;
+      if (!split_session_key(key, kind, id)) return host_error("malformed session key");
+      auto target = st.view.find(to);
+      if (!target || target->state != member_state::up)
+        return host_error("no member '" + to + "' in state up");
+      auto up = st.view.up();
+      auto owner = hrw_owner(key, up);
+      if (owner != self_name(self)) {
+        auto p = st.peers.find(owner);
+        if (p == st.peers.end() || !p->second.handle) return host_error("owner unreachable");
+        auto rp = self->make_response_promise();
+        rp.delegate(p->second.handle, move_atom::value, key, to);
+        return rp;
+      }
+      // This node is the HRW owner: it records where the session lives.
+      std::string from = self_name(self);
+      if (auto o = st.overrides.find(key); o != st.overrides.end()) from = o->second;
+      if (to == owner) st.overrides.erase(key);
+      else st.overrides[key] = to;
+      if (from == self_name(self)) {
+        if (!st.directory.count(key)) return std::string("recorded; " + key + " is not active");
+        start_handoff(self, key, to, to != owner);
+      } else if (auto p = st.peers.find(from); p != st.peers.end() && p->second.handle) {
+        self->send(p->second.handle, handoff_atom::value, key, to, to != owner);
+      }
+      return std::string("moving " + key + " to " + to);
+    },
+    [self](status_atom) { return status_json(self); },
+    [self](placement_atom, const std::string& key) {
+      auto& st = self->state;
+      auto ranking = hrw_ranking(key, st.view.up());
+      std::string owner = ranking.empty() ? self_name(self) : ranking.front();
+      if (auto o = st.overrides.find(key); o != st.overrides.end()) owner = o->second;
+      std::vector<std::string> replicas;
+      for (auto& n : ranking)
+        if (n != owner && static_cast<int>(replicas.size()) < st.init.replicas - 1)
+          replicas.push_back(n);
+      return json{{"key", key}, {"owner", owner}, {"ranking", ranking}, {"replicas", replicas}}
+        .dump();
+    },
+    [self](info_atom) { return std::make_tuple(self_name(self), self->state.init.self.url); },
   };
 }
 

@@ -1,21 +1,37 @@
-// The session host: one actor per node that answers "where is session
-// kind/id?" (DESIGN.md, Addressing and routing).
+// The session host: one actor per node that keeps the membership view,
+// answers "where is session kind/id?", activates, hands off and replicates
+// sessions (DESIGN.md: Addressing, Placement, Migration, Persistence).
 //
-// - If this node is the HRW owner of the key, the host returns the local
-//   activation, activating it from the newest checkpoint first if needed.
-// - Otherwise it delegates the request to the owner's host over CAF's
-//   middleman; the owner answers the original requester directly. A request
-//   that was already forwarded once is activated where it lands (no loops).
-// - It connects to every peer's host at start-up and again after a peer goes
-//   down (retry every `reconnect_interval`); resolutions for a peer that is
-//   not connected yet wait for it (bounded by the requester's timeout).
+// Membership. A node starts `joining` with a new incarnation (its start time
+// in ms), dials its seeds one at a time (none answering for `seed_timeout`:
+// it forms a cluster alone) and exchanges views with `hello`. It is `up` once
+// it is connected to every member it knows to be alive. Of every other pair
+// the member with the smaller name dials (CAF 0.17 breaks when two nodes dial
+// each other at once). Every `heartbeat_interval` each node sends its full
+// view to every connected peer (gossip doubles as the application
+// heartbeat). A peer is declared down when its host actor goes down (its
+// BASP connection closed) or when nothing was heard from it for
+// `failure_timeout`. A node that finds itself declared down, or that notices
+// it was paused (SIGSTOP) for longer than `failure_timeout`, stops every local
+// session without releasing anything and rejoins as a new incarnation.
 //
-// Errors returned to the requester (caf::sec::runtime_error with text):
-// malformed key, unknown kind, corrupt checkpoint (names the key).
+// Placement: HRW over the `up` members; replica set: the next R-1 of the same
+// ranking. Activation at the owner first asks every connected member with
+// `claim` whether it holds a live activation (then it is handed off to us) or
+// a fresher copy (then it is fetched), bumps the epoch above every answer and
+// fences the replica set with it. When the view changes, every local
+// activation whose owner changed is handed off to the new owner (rebalance;
+// drain is the same with this node excluded from placement).
+//
+// Errors returned to requesters are caf::sec::runtime_error with a text:
+// malformed key, unknown kind, unrecoverable records (naming the key),
+// owner unreachable.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,7 +39,8 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
-#include "runtime/members.hpp"
+#include "actors/cluster_view.hpp"
+#include "runtime/membership.hpp"
 
 namespace skein {
 class behaviour_registry;
@@ -31,29 +48,35 @@ namespace persistence { class store; class committer; }
 
 /// Counters the host publishes for other threads (HTTP handlers).
 struct host_status {
-  std::atomic<int> peers_connected{0};
+  std::atomic<int> peers{0};            // other members alive in the view
+  std::atomic<int> peers_connected{0};  // of those, connected
   std::atomic<int> active_sessions{0};
+  std::atomic<int> state{0};            // this node's member_state
 };
 
 struct host_init {
-  std::string self_name;
-  std::string self_url;                      // this node's HTTP base URL
-  std::vector<member_address> peers;         // every member but this node
+  member_info self;                          // name, addresses, incarnation
+  std::vector<std::pair<std::string, std::uint16_t>> seeds;  // cluster addresses
+  int replicas = 2;
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds failure_timeout{3000};
+  std::chrono::milliseconds seed_timeout{2000};
   const behaviour_registry* registry = nullptr;
   persistence::store* store = nullptr;
   persistence::committer* committer = nullptr;
   std::shared_ptr<host_status> status;
-  std::chrono::milliseconds reconnect_interval{250};
+  /// Called once (from the host's thread) when this node has drained.
+  std::function<void()> on_drained;
 };
 
-/// Spawns the host. Its messages: (resolve_atom, key[, bool forwarded]) ->
-/// actor; (status_atom) -> string (JSON: node, members, sessions);
-/// (info_atom) -> (string name, string url). Sending it an exit message
-/// stops every local session with it.
+/// Spawns the host. Messages: see actors/atoms.hpp; plus (status_atom) ->
+/// string JSON {node, url, state, members:[{name,url,state,connected,
+/// sessions,self}], sessions:[keys]}. An exit message stops every local
+/// session with it.
 caf::actor spawn_session_host(caf::actor_system& sys, host_init init);
 
 /// Splits "kind/id"; returns false if either part is empty, the key is
-/// longer than 512 bytes or holds a NUL or control character.
+/// longer than 512 bytes or holds a control character.
 bool split_session_key(std::string_view key, std::string& kind, std::string& id);
 
 }  // namespace skein

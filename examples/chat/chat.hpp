@@ -9,6 +9,7 @@
 #include <msgpack.hpp>
 
 #include "actors/behaviour.hpp"
+#include "actors/options.hpp"
 
 namespace examples {
 
@@ -25,6 +26,13 @@ struct chat_state {
 
 struct chat {
   using state_type = chat_state;
+
+  // The demo releases output only once it is on every live replica.
+  static skein::kind_options options() {
+    skein::kind_options o;
+    o.durable = skein::durability::replicated;
+    return o;
+  }
   static constexpr std::size_t history_size = 50;
   static constexpr std::size_t max_text = 4096;  // bytes of one message's text
 

@@ -7,6 +7,7 @@
 #include <msgpack.hpp>
 
 #include "actors/behaviour.hpp"
+#include "actors/options.hpp"
 
 namespace examples {
 
@@ -17,6 +18,13 @@ struct counter_state {
 
 struct counter {
   using state_type = counter_state;
+
+  // The demo releases output only once it is on every live replica.
+  static skein::kind_options options() {
+    skein::kind_options o;
+    o.durable = skein::durability::replicated;
+    return o;
+  }
 
   void on_open(skein::context<counter_state>& ctx, const skein::client& c);
   void on_message(skein::context<counter_state>& ctx, const skein::client& c,

@@ -328,6 +328,7 @@ export class WsClient {
     this.label = label;
     this.url = url;
     this.frames = [];          // {seq, data, at(ms), size}
+    this.welcome = null;       // {type:'welcome', client, node}: the first frame
     this.violations = [];      // strings
     this.errors = [];          // Error
     this.cursor = 0;           // next() scans frames from here
@@ -351,6 +352,12 @@ export class WsClient {
         if (v !== undefined) {
           if (v === null || typeof v !== 'object' || Array.isArray(v) || !Number.isSafeInteger(v.seq) || v.seq < 0 || !('data' in v)) {
             this.violations.push(`server frame is not {"seq":<non-negative int>,"data":...}: ${short(text)}`);
+          } else if (v.seq === 0 && v.data && v.data.type === 'welcome') {
+            // Connection-level frame (seq 0, not a session event): it must be
+            // the first frame and name the client id used to resume.
+            if (this.welcome || this.frames.length > 0) this.violations.push(`welcome frame not first: ${short(text)}`);
+            if (typeof v.data.client !== 'string' || v.data.client.length === 0) this.violations.push(`welcome without a client id: ${short(text)}`);
+            this.welcome = v.data;
           } else {
             this.frames.push({ seq: v.seq, data: v.data, at, size: buf.length });
           }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "runtime/members.hpp"
+#include "runtime/membership.hpp"
 #include "runtime/placement.hpp"
 
 using namespace skein;
@@ -67,15 +68,50 @@ TEST_CASE("empty member list has no owner", "[placement]") {
   REQUIRE(hrw_ranking("chat/a", none).empty());
 }
 
-TEST_CASE("member lists parse and reject bad entries", "[placement]") {
-  auto m = parse_members("n1@127.0.0.1:7001,n2@localhost:7002");
-  REQUIRE(m.size() == 2);
-  CHECK(m[0] == member_address{"n1", "127.0.0.1", 7001});
-  CHECK(m[1] == member_address{"n2", "localhost", 7002});
-  CHECK(format_members(m) == "n1@127.0.0.1:7001,n2@localhost:7002");
-  CHECK(parse_members("").empty());
-  CHECK_THROWS_AS(parse_members("n1@127.0.0.1"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_members("@127.0.0.1:1"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_members("n1@127.0.0.1:99999"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_members("n1@a:1,n1@b:2"), std::invalid_argument);
+TEST_CASE("seed addresses parse and reject bad entries", "[placement]") {
+  auto a = parse_addresses("127.0.0.1:7001,localhost:7002");
+  REQUIRE(a.size() == 2);
+  CHECK(a[0] == address{"127.0.0.1", 7001});
+  CHECK(a[1] == address{"localhost", 7002});
+  CHECK(format_addresses(a) == "127.0.0.1:7001,localhost:7002");
+  CHECK(parse_addresses("").empty());
+  CHECK_THROWS_AS(parse_addresses("127.0.0.1"), std::invalid_argument);
+  CHECK_THROWS_AS(parse_addresses(":1"), std::invalid_argument);
+  CHECK_THROWS_AS(parse_addresses("h:99999"), std::invalid_argument);
+  CHECK_THROWS_AS(parse_addresses("h:x"), std::invalid_argument);
+}
+
+namespace {
+member_info m(std::string name, std::uint64_t inc, member_state s) {
+  return member_info{name, "127.0.0.1", 7000, "http://x", inc, s, 0};
+}
+}  // namespace
+
+TEST_CASE("membership merge: newer incarnation wins, state only moves forward", "[membership]") {
+  membership v;
+  CHECK(v.merge(m("n1", 10, member_state::joining)));
+  CHECK(v.merge(m("n1", 10, member_state::up)));
+  CHECK_FALSE(v.merge(m("n1", 10, member_state::joining)));  // no going back
+  CHECK(v.find("n1")->state == member_state::up);
+  CHECK(v.merge(m("n1", 10, member_state::down)));
+  CHECK_FALSE(v.merge(m("n1", 10, member_state::up)));       // down is final for an incarnation
+  CHECK(v.merge(m("n1", 11, member_state::joining)));        // a restart rejoins
+  CHECK(v.find("n1")->state == member_state::joining);
+  CHECK_FALSE(v.merge(m("n1", 10, member_state::up)));       // an old incarnation loses
+}
+
+TEST_CASE("membership merge converges in any order", "[membership]") {
+  std::vector<member_info> updates{m("a", 1, member_state::up), m("b", 1, member_state::joining),
+                                   m("b", 1, member_state::up), m("a", 1, member_state::down),
+                                   m("a", 2, member_state::up), m("c", 5, member_state::draining)};
+  membership forward, backward;
+  for (auto& u : updates) forward.merge(u);
+  for (auto it = updates.rbegin(); it != updates.rend(); ++it) backward.merge(*it);
+  CHECK(forward.members() == backward.members());
+  CHECK(forward.up() == std::vector<std::string>{"a", "b"});
+  CHECK(forward.alive() == std::vector<std::string>{"a", "b", "c"});
+  auto copy = membership::from_json(forward.to_json());
+  CHECK(copy.members() == forward.members());
+  CHECK_THROWS_AS(membership::from_json("{}"), std::invalid_argument);
+  CHECK_THROWS_AS(membership::from_json("[{\"name\":1}]"), std::invalid_argument);
 }

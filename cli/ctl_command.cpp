@@ -1,0 +1,77 @@
+// `ctl --node URL status | drain NAME | move kind/id --to NAME`
+#include <cctype>
+#include <iostream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+
+namespace skein::cli {
+
+namespace {
+
+struct base_url {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+base_url parse_base(const std::string& url) {
+  std::string rest = url;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  auto slash = rest.find('/');
+  if (slash != std::string::npos) rest = rest.substr(0, slash);
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("--node wants http://HOST:PORT");
+  return {rest.substr(0, colon), static_cast<std::uint16_t>(std::stoi(rest.substr(colon + 1)))};
+}
+
+std::string encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_ctl(const ctl_args& args) {
+  auto base = parse_base(args.node);
+  std::string body;
+  int status = 0;
+  if (args.command == "status") {
+    status = http_get(base.host, base.port, "/cluster", body, 5000);
+    if (status == 200) {
+      auto j = nlohmann::json::parse(body, nullptr, false);
+      if (j.is_object()) {
+        for (auto& m : j["members"])
+          std::cout << m.value("name", "") << "  " << m.value("state", "") << "  "
+                    << m.value("url", "") << "  sessions " << m.value("sessions", 0)
+                    << (m.value("connected", false) ? "" : "  (not connected)") << '\n';
+        return 0;
+      }
+    }
+  } else if (args.command == "drain") {
+    if (args.name.empty()) throw std::invalid_argument("ctl drain NAME");
+    status = http_request("POST", base.host, base.port, "/admin/drain?node=" + encode(args.name),
+                          body, 10000);
+  } else {
+    if (args.name.empty() || args.to.empty()) throw std::invalid_argument("ctl move kind/id --to NAME");
+    status = http_request("POST", base.host, base.port,
+                          "/admin/move?key=" + encode(args.name) + "&to=" + encode(args.to), body,
+                          10000);
+  }
+  std::cout << body << '\n';
+  if (status == 0) std::cerr << "ctl: no answer from " << args.node << '\n';
+  return status >= 200 && status < 300 ? 0 : 1;
+}
+
+}  // namespace skein::cli
