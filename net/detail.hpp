@@ -80,6 +80,7 @@ response error_response(const request_context& rc, http::status status, const st
 // Routes, one group per file.
 bool cluster_routes(request_context& rc);    // /healthz, /cluster, /cluster/placement
 bool websocket_route(request_context& rc);   // /ws/{kind}/{id}
+bool admin_routes(request_context& rc);      // /admin/drain, /admin/move
 
 /// A random 128-bit client id as 32 hex digits.
 std::string new_client_id();

@@ -7,6 +7,7 @@ const std::vector<route_fn>& routes() {
   static const std::vector<route_fn> table{
     cluster_routes,
     websocket_route,
+    admin_routes,          // /admin/drain, /admin/move
   };
   return table;
 }

@@ -67,6 +67,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   void close(std::uint16_t code, std::string reason) {
     if (closing_) return;
     closing_ = true;
+    // RFC 6455 allows 123 bytes of reason; Beast throws on more.
+    if (reason.size() > 123) reason.resize(123);
     close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
     if (!writing_) do_close();
   }

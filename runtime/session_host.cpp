@@ -804,7 +804,8 @@ caf::behavior host_fun(host_actor* self, host_init init) {
         set_self_state(self, member_state::draining);
         events().publish({{"type", "drain_started"}, {"member", name}});
         on_view_changed(self);
-        return std::string("draining");
+        return json{{"node", name}, {"state", "draining"},
+                    {"sessions", self->state.directory.size()}}.dump();
       }
       auto p = st.peers.find(name);
       if (p == st.peers.end() || !p->second.handle)
@@ -835,12 +836,14 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       if (to == owner) st.overrides.erase(key);
       else st.overrides[key] = to;
       if (from == self_name(self)) {
-        if (!st.directory.count(key)) return std::string("recorded; " + key + " is not active");
+        if (!st.directory.count(key))
+          return json{{"key", key}, {"to", to}, {"moving", false},
+                      {"note", "not active; it will activate on " + to}}.dump();
         start_handoff(self, key, to, to != owner);
       } else if (auto p = st.peers.find(from); p != st.peers.end() && p->second.handle) {
         self->send(p->second.handle, handoff_atom::value, key, to, to != owner);
       }
-      return std::string("moving " + key + " to " + to);
+      return json{{"key", key}, {"from", from}, {"to", to}, {"moving", true}}.dump();
     },
     [self](status_atom) { return status_json(self); },
     [self](placement_atom, const std::string& key) {
