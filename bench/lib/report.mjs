@@ -175,7 +175,7 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   const fS = fanoutBest(S.fanout);
   const fP = fanoutBest(P.fanout);
   L.push('## Summary', '');
-  L.push('| scenario | measure | skein | Socket.IO + redis | ratio | target | met |');
+  L.push('| scenario | measure | skein | Socket.IO + redis | skein / peer | target | met |');
   L.push('|---|---|---:|---:|---:|---|---|');
   if (rs) {
     L.push(`| rtt | peak msg/s (pairs) | ${fmt(rs.sb.rate)} (${rs.sb.pairs}) | ${fmt(rs.pb.rate)} (${rs.pb.pairs}) | ${ratio(rs.sb.rate, rs.pb.rate)} | | |`);
@@ -283,6 +283,27 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   L.push(`| msg/s, p99 / max ms over the window | ${ev(S.failover, (r) => `${fmt(r.rate)}, ${ms(r.latency_ms.p99)} / ${ms(r.latency_ms.max)}`)} | ${ev(P.failover, (r) => `${fmt(r.rate)}, ${ms(r.latency_ms.p99)} / ${ms(r.latency_ms.max)}`)} | ${ev(S.migrate, (r) => `${fmt(r.rate)}, ${ms(r.latency_ms.p99)} / ${ms(r.latency_ms.max)}`)} |`);
   L.push('');
 
+  // profile
+  const hp = results.hot_path;
+  if (hp) {
+    L.push('## Where skein\'s time goes', '');
+    if (!hp.available) {
+      L.push(`No profile: ${hp.reason}.`, '');
+    } else {
+      L.push(`\`${hp.command}\`${hp.rtt ? ` (${fmt(hp.rtt.rate)} msg/s, p99 ${ms(hp.rtt.p99)} ms, servers at ${fmt(hp.rtt.server_cpu_pct)} % CPU)` : ''}. `
+        + 'Share of the node\'s on-CPU samples spent in each part, callees included (the parts nest and overlap, so they do not add up to 100 %):', '');
+      L.push('| part | samples |', '|---|---:|');
+      for (const b of hp.buckets) L.push(`| ${b.label} | ${fmt(b.pct, 1)} % |`);
+      if (hp.self_sums) {
+        L.push('', 'Self time by kind of code:', '', '| code | samples |', '|---|---:|');
+        for (const b of hp.self_sums) L.push(`| ${b.label} | ${fmt(b.pct, 1)} % |`);
+      }
+      L.push('', 'Top functions by self time:', '', '| self | function |', '|---:|---|');
+      for (const t of hp.top_self) L.push(`| ${fmt(t.pct, 1)} % | ${t.kernel ? '[kernel] ' : ''}\`${t.sym.replace(/\|/g, '\\|')}\` |`);
+      L.push('');
+    }
+  }
+
   // method
   L.push('## How it is measured', '');
   L.push('- `bench/run --quick` (under 5 minutes) or `bench/run --full` (under 30) installs what is missing '
@@ -297,6 +318,9 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   L.push('- Latency percentiles come from a log-linear histogram (64 sub-buckets per power of two, < 1.6 % error). '
     + 'Server CPU is the utime+stime delta of every server process (/proc/PID/stat) over the measured window; RSS is VmRSS at its end; '
     + 'for Socket.IO both include redis-server.');
+  const rep = Object.entries(results.profile).filter(([, v]) => (v.repeat ?? 1) > 1).map(([k]) => k);
+  if (rep.length) L.push(`- ${rep.join(' and ')} ran ${results.profile[rep[0]].repeat} times per system, alternating skein and the peer; `
+    + 'the tables show, per system, the run in which other processes took the least CPU (all runs are in results.json: `runs_other_cpu_pct`).');
   L.push('- The servers, the load generator and whatever else runs on the machine share its cores: the tables show the '
     + 'load generator\'s CPU and the CPU of other processes during each window. Numbers from a busy machine move by tens of percent between runs.');
   L.push('- What differs: skein persists every chat input (journal + outbox in RocksDB) and keeps each room\'s last 50 messages, '

@@ -988,8 +988,9 @@ int run_idle(runtime& rt) {
   int nodes = static_cast<int>(rt.targets.size());
   for (int i = 0; i < o.conns; ++i) {
     int id = o.id_offset + i;
+    int room = o.rooms > 0 ? id % o.rooms : id;
     rt.add_client(id, i, id % nodes, i % o.threads, o.tag + "u" + std::to_string(id),
-                  o.tag + "-i" + std::to_string(id));
+                  o.tag + "-i" + std::to_string(room));
   }
   rt.start_threads();
   auto t0 = now_ns();

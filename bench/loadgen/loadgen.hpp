@@ -52,6 +52,7 @@ struct options {
   // idle
   int conns = 1000;
   int id_offset = 0;  // first client id (several processes share a run)
+  int rooms = 0;      // 0: a room per client; else client id mod rooms
   double hold_s = 600;
 
   // servers to sample (CPU from /proc/PID/stat, RSS from /proc/PID/status)

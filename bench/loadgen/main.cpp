@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
   app.add_option("--p99-limit-ms", o.p99_limit_ms, "fanout: stop after the step past this");
   app.add_option("--conns", o.conns, "idle: connections");
   app.add_option("--id-offset", o.id_offset, "idle: first client number");
+  app.add_option("--rooms", o.rooms, "idle: rooms shared by the clients (0: one each)");
   app.add_option("--hold", o.hold_s, "idle: seconds to hold (or until SIGTERM)");
   app.add_option("--pids", pids, "server PIDs to sample, comma separated");
   CLI11_PARSE(app, argc, argv);
