@@ -1,0 +1,120 @@
+// The admin API the dashboard's buttons call. Thin: each route checks its
+// parameters and forwards one request to this node's session host; the
+// host's answer (a JSON text) is the response body.
+//
+//   POST /admin/drain?node=NAME           -> host (drain_atom, string node) -> string json
+//   POST /admin/move?key=kind/id&to=NAME  -> host (move_atom, string key, string to) -> string json
+//
+// Answers: 200 with the host's JSON; 400 for missing or malformed
+// parameters; 405 for another method; 409 {"error"} when the host refuses
+// (its error text); 504 when it does not answer within 30 s; 501
+// {"error":"not implemented yet"} while the host has no handler for the
+// message (CAF answers a request nobody handles with unexpected_message),
+// so these routes start working as soon as the host learns the messages,
+// without a change here.
+//
+// The API has no authentication: listen on loopback or put the node behind
+// something that authenticates /admin/.
+#include <chrono>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/atoms.hpp"
+#include "net/detail.hpp"
+#include "runtime/node.hpp"
+#include "runtime/session_host.hpp"
+
+namespace skein::net_detail {
+
+namespace {
+
+using json = nlohmann::json;
+
+// The same types as actors/atoms.hpp's once they are declared there: a CAF
+// 0.17 atom constant is identified by its text.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using move_atom = caf::atom_constant<caf::atom("move")>;
+
+constexpr auto host_timeout = std::chrono::seconds(30);
+
+/// Sends `msg...` to the host from a short-lived actor and answers with
+/// what comes back, without blocking the io thread.
+template <class... Ts>
+void ask_host(request_context& rc, Ts... msg) {
+  auto& n = rc.server.n;
+  auto respond = rc.respond;
+  auto base = json_response(rc, http::status::ok, "");
+  n.system().spawn([host = n.host(), respond, base, msg...](caf::event_based_actor* a) {
+    a->request(host, host_timeout, msg...)
+      .then(
+        [respond, base](std::string& body) mutable {
+          base.body() = std::move(body);
+          base.prepare_payload();
+          respond(std::move(base));
+        },
+        [respond, base, a](caf::error& err) mutable {
+          if (err == caf::sec::unexpected_message) {
+            base.result(http::status::not_implemented);
+            base.body() = json{{"error", "not implemented yet"}}.dump();
+          } else if (err == caf::sec::request_timeout) {
+            base.result(http::status::gateway_timeout);
+            base.body() = json{{"error", "the session host did not answer in time"}}.dump();
+          } else {
+            base.result(http::status::conflict);
+            // host errors are runtime_error with one string (its reason)
+            auto& ctx = err.context();
+            auto text = ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0)
+                                                          : a->system().render(err);
+            base.body() = json{{"error", text}}.dump();
+          }
+          base.prepare_payload();
+          respond(std::move(base));
+        });
+  });
+}
+
+const std::string* param(const request_context& rc, const char* name) {
+  auto i = rc.target.query.find(name);
+  return i == rc.target.query.end() || i->second.empty() ? nullptr : &i->second;
+}
+
+}  // namespace
+
+bool admin_routes(request_context& rc) {
+  auto& seg = rc.target.segments;
+  if (seg.empty() || seg[0] != "admin") return false;
+  const bool drain = seg.size() == 2 && seg[1] == "drain";
+  const bool move = seg.size() == 2 && seg[1] == "move";
+  if (!drain && !move) {
+    rc.respond(error_response(rc, http::status::not_found, "no such route"));
+    return true;
+  }
+  if (rc.req.method() != http::verb::post) {
+    auto res = error_response(rc, http::status::method_not_allowed, "method not allowed");
+    res.set(http::field::allow, "POST");
+    rc.respond(std::move(res));
+    return true;
+  }
+  if (drain) {
+    auto node = param(rc, "node");
+    if (!node) {
+      rc.respond(error_response(rc, http::status::bad_request, "query parameter node=NAME needed"));
+      return true;
+    }
+    ask_host(rc, drain_atom::value, *node);
+  } else {
+    auto key = param(rc, "key");
+    auto to = param(rc, "to");
+    std::string kind, id;
+    if (!key || !to || !split_session_key(*key, kind, id)) {
+      rc.respond(error_response(rc, http::status::bad_request,
+                                "query parameters key=kind/id and to=NAME needed"));
+      return true;
+    }
+    ask_host(rc, move_atom::value, *key, *to);
+  }
+  return true;
+}
+
+}  // namespace skein::net_detail
