@@ -262,12 +262,19 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   L.push('|---|---:|---:|');
   const idle = (r, f) => (na(r) ? na(r) : f(r));
   L.push(`| connected / asked | ${idle(S.idle, (r) => `${fmt(r.connected)} / ${fmt(r.conns)}`)} | ${idle(P.idle, (r) => `${fmt(r.connected)} / ${fmt(r.conns)}`)} |`);
-  L.push(`| connect time (connects/s) | ${idle(S.idle, (r) => `${fmt(r.connect_s, 1)} s (${fmt(r.connects_per_s)})`)} | ${idle(P.idle, (r) => `${fmt(r.connect_s, 1)} s (${fmt(r.connects_per_s)})`)} |`);
+  L.push(`| connect time (connects/s; failed attempts, retried) | ${idle(S.idle, (r) => `${fmt(r.connect_s, 1)} s (${fmt(r.connects_per_s)}; ${fmt(r.connect_failures)})`)} | ${idle(P.idle, (r) => `${fmt(r.connect_s, 1)} s (${fmt(r.connects_per_s)}; ${fmt(r.connect_failures)})`)} |`);
   L.push(`| server RSS before → after (MiB) | ${idle(S.idle, (r) => `${mib(r.rss_before_kb)} → ${mib(r.rss_after_kb)}`)} | ${idle(P.idle, (r) => `${mib(r.rss_before_kb)} → ${mib(r.rss_after_kb)}`)} |`);
   L.push(`| RSS per connection (KiB) | ${idle(S.idle, (r) => fmt(r.per_conn_kib, 2))} | ${idle(P.idle, (r) => fmt(r.per_conn_kib, 2))} |`);
   L.push(`| server CPU while idle (% of one core) | ${idle(S.idle, (r) => fmt(r.idle_cpu_pct, 1))} | ${idle(P.idle, (r) => fmt(r.idle_cpu_pct, 1))} |`);
   L.push(`| still connected at the end | ${idle(S.idle, (r) => fmt(r.still_connected))} | ${idle(P.idle, (r) => fmt(r.still_connected))} |`);
   L.push('');
+  const sr = !na(S.idle) && S.idle.shared_rooms;
+  if (sr) {
+    L.push(`Split of skein's figure: with ${fmt(sr.connected)} clients sharing ${sr.rooms} rooms (so almost no sessions), `
+      + `the servers grow by ${fmt(sr.per_conn_kib, 2)} KiB per connection: that is the connection's share (WebSocket stream, `
+      + `connection actor, buffers); the remaining ${fmt(S.idle.per_conn_kib - sr.per_conn_kib, 2)} KiB is the session's `
+      + '(session actor with its chat state, directory entry, journal entry in the memtable).', '');
+  }
 
   // failover + migrate
   L.push('## failover and migrate', '');

@@ -272,6 +272,61 @@ function skeinControls() {
 
 // --- scenarios ----------------------------------------------------------------
 
+async function idleOnce(sys, cluster, tag, conns, rooms) {
+  const p = profile.idle;
+  await sleep(2000);
+  const before = cluster.procs.map((x) => procSample(x.pid));
+  const perProc = 16000;
+  const nproc = Math.ceil(conns / perProc);
+  const connected = [];
+  let release;
+  const allConnected = new Promise((r) => { release = r; });
+  const t0 = Date.now();
+  const runs = [];
+  for (let k = 0; k < nproc; k++) {
+    const n = Math.min(perProc, conns - k * perProc);
+    runs.push(runLoadgen([...common(sys, cluster, 1), '--scenario', 'idle', '--tag', tag,
+      '--conns', String(n), '--rooms', String(rooms), '--id-offset', String(k * perProc), '--src-first', String(2 + k * 16), '--src-count', '16',
+      '--connect-concurrency', '128', '--connect-timeout', '300', '--hold', '900'], `loadgen-${tag}-${k}`, {
+      onLine: (j, child) => {
+        if (j.type === 'connected') {
+          connected.push({ ...j, child });
+          if (connected.length === nproc) release();
+        }
+      },
+    }));
+  }
+  await Promise.race([allConnected, Promise.all(runs)]);
+  const connectS = (Date.now() - t0) / 1000;
+  const total = connected.reduce((s, j) => s + j.clients, 0);
+  const failed = connected.reduce((s, j) => s + j.failed, 0);
+  await sleep(p.settle * 1000);
+  const mid = cluster.procs.map((x) => procSample(x.pid));
+  const tMid = Date.now();
+  await sleep(3000);
+  const after = cluster.procs.map((x) => procSample(x.pid));
+  const idleCpu = after.reduce((s, a, i) => s + (a.cpu_s - mid[i].cpu_s), 0) / ((Date.now() - tMid) / 1000) * 100;
+  for (const c of connected) c.child.kill('SIGTERM');
+  const held = (await Promise.all(runs)).flat().filter((l) => l.type === 'held');
+  const rssBefore = before.reduce((s, x) => s + x.rss_kb, 0);
+  const rssAfter = after.reduce((s, x) => s + x.rss_kb, 0);
+  return {
+    conns,
+    rooms: rooms || conns,
+    connected: total,
+    failed,
+    connect_failures: connected.reduce((s, j) => s + (j.connect_failures ?? 0), 0),
+    still_connected: held.reduce((s, j) => s + j.clients, 0),
+    connect_s: Math.round(connectS * 10) / 10,
+    connects_per_s: Math.round(total / connectS),
+    rss_before_kb: rssBefore,
+    rss_after_kb: rssAfter,
+    per_conn_kib: total ? Math.round((rssAfter - rssBefore) / total * 100) / 100 : null,
+    idle_cpu_pct: Math.round(idleCpu * 10) / 10,
+    servers: cluster.procs.map((x, i) => ({ ...x, rss_before_kb: before[i].rss_kb, rss_after_kb: after[i].rss_kb })),
+  };
+}
+
 const RUN = {
   async rtt(sys, cluster, tag) {
     const p = profile.rtt;
@@ -289,56 +344,18 @@ const RUN = {
   },
 
   async idle(sys, cluster, tag) {
-    const p = profile.idle;
-    await sleep(2000);
-    const before = cluster.procs.map((x) => procSample(x.pid));
-    const perProc = 16000;
-    const nproc = Math.ceil(p.conns / perProc);
-    const connected = [];
-    let release;
-    const allConnected = new Promise((r) => { release = r; });
-    const t0 = Date.now();
-    const runs = [];
-    for (let k = 0; k < nproc; k++) {
-      const n = Math.min(perProc, p.conns - k * perProc);
-      runs.push(runLoadgen([...common(sys, cluster, 1), '--scenario', 'idle', '--tag', tag,
-        '--conns', String(n), '--id-offset', String(k * perProc), '--src-first', String(2 + k * 16), '--src-count', '16',
-        '--connect-concurrency', '128', '--connect-timeout', '300', '--hold', '900'], `loadgen-${tag}-${k}`, {
-        onLine: (j, child) => {
-          if (j.type === 'connected') {
-            connected.push({ ...j, child });
-            if (connected.length === nproc) release();
-          }
-        },
-      }));
+    const r = await idleOnce(sys, cluster, tag, profile.idle.conns, 0);
+    if (sys === 'skein') {
+      // The same with the clients sharing 30 rooms: the connection's share
+      // of the per-connection memory, without a session each.
+      const c2 = await SYSTEMS.skein.start(`${tag}s`);
+      try {
+        r.shared_rooms = await idleOnce(sys, c2, `${tag}s`, Math.min(profile.idle.conns, 10000), 30);
+      } finally {
+        await c2.stop();
+      }
     }
-    await Promise.race([allConnected, Promise.all(runs)]);
-    const connectS = (Date.now() - t0) / 1000;
-    const total = connected.reduce((s, j) => s + j.clients, 0);
-    const failed = connected.reduce((s, j) => s + j.failed, 0);
-    await sleep(p.settle * 1000);
-    const mid = cluster.procs.map((x) => procSample(x.pid));
-    const tMid = Date.now();
-    await sleep(3000);
-    const after = cluster.procs.map((x) => procSample(x.pid));
-    const idleCpu = after.reduce((s, a, i) => s + (a.cpu_s - mid[i].cpu_s), 0) / ((Date.now() - tMid) / 1000) * 100;
-    for (const c of connected) c.child.kill('SIGTERM');
-    const held = (await Promise.all(runs)).flat().filter((l) => l.type === 'held');
-    const rssBefore = before.reduce((s, x) => s + x.rss_kb, 0);
-    const rssAfter = after.reduce((s, x) => s + x.rss_kb, 0);
-    return {
-      conns: p.conns,
-      connected: total,
-      failed,
-      still_connected: held.reduce((s, j) => s + j.clients, 0),
-      connect_s: Math.round(connectS * 10) / 10,
-      connects_per_s: Math.round(total / connectS),
-      rss_before_kb: rssBefore,
-      rss_after_kb: rssAfter,
-      per_conn_kib: total ? Math.round((rssAfter - rssBefore) / total * 100) / 100 : null,
-      idle_cpu_pct: Math.round(idleCpu * 10) / 10,
-      servers: cluster.procs.map((x, i) => ({ ...x, rss_before_kb: before[i].rss_kb, rss_after_kb: after[i].rss_kb })),
-    };
+    return r;
   },
 
   async failover(sys, cluster, tag) {

@@ -138,6 +138,7 @@ struct worker {
   int slots = 64;
   int ready_now = 0;
   int given_up = 0;
+  int connect_failures = 0;  // attempts that ended before the client was ready
   bool stopping = false;
 
   void count_completion(std::uint64_t now) {
@@ -368,6 +369,8 @@ void connection_down(worker& w, client& c, bool was_ready) {
   if (was_ready) {
     --w.ready_now;
     ++w.st.closed;
+  } else {
+    ++w.connect_failures;
   }
   w.sc->on_down(w, c, was_ready);
   if (w.stopping) return release_slot(w, c);
@@ -416,7 +419,7 @@ stats collect(workers_t& ws) {
 }
 
 struct counts {
-  int ready = 0, given_up = 0, queued = 0;
+  int ready = 0, given_up = 0, queued = 0, connect_failures = 0;
 };
 
 counts connection_counts(workers_t& ws) {
@@ -426,6 +429,7 @@ counts connection_counts(workers_t& ws) {
     std::lock_guard<std::mutex> lock(m);
     c.ready += w.ready_now;
     c.given_up += w.given_up;
+    c.connect_failures += w.connect_failures;
     c.queued += static_cast<int>(w.queue.size()) + w.in_flight;
   });
   return c;
@@ -772,6 +776,7 @@ int run_rtt(runtime& rt) {
   emit_line(json{{"type", "connected"},
                  {"clients", c.ready},
                  {"failed", c.given_up},
+                 {"connect_failures", c.connect_failures},
                  {"seconds", static_cast<double>(now_ns() - t_connect) / 1e9}}
               .dump());
   if (c.ready < 2 * max_pairs) {
@@ -900,6 +905,7 @@ int run_fanout(runtime& rt) {
   emit_line(json{{"type", "connected"},
                  {"clients", c.ready},
                  {"failed", c.given_up},
+                 {"connect_failures", c.connect_failures},
                  {"seconds", static_cast<double>(now_ns() - t_connect) / 1e9}}
               .dump());
   if (c.ready < o.subscribers + 1) {
@@ -999,6 +1005,7 @@ int run_idle(runtime& rt) {
                  {"clients", c.ready},
                  {"failed", c.given_up},
                  {"pending", c.queued},
+                 {"connect_failures", c.connect_failures},
                  {"seconds", std::round(static_cast<double>(now_ns() - t0) / 1e6) / 1e3},
                  {"loadgen_rss_kb", self_rss_kb()}}
               .dump());
