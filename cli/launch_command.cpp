@@ -251,6 +251,8 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
   if (rc != 0) return rc;
   for (auto& c : children)
     std::cout << "node " << c.name << " http://127.0.0.1:" << c.http_port << '\n';
+  if (!args.add_node)
+    std::cout << "dashboard http://127.0.0.1:" << children.front().http_port << "/\n";
   std::cout << "ready" << std::endl;
 
   for (;;) {

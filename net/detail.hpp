@@ -80,7 +80,14 @@ response error_response(const request_context& rc, http::status status, const st
 // Routes, one group per file.
 bool cluster_routes(request_context& rc);    // /healthz, /cluster, /cluster/placement
 bool websocket_route(request_context& rc);   // /ws/{kind}/{id}
+bool metrics_route(request_context& rc);     // /metrics
+bool events_route(request_context& rc);      // /cluster/events (SSE)
 bool admin_routes(request_context& rc);      // /admin/drain, /admin/move
+bool dashboard_routes(request_context& rc);  // /, /chat, /assets/NAME
+bool cluster_routes_cors(request_context& rc);  // cluster_routes with Access-Control-Allow-Origin: *
+
+/// Open /cluster/events streams on this node (net/events_route.cpp).
+std::int64_t open_event_streams();
 
 /// A random 128-bit client id as 32 hex digits.
 std::string new_client_id();

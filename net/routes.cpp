@@ -5,9 +5,12 @@ namespace skein::net_detail {
 
 const std::vector<route_fn>& routes() {
   static const std::vector<route_fn> table{
-    cluster_routes,
+    cluster_routes_cors,   // cluster_routes + Access-Control-Allow-Origin: * (dashboard)
     websocket_route,
+    events_route,          // /cluster/events (SSE)
+    metrics_route,         // /metrics
     admin_routes,          // /admin/drain, /admin/move
+    dashboard_routes,      // /, /chat, /assets/*
   };
   return table;
 }

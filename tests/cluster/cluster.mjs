@@ -129,6 +129,7 @@ export function launchCluster({ nodes = 3, dataDir, extraArgs = [], timeoutMs = 
     rl.on('line', (line) => {
       if (verbose) process.stderr.write(`[launcher stdout] ${line}\n`);
       if (isReady) { lateStdout.push(line); return; }
+      if (/^dashboard http:\/\/127\.0\.0\.1:\d+\/$/.test(line)) return;
       const m = /^node (\S+) (http:\/\/127\.0\.0\.1:(\d+))$/.exec(line);
       if (m) {
         found.push({ name: m[1], url: m[2], port: Number(m[3]) });

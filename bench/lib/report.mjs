@@ -1,0 +1,348 @@
+// Writes docs/benchmarks.md and the gnuplot PNGs from a results object
+// (bench/lib/run.mjs). Can be re-run alone on a saved results file:
+//   node bench/lib/report.mjs docs/bench/results.json
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const TARGETS = {
+  rtt: 10, // x the peer's msg/s at a tenth of its p99
+  fanout: 10, // x the peer's deliveries/s before p99 passes 50 ms
+  idleKiB: 4, // server RSS per idle connection
+};
+
+const fmt = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–'
+  : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
+const ms = (x) => (x === undefined || x === null ? '–' : x >= 100 ? fmt(x, 0) : x >= 10 ? fmt(x, 1) : fmt(x, 2));
+const ratio = (a, b) => (a && b ? `${fmt(a / b, a / b >= 10 ? 0 : 2)}×` : '–');
+const mib = (kb) => fmt(kb / 1024, 0);
+
+function na(r) {
+  if (!r) return 'not run';
+  if (r.error) return `failed: ${r.error}`;
+  if (r.available === false) return `not available (${r.reason})`;
+  return null;
+}
+
+// --- derived numbers ---------------------------------------------------------------
+
+function rttSummary(s, p) {
+  if (na(s) || na(p) || !s.levels?.length || !p.levels?.length) return null;
+  const best = (levels) => levels.reduce((a, b) => (b.rate > a.rate ? b : a));
+  const pb = best(p.levels);
+  const sb = best(s.levels);
+  const limit = pb.latency_ms.p99 / 10;
+  const ok = s.levels.filter((l) => l.latency_ms.p99 <= limit);
+  const sAtLimit = ok.length ? best(ok) : null;
+  const x = sAtLimit ? sAtLimit.rate / pb.rate : 0;
+  return { pb, sb, limit, sAtLimit, x, met: x >= TARGETS.rtt };
+}
+
+function fanoutBest(r) {
+  if (na(r) || !r.steps?.length) return null;
+  const ok = r.steps.filter((st) => !st.broken);
+  if (!ok.length) return { deliveries_per_s: 0, step: null, broke: r.steps[0] };
+  const step = ok.reduce((a, b) => (b.deliveries_per_s > a.deliveries_per_s ? b : a));
+  return { deliveries_per_s: step.deliveries_per_s, step, broke: r.steps.find((st) => st.broken) };
+}
+
+// --- plots -----------------------------------------------------------------------------
+
+function gnuplot(script, dir) {
+  const file = path.join(dir, `plot-${process.pid}-${Math.random().toString(36).slice(2)}.gp`);
+  fs.writeFileSync(file, script);
+  const r = spawnSync('gnuplot', [file], { encoding: 'utf8' });
+  if (r.status !== 0) console.error(`gnuplot failed: ${r.stderr}`);
+  return r.status === 0;
+}
+
+function writePlots(results, plotDir, tmp) {
+  const made = [];
+  const S = results.systems.skein ?? {};
+  const P = results.systems.socketio ?? {};
+  const term = 'set terminal pngcairo size 960,600 noenhanced font ",11"';
+  const dat = (name, rows) => {
+    const f = path.join(tmp, name);
+    fs.writeFileSync(f, `${rows.map((r) => r.join(' ')).join('\n')}\n`);
+    return f;
+  };
+
+  // rtt: latency vs throughput, one point per concurrency level
+  if (!na(S.rtt) || !na(P.rtt)) {
+    const rows = (r) => (na(r) ? [] : r.levels.map((l) => [l.rate, l.latency_ms.p50, l.latency_ms.p99, l.pairs]));
+    const fs1 = dat('rtt-skein.dat', rows(S.rtt));
+    const fs2 = dat('rtt-sio.dat', rows(P.rtt));
+    const out = path.join(plotDir, 'rtt.png');
+    if (gnuplot(`${term}
+set output '${out}'
+set title 'rtt: chat ping-pong, pairs on different nodes (labels: pairs)'
+set xlabel 'messages per second'
+set ylabel 'latency, send to peer receive (ms)'
+set logscale xy
+set grid
+set key top left
+plot '${fs1}' using 1:3 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'skein p99', \\
+     '${fs1}' using 1:2 with linespoints lw 1 pt 6 dt 2 lc rgb '#1f77b4' title 'skein p50', \\
+     '${fs2}' using 1:3 with linespoints lw 2 pt 5 lc rgb '#d62728' title 'Socket.IO + redis p99', \\
+     '${fs2}' using 1:2 with linespoints lw 1 pt 4 dt 2 lc rgb '#d62728' title 'Socket.IO + redis p50', \\
+     '${fs1}' using 1:3:4 with labels offset 0,1 notitle, \\
+     '${fs2}' using 1:3:4 with labels offset 0,1 notitle
+`, tmp)) made.push('rtt.png');
+  }
+
+  // fanout: p99 vs deliveries per second, one point per publish rate
+  if (!na(S.fanout) || !na(P.fanout)) {
+    const rows = (r) => (na(r) ? [] : r.steps.map((st) => [Math.max(1, st.deliveries_per_s), st.latency_ms.p99, st.latency_ms.p50, st.rate]));
+    const f1 = dat('fan-skein.dat', rows(S.fanout));
+    const f2 = dat('fan-sio.dat', rows(P.fanout));
+    const out = path.join(plotDir, 'fanout.png');
+    if (gnuplot(`${term}
+set output '${out}'
+set title 'fanout: one room, ${results.profile.fanout.subscribers} subscribers on 3 nodes (labels: publishes/s)'
+set xlabel 'deliveries per second'
+set ylabel 'latency, publish to subscriber receive (ms)'
+set logscale xy
+set grid
+set key top left
+plot '${f1}' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'skein p99', \\
+     '${f1}' using 1:3 with linespoints lw 1 pt 6 dt 2 lc rgb '#1f77b4' title 'skein p50', \\
+     '${f2}' using 1:2 with linespoints lw 2 pt 5 lc rgb '#d62728' title 'Socket.IO + redis p99', \\
+     '${f2}' using 1:3 with linespoints lw 1 pt 4 dt 2 lc rgb '#d62728' title 'Socket.IO + redis p50', \\
+     50 with lines dt 3 lc rgb '#555555' title 'p99 limit 50 ms', \\
+     '${f1}' using 1:2:4 with labels offset 0,1 notitle, \\
+     '${f2}' using 1:2:4 with labels offset 0,1 notitle
+`, tmp)) made.push('fanout.png');
+  }
+
+  // failover / migrate: delivered messages per bucket over time
+  const timelines = [];
+  for (const [sys, label, color] of [['skein', 'skein', '#1f77b4'], ['socketio', 'Socket.IO + redis', '#d62728']]) {
+    for (const sc of ['failover', 'migrate']) {
+      const r = results.systems[sys]?.[sc];
+      if (na(r) || !r.timeline) continue;
+      const b = r.bucket_ms / 1000;
+      // the last bucket may be cut by the end of the window
+      const full = r.timeline.slice(0, Math.floor(r.seconds / b));
+      const f = dat(`tl-${sys}-${sc}.dat`, full.map((n, i) => [(i * b).toFixed(2), n / b]));
+      timelines.push({ f, title: `${label} ${sc}`, color, events: r.events ?? [] });
+    }
+  }
+  if (timelines.length) {
+    const out = path.join(plotDir, 'failover.png');
+    const arrows = timelines.flatMap((t) => t.events.map((e) => `set arrow from ${e.at},graph 0 to ${e.at},graph 1 nohead dt 2 lw 2 lc rgb '${t.color}'`));
+    if (gnuplot(`${term}
+set output '${out}'
+set title 'failover: messages delivered per second while a node is killed (dotted: the kill)'
+set xlabel 'seconds into the measured window'
+set ylabel 'messages per second'
+set grid
+set key top right
+${arrows.join('\n')}
+plot ${timelines.map((t) => `'${t.f}' using 1:2 with lines lw 2 lc rgb '${t.color}' title '${t.title}'`).join(', \\\n     ')}
+`, tmp)) made.push('failover.png');
+  }
+  return made;
+}
+
+// --- markdown --------------------------------------------------------------------------
+
+export function writeReport(results, { outDir, plotDir, workDir }) {
+  const tmp = fs.mkdtempSync(path.join(workDir ?? os.tmpdir(), 'report-'));
+  fs.mkdirSync(plotDir, { recursive: true });
+  const plots = writePlots(results, plotDir, tmp);
+  const relPlot = (f) => path.relative(outDir, path.join(plotDir, f));
+  const S = results.systems.skein ?? {};
+  const P = results.systems.socketio ?? {};
+  const m = results.machine;
+  const L = [];
+  const machineLine = `${m.nproc} cores (${m.cpu}), ${m.ram_gib} GiB RAM, Linux ${m.kernel}, Node ${m.node}, `
+    + `redis-server ${m.redis}, socket.io ${m.socketio} + @socket.io/redis-adapter ${m.redis_adapter}, `
+    + `${m.date}, skein ${m.commit}, load average at start ${m.loadavg.join(' ')}`;
+
+  L.push('# Benchmarks', '');
+  L.push(`skein against Socket.IO 4 + \`@socket.io/redis-adapter\` over redis-server (3 Node processes), `
+    + `both as 3 processes on one machine, measured back to back in the same run by the same load generator `
+    + `(\`skein-loadgen\`, C++/Beast, which shares the machine). Produced by \`${results.command}\` `
+    + `(${results.wall_s} s); raw numbers in [bench/results.json](${relPlot('results.json')}).`, '');
+  L.push(`**Machine:** ${machineLine}.`, '');
+
+  // summary
+  const rs = rttSummary(S.rtt, P.rtt);
+  const fS = fanoutBest(S.fanout);
+  const fP = fanoutBest(P.fanout);
+  L.push('## Summary', '');
+  L.push('| scenario | measure | skein | Socket.IO + redis | skein / peer | target | met |');
+  L.push('|---|---|---:|---:|---:|---|---|');
+  if (rs) {
+    L.push(`| rtt | peak msg/s (pairs) | ${fmt(rs.sb.rate)} (${rs.sb.pairs}) | ${fmt(rs.pb.rate)} (${rs.pb.pairs}) | ${ratio(rs.sb.rate, rs.pb.rate)} | | |`);
+    L.push(`| rtt | p99 at the peer's peak (ms) | ${ms(S.rtt.levels.find((l) => l.pairs === rs.pb.pairs)?.latency_ms.p99)} | ${ms(rs.pb.latency_ms.p99)} | ${ratio(S.rtt.levels.find((l) => l.pairs === rs.pb.pairs)?.latency_ms.p99, rs.pb.latency_ms.p99)} | | |`);
+    L.push(`| rtt | msg/s with p99 ≤ ${ms(rs.limit)} ms (a tenth of the peer's p99 at its peak) | ${rs.sAtLimit ? `${fmt(rs.sAtLimit.rate)} (${rs.sAtLimit.pairs} pairs)` : 'none'} | ${fmt(rs.pb.rate)} | ${rs.x ? `${fmt(rs.x, 2)}×` : '0×'} | ≥ ${TARGETS.rtt}× | ${rs.met ? 'yes' : '**no**'} |`);
+  } else {
+    L.push(`| rtt | | ${na(S.rtt) ?? ''} | ${na(P.rtt) ?? ''} | | ≥ ${TARGETS.rtt}× | – |`);
+  }
+  if (fS && fP) {
+    const x = fP.deliveries_per_s ? fS.deliveries_per_s / fP.deliveries_per_s : 0;
+    L.push(`| fanout | deliveries/s with p99 ≤ 50 ms (publishes/s) | ${fmt(fS.deliveries_per_s)} (${fS.step?.rate ?? '–'}) | ${fmt(fP.deliveries_per_s)} (${fP.step?.rate ?? '–'}) | ${ratio(fS.deliveries_per_s, fP.deliveries_per_s)} | ≥ ${TARGETS.fanout}× | ${x >= TARGETS.fanout ? 'yes' : '**no**'} |`);
+  } else {
+    L.push(`| fanout | | ${na(S.fanout) ?? ''} | ${na(P.fanout) ?? ''} | | ≥ ${TARGETS.fanout}× | – |`);
+  }
+  if (!na(S.idle) || !na(P.idle)) {
+    const si = na(S.idle) ? null : S.idle;
+    const pi = na(P.idle) ? null : P.idle;
+    L.push(`| idle | server RSS per connection (KiB), ${fmt(results.profile.idle.conns)} clients | ${si ? fmt(si.per_conn_kib, 2) : na(S.idle)} | ${pi ? fmt(pi.per_conn_kib, 2) : na(P.idle)} | ${ratio(si?.per_conn_kib, pi?.per_conn_kib)} | ≤ ${TARGETS.idleKiB} KiB (skein) | ${si ? (si.per_conn_kib <= TARGETS.idleKiB && si.connected === si.conns ? 'yes' : '**no**') : '–'} |`);
+  }
+  const fo = (r) => (na(r) ? na(r) : `${r.recover_s >= 0 ? `${fmt(r.recover_s, 2)} s` : '–'}${r.unrecovered_pairs ? ` (${r.unrecovered_pairs} pairs never recovered)` : ''}, ${fmt(r.lost)} lost`);
+  L.push(`| failover | time until every pair delivers again; messages lost | ${fo(S.failover)} | ${fo(P.failover)} | | | |`);
+  const mg = (r) => (na(r) ? na(r) : `p99 ${ms(r.latency_ms.p99)} ms, max ${ms(r.latency_ms.max)} ms, ${fmt(r.lost)} lost`);
+  L.push(`| migrate | latency and loss while a node joins and another drains | ${mg(S.migrate)} | – | | | |`);
+  L.push('');
+
+  // missed targets
+  const missed = [];
+  if (rs && !rs.met) missed.push(`**rtt**: skein reaches ${rs.sAtLimit ? `${fmt(rs.sAtLimit.rate)} msg/s` : 'no level'} with p99 ≤ ${ms(rs.limit)} ms, ${rs.x ? `${fmt(rs.x, 2)}×` : '0×'} the peer's ${fmt(rs.pb.rate)} msg/s (target 10×). Its peak is ${fmt(rs.sb.rate)} msg/s (${ratio(rs.sb.rate, rs.pb.rate)} the peer's peak) at p99 ${ms(rs.sb.latency_ms.p99)} ms, with the servers at ${fmt(rs.sb.server_cpu_pct)} % CPU (of 200 %).`);
+  if (fS && fP && fP.deliveries_per_s && fS.deliveries_per_s / fP.deliveries_per_s < TARGETS.fanout) missed.push(`**fanout**: ${ratio(fS.deliveries_per_s, fP.deliveries_per_s)} the peer's deliveries per second under the 50 ms p99 limit (target 10×).`);
+  if (!na(S.idle) && !(S.idle.per_conn_kib <= TARGETS.idleKiB)) missed.push(`**idle**: ${fmt(S.idle.per_conn_kib, 2)} KiB of server RSS per idle connection (target ≤ 4 KiB).`);
+  if (missed.length) {
+    L.push('### Where skein misses its targets', '');
+    for (const x of missed) L.push(`- ${x}`);
+    L.push('');
+  }
+  for (const p of plots) L.push(`![${p}](${relPlot(p)})`, '');
+
+  // rtt detail
+  L.push('## rtt', '');
+  L.push(`Pairs of clients, each pair in its own room (skein: session \`chat/ROOM\`), the two clients on different nodes `
+    + `(client a on node i mod 3, b on node i+1 mod 3). a says, waits until b received it, b says, and so on: `
+    + `one message in flight per pair. Latency is from the \`say\` frame being written to the peer's \`said\` frame being read `
+    + `(both clients are in the loadgen process, same clock). msg/s counts messages delivered to the peer (each is also echoed to its sender, as the chat behaviour broadcasts to the whole room). `
+    + `${results.profile.rtt.warmup} s warm-up, then ${results.profile.rtt.duration} s measured per level. CPU is in % of one core (the machine has ${m.nproc}); `
+    + `"other" is CPU used by processes outside the benchmark during the window.`, '');
+  const rttRow = (l) => (l ? `${fmt(l.rate)} | ${ms(l.latency_ms.p50)} / ${ms(l.latency_ms.p99)} / ${ms(l.latency_ms.p999)} | ${fmt(l.server_cpu_pct)} / ${mib(l.server_rss_kb)} | ${fmt(l.loadgen_cpu_pct)} / ${fmt(l.other_cpu_pct)}` : '– | – | – | –');
+  L.push('| pairs | skein msg/s | skein p50 / p99 / p999 ms | skein CPU % / RSS MiB | loadgen / other CPU % | Socket.IO msg/s | Socket.IO p50 / p99 / p999 ms | Socket.IO CPU % / RSS MiB | loadgen / other CPU % | msg/s ratio |');
+  L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const levels = [...new Set([...(S.rtt?.levels ?? []), ...(P.rtt?.levels ?? [])].map((l) => l.pairs))].sort((a, b) => a - b);
+  for (const n of levels) {
+    const a = S.rtt?.levels?.find((l) => l.pairs === n);
+    const b = P.rtt?.levels?.find((l) => l.pairs === n);
+    L.push(`| ${n} | ${rttRow(a)} | ${rttRow(b)} | ${ratio(a?.rate, b?.rate)} |`);
+  }
+  if (na(S.rtt) || na(P.rtt)) L.push('', `skein: ${na(S.rtt) ?? 'ok'}; Socket.IO: ${na(P.rtt) ?? 'ok'}`);
+  const lost = [S.rtt, P.rtt].map((r) => (na(r) ? 0 : r.levels.reduce((s, l) => s + l.lost + l.errors, 0)));
+  L.push('', `Lost or failed messages: skein ${lost[0]}, Socket.IO ${lost[1]}.`, '');
+
+  // fanout detail
+  L.push('## fanout', '');
+  L.push(`One room, ${results.profile.fanout.subscribers} subscribers spread over the 3 nodes, one publisher (on the first node) `
+    + `saying at a fixed rate (open loop: a message's latency counts from when it was due, so a server that falls behind shows it). `
+    + `Each rate runs ${results.profile.fanout.step} s (the first ${results.profile.fanout.stepWarmup} s unmeasured); the rates go up until p99 passes 50 ms `
+    + `or fewer than 99 % of the deliveries arrive within 3 s after the step.`, '');
+  L.push('| publishes/s | offered deliveries/s | skein deliveries/s | skein p50 / p99 ms | skein CPU % | Socket.IO deliveries/s | Socket.IO p50 / p99 ms | Socket.IO CPU % |');
+  L.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const rates = [...new Set([...(S.fanout?.steps ?? []), ...(P.fanout?.steps ?? [])].map((st) => st.rate))].sort((a, b) => a - b);
+  const fanRow = (st) => (st ? `${fmt(st.deliveries_per_s)}${st.broken ? ' (broke)' : ''} | ${ms(st.latency_ms.p50)} / ${ms(st.latency_ms.p99)} | ${fmt(st.server_cpu_pct)}` : '– | – | –');
+  for (const r of rates) {
+    const a = S.fanout?.steps?.find((st) => st.rate === r);
+    const b = P.fanout?.steps?.find((st) => st.rate === r);
+    L.push(`| ${r} | ${fmt(r * results.profile.fanout.subscribers)} | ${fanRow(a)} | ${fanRow(b)} |`);
+  }
+  if (na(S.fanout) || na(P.fanout)) L.push('', `skein: ${na(S.fanout) ?? 'ok'}; Socket.IO: ${na(P.fanout) ?? 'ok'}`);
+  L.push('');
+
+  // idle detail
+  L.push('## idle', '');
+  L.push(`${fmt(results.profile.idle.conns)} clients, each in its own room/session, spread over the 3 nodes from `
+    + `${Math.ceil(results.profile.idle.conns / 16000)} loadgen process(es) (source addresses 127.0.0.2 and up, \`IP_BIND_ADDRESS_NO_PORT\`). `
+    + `RSS per connection = (sum of the servers' VmRSS ${results.profile.idle.settle} s after the last connect − before the first) / connections. `
+    + `skein's figure includes the connection actor, the session actor and its journal entry; Socket.IO's the socket and its room.`, '');
+  L.push('| | skein | Socket.IO + redis |');
+  L.push('|---|---:|---:|');
+  const idle = (r, f) => (na(r) ? na(r) : f(r));
+  L.push(`| connected / asked | ${idle(S.idle, (r) => `${fmt(r.connected)} / ${fmt(r.conns)}`)} | ${idle(P.idle, (r) => `${fmt(r.connected)} / ${fmt(r.conns)}`)} |`);
+  L.push(`| connect time (connects/s; failed attempts, retried) | ${idle(S.idle, (r) => `${fmt(r.connect_s, 1)} s (${fmt(r.connects_per_s)}; ${fmt(r.connect_failures)})`)} | ${idle(P.idle, (r) => `${fmt(r.connect_s, 1)} s (${fmt(r.connects_per_s)}; ${fmt(r.connect_failures)})`)} |`);
+  L.push(`| server RSS before → after (MiB) | ${idle(S.idle, (r) => `${mib(r.rss_before_kb)} → ${mib(r.rss_after_kb)}`)} | ${idle(P.idle, (r) => `${mib(r.rss_before_kb)} → ${mib(r.rss_after_kb)}`)} |`);
+  L.push(`| RSS per connection (KiB) | ${idle(S.idle, (r) => fmt(r.per_conn_kib, 2))} | ${idle(P.idle, (r) => fmt(r.per_conn_kib, 2))} |`);
+  L.push(`| server CPU while idle (% of one core) | ${idle(S.idle, (r) => fmt(r.idle_cpu_pct, 1))} | ${idle(P.idle, (r) => fmt(r.idle_cpu_pct, 1))} |`);
+  L.push(`| still connected at the end | ${idle(S.idle, (r) => fmt(r.still_connected))} | ${idle(P.idle, (r) => fmt(r.still_connected))} |`);
+  L.push('');
+  const sr = !na(S.idle) && S.idle.shared_rooms;
+  if (sr) {
+    L.push(`Split of skein's figure: with ${fmt(sr.connected)} clients sharing ${sr.rooms} rooms (so almost no sessions), `
+      + `the servers grow by ${fmt(sr.per_conn_kib, 2)} KiB per connection: that is the connection's share (WebSocket stream, `
+      + `connection actor, buffers); the remaining ${fmt(S.idle.per_conn_kib - sr.per_conn_kib, 2)} KiB is the session's `
+      + '(session actor with its chat state, directory entry, journal entry in the memtable).', '');
+  }
+
+  // failover + migrate
+  L.push('## failover and migrate', '');
+  L.push(`failover: rtt with ${results.profile.failover.pairs} pairs; ${results.profile.failover.at} s into the window the second node is killed with SIGKILL. `
+    + `Clients whose connection ends reconnect to the next node (50 ms backoff, growing); a message not delivered within `
+    + `${results.profile.failover.msgTimeout} s counts as lost and the pair sends a new one. Recovery = from the kill until every pair has delivered a message again. `
+    + `migrate (skein only): the same load while a node joins and another drains (\`skein-demo ctl\`).`, '');
+  L.push('| | skein failover | Socket.IO failover | skein migrate |');
+  L.push('|---|---:|---:|---:|');
+  const ev = (r, f) => (na(r) ? na(r) : f(r));
+  L.push(`| recovery | ${ev(S.failover, (r) => `${fmt(r.recover_s, 2)} s`)} | ${ev(P.failover, (r) => `${fmt(r.recover_s, 2)} s`)} | ${ev(S.migrate, (r) => `${fmt(r.recover_s, 2)} s`)} |`);
+  L.push(`| lost / reconnects | ${ev(S.failover, (r) => `${fmt(r.lost)} / ${fmt(r.reconnects)}`)} | ${ev(P.failover, (r) => `${fmt(r.lost)} / ${fmt(r.reconnects)}`)} | ${ev(S.migrate, (r) => `${fmt(r.lost)} / ${fmt(r.reconnects)}`)} |`);
+  L.push(`| msg/s, p99 / max ms over the window | ${ev(S.failover, (r) => `${fmt(r.rate)}, ${ms(r.latency_ms.p99)} / ${ms(r.latency_ms.max)}`)} | ${ev(P.failover, (r) => `${fmt(r.rate)}, ${ms(r.latency_ms.p99)} / ${ms(r.latency_ms.max)}`)} | ${ev(S.migrate, (r) => `${fmt(r.rate)}, ${ms(r.latency_ms.p99)} / ${ms(r.latency_ms.max)}`)} |`);
+  L.push('');
+
+  // profile
+  const hp = results.hot_path;
+  if (hp) {
+    L.push('## Where skein\'s time goes', '');
+    if (!hp.available) {
+      L.push(`No profile: ${hp.reason}.`, '');
+    } else {
+      L.push(`\`${hp.command}\`${hp.rtt ? ` (${fmt(hp.rtt.rate)} msg/s, p99 ${ms(hp.rtt.p99)} ms, servers at ${fmt(hp.rtt.server_cpu_pct)} % CPU)` : ''}. `
+        + 'Share of the node\'s on-CPU samples spent in each part, callees included (the parts nest and overlap, so they do not add up to 100 %):', '');
+      L.push('| part | samples |', '|---|---:|');
+      for (const b of hp.buckets) L.push(`| ${b.label} | ${fmt(b.pct, 1)} % |`);
+      if (hp.self_sums) {
+        L.push('', 'Self time by kind of code:', '', '| code | samples |', '|---|---:|');
+        for (const b of hp.self_sums) L.push(`| ${b.label} | ${fmt(b.pct, 1)} % |`);
+      }
+      L.push('', 'Top functions by self time:', '', '| self | function |', '|---:|---|');
+      for (const t of hp.top_self) L.push(`| ${fmt(t.pct, 1)} % | ${t.kernel ? '[kernel] ' : ''}\`${t.sym.replace(/\|/g, '\\|')}\` |`);
+      L.push('');
+    }
+  }
+
+  // method
+  L.push('## How it is measured', '');
+  L.push('- `bench/run --quick` (under 5 minutes) or `bench/run --full` (under 30) installs what is missing '
+    + '(redis-server, gnuplot, the pinned npm packages of `bench/peers/socketio`), builds `skein-demo` and `skein-loadgen`, '
+    + 'and runs every scenario on a fresh cluster of each system: skein with `skein-demo launch --nodes 3` (default options: '
+    + '`durability=local`, every message journaled to RocksDB and released after the commit, no fsync), then the peer with '
+    + '`bench/peers/socketio/launch.js` (redis-server without persistence, 3 × `node server.js`). Options: `--only rtt,fanout`, '
+    + '`--systems skein`, `--build-dir DIR`; `node bench/lib/report.mjs docs/bench/results.json` rewrites this page from saved numbers.');
+  L.push('- The load generator speaks both protocols with the same code path: skein\'s `/ws/chat/{room}?user=U` frames and '
+    + 'Socket.IO v5 over Engine.IO v4 WebSocket (`0{...}` open, `40` connect, `42["say",{...}]`/`42["said",{...}]`, ping `2` → pong `3`). '
+    + 'One io_context per thread, asynchronous Beast clients, source addresses from 127.0.0.0/8.');
+  L.push('- Latency percentiles come from a log-linear histogram (64 sub-buckets per power of two, < 1.6 % error). '
+    + 'Server CPU is the utime+stime delta of every server process (/proc/PID/stat) over the measured window; RSS is VmRSS at its end; '
+    + 'for Socket.IO both include redis-server.');
+  const rep = Object.entries(results.profile).filter(([, v]) => (v.repeat ?? 1) > 1).map(([k]) => k);
+  if (rep.length) L.push(`- ${rep.join(' and ')} ran ${results.profile[rep[0]].repeat} times per system, alternating skein and the peer; `
+    + 'the tables show, per system, the run in which other processes took the least CPU (all runs are in results.json: `runs_other_cpu_pct`).');
+  L.push('- The servers, the load generator and whatever else runs on the machine share its cores: the tables show the '
+    + 'load generator\'s CPU and the CPU of other processes during each window. Numbers from a busy machine move by tens of percent between runs.');
+  L.push('- What differs: skein persists every chat input (journal + outbox in RocksDB) and keeps each room\'s last 50 messages, '
+    + 'which it sends on join; the Socket.IO server keeps nothing, and its adapter is pub/sub through redis. A skein message '
+    + 'goes from the sender\'s node to the room\'s owner node (HRW placement) and from there to each receiver\'s node (0 to 2 cluster hops); '
+    + 'a Socket.IO message goes from the sender\'s node through redis to every node.');
+  L.push('');
+  fs.writeFileSync(path.join(outDir, 'benchmarks.md'), `${L.join('\n')}\n`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const file = process.argv[2] ?? path.join(repo, 'docs/bench/results.json');
+  const results = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const outDir = path.resolve(repo, process.argv[3] ?? 'docs');
+  writeReport(results, { outDir, plotDir: path.join(outDir, 'bench'), workDir: os.tmpdir() });
+  console.error(`wrote ${path.join(outDir, 'benchmarks.md')}`);
+}

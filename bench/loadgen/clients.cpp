@@ -1,0 +1,1037 @@
+// The only translation unit of skein-loadgen that includes Beast.
+//
+// One io_context per thread; every client (and every pair of the rtt
+// scenario) lives on one of them, so scenario state needs no locks. The main
+// thread drives the phases and talks to the workers by posting to them.
+//
+// Protocols (chosen by --proto), chat in both:
+//   skein:    ws://HOST/ws/chat/{room}?user={user}; ready on the "history" frame;
+//             sends {"type":"say","text":T}; receives {"seq":N,"data":{"type":"said",...}}
+//   socketio: ws://HOST/socket.io/?EIO=4&transport=websocket&room={room}&user={user};
+//             Engine.IO open "0{...}" -> send "40"; ready on "40{...}"; ping "2" -> "3";
+//             sends 42["say",{"text":T}]; receives 42["said",{"user":U,"text":T}]
+// Message texts carry their own send time, so receivers need no lookup.
+#include <atomic>
+#include <charconv>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include "bench/loadgen/loadgen.hpp"
+
+extern char** environ;
+
+namespace loadgen {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using json = nlohmann::json;
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+struct target {
+  std::string host;  // Host header
+  tcp::endpoint ep;
+};
+
+target parse_url(const std::string& url) {
+  auto s = url;
+  if (s.rfind("http://", 0) == 0) s = s.substr(7);
+  if (s.rfind("ws://", 0) == 0) s = s.substr(5);
+  if (auto slash = s.find('/'); slash != std::string::npos) s = s.substr(0, slash);
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("url without port: " + url);
+  target t;
+  t.host = s;
+  t.ep = tcp::endpoint(asio::ip::make_address_v4(s.substr(0, colon)),
+                       static_cast<unsigned short>(std::stoi(s.substr(colon + 1))));
+  if (!t.ep.address().is_loopback())
+    throw std::invalid_argument("only loopback targets are allowed: " + url);
+  return t;
+}
+
+struct stats {
+  histogram hist;
+  std::uint64_t delivered = 0;  // measured deliveries
+  std::uint64_t sent = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t stale = 0;  // late or unexpected deliveries
+  std::uint64_t errors = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t closed = 0;  // established connections that ended
+  std::vector<std::uint32_t> timeline;
+
+  void merge(const stats& o) {
+    hist.merge(o.hist);
+    delivered += o.delivered;
+    sent += o.sent;
+    lost += o.lost;
+    stale += o.stale;
+    errors += o.errors;
+    reconnects += o.reconnects;
+    closed += o.closed;
+    if (timeline.size() < o.timeline.size()) timeline.resize(o.timeline.size());
+    for (std::size_t i = 0; i < o.timeline.size(); ++i) timeline[i] += o.timeline[i];
+  }
+};
+
+struct worker;
+class connection;
+
+struct client {
+  worker* w = nullptr;
+  int id = 0;    // global number (source address, names)
+  int slot = 0;  // scenario index (pair, subscriber)
+  int node = 0;  // index into the targets
+  std::string user, room;
+  std::shared_ptr<connection> conn;
+  bool ready = false;
+  bool pacing = false;  // holds one of its worker's connect slots
+  int failures = 0;     // consecutive failed attempts
+  std::unique_ptr<asio::steady_timer> retry;
+
+  void say(std::string_view text);
+};
+
+struct scenario {
+  virtual ~scenario() = default;
+  virtual void on_ready(worker&, client&) {}
+  virtual void on_said(worker&, client&, std::string_view user, std::string_view text) = 0;
+  virtual void on_down(worker&, client&, bool /*was_ready*/) {}
+  bool rotate_on_failure = false;  // reconnect to the next node
+  int max_failures = 1 << 30;
+};
+
+struct worker {
+  int index = 0;
+  asio::io_context ioc{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::thread th;
+  const options* o = nullptr;
+  const std::vector<target>* targets = nullptr;
+  scenario* sc = nullptr;
+  stats st;
+  std::uint64_t origin_ns = 0;  // timeline origin
+  std::uint64_t bucket_ns = 100'000'000;
+  std::deque<client*> queue;  // clients waiting for a connect slot
+  int in_flight = 0;
+  int slots = 64;
+  int ready_now = 0;
+  int given_up = 0;
+  int connect_failures = 0;  // attempts that ended before the client was ready
+  bool stopping = false;
+
+  void count_completion(std::uint64_t now) {
+    if (now < origin_ns) return;
+    auto b = (now - origin_ns) / bucket_ns;
+    if (b > 200'000) return;
+    if (st.timeline.size() <= b) st.timeline.resize(b + 1);
+    ++st.timeline[b];
+  }
+};
+
+void begin_connect(worker& w, client& c);
+void connection_ready(worker& w, client& c);
+void connection_down(worker& w, client& c, bool was_ready);
+
+std::string_view field(std::string_view m, std::string_view key) {
+  auto p = m.find(key);
+  if (p == std::string_view::npos) return {};
+  p += key.size();
+  auto e = m.find('"', p);
+  if (e == std::string_view::npos) return {};
+  return m.substr(p, e - p);
+}
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(client& c, worker& w) : c_(&c), w_(w), ws_(w.ioc) {}
+
+  void start() {
+    const auto& t = (*w_.targets)[static_cast<std::size_t>(c_->node)];
+    auto& sock = beast::get_lowest_layer(ws_).socket();
+    beast::error_code ec;
+    sock.open(tcp::v4(), ec);
+    if (!ec) {
+      // Lets many connections share a source address: the port is chosen at
+      // connect time per 4-tuple, not at bind time per address.
+      int one = 1;
+      ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      sock.set_option(tcp::no_delay(true), ec);
+    }
+    if (!ec) {
+      const auto& o = *w_.o;
+      auto last = static_cast<std::uint32_t>(o.src_first + c_->id % o.src_count);
+      sock.bind(tcp::endpoint(asio::ip::address_v4(0x7f000000u | last), 0), ec);
+    }
+    if (ec) {
+      asio::post(w_.ioc, [self = shared_from_this(), ec] { self->fail(ec); });
+      return;
+    }
+    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(15));
+    beast::get_lowest_layer(ws_).async_connect(
+      t.ep, beast::bind_front_handler(&connection::on_connect, shared_from_this()));
+  }
+
+  void send(std::string frame) {
+    if (dead_) return;
+    out_.push_back(std::move(frame));
+    if (!writing_) do_write();
+  }
+
+  bool is_socketio() const { return w_.o->proto == protocol::socketio; }
+
+ private:
+  void on_connect(beast::error_code ec) {
+    if (ec) return fail(ec);
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout to{};
+    to.handshake_timeout = std::chrono::seconds(15);
+    to.idle_timeout = websocket::stream_base::none();
+    to.keep_alive_pings = false;
+    ws_.set_option(to);
+    ws_.text(true);
+    std::string path;
+    if (is_socketio())
+      path = "/socket.io/?EIO=4&transport=websocket&room=" + c_->room + "&user=" + c_->user;
+    else
+      path = "/ws/chat/" + c_->room + "?user=" + c_->user;
+    const auto& t = (*w_.targets)[static_cast<std::size_t>(c_->node)];
+    ws_.async_handshake(t.host, path,
+                        beast::bind_front_handler(&connection::on_handshake, shared_from_this()));
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) return fail(ec);
+    do_read();
+  }
+
+  void do_read() {
+    ws_.async_read(buf_, beast::bind_front_handler(&connection::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) return fail(ec);
+    auto d = buf_.cdata();
+    std::string_view m(static_cast<const char*>(d.data()), d.size());
+    if (is_socketio())
+      handle_socketio(m);
+    else
+      handle_skein(m);
+    buf_.consume(buf_.size());
+    if (!dead_) do_read();
+  }
+
+  void handle_skein(std::string_view m) {
+    if (m.find("\"said\"") != std::string_view::npos) {
+      if (ready_) w_.sc->on_said(w_, *c_, field(m, "\"user\":\""), field(m, "\"text\":\""));
+    } else if (!ready_ && m.find("\"history\"") != std::string_view::npos) {
+      ready_ = true;
+      connection_ready(w_, *c_);
+    } else if (m.find("\"error\"") != std::string_view::npos) {
+      ++w_.st.errors;
+    }
+  }
+
+  void handle_socketio(std::string_view m) {
+    if (m.empty()) return;
+    switch (m[0]) {
+      case '0':  // Engine.IO open: connect to the main namespace
+        send("40");
+        return;
+      case '2':  // Engine.IO ping
+        send("3");
+        return;
+      case '1':  // Engine.IO close
+        return fail(beast::error_code(asio::error::connection_reset));
+      case '4':
+        if (m.size() < 2) return;
+        if (m[1] == '0') {
+          if (!ready_) {
+            ready_ = true;
+            connection_ready(w_, *c_);
+          }
+        } else if (m[1] == '2') {
+          if (ready_ && m.substr(2, 8) == "[\"said\",")
+            w_.sc->on_said(w_, *c_, field(m, "\"user\":\""), field(m, "\"text\":\""));
+        } else if (m[1] == '1' || m[1] == '4') {
+          ++w_.st.errors;
+          return fail(beast::error_code(asio::error::connection_refused));
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  void do_write() {
+    writing_ = true;
+    ws_.async_write(asio::buffer(out_.front()),
+                    beast::bind_front_handler(&connection::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    if (ec) return fail(ec);
+    out_.pop_front();
+    if (!out_.empty() && !dead_) do_write();
+  }
+
+  void fail(beast::error_code) {
+    if (dead_) return;
+    dead_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    if (c_ && c_->conn.get() == this) {
+      auto self = shared_from_this();
+      client* c = c_;
+      c_ = nullptr;
+      connection_down(w_, *c, ready_);
+    }
+  }
+
+  client* c_;
+  worker& w_;
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buf_;
+  std::deque<std::string> out_;
+  bool writing_ = false;
+  bool dead_ = false;
+  bool ready_ = false;
+};
+
+void client::say(std::string_view text) {
+  if (!conn || !ready) return;
+  std::string f;
+  if (w->o->proto == protocol::socketio) {
+    f.reserve(text.size() + 24);
+    f.append("42[\"say\",{\"text\":\"").append(text).append("\"}]");
+  } else {
+    f.reserve(text.size() + 32);
+    f.append("{\"type\":\"say\",\"text\":\"").append(text).append("\"}");
+  }
+  conn->send(std::move(f));
+}
+
+void pump(worker& w) {
+  while (w.in_flight < w.slots && !w.queue.empty()) {
+    client* c = w.queue.front();
+    w.queue.pop_front();
+    c->pacing = true;
+    ++w.in_flight;
+    begin_connect(w, *c);
+  }
+}
+
+void release_slot(worker& w, client& c) {
+  if (!c.pacing) return;
+  c.pacing = false;
+  --w.in_flight;
+  pump(w);
+}
+
+void begin_connect(worker& w, client& c) {
+  c.conn = std::make_shared<connection>(c, w);
+  c.conn->start();
+}
+
+void connection_ready(worker& w, client& c) {
+  c.ready = true;
+  c.failures = 0;
+  ++w.ready_now;
+  release_slot(w, c);
+  w.sc->on_ready(w, c);
+}
+
+void connection_down(worker& w, client& c, bool was_ready) {
+  c.conn.reset();
+  c.ready = false;
+  if (was_ready) {
+    --w.ready_now;
+    ++w.st.closed;
+  } else {
+    ++w.connect_failures;
+  }
+  w.sc->on_down(w, c, was_ready);
+  if (w.stopping) return release_slot(w, c);
+  if (++c.failures > w.sc->max_failures) {
+    ++w.given_up;
+    return release_slot(w, c);
+  }
+  if (w.sc->rotate_on_failure)
+    c.node = (c.node + 1) % static_cast<int>(w.targets->size());
+  if (was_ready) ++w.st.reconnects;
+  if (!c.retry) c.retry = std::make_unique<asio::steady_timer>(w.ioc);
+  c.retry->expires_after(std::chrono::milliseconds(std::min(1000, 50 * c.failures)));
+  c.retry->async_wait([&w, &c](beast::error_code ec) {
+    if (!ec && !w.stopping && !c.conn) begin_connect(w, c);
+  });
+}
+
+// --- main-thread helpers ----------------------------------------------------
+
+using workers_t = std::vector<std::unique_ptr<worker>>;
+
+template <class F>
+void on_all(workers_t& ws, F f) {
+  std::vector<std::future<void>> done;
+  for (auto& w : ws) {
+    auto p = std::make_shared<std::promise<void>>();
+    done.push_back(p->get_future());
+    asio::post(w->ioc, [p, f, wp = w.get()]() mutable {
+      f(*wp);
+      p->set_value();
+    });
+  }
+  for (auto& d : done) d.wait();
+}
+
+stats collect(workers_t& ws) {
+  std::mutex m;
+  stats total;
+  on_all(ws, [&](worker& w) {
+    std::lock_guard<std::mutex> lock(m);
+    total.merge(w.st);
+    w.st = stats{};
+    w.origin_ns = now_ns();
+  });
+  return total;
+}
+
+struct counts {
+  int ready = 0, given_up = 0, queued = 0, connect_failures = 0;
+};
+
+counts connection_counts(workers_t& ws) {
+  std::mutex m;
+  counts c;
+  on_all(ws, [&](worker& w) {
+    std::lock_guard<std::mutex> lock(m);
+    c.ready += w.ready_now;
+    c.given_up += w.given_up;
+    c.connect_failures += w.connect_failures;
+    c.queued += static_cast<int>(w.queue.size()) + w.in_flight;
+  });
+  return c;
+}
+
+/// Sleeps up to `seconds`, waking early on a stop request.
+bool nap(double seconds) {
+  auto end = std::chrono::steady_clock::now()
+             + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+               std::chrono::duration<double>(seconds));
+  while (std::chrono::steady_clock::now() < end) {
+    if (stop_requested()) return false;
+    auto left = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      end - std::chrono::steady_clock::now());
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+      left, std::chrono::milliseconds(20)));
+  }
+  return !stop_requested();
+}
+
+/// Waits until `want` clients are ready (or gave up); returns the counts.
+counts wait_connected(workers_t& ws, int want, double timeout_s) {
+  auto start = std::chrono::steady_clock::now();
+  counts c;
+  for (;;) {
+    c = connection_counts(ws);
+    if (c.ready + c.given_up >= want || stop_requested()) break;
+    if (std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_s)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return c;
+}
+
+json latency_json(const histogram& h) {
+  auto ms = [](std::uint64_t ns) { return std::round(static_cast<double>(ns) / 1e3) / 1e3; };
+  return json{{"n", h.count()},
+              {"p50", ms(h.quantile(0.50))},
+              {"p90", ms(h.quantile(0.90))},
+              {"p99", ms(h.quantile(0.99))},
+              {"p999", ms(h.quantile(0.999))},
+              {"max", ms(h.max())},
+              {"mean", std::round(h.mean() / 1e3) / 1e3}};
+}
+
+struct window {
+  std::vector<proc_sample> procs;
+  double self_cpu = 0;
+  double machine = 0;
+  std::uint64_t t = 0;
+};
+
+window open_window(const options& o) {
+  return {sample_procs(o.pids), self_cpu_s(), machine_busy_s(), now_ns()};
+}
+
+json close_window(const options& o, const window& w0) {
+  window w1 = open_window(o);
+  double secs = static_cast<double>(w1.t - w0.t) / 1e9;
+  json servers = json::array();
+  double cpu_total = 0;
+  long rss_total = 0;
+  for (std::size_t i = 0; i < w1.procs.size(); ++i) {
+    const auto& a = w0.procs[i];
+    const auto& b = w1.procs[i];
+    double pct = (b.alive && a.alive && secs > 0) ? 100.0 * (b.cpu_s - a.cpu_s) / secs : 0;
+    cpu_total += pct;
+    rss_total += b.rss_kb;
+    servers.push_back({{"pid", b.pid},
+                       {"alive", b.alive},
+                       {"cpu_pct", std::round(pct * 10) / 10},
+                       {"rss_kb", b.rss_kb}});
+  }
+  double loadgen = 100.0 * (w1.self_cpu - w0.self_cpu) / secs;
+  double machine = 100.0 * (w1.machine - w0.machine) / secs;
+  return json{{"seconds", std::round(secs * 1000) / 1000},
+              {"machine_cpu_pct", std::round(machine * 10) / 10},
+              {"other_cpu_pct", std::round(std::max(0.0, machine - cpu_total - loadgen) * 10) / 10},
+              {"servers", servers},
+              {"server_cpu_pct", std::round(cpu_total * 10) / 10},
+              {"server_rss_kb", rss_total},
+              {"loadgen_cpu_pct", std::round(loadgen * 10) / 10},
+              {"loadgen_rss_kb", self_rss_kb()}};
+}
+
+/// Runs `command` with /bin/sh -c, without waiting; returns the child PID.
+pid_t spawn_shell(const std::string& command) {
+  pid_t pid = -1;
+  const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+  if (::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ) != 0)
+    return -1;
+  return pid;
+}
+
+template <class T>
+bool parse_num(std::string_view s, T& out) {
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc{} && r.ptr == s.data() + s.size();
+}
+
+/// Splits "a.b.c" into three integers.
+bool parse3(std::string_view text, std::uint64_t& a, std::uint64_t& b, std::uint64_t& c) {
+  auto d1 = text.find('.');
+  if (d1 == std::string_view::npos) return false;
+  auto d2 = text.find('.', d1 + 1);
+  if (d2 == std::string_view::npos) return false;
+  return parse_num(text.substr(0, d1), a) && parse_num(text.substr(d1 + 1, d2 - d1 - 1), b)
+         && parse_num(text.substr(d2 + 1), c);
+}
+
+std::string text3(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
+  std::string s = std::to_string(a);
+  s += '.';
+  s += std::to_string(b);
+  s += '.';
+  s += std::to_string(c);
+  return s;
+}
+
+// --- rtt: pairs ping-pong in their own rooms ----------------------------------
+
+struct pair_state {
+  client* a = nullptr;  // on node i % N
+  client* b = nullptr;  // on node (i + 1) % N
+  std::uint64_t index = 0;
+  bool active = false;
+  bool waiting = false;
+  int turn = 0;  // 0: a sends next
+  std::uint64_t seq = 0;
+  std::uint64_t t0 = 0;
+  std::uint64_t first_after_event = 0;
+};
+
+struct rtt_scenario final : scenario {
+  std::vector<pair_state> pairs;
+  std::vector<std::vector<pair_state*>> by_worker;
+  std::uint64_t timeout_ns = 5'000'000'000;
+  std::atomic<std::uint64_t> event_ns{0};
+
+  void kick(worker& w, pair_state& p) {
+    if (!p.active || p.waiting || !p.a->ready || !p.b->ready) return;
+    client* from = p.turn == 0 ? p.a : p.b;
+    ++p.seq;
+    p.t0 = now_ns();
+    p.waiting = true;
+    ++w.st.sent;
+    from->say(text3(p.index, p.seq, p.t0));
+  }
+
+  void on_ready(worker& w, client& c) override { kick(w, pairs[static_cast<std::size_t>(c.slot)]); }
+
+  void on_said(worker& w, client& c, std::string_view user, std::string_view text) override {
+    if (user == c.user) return;  // our own echo
+    std::uint64_t idx = 0, seq = 0, t0 = 0;
+    auto& p = pairs[static_cast<std::size_t>(c.slot)];
+    client* expect = p.turn == 0 ? p.b : p.a;
+    if (!parse3(text, idx, seq, t0) || idx != p.index || &c != expect || !p.waiting
+        || seq != p.seq) {
+      ++w.st.stale;
+      return;
+    }
+    auto now = now_ns();
+    w.st.hist.record(now - t0);
+    ++w.st.delivered;
+    w.count_completion(now);
+    auto ev = event_ns.load(std::memory_order_relaxed);
+    if (ev != 0 && p.first_after_event == 0 && now > ev) p.first_after_event = now;
+    p.waiting = false;
+    p.turn ^= 1;
+    kick(w, p);
+  }
+
+  void sweep(worker& w) {
+    auto now = now_ns();
+    for (auto* p : by_worker[static_cast<std::size_t>(w.index)]) {
+      if (p->waiting && now - p->t0 > timeout_ns) {
+        ++w.st.lost;
+        p->waiting = false;
+        kick(w, *p);
+      }
+    }
+  }
+};
+
+void start_sweeper(worker& w, rtt_scenario& sc, std::shared_ptr<asio::steady_timer> t) {
+  t->expires_after(std::chrono::milliseconds(50));
+  t->async_wait([&w, &sc, t](beast::error_code ec) {
+    if (ec || w.stopping) return;
+    sc.sweep(w);
+    start_sweeper(w, sc, t);
+  });
+}
+
+// --- fanout: one room, one publisher at fixed rates --------------------------
+
+struct fanout_scenario final : scenario {
+  client* publisher = nullptr;
+  std::atomic<std::uint64_t> measuring{0};
+
+  // publisher state, touched on worker 0 only
+  double rate = 0;
+  std::uint64_t tag = 0, start = 0, warm_end = 0, end = 0, sent = 0, sent_measured = 0,
+                unsent = 0;
+  std::unique_ptr<asio::steady_timer> timer;
+  std::shared_ptr<std::promise<void>> done;
+
+  void on_said(worker& w, client& c, std::string_view, std::string_view text) override {
+    if (&c == publisher) return;
+    std::uint64_t t = 0, seq = 0, t0 = 0;
+    if (!parse3(text, t, seq, t0)) return;
+    if (t == 0) return;  // warm-up message
+    if (t != measuring.load(std::memory_order_relaxed)) {
+      ++w.st.stale;
+      return;
+    }
+    auto now = now_ns();
+    w.st.hist.record(now > t0 ? now - t0 : 0);
+    ++w.st.delivered;
+  }
+
+  void tick(worker& w) {
+    auto now = now_ns();
+    if (now >= end) {
+      done->set_value();
+      return;
+    }
+    const double per = 1e9 / rate;
+    auto due = static_cast<std::uint64_t>(static_cast<double>(now - start) / per) + 1;
+    while (sent < due) {
+      auto intended = start + static_cast<std::uint64_t>(static_cast<double>(sent) * per);
+      if (intended >= end) break;
+      std::uint64_t t = intended >= warm_end ? tag : 0;
+      if (publisher->ready) {
+        // The latency of a message counts from when it was due (open loop).
+        publisher->say(text3(t, sent, intended));
+        ++w.st.sent;
+        if (t != 0) ++sent_measured;
+      } else {
+        ++unsent;
+      }
+      ++sent;
+    }
+    auto next = start + static_cast<std::uint64_t>(static_cast<double>(sent) * per);
+    next = std::max(next, now + 200'000);
+    timer->expires_after(std::chrono::nanoseconds(next - now));
+    timer->async_wait([this, &w](beast::error_code ec) {
+      if (!ec) tick(w);
+    });
+  }
+};
+
+// --- idle: connections in their own rooms -------------------------------------
+
+struct idle_scenario final : scenario {
+  void on_said(worker&, client&, std::string_view, std::string_view) override {}
+};
+
+// --- driver ---------------------------------------------------------------------
+
+struct runtime {
+  const options& o;
+  std::vector<target> targets;
+  workers_t workers;
+  std::vector<std::unique_ptr<client>> clients;
+
+  explicit runtime(const options& opts) : o(opts) {
+    for (auto& u : o.urls) targets.push_back(parse_url(u));
+    for (int i = 0; i < o.threads; ++i) {
+      auto w = std::make_unique<worker>();
+      w->index = i;
+      w->o = &o;
+      w->targets = &targets;
+      w->guard.emplace(w->ioc.get_executor());
+      w->slots = std::max(1, o.connect_concurrency / o.threads);
+      w->bucket_ns = static_cast<std::uint64_t>(o.bucket_ms * 1e6);
+      workers.push_back(std::move(w));
+    }
+  }
+
+  void set_scenario(scenario& sc) {
+    for (auto& w : workers) w->sc = &sc;
+  }
+
+  client& add_client(int id, int slot, int node, int worker_index, std::string user,
+                     std::string room) {
+    auto c = std::make_unique<client>();
+    c->w = workers[static_cast<std::size_t>(worker_index)].get();
+    c->id = id;
+    c->slot = slot;
+    c->node = node % static_cast<int>(targets.size());
+    c->user = std::move(user);
+    c->room = std::move(room);
+    clients.push_back(std::move(c));
+    return *clients.back();
+  }
+
+  void start_threads() {
+    for (auto& w : workers)
+      w->th = std::thread([wp = w.get()] { wp->ioc.run(); });
+  }
+
+  /// Queues every client for a paced connect; returns when all are in.
+  counts connect_all(int want) {
+    on_all(workers, [this](worker& w) {
+      for (auto& c : clients)
+        if (c->w == &w) w.queue.push_back(c.get());
+      pump(w);
+    });
+    return wait_connected(workers, want, o.connect_timeout_s);
+  }
+
+  void stop() {
+    on_all(workers, [](worker& w) { w.stopping = true; });
+  }
+};
+
+int run_rtt(runtime& rt) {
+  const auto& o = rt.o;
+  rtt_scenario sc;
+  sc.rotate_on_failure = true;
+  sc.timeout_ns = static_cast<std::uint64_t>(o.msg_timeout_s * 1e9);
+  rt.set_scenario(sc);
+  int max_pairs = *std::max_element(o.levels.begin(), o.levels.end());
+  int nodes = static_cast<int>(rt.targets.size());
+  sc.pairs.resize(static_cast<std::size_t>(max_pairs));
+  sc.by_worker.resize(rt.workers.size());
+  for (int i = 0; i < max_pairs; ++i) {
+    int wi = i % o.threads;
+    auto room = o.tag + "-r" + std::to_string(i);
+    auto& a = rt.add_client(2 * i, i, i % nodes, wi, o.tag + "a" + std::to_string(i), room);
+    auto& b = rt.add_client(2 * i + 1, i, (i + 1) % nodes, wi, o.tag + "b" + std::to_string(i), room);
+    auto& p = sc.pairs[static_cast<std::size_t>(i)];
+    p.a = &a;
+    p.b = &b;
+    p.index = static_cast<std::uint64_t>(i);
+    sc.by_worker[static_cast<std::size_t>(wi)].push_back(&p);
+  }
+  rt.start_threads();
+  for (auto& w : rt.workers) {
+    auto t = std::make_shared<asio::steady_timer>(w->ioc);
+    asio::post(w->ioc, [wp = w.get(), &sc, t] { start_sweeper(*wp, sc, t); });
+  }
+  auto t_connect = now_ns();
+  auto c = rt.connect_all(2 * max_pairs);
+  emit_line(json{{"type", "connected"},
+                 {"clients", c.ready},
+                 {"failed", c.given_up},
+                 {"connect_failures", c.connect_failures},
+                 {"seconds", static_cast<double>(now_ns() - t_connect) / 1e9}}
+              .dump());
+  if (c.ready < 2 * max_pairs) {
+    emit_line(json{{"type", "error"}, {"message", "not every client connected"}}.dump());
+    return 1;
+  }
+
+  bool first = true;
+  for (int level : o.levels) {
+    if (stop_requested()) break;
+    on_all(rt.workers, [&](worker& w) {
+      for (auto* p : sc.by_worker[static_cast<std::size_t>(w.index)])
+        if (p->index < static_cast<std::uint64_t>(level)) {
+          p->active = true;
+          p->first_after_event = 0;
+          sc.kick(w, *p);
+        }
+    });
+    nap(o.warmup_s);
+    collect(rt.workers);
+    auto w0 = open_window(o);
+    json events = json::array();
+    std::vector<pid_t> children;
+    if (first && !o.events.empty()) {
+      auto begin = std::chrono::steady_clock::now();
+      auto evs = o.events;
+      std::sort(evs.begin(), evs.end(), [](auto& x, auto& y) { return x.at_s < y.at_s; });
+      for (auto& e : evs) {
+        nap(std::max(0.0, e.at_s - std::chrono::duration<double>(
+                                       std::chrono::steady_clock::now() - begin)
+                                       .count()));
+        if (sc.event_ns.load() == 0) sc.event_ns.store(now_ns());
+        auto pid = spawn_shell(e.command);
+        children.push_back(pid);
+        events.push_back({{"at", std::chrono::duration<double>(
+                                   std::chrono::steady_clock::now() - begin)
+                                   .count()},
+                          {"command", e.command},
+                          {"pid", pid}});
+      }
+      nap(std::max(0.0, o.duration_s - std::chrono::duration<double>(
+                                          std::chrono::steady_clock::now() - begin)
+                                          .count()));
+    } else {
+      nap(o.duration_s);
+    }
+    auto st = collect(rt.workers);
+    auto win = close_window(o, w0);
+    // Recovery after the first event: when every active pair completed a
+    // message again.
+    double recover_s = -1;
+    int unrecovered = 0;
+    auto ev = sc.event_ns.load();
+    if (ev != 0) {
+      std::mutex m;
+      std::uint64_t last = ev;
+      on_all(rt.workers, [&](worker& w) {
+        std::lock_guard<std::mutex> lock(m);
+        for (auto* p : sc.by_worker[static_cast<std::size_t>(w.index)]) {
+          if (!p->active) continue;
+          if (p->first_after_event == 0)
+            ++unrecovered;
+          else
+            last = std::max(last, p->first_after_event);
+        }
+      });
+      recover_s = static_cast<double>(last - ev) / 1e9;
+      sc.event_ns.store(0);
+    }
+    on_all(rt.workers, [&](worker& w) {
+      for (auto* p : sc.by_worker[static_cast<std::size_t>(w.index)]) p->active = false;
+    });
+    // Let the messages in flight land before the next level.
+    for (int i = 0; i < 100; ++i) {
+      std::atomic<int> waiting{0};
+      on_all(rt.workers, [&](worker& w) {
+        for (auto* p : sc.by_worker[static_cast<std::size_t>(w.index)])
+          if (p->waiting) ++waiting;
+      });
+      if (waiting == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+    for (auto pid : children) {
+      int status = 0;
+      if (pid > 0 && ::waitpid(pid, &status, WNOHANG) == pid)
+        for (auto& e : events)
+          if (e["pid"] == pid) e["exit"] = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    double secs = win["seconds"].get<double>();
+    json line{{"type", "rtt"},
+              {"pairs", level},
+              {"messages", st.delivered},
+              {"rate", std::round(static_cast<double>(st.delivered) / secs * 10) / 10},
+              {"latency_ms", latency_json(st.hist)},
+              {"lost", st.lost},
+              {"stale", st.stale},
+              {"errors", st.errors},
+              {"reconnects", st.reconnects},
+              {"closed", st.closed}};
+    line.update(win);
+    if (!events.empty()) {
+      line["events"] = events;
+      line["recover_s"] = recover_s;
+      line["unrecovered_pairs"] = unrecovered;
+      line["bucket_ms"] = o.bucket_ms;
+      line["timeline"] = st.timeline;
+    }
+    emit_line(line.dump());
+    first = false;
+  }
+  return 0;
+}
+
+int run_fanout(runtime& rt) {
+  const auto& o = rt.o;
+  fanout_scenario sc;
+  rt.set_scenario(sc);
+  int nodes = static_cast<int>(rt.targets.size());
+  auto room = o.tag + "-fan";
+  sc.publisher = &rt.add_client(0, 0, 0, 0, o.tag + "pub", room);
+  for (int i = 1; i <= o.subscribers; ++i)
+    rt.add_client(i, i, i % nodes, i % o.threads, o.tag + "s" + std::to_string(i), room);
+  rt.start_threads();
+  auto t_connect = now_ns();
+  auto c = rt.connect_all(o.subscribers + 1);
+  emit_line(json{{"type", "connected"},
+                 {"clients", c.ready},
+                 {"failed", c.given_up},
+                 {"connect_failures", c.connect_failures},
+                 {"seconds", static_cast<double>(now_ns() - t_connect) / 1e9}}
+              .dump());
+  if (c.ready < o.subscribers + 1) {
+    emit_line(json{{"type", "error"}, {"message", "not every client connected"}}.dump());
+    return 1;
+  }
+  auto& w0 = *rt.workers[0];
+  sc.timer = std::make_unique<asio::steady_timer>(w0.ioc);
+  for (std::size_t k = 0; k < o.rates.size() && !stop_requested(); ++k) {
+    double rate = o.rates[k];
+    std::uint64_t tag = k + 1;
+    sc.measuring.store(tag);
+    collect(rt.workers);
+    auto win0 = open_window(o);
+    auto done = std::make_shared<std::promise<void>>();
+    auto fut = done->get_future();
+    asio::post(w0.ioc, [&sc, &w0, rate, tag, done, &o] {
+      sc.rate = rate;
+      sc.tag = tag;
+      sc.start = now_ns();
+      sc.warm_end = sc.start + static_cast<std::uint64_t>(o.step_warmup_s * 1e9);
+      sc.end = sc.start + static_cast<std::uint64_t>(o.step_s * 1e9);
+      sc.sent = sc.sent_measured = sc.unsent = 0;
+      sc.done = done;
+      sc.tick(w0);
+    });
+    fut.wait();
+    auto win = close_window(o, win0);
+    std::uint64_t sent_measured = 0, unsent = 0;
+    on_all(rt.workers, [&](worker& w) {
+      if (w.index == 0) {
+        sent_measured = sc.sent_measured;
+        unsent = sc.unsent;
+      }
+    });
+    const auto expected = sent_measured * static_cast<std::uint64_t>(o.subscribers);
+    // Drain: wait for the deliveries still in flight (bounded).
+    auto drain_start = now_ns();
+    stats st;
+    for (;;) {
+      std::mutex m;
+      std::uint64_t got = 0;
+      on_all(rt.workers, [&](worker& w) {
+        std::lock_guard<std::mutex> lock(m);
+        got += w.st.delivered;
+      });
+      if (got >= expected || now_ns() - drain_start > 3'000'000'000ull || stop_requested()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    double drain_s = static_cast<double>(now_ns() - drain_start) / 1e9;
+    st = collect(rt.workers);
+    double measured_s = o.step_s - o.step_warmup_s;
+    double p99 = static_cast<double>(st.hist.quantile(0.99)) / 1e6;
+    bool complete = st.delivered >= expected * 99 / 100;
+    bool broken = !complete || p99 > o.p99_limit_ms;
+    json line{{"type", "fanout"},
+              {"rate", rate},
+              {"subscribers", o.subscribers},
+              {"sent", sent_measured},
+              {"unsent", unsent},
+              {"expected", expected},
+              {"delivered", st.delivered},
+              {"deliveries_per_s",
+               std::round(static_cast<double>(st.delivered) / measured_s)},
+              {"offered_per_s", std::round(rate * o.subscribers)},
+              {"drain_s", std::round(drain_s * 1000) / 1000},
+              {"latency_ms", latency_json(st.hist)},
+              {"stale", st.stale},
+              {"errors", st.errors},
+              {"closed", st.closed},
+              {"broken", broken}};
+    line.update(win);
+    emit_line(line.dump());
+    if (broken) break;
+    nap(0.5);
+  }
+  sc.measuring.store(0);
+  return 0;
+}
+
+int run_idle(runtime& rt) {
+  const auto& o = rt.o;
+  idle_scenario sc;
+  sc.max_failures = 5;
+  rt.set_scenario(sc);
+  int nodes = static_cast<int>(rt.targets.size());
+  for (int i = 0; i < o.conns; ++i) {
+    int id = o.id_offset + i;
+    int room = o.rooms > 0 ? id % o.rooms : id;
+    rt.add_client(id, i, id % nodes, i % o.threads, o.tag + "u" + std::to_string(id),
+                  o.tag + "-i" + std::to_string(room));
+  }
+  rt.start_threads();
+  auto t0 = now_ns();
+  auto c = rt.connect_all(o.conns);
+  emit_line(json{{"type", "connected"},
+                 {"clients", c.ready},
+                 {"failed", c.given_up},
+                 {"pending", c.queued},
+                 {"connect_failures", c.connect_failures},
+                 {"seconds", std::round(static_cast<double>(now_ns() - t0) / 1e6) / 1e3},
+                 {"loadgen_rss_kb", self_rss_kb()}}
+              .dump());
+  nap(o.hold_s);
+  auto st = collect(rt.workers);
+  c = connection_counts(rt.workers);
+  emit_line(json{{"type", "held"}, {"clients", c.ready}, {"closed", st.closed}}.dump());
+  return 0;
+}
+
+}  // namespace
+
+int run(const options& o) {
+  runtime rt(o);
+  int rc = 1;
+  if (o.scenario == "rtt")
+    rc = run_rtt(rt);
+  else if (o.scenario == "fanout")
+    rc = run_fanout(rt);
+  else if (o.scenario == "idle")
+    rc = run_idle(rt);
+  rt.stop();
+  // Thousands of sockets: let the kernel close them; nothing else to flush.
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(rc);
+}
+
+}  // namespace loadgen

@@ -1,0 +1,348 @@
+// The cluster dashboard (GET /). Everything it shows comes from the nodes'
+// own endpoints, read from the browser:
+//   GET  /cluster            on any node: members {name, url, connected, self}
+//   GET  {member}/metrics    per node: gauges and counters; rates are computed
+//                            here from two consecutive scrapes
+//   GET  {member}/cluster    per node: the sessions active on it (owner)
+//   GET  /cluster/placement  the HRW ranking of a key (owner, then replicas)
+//   SSE  {member}/cluster/events  every node's event feed, merged
+//   POST /admin/drain, /admin/move  the buttons
+// If the node that served this page goes away, membership is read from any
+// other member that answers.
+import {
+  fetchJSON, fetchText, fetchWithTimeout, parseMetrics, h, fmtBytes, fmtRate, fmtTime,
+} from './common.js';
+
+const POLL_MS = 1000;
+const MAX_ROWS = 200;
+const MAX_EVENTS = 200;
+
+const state = {
+  served: null,              // name of the node that served this page
+  source: location.origin,   // where membership is read from
+  members: [],               // [{name, url, connected, self, state?}]
+  prev: new Map(),           // name -> {t, m} previous scrape
+  cards: new Map(),          // name -> card element
+  placements: new Map(),     // key -> {sig, ranking}
+  feeds: new Map(),          // url -> EventSource
+  feedOpen: new Set(),       // urls whose EventSource is open
+  seen: new Set(),           // raw event lines, for de-duplication
+  events: [],                // parsed events, newest first
+  draining: new Map(),       // node name -> true while a drain runs
+  refreshSoon: null,
+};
+
+const $ = (sel) => document.querySelector(sel);
+
+// ------------------------------------------------------------ membership --
+
+async function clusterView() {
+  const candidates = [state.source, location.origin, ...state.members.map((m) => m.url)];
+  for (const url of [...new Set(candidates)]) {
+    try {
+      const v = await fetchJSON(`${url}/cluster`, { timeoutMs: 2500 });
+      state.source = url;
+      return v;
+    } catch { /* try the next member */ }
+  }
+  return null;
+}
+
+// ----------------------------------------------------------------- cards --
+
+function card(name) {
+  let c = state.cards.get(name);
+  if (c) return c;
+  const field = (label, key) => [h('dt', {}, label), h('dd', { dataset: { field: key } }, '–')];
+  c = h('article', { class: 'node-card', dataset: { node: name } },
+    h('header', {},
+      h('h3', {}, name),
+      h('span', { class: 'badge state', dataset: { field: 'state' } }, '…')),
+    h('div', { class: 'url mono muted', dataset: { field: 'url' } }, ''),
+    h('dl', {},
+      field('sessions', 'sessions'),
+      field('connections', 'connections'),
+      field('messages/s in', 'msgs_in'),
+      field('messages/s out', 'msgs_out'),
+      field('commits/s', 'commits'),
+      field('checkpoint avg', 'ckpt'),
+      field('migrations in/out', 'migrations'),
+      field('RSS', 'rss')),
+    h('button', { class: 'drain', dataset: { node: name }, onclick: () => drain(name) }, `Drain ${name}`));
+  state.cards.set(name, c);
+  return c;
+}
+
+function setField(c, key, text) {
+  const el = c.querySelector(`[data-field="${key}"]`);
+  if (el && el.textContent !== text) el.textContent = text;
+}
+
+function nodeState(member, scrape) {
+  if (state.draining.get(member.name)) return 'draining';
+  if (member.state && member.state !== 'up') return member.state;   // once members carry a state
+  if (!scrape) return 'unreachable';
+  if (member.connected === false && !member.self) return 'disconnected';
+  return 'up';
+}
+
+function renderCard(member, scrape) {
+  const c = card(member.name);
+  const st = nodeState(member, scrape);
+  c.className = `node-card state-${st}${member.name === state.served ? ' self' : ''}`;
+  const badge = c.querySelector('[data-field="state"]');
+  badge.className = `badge state state-${st}`;
+  badge.textContent = st;
+  setField(c, 'url', member.url);
+  if (!scrape) {
+    // No numbers rather than stale ones; rates restart from the next scrape.
+    for (const el of c.querySelectorAll('dd[data-field]')) el.textContent = '–';
+    state.prev.delete(member.name);
+    return;
+  }
+  const { m, t } = scrape;
+  const prev = state.prev.get(member.name);
+  const rate = (name) => {
+    if (!prev) return undefined;
+    const dt = (t - prev.t) / 1000;
+    const d = (m.value(name) ?? 0) - (prev.m.value(name) ?? 0);
+    return dt > 0 && d >= 0 ? d / dt : undefined;
+  };
+  setField(c, 'sessions', String(m.value('skein_sessions') ?? '–'));
+  setField(c, 'connections', String(m.value('skein_connections') ?? '–'));
+  setField(c, 'msgs_in', fmtRate(rate('skein_messages_in_total')));
+  setField(c, 'msgs_out', fmtRate(rate('skein_messages_out_total')));
+  setField(c, 'commits', fmtRate(rate('skein_commits_total')));
+  const count = m.value('skein_checkpoint_latency_seconds_count') ?? 0;
+  const sum = m.value('skein_checkpoint_latency_seconds_sum') ?? 0;
+  setField(c, 'ckpt', count ? `${((sum / count) * 1000).toFixed(2)} ms` : '–');
+  setField(c, 'migrations', `${m.value('skein_migrations_in_total') ?? 0} / ${m.value('skein_migrations_out_total') ?? 0}`);
+  setField(c, 'rss', fmtBytes(m.value('process_resident_memory_bytes')));
+  state.prev.set(member.name, scrape);
+}
+
+// -------------------------------------------------------------- sessions --
+
+function membersSig() {
+  return state.members.map((m) => m.name).join(',');
+}
+
+async function ranking(key) {
+  const sig = membersSig();
+  const cached = state.placements.get(key);
+  if (cached && cached.sig === sig) return cached.ranking;
+  try {
+    const p = await fetchJSON(`${state.source}/cluster/placement?key=${encodeURIComponent(key)}`);
+    state.placements.set(key, { sig, ranking: p.ranking });
+    return p.ranking;
+  } catch {
+    return cached ? cached.ranking : null;
+  }
+}
+
+async function renderSessions(views) {
+  const owners = new Map();   // key -> [node names it is active on]
+  for (const [name, view] of views) {
+    for (const key of view?.sessions ?? []) {
+      if (!owners.has(key)) owners.set(key, []);
+      owners.get(key).push(name);
+    }
+  }
+  const keys = [...owners.keys()].sort();
+  const shown = keys.slice(0, MAX_ROWS);
+  $('#session-count').textContent = `(${keys.length})`;
+  const more = $('#sessions-more');
+  more.hidden = keys.length <= MAX_ROWS;
+  more.textContent = `and ${keys.length - MAX_ROWS} more`;
+  const rankings = await Promise.all(shown.map((k) => ranking(k)));
+  const tbody = $('#sessions tbody');
+  const existing = new Map([...tbody.rows].map((r) => [r.dataset.key, r]));
+  shown.forEach((key, i) => {
+    const active = owners.get(key);
+    const rank = rankings[i] ?? [];
+    let row = existing.get(key);
+    if (!row) {
+      const select = h('select', { class: 'move-to', 'aria-label': `move ${key} to` });
+      row = h('tr', { dataset: { key } },
+        h('td', { class: 'key mono' }, key),
+        h('td', { class: 'owner' }),
+        h('td', { class: 'replicas' }),
+        h('td', { class: 'actions' }, select, ' ',
+          h('button', { class: 'move', onclick: () => move(key, select.value) }, 'Move')));
+    }
+    existing.delete(key);
+    tbody.append(row);   // keeps rows in key order
+    const ownerText = active.join(', ');
+    const ownerCell = row.querySelector('.owner');
+    if (ownerCell.textContent !== ownerText) ownerCell.textContent = ownerText;
+    ownerCell.dataset.owner = ownerText;
+    const repl = row.querySelector('.replicas');
+    const replSig = rank.join(',') + '|' + ownerText;
+    if (repl.dataset.sig !== replSig) {
+      repl.dataset.sig = replSig;
+      repl.dataset.ranking = rank.join(',');
+      repl.replaceChildren(...rank.map((n, j) => h('span', { class: j === 0 ? 'rank owner' : 'rank' }, n)));
+      if (rank.length && !active.includes(rank[0])) {
+        repl.append(h('span', { class: 'flag' }, ` placement says ${rank[0]}`));
+      }
+    }
+    const select = row.querySelector('select');
+    const targets = state.members.map((m) => m.name).filter((n) => !active.includes(n));
+    if (select.dataset.sig !== targets.join(',')) {
+      select.dataset.sig = targets.join(',');
+      select.replaceChildren(...targets.map((n) => h('option', { value: n }, n)));
+    }
+  });
+  for (const row of existing.values()) row.remove();
+}
+
+// ------------------------------------------------------------------ admin --
+
+async function admin(path, what) {
+  const status = $('#admin-status');
+  status.className = '';
+  status.textContent = `${what}…`;
+  try {
+    const res = await fetchWithTimeout(`${location.origin}${path}`, { method: 'POST', timeoutMs: 35000 });
+    let body = await res.text();
+    try { body = JSON.parse(body); } catch { /* keep the text */ }
+    const msg = typeof body === 'object' && body !== null ? (body.error ?? JSON.stringify(body)) : body;
+    status.className = res.ok ? '' : 'error';
+    status.textContent = `${what}: ${res.status} ${msg}`;
+    status.dataset.status = String(res.status);
+  } catch (e) {
+    status.className = 'error';
+    status.textContent = `${what}: ${e.message}`;
+    status.dataset.status = 'error';
+  }
+  scheduleRefresh();
+}
+
+function drain(name) {
+  return admin(`/admin/drain?node=${encodeURIComponent(name)}`, `drain ${name}`);
+}
+
+function move(key, to) {
+  if (!to) return;
+  return admin(`/admin/move?key=${encodeURIComponent(key)}&to=${encodeURIComponent(to)}`, `move ${key} to ${to}`);
+}
+
+// ----------------------------------------------------------------- events --
+
+function describe(ev) {
+  return Object.entries(ev)
+    .filter(([k]) => !['type', 'node', 'time_ms'].includes(k))
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
+    .join(' ');
+}
+
+function onEvent(line) {
+  if (state.seen.has(line)) return;
+  state.seen.add(line);
+  let ev;
+  try { ev = JSON.parse(line); } catch { return; }
+  if (ev.type === 'drain_started') state.draining.set(ev.member ?? ev.node, true);
+  if (ev.type === 'drain_finished') state.draining.delete(ev.member ?? ev.node);
+  // newest first, by the publisher's clock
+  let i = 0;
+  while (i < state.events.length && (state.events[i].time_ms ?? 0) > (ev.time_ms ?? 0)) i++;
+  state.events.splice(i, 0, ev);
+  const li = h('li', { class: 'event', dataset: { type: ev.type ?? '', node: ev.node ?? '' } },
+    h('span', { class: 'time' }, fmtTime(ev.time_ms ?? Date.now())),
+    h('span', { class: 'node mono' }, ev.node ?? '?'),
+    h('span', { class: 'type' }, ev.type ?? '?'),
+    h('span', { class: 'detail mono' }, describe(ev)));
+  const list = $('#events');
+  list.insertBefore(li, list.children[i] ?? null);
+  if (state.events.length > MAX_EVENTS) {
+    state.events.pop();
+    list.lastElementChild?.remove();
+  }
+  if (state.seen.size > 4 * MAX_EVENTS) state.seen = new Set(state.events.map((e) => JSON.stringify(e)));
+  scheduleRefresh();
+}
+
+function syncFeeds() {
+  const want = new Set(state.members.map((m) => m.url));
+  for (const [url, es] of state.feeds) {
+    if (!want.has(url)) {
+      es.close();
+      state.feeds.delete(url);
+      state.feedOpen.delete(url);
+    }
+  }
+  for (const url of want) {
+    if (state.feeds.has(url)) continue;
+    const es = new EventSource(`${url}/cluster/events`);
+    es.onmessage = (e) => onEvent(e.data);
+    es.onopen = () => { state.feedOpen.add(url); showFeedState(); };
+    es.onerror = () => { state.feedOpen.delete(url); showFeedState(); };   // EventSource retries itself
+    state.feeds.set(url, es);
+  }
+  showFeedState();
+}
+
+function showFeedState() {
+  $('#feed-state').textContent = `events: ${state.feedOpen.size}/${state.feeds.size} nodes live`;
+}
+
+// ------------------------------------------------------------------- loop --
+
+function scheduleRefresh() {
+  if (state.refreshSoon) return;
+  state.refreshSoon = setTimeout(() => { state.refreshSoon = null; refresh(); }, 250);
+}
+
+let running = false;
+async function refresh() {
+  if (running) { scheduleRefresh(); return; }
+  running = true;
+  try {
+    const view = await clusterView();
+    if (!view) {
+      $('#summary').textContent = 'no node answers';
+      for (const m of state.members) renderCard(m, null);
+      return;
+    }
+    if (!state.served && state.source === location.origin) {
+      state.served = view.node;
+      $('#served-by').textContent = view.node;
+      document.title = `skein · cluster · ${view.node}`;
+    }
+    const members = [...(view.members ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+    state.members = members;
+    const nodes = $('#nodes');
+    const names = new Set(members.map((m) => m.name));
+    for (const [name, c] of state.cards) if (!names.has(name)) { c.remove(); state.cards.delete(name); }
+    for (const m of members) nodes.append(card(m.name));   // keeps name order
+    syncFeeds();
+
+    const results = await Promise.all(members.map(async (m) => {
+      const [met, cl] = await Promise.allSettled([
+        fetchText(`${m.url}/metrics`, { timeoutMs: 2500 }),
+        fetchJSON(`${m.url}/cluster`, { timeoutMs: 2500 }),
+      ]);
+      const scrape = met.status === 'fulfilled' ? { t: performance.now(), m: parseMetrics(met.value) } : null;
+      return { m, scrape, view: cl.status === 'fulfilled' ? cl.value : null };
+    }));
+    let up = 0;
+    for (const r of results) {
+      renderCard(r.m, r.scrape);
+      if (r.scrape) up++;
+    }
+    $('#summary').textContent = `${up}/${members.length} nodes answering`;
+    await renderSessions(results.filter((r) => r.view).map((r) => [r.m.name, r.view]));
+    document.body.dataset.ready = 'true';
+  } finally {
+    running = false;
+  }
+}
+
+async function loop() {
+  for (;;) {
+    try { await refresh(); } catch (e) { console.warn('dashboard refresh failed', e); }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+loop();

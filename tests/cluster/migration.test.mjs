@@ -1,0 +1,403 @@
+// Cluster tests: live migration under load (join, drain), crash failover
+// (kill -9), a frozen node (SIGSTOP past the failure timeout) being fenced,
+// and WebSocket resume with ?client=ID&last_seq=N.
+//
+//   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/migration.test.mjs
+//
+// Load: one writer connection per counter (home nodes round-robin), each
+// pipelining at most `window` {"op":"add","by":1}, paced globally. With one
+// writer per counter every {"value"} frame is an ack of that writer's next
+// add, so a writer checks its values go up by exactly 1 (no loss, dup or
+// reorder), across resumes. A writer whose connection closed writes off its
+// unacknowledged adds: for it sentAcked <= final <= sentTotal, otherwise
+// final == sent exactly.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import {
+  Resources, httpGetJson, waitFor, waitForMembership, placement, findIdOwnedBy, wsUrl, seqProblem,
+} from './cluster.mjs';
+import {
+  nodePid, addNode, ctl, adminNotWired, CounterLoad, forkProblems, readCounterUntil, waitProcessGone,
+  percentile, delay,
+} from './procs.mjs';
+
+const FAILURE_TIMEOUT_MS = 3_000;
+const isSaid = (d) => d !== null && typeof d === 'object' && d.type === 'said';
+const isHistory = (d) => d !== null && typeof d === 'object' && d.type === 'history';
+
+function counterIds(prefix, n) {
+  return Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+}
+
+async function ownersOf(node, ids, kind = 'counter') {
+  const out = new Map();
+  await Promise.all(ids.map(async (id) => { out.set(id, (await placement(node, `${kind}/${id}`)).owner); }));
+  return out;
+}
+
+async function sessionsByNode(nodes) {
+  const out = {};
+  await Promise.all(nodes.map(async (n) => { out[n.name] = new Set((await httpGetJson(`${n.url}/cluster`)).sessions); }));
+  return out;
+}
+
+function waitLoadAcked(load, n, timeoutMs, what) {
+  return waitFor(() => load.acked >= n, { timeoutMs, intervalMs: 20, what: what ?? `${n} acknowledged adds (so far ${load.acked})` });
+}
+
+/**
+ * After the load stopped: read every counter through a fresh client and
+ * check it against what its writer sent and saw. Returns {problems, stats}.
+ */
+async function finalCheck(load, liveUrls, { label }) {
+  const problems = [];
+  const laggards = await load.quiesce(20_000);
+  for (const w of laggards) {
+    if (!w.everClosed) problems.push(`${w.label}: connection never closed but ${w.inflight} adds unacknowledged 20 s after the load stopped (sent ${w.sent}, acked ${w.acked}, open ${w.open})`);
+  }
+  const deadline = performance.now() + 20_000;
+  const finals = new Map();
+  await Promise.all(load.writers.map(async (w) => {
+    try {
+      finals.set(w.id, await readCounterUntil(liveUrls, w.id, deadline));
+    } catch (e) {
+      problems.push(`${w.id}: could not read the final value: ${e.message}`);
+    }
+  }));
+  // A resumed writer may still be receiving its replay: bounded wait for
+  // it to have seen the final value.
+  try {
+    await waitFor(() => load.writers.every((w) => !finals.has(w.id) || w.lastValue === finals.get(w.id).value),
+      { timeoutMs: 5_000, intervalMs: 50, what: 'writers to have seen their counter\'s final value' });
+  } catch { /* reported below */ }
+  let lostInTransit = 0;
+  let exact = 0;
+  for (const w of load.writers) {
+    const f = finals.get(w.id);
+    if (!f) continue;
+    const V = f.value - w.initialValue;
+    if (w.resets === 0) {
+      const acked = w.lastValue - w.initialValue;
+      if (acked !== w.acked) problems.push(`${w.label}: ack count ${w.acked} but values went ${w.initialValue} -> ${w.lastValue}`);
+      if (V < acked) problems.push(`${w.id}: final ${f.value} < ${w.lastValue} acknowledged to its writer (acknowledged add lost)`);
+    }
+    if (V > w.sent) problems.push(`${w.id}: final ${f.value} > ${w.sent} adds sent (add applied twice)`);
+    if (!w.everClosed && V !== w.sent) problems.push(`${w.id}: final ${f.value}, sent ${w.sent} adds on a connection that never closed (must be exact)`);
+    if (w.lastValue !== f.value) problems.push(`${w.label}: writer's last seen value ${w.lastValue} != final ${f.value} (an applied add never acknowledged to its writer, even after resume)`);
+    if (V === w.sent) exact++;
+    lostInTransit += w.sent - V;
+    for (const c of load.all.filter((x) => x.id === w.id)) {
+      const maxSeen = Math.max(...c.seen.map((s) => s[1]));
+      if (maxSeen > f.value) problems.push(`${c.label}: saw {"value":${maxSeen}} > final ${f.value}`);
+    }
+  }
+  for (const c of load.all) {
+    for (const v of c.violations.slice(0, 3)) problems.push(`${c.label}: ${v}`);
+    if (c.violations.length > 3) problems.push(`${c.label}: ... ${c.violations.length - 3} more violations`);
+  }
+  problems.push(...forkProblems(load.all).slice(0, 20));
+  const stats = {
+    test: label,
+    counters: load.writers.length,
+    sent: load.sent,
+    acked: load.acked,
+    rate_per_s: Math.round(load.sent / ((load.stoppedAt - load.startedAt) / 1000)),
+    exact_counters: exact,
+    lost_in_transit: lostInTransit,
+    writers_reconnected: load.writers.filter((w) => w.everClosed).length,
+    resets: load.all.reduce((s, c) => s + c.resets, 0),
+    close_codes: Object.fromEntries(Object.entries(load.all.flatMap((c) => c.closes.map((x) => x.code))
+      .reduce((m, c) => { m[c] = (m[c] ?? 0) + 1; return m; }, {}))),
+  };
+  return { problems, stats, finals };
+}
+
+function assertNoProblems(problems, what) {
+  assert.equal(problems.length, 0, `${what}: ${problems.length} problems:\n  ${problems.slice(0, 40).join('\n  ')}`);
+}
+
+// ------------------------------------------------------------------------
+describe('skein cluster: migration, failover, fencing, resume', { timeout: 290_000 }, () => {
+  const res = new Resources();
+  const added = [];
+  after(async () => {
+    for (const a of added) await a.stop().catch(() => {});
+    await res.cleanup();
+  }, { timeout: 60_000 });
+
+  let drainState = { wired: null, why: '' };
+
+  it('migration under load: a 4th node joins (and n2 drains); every counter is exact', { timeout: 90_000 }, async (t) => {
+    const dataDir = res.tempDir('skein-mig-');
+    const cluster = await res.launch({ nodes: 3, dataDir });
+    await waitForMembership(cluster);
+    const [n1, n2, n3] = cluster.nodes;
+    const ids = counterIds('c', 200);
+    const load = new CounterLoad({ ids, nodes: cluster.nodes, rate: 1500, window: 4 });
+    try {
+      await load.connectAll();
+      load.start();
+      await waitLoadAcked(load, 3_000, 15_000);
+
+      // ---- join
+      const before = await sessionsByNode(cluster.nodes);
+      const n4 = await addNode(dataDir);
+      added.push(n4);
+      assert.equal(n4.name, 'n4');
+      const owners = await ownersOf(n1, ids);
+      const toN4 = ids.filter((id) => owners.get(id) === 'n4');
+      assert.ok(toN4.length > 10, `HRW should give n4 about a quarter of 200 counters, got ${toN4.length}`);
+      // Every node agrees on the new placement.
+      for (const n of [n2, n3, n4]) {
+        const o = await ownersOf(n, ids.slice(0, 20));
+        for (const id of ids.slice(0, 20)) assert.equal(o.get(id), owners.get(id), `placement of counter/${id} on ${n.name} vs n1`);
+      }
+      const joinStart = n4.readyAt;
+      let last = null;
+      await waitFor(async () => {
+        last = new Set((await httpGetJson(`${n4.url}/cluster`)).sessions);
+        return toN4.every((id) => last.has(`counter/${id}`));
+      }, { timeoutMs: 20_000, intervalMs: 25, what: `n4 to hold the ${toN4.length} counters it owns`, describe: () => `missing: ${toN4.filter((id) => !last?.has(`counter/${id}`)).slice(0, 10)}` });
+      const rebalanceMs = performance.now() - joinStart;
+      // Exactly the sessions whose owner changed moved; nothing else.
+      const after1 = await sessionsByNode([...cluster.nodes, n4]);
+      for (const key of after1.n4) {
+        assert.equal(owners.get(key.replace(/^counter\//, '')), 'n4', `n4 holds ${key} which it does not own`);
+      }
+      for (const n of cluster.nodes) {
+        for (const key of before[n.name]) {
+          const id = key.replace(/^counter\//, '');
+          if (owners.get(id) === 'n4') assert.ok(!after1[n.name].has(key), `${n.name} still holds ${key} after it moved to n4`);
+          else assert.ok(after1[n.name].has(key), `${n.name} lost ${key} whose owner did not change (owner ${owners.get(id)})`);
+        }
+      }
+      console.log(JSON.stringify({ metric: 'join_rebalance_ms', sessions_moved: toN4.length, ms: Math.round(rebalanceMs) }));
+
+      // ---- drain n2 (if the admin routes are wired)
+      const ackedAtJoin = load.acked;
+      await waitLoadAcked(load, ackedAtJoin + 1_500, 15_000);
+      const r = await ctl(n1.url, ['drain', 'n2']);
+      if (adminNotWired(r)) {
+        drainState = { wired: false, why: `ctl drain n2 -> exit ${r.code}: ${(r.stdout + r.stderr).trim()}` };
+        t.diagnostic(`drain not exercised: ${drainState.why}`);
+      } else {
+        assert.equal(r.code, 0, `ctl --node ${n1.url} drain n2: exit ${r.code}\n${r.stdout}${r.stderr}`);
+        drainState = { wired: true };
+        const pid = nodePid(dataDir, 'n2');
+        const drainAt = performance.now();
+        if (pid) await waitProcessGone(pid, 30_000, 'drained n2 to exit once it holds no sessions');
+        load.deadUrls.add(n2.url);
+        drainState.ms = Math.round(performance.now() - drainAt);
+        // Its sessions are served by the others.
+        const owners2 = await ownersOf(n1, ids);
+        assert.ok(![...owners2.values()].includes('n2'), 'n2 must no longer own anything after the drain');
+      }
+      // Keep the load on for ~12 s in total.
+      const left = 12_000 - (performance.now() - load.startedAt);
+      if (left > 0) await delay(left);
+      load.stopSending();
+      const live = [n1, n3, n4, ...(drainState.wired ? [] : [n2])].map((n) => n.url);
+      const { problems, stats } = await finalCheck(load, live, { label: 'migration' });
+      console.log(JSON.stringify({ ...stats, drain: drainState }));
+      assert.ok(stats.rate_per_s >= 1000, `load must reach >= 1000 adds/s, got ${stats.rate_per_s}`);
+      assertNoProblems(problems, 'migration under load');
+    } finally {
+      load.closeAll();
+    }
+    await res.stop(cluster);
+  });
+
+  it('drain under load (ctl drain): the drained node exits 0 and its sessions move', async (t) => {
+    if (drainState.wired === false) { t.skip(`admin routes not wired: ${drainState.why}`); return; }
+    if (drainState.wired === null) { t.skip('the migration test did not reach the drain step'); return; }
+    assert.ok(drainState.ms < 30_000);
+  });
+
+  it('kill -9 of an owner during load: its counters are served again within timeout + 2 s, nothing acknowledged lost', { timeout: 90_000 }, async () => {
+    const dataDir = res.tempDir('skein-kill-');
+    const cluster = await res.launch({ nodes: 3, dataDir });
+    await waitForMembership(cluster);
+    const [n1, n2, n3] = cluster.nodes;
+    const ids = counterIds('k', 90);
+    const owners = await ownersOf(n1, ids);
+    const victimIds = ids.filter((id) => owners.get(id) === 'n3');
+    assert.ok(victimIds.length >= 10, `n3 should own about a third of 90 counters, got ${victimIds.length}`);
+    const load = new CounterLoad({ ids, nodes: cluster.nodes, rate: 1200, window: 4 });
+    try {
+      await load.connectAll();
+      load.start();
+      await waitLoadAcked(load, 2_500, 15_000);
+      const pid = nodePid(dataDir, 'n3');
+      assert.ok(pid, 'pid of n3');
+      process.kill(pid, 'SIGKILL');
+      const killAt = performance.now();
+      load.deadUrls.add(n3.url);
+      // Highest value acknowledged to anyone before the kill, per counter.
+      const maxBefore = new Map();
+      for (const c of load.all) {
+        for (const [, v, at] of c.seen) if (at < killAt && v > (maxBefore.get(c.id) ?? -1)) maxBefore.set(c.id, v);
+      }
+      const deadline = killAt + FAILURE_TIMEOUT_MS + 2_000;
+      const probes = await Promise.allSettled(victimIds.map((id) => readCounterUntil([n1.url, n2.url], id, deadline)));
+      const problems = [];
+      const restore = [];
+      probes.forEach((p, i) => {
+        const id = victimIds[i];
+        if (p.status === 'rejected') { problems.push(`counter/${id} not served within ${deadline - killAt} ms of kill -9: ${p.reason.message}`); return; }
+        restore.push(p.value.at - killAt);
+        if (p.value.value < maxBefore.get(id)) problems.push(`counter/${id}: restored ${p.value.value} < ${maxBefore.get(id)} acknowledged before the crash`);
+      });
+      console.log(JSON.stringify({ metric: 'kill9_restore_ms', counters: victimIds.length, p50: Math.round(percentile(restore, 50)), max: Math.round(Math.max(...restore)) }));
+      assertNoProblems(problems, 'failover after kill -9');
+      // The others say n3 is down.
+      await waitFor(async () => {
+        const v = await httpGetJson(`${n1.url}/cluster`);
+        return v.members.find((m) => m.name === 'n3')?.state === 'down';
+      }, { timeoutMs: 5_000, what: 'n1 /cluster to show n3 down' });
+      const acked = load.acked;
+      await waitLoadAcked(load, acked + 2_000, 15_000, 'the load to continue after failover');
+      load.stopSending();
+      const fc = await finalCheck(load, [n1.url, n2.url], { label: 'kill9' });
+      console.log(JSON.stringify(fc.stats));
+      assertNoProblems(fc.problems, 'after kill -9');
+    } finally {
+      load.closeAll();
+    }
+    await res.stop(cluster);
+  });
+
+  it('SIGSTOP an owner past the failure timeout, then SIGCONT: old activations are fenced, counters exact, no forks', { timeout: 90_000 }, async () => {
+    const dataDir = res.tempDir('skein-stop-');
+    const cluster = await res.launch({ nodes: 3, dataDir });
+    await waitForMembership(cluster);
+    const [n1, n2, n3] = cluster.nodes;
+    const ids = counterIds('p', 90);
+    const owners = await ownersOf(n1, ids);
+    const victimIds = ids.filter((id) => owners.get(id) === 'n3');
+    assert.ok(victimIds.length >= 10, `n3 should own about a third of 90 counters, got ${victimIds.length}`);
+    // Watchers of n3's counters on n3 itself (they would get any frame the
+    // old activations released after the pause) and on n1.
+    const watchers = victimIds.flatMap((id) => [
+      { id, node: n3, others: [n1, n2] },
+      { id, node: n1, others: [n2] },
+    ]);
+    const load = new CounterLoad({ ids, nodes: cluster.nodes, rate: 1200, window: 4, watchers });
+    const inc0 = (await httpGetJson(`${n1.url}/cluster`)).members.find((m) => m.name === 'n3').incarnation;
+    try {
+      await load.connectAll();
+      load.start();
+      await waitLoadAcked(load, 2_500, 15_000);
+      const pid = nodePid(dataDir, 'n3');
+      assert.ok(pid, 'pid of n3');
+      process.kill(pid, 'SIGSTOP');
+      const stopAt = performance.now();
+      let cont = false;
+      try {
+        await waitFor(async () => {
+          const vs = await Promise.all([n1, n2].map((n) => httpGetJson(`${n.url}/cluster`)));
+          return vs.every((v) => v.members.find((m) => m.name === 'n3')?.state === 'down');
+        }, { timeoutMs: FAILURE_TIMEOUT_MS + 3_000, intervalMs: 50, what: 'n1 and n2 to declare the stopped n3 down' });
+        const downMs = performance.now() - stopAt;
+        const deadline = performance.now() + 5_000;
+        const probes = await Promise.allSettled(victimIds.map((id) => readCounterUntil([n1.url, n2.url], id, deadline)));
+        const failed = probes.map((p, i) => (p.status === 'rejected' ? `${victimIds[i]}: ${p.reason.message}` : null)).filter(Boolean);
+        assert.deepEqual(failed, [], 'n3\'s counters must be served elsewhere while it is stopped');
+        console.log(JSON.stringify({ metric: 'sigstop_declared_down_ms', ms: Math.round(downMs) }));
+        const left = 6_000 - (performance.now() - stopAt);
+        if (left > 0) await delay(left);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+        cont = true;
+      }
+      assert.ok(cont);
+      // n3 rejoins as a new incarnation.
+      let lastView;
+      await waitFor(async () => {
+        lastView = await httpGetJson(`${n1.url}/cluster`);
+        const m = lastView.members.find((x) => x.name === 'n3');
+        return m && m.state === 'up' && m.incarnation !== inc0;
+      }, { timeoutMs: 20_000, intervalMs: 100, what: 'n3 to rejoin as a new incarnation', describe: () => JSON.stringify(lastView) });
+      const acked = load.acked;
+      await waitLoadAcked(load, acked + 2_000, 15_000, 'the load to continue after n3 rejoined');
+      load.stopSending();
+      const fc = await finalCheck(load, [n1.url, n2.url, n3.url], { label: 'sigstop' });
+      console.log(JSON.stringify(fc.stats));
+      assertNoProblems(fc.problems, 'after SIGSTOP/SIGCONT');
+    } finally {
+      load.closeAll();
+    }
+    await res.stop(cluster);
+  });
+
+  it('resume: a chat client reconnecting through another node with last_seq gets exactly the missed events', { timeout: 60_000 }, async () => {
+    const dataDir = res.tempDir('skein-resume-');
+    const cluster = await res.launch({ nodes: 3, dataDir });
+    await waitForMembership(cluster);
+    const [n1, n2, n3] = cluster.nodes;
+    const room = 'resume-room';
+    const a = await res.connect(wsUrl(n1.url, `/ws/chat/${room}?user=alice`), { label: 'alice@n1' });
+    await a.nextData(isHistory, 10_000, 'history');
+    await a.send({ type: 'say', text: 'before' });
+    await a.nextData((d) => isSaid(d) && d.text === 'before', 10_000, 'own said');
+    const clientId = a.welcome?.client;
+    assert.ok(clientId, 'welcome frame with the client id');
+    assert.equal(a.welcome.node, 'n1');
+    const lastSeq = a.frames.at(-1).seq;
+    await a.close();
+
+    const b = await res.connect(wsUrl(n2.url, `/ws/chat/${room}?user=bob`), { label: 'bob@n2' });
+    await b.nextData(isHistory, 10_000, 'history');
+    const texts = Array.from({ length: 10 }, (_, i) => `missed ${i}`);
+    for (const text of texts) await b.send({ type: 'say', text });
+    await b.nextData((d) => isSaid(d) && d.text === texts.at(-1), 10_000, 'last said');
+
+    const a2 = await res.connect(wsUrl(n3.url, `/ws/chat/${room}?user=alice&client=${encodeURIComponent(clientId)}&last_seq=${lastSeq}`), { label: 'alice resumed@n3' });
+    for (let i = 0; i < 10; i++) await a2.next(() => true, 10_000, `replayed frame ${i}`);
+    assert.equal(a2.welcome?.client, clientId, 'a resumed connection keeps its client id');
+    assert.equal(a2.welcome?.node, 'n3');
+    assert.deepEqual(a2.frames.slice(0, 10).map((f) => f.data), texts.map((text) => ({ type: 'said', user: 'bob', text })),
+      `the resumed client must get exactly the 10 missed said events, in order; ${a2.describe(12)}`);
+    assert.ok(a2.frames[0].seq > lastSeq, `replayed seqs must be after last_seq ${lastSeq}: ${a2.frames[0].seq}`);
+    assert.equal(seqProblem(a2.frames), null);
+    // Then live ones, and nothing else in between.
+    await b.send({ type: 'say', text: 'live' });
+    const live = await a2.nextData((d) => isSaid(d) && d.text === 'live', 10_000, 'live said');
+    assert.equal(a2.frames.indexOf(live), 10, `the live event must follow the 10 replayed ones directly; ${a2.describe(12)}`);
+    await res.stop(cluster);
+  });
+
+  it('resume with last_seq older than the compacted outbox: reset, then the current history', { timeout: 60_000 }, async () => {
+    const dataDir = res.tempDir('skein-reset-');
+    const cluster = await res.launch({
+      nodes: 3,
+      dataDir,
+      extraArgs: ['--kind-option', 'chat.outbox_keep=5', '--kind-option', 'chat.keep_snapshots=1', '--kind-option', 'chat.snapshot_every=3'],
+    });
+    await waitForMembership(cluster);
+    const [n1, n2, n3] = cluster.nodes;
+    const room = 'reset-room';
+    const a = await res.connect(wsUrl(n1.url, `/ws/chat/${room}?user=alice`), { label: 'alice@n1' });
+    await a.nextData(isHistory, 10_000, 'history');
+    const clientId = a.welcome?.client;
+    assert.ok(clientId);
+    const lastSeq = a.frames.at(-1).seq;
+    await a.close();
+    const b = await res.connect(wsUrl(n2.url, `/ws/chat/${room}?user=bob`), { label: 'bob@n2' });
+    await b.nextData(isHistory, 10_000, 'history');
+    const texts = Array.from({ length: 40 }, (_, i) => `m${i}`);
+    for (const text of texts) await b.send({ type: 'say', text });
+    await b.nextData((d) => isSaid(d) && d.text === texts.at(-1), 10_000, 'last said');
+    const a2 = await res.connect(wsUrl(n3.url, `/ws/chat/${room}?user=alice&client=${encodeURIComponent(clientId)}&last_seq=${lastSeq}`), { label: 'alice resumed@n3' });
+    const first = await a2.next(() => true, 10_000, 'the first frame after a too-old resume');
+    assert.deepEqual(first.data, { type: 'reset' }, `first frame must be {"type":"reset"}; ${a2.describe()}`);
+    const h = await a2.next(() => true, 10_000, 'the state after reset');
+    assert.ok(isHistory(h.data), `after reset: history, got ${JSON.stringify(h.data)}`);
+    assert.deepEqual(h.data.messages.map((m) => m.text), texts, 'history after reset = the 40 messages');
+    assert.ok(first.seq > lastSeq && h.seq > first.seq);
+    await b.send({ type: 'say', text: 'live' });
+    await a2.nextData((d) => isSaid(d) && d.text === 'live', 10_000, 'live said after reset');
+    await res.stop(cluster);
+  });
+});
