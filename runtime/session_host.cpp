@@ -208,6 +208,7 @@ void peer_up(host_actor* self, const std::string& name, caf::actor handle) {
   p.last_heard = clock::now();
   self->monitor(p.handle);
   spdlog::info("peer {} connected", name);
+  events().publish({{"type", "member_up"}, {"member", name}});
   metrics().membership_changes.fetch_add(1, std::memory_order_relaxed);
   auto waiting = std::move(st.waiting[name]);
   st.waiting.erase(name);

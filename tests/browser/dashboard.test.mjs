@@ -519,12 +519,14 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
       card.locator('button.drain').click(),
     ]);
     assert.equal(response.status(), 200, `POST /admin/drain?node=${victim}: ${await response.text()}`);
-    // Its sessions end up elsewhere: its card counts none, the room's owner is another node.
-    // (A drained node may also leave the member list: then its card goes.)
+    // Its sessions end up elsewhere: its card counts none, the room's owner is
+    // another node. A drained node exits (issue 4): its card then shows it
+    // down or unreachable, or leaves.
     await dashboard.waitForFunction((name) => {
       const c = document.querySelector(`.node-card[data-node="${name}"]`);
-      return !c || c.querySelector('[data-field="sessions"]').textContent === '0';
-    }, victim, { timeout: 60_000 }).catch((e) => { throw new Error(`${victim}'s card to show 0 sessions: ${e.message}`); });
+      return !c || c.querySelector('[data-field="sessions"]').textContent === '0'
+        || c.classList.contains('state-down') || c.classList.contains('state-unreachable');
+    }, victim, { timeout: 60_000 }).catch((e) => { throw new Error(`${victim}'s card to show 0 sessions or gone: ${e.message}`); });
     await dashboard.waitForFunction(([key, name]) => {
       const o = document.querySelector(`#sessions tr[data-key="${key}"] td.owner`);
       return o && o.textContent && !o.textContent.split(', ').includes(name);
