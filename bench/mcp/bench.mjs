@@ -4,6 +4,11 @@
 //   SKEIN_DEMO=build/bin/skein-demo node bench/mcp/bench.mjs \
 //     [--targets skein1,skein3-nginx,sdk-json,sdk-sse] [--sessions 32] [--seconds 10]
 //
+// Targets: skein1 (one node), skein1-nginx (one node behind nginx: the
+// proxy's cost), skein3 (three nodes, the client itself round-robins the
+// requests over the node URLs: every request is free to land anywhere),
+// skein3-nginx (three nodes behind round-robin nginx), sdk-json / sdk-sse
+// (the TypeScript SDK's stateful server, JSON or SSE answers to POSTs).
 // Each of --sessions clients initializes its own MCP session, then calls
 // tools/call test_simple_text back to back (one in flight per session) for
 // --seconds, over keep-alive HTTP (undici). Prints one JSON line per target:
@@ -22,7 +27,7 @@ const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : dflt;
 };
-const targets = arg('targets', 'skein1,skein3-nginx,sdk-json,sdk-sse').split(',');
+const targets = arg('targets', 'skein1,skein1-nginx,skein3,skein3-nginx,sdk-json,sdk-sse').split(',');
 const sessions = Number(arg('sessions', '32'));
 const seconds = Number(arg('seconds', '10'));
 
@@ -48,8 +53,10 @@ async function readResult(res) {
   throw new Error(`no result in ${text}`);
 }
 
-async function run(url) {
-  const ids = await Promise.all(Array.from({ length: sessions }, () => mcpInitialize(url, { capabilities: {} })));
+async function run(urls) {
+  let rr = 0;
+  const pick = () => urls[rr++ % urls.length];
+  const ids = await Promise.all(Array.from({ length: sessions }, () => mcpInitialize(pick(), { capabilities: {} })));
   const lat = [];
   let calls = 0;
   let errors = 0;
@@ -58,7 +65,7 @@ async function run(url) {
     let id = 1;
     while (performance.now() < end) {
       const t0 = performance.now();
-      const res = await mcpPost(url, { jsonrpc: '2.0', id: id++, method: 'tools/call',
+      const res = await mcpPost(pick(), { jsonrpc: '2.0', id: id++, method: 'tools/call',
         params: { name: 'test_simple_text', arguments: {} } }, { session, version: '2025-06-18' });
       const msg = await readResult(res);
       if (res.status !== 200 || !msg.result) { errors++; continue; }
@@ -74,13 +81,18 @@ async function run(url) {
 for (const target of targets) {
   let t;
   if (target === 'skein1') t = await startCluster({ nodes: 1 });
-  else if (target === 'skein3-nginx') t = await startCluster({ nodes: 3, lb: true });
+  else if (target === 'skein1-nginx') t = await startCluster({ nodes: 1, lb: true });
+  else if (target === 'skein3') {
+    t = await startCluster({ nodes: 3 });
+    t.urls = t.nodes.map((n) => n.url);
+  } else if (target === 'skein3-nginx') t = await startCluster({ nodes: 3, lb: true });
   else if (target === 'sdk-json') t = await startSdk('json');
   else if (target === 'sdk-sse') t = await startSdk('sse');
   else throw new Error(`unknown target ${target}`);
   try {
-    await run(t.url);  // warm-up: sessions, connections, JIT
-    const r = await run(t.url);
+    const urls = t.urls ?? [t.url];
+    await run(urls);  // warm-up: sessions, connections, JIT
+    const r = await run(urls);
     console.log(JSON.stringify({ target, sessions, seconds, ...r }));
   } finally {
     await t.stop();

@@ -137,7 +137,7 @@ export async function mcpInitialize(baseUrl, { capabilities = { elicitation: {},
   }, { version: null });
   if (res.status !== 200) throw new Error(`initialize: HTTP ${res.status}: ${await res.text()}`);
   const session = res.headers.get('mcp-session-id');
-  await res.json();
+  await res.text();  // JSON, or an SSE stream (servers may answer either way)
   const ack = await mcpPost(baseUrl, { jsonrpc: '2.0', method: 'notifications/initialized' }, { session, version });
   if (ack.status !== 202) throw new Error(`initialized: HTTP ${ack.status}`);
   return session;
