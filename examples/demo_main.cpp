@@ -2,10 +2,12 @@
 #include "cli/main.hpp"
 #include "examples/chat/chat.hpp"
 #include "examples/counter/counter.hpp"
+#include "examples/mcp/everything.hpp"
 
 int main(int argc, char** argv) {
   skein::behaviour_registry registry;
   registry.add<examples::chat>("chat");
   registry.add<examples::counter>("counter");
+  registry.add<skein::mcp::behaviour<examples::mcp_everything>>("mcp");
   return skein::main(argc, argv, registry);
 }

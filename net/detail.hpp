@@ -80,6 +80,8 @@ response error_response(const request_context& rc, http::status status, const st
 // Routes, one group per file.
 bool cluster_routes(request_context& rc);    // /healthz, /cluster, /cluster/placement
 bool websocket_route(request_context& rc);   // /ws/{kind}/{id}
+bool sse_route(request_context& rc);         // /sse/{kind}/{id} (net/sse_session.cpp)
+bool mcp_route(request_context& rc);         // /mcp (net/mcp_http.cpp)
 bool metrics_route(request_context& rc);     // /metrics
 bool events_route(request_context& rc);      // /cluster/events (SSE)
 bool admin_routes(request_context& rc);      // /admin/drain, /admin/move

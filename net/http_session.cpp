@@ -83,7 +83,21 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void do_shutdown() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    linger();
   }
+
+  // Lingering close: reads and drops what the client still sends (the rest
+  // of a body over the limit) for up to 5 s, so that closing the socket with
+  // unread data does not reset the connection before the client has read
+  // the answer (e.g. a 413).
+  void linger() {
+    stream_.expires_after(std::chrono::seconds(5));
+    stream_.async_read_some(asio::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec) self->linger();
+                            });
+  }
+  std::array<char, 4096> discard_{};
 
   beast::tcp_stream stream_;
   server_context& ctx_;

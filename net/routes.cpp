@@ -7,6 +7,8 @@ const std::vector<route_fn>& routes() {
   static const std::vector<route_fn> table{
     cluster_routes_cors,   // cluster_routes + Access-Control-Allow-Origin: * (dashboard)
     websocket_route,
+    sse_route,             // /sse/{kind}/{id}
+    mcp_route,             // /mcp
     events_route,          // /cluster/events (SSE)
     metrics_route,         // /metrics
     admin_routes,          // /admin/drain, /admin/move

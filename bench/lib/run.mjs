@@ -112,7 +112,7 @@ function machine() {
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
     ulimit_n: Number(spawnSync('sh', ['-c', 'ulimit -n']).stdout.toString().trim()),
-    commit: spawnSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']).stdout?.toString().trim(),
+    commit: process.env.BENCH_COMMIT || spawnSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']).stdout?.toString().trim() || 'unknown',
   };
 }
 
