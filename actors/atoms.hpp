@@ -56,5 +56,6 @@ using members_atom = caf::atom_constant<caf::atom("members")>;
 using handed_atom = caf::atom_constant<caf::atom("handed")>;
 using linger_atom = caf::atom_constant<caf::atom("linger")>;
 using placement_atom = caf::atom_constant<caf::atom("placement")>;
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 
 }  // namespace skein

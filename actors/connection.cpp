@@ -103,7 +103,8 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
   auto& st = self->state;
   st.init = std::move(init);
   st.last_seq = st.init.last_seq;
-  st.init.out->deliver(nlohmann::json{{"seq", 0},
+  if (st.init.welcome)
+    st.init.out->deliver(nlohmann::json{{"seq", 0},
                                       {"data", {{"type", "welcome"},
                                                 {"client", st.init.client_id},
                                                 {"node", st.init.node_name}}}}
@@ -111,9 +112,11 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     if (!st.session || dm.source != st.session.address()) return;
-    st.session = nullptr;
-    st.detached_since = clock::now();
-    resolve(self);  // the session's node died or it stopped: find its next activation
+    // The activation died (its node crashed or froze, or it was fenced):
+    // messages in flight to it may be lost, so the client must know. It
+    // reconnects with ?client=&last_seq= and gets what it missed.
+    st.init.out->close(1012, "session restarting; reconnect with client and last_seq to resume");
+    self->quit();
   });
   resolve(self);
   return {
@@ -145,6 +148,15 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
       attach(self, std::move(successor));
     },
     [self](retry_atom) { resolve(self); },
+    [self](shutdown_atom, bool now) {
+      // The node stops: let acks already on their way arrive, then close
+      // with 1001 so the client resumes on another node.
+      if (!now) {
+        self->delayed_send(self, std::chrono::milliseconds(300), shutdown_atom::value, true);
+        return;
+      }
+      self->state.init.out->close(1001, "node stopping; reconnect with client and last_seq");
+    },
   };
 }
 

@@ -3,12 +3,14 @@
 // joins it, forwards the client's messages to it by actor handle (wherever
 // the session lives) and hands the session's frames to the transport.
 //
-// The first frame it writes is `{"seq":0,"data":{"type":"welcome","client":
-// ID,"node":NAME}}` (seq 0: not a session event). Every client message gets
+// With `welcome`, the first frame it writes is `{"seq":0,"data":{"type":
+// "welcome","client":ID,"node":NAME}}` (seq 0: not a session event). Every client message gets
 // the next client seq (cseq) so the session applies them in order exactly
 // once across a handoff. It tracks the highest event seq delivered; when the
 // session says `moved` or goes down (crash), it re-resolves and re-attaches
-// with that seq, and the session sends what the client missed. Inputs that
+// with that seq, and the session sends what the client missed. If the
+// activation dies instead (crash, freeze, fencing) messages in flight may be
+// lost: the stream is closed with 1012 and the client resumes. Inputs that
 // arrive while no session is attached are buffered (at most `max_pending`;
 // beyond that the stream is closed with 1008). If no session can be reached
 // for `reattach_timeout`, the stream is closed with 1012 (reconnect later).
@@ -38,6 +40,7 @@ struct connection_init {
   bool resume = false;                      // the client reconnects (?client=&last_seq=)
   std::uint64_t last_seq = 0;               // the last event seq it has seen
   std::chrono::milliseconds reattach_timeout{15000};
+  bool welcome = false;                     // write the welcome frame first (WebSocket)
 };
 
 /// Spawns a connection actor. Thread-safe. Send it (message_atom, text) per

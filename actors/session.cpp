@@ -255,6 +255,8 @@ void on_message(session_actor* self, const std::string& client_id, std::uint64_t
     return;
   }
   auto& c = i->second;
+  if (cseq == 0)  // a one-shot sender (e.g. an HTTP POST): no ordering to keep
+    return handle_input(self, input_kind::message, client_id, c.params_json, text);
   if (c.next_cseq == 0) c.next_cseq = cseq;
   if (cseq < c.next_cseq) return;  // duplicate
   if (cseq > c.next_cseq) {

@@ -104,6 +104,19 @@ void http_server::stop() {
     beast::error_code ec;
     d.acceptor.close(ec);
   });
+  // Close every stream politely (1001 after a short flush) while the io
+  // threads still run; give them up to 2 s, then stop hard.
+  {
+    std::lock_guard<std::mutex> guard{d.ctx.conns_mutex};
+    for (auto& [_, conn] : d.ctx.conns) caf::anon_send(conn, shutdown_atom::value, false);
+  }
+  for (int i = 0; i < 100; ++i) {
+    {
+      std::lock_guard<std::mutex> guard{d.ctx.conns_mutex};
+      if (d.ctx.conns.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   d.ioc.stop();
   for (auto& t : d.threads) t.join();
   d.threads.clear();

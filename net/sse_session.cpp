@@ -18,6 +18,7 @@
 //   sends and leaves. 415 unless Content-Type is application/json, 400 for a
 //   body that is not JSON or a malformed id, 404 for an unknown kind, 413
 //   over --max-http-body, 503 if the session cannot be reached.
+#include <charconv>
 #include <sys/random.h>
 
 #include <cstdlib>
@@ -124,10 +125,12 @@ void deliver_once(server_context& ctx, std::string key, std::string client_id,
     a->request(host, std::chrono::seconds(5), resolve_atom::value, key)
       .then(
         [a, client, params, text, as_new_client, done](caf::actor session) {
+          // cseq 0: a one-shot message, not part of an ordered stream.
           if (as_new_client)
-            a->send(session, join_atom::value, client, params, caf::actor_cast<caf::actor>(a));
-          a->send(session, message_atom::value, client, text);
-          if (as_new_client) a->send(session, leave_atom::value, client);
+            a->send(session, join_atom::value, client, params, caf::actor_cast<caf::actor>(a),
+                    std::uint64_t{0}, false);
+          a->send(session, message_atom::value, client, std::uint64_t{0}, text);
+          if (as_new_client) a->send(session, leave_atom::value, client, std::uint64_t{0});
           if (done) done(std::string{});
         },
         [a, done](caf::error& err) {
@@ -268,7 +271,8 @@ class sse_client final : public http_exchange {
  public:
   using http_exchange::http_exchange;
 
-  void run(std::string key, std::string params_json) {
+  void run(std::string key, std::string params_json, bool resume = false,
+           std::uint64_t last_seq = 0) {
     hold();
     client_id_ = new_client_id();
     start_sse("X-Skein-Client: " + client_id_ + "\r\n");
@@ -277,6 +281,9 @@ class sse_client final : public http_exchange {
     init.session_key = std::move(key);
     init.client_id = client_id_;
     init.params_json = std::move(params_json);
+    init.resume = resume;
+    init.last_seq = last_seq;
+    init.node_name = ctx_.n.options().name;
     init.out = std::make_shared<strand_bridge<sse_client>>(
       std::static_pointer_cast<sse_client>(shared_from_this()), executor());
     init.host = ctx_.n.host();
@@ -356,9 +363,23 @@ bool sse_route(request_context& rc) {
 
   if (method == http::verb::get) {
     json params(rc.target.query);
-    if (auto last = header(rc.req, "Last-Event-ID"); !last.empty()) params["last_seq"] = last;
+    // Last-Event-ID (or ?last_seq=) resumes: the session sends the events
+    // after it from its outbox, or a reset.
+    std::string last = header(rc.req, "Last-Event-ID");
+    if (last.empty() && params.contains("last_seq")) last = params["last_seq"].get<std::string>();
+    params.erase("last_seq");
+    std::uint64_t last_seq = 0;
+    bool resume = false;
+    if (!last.empty()) {
+      auto [p, ec] = std::from_chars(last.data(), last.data() + last.size(), last_seq);
+      if (ec != std::errc{} || p != last.data() + last.size()) {
+        rc.respond(error_response(rc, http::status::bad_request, "Last-Event-ID must be a seq"));
+        return true;
+      }
+      resume = true;
+    }
     auto ex = std::make_shared<sse_client>(rc.take_stream(), rc.server, rc.req.version(), false);
-    ex->run(std::move(key), params.dump());
+    ex->run(std::move(key), params.dump(), resume, last_seq);
     return true;
   }
 

@@ -100,6 +100,7 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
     init.session_key = key_;
     init.params_json = params_;
     init.node_name = ctx_.n.options().name;
+    init.welcome = true;
     init.resume = resume_;
     init.last_seq = last_seq_;
     client_id_ = resume_ ? resume_client_ : new_client_id();

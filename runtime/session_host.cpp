@@ -74,6 +74,7 @@ struct local_session {
   caf::actor actor;
   bool handing_off = false;
   bool pinned = false;
+  clock::time_point retry_after{};  // no new handoff attempt before this
 };
 
 struct host_state {
@@ -84,6 +85,7 @@ struct host_state {
   std::map<std::string, local_session> directory;
   std::map<std::string, activation> activating;
   std::map<std::string, std::vector<waiting_resolve>> waiting;  // by owner name
+  std::vector<waiting_resolve> until_up;                        // while joining
   std::map<std::string, std::string> overrides;                 // key -> node (admin move)
   std::map<std::string, std::uint64_t> epochs;                  // fencing, by key
   std::vector<std::pair<std::string, std::uint16_t>> seeds;
@@ -245,6 +247,8 @@ void rejoin(host_actor* self, const char* why) {
   for (auto& [_, ws] : st.waiting)
     for (auto& w : ws) w.promise.deliver(host_error("node rejoining the cluster"));
   st.waiting.clear();
+  for (auto& w : st.until_up) w.promise.deliver(host_error("node rejoining the cluster"));
+  st.until_up.clear();
   st.overrides.clear();
   st.epochs.clear();
   // Everything known becomes a seed: a node started without seeds must
@@ -343,6 +347,7 @@ void start_handoff(host_actor* self, const std::string& key, const std::string& 
   auto& st = self->state;
   auto i = st.directory.find(key);
   if (i == st.directory.end() || i->second.handing_off) return;
+  if (clock::now() < i->second.retry_after) return;
   auto p = st.peers.find(target);
   if (p == st.peers.end() || !p->second.handle) return;
   i->second.handing_off = true;
@@ -420,6 +425,12 @@ void on_view_changed(host_actor* self) {
     auto ws = std::move(it->second);
     it = st.waiting.erase(it);
     for (auto& w : ws) w.promise.delegate(caf::actor_cast<caf::actor>(self), resolve_atom::value, w.key, w.hops);
+  }
+  if (self_info(self).state != member_state::joining && !st.view.up().empty()) {
+    auto held = std::move(st.until_up);
+    st.until_up.clear();
+    for (auto& w : held)
+      w.promise.delegate(caf::actor_cast<caf::actor>(self), resolve_atom::value, w.key, w.hops);
   }
   rebalance(self);
   publish_counts(self);
@@ -612,7 +623,14 @@ caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::u
     else st.overrides.erase(o);
   }
   auto up = st.view.up();
-  if (owner.empty()) owner = up.empty() ? self_name(self) : hrw_owner(key, up);
+  if (owner.empty() && (up.empty() || self_info(self).state == member_state::joining)) {
+    // A joining node (also one rejoining after a pause) activates nothing:
+    // its view may be empty or stale. The request waits until it is up.
+    auto rp = self->make_response_promise();
+    st.until_up.push_back({rp, key, hops});
+    return rp;
+  }
+  if (owner.empty()) owner = hrw_owner(key, up);
   if (owner == self_name(self) || hops >= 3) return activate(self, key);
   auto rp = self->make_response_promise();
   auto& p = st.peers[owner];
@@ -722,7 +740,9 @@ caf::behavior host_fun(host_actor* self, host_init init) {
     [self](adopt_atom, const std::string& key, std::uint64_t epoch, const std::string& batch,
            const std::string& clients, bool pinned) -> caf::result<caf::actor> {
       auto& st = self->state;
-      if (st.directory.count(key)) return host_error(key + " is already active here");
+      // Already active here (it activated from a copy or won a race): the
+      // sender forwards to this activation and stops; its epoch is older.
+      if (auto i = st.directory.find(key); i != st.directory.end()) return i->second.actor;
       try {
         apply_copy(self, key, batch);
       } catch (const std::exception& e) {
@@ -752,6 +772,7 @@ caf::behavior host_fun(host_actor* self, host_init init) {
         events().publish({{"type", "migration_out"}, {"session", key}});
       } else {
         i->second.handing_off = false;
+        i->second.retry_after = clock::now() + std::chrono::seconds(1);
       }
       on_view_changed(self);
     },
