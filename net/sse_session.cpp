@@ -18,6 +18,7 @@
 //   sends and leaves. 415 unless Content-Type is application/json, 400 for a
 //   body that is not JSON or a malformed id, 404 for an unknown kind, 413
 //   over --max-http-body, 503 if the session cannot be reached.
+// Kind `mcp` is refused (404): MCP sessions speak only through /mcp.
 #include <charconv>
 #include <sys/random.h>
 
@@ -349,6 +350,10 @@ bool sse_route(request_context& rc) {
     return true;
   }
   const auto& kind = seg[1];
+  if (kind == "mcp") {  // MCP sessions speak only through /mcp (actors/mcp/wire.hpp)
+    rc.respond(error_response(rc, http::status::not_found, "MCP sessions are served at /mcp"));
+    return true;
+  }
   if (!rc.server.n.registry().contains(kind)) {
     rc.respond(error_response(rc, http::status::not_found, "unknown session kind '" + kind + "'"));
     return true;

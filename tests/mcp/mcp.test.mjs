@@ -266,6 +266,7 @@ test('bad input: status codes and JSON-RPC errors; the node keeps serving', { ti
     assert.equal((await sse({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' })).status, 415);
     assert.equal((await sse({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' })).status, 400);
     assert.equal((await sse({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, '/sse/nope/x')).status, 404);
+    assert.equal((await sse({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, `/sse/mcp/${session}`)).status, 404);
     assert.equal((await sse({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(2 << 20) }) })).status, 413);
     // Still serving.
     r = await mcpPost(url, { jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'test_simple_text', arguments: {} } }, { session });
