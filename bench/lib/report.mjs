@@ -219,6 +219,7 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + `(client a on node i mod 3, b on node i+1 mod 3). a says, waits until b received it, b says, and so on: `
     + `one message in flight per pair. Latency is from the \`say\` frame being written to the peer's \`said\` frame being read `
     + `(both clients are in the loadgen process, same clock). msg/s counts messages delivered to the peer (each is also echoed to its sender, as the chat behaviour broadcasts to the whole room). `
+    + `The clients of all ${Math.max(...results.profile.rtt.levels)} pairs stay connected throughout (the pairs above the level idle), so RSS includes them. `
     + `${results.profile.rtt.warmup} s warm-up, then ${results.profile.rtt.duration} s measured per level. CPU is in % of one core (the machine has ${m.nproc}); `
     + `"other" is CPU used by processes outside the benchmark during the window.`, '');
   const rttRow = (l) => (l ? `${fmt(l.rate)} | ${ms(l.latency_ms.p50)} / ${ms(l.latency_ms.p99)} / ${ms(l.latency_ms.p999)} | ${fmt(l.server_cpu_pct)} / ${mib(l.server_rss_kb)} | ${fmt(l.loadgen_cpu_pct)} / ${fmt(l.other_cpu_pct)}` : '– | – | – | –');
@@ -279,16 +280,28 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   // failover + migrate
   L.push('## failover and migrate', '');
   L.push(`failover: rtt with ${results.profile.failover.pairs} pairs; ${results.profile.failover.at} s into the window the second node is killed with SIGKILL. `
-    + `Clients whose connection ends reconnect to the next node (50 ms backoff, growing); a message not delivered within `
-    + `${results.profile.failover.msgTimeout} s counts as lost and the pair sends a new one. Recovery = from the kill until every pair has delivered a message again. `
+    + `Clients whose connection ends reconnect to the next node (50 ms backoff, growing). A message in flight to or from a client `
+    + `that had to reconnect counts as lost and the pair sends a new one as soon as both are back (no resume); any other message not delivered within `
+    + `${results.profile.failover.msgTimeout} s counts as lost too. Recovery = from the kill until every pair has delivered a message again. `
     + `migrate (skein only): the same load while a node joins and another drains (\`skein-demo ctl\`).`, '');
   L.push('| | skein failover | Socket.IO failover | skein migrate |');
   L.push('|---|---:|---:|---:|');
-  const ev = (r, f) => (na(r) ? na(r) : f(r));
-  L.push(`| recovery | ${ev(S.failover, (r) => `${fmt(r.recover_s, 2)} s`)} | ${ev(P.failover, (r) => `${fmt(r.recover_s, 2)} s`)} | ${ev(S.migrate, (r) => `${fmt(r.recover_s, 2)} s`)} |`);
-  L.push(`| lost / reconnects | ${ev(S.failover, (r) => `${fmt(r.lost)} / ${fmt(r.reconnects)}`)} | ${ev(P.failover, (r) => `${fmt(r.lost)} / ${fmt(r.reconnects)}`)} | ${ev(S.migrate, (r) => `${fmt(r.lost)} / ${fmt(r.reconnects)}`)} |`);
-  L.push(`| msg/s, p99 / max ms over the window | ${ev(S.failover, (r) => `${fmt(r.rate)}, ${ms(r.latency_ms.p99)} / ${ms(r.latency_ms.max)}`)} | ${ev(P.failover, (r) => `${fmt(r.rate)}, ${ms(r.latency_ms.p99)} / ${ms(r.latency_ms.max)}`)} | ${ev(S.migrate, (r) => `${fmt(r.rate)}, ${ms(r.latency_ms.p99)} / ${ms(r.latency_ms.max)}`)} |`);
+  const cols = [S.failover, P.failover, S.migrate];
+  const notes = [];
+  const cell = (r, f) => {
+    const why = na(r);
+    if (!why) return f(r);
+    let i = notes.indexOf(why);
+    if (i < 0) i = notes.push(why) - 1;
+    return `n/a (${i + 1})`;
+  };
+  const row = (label, f) => L.push(`| ${label} | ${cols.map((r) => cell(r, f)).join(' | ')} |`);
+  row('recovery (kill → every pair delivers again)', (r) => `${fmt(r.recover_s, 2)} s${r.unrecovered_pairs ? `, ${r.unrecovered_pairs} pairs never` : ''}`);
+  row('messages lost / reconnects', (r) => `${fmt(r.lost)} / ${fmt(r.reconnects)}`);
+  row('msg/s over the window', (r) => fmt(r.rate));
+  row('p50 / p99 / max latency (ms)', (r) => `${ms(r.latency_ms.p50)} / ${ms(r.latency_ms.p99)} / ${ms(r.latency_ms.max)}`);
   L.push('');
+  notes.forEach((n, i) => L.push(`(${i + 1}) ${n.replace(/^not available \((.*)\)$/, '$1')}.`, ''));
 
   // profile
   const hp = results.hot_path;
@@ -327,7 +340,8 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + 'for Socket.IO both include redis-server.');
   const rep = Object.entries(results.profile).filter(([, v]) => (v.repeat ?? 1) > 1).map(([k]) => k);
   if (rep.length) L.push(`- ${rep.join(' and ')} ran ${results.profile[rep[0]].repeat} times per system, alternating skein and the peer; `
-    + 'the tables show, per system, the run in which other processes took the least CPU (all runs are in results.json: `runs_other_cpu_pct`).');
+    + 'the tables show, per system, the better run (rtt: higher geometric mean of msg/s over the levels; fanout: more deliveries/s under the limit), '
+    + 'since other processes only ever make a run worse. Every run is in results.json (`all_runs`).');
   L.push('- The servers, the load generator and whatever else runs on the machine share its cores: the tables show the '
     + 'load generator\'s CPU and the CPU of other processes during each window. Numbers from a busy machine move by tens of percent between runs.');
   L.push('- What differs: skein persists every chat input (journal + outbox in RocksDB) and keeps each room\'s last 50 messages, '

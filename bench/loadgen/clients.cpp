@@ -107,6 +107,7 @@ struct client {
   std::shared_ptr<connection> conn;
   bool ready = false;
   bool pacing = false;  // holds one of its worker's connect slots
+  int connects = 0;     // connections that became ready
   int failures = 0;     // consecutive failed attempts
   std::unique_ptr<asio::steady_timer> retry;
 
@@ -357,6 +358,7 @@ void begin_connect(worker& w, client& c) {
 
 void connection_ready(worker& w, client& c) {
   c.ready = true;
+  ++c.connects;
   c.failures = 0;
   ++w.ready_now;
   release_slot(w, c);
@@ -578,7 +580,18 @@ struct rtt_scenario final : scenario {
     from->say(text3(p.index, p.seq, p.t0));
   }
 
-  void on_ready(worker& w, client& c) override { kick(w, pairs[static_cast<std::size_t>(c.slot)]); }
+  void on_ready(worker& w, client& c) override {
+    auto& p = pairs[static_cast<std::size_t>(c.slot)];
+    // A client that comes back on a new connection cannot receive what was
+    // sent to its old one (no resume here): the message in flight is lost,
+    // and the pair goes on at once instead of waiting for the timeout.
+    if (p.waiting && c.connects > 1) {
+      ++w.st.lost;
+      p.waiting = false;
+    }
+    kick(w, p);
+  }
+
 
   void on_said(worker& w, client& c, std::string_view user, std::string_view text) override {
     if (user == c.user) return;  // our own echo
