@@ -343,15 +343,10 @@ void on_join(session_actor* self, const std::string& client_id, const std::strin
 /// A batch that replaces the target's copy of this session, plus a snapshot
 /// of the state in memory.
 persistence::write_batch session_copy(session_actor* self) {
-  using persistence::column;
   auto& st = self->state;
   persistence::write_batch b;
-  auto lo = persistence::seq_key(st.key, 0), hi = persistence::seq_key(st.key, ~std::uint64_t{0});
-  for (auto c : {column::snapshots, column::journal, column::outbox}) b.erase_range(c, lo, hi);
   try {
-    for (auto& s : st.store->load_snapshots(st.key)) b.put_snapshot(st.key, s);
-    for (auto& [seq, r] : st.store->load_journal(st.key)) b.put_journal(st.key, seq, r);
-    for (auto& [seq, r] : st.store->load_outbox(st.key)) b.put_outbox(st.key, seq, r);
+    b = st.store->session_copy(st.key);
   } catch (const std::exception& e) {
     spdlog::warn("session {}: copy reads: {}", st.key, e.what());
   }

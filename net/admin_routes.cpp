@@ -8,10 +8,7 @@
 // Answers: 200 with the host's JSON; 400 for missing or malformed
 // parameters; 405 for another method; 409 {"error"} when the host refuses
 // (its error text); 504 when it does not answer within 30 s; 501
-// {"error":"not implemented yet"} while the host has no handler for the
-// message (CAF answers a request nobody handles with unexpected_message),
-// so these routes start working as soon as the host learns the messages,
-// without a change here.
+// {"error":"not implemented yet"} if the host has no handler for the message.
 //
 // The API has no authentication: listen on loopback or put the node behind
 // something that authenticates /admin/.
@@ -21,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/atoms.hpp"
+#include "net/ask_host.hpp"
 #include "net/detail.hpp"
 #include "runtime/node.hpp"
 #include "runtime/session_host.hpp"
@@ -31,48 +29,7 @@ namespace {
 
 using json = nlohmann::json;
 
-// The same types as actors/atoms.hpp's once they are declared there: a CAF
-// 0.17 atom constant is identified by its text.
-using drain_atom = caf::atom_constant<caf::atom("drain")>;
-using move_atom = caf::atom_constant<caf::atom("move")>;
-
 constexpr auto host_timeout = std::chrono::seconds(30);
-
-/// Sends `msg...` to the host from a short-lived actor and answers with
-/// what comes back, without blocking the io thread.
-template <class... Ts>
-void ask_host(request_context& rc, Ts... msg) {
-  auto& n = rc.server.n;
-  auto respond = rc.respond;
-  auto base = json_response(rc, http::status::ok, "");
-  n.system().spawn([host = n.host(), respond, base, msg...](caf::event_based_actor* a) {
-    a->request(host, host_timeout, msg...)
-      .then(
-        [respond, base](std::string& body) mutable {
-          base.body() = std::move(body);
-          base.prepare_payload();
-          respond(std::move(base));
-        },
-        [respond, base, a](caf::error& err) mutable {
-          if (err == caf::sec::unexpected_message) {
-            base.result(http::status::not_implemented);
-            base.body() = json{{"error", "not implemented yet"}}.dump();
-          } else if (err == caf::sec::request_timeout) {
-            base.result(http::status::gateway_timeout);
-            base.body() = json{{"error", "the session host did not answer in time"}}.dump();
-          } else {
-            base.result(http::status::conflict);
-            // host errors are runtime_error with one string (its reason)
-            auto& ctx = err.context();
-            auto text = ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0)
-                                                          : a->system().render(err);
-            base.body() = json{{"error", text}}.dump();
-          }
-          base.prepare_payload();
-          respond(std::move(base));
-        });
-  });
-}
 
 const std::string* param(const request_context& rc, const char* name) {
   auto i = rc.target.query.find(name);
@@ -102,7 +59,7 @@ bool admin_routes(request_context& rc) {
       rc.respond(error_response(rc, http::status::bad_request, "query parameter node=NAME needed"));
       return true;
     }
-    ask_host(rc, drain_atom::value, *node);
+    ask_host(rc, host_timeout, http::status::conflict, drain_atom::value, *node);
   } else {
     auto key = param(rc, "key");
     auto to = param(rc, "to");
@@ -112,7 +69,7 @@ bool admin_routes(request_context& rc) {
                                 "query parameters key=kind/id and to=NAME needed"));
       return true;
     }
-    ask_host(rc, move_atom::value, *key, *to);
+    ask_host(rc, host_timeout, http::status::conflict, move_atom::value, *key, *to);
   }
   return true;
 }

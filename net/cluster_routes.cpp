@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/atoms.hpp"
+#include "net/ask_host.hpp"
 #include "net/detail.hpp"
 #include "runtime/node.hpp"
 #include "runtime/membership.hpp"
@@ -15,31 +16,6 @@ namespace skein::net_detail {
 namespace {
 
 using json = nlohmann::json;
-
-/// Asks the host actor without blocking the io thread: a short-lived actor
-/// makes the request and hands the JSON answer to respond.
-template <class... Ts>
-void ask_host(request_context& rc, Ts... xs) {
-  auto& n = rc.server.n;
-  auto respond = rc.respond;
-  auto base = json_response(rc, http::status::ok, "");
-  base.set(http::field::access_control_allow_origin, "*");
-  n.system().spawn([host = n.host(), respond, base, xs...](caf::event_based_actor* a) {
-    a->request(host, std::chrono::seconds(5), xs...)
-      .then(
-        [respond, base](std::string& body) mutable {
-          base.body() = std::move(body);
-          base.prepare_payload();
-          respond(std::move(base));
-        },
-        [respond, base, a](caf::error& err) mutable {
-          base.result(http::status::service_unavailable);
-          base.body() = json{{"error", a->system().render(err)}}.dump();
-          base.prepare_payload();
-          respond(std::move(base));
-        });
-  });
-}
 
 }  // namespace
 
@@ -72,9 +48,10 @@ bool cluster_routes(request_context& rc) {
       rc.respond(error_response(rc, http::status::bad_request, "query parameter key=kind/id needed"));
       return true;
     }
-    ask_host(rc, placement_atom::value, k->second);
+    ask_host(rc, std::chrono::seconds(5), http::status::service_unavailable, placement_atom::value,
+             k->second);
   } else {
-    ask_host(rc, status_atom::value);
+    ask_host(rc, std::chrono::seconds(5), http::status::service_unavailable, status_atom::value);
   }
   return true;
 }

@@ -345,4 +345,14 @@ session_summary store::summarize(std::string_view session_key) const {
   return sum;
 }
 
+write_batch store::session_copy(std::string_view key) const {
+  write_batch b;
+  auto lo = seq_key(key, 0), hi = seq_key(key, ~std::uint64_t{0});
+  for (auto c : {column::snapshots, column::journal, column::outbox}) b.erase_range(c, lo, hi);
+  for (auto& s : load_snapshots(key)) b.put_snapshot(key, s);
+  for (auto& [seq, r] : load_journal(key)) b.put_journal(key, seq, r);
+  for (auto& [seq, r] : load_outbox(key)) b.put_outbox(key, seq, r);
+  return b;
+}
+
 }  // namespace skein::persistence

@@ -155,6 +155,12 @@ class store {
 
   std::optional<std::string> get_meta(std::string_view key) const;
 
+  // A batch that, written to another store, replaces that store's records of
+  // `session_key` with this store's: erase_range over its snapshots, journal
+  // and outbox, then every record it holds here. Used to ship a session
+  // (handoff, a new replica, a fresher copy). Throws record_error.
+  write_batch session_copy(std::string_view session_key) const;
+
   // The distinct session keys that have at least one record in snapshots,
   // journal or outbox, sorted bytewise. Keys that do not parse as a seq_key
   // are skipped (summarize reports those inside a session's range). Cost:

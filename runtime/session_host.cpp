@@ -150,14 +150,7 @@ std::pair<std::uint64_t, std::uint64_t> local_position(host_actor* self, const s
 
 /// Everything this node holds for `key`, as a batch that replaces it.
 persistence::write_batch full_copy(host_actor* self, const std::string& key) {
-  using persistence::column;
-  auto& store = *self->state.init.store;
-  persistence::write_batch b;
-  auto lo = persistence::seq_key(key, 0), hi = persistence::seq_key(key, ~std::uint64_t{0});
-  for (auto c : {column::snapshots, column::journal, column::outbox}) b.erase_range(c, lo, hi);
-  for (auto& s : store.load_snapshots(key)) b.put_snapshot(key, s);
-  for (auto& [seq, r] : store.load_journal(key)) b.put_journal(key, seq, r);
-  for (auto& [seq, r] : store.load_outbox(key)) b.put_outbox(key, seq, r);
+  auto b = self->state.init.store->session_copy(key);
   b.put_meta(epoch_meta_key(key), std::to_string(known_epoch(self, key)));
   return b;
 }

@@ -738,3 +738,31 @@ TEST_CASE("committer reports failed writes and refuses work after stop", "[persi
   c.submit(write_batch{}, [&](const std::string& error) { late = error; });
   CHECK(late == "committer stopped");
 }
+
+TEST_CASE("session_copy replaces another store's records of one session", "[persistence]") {
+  temp_dir a_dir, b_dir;
+  store a(store_options{a_dir.db()});
+  store b(store_options{b_dir.db()});
+  {
+    write_batch w;
+    w.put_snapshot("chat/x", sample_snapshot());
+    for (std::uint64_t i = 1; i <= 3; ++i) {
+      w.put_journal("chat/x", i, sample_journal(i));
+      w.put_outbox("chat/x", i, sample_outbox(i));
+    }
+    a.write(w);
+  }
+  {
+    write_batch stale;  // b holds older, longer records of chat/x and another session
+    for (std::uint64_t i = 1; i <= 6; ++i) stale.put_journal("chat/x", i, sample_journal(i + 10));
+    stale.put_journal("chat/xy", 1, sample_journal(1));
+    b.write(stale);
+  }
+  auto copy = write_batch::decode(a.session_copy("chat/x").encode(), "chat/x");
+  b.write(copy);
+  CHECK(b.load_snapshot("chat/x") == a.load_snapshot("chat/x"));
+  CHECK(b.load_journal("chat/x") == a.load_journal("chat/x"));
+  CHECK(b.load_outbox("chat/x") == a.load_outbox("chat/x"));
+  CHECK(b.load_journal("chat/xy").size() == 1);  // other sessions untouched
+  CHECK_THROWS_AS(write_batch::decode("\x93garbage", "chat/x"), record_error);
+}

@@ -1,0 +1,58 @@
+// Internal to net/: asking the node's session host from an HTTP route
+// without blocking an io thread.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "net/detail.hpp"
+#include "runtime/node.hpp"
+
+namespace skein::net_detail {
+
+/// Sends `msg...` to the host from a short-lived actor and responds with the
+/// JSON text it answers (200). Errors: 501 if the host has no handler, 504
+/// if it does not answer within `timeout`, otherwise `on_error` with the
+/// host's reason as {"error": ...}. Adds Access-Control-Allow-Origin: *.
+template <class... Ts>
+void ask_host(request_context& rc, std::chrono::seconds timeout, http::status on_error,
+              Ts... msg) {
+  auto& n = rc.server.n;
+  auto respond = rc.respond;
+  auto base = json_response(rc, http::status::ok, "");
+  base.set(http::field::access_control_allow_origin, "*");
+  n.system().spawn([host = n.host(), respond, base, timeout, on_error,
+                    msg...](caf::event_based_actor* a) {
+    a->request(host, timeout, msg...)
+      .then(
+        [respond, base](std::string& body) mutable {
+          base.body() = std::move(body);
+          base.prepare_payload();
+          respond(std::move(base));
+        },
+        [respond, base, a, on_error](caf::error& err) mutable {
+          using json = nlohmann::json;
+          if (err == caf::sec::unexpected_message) {
+            base.result(http::status::not_implemented);
+            base.body() = json{{"error", "not implemented yet"}}.dump();
+          } else if (err == caf::sec::request_timeout) {
+            base.result(http::status::gateway_timeout);
+            base.body() = json{{"error", "the session host did not answer in time"}}.dump();
+          } else {
+            base.result(on_error);
+            // host errors are runtime_error with one string (the reason)
+            auto& ctx = err.context();
+            auto text = ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0)
+                                                          : a->system().render(err);
+            base.body() = json{{"error", text}}.dump();
+          }
+          base.prepare_payload();
+          respond(std::move(base));
+        });
+  });
+}
+
+}  // namespace skein::net_detail
