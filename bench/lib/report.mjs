@@ -280,10 +280,15 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   // failover + migrate
   L.push('## failover and migrate', '');
   L.push(`failover: rtt with ${results.profile.failover.pairs} pairs; ${results.profile.failover.at} s into the window the second node is killed with SIGKILL. `
-    + `Clients whose connection ends reconnect to the next node (50 ms backoff, growing). A message in flight to or from a client `
-    + `that had to reconnect counts as lost and the pair sends a new one as soon as both are back (no resume); any other message not delivered within `
-    + `${results.profile.failover.msgTimeout} s counts as lost too. Recovery = from the kill until every pair has delivered a message again. `
-    + `migrate (skein only): the same load while a node joins and another drains (\`skein-demo ctl\`).`, '');
+    + 'Clients whose connection ends reconnect to the next node (50 ms backoff, growing). A skein client resumes '
+    + '(`?client=ID&last_seq=N`: the server replays what it missed from the outbox); a Socket.IO client has no such thing, so '
+    + 'a message in flight to or from a client that had to reconnect is lost, and the pair sends a new one as soon as both are back. '
+    + `Any message not delivered within ${results.profile.failover.msgTimeout} s counts as lost and the pair sends a new one `
+    + '(for skein: a message the resume did not bring back, e.g. one written to the killed node before it accepted it). '
+    + 'Recovery = from the kill until every pair has delivered a message again. '
+    + `migrate (skein only): the same load with ${results.profile.migrate.pairs} pairs while a 4th node joins (\`launch --add-node\`, `
+    + `${results.profile.migrate.joinAt} s in) and the second node drains (\`ctl drain\`, ${results.profile.migrate.drainAt} s in); `
+    + 'recovery counts from the drain. CPU and RSS columns do not include the joining node.', '');
   L.push('| | skein failover | Socket.IO failover | skein migrate |');
   L.push('|---|---:|---:|---:|');
   const cols = [S.failover, P.failover, S.migrate];
@@ -328,8 +333,9 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   L.push('## How it is measured', '');
   L.push('- `bench/run --quick` (under 5 minutes) or `bench/run --full` (under 30) installs what is missing '
     + '(redis-server, gnuplot, the pinned npm packages of `bench/peers/socketio`), builds `skein-demo` and `skein-loadgen`, '
-    + 'and runs every scenario on a fresh cluster of each system: skein with `skein-demo launch --nodes 3` (default options: '
-    + '`durability=local`, every message journaled to RocksDB and released after the commit, no fsync), then the peer with '
+    + 'and runs every scenario on a fresh cluster of each system: skein with `skein-demo launch --nodes 3` (the demo\'s defaults: '
+    + 'the chat kind uses `durability=replicated` with 2 replicas: every message is journaled to RocksDB on its owner and its replica '
+    + 'and released only after both have it, no fsync), then the peer with '
     + '`bench/peers/socketio/launch.js` (redis-server without persistence, 3 × `node server.js`). Options: `--only rtt,fanout`, '
     + '`--systems skein`, `--build-dir DIR`; `node bench/lib/report.mjs docs/bench/results.json` rewrites this page from saved numbers.');
   L.push('- The load generator speaks both protocols with the same code path: skein\'s `/ws/chat/{room}?user=U` frames and '
@@ -344,7 +350,7 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + 'since other processes only ever make a run worse. Every run is in results.json (`all_runs`).');
   L.push('- The servers, the load generator and whatever else runs on the machine share its cores: the tables show the '
     + 'load generator\'s CPU and the CPU of other processes during each window. Numbers from a busy machine move by tens of percent between runs.');
-  L.push('- What differs: skein persists every chat input (journal + outbox in RocksDB) and keeps each room\'s last 50 messages, '
+  L.push('- What differs: skein persists every chat input (journal + outbox in RocksDB, replicated to a second node) and keeps each room\'s last 50 messages, '
     + 'which it sends on join; the Socket.IO server keeps nothing, and its adapter is pub/sub through redis. A skein message '
     + 'goes from the sender\'s node to the room\'s owner node (HRW placement) and from there to each receiver\'s node (0 to 2 cluster hops); '
     + 'a Socket.IO message goes from the sender\'s node through redis to every node.');

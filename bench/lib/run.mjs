@@ -190,6 +190,7 @@ const SYSTEMS = {
         urls: nodes.map((n) => n.url),
         procs: nodes.map((n) => ({ name: n.name, pid: n.pid })),
         nodes,
+        data,
         stop: () => stopChild(child),
       };
     },
@@ -375,15 +376,45 @@ const RUN = {
     if (sys !== 'skein') return { available: false, reason: 'no live migration in Socket.IO' };
     const c = skeinControls();
     if (!c.ctl) return { available: false, reason: 'skein-demo has no `ctl` command yet (join/drain/move: issue 4)' };
-    const events = [];
-    const ctl = `${demo} ctl --node ${cluster.urls[0]}`;
-    if (c.addNodeCtl) events.push(`${p.joinAt}:${ctl} add-node`);
-    events.push(`${p.drainAt}:${ctl} drain ${cluster.nodes[1].name}`);
-    const lines = await runLoadgen([...common(sys, cluster), '--scenario', 'rtt', '--tag', tag,
-      '--levels', String(p.pairs), '--warmup', '1', '--duration', String(p.duration), '--msg-timeout', String(p.msgTimeout),
-      ...events.flatMap((e) => ['--event', e])], `loadgen-${tag}`);
-    const r = lines.find((l) => l.type === 'rtt');
-    return { available: true, join: c.addNodeCtl, pairs: p.pairs, ...r };
+    // The drain is a short command the load generator runs at its time; the
+    // join is a second launcher (`launch --add-node`) that must live until
+    // the end, so this process starts and stops it.
+    const drained = cluster.nodes[1].name;
+    const drain = `${demo} ctl --node ${cluster.urls[0]} drain ${drained}`;
+    let joiner = null;
+    let joinTimer = null;
+    const joinLog = [];
+    const startJoin = async () => {
+      if (c.addNodeLaunch) {
+        joiner = track(spawn(demo, ['launch', '--add-node', '--data', cluster.data], { stdio: ['ignore', 'pipe', 'pipe'] }), `${tag}-join`);
+        joinLog.push({ at_s: p.joinAt, command: 'skein-demo launch --add-node' });
+        try {
+          const lines = await readUntil(joiner, (l) => l === 'ready', 60000, 'launch --add-node');
+          joinLog.push({ ready_after_s: (Date.now() - joinStarted) / 1000, lines: lines.filter((l) => l.startsWith('node ')) });
+        } catch (e) {
+          joinLog.push({ error: e.message });
+        }
+      } else if (c.addNodeCtl) {
+        joinLog.push({ at_s: p.joinAt, command: 'skein-demo ctl add-node', rc: spawnSync(demo, ['ctl', '--node', cluster.urls[0], 'add-node']).status });
+      }
+    };
+    let joinStarted = 0;
+    try {
+      const lines = await runLoadgen([...common(sys, cluster), '--scenario', 'rtt', '--tag', tag,
+        '--levels', String(p.pairs), '--warmup', '1', '--duration', String(p.duration), '--msg-timeout', String(p.msgTimeout),
+        '--event', `${p.drainAt}:${drain}`], `loadgen-${tag}`, {
+        onLine: (j) => {
+          if (j.type === 'connected' && (c.addNodeLaunch || c.addNodeCtl))
+            joinTimer = setTimeout(() => { joinStarted = Date.now(); startJoin(); }, (1 + p.joinAt) * 1000);
+        },
+      });
+      const r = lines.find((l) => l.type === 'rtt');
+      if (r && joinLog.length) r.events = [{ at: p.joinAt, command: joinLog[0].command }, ...(r.events ?? [])];
+      return { available: true, join: joinLog, drained, pairs: p.pairs, ...r };
+    } finally {
+      clearTimeout(joinTimer);
+      if (joiner) await stopChild(joiner);
+    }
   },
 };
 

@@ -108,6 +108,11 @@ struct client {
   bool ready = false;
   bool pacing = false;  // holds one of its worker's connect slots
   int connects = 0;     // connections that became ready
+  // skein resume: the id from the "welcome" frame and the last seq seen;
+  // a reconnect asks for ?client=ID&last_seq=N and gets what it missed.
+  std::string resume_id;
+  std::uint64_t last_seq = 0;
+  bool resuming = false;  // the current connection is a resume
   int failures = 0;     // consecutive failed attempts
   std::unique_ptr<asio::steady_timer> retry;
 
@@ -217,6 +222,11 @@ class connection : public std::enable_shared_from_this<connection> {
       path = "/socket.io/?EIO=4&transport=websocket&room=" + c_->room + "&user=" + c_->user;
     else
       path = "/ws/chat/" + c_->room + "?user=" + c_->user;
+    c_->resuming = false;
+    if (!is_socketio() && w_.o->resume && !c_->resume_id.empty()) {
+      path += "&client=" + c_->resume_id + "&last_seq=" + std::to_string(c_->last_seq);
+      c_->resuming = true;
+    }
     const auto& t = (*w_.targets)[static_cast<std::size_t>(c_->node)];
     ws_.async_handshake(t.host, path,
                         beast::bind_front_handler(&connection::on_handshake, shared_from_this()));
@@ -244,9 +254,24 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void handle_skein(std::string_view m) {
+    if (auto p = m.find("\"seq\":"); p != std::string_view::npos) {
+      std::uint64_t seq = 0;
+      auto b = m.data() + p + 6;
+      std::from_chars(b, m.data() + m.size(), seq);
+      c_->last_seq = std::max(c_->last_seq, seq);
+    }
     if (m.find("\"said\"") != std::string_view::npos) {
       if (ready_) w_.sc->on_said(w_, *c_, field(m, "\"user\":\""), field(m, "\"text\":\""));
-    } else if (!ready_ && m.find("\"history\"") != std::string_view::npos) {
+    } else if (m.find("\"welcome\"") != std::string_view::npos) {
+      auto id = field(m, "\"client\":\"");
+      if (!id.empty()) c_->resume_id = std::string(id);
+      // A resumed client gets the events it missed, not the history.
+      if (!ready_ && c_->resuming) {
+        ready_ = true;
+        connection_ready(w_, *c_);
+      }
+    } else if (!ready_ && (m.find("\"history\"") != std::string_view::npos
+                           || m.find("\"reset\"") != std::string_view::npos)) {
       ready_ = true;
       connection_ready(w_, *c_);
     } else if (m.find("\"error\"") != std::string_view::npos) {
@@ -582,10 +607,11 @@ struct rtt_scenario final : scenario {
 
   void on_ready(worker& w, client& c) override {
     auto& p = pairs[static_cast<std::size_t>(c.slot)];
-    // A client that comes back on a new connection cannot receive what was
-    // sent to its old one (no resume here): the message in flight is lost,
-    // and the pair goes on at once instead of waiting for the timeout.
-    if (p.waiting && c.connects > 1) {
+    // A client that comes back on a new connection without resume (Socket.IO)
+    // cannot receive what was sent to its old one: the message in flight is
+    // lost, and the pair goes on at once instead of waiting for the timeout.
+    // A resumed skein client gets it from the outbox.
+    if (p.waiting && c.connects > 1 && !c.resuming) {
       ++w.st.lost;
       p.waiting = false;
     }

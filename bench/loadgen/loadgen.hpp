@@ -33,6 +33,7 @@ struct options {
   std::string tag = "b";  // room/user prefix: rooms are unique per run
   int connect_concurrency = 256;
   double connect_timeout_s = 120;
+  bool resume = true;  // skein: reconnect with ?client=ID&last_seq=N
 
   // rtt (and failover/migrate: rtt with timed commands)
   std::vector<int> levels{1, 10, 100};

@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1, 254));
   app.add_option("--tag", o.tag, "room and user name prefix (unique per run)");
   app.add_option("--connect-concurrency", o.connect_concurrency, "connects in flight");
+  app.add_flag("!--no-resume", o.resume, "skein: reconnect as a new client, without ?client=&last_seq=");
   app.add_option("--connect-timeout", o.connect_timeout_s, "seconds to get every client in");
   app.add_option("--levels", levels, "rtt: pair counts, comma separated");
   app.add_option("--warmup", o.warmup_s, "rtt: seconds before each measured window");
