@@ -43,14 +43,14 @@ const threads = Number(opts.threads);
 const PROFILES = {
   quick: {
     rtt: { levels: [1, 10, 100, 1000], warmup: 1, duration: 3 },
-    fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500, 1000], step: 2.5, stepWarmup: 0.5 },
+    fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500, 1000], step: 2.5, stepWarmup: 0.5, minMessages: 25 },
     idle: { conns: 10000, settle: 5 },
     failover: { pairs: 50, duration: 12, at: 4, msgTimeout: 1 },
     migrate: { pairs: 50, duration: 16, joinAt: 3, drainAt: 9, msgTimeout: 1 },
   },
   full: {
     rtt: { levels: [1, 10, 100, 1000, 4000], warmup: 2, duration: 10, repeat: 2 },
-    fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500, 1000, 2000], step: 5, stepWarmup: 1, repeat: 2 },
+    fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500, 1000, 2000], step: 5, stepWarmup: 1, minMessages: 50, repeat: 3 },
     idle: { conns: 50000, settle: 15 },
     failover: { pairs: 200, duration: 25, at: 8, msgTimeout: 2 },
     migrate: { pairs: 200, duration: 30, joinAt: 5, drainAt: 15, msgTimeout: 2 },
@@ -340,7 +340,7 @@ const RUN = {
     const p = profile.fanout;
     const lines = await runLoadgen([...common(sys, cluster), '--scenario', 'fanout', '--tag', tag,
       '--subscribers', String(p.subscribers), '--rates', p.rates.join(','), '--step', String(p.step),
-      '--step-warmup', String(p.stepWarmup), '--p99-limit-ms', '50'], `loadgen-${tag}`);
+      '--step-warmup', String(p.stepWarmup), '--min-messages', String(p.minMessages ?? 50), '--p99-limit-ms', '50'], `loadgen-${tag}`);
     return { steps: lines.filter((l) => l.type === 'fanout'), connect: lines.find((l) => l.type === 'connected') };
   },
 

@@ -48,6 +48,7 @@ struct options {
   std::vector<double> rates{10, 20, 50, 100, 200, 500, 1000};
   double step_s = 3;
   double step_warmup_s = 0.5;
+  int min_messages = 50;  // a step lasts long enough to measure this many
   double p99_limit_ms = 50;
 
   // idle

@@ -133,6 +133,8 @@ int main(int argc, char** argv) {
   app.add_option("--rates", rates, "fanout: publish rates (msg/s), comma separated");
   app.add_option("--step", o.step_s, "fanout: seconds per rate");
   app.add_option("--step-warmup", o.step_warmup_s, "fanout: unmeasured seconds per step");
+  app.add_option("--min-messages", o.min_messages,
+                 "fanout: measured publishes per step at least (longer steps at low rates)");
   app.add_option("--p99-limit-ms", o.p99_limit_ms, "fanout: stop after the step past this");
   app.add_option("--conns", o.conns, "idle: connections");
   app.add_option("--id-offset", o.id_offset, "idle: first client number");
