@@ -72,6 +72,11 @@ using route_fn = bool (*)(request_context&);
 /// Every route, in the order they are tried (net/routes.cpp).
 const std::vector<route_fn>& routes();
 
+/// For /{transport}/{kind}/{id...}: the session key "kind/id...", or
+/// nullopt after answering 404 (no kind or id, unknown kind) or 400
+/// (malformed id).
+std::optional<std::string> session_key_of(request_context& rc);
+
 /// A JSON response with the server's headers.
 response json_response(const request_context& rc, http::status status, std::string body);
 /// `{"error": message}` with `status`.

@@ -4,7 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/registry.hpp"
 #include "net/detail.hpp"
+#include "runtime/node.hpp"
+#include "runtime/session_host.hpp"
 
 namespace skein::net_detail {
 
@@ -22,6 +25,27 @@ response json_response(const request_context& rc, http::status status, std::stri
 response error_response(const request_context& rc, http::status status,
                         const std::string& message) {
   return json_response(rc, status, nlohmann::json{{"error", message}}.dump());
+}
+
+std::optional<std::string> session_key_of(request_context& rc) {
+  auto& seg = rc.target.segments;
+  if (seg.size() < 3) {
+    rc.respond(error_response(rc, http::status::not_found, "use /" + seg.at(0) + "/{kind}/{id}"));
+    return std::nullopt;
+  }
+  const auto& kind = seg[1];
+  if (!rc.server.n.registry().contains(kind)) {
+    rc.respond(error_response(rc, http::status::not_found, "unknown session kind '" + kind + "'"));
+    return std::nullopt;
+  }
+  std::string key = kind;
+  for (std::size_t i = 2; i < seg.size(); ++i) key += "/" + seg[i];
+  std::string k, id;
+  if (!split_session_key(key, k, id)) {
+    rc.respond(error_response(rc, http::status::bad_request, "malformed session id"));
+    return std::nullopt;
+  }
+  return key;
 }
 
 namespace {

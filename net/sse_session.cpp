@@ -345,26 +345,13 @@ bool sse_route(request_context& rc) {
     rc.respond(std::move(res));
     return true;
   }
-  if (seg.size() < 3) {
-    rc.respond(error_response(rc, http::status::not_found, "use /sse/{kind}/{id}"));
-    return true;
-  }
-  const auto& kind = seg[1];
-  if (kind == "mcp") {  // MCP sessions speak only through /mcp (actors/mcp/wire.hpp)
+  if (seg.size() >= 2 && seg[1] == "mcp") {  // MCP sessions speak only through /mcp (actors/mcp/wire.hpp)
     rc.respond(error_response(rc, http::status::not_found, "MCP sessions are served at /mcp"));
     return true;
   }
-  if (!rc.server.n.registry().contains(kind)) {
-    rc.respond(error_response(rc, http::status::not_found, "unknown session kind '" + kind + "'"));
-    return true;
-  }
-  std::string id = seg[2];
-  for (std::size_t i = 3; i < seg.size(); ++i) id += "/" + seg[i];
-  std::string key = kind + "/" + id, k, i;
-  if (!split_session_key(key, k, i)) {
-    rc.respond(error_response(rc, http::status::bad_request, "malformed session id"));
-    return true;
-  }
+  auto session_key = session_key_of(rc);
+  if (!session_key) return true;
+  std::string key = std::move(*session_key);
 
   if (method == http::verb::get) {
     json params(rc.target.query);

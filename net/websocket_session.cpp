@@ -188,26 +188,13 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
 bool websocket_route(request_context& rc) {
   auto& seg = rc.target.segments;
   if (seg.empty() || seg[0] != "ws") return false;
-  if (seg.size() < 3) {
-    rc.respond(error_response(rc, http::status::not_found, "use /ws/{kind}/{id}"));
-    return true;
-  }
-  const auto& kind = seg[1];
-  if (!rc.server.n.registry().contains(kind)) {
-    rc.respond(error_response(rc, http::status::not_found, "unknown session kind '" + kind + "'"));
-    return true;
-  }
+  auto session_key = session_key_of(rc);
+  if (!session_key) return true;
   if (!websocket::is_upgrade(rc.req)) {
     rc.respond(error_response(rc, http::status::upgrade_required, "WebSocket upgrade required"));
     return true;
   }
-  std::string id = seg[2];
-  for (std::size_t i = 3; i < seg.size(); ++i) id += "/" + seg[i];
-  std::string key = kind + "/" + id, k, i;
-  if (!split_session_key(key, k, i)) {
-    rc.respond(error_response(rc, http::status::bad_request, "malformed session id"));
-    return true;
-  }
+  std::string key = std::move(*session_key);
   // ?client=ID&last_seq=N resumes a client; the rest are the client's params.
   auto query = rc.target.query;
   std::string resume_client;
