@@ -120,8 +120,10 @@ plot '${f1}' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'skein 
 
   // failover / migrate: delivered messages per bucket over time
   const timelines = [];
-  for (const [sys, label, color] of [['skein', 'skein', '#1f77b4'], ['socketio', 'Socket.IO + redis', '#d62728']]) {
+  const colors = { 'skein failover': '#1f77b4', 'skein migrate': '#2ca02c', 'socketio failover': '#d62728' };
+  for (const [sys, label] of [['skein', 'skein'], ['socketio', 'Socket.IO + redis']]) {
     for (const sc of ['failover', 'migrate']) {
+      const color = colors[`${sys} ${sc}`] ?? '#555555';
       const r = results.systems[sys]?.[sc];
       if (na(r) || !r.timeline) continue;
       const b = r.bucket_ms / 1000;
@@ -136,7 +138,7 @@ plot '${f1}' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'skein 
     const arrows = timelines.flatMap((t) => t.events.map((e) => `set arrow from ${e.at},graph 0 to ${e.at},graph 1 nohead dt 2 lw 2 lc rgb '${t.color}'`));
     if (gnuplot(`${term}
 set output '${out}'
-set title 'failover: messages delivered per second while a node is killed (dotted: the kill)'
+set title 'failover (a node killed) and migrate (a node joins, another drains): messages delivered per second; dashed: the events'
 set xlabel 'seconds into the measured window'
 set ylabel 'messages per second'
 set grid
