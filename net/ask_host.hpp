@@ -16,14 +16,13 @@ namespace skein::net_detail {
 /// Sends `msg...` to the host from a short-lived actor and responds with the
 /// JSON text it answers (200). Errors: 501 if the host has no handler, 504
 /// if it does not answer within `timeout`, otherwise `on_error` with the
-/// host's reason as {"error": ...}. Adds Access-Control-Allow-Origin: *.
+/// host's reason as {"error": ...}.
 template <class... Ts>
 void ask_host(request_context& rc, std::chrono::seconds timeout, http::status on_error,
               Ts... msg) {
   auto& n = rc.server.n;
   auto respond = rc.respond;
   auto base = json_response(rc, http::status::ok, "");
-  base.set(http::field::access_control_allow_origin, "*");
   n.system().spawn([host = n.host(), respond, base, timeout, on_error,
                     msg...](caf::event_based_actor* a) {
     a->request(host, timeout, msg...)

@@ -25,6 +25,12 @@ bool cluster_routes(request_context& rc) {
   const bool cluster = seg.size() == 1 && seg[0] == "cluster";
   const bool placement = seg.size() == 2 && seg[0] == "cluster" && seg[1] == "placement";
   if (!healthz && !cluster && !placement) return false;
+  // The dashboard served by one node reads every node's /cluster and
+  // /healthz: another origin (port), so these answers allow any origin.
+  rc.respond = [inner = rc.respond](response res) {
+    res.set(http::field::access_control_allow_origin, "*");
+    inner(std::move(res));
+  };
   if (rc.req.method() != http::verb::get) {
     auto res = error_response(rc, http::status::method_not_allowed, "method not allowed");
     res.set(http::field::allow, "GET");

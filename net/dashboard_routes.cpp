@@ -8,10 +8,6 @@
 // this origin's scripts and styles; the pages talk to every node of the
 // cluster (fetch, EventSource, WebSocket), so connect-src is open.
 //
-// Also here: cluster_routes_cors, which answers /healthz, /cluster and
-// /cluster/placement through cluster_routes and adds
-// `Access-Control-Allow-Origin: *`, because the dashboard served by one node
-// reads every other node's /cluster (a different origin: another port).
 #include <string>
 #include <string_view>
 
@@ -87,15 +83,5 @@ bool dashboard_routes(request_context& rc) {
   return true;
 }
 
-bool cluster_routes_cors(request_context& rc) {
-  auto inner = rc.respond;
-  rc.respond = [inner](response res) {
-    res.set(http::field::access_control_allow_origin, "*");
-    inner(std::move(res));
-  };
-  if (cluster_routes(rc)) return true;
-  rc.respond = std::move(inner);
-  return false;
-}
 
 }  // namespace skein::net_detail

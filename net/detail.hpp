@@ -91,7 +91,6 @@ bool metrics_route(request_context& rc);     // /metrics
 bool events_route(request_context& rc);      // /cluster/events (SSE)
 bool admin_routes(request_context& rc);      // /admin/drain, /admin/move
 bool dashboard_routes(request_context& rc);  // /, /chat, /assets/NAME
-bool cluster_routes_cors(request_context& rc);  // cluster_routes with Access-Control-Allow-Origin: *
 
 /// Open /cluster/events streams on this node (net/events_route.cpp).
 std::int64_t open_event_streams();

@@ -5,7 +5,7 @@ namespace skein::net_detail {
 
 const std::vector<route_fn>& routes() {
   static const std::vector<route_fn> table{
-    cluster_routes_cors,   // cluster_routes + Access-Control-Allow-Origin: * (dashboard)
+    cluster_routes,        // /healthz, /cluster, /cluster/placement
     websocket_route,
     sse_route,             // /sse/{kind}/{id}
     mcp_route,             // /mcp
