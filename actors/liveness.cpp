@@ -1,6 +1,7 @@
 #include "actors/liveness.hpp"
 
 #include <atomic>
+#include <limits>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -12,6 +13,7 @@ using clock = std::chrono::steady_clock;
 std::atomic<std::int64_t> last_tick_ms{0};
 std::atomic<std::int64_t> limit_ms{3000};
 std::atomic<std::uint64_t> pauses{0};
+std::atomic<std::int64_t> lease_until_ns{std::numeric_limits<std::int64_t>::max()};
 std::mutex mutex;
 std::condition_variable cv;
 bool running = false;
@@ -55,6 +57,25 @@ std::uint64_t generation() { return pauses.load(); }
 bool unpaused_since(std::uint64_t gen) {
   if (pauses.load() != gen) return false;
   return now_ms() - last_tick_ms.load() <= limit_ms.load();
+}
+
+}  // namespace skein::liveness
+
+namespace skein::liveness {
+
+void set_lease_until(std::chrono::steady_clock::time_point until) {
+  using namespace std::chrono;
+  std::int64_t ns;
+  if (until == steady_clock::time_point::max()) ns = std::numeric_limits<std::int64_t>::max();
+  else if (until == steady_clock::time_point::min()) ns = std::numeric_limits<std::int64_t>::min();
+  else ns = duration_cast<nanoseconds>(until.time_since_epoch()).count();
+  lease_until_ns.store(ns);
+}
+
+bool lease_held() {
+  using namespace std::chrono;
+  auto now = duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
+  return now < lease_until_ns.load();
 }
 
 }  // namespace skein::liveness

@@ -1,0 +1,117 @@
+// Quorum leases and down decisions (see quorum.hpp for the argument).
+#include "runtime/quorum.hpp"
+
+#include <algorithm>
+
+namespace skein {
+
+quorum::quorum(std::string self, config cfg) : self_(std::move(self)), cfg_(cfg) {
+  members_.insert(self_);
+}
+
+void quorum::set_members(const std::vector<std::string>& alive, time_point now) {
+  std::set<std::string> next(alive.begin(), alive.end());
+  next.insert(self_);
+  for (auto& n : next)
+    if (n != self_ && !peers_.count(n)) peers_[n].last_heard = now;  // grace period
+  for (auto it = peers_.begin(); it != peers_.end();)
+    it = next.count(it->first) ? std::next(it) : peers_.erase(it);
+  for (auto it = quorum_suspects_since_.begin(); it != quorum_suspects_since_.end();)
+    it = next.count(it->first) ? std::next(it) : quorum_suspects_since_.erase(it);
+  members_ = std::move(next);
+}
+
+void quorum::heard(const std::string& from, time_point now, std::int64_t ts, std::int64_t echo,
+                   const std::vector<std::string>& suspects) {
+  auto it = peers_.find(from);
+  if (it == peers_.end()) return;  // not a member (yet): its support does not count
+  auto& p = it->second;
+  p.last_heard = now;
+  if (ts > p.last_ts) p.last_ts = ts;
+  if (echo > p.echo) p.echo = echo;
+  p.reports = std::set<std::string>(suspects.begin(), suspects.end());
+  p.reports_at = now;
+}
+
+void quorum::connected(const std::string& from, bool up, time_point now) {
+  auto it = peers_.find(from);
+  if (it == peers_.end()) return;
+  it->second.connected = up;
+  if (up) it->second.last_heard = std::max(it->second.last_heard, now);
+}
+
+std::int64_t quorum::stamp(time_point now) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  return ns <= 0 ? 1 : ns;
+}
+
+bool quorum::suspect_now(const std::string& name, time_point now) const {
+  auto it = peers_.find(name);
+  if (it == peers_.end()) return false;
+  return !it->second.connected || now - it->second.last_heard > cfg_.failure_timeout;
+}
+
+std::int64_t quorum::echo_for(const std::string& to, time_point now) const {
+  auto it = peers_.find(to);
+  if (it == peers_.end() || suspect_now(to, now)) return 0;
+  auto& p = it->second;
+  if (p.ever_suspected && now - p.last_suspected < cfg_.failure_timeout + cfg_.lease) return 0;
+  return p.last_ts;
+}
+
+bool quorum::is_quorum(const std::set<std::string>& group) const {
+  std::size_t n = members_.size(), k = 0;
+  for (auto& g : group) k += members_.count(g);
+  if (2 * k > n) return true;
+  return 2 * k == n && !members_.empty() && group.count(*members_.begin());
+}
+
+quorum::time_point quorum::lease_until() const {
+  if (is_quorum({self_})) return time_point::max();
+  // Candidate ends of support, newest first: the lease is the newest end at
+  // which the supporters still valid then (plus us) form a quorum.
+  std::vector<std::pair<time_point, std::string>> support;
+  for (auto& [name, p] : peers_)
+    if (p.echo > 0)
+      support.emplace_back(time_point(std::chrono::nanoseconds(p.echo)) + cfg_.lease, name);
+  std::sort(support.begin(), support.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  std::set<std::string> group{self_};
+  for (auto& [until, name] : support) {
+    group.insert(name);
+    if (is_quorum(group)) return until;
+  }
+  return time_point::min();
+}
+
+std::vector<std::string> quorum::suspects(time_point now) {
+  std::vector<std::string> out;
+  for (auto& [name, p] : peers_)
+    if (suspect_now(name, now)) {
+      p.last_suspected = now;
+      p.ever_suspected = true;
+      out.push_back(name);
+    }
+  return out;
+}
+
+std::vector<std::string> quorum::downable(time_point now) {
+  auto mine = suspects(now);
+  std::vector<std::string> out;
+  for (auto& x : members_) {
+    if (x == self_) continue;
+    std::set<std::string> suspecters;
+    if (std::find(mine.begin(), mine.end(), x) != mine.end()) suspecters.insert(self_);
+    for (auto& [name, p] : peers_)
+      if (name != x && now - p.reports_at <= cfg_.failure_timeout && p.reports.count(x))
+        suspecters.insert(name);
+    if (!is_quorum(suspecters)) {
+      quorum_suspects_since_.erase(x);
+      continue;
+    }
+    auto [it, fresh] = quorum_suspects_since_.emplace(x, now);
+    if (!fresh && now - it->second >= cfg_.lease && has_quorum(now)) out.push_back(x);
+  }
+  return out;
+}
+
+}  // namespace skein
