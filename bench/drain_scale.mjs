@@ -1,0 +1,121 @@
+// Handoff at scale (issue 11, item 5): a 3-node cluster holding N counters
+// without clients, each acknowledged at value 1; one node is drained; the
+// drain must finish with every acknowledged value intact. Prints JSON lines:
+//   {"metric":"drain_scale", sessions, on_drained, drain_s, moved_per_s,
+//    peak_rss_mib:{n1,n2,n3}, lost, wrong, unreadable, membership_changes}
+// and exits 1 if any acknowledged value is lost or the drain does not finish.
+//
+//   SKEIN_DEMO=build/bin/skein-demo node bench/drain_scale.mjs [--sessions 60000]
+//     [--concurrency 200] [--drain n1] [--timeout-s 300]
+
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { Resources, httpGetJson, waitFor, waitForMembership, wsUrl } from '../tests/cluster/cluster.mjs';
+import { nodePid, readCounterUntil, ctl } from '../tests/cluster/procs.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+const SESSIONS = Number(opt('sessions', 60000));
+const CONCURRENCY = Number(opt('concurrency', 200));
+const DRAIN = opt('drain', 'n1');
+const TIMEOUT_S = Number(opt('timeout-s', 300));
+
+/** Opens counter/ID, adds 1, resolves once the value 1 is acknowledged. */
+function addOne(url, id, timeoutMs = 30_000) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl(url, `/ws/counter/${id}`), { perMessageDeflate: false });
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error(`counter/${id}: no ack`)); }, timeoutMs);
+    let sent = false;
+    ws.on('message', (buf) => {
+      const f = JSON.parse(buf.toString('utf8'));
+      if (f.data?.type === 'welcome') return;
+      if (!sent && typeof f.data?.value === 'number') {
+        sent = true;
+        ws.send(JSON.stringify({ op: 'add', by: 1 }));
+        return;
+      }
+      if (sent && f.data?.value === 1) {
+        clearTimeout(timer);
+        ws.close();
+        resolve();
+      }
+    });
+    ws.on('error', (e) => { clearTimeout(timer); reject(e); });
+    ws.on('close', (code) => { if (!sent) { clearTimeout(timer); reject(new Error(`counter/${id}: closed ${code}`)); } });
+  });
+}
+
+async function pool(n, worker) {
+  let next = 0;
+  const run = async () => { while (next < n) await worker(next++); };
+  await Promise.all(Array.from({ length: CONCURRENCY }, run));
+}
+
+function peakRssMiB(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch { return null; }
+}
+
+const res = new Resources();
+let failed = false;
+try {
+  const dataDir = res.tempDir('skein-bench-drain-');
+  const cluster = await res.launch({ nodes: 3, dataDir, timeoutMs: 120_000 });
+  await waitForMembership(cluster);
+  const urls = cluster.nodes.map((n) => n.url);
+  const pids = Object.fromEntries(cluster.nodes.map((n) => [n.name, nodePid(dataDir, n.name)]));
+  const t0 = performance.now();
+  let acked = 0;
+  const failedAdds = new Set();
+  await pool(SESSIONS, async (i) => {
+    try {
+      await addOne(urls[i % urls.length], `d-${i}`);
+      acked++;
+    } catch (e) { failedAdds.add(i); }
+  });
+  const fillS = (performance.now() - t0) / 1000;
+  const drained = cluster.node(DRAIN);
+  const before = await httpGetJson(`${drained.url}/cluster`);
+  const onDrained = before.sessions.length;
+  const rest = cluster.nodes.filter((n) => n.name !== DRAIN);
+  const td = performance.now();
+  const r = await ctl(drained.url, ['drain', DRAIN], { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`ctl drain: ${r.stdout} ${r.stderr}`);
+  let finished = true;
+  await waitFor(async () => {
+    const views = await Promise.all(rest.map((n) => httpGetJson(`${n.url}/cluster`).catch(() => null)));
+    return views.every((v) => v && !v.members.some((m) => m.name === DRAIN && m.state !== 'down'));
+  }, { timeoutMs: TIMEOUT_S * 1000, intervalMs: 250, what: `${DRAIN} to drain and leave` }).catch(() => { finished = false; });
+  const drainS = (performance.now() - td) / 1000;
+  const peak = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, peakRssMiB(p)]));
+  // Every acknowledged counter must read 1 through the remaining nodes.
+  let lost = 0, wrong = 0, unreadable = 0;
+  const restUrls = rest.map((n) => n.url);
+  await pool(SESSIONS, async (i) => {
+    if (failedAdds.has(i)) return;
+    try {
+      const v = await readCounterUntil(restUrls, `d-${i}`, performance.now() + 20_000);
+      if (v.value === 0) lost++;
+      else if (v.value !== 1) wrong++;
+    } catch { unreadable++; }
+  });
+  const line = {
+    metric: 'drain_scale', sessions: SESSIONS, acked, failed_adds: failedAdds.size, fill_s: +fillS.toFixed(1),
+    on_drained: onDrained, drain_finished: finished, drain_s: +drainS.toFixed(1),
+    moved_per_s: Math.round(onDrained / drainS), peak_rss_mib: peak, lost, wrong, unreadable,
+  };
+  console.log(JSON.stringify(line));
+  failed = !finished || lost > 0 || wrong > 0 || unreadable > 0;
+} catch (e) {
+  console.error(`drain_scale: ${e.stack ?? e}`);
+  failed = true;
+} finally {
+  await res.cleanup().catch(() => {});
+}
+process.exit(failed ? 1 : 0);
