@@ -2,12 +2,13 @@
 //
 // connection -> host      (resolve_atom, string key[, uint64 hops])    -> actor session
 // connection -> session   (join_atom, string client, string params_json, actor conn,
-//                          uint64 last_seq, bool resume)
+//                          uint64 last_seq, bool resume, bool fresh_conn)
 //                         (message_atom, string client, uint64 cseq, string json_text)
 //                         (leave_atom, string client)
 // session -> connection   (frame_atom, string frame)   one server frame, JSON text
 //                         (moved_atom, actor new_session)  re-attach there
-// host -> host            (gossip_atom, string name, string view_json)  heartbeat + view
+// host -> host            (gossip_atom, string name, string view_json, int64 ts, int64 echo,
+//                          vector<string> suspects)   heartbeat + view (runtime/quorum.hpp)
 //                         (claim_atom, key) -> (bool active, uint64 epoch, uint64 journal_seq)
 //                         (fetch_atom, key) -> string batch      a full copy of a session
 //                         (handoff_atom, key, string target)     hand your activation off

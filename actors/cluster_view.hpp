@@ -16,6 +16,7 @@ namespace skein {
 struct cluster_view {
   std::string self;                         // this node's name
   std::vector<std::string> up;              // placement set, sorted
+  std::vector<std::string> alive;           // members not declared down, sorted
   std::map<std::string, caf::actor> hosts;  // connected peers' host actors
   int replicas = 2;                         // R: owner + R-1 replicas
   /// The replica set of a key besides this node: the first R-1 connected

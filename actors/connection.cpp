@@ -43,10 +43,11 @@ void attach(connection_actor* self, caf::actor session) {
   st.session = std::move(session);
   self->monitor(st.session);
   const bool resume = st.attached_once || st.init.resume;
+  const bool fresh = st.next_cseq == 1;  // nothing sent yet: the session restarts our numbering
   st.attached_once = true;
   auto me = caf::actor_cast<caf::actor>(self);
   self->send(st.session, join_atom::value, st.init.client_id, st.init.params_json, me,
-             st.last_seq, resume);
+             st.last_seq, resume, fresh);
   auto pending = std::move(st.pending);
   st.pending.clear();
   for (auto& text : pending) send_message(self, std::move(text));

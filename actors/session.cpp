@@ -48,6 +48,7 @@ struct gated_output {
   clock::time_point handled;
   bool local_done = false;
   std::set<std::string> replicas;  // replica acks still missing
+  std::string bytes;               // the encoded batch, re-sent to a replica new to the set
   std::vector<gated_frame> frames;
 };
 
@@ -66,6 +67,7 @@ struct stashed {
   caf::actor conn;
   std::uint64_t last_seq = 0, cseq = 0;
   bool resume = false;
+  bool fresh_conn = false;  // join only: the connection has sent nothing yet
 };
 
 enum class mode { serving, handing_off, forwarding };
@@ -153,6 +155,8 @@ void release(session_actor* self) {
     if (st.options.durable == durability::replicated && !g.replicas.empty()) break;
     if (!g.frames.empty() && !liveness::unpaused_since(st.pause_gen))
       return fenced(self, "the process was paused; the cluster may have moved this session");
+    if (!g.frames.empty() && !liveness::lease_held())
+      return fenced(self, "this node lost its quorum lease; the cluster may move this session");
     metrics().commits.fetch_add(1, std::memory_order_relaxed);
     metrics().checkpoint_latency.observe(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(now - g.handled).count()));
@@ -177,6 +181,7 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
       self->send(h->second, replicate_atom::value, st.key, st.epoch, bytes, me, g.commit);
       g.replicas.insert(r);
     }
+    if (st.options.durable == durability::replicated) g.bytes = std::move(bytes);
   }
   st.gate.push_back(std::move(g));
   st.committer->submit(std::move(batch), [me, id = st.gate.back().commit](const std::string& e) {
@@ -296,12 +301,22 @@ void on_leave(session_actor* self, const std::string& client_id, std::uint64_t n
 
 /// A client (re)attaches. Fresh: on_open. Resume: the events after
 /// `last_seq` it may see, from the outbox and the gate; a `reset` open if
-/// they are no longer there.
+/// they are no longer there. `fresh_conn`: a connection that never sent a
+/// message numbers its messages from cseq 1, whatever the client's previous
+/// connection had reached; one re-attaching after a move keeps its numbering.
 void on_join(session_actor* self, const std::string& client_id, const std::string& params,
-             const caf::actor& conn, std::uint64_t last_seq, bool resume) {
+             const caf::actor& conn, std::uint64_t last_seq, bool resume, bool fresh_conn) {
   auto& st = self->state;
   auto& c = st.clients[client_id];
   if (c.conn && c.conn != conn) self->demonitor(c.conn);
+  if (fresh_conn) {
+    if (c.next_cseq > 1 || !c.early.empty() || c.leave_at != 0)
+      spdlog::info("session {}: client {} resumes on a new connection (was at cseq {})", st.key,
+                   client_id, c.next_cseq);
+    c.next_cseq = 1;
+    c.early.clear();
+    c.leave_at = 0;
+  }
   if (c.params_json.empty()) c.params_json = params;
   c.conn = conn;
   self->monitor(conn);
@@ -406,7 +421,7 @@ void handle_stashed(session_actor* self, stashed s) {
     switch (s.kind) {
       case stashed::join:
         self->send(st.successor, join_atom::value, s.client, s.params, s.conn, s.last_seq,
-                   s.resume);
+                   s.resume, s.fresh_conn);
         break;
       case stashed::message:
         self->send(st.successor, message_atom::value, s.client, s.cseq, s.text);
@@ -422,7 +437,8 @@ void handle_stashed(session_actor* self, stashed s) {
     return;
   }
   switch (s.kind) {
-    case stashed::join: return on_join(self, s.client, s.params, s.conn, s.last_seq, s.resume);
+    case stashed::join:
+      return on_join(self, s.client, s.params, s.conn, s.last_seq, s.resume, s.fresh_conn);
     case stashed::message: return on_message(self, s.client, s.cseq, s.text);
     case stashed::leave: return on_leave(self, s.client, s.cseq);
   }
@@ -433,19 +449,33 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   st.view = std::move(view);
   auto next = st.view && st.view->replicas_of ? st.view->replicas_of(st.key)
                                               : std::vector<std::string>{};
-  // A replica that is new to the set gets a full copy first.
+  // A replica that is new to the set gets a full copy first, then every
+  // batch still waiting for acks (the copy holds only what is committed
+  // locally), and those batches wait for its ack too: an output is released
+  // only once it is on every current replica.
+  auto me = caf::actor_cast<caf::actor>(self);
   for (auto& r : next) {
     if (std::find(st.replicas.begin(), st.replicas.end(), r) != st.replicas.end()) continue;
     auto h = st.view->hosts.find(r);
     if (h == st.view->hosts.end()) continue;
-    self->send(h->second, replicate_atom::value, st.key, st.epoch, session_copy(self).encode(),
-               caf::actor_cast<caf::actor>(self), std::uint64_t{0});
+    self->send(h->second, replicate_atom::value, st.key, st.epoch, session_copy(self).encode(), me,
+               std::uint64_t{0});
+    for (auto& g : st.gate)
+      if (!g.bytes.empty()) {
+        self->send(h->second, replicate_atom::value, st.key, st.epoch, g.bytes, me, g.commit);
+        g.replicas.insert(r);
+      }
   }
   st.replicas = std::move(next);
-  // Acks of members that are gone are no longer awaited.
+  // Acks are no longer awaited only from members declared down: one that is
+  // merely unreachable may hold the only copy besides ours, and a node that
+  // loses its quorum stops this activation anyway.
+  auto alive = [&](const std::string& n) {
+    return st.view && std::binary_search(st.view->alive.begin(), st.view->alive.end(), n);
+  };
   for (auto& g : st.gate)
     for (auto it = g.replicas.begin(); it != g.replicas.end();)
-      it = st.view && st.view->hosts.count(*it) ? std::next(it) : g.replicas.erase(it);
+      it = alive(*it) ? std::next(it) : g.replicas.erase(it);
   release(self);
 }
 
@@ -492,9 +522,9 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   });
   return {
     [self](join_atom, std::string& client, std::string& params, caf::actor& conn,
-           std::uint64_t last_seq, bool resume) {
+           std::uint64_t last_seq, bool resume, bool fresh_conn) {
       handle_stashed(self, stashed{stashed::join, std::move(client), std::move(params), {}, conn,
-                                   last_seq, 0, resume});
+                                   last_seq, 0, resume, fresh_conn});
     },
     [self](message_atom, std::string& client, std::uint64_t cseq, std::string& text) {
       handle_stashed(self, stashed{stashed::message, std::move(client), {}, std::move(text), {},

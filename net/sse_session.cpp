@@ -129,7 +129,7 @@ void deliver_once(server_context& ctx, std::string key, std::string client_id,
           // cseq 0: a one-shot message, not part of an ordered stream.
           if (as_new_client)
             a->send(session, join_atom::value, client, params, caf::actor_cast<caf::actor>(a),
-                    std::uint64_t{0}, false);
+                    std::uint64_t{0}, false, true);
           a->send(session, message_atom::value, client, std::uint64_t{0}, text);
           if (as_new_client) a->send(session, leave_atom::value, client, std::uint64_t{0});
           if (done) done(std::string{});

@@ -63,6 +63,7 @@ node::node(node_options opts, const behaviour_registry& registry)
   init.replicas = d.opts.replicas;
   init.heartbeat_interval = d.opts.heartbeat_interval;
   init.failure_timeout = d.opts.failure_timeout;
+  init.lease = d.opts.failure_timeout / 2;
   init.on_drained = d.opts.on_drained;
   init.registry = &d.registry;
   init.store = &d.store;

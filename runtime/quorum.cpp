@@ -12,10 +12,17 @@ quorum::quorum(std::string self, config cfg) : self_(std::move(self)), cfg_(cfg)
 void quorum::set_members(const std::vector<std::string>& alive, time_point now) {
   std::set<std::string> next(alive.begin(), alive.end());
   next.insert(self_);
-  for (auto& n : next)
-    if (n != self_ && !peers_.count(n)) peers_[n].last_heard = now;  // grace period
+  for (auto& n : next) {
+    if (n == self_ || members_.count(n)) continue;
+    // New to the membership: no silence suspicion for failure_timeout; if
+    // we are connected (it just greeted us), its first echo is on its way,
+    // so it supports us for one lease from now.
+    auto& p = peers_[n];
+    p.last_heard = std::max(p.last_heard, now);
+    if (p.connected) p.echo = std::max(p.echo, stamp(now));
+  }
   for (auto it = peers_.begin(); it != peers_.end();)
-    it = next.count(it->first) ? std::next(it) : peers_.erase(it);
+    it = next.count(it->first) || it->second.connected ? std::next(it) : peers_.erase(it);
   for (auto it = quorum_suspects_since_.begin(); it != quorum_suspects_since_.end();)
     it = next.count(it->first) ? std::next(it) : quorum_suspects_since_.erase(it);
   members_ = std::move(next);
@@ -23,9 +30,7 @@ void quorum::set_members(const std::vector<std::string>& alive, time_point now) 
 
 void quorum::heard(const std::string& from, time_point now, std::int64_t ts, std::int64_t echo,
                    const std::vector<std::string>& suspects) {
-  auto it = peers_.find(from);
-  if (it == peers_.end()) return;  // not a member (yet): its support does not count
-  auto& p = it->second;
+  auto& p = peers_[from];  // support of non-members is kept but not counted
   p.last_heard = now;
   if (ts > p.last_ts) p.last_ts = ts;
   if (echo > p.echo) p.echo = echo;
@@ -34,10 +39,12 @@ void quorum::heard(const std::string& from, time_point now, std::int64_t ts, std
 }
 
 void quorum::connected(const std::string& from, bool up, time_point now) {
-  auto it = peers_.find(from);
-  if (it == peers_.end()) return;
-  it->second.connected = up;
-  if (up) it->second.last_heard = std::max(it->second.last_heard, now);
+  auto& p = peers_[from];
+  p.connected = up;
+  if (up) {
+    p.was_connected = true;
+    p.last_heard = std::max(p.last_heard, now);
+  }
 }
 
 std::int64_t quorum::stamp(time_point now) {
@@ -47,8 +54,11 @@ std::int64_t quorum::stamp(time_point now) {
 
 bool quorum::suspect_now(const std::string& name, time_point now) const {
   auto it = peers_.find(name);
-  if (it == peers_.end()) return false;
-  return !it->second.connected || now - it->second.last_heard > cfg_.failure_timeout;
+  if (it == peers_.end() || !members_.count(name)) return false;
+  auto& p = it->second;
+  // Never connected yet: only silence (after the grace) makes it suspect.
+  if (!p.connected && p.was_connected) return true;
+  return now - p.last_heard > cfg_.failure_timeout;
 }
 
 std::int64_t quorum::echo_for(const std::string& to, time_point now) const {
@@ -72,7 +82,7 @@ quorum::time_point quorum::lease_until() const {
   // which the supporters still valid then (plus us) form a quorum.
   std::vector<std::pair<time_point, std::string>> support;
   for (auto& [name, p] : peers_)
-    if (p.echo > 0)
+    if (p.echo > 0 && members_.count(name))
       support.emplace_back(time_point(std::chrono::nanoseconds(p.echo)) + cfg_.lease, name);
   std::sort(support.begin(), support.end(), [](auto& a, auto& b) { return a.first > b.first; });
   std::set<std::string> group{self_};
@@ -86,7 +96,7 @@ quorum::time_point quorum::lease_until() const {
 std::vector<std::string> quorum::suspects(time_point now) {
   std::vector<std::string> out;
   for (auto& [name, p] : peers_)
-    if (suspect_now(name, now)) {
+    if (suspect_now(name, now)) {  // members only
       p.last_suspected = now;
       p.ever_suspected = true;
       out.push_back(name);
@@ -102,7 +112,8 @@ std::vector<std::string> quorum::downable(time_point now) {
     std::set<std::string> suspecters;
     if (std::find(mine.begin(), mine.end(), x) != mine.end()) suspecters.insert(self_);
     for (auto& [name, p] : peers_)
-      if (name != x && now - p.reports_at <= cfg_.failure_timeout && p.reports.count(x))
+      if (name != x && members_.count(name) && now - p.reports_at <= cfg_.failure_timeout
+          && p.reports.count(x))
         suspecters.insert(name);
     if (!is_quorum(suspecters)) {
       quorum_suspects_since_.erase(x);

@@ -56,7 +56,9 @@ class quorum {
   quorum(std::string self, config cfg);
 
   /// The members not down (self included). Members new to the set get a grace
-  /// period of `failure_timeout` before a silence suspicion.
+  /// period of `failure_timeout` before a silence suspicion; one new to the
+  /// set that we are connected to (it just greeted us) supports us for one
+  /// lease from now, its first echo being on its way.
   void set_members(const std::vector<std::string>& alive, time_point now);
   const std::set<std::string>& members() const { return members_; }
 
@@ -93,6 +95,7 @@ class quorum {
     std::int64_t last_ts = 0;       // its clock reading in that heartbeat
     std::int64_t echo = 0;          // our reading it echoed last
     bool connected = false;
+    bool was_connected = false;     // ever connected (a loss is then a suspicion at once)
     std::set<std::string> reports;  // whom it suspects, as of its last heartbeat
     time_point reports_at{};        // when we received those reports
     time_point last_suspected{};    // last time we suspected it (min: never)

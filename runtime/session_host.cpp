@@ -22,6 +22,7 @@
 #include "persistence/store.hpp"
 #include "persistence/committer.hpp"
 #include "runtime/placement.hpp"
+#include "runtime/quorum.hpp"
 
 namespace skein {
 
@@ -62,6 +63,7 @@ struct activation {
   std::uint64_t gen = 0;
   std::vector<caf::response_promise> waiters;
   std::size_t pending_claims = 0;
+  std::string unanswered;              // a member whose claim answer failed
   std::uint64_t max_epoch = 0;
   std::string active_node;             // a member that holds a live activation
   std::string best_node;               // holder of the freshest copy
@@ -98,6 +100,10 @@ struct host_state {
   std::uint64_t next_gen = 1;
   bool drained_called = false;
   std::shared_ptr<const cluster_view> cview;
+  std::unique_ptr<quorum> q;        // leases and down decisions
+  bool lease_held = false;          // as of the last check (none before the first)
+  clock::time_point lease_lost_since{};
+  bool rejoined = false;            // after a rejoin a node never forms a cluster alone
 };
 
 using host_actor = caf::stateful_actor<host_state>;
@@ -112,6 +118,7 @@ const member_info& self_info(host_actor* self) {
 }
 
 void on_view_changed(host_actor* self);
+bool check_lease(host_actor* self, clock::time_point now);
 void connect_peer(host_actor* self, const std::string& name);
 caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::uint64_t hops);
 
@@ -182,16 +189,20 @@ void set_self_state(host_actor* self, member_state s) {
   events().publish({{"type", "member_state"}, {"member", me.name}, {"state", member_state_name(s)}});
 }
 
-void send_view(host_actor* self, const caf::actor& to) {
-  auto me = self_info(self);
-  me.sessions = static_cast<std::int64_t>(self->state.directory.size());
-  self->state.view.merge(me);
-  self->send(to, gossip_atom::value, self_name(self), self->state.view.to_json());
-}
-
+/// One heartbeat: the view, our clock reading, the echo of the peer's last
+/// reading and whom we suspect (runtime/quorum.hpp).
 void gossip(host_actor* self) {
-  for (auto& [_, p] : self->state.peers)
-    if (p.handle) send_view(self, p.handle);
+  auto& st = self->state;
+  auto me = self_info(self);
+  me.sessions = static_cast<std::int64_t>(st.directory.size());
+  st.view.merge(me);
+  auto now = clock::now();
+  auto view = st.view.to_json();
+  auto suspects = st.q->suspects(now);
+  for (auto& [name, p] : st.peers)
+    if (p.handle)
+      self->send(p.handle, gossip_atom::value, self_name(self), view, quorum::stamp(now),
+                 st.q->echo_for(name, now), suspects);
 }
 
 void peer_up(host_actor* self, const std::string& name, caf::actor handle) {
@@ -201,6 +212,7 @@ void peer_up(host_actor* self, const std::string& name, caf::actor handle) {
   p.handle = std::move(handle);
   p.connecting = false;
   p.last_heard = clock::now();
+  st.q->connected(name, true, p.last_heard);
   self->monitor(p.handle);
   spdlog::info("peer {} connected", name);
   events().publish({{"type", "member_up"}, {"member", name}});
@@ -228,15 +240,26 @@ void declare_down(host_actor* self, const std::string& name, const char* why) {
 
 /// Stops every local activation without releasing anything and joins the
 /// cluster again as a new incarnation (after a pause or being declared down).
+/// Kills every local activation without releasing anything (their clients
+/// are closed and resume elsewhere) and fails activations in progress.
+void stop_activations(host_actor* self, const std::string& why) {
+  auto& st = self->state;
+  for (auto& [_, s] : st.directory) {
+    self->demonitor(s.actor);
+    self->send_exit(s.actor, caf::exit_reason::kill);
+  }
+  st.directory.clear();
+  for (auto& [_, a] : st.activating)
+    for (auto& w : a.waiters) w.deliver(host_error(why));
+  st.activating.clear();
+}
+
 void rejoin(host_actor* self, const char* why) {
   auto& st = self->state;
   spdlog::warn("node {} rejoins as a new incarnation: {}", self_name(self), why);
   events().publish({{"type", "rejoin"}, {"member", self_name(self)}, {"reason", why}});
-  for (auto& [_, s] : st.directory) self->send_exit(s.actor, caf::exit_reason::kill);
-  st.directory.clear();
-  for (auto& [_, a] : st.activating)
-    for (auto& w : a.waiters) w.deliver(host_error("node rejoining the cluster"));
-  st.activating.clear();
+  stop_activations(self, "node rejoining the cluster");
+  st.rejoined = true;
   for (auto& [_, ws] : st.waiting)
     for (auto& w : ws) w.promise.deliver(host_error("node rejoining the cluster"));
   st.waiting.clear();
@@ -385,13 +408,22 @@ void on_view_changed(host_actor* self) {
     bool all = true;
     for (auto& n : st.view.alive())
       if (n != self_name(self) && !(st.peers.count(n) && st.peers[n].handle)) all = false;
-    bool seeded = st.seeds.empty() || st.seed_reached
-                  || clock::now() - st.joining_since > st.init.seed_timeout;
+    // A node started without seeds forms a cluster at once; one with seeds
+    // forms one alone only if it is the first seed and none answers (Akka's
+    // first-seed rule); after a rejoin it never does: it may be the minority
+    // side of a partition, and alone it would hold a quorum of one.
+    bool first_seed = !st.init.seeds.empty() && st.init.seeds.front().first == st.init.self.host
+                      && st.init.seeds.front().second == st.init.self.cluster_port;
+    bool seeded = st.seed_reached || (!st.rejoined && st.init.seeds.empty())
+                  || (!st.rejoined && first_seed
+                      && clock::now() - st.joining_since > st.init.seed_timeout);
     if (all && seeded) set_self_state(self, member_state::up);
   }
+  st.q->set_members(st.view.alive(), clock::now());
   auto view = std::make_shared<cluster_view>();
   view->self = self_name(self);
   view->up = st.view.up();
+  view->alive = st.view.alive();
   view->replicas = st.init.replicas;
   for (auto& [n, p] : st.peers)
     if (p.handle) view->hosts.emplace(n, p.handle);
@@ -419,7 +451,7 @@ void on_view_changed(host_actor* self) {
     it = st.waiting.erase(it);
     for (auto& w : ws) w.promise.delegate(caf::actor_cast<caf::actor>(self), resolve_atom::value, w.key, w.hops);
   }
-  if (self_info(self).state != member_state::joining && !st.view.up().empty()) {
+  if (self_info(self).state != member_state::joining && !st.view.up().empty() && st.lease_held) {
     auto held = std::move(st.until_up);
     st.until_up.clear();
     for (auto& w : held)
@@ -437,6 +469,38 @@ void on_view_changed(host_actor* self) {
   }
 }
 
+/// Publishes the quorum lease. Losing it stops every activation (clients
+/// resume on the majority side); without it for longer than the others need
+/// to declare this node down, the node rejoins as a new incarnation. Returns
+/// true if it rejoined.
+bool check_lease(host_actor* self, clock::time_point now) {
+  auto& st = self->state;
+  auto until = st.q->lease_until();
+  liveness::set_lease_until(until);
+  const bool held = now < until;
+  if (held == st.lease_held) {
+    if (!held && self_info(self).state != member_state::joining
+        && now - st.lease_lost_since > st.init.failure_timeout + 2 * st.init.lease) {
+      rejoin(self, "no quorum for longer than the failure timeout plus two leases");
+      return true;
+    }
+    return false;
+  }
+  st.lease_held = held;
+  if (held) {
+    spdlog::info("node {} holds a quorum lease again", self_name(self));
+    events().publish({{"type", "quorum_regained"}, {"member", self_name(self)}});
+    on_view_changed(self);
+  } else {
+    st.lease_lost_since = now;
+    spdlog::warn("node {} lost its quorum lease: stops activating and releasing", self_name(self));
+    events().publish({{"type", "quorum_lost"}, {"member", self_name(self)}});
+    stop_activations(self, "no quorum: this node cannot see a majority of the cluster");
+    publish_counts(self);
+  }
+  return false;
+}
+
 void tick(host_actor* self) {
   auto& st = self->state;
   auto now = clock::now();
@@ -444,13 +508,13 @@ void tick(host_actor* self) {
     st.last_tick = now;
   } else {
     st.last_tick = now;
-    for (auto it = st.peers.begin(); it != st.peers.end();) {
-      auto& [name, p] = *it;
-      ++it;
-      if (p.handle && now - p.last_heard > st.init.failure_timeout)
-        declare_down(self, name, "no heartbeat within the failure timeout");
-    }
-    if (self_info(self).state == member_state::joining) {
+    // Down only what a quorum has suspected for a lease (runtime/quorum.hpp);
+    // the names are copied out, since declare_down erases peers.
+    for (auto& name : st.q->downable(now))
+      declare_down(self, name, "suspected by a quorum of the members for the lease time");
+    if (check_lease(self, now)) {
+      // rejoined: nothing else to do this tick
+    } else if (self_info(self).state == member_state::joining) {
       if (!st.seed_reached) dial_next_seed(self);
       on_view_changed(self);
     } else {
@@ -478,6 +542,8 @@ void finish_activation(host_actor* self, const std::string& key) {
   auto ai = st.activating.find(key);
   if (ai == st.activating.end()) return;
   auto& a = ai->second;
+  if (!liveness::lease_held())
+    return fail_activation(self, key, "no quorum: this node cannot see a majority of the cluster");
   std::string kind, id;
   split_session_key(key, kind, id);
   session_init init;
@@ -524,6 +590,9 @@ void apply_copy(host_actor* self, const std::string& key, const std::string& byt
 void claims_done(host_actor* self, const std::string& key) {
   auto& st = self->state;
   auto& a = st.activating[key];
+  if (!a.unanswered.empty())
+    return fail_activation(self, key, "claim of " + key + " unanswered by " + a.unanswered
+                                        + "; retrying");
   if (!a.active_node.empty()) {
     auto p = st.peers.find(a.active_node);
     if (p != st.peers.end() && p->second.handle) {
@@ -597,7 +666,15 @@ caf::result<caf::actor> activate(host_actor* self, const std::string& key) {
     self->request(handle, std::chrono::seconds(2), claim_atom::value, key)
       .then([on_answer](bool active, std::uint64_t epoch,
                         std::uint64_t jseq) { on_answer(active, epoch, jseq); },
-            [on_answer](caf::error&) { on_answer(false, 0, 0); });
+            [self, key, gen, name = name, on_answer](caf::error&) {
+              // An unanswered claim may hide the freshest copy: the
+              // activation fails (the connection retries) rather than
+              // starting from an older one.
+              auto i = self->state.activating.find(key);
+              if (i != self->state.activating.end() && i->second.gen == gen)
+                i->second.unanswered = name;
+              on_answer(false, 0, 0);
+            });
   }
   return rp;
 }
@@ -616,7 +693,8 @@ caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::u
     else st.overrides.erase(o);
   }
   auto up = st.view.up();
-  if (owner.empty() && (up.empty() || self_info(self).state == member_state::joining)) {
+  if (!st.lease_held
+      || (owner.empty() && (up.empty() || self_info(self).state == member_state::joining))) {
     // A joining node (also one rejoining after a pause) activates nothing:
     // its view may be empty or stale. The request waits until it is up.
     auto rp = self->make_response_promise();
@@ -666,6 +744,9 @@ caf::behavior host_fun(host_actor* self, host_init init) {
   st.seeds = st.init.seeds;
   st.view.merge(st.init.self);
   st.pause_gen = liveness::generation();
+  st.lease_lost_since = clock::now();
+  st.q = std::make_unique<quorum>(self_name(self),
+                                  quorum::config{st.init.failure_timeout, st.init.lease});
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto i = st.directory.begin(); i != st.directory.end(); ++i)
@@ -677,8 +758,14 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       }
     for (auto& [name, p] : st.peers)
       if (p.handle && p.handle.address() == dm.source) {
-        auto n = name;
-        declare_down(self, n, "its host actor went down (connection lost)");
+        // Connection lost: a suspicion, not a verdict. The member is
+        // declared down once a quorum has suspected it for the lease
+        // (runtime/quorum.hpp); meanwhile the smaller name redials.
+        spdlog::warn("member {} unreachable: its host actor went down (connection lost)", name);
+        events().publish({{"type", "member_unreachable"}, {"member", name}});
+        st.q->connected(name, false, clock::now());
+        st.peers.erase(name);
+        on_view_changed(self);
         return;
       }
   });
@@ -706,9 +793,13 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       on_view_changed(self);
       return {self_name(self), self->state.view.to_json()};
     },
-    [self](gossip_atom, const std::string& name, const std::string& view_json) {
+    [self](gossip_atom, const std::string& name, const std::string& view_json, std::int64_t ts,
+           std::int64_t echo, const std::vector<std::string>& suspects) {
       auto& st = self->state;
-      if (auto p = st.peers.find(name); p != st.peers.end()) p->second.last_heard = clock::now();
+      auto now = clock::now();
+      if (auto p = st.peers.find(name); p != st.peers.end()) p->second.last_heard = now;
+      st.q->heard(name, now, ts, echo, suspects);
+      check_lease(self, now);
       try {
         if (st.view.merge(membership::from_json(view_json))) on_view_changed(self);
       } catch (const std::exception& e) {

@@ -3,15 +3,20 @@
 // sessions (DESIGN.md: Addressing, Placement, Migration, Persistence).
 //
 // Membership. A node starts `joining` with a new incarnation (its start time
-// in ms), dials its seeds one at a time (none answering for `seed_timeout`:
-// it forms a cluster alone) and exchanges views with `hello`. It is `up` once
+// in ms), dials its seeds one at a time and exchanges views with `hello`.
+// Without seeds it forms a cluster at once; with seeds it forms one alone only
+// if it is the first seed and none answered for `seed_timeout`. It is `up` once
 // it is connected to every member it knows to be alive. Of every other pair
 // the member with the smaller name dials (CAF 0.17 breaks when two nodes dial
 // each other at once). Every `heartbeat_interval` each node sends its full
 // view to every connected peer (gossip doubles as the application
-// heartbeat). A peer is declared down when its host actor goes down (its
-// BASP connection closed) or when nothing was heard from it for
-// `failure_timeout`. A node that finds itself declared down, or that notices
+// heartbeat). Safety before liveness (runtime/quorum.hpp): a lost connection
+// or `failure_timeout` of silence only makes a member *suspected*; it is
+// declared down once a quorum of the members has suspected it for the lease
+// time. A node activates and releases only while it holds a quorum lease;
+// losing it stops every activation, and after `failure_timeout + 2 * lease`
+// without one the node rejoins (never forming a cluster alone). A node that
+// finds itself declared down, or that notices
 // it was paused (SIGSTOP) for longer than `failure_timeout`, stops every local
 // session without releasing anything and rejoins as a new incarnation.
 //
@@ -61,6 +66,8 @@ struct host_init {
   std::chrono::milliseconds heartbeat_interval{500};
   std::chrono::milliseconds failure_timeout{3000};
   std::chrono::milliseconds seed_timeout{2000};
+  /// Quorum lease (runtime/quorum.hpp); must be below failure_timeout.
+  std::chrono::milliseconds lease{1500};
   const behaviour_registry* registry = nullptr;
   persistence::store* store = nullptr;
   persistence::committer* committer = nullptr;
