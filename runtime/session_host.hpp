@@ -67,6 +67,9 @@ struct host_init {
   std::shared_ptr<host_status> status;
   /// Called once (from the host's thread) when this node has drained.
   std::function<void()> on_drained;
+  /// TEST ONLY (tests/nemesis checks its checker with it): activation skips
+  /// the claims and replicas accept writes and fences of any epoch.
+  bool unsafe_skip_fencing = false;
 };
 
 /// Spawns the host. Messages: see actors/atoms.hpp; plus (status_atom) ->
