@@ -63,6 +63,7 @@ let schedules = 0;
 let faultCount = 0;
 let operations = 0;
 const all = [];
+const stalled = [];
 try {
   for (;;) {
     const left = budgetMs - (Date.now() - startedAt);
@@ -75,7 +76,8 @@ try {
     faultCount += r.faults;
     operations += r.operations;
     for (const a of r.anomalies) all.push({ ...a, seed });
-    log(`schedule ${schedules} (seed ${seed}): ${r.faults} faults, ${r.operations} operations, ${r.anomalies.length} anomalies; ${r.notes.join('; ')}`);
+    for (const x of r.stalled) stalled.push(`seed ${seed} ${x}`);
+    log(`schedule ${schedules} (seed ${seed}): ${r.faults} faults, ${r.operations} operations, ${r.anomalies.length} anomalies, ${r.stalled.length} stalled writers; ${r.notes.join('; ')}`);
     seed = (seed + 1) >>> 0;
   }
 } catch (e) {
@@ -91,6 +93,12 @@ for (const [cls, list] of Object.entries(groups)) {
   console.log(`${cls}: ${list.length}`);
   for (const a of list.slice(0, 15)) console.log(`  seed ${a.seed} ${a.session}: ${a.detail}`);
   if (list.length > 15) console.log(`  ... ${list.length - 15} more`);
+}
+// Liveness, not counted in A: a writer whose connection stayed open but
+// whose adds were not acknowledged within 20 s of healing.
+if (stalled.length) {
+  console.log(`liveness (not counted as anomalies): STALLED writers: ${stalled.length}`);
+  for (const x of stalled.slice(0, 10)) console.log(`  ${x}`);
 }
 const A = all.length;
 console.log(`nemesis: ${schedules} schedules, ${faultCount} faults, ${operations} operations, anomalies: ${A}`);

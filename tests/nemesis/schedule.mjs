@@ -143,7 +143,8 @@ async function applyStep(cluster, step, log) {
 
 /**
  * Runs one schedule. opts: {seed, net, bin, nodes, durationMs, faults (list),
- * extraArgs, rate (overrides the plan's adds/s), log}. Returns {plan, faults, operations, anomalies, notes, convergeMs}.
+ * extraArgs, rate (overrides the plan's adds/s), log}. Returns {plan, faults, operations, anomalies,
+ * notes, convergeMs, stalled (liveness findings, not anomalies)}.
  */
 export async function runSchedule({ seed, net, bin, nodes = 5, durationMs = 60_000, faults = SAFE_FAULTS, extraArgs = [], failureTimeoutMs = 3000, rate, log = () => {} }) {
   const plan = makePlan({ seed, durationMs, faults, failureTimeoutMs });
@@ -153,6 +154,7 @@ export async function runSchedule({ seed, net, bin, nodes = 5, durationMs = 60_0
   const cluster = new Cluster({ net, bin, dataDir, extraArgs, failureTimeoutMs, log });
   const anomalies = [];
   const notes = [];
+  const stalled = [];  // liveness: writers with an open connection and no ack 20 s after healing
   let faultCount = 0;
   let counters;
   let chat;
@@ -208,9 +210,13 @@ export async function runSchedule({ seed, net, bin, nodes = 5, durationMs = 60_0
     counters.stopSending();
     chat.stopSending();
     const laggards = await counters.quiesce(20_000);
+    const stalledInfo = [];
     if (laggards.length) {
-      const l = laggards.map((w) => `${w.label}${w.open ? '' : ' (closed)'} inflight ${w.inflight} last seq ${w.lastSeq} closes ${w.closes.length}`);
-      notes.push(`${laggards.length} writers still had unacknowledged adds 20 s after healing: ${l.slice(0, 5).join('; ')}`);
+      // Where each stalled writer is connected and where its session is active.
+      const views = await cluster.views();
+      const activeOn = (key) => Object.entries(views).filter(([, v]) => v.sessions?.includes(key)).map(([k]) => k).join(',') || 'nowhere';
+      const l = laggards.map((w) => `${w.label} on ${w.urls[w.urlIndex % w.urls.length]}${w.open ? '' : ' (closed)'} inflight ${w.inflight} last seq ${w.lastSeq} closes ${w.closes.length} (${w.closes.map((c) => c.code).join(',')}); active on ${activeOn(`counter/${w.id}`)}`);
+      laggards.forEach((w, i) => stalledInfo.push({ w, text: l[i] }));
     }
     await delay(500);  // let the last broadcasts reach every chat client
     const deadline = performance.now() + 20_000;
@@ -224,6 +230,10 @@ export async function runSchedule({ seed, net, bin, nodes = 5, durationMs = 60_0
         }
       }
       reads.set(w.id, r);
+    }
+    for (const { w, text } of stalledInfo) {
+      const top = Math.max(0, ...counters.all.filter((c) => c.id === w.id).flatMap((c) => c.seen.map(([, v]) => v)));
+      stalled.push(`${text}; acknowledged ${top}, sent ${w.sent}, read ${(reads.get(w.id) ?? []).map((x) => x.value ?? 'error').join('/')}`);
     }
     clearInterval(deadTimer);
     log(`  reads done ${Math.round(performance.now() - healedAt)} ms after healing`);
@@ -249,5 +259,5 @@ export async function runSchedule({ seed, net, bin, nodes = 5, durationMs = 60_0
   } else {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  return { plan, faults: faultCount, operations, anomalies, notes, convergeMs };
+  return { plan, faults: faultCount, operations, anomalies, notes, convergeMs, stalled };
 }
