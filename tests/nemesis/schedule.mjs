@@ -251,7 +251,7 @@ export async function runSchedule({ seed, net, bin, nodes = 5, durationMs = 60_0
   const operations = counters.sent + chat.sent + [...reads.values()].reduce((s, r) => s + r.length, 0);
   notes.push(`indeterminate: ${c.indeterminate} adds, ${h.indeterminate} says`);
   for (const s of stores) for (const e of s.errors) notes.push(`store of ${s.node}: ${e}`);
-  if (anomalies.length) {
+  if (anomalies.length || stalled.length) {
     // Keep the evidence: every node's data dir and log, and the plan.
     for (const n of cluster.nodes) fs.writeFileSync(path.join(dataDir, `${n.name}.log`), n.stderr ?? '');
     fs.writeFileSync(path.join(dataDir, 'plan.json'), JSON.stringify(plan, null, 1));
