@@ -219,16 +219,16 @@ export async function runSchedule({ seed, net, bin, nodes = 5, durationMs = 60_0
       laggards.forEach((w, i) => stalledInfo.push({ w, text: l[i] }));
     }
     await delay(500);  // let the last broadcasts reach every chat client
-    const deadline = performance.now() + 20_000;
+    const deadline = performance.now() + 30_000;
     for (const w of counters.writers) {
-      const r = [];
-      for (const n of cluster.live()) {
+      // Every live node at once; each read bounded by 5 s and the deadline.
+      const r = await Promise.all(cluster.live().map(async (n) => {
         try {
-          r.push({ node: n.name, ...(await readCounterUntil([n.url], w.id, Math.min(deadline, performance.now() + 5000))) });
+          return { node: n.name, ...(await readCounterUntil([n.url], w.id, Math.min(deadline, performance.now() + 5000))) };
         } catch (e) {
-          r.push({ node: n.name, error: e.message });
+          return { node: n.name, error: e.message };
         }
-      }
+      }));
       reads.set(w.id, r);
     }
     for (const { w, text } of stalledInfo) {
