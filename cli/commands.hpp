@@ -13,6 +13,8 @@ namespace skein::cli {
 struct node_args {
   std::string name;
   std::string listen;        // HOST:PORT of the HTTP listener
+  std::string advertise;     // HOST:PORT others use for HTTP (empty: --listen)
+  std::string cluster_advertise;  // HOST:PORT others dial (empty: listen host + --cluster-port)
   std::uint16_t cluster_port = 0;
   std::string seeds;         // HOST:PORT,... cluster addresses to join through
   int replicas = 2;
@@ -23,6 +25,7 @@ struct node_args {
   bool sync = false;
   int io_threads = 1;
   std::vector<std::string> kind_options;  // KIND.NAME=VALUE
+  bool unsafe_skip_fencing = false;  // test-only deliberate safety bug (tests/nemesis)
 };
 int run_node(const node_args& args, const behaviour_registry& registry);
 
@@ -42,6 +45,7 @@ int run_launch(const launch_args& args, const std::string& self_exe);
 struct inspect_args {
   std::string data;
   std::string session;  // empty: list every session
+  bool records = false; // without session: every session's records, not its summary
   bool json = false;
 };
 /// Exit codes: 0 fine, 1 error, 4 some record failed to decode (listed).

@@ -1,4 +1,4 @@
-// `inspect --data DIR [--session kind/id] [--json]`: what a node's store
+// `inspect --data DIR [--session kind/id | --records] [--json]`: what a node's store
 // holds, read-only (works beside a running node).
 #include <iostream>
 
@@ -87,6 +87,12 @@ int run_inspect(const inspect_args& args) {
     return bad ? 4 : 0;
   }
   for (auto& key : store.session_keys()) {
+    if (args.records) {
+      auto out = session_records(store, key);
+      bad = bad || !out["errors"].empty();
+      std::cout << (args.json ? out.dump() : out.dump(2)) << '\n';
+      continue;
+    }
     auto s = store.summarize(key);
     bad = bad || !s.errors.empty();
     if (args.json) std::cout << summary_json(s).dump() << '\n';

@@ -26,6 +26,14 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
     ->required();
   node_cmd->add_option("--listen", node.listen, "HTTP listen address HOST:PORT")->required();
   node_cmd->add_option("--cluster-port", node.cluster_port, "CAF middleman port")->required();
+  node_cmd->add_option("--advertise", node.advertise,
+                       "HOST:PORT other nodes and clients use for HTTP (default: --listen)");
+  node_cmd->add_option("--cluster-advertise", node.cluster_advertise,
+                       "HOST:PORT other nodes dial for the cluster port "
+                       "(default: --listen's host and --cluster-port)");
+  node_cmd->add_flag("--unsafe-skip-fencing", node.unsafe_skip_fencing,
+                     "TEST ONLY: break safety on purpose (no claims, no epoch fencing) so that "
+                     "tests/nemesis can prove its checker sees the anomalies");
   node_cmd->add_option("--seeds", node.seeds,
                        "cluster addresses HOST:PORT,... to join through (none: start a cluster)");
   node_cmd->add_option("--replicas", node.replicas, "R: owner + R-1 replicas of every session")
@@ -74,6 +82,8 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   auto* inspect_cmd = app.add_subcommand("inspect", "list a data dir's sessions or one's records");
   inspect_cmd->add_option("--data", inspect.data, "a node's RocksDB directory")->required();
   inspect_cmd->add_option("--session", inspect.session, "kind/id: print its records");
+  inspect_cmd->add_flag("--records", inspect.records,
+                       "without --session: every session's records (as --session prints them)");
   inspect_cmd->add_flag("--json", inspect.json, "one JSON object per line");
 
   cli::replay_args replay;

@@ -2,6 +2,7 @@
 #include <csignal>
 #include <unistd.h>
 #include <stdexcept>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 
@@ -13,10 +14,11 @@
 namespace skein::cli {
 
 namespace {
-std::pair<std::string, std::uint16_t> split_host_port(const std::string& s) {
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& s,
+                                                      const char* option = "--listen") {
   auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0)
-    throw std::invalid_argument("--listen wants HOST:PORT, got '" + s + "'");
+    throw std::invalid_argument(std::string(option) + " wants HOST:PORT, got '" + s + "'");
   int port = std::stoi(s.substr(colon + 1));
   if (port < 0 || port > 65535) throw std::invalid_argument("bad port in '" + s + "'");
   return {s.substr(0, colon), static_cast<std::uint16_t>(port)};
@@ -39,6 +41,14 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   opts.http_port = port;
   opts.cluster_host = host;
   opts.cluster_port = args.cluster_port;
+  if (!args.advertise.empty()) {
+    auto [ahost, aport] = split_host_port(args.advertise, "--advertise");
+    opts.advertise_url = "http://" + ahost + ":" + std::to_string(aport);
+  }
+  if (!args.cluster_advertise.empty())
+    std::tie(opts.cluster_advertise_host, opts.cluster_advertise_port) =
+      split_host_port(args.cluster_advertise, "--cluster-advertise");
+  opts.unsafe_skip_fencing = args.unsafe_skip_fencing;
   opts.seeds = parse_addresses(args.seeds);
   opts.replicas = args.replicas;
   opts.failure_timeout = std::chrono::milliseconds(args.failure_timeout_ms);

@@ -52,8 +52,11 @@ node::node(node_options opts, const behaviour_registry& registry)
   liveness::start(d.opts.failure_timeout);
   host_init init;
   init.self.name = d.opts.name;
-  init.self.host = d.opts.cluster_host;
-  init.self.cluster_port = d.opts.cluster_port;
+  init.self.host = d.opts.cluster_advertise_host.empty() ? d.opts.cluster_host
+                                                         : d.opts.cluster_advertise_host;
+  init.self.cluster_port = d.opts.cluster_advertise_port ? d.opts.cluster_advertise_port
+                                                         : d.opts.cluster_port;
+  init.unsafe_skip_fencing = d.opts.unsafe_skip_fencing;
   init.self.url = url();
   init.self.incarnation = static_cast<std::uint64_t>(
     std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -99,6 +102,7 @@ const node_options& node::options() const { return impl_->opts; }
 const behaviour_registry& node::registry() const { return impl_->registry; }
 const host_status& node::status() const { return *impl_->status; }
 std::string node::url() const {
+  if (!impl_->opts.advertise_url.empty()) return impl_->opts.advertise_url;
   return "http://" + impl_->opts.http_host + ":" + std::to_string(impl_->opts.http_port);
 }
 

@@ -26,6 +26,10 @@ struct node_options {
   std::uint16_t http_port = 0;
   std::string cluster_host = "127.0.0.1";  // interface of the middleman port
   std::uint16_t cluster_port = 0;       // CAF middleman (BASP) port
+  std::string advertise_url;            // base URL given to others; empty: http://http_host:http_port
+  std::string cluster_advertise_host;   // cluster host given to others; empty: cluster_host
+  std::uint16_t cluster_advertise_port = 0;  // 0: cluster_port
+  bool unsafe_skip_fencing = false;     // TEST ONLY (host_init::unsafe_skip_fencing)
   std::vector<std::pair<std::string, std::uint16_t>> seeds;  // cluster addresses to join through
   int replicas = 2;                     // R: the owner plus R-1 replicas
   std::chrono::milliseconds heartbeat_interval{500};

@@ -74,6 +74,10 @@ struct host_init {
   std::shared_ptr<host_status> status;
   /// Called once (from the host's thread) when this node has drained.
   std::function<void()> on_drained;
+  /// TEST ONLY (tests/nemesis checks its checker with it): every node
+  /// activates a session where it is asked, without claims, and replicas
+  /// accept writes and fences of any epoch: split brain on purpose.
+  bool unsafe_skip_fencing = false;
 };
 
 /// Spawns the host. Messages: see actors/atoms.hpp; plus (status_atom) ->

@@ -222,6 +222,9 @@ export class CounterConn {
 
   connect(timeoutMs = 10_000) {
     if (this.connecting) return this.connecting;
+    // A failed connect is retried twice (its close handler and the caller's
+    // catch): the second retry must not open a second socket beside the first.
+    if (this.open && this.ws?.readyState === WebSocket.OPEN) return Promise.resolve();
     this.connecting = new Promise((resolve, reject) => {
       const url = this.url();
       const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
@@ -306,6 +309,7 @@ export class CounterConn {
 
   trySend() {
     if (!this.open || this.stopped || this.window === 0 || this.expectState) return false;
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
     if (this.inflight >= this.window) return false;
     this.sent++;
     this.ws.send('{"op":"add","by":1}');
