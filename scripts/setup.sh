@@ -9,6 +9,7 @@ packages=(
   libcaf-dev libboost-dev librocksdb-dev libmsgpack-cxx-dev libxxhash-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev catch2
   chromium fonts-liberation nginx
+  clang-14 libclang-rt-14-dev
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
