@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -65,12 +66,14 @@ struct request_context {
   std::function<beast::tcp_stream()> take_stream;
 };
 
-/// A route: returns false if the request is not its own (the next route is
-/// tried), true once it has answered or taken the stream.
+/// A route handler: called by the route table (net/routes.cpp) only for a
+/// path and method it lists the handler for; returns true once it has
+/// answered or taken the stream (false: answered as "no such route").
 using route_fn = bool (*)(request_context&);
 
-/// Every route, in the order they are tried (net/routes.cpp).
-const std::vector<route_fn>& routes();
+/// Answers `rc` through the route table: the matching handler, or 404 (no
+/// route for the path), or 405 with Allow (no route for the method).
+void dispatch(request_context& rc);
 
 /// For /{transport}/{kind}/{id...}: the session key "kind/id...", or
 /// nullopt after answering 404 (no kind or id, unknown kind) or 400
@@ -82,7 +85,7 @@ response json_response(const request_context& rc, http::status status, std::stri
 /// `{"error": message}` with `status`.
 response error_response(const request_context& rc, http::status status, const std::string& message);
 
-// Routes, one group per file.
+// Route handlers, one group per file (listed in net/routes.cpp).
 bool cluster_routes(request_context& rc);    // /healthz, /cluster, /cluster/placement
 bool websocket_route(request_context& rc);   // /ws/{kind}/{id}
 bool sse_route(request_context& rc);         // /sse/{kind}/{id} (net/sse_session.cpp)

@@ -6,6 +6,7 @@
 
 #include "actors/registry.hpp"
 #include "net/detail.hpp"
+#include "net/input_check.hpp"
 #include "runtime/node.hpp"
 #include "runtime/session_host.hpp"
 
@@ -81,17 +82,21 @@ class http_session : public std::enable_shared_from_this<http_session> {
     auto self = shared_from_this();
     request_context rc{ctx_, parser_->release(), {}, {}, {}};
     auto raw = rc.req.target();
-    auto parsed = parse_target(std::string_view(raw.data(), raw.size()));
+    std::string why;
+    auto parsed = parse_target(std::string_view(raw.data(), raw.size()), &why);
     rc.respond = [self](response res) {
       asio::post(self->stream_.get_executor(),
                  [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
     };
     rc.take_stream = [self]() { return std::move(self->stream_); };
-    if (!parsed) return rc.respond(error_response(rc, http::status::bad_request, "bad request target"));
+    if (!parsed) return rc.respond(error_response(rc, http::status::bad_request, "bad request target: " + why));
+    // Header values reach JSON (error messages, client params): UTF-8 only.
+    for (const auto& field : rc.req)
+      if (!valid_utf8(std::string_view(field.value().data(), field.value().size())))
+        return rc.respond(error_response(rc, http::status::bad_request,
+                                         "header " + std::string(field.name_string()) + " is not valid UTF-8"));
     rc.target = std::move(*parsed);
-    for (auto route : routes())
-      if (route(rc)) return;
-    rc.respond(error_response(rc, http::status::not_found, "no such route"));
+    dispatch(rc);
   }
 
   void send(response res) {

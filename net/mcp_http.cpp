@@ -16,15 +16,18 @@
 //   MCP-Protocol-Version  400 if present and not a supported version
 //   POST Content-Type  415 unless application/json
 //   POST Accept        406 unless it admits application/json and text/event-stream
-//   POST body          400 + -32700 if not JSON; 400 + -32600 if not JSON-RPC
-//                      shaped; 413 over --max-http-body (the HTTP session)
+//   POST body          400 + -32700 if not JSON (or not UTF-8, or nested
+//                      deeper than max_json_depth: checked before parsing);
+//                      400 + -32600 if not JSON-RPC shaped; 413 over
+//                      --max-http-body (the HTTP session)
 //   Mcp-Session-Id     400 if missing (except initialize); 404 if not of the
 //                      form skein issues (32 hex digits)
 //   GET Accept         406 unless it admits text/event-stream
-//   other methods      405 with Allow: GET, POST, DELETE
-// Decided by the session: 404 for an unknown or deleted session, 400 for a
-// second initialize or a batch under >= 2025-06-18, 202 for a POST of only
-// notifications/responses.
+//   other methods      405 with Allow: GET, POST, DELETE (the route table)
+// Decided by the session, as a wire::outcome mapped here to a status
+// (http_status_of): not_found / session_expired 404, bad_request 400 (a
+// second initialize, a batch under >= 2025-06-18), accepted 202 (a POST of
+// only notifications/responses), done 200 (DELETE).
 //
 // A POST with requests is answered as one JSON body (an object, or an array
 // for a batch) if the session's answers are all responses; as soon as the
@@ -39,11 +42,12 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
-#include "actors/connection.hpp"
-#include "actors/mcp/server.hpp"
+#include "actors/mcp/jsonrpc.hpp"
+#include "actors/mcp/versions.hpp"
 #include "actors/mcp/wire.hpp"
 #include "actors/metrics.hpp"
 #include "actors/registry.hpp"
+#include "net/input_check.hpp"
 #include "net/sse_stream.hpp"
 #include "runtime/node.hpp"
 
@@ -56,17 +60,27 @@ namespace wire = skein::mcp::wire;
 
 constexpr auto post_timeout = std::chrono::seconds(60);  // waiting for the session's first answer
 
-json rpc_error(int code, const std::string& message, json id = nullptr) {
-  return json{{"jsonrpc", "2.0"}, {"id", std::move(id)}, {"error", {{"code", code}, {"message", message}}}};
-}
+namespace jsonrpc = skein::mcp::jsonrpc;
+namespace code = jsonrpc::code;
+using wire::outcome;
+
+json rpc_error(int c, const std::string& message) { return jsonrpc::error_message(nullptr, c, message); }
 
 response mcp_error(const request_context& rc, http::status status, int code, const std::string& message) {
   return json_response(rc, status, rpc_error(code, message).dump());
 }
 
-std::string header(const request& req, std::string_view name) {
-  auto it = req.find(beast::string_view(name.data(), name.size()));
-  return it == req.end() ? std::string{} : std::string(it->value().data(), it->value().size());
+/// The HTTP status of an MCP outcome.
+http::status http_status_of(outcome o) {
+  switch (o) {
+    case outcome::accepted: return http::status::accepted;
+    case outcome::done: return http::status::ok;
+    case outcome::bad_request: return http::status::bad_request;
+    case outcome::not_found: return http::status::not_found;
+    case outcome::session_expired: return http::status::not_found;
+    case outcome::unsupported_version: return http::status::bad_request;
+  }
+  return http::status::internal_server_error;
 }
 
 std::vector<std::string> split_list(const char* env, std::vector<std::string> fallback) {
@@ -130,23 +144,6 @@ bool valid_session_id(const std::string& s) {
   return true;
 }
 
-bool is_response(const json& m) {
-  return m.is_object() && m.contains("id") && !m.contains("method")
-         && (m.contains("result") || m.contains("error"));
-}
-
-/// A JSON-RPC 2.0 request, notification or response?
-bool valid_message(const json& m) {
-  if (!m.is_object() || m.value("jsonrpc", json()) != "2.0") return false;
-  if (m.contains("method")) {
-    if (!m["method"].is_string()) return false;
-    if (m.contains("id") && !(m["id"].is_string() || m["id"].is_number_integer())) return false;
-    if (m.contains("params") && !(m["params"].is_object() || m["params"].is_array())) return false;
-    return true;
-  }
-  return m.contains("id") && (m.contains("result") != m.contains("error"));
-}
-
 class mcp_exchange final : public http_exchange {
  public:
   using http_exchange::http_exchange;
@@ -163,7 +160,6 @@ class mcp_exchange final : public http_exchange {
   };
 
   void run(setup s) {
-    hold();
     s_ = std::move(s);
     client_id_ = new_client_id();
     stream_id_ = client_id_;
@@ -178,21 +174,16 @@ class mcp_exchange final : public http_exchange {
     init.session_key = "mcp/" + s_.session_id;
     init.client_id = client_id_;
     init.params_json = params.dump();
-    init.out = std::make_shared<strand_bridge<mcp_exchange>>(
-      std::static_pointer_cast<mcp_exchange>(shared_from_this()), executor());
-    init.host = ctx_.n.host();
-    conn_ = spawn_connection(ctx_.n.system(), std::move(init));
-    conn_id_ = ctx_.add_connection(conn_);
-    metrics().connections.fetch_add(1, std::memory_order_relaxed);
-    metrics().connections_total.fetch_add(1, std::memory_order_relaxed);
+    // The timer holds this exchange until the session answers (or 504).
+    arm_timeout(post_timeout);
+    spawn_connection_actor(std::move(init));
     if (s_.transport == wire::transport_post) {
       metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
-      caf::anon_send(conn_, message_atom::value, std::move(s_.body));
+      caf::anon_send(conn(), message_atom::value, std::move(s_.body));
     }
-    arm_timeout(post_timeout);
   }
 
-  void on_frame(std::string frame) {
+  void on_frame(std::string frame) override {
     if (finished()) return;
     auto f = json::parse(frame, nullptr, false);
     if (!f.is_object()) return;
@@ -202,9 +193,10 @@ class mcp_exchange final : public http_exchange {
     if (data.is_object() && data.value("type", "") == std::string("error") && !data.contains("jsonrpc")) {
       // The runtime rejected the input (bad_input / malformed): not expected
       // after our own validation, but answer it rather than hang.
-      return answer_status(400, rpc_error(-32600, data.value("message", std::string("bad input"))));
+      return answer_status(http::status::bad_request,
+                           rpc_error(code::invalid_request, data.value("message", std::string("bad input"))));
     }
-    const bool resp = is_response(data);
+    const bool resp = jsonrpc::is_response(data);
     bool completes = false;
     if (resp && s_.awaiting.erase(data["id"].dump()) > 0) completes = s_.awaiting.empty();
     if (!streaming()) {
@@ -220,19 +212,22 @@ class mcp_exchange final : public http_exchange {
     if (completes && s_.transport == wire::transport_post) end_sse();
   }
 
-  void on_transport_close(std::uint16_t code, std::string reason) {
+  void on_transport_close(std::uint16_t close_code, std::string reason) override {
     if (finished()) return;
     if (streaming()) return end_sse();
-    spdlog::warn("mcp {}: session unavailable ({}): {}", s_.session_id, code, reason);
-    answer_status(503, rpc_error(-32603, "session unavailable: " + reason));
+    spdlog::warn("mcp {}: session unavailable ({}): {}", s_.session_id, close_code, reason);
+    answer_status(http::status::service_unavailable,
+                  rpc_error(code::internal_error, "session unavailable: " + reason));
   }
 
  private:
   void on_control(std::uint64_t seq, const json& c) {
     auto op = c.value(wire::control_key, std::string{});
-    if (op == "status") {
+    if (op == "outcome") {
       if (streaming()) return end_sse();
-      return answer_status(c.value("status", 500), c.value("body", json()));
+      auto o = wire::parse_outcome(c.value("outcome", std::string{}));
+      if (!o) return answer_status(http::status::internal_server_error, rpc_error(code::internal_error, "unknown outcome"));
+      return answer_status(http_status_of(*o), c.value("body", json()));
     }
     if (op == "sse") {
       if (!streaming()) open_sse(c.value("priming", false), seq);
@@ -246,7 +241,7 @@ class mcp_exchange final : public http_exchange {
     if (op == "end") {
       if (streaming()) return end_sse();
       if (!collected_.empty()) return send_json();
-      return answer_status(202, nullptr);
+      return answer_status(http::status::accepted, nullptr);
     }
     if (op == "wake") return schedule_wake(c.value("after_ms", 0), c.value("token", std::string{}));
   }
@@ -271,15 +266,15 @@ class mcp_exchange final : public http_exchange {
       res.set("Mcp-Session-Id", s_.session_id);
   }
 
-  void answer_status(int status, const json& body) {
-    response res{static_cast<http::status>(status), version()};
+  void answer_status(http::status status, const json& body) {
+    response res{status, version()};
     res.set(http::field::server, ctx_.server_header);
     res.set("X-Skein-Node", ctx_.n.options().name);
     if (!body.is_null()) {
       res.set(http::field::content_type, "application/json");
       res.body() = body.dump();
     }
-    if (status < 300) add_session_header(res);
+    if (static_cast<int>(status) < 300) add_session_header(res);
     res.prepare_payload();
     send_response(std::move(res));
   }
@@ -313,52 +308,36 @@ class mcp_exchange final : public http_exchange {
   }
 
   void on_timeout() override {
-    answer_status(504, rpc_error(-32603, "the session did not answer in time"));
-  }
-
-  void on_finished() override {
-    if (!conn_) return;
-    metrics().connections.fetch_sub(1, std::memory_order_relaxed);
-    caf::anon_send(conn_, leave_atom::value);
-    ctx_.remove_connection(conn_id_);
+    answer_status(http::status::gateway_timeout,
+                  rpc_error(code::internal_error, "the session did not answer in time"));
   }
 
   setup s_;
   std::string client_id_;
   std::string stream_id_;
   std::vector<json> collected_;
-  caf::actor conn_;
-  std::uint64_t conn_id_ = 0;
 };
 
 }  // namespace
 
 bool mcp_route(request_context& rc) {
-  auto& seg = rc.target.segments;
-  if (seg.size() != 1 || seg[0] != "mcp") return false;
   const auto method = rc.req.method();
-  if (method != http::verb::get && method != http::verb::post && method != http::verb::delete_) {
-    auto res = mcp_error(rc, http::status::method_not_allowed, -32000, "Method not allowed");
-    res.set(http::field::allow, "GET, POST, DELETE");
-    rc.respond(std::move(res));
-    return true;
-  }
   if (!rc.server.n.registry().contains("mcp")) {
-    rc.respond(mcp_error(rc, http::status::not_found, -32000, "no MCP server (session kind 'mcp') on this node"));
+    rc.respond(mcp_error(rc, http::status::not_found, code::server_error, "no MCP server (session kind 'mcp') on this node"));
     return true;
   }
   // DNS rebinding protection: Host and Origin.
   if (!host_allowed(host_part(header(rc.req, "Host")))) {
-    rc.respond(mcp_error(rc, http::status::forbidden, -32000, "Forbidden: Host not allowed"));
+    rc.respond(mcp_error(rc, http::status::forbidden, code::server_error, "Forbidden: Host not allowed"));
     return true;
   }
   if (auto origin = header(rc.req, "Origin"); !origin.empty() && !origin_allowed(origin)) {
-    rc.respond(mcp_error(rc, http::status::forbidden, -32000, "Forbidden: Origin not allowed"));
+    rc.respond(mcp_error(rc, http::status::forbidden, code::server_error, "Forbidden: Origin not allowed"));
     return true;
   }
   auto version = header(rc.req, "MCP-Protocol-Version");
   if (!version.empty() && !skein::mcp::is_supported_version(version)) {
-    rc.respond(mcp_error(rc, http::status::bad_request, -32000,
+    rc.respond(mcp_error(rc, http_status_of(outcome::unsupported_version), code::server_error,
                          "Bad Request: unsupported MCP-Protocol-Version '" + version + "'"));
     return true;
   }
@@ -368,45 +347,39 @@ bool mcp_route(request_context& rc) {
   s.protocol_version = version;
   if (method == http::verb::post) {
     if (!content_type_is(rc.req, "application/json")) {
-      rc.respond(mcp_error(rc, http::status::unsupported_media_type, -32000,
+      rc.respond(mcp_error(rc, http::status::unsupported_media_type, code::server_error,
                            "Unsupported Media Type: Content-Type must be application/json"));
       return true;
     }
     if (!accepts(rc.req, "application/json") || !accepts(rc.req, "text/event-stream")) {
-      rc.respond(mcp_error(rc, http::status::not_acceptable, -32000,
+      rc.respond(mcp_error(rc, http::status::not_acceptable, code::server_error,
                            "Not Acceptable: Accept must include application/json and text/event-stream"));
+      return true;
+    }
+    if (auto problem = json_input_problem(rc.req.body(), rc.server.opts.max_json_depth)) {
+      rc.respond(mcp_error(rc, http::status::bad_request, code::parse_error, "Parse error: " + *problem));
       return true;
     }
     auto body = json::parse(rc.req.body(), nullptr, false);
     if (body.is_discarded()) {
-      rc.respond(mcp_error(rc, http::status::bad_request, -32700, "Parse error"));
+      rc.respond(mcp_error(rc, http::status::bad_request, code::parse_error, "Parse error"));
       return true;
     }
-    const bool batch = body.is_array();
-    const json items = batch ? body : json::array({body});
-    bool init = false, shaped = !items.empty();
-    for (auto& m : items) {
-      if (!valid_message(m)) {
-        shaped = false;
-        break;
-      }
-      if (m.contains("method") && m.contains("id")) {
-        s.awaiting.insert(m["id"].dump());
-        if (m["method"] == "initialize") init = true;
-      }
-    }
-    if (!shaped) {
-      rc.respond(mcp_error(rc, http::status::bad_request, -32600, "Invalid Request: not a JSON-RPC 2.0 message"));
+    auto shape = jsonrpc::inspect_body(body);
+    if (!shape.shaped) {
+      rc.respond(mcp_error(rc, http::status::bad_request, code::invalid_request, "Invalid Request: not a JSON-RPC 2.0 message"));
       return true;
     }
-    if (init && items.size() > 1) {
-      rc.respond(mcp_error(rc, http::status::bad_request, -32600,
+    if (shape.initialize && shape.items > 1) {
+      rc.respond(mcp_error(rc, http::status::bad_request, code::invalid_request,
                            "Invalid Request: initialize must not be part of a batch"));
       return true;
     }
+    const bool init = shape.initialize;
+    s.awaiting = std::move(shape.request_ids);
     if (session_id.empty()) {
       if (!init) {
-        rc.respond(mcp_error(rc, http::status::bad_request, -32000,
+        rc.respond(mcp_error(rc, http::status::bad_request, code::server_error,
                              "Bad Request: Mcp-Session-Id header is required"));
         return true;
       }
@@ -414,11 +387,11 @@ bool mcp_route(request_context& rc) {
       s.new_session = true;
     }
     s.transport = wire::transport_post;
-    s.batch = batch;
+    s.batch = shape.batch;
     s.body = std::move(rc.req.body());
   } else if (method == http::verb::get) {
     if (!accepts(rc.req, "text/event-stream")) {
-      rc.respond(mcp_error(rc, http::status::not_acceptable, -32000,
+      rc.respond(mcp_error(rc, http::status::not_acceptable, code::server_error,
                            "Not Acceptable: Accept must include text/event-stream"));
       return true;
     }
@@ -428,11 +401,11 @@ bool mcp_route(request_context& rc) {
     s.transport = wire::transport_delete;
   }
   if (session_id.empty()) {
-    rc.respond(mcp_error(rc, http::status::bad_request, -32000, "Bad Request: Mcp-Session-Id header is required"));
+    rc.respond(mcp_error(rc, http::status::bad_request, code::server_error, "Bad Request: Mcp-Session-Id header is required"));
     return true;
   }
   if (!valid_session_id(session_id)) {
-    rc.respond(mcp_error(rc, http::status::not_found, -32001, "Session not found"));
+    rc.respond(mcp_error(rc, http::status::not_found, code::session_not_found, "Session not found"));
     return true;
   }
   s.session_id = session_id;

@@ -1,9 +1,8 @@
 // The HTTP side of a node (Boost.Beast): one listener, one object per stream,
 // each stream on its own strand (Beast's example/advanced/server shape).
 //
-// Routes: GET /healthz, GET /cluster, GET /cluster/placement?key=kind/id,
-// GET /ws/{kind}/{id} (WebSocket upgrade; 404 for an unknown kind).
-// Beast headers stay inside net/*.cpp.
+// Routes: see the route table in net/routes.cpp. Beast headers stay inside
+// net/*.cpp.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +18,15 @@ struct server_options {
   std::string host = "127.0.0.1";   // interface to listen on
   std::uint16_t port = 0;           // 0: any free port (see port())
   std::size_t max_frame = 1 << 20;  // bytes of one inbound WebSocket message; larger: close 1009
-  std::size_t max_queued_frames = 8192;  // outbound frames queued per stream; more: close 1008
+  // Slow consumers (net/client_stream.hpp): a stream whose outbound queue
+  // would exceed max_queued_frames frames or max_queued_bytes bytes, or make
+  // every stream of the process together exceed max_node_queued_bytes, is
+  // closed (WebSocket 1008; SSE: a close event and the end of the stream).
+  std::size_t max_queued_frames = 8192;          // frames per stream
+  std::size_t max_queued_bytes = 4u << 20;       // bytes per stream
+  std::size_t max_node_queued_bytes = 256u << 20;  // bytes, all streams of the node
   std::size_t max_http_body = 1 << 20;   // bytes of one HTTP request body; larger: 413
+  std::size_t max_json_depth = 64;       // nesting of client JSON (frames, POST bodies); deeper: refused
   int threads = 1;                  // io_context threads
 };
 

@@ -1,48 +1,44 @@
-// Internal to net/: what the SSE transport (net/sse_session.cpp) and the MCP
-// Streamable HTTP transport (net/mcp_http.cpp) share.
+// Internal to net/: http_exchange, a client_stream for one HTTP request whose
+// answer comes later (SSE, MCP Streamable HTTP, /cluster/events), and
+// deliver_once.
 //
-// - http_exchange: one HTTP request/response on a connection taken over from
-//   the HTTP session, answered later (when the session actor says so) either
-//   with one complete response (then the connection goes back to a new HTTP
-//   session when keep-alive) or with a text/event-stream body that ends by
-//   closing the connection. While streaming it watches the peer (a read
-//   error means the client went away), writes a comment line every 15 s
-//   (SKEIN_SSE_KEEPALIVE_MS overrides) and bounds its write queue
-//   (server_options::max_queued_frames; over it: slow consumer, closed).
-// - strand_bridge: the skein::transport of a connection actor, posting
-//   frames and closes onto the exchange's strand.
+// - http_exchange: a connection taken over from the HTTP session, answered
+//   either with one complete response (then, with keep-alive, the
+//   connection goes back to a new HTTP session) or with a text/event-stream
+//   body that ends by closing the connection. While streaming it watches the
+//   peer (a read completing means the client went away), writes a comment
+//   line every sse_keepalive_interval() and applies client_stream's caps
+//   (over them: the stream ends). While waiting for its answer, a timer
+//   (arm_timeout) keeps it alive; it owns no reference to itself.
 // - deliver_once: hands one message to a session as a short-lived client.
 #pragma once
 
 #include <array>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 
-#include "actors/transport.hpp"
-#include "net/detail.hpp"
+#include "net/client_stream.hpp"
+#include "net/http_util.hpp"
 
 namespace skein::net_detail {
 
-class http_exchange : public std::enable_shared_from_this<http_exchange> {
+class http_exchange : public client_stream {
  public:
   http_exchange(beast::tcp_stream&& stream, server_context& ctx, unsigned version, bool keep_alive);
-  virtual ~http_exchange() = default;
-
-  asio::any_io_executor executor() { return executor_; }
+  http_exchange(beast::tcp_stream&& stream, server_context& ctx, unsigned version, bool keep_alive,
+                stream_limits limits);
 
  protected:
-  /// Keeps this object alive until it has finished. Call once, on the strand.
-  void hold() { self_ = shared_from_this(); }
-  /// Sends one complete response and finishes.
+  /// Sends one complete response and finishes. Not after start_sse.
   void send_response(response res);
-  /// Writes "HTTP/1.1 200 OK" with text/event-stream headers (plus
-  /// `extra_headers`, each "Name: value\r\n"); the body ends when the
-  /// connection closes.
-  void start_sse(const std::string& extra_headers);
-  /// Queues raw body text (SSE: whole events ending in "\n\n").
+  /// Writes "HTTP/1.1 200 OK" with event-stream headers (plus `extra_headers`,
+  /// each "Name: value\r\n"); the body ends when the connection closes.
+  void start_sse(const std::string& extra_headers,
+                 const std::string& content_type = "text/event-stream");
+  /// Queues body text (whole SSE events ending in "\n\n"); over a cap the
+  /// stream ends (on_slow_consumer).
   void write_raw(std::string text);
   /// Flushes what is queued, closes the connection and finishes.
   void end_sse();
@@ -56,54 +52,30 @@ class http_exchange : public std::enable_shared_from_this<http_exchange> {
   unsigned version() const { return version_; }
   bool keep_alive() const { return keep_alive_; }
 
-  virtual void on_timeout() = 0;
-  /// Called once when the exchange is over (answered, ended, or the peer left).
-  virtual void on_finished() = 0;
+  virtual void on_timeout() {}
+  /// Called once when the exchange is over (answered, ended, or the peer
+  /// left). The default leaves the connection actor.
+  virtual void on_finished() { leave_connection(); }
 
-  server_context& ctx_;
+  // client_stream
+  void start_write(const std::string& data) override;
+  void on_write_error(beast::error_code) override { abort_now(); }
+  void on_drained() override { abort_now(); }
+  void on_slow_consumer() override { abort_now(); }
 
  private:
-  void do_write();
   void watch_peer();
   void arm_keepalive();
   void finish();
 
   beast::tcp_stream stream_;
-  asio::any_io_executor executor_;
   unsigned version_;
   bool keep_alive_;
-  std::deque<std::string> queue_;
-  bool writing_ = false;
-  bool ending_ = false;
   bool streaming_ = false;
   bool finished_ = false;
   asio::steady_timer timer_;
   std::uint64_t timer_gen_ = 0;
   std::array<char, 512> peer_buf_{};
-  std::shared_ptr<http_exchange> self_;
-};
-
-/// The transport of one connection actor; T has on_frame(std::string) and
-/// on_transport_close(std::uint16_t, std::string), called on its strand.
-template <class T>
-class strand_bridge final : public transport {
- public:
-  strand_bridge(std::weak_ptr<T> target, asio::any_io_executor ex)
-    : target_(std::move(target)), ex_(std::move(ex)) {}
-  void deliver(std::string frame) override {
-    asio::post(ex_, [w = target_, f = std::move(frame)]() mutable {
-      if (auto t = w.lock()) t->on_frame(std::move(f));
-    });
-  }
-  void close(std::uint16_t code, std::string reason) override {
-    asio::post(ex_, [w = target_, code, r = std::move(reason)]() mutable {
-      if (auto t = w.lock()) t->on_transport_close(code, std::move(r));
-    });
-  }
-
- private:
-  std::weak_ptr<T> target_;
-  asio::any_io_executor ex_;
 };
 
 /// Delivers `text` to the session `key` as client `client_id`, from a
@@ -115,16 +87,5 @@ class strand_bridge final : public transport {
 void deliver_once(server_context& ctx, std::string key, std::string client_id,
                   std::string params_json, std::string text, bool as_new_client,
                   std::function<void(std::string)> done);
-
-/// The SSE comment-line interval (15 s; SKEIN_SSE_KEEPALIVE_MS overrides).
-std::chrono::milliseconds sse_keepalive_interval();
-
-/// 128 random bits from getrandom(2) as 32 lowercase hex digits.
-std::string secure_random_id();
-
-/// "text/event-stream" and "application/json" acceptable per the Accept header?
-bool accepts(const request& req, std::string_view media_type);
-/// The media type of Content-Type is `media_type` (parameters ignored)?
-bool content_type_is(const request& req, std::string_view media_type);
 
 }  // namespace skein::net_detail

@@ -1,4 +1,7 @@
+// Request-target parsing and route-pattern matching (see url.hpp).
 #include "net/url.hpp"
+
+#include "net/input_check.hpp"
 
 namespace skein {
 
@@ -8,6 +11,11 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+std::optional<target> refuse(std::string* why, const char* reason) {
+  if (why) *why = reason;
+  return std::nullopt;
 }
 }  // namespace
 
@@ -31,8 +39,8 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
   return out;
 }
 
-std::optional<target> parse_target(std::string_view raw) {
-  if (raw.empty() || raw.front() != '/') return std::nullopt;
+std::optional<target> parse_target(std::string_view raw, std::string* why) {
+  if (raw.empty() || raw.front() != '/') return refuse(why, "request target must start with '/'");
   target t;
   auto qpos = raw.find('?');
   auto path = raw.substr(0, qpos);
@@ -41,7 +49,8 @@ std::optional<target> parse_target(std::string_view raw) {
     auto seg = path.substr(0, slash);
     if (!seg.empty()) {
       auto decoded = percent_decode(seg, false);
-      if (!decoded) return std::nullopt;
+      if (!decoded) return refuse(why, "malformed percent-escape in the path");
+      if (!valid_utf8(*decoded)) return refuse(why, "path is not valid UTF-8");
       t.segments.push_back(std::move(*decoded));
     }
     if (slash == std::string_view::npos) break;
@@ -57,13 +66,29 @@ std::optional<target> parse_target(std::string_view raw) {
       auto k = percent_decode(pair.substr(0, eq), true);
       auto v = eq == std::string_view::npos ? std::optional<std::string>{""}
                                             : percent_decode(pair.substr(eq + 1), true);
-      if (!k || !v) return std::nullopt;
+      if (!k || !v) return refuse(why, "malformed percent-escape in the query");
+      if (!valid_utf8(*k) || !valid_utf8(*v)) return refuse(why, "query parameter is not valid UTF-8");
       t.query.emplace(std::move(*k), std::move(*v));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
   return t;
+}
+
+bool path_matches(std::string_view pattern, const std::vector<std::string>& segments) {
+  std::size_t i = 0;
+  if (!pattern.empty() && pattern.front() == '/') pattern.remove_prefix(1);
+  while (!pattern.empty()) {
+    auto slash = pattern.find('/');
+    auto part = pattern.substr(0, slash);
+    pattern.remove_prefix(slash == std::string_view::npos ? pattern.size() : slash + 1);
+    if (part == "**") return true;
+    if (i >= segments.size()) return false;
+    if (part != "*" && part != segments[i]) return false;
+    ++i;
+  }
+  return i == segments.size();
 }
 
 }  // namespace skein

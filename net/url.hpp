@@ -1,5 +1,6 @@
-// Request-target helpers: path segments and query parameters.
-// (Boost 1.74 has no Boost.URL; this is the small subset the router needs.)
+// Request-target helpers: path segments, query parameters and route
+// patterns. (Boost 1.74 has no Boost.URL; this is the small subset the
+// router needs.) No Beast; pure functions; thread-safe.
 #pragma once
 
 #include <map>
@@ -19,8 +20,15 @@ struct target {
 /// Returns nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
 
-/// Splits an origin-form request target ("/ws/chat/a?user=b").
-/// Returns nullopt if it does not start with '/' or holds a bad escape.
-std::optional<target> parse_target(std::string_view raw);
+/// Splits an origin-form request target ("/ws/chat/a?user=b"). Returns
+/// nullopt if it does not start with '/', holds a bad escape, or a decoded
+/// segment, query name or query value is not valid UTF-8 (they end up in
+/// JSON); then `*why` (if given) says which.
+std::optional<target> parse_target(std::string_view raw, std::string* why = nullptr);
+
+/// Does the route pattern match the path segments? Patterns are
+/// '/'-separated: a literal matches itself, `*` one segment, `**` (last
+/// only) zero or more; "/" is the empty path.
+bool path_matches(std::string_view pattern, const std::vector<std::string>& segments);
 
 }  // namespace skein

@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libcli11-dev catch2
   chromium fonts-liberation nginx
   iproute2 iptables
+  clang-14 libclang-rt-14-dev
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 

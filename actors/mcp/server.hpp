@@ -58,16 +58,12 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/behaviour.hpp"
+#include "actors/mcp/versions.hpp"
 #include "actors/options.hpp"
 
 namespace skein::mcp {
 
 using json = nlohmann::json;
-
-/// Protocol versions spoken, oldest first; the last one is offered to a
-/// client that asks for a version not listed.
-const std::vector<std::string>& supported_versions();
-bool is_supported_version(std::string_view v);
 
 // ---- session state (checkpointed; JSON values kept as JSON text) ----------
 

@@ -19,9 +19,9 @@
 //   wake:  {"skein_mcp":"wake","token":T}   a timer the behaviour asked for
 //
 // Controls behaviour -> net (frame data {"skein_mcp": OP, ...}):
-//   status  {"status":N,"body":JSON|null}  answer the HTTP request with
-//           status N (404 unknown/deleted session, 400, 202 accepted,
-//           200 DELETE done) and finish. Only before anything was streamed.
+//   outcome {"outcome":NAME,"body":JSON|null}  answer the request with an
+//           outcome (below; net/ picks the HTTP status) and finish. Only
+//           before anything was streamed.
 //   sse     {"priming":bool}  switch the response to text/event-stream now;
 //           with priming, send an event with an id and empty data first
 //           (2025-11-25, SEP-1699) so that the client can resume.
@@ -40,9 +40,43 @@
 // per session and name their stream.
 #pragma once
 
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
 namespace skein::mcp::wire {
 
 inline constexpr const char* control_key = "skein_mcp";
+
+/// How the engine answers a request that gets no JSON-RPC stream: what
+/// happened, in MCP's terms. net/mcp_http.cpp maps each to an HTTP status.
+enum class outcome : std::uint8_t {
+  accepted,             // only notifications/responses were posted: nothing to answer
+  done,                 // DELETE: the session is ended
+  bad_request,          // not allowed now (second initialize, a batch under >= 2025-06-18)
+  not_found,            // no such session (never initialized)
+  session_expired,      // the session was deleted
+  unsupported_version,  // MCP-Protocol-Version names no version this server speaks
+};
+
+constexpr std::string_view outcome_name(outcome o) {
+  switch (o) {
+    case outcome::accepted: return "accepted";
+    case outcome::done: return "done";
+    case outcome::bad_request: return "bad_request";
+    case outcome::not_found: return "not_found";
+    case outcome::session_expired: return "session_expired";
+    case outcome::unsupported_version: return "unsupported_version";
+  }
+  return "?";
+}
+
+constexpr std::optional<outcome> parse_outcome(std::string_view name) {
+  for (auto o : {outcome::accepted, outcome::done, outcome::bad_request, outcome::not_found,
+                 outcome::session_expired, outcome::unsupported_version})
+    if (outcome_name(o) == name) return o;
+  return std::nullopt;
+}
 
 inline constexpr const char* transport_post = "post";
 inline constexpr const char* transport_get = "get";

@@ -1,5 +1,6 @@
 #include "examples/counter/counter.hpp"
 
+#include <cstdint>
 #include <limits>
 
 namespace examples {
@@ -14,6 +15,10 @@ void counter::on_message(skein::context<counter_state>& ctx, const skein::client
     throw skein::bad_input("unknown message: expected {\"op\":\"add\",\"by\":K}");
   const auto& by = msg.at("by");
   if (!by.is_number_integer()) throw skein::bad_input("by must be an integer");
+  // 2^63 and above parse as unsigned and would read back negative.
+  if (by.is_number_unsigned()
+      && by.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    throw skein::bad_input("by is out of range: a 64-bit signed integer is expected");
   auto k = by.get<std::int64_t>();
   auto& v = ctx.state().value;
   if ((k > 0 && v > std::numeric_limits<std::int64_t>::max() - k)

@@ -1,5 +1,7 @@
 // counter: one integer. On open a client gets {"value":V}; every
-// {"op":"add","by":K} adds K and tells every client {"value":V}.
+// {"op":"add","by":K} (K a signed 64-bit integer; anything else, or a sum
+// that would overflow, is rejected with an error frame) adds K and tells
+// every client {"value":V}.
 #pragma once
 
 #include <cstdint>

@@ -3,12 +3,26 @@
 //    connection stays open and later valid messages work;
 //  - unknown kind -> HTTP 404, no upgrade;
 //  - frame over --max-frame -> close 1009; the session keeps working.
+//  - bytes that would crash a node (issue 14): %FF in a query or a header
+//    (400), a binary frame that is not UTF-8 (close 1007), JSON nested
+//    deeper than 64 levels on /mcp (initialize, tools/call: 400 -32700) and
+//    on a WebSocket frame (error frame), 2^64-1 in a counter add (error
+//    frame); after each the node and the session still work.
 //
 //   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/bad_input.test.mjs
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Resources, WsClient, httpGet, waitForMembership, wsUrl, seqProblem } from './cluster.mjs';
+
+/** POST /mcp with a JSON-RPC body (a string sent as is). */
+async function mcpPost(url, body, session) {
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  if (session) headers['mcp-session-id'] = session;
+  return fetch(`${url}/mcp`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+}
+
+const initializeBody = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bad-input', version: '1' } } };
 
 const MAX_FRAME = 65536;
 
@@ -175,5 +189,108 @@ describe('skein cluster: bad input', { timeout: 170_000 }, () => {
     }
     for (const c of [obs, again]) assert.equal(seqProblem(c.frames), null, `${c.label}: ${seqProblem(c.frames)}`);
     await Promise.all([obs.close(), again.close()]);
+  });
+
+  it('%FF in a query, a path or a header: 400 before any session; the node keeps serving', { timeout: 30_000 }, async () => {
+    const n1 = cluster.node('n1');
+    for (const path of ['/sse/counter/x?foo=%FF', '/sse/counter/x?%FF=1', '/cluster/placement?key=counter/a%FFb', '/sse/counter/a%FFb']) {
+      const r = await httpGet(`${n1.url}${path}`);
+      assert.equal(r.status, 400, `GET ${path}: ${r.status} ${r.body}`);
+      assert.match(JSON.parse(r.body).error, /UTF-8/, `GET ${path}`);
+    }
+    for (const path of ['/ws/chat/utf-room?user=%FF', '/ws/counter/a%FFb']) {
+      let err = null;
+      try {
+        await (await WsClient.connect(wsUrl(n1.url, path), { label: path })).close();
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err, `${path} must not upgrade`);
+      assert.equal(err.statusCode, 400, `${path}: ${err.message}`);
+    }
+    const h = await httpGet(`${n1.url}/sse/counter/x`, { headers: { 'x-probe': 'a\xffb' } });
+    assert.equal(h.status, 400, `a header with byte 0xFF: ${h.status} ${h.body}`);
+    assert.match(JSON.parse(h.body).error, /x-probe is not valid UTF-8/i);
+
+    const health = await httpGet(`${n1.url}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(JSON.parse(health.body).state, 'up');
+    const c = await res.connect(wsUrl(n1.url, '/ws/chat/utf-room?user=%C3%A9lodie'), { label: 'elodie@n1' });
+    await c.next((f) => isHistory(f.data), 10_000, 'the history frame');
+    await c.send({ type: 'say', text: 'after %FF' });
+    const f = await c.nextData((d) => isSaid(d) && d.text === 'after %FF', 10_000, 'said after the %FF probes');
+    assert.equal(f.data.user, 'élodie');
+    await c.close();
+  });
+
+  it('a binary frame that is not UTF-8 closes that stream with 1007; the session keeps serving', { timeout: 30_000 }, async () => {
+    const bad = await res.connect(wsUrl(cluster.node('n1').url, '/ws/chat/bin-room?user=eve'), { label: 'eve@n1' });
+    const obs = await res.connect(wsUrl(cluster.node('n2').url, '/ws/chat/bin-room?user=olga'), { label: 'olga@n2' });
+    for (const c of [bad, obs]) await c.next((f) => isHistory(f.data), 10_000, 'the history frame');
+    bad.send(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])).catch(() => {});
+    const closed = await bad.waitClosed(10_000);
+    assert.equal(closed.code, 1007, `expected 1007, got ${closed.code} ${closed.reason}`);
+    await obs.send({ type: 'say', text: 'after binary' });
+    await obs.nextData((d) => isSaid(d) && d.text === 'after binary', 10_000, 'said after the binary frame');
+    const again = await res.connect(wsUrl(cluster.node('n1').url, '/ws/chat/bin-room?user=eve'), { label: 'eve@n1 again' });
+    const h = await again.next((f) => isHistory(f.data), 10_000, 'the history frame');
+    assert.deepEqual(h.data.messages.map((m) => m.text), ['after binary']);
+    await Promise.all([obs.close(), again.close()]);
+  });
+
+  it('JSON nested 1,000,000 deep on MCP initialize and tools/call: 400 -32700; the node and the session keep working', { timeout: 40_000 }, async () => {
+    const url = cluster.node('n3').url;
+    const deep = '['.repeat(1_000_000);
+    let r = await mcpPost(url, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":${deep}`);
+    assert.equal(r.status, 400);
+    let body = await r.json();
+    assert.equal(body.error.code, -32700);
+    assert.match(body.error.message, /nested deeper than 64/);
+
+    r = await mcpPost(url, initializeBody);
+    assert.equal(r.status, 200, 'initialize after the deep body');
+    const session = r.headers.get('mcp-session-id');
+    assert.match(session, /^[0-9a-f]{32}$/);
+    await r.json();
+    r = await mcpPost(url, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"test_simple_text","arguments":{"x":${deep}}}}`, session);
+    assert.equal(r.status, 400);
+    body = await r.json();
+    assert.equal(body.error.code, -32700);
+    assert.match(body.error.message, /nested deeper than 64/);
+
+    r = await mcpPost(url, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'test_simple_text', arguments: {} } }, session);
+    assert.equal(r.status, 200, 'tools/call on the same session after the deep body');
+    assert.equal((await r.json()).result.content[0].text, 'This is a simple text response for testing.');
+    assert.equal((await httpGet(`${url}/healthz`)).status, 200);
+  });
+
+  it('JSON nested deeper than 64 on a WebSocket frame: a connection-level error frame; the stream and the session keep working', { timeout: 30_000 }, async () => {
+    const c = await res.connect(wsUrl(cluster.node('n2').url, '/ws/chat/deep-room?user=dan'), { label: 'dan@n2' });
+    await c.next((f) => isHistory(f.data), 10_000, 'the history frame');
+    // Balanced, so only the depth is wrong (the frame limit here is 64 KiB).
+    await c.send('['.repeat(30_000) + ']'.repeat(30_000));
+    const e = await c.next(() => true, 10_000, 'the error frame');
+    assert.ok(isError(e.data), `expected an error frame, got ${JSON.stringify(e.data)}`);
+    assert.equal(e.seq, 0, 'a connection-level frame (seq 0)');
+    assert.match(e.data.message, /nested deeper than 64/);
+    assert.ok(c.isOpen);
+    await c.send({ type: 'say', text: 'after deep' });
+    const f = await c.nextData((d) => isSaid(d) && d.text === 'after deep', 10_000, 'said after the deep frame');
+    assert.ok(f.seq > 0);
+    await c.close();
+  });
+
+  it('counter: 2^64-1 is out of range (error frame), the value is unchanged', { timeout: 30_000 }, async () => {
+    const c = await res.connect(wsUrl(cluster.node('n3').url, '/ws/counter/u64'), { label: 'u64@n3' });
+    const v0 = await c.next(() => true, 10_000, 'the initial value');
+    assert.equal(v0.data.value, 0);
+    const e = await expectError(c, '{"op":"add","by":18446744073709551615}', '2^64-1');
+    assert.match(e.data.message, /out of range/);
+    await expectError(c, '{"op":"add","by":9223372036854775808}', '2^63');
+    await c.send({ op: 'add', by: 7 });
+    const v = await c.next(() => true, 10_000, '{"value":7}');
+    assert.equal(v.data.value, 7, 'the out-of-range adds changed nothing');
+    assert.equal(seqProblem(c.frames), null, `${c.label}: ${seqProblem(c.frames)}`);
+    await c.close();
   });
 });

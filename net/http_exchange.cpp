@@ -1,0 +1,143 @@
+// http_exchange: one HTTP request answered later, as one response or as an
+// event stream (see sse_stream.hpp); and deliver_once.
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "net/sse_stream.hpp"
+#include "runtime/node.hpp"
+
+namespace skein::net_detail {
+
+http_exchange::http_exchange(beast::tcp_stream&& stream, server_context& ctx, unsigned version,
+                             bool keep_alive)
+  : http_exchange(std::move(stream), ctx, version, keep_alive, stream_limits::from(ctx.opts)) {}
+
+http_exchange::http_exchange(beast::tcp_stream&& stream, server_context& ctx, unsigned version,
+                             bool keep_alive, stream_limits limits)
+  : client_stream(ctx, stream.get_executor(), limits),
+    stream_(std::move(stream)),
+    version_(version),
+    keep_alive_(keep_alive),
+    timer_(executor()) {
+  stream_.expires_never();
+}
+
+void http_exchange::send_response(response res) {
+  if (finished_ || streaming_) return;
+  res.keep_alive(keep_alive_);
+  auto sp = std::make_shared<response>(std::move(res));
+  http::async_write(stream_, *sp, [self = self<http_exchange>(), sp](beast::error_code ec, std::size_t) {
+    if (!ec && sp->keep_alive()) {
+      start_http_session(self->stream_.release_socket(), self->ctx_);
+      return;
+    }
+    beast::error_code ignored;
+    self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  });
+  finish();
+}
+
+void http_exchange::start_sse(const std::string& extra_headers, const std::string& content_type) {
+  if (finished_ || streaming_) return;
+  streaming_ = true;
+  std::string head = version_ == 10 ? "HTTP/1.0 200 OK\r\n" : "HTTP/1.1 200 OK\r\n";
+  head += "Server: " + ctx_.server_header + "\r\n";
+  head += "X-Skein-Node: " + ctx_.n.options().name + "\r\n";
+  head += "Content-Type: " + content_type + "\r\n";
+  head +=
+    "Cache-Control: no-cache, no-store\r\n"
+    "X-Accel-Buffering: no\r\n"
+    "Connection: close\r\n";
+  head += extra_headers;
+  head += "\r\n";
+  push_unchecked(std::move(head));
+  watch_peer();
+  arm_keepalive();
+}
+
+void http_exchange::write_raw(std::string text) {
+  if (finished_ || closing() || !streaming_) return;
+  push(std::move(text));
+}
+
+void http_exchange::end_sse() {
+  if (finished_) return;
+  close_after_flush();
+}
+
+void http_exchange::abort_now() {
+  if (finished_) return;
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.socket().close(ignored);
+  finish();
+}
+
+void http_exchange::arm_timeout(std::chrono::milliseconds d) {
+  auto gen = ++timer_gen_;
+  timer_.expires_after(d);
+  timer_.async_wait([self = self<http_exchange>(), gen](beast::error_code ec) {
+    if (ec || gen != self->timer_gen_ || self->finished_ || self->streaming_) return;
+    self->on_timeout();
+  });
+}
+
+void http_exchange::start_write(const std::string& data) {
+  asio::async_write(stream_, asio::buffer(data),
+                    [self = self<http_exchange>()](beast::error_code ec, std::size_t) {
+                      self->write_done(ec);
+                    });
+}
+
+void http_exchange::watch_peer() {
+  stream_.socket().async_read_some(
+    asio::buffer(peer_buf_), [self = self<http_exchange>()](beast::error_code ec, std::size_t) {
+      if (self->finished_) return;
+      if (ec) return self->abort_now();  // the client went away
+      self->watch_peer();                // bytes from a client that should be quiet: ignore
+    });
+}
+
+void http_exchange::arm_keepalive() {
+  auto gen = ++timer_gen_;
+  timer_.expires_after(sse_keepalive_interval());
+  timer_.async_wait([self = self<http_exchange>(), gen](beast::error_code ec) {
+    if (ec || gen != self->timer_gen_ || self->finished_ || self->closing()) return;
+    if (self->queued_frames() == 0) self->write_raw(": keepalive\n\n");
+    self->arm_keepalive();
+  });
+}
+
+void http_exchange::finish() {
+  if (finished_) return;
+  finished_ = true;
+  ++timer_gen_;
+  timer_.cancel();
+  on_finished();
+}
+
+void deliver_once(server_context& ctx, std::string key, std::string client_id,
+                  std::string params_json, std::string text, bool as_new_client,
+                  std::function<void(std::string)> done) {
+  auto& n = ctx.n;
+  n.system().spawn([host = n.host(), key = std::move(key), client = std::move(client_id),
+                    params = std::move(params_json), text = std::move(text), as_new_client,
+                    done = std::move(done)](caf::event_based_actor* a) mutable {
+    a->request(host, std::chrono::seconds(5), resolve_atom::value, key)
+      .then(
+        [a, client, params, text, as_new_client, done](caf::actor session) {
+          // cseq 0: a one-shot message, not part of an ordered stream.
+          if (as_new_client)
+            a->send(session, join_atom::value, client, params, caf::actor_cast<caf::actor>(a),
+                    std::uint64_t{0}, false, true);
+          a->send(session, message_atom::value, client, std::uint64_t{0}, text);
+          if (as_new_client) a->send(session, leave_atom::value, client, std::uint64_t{0});
+          if (done) done(std::string{});
+        },
+        [a, done](caf::error& err) {
+          if (done) done(a->system().render(err));
+        });
+  });
+}
+
+}  // namespace skein::net_detail

@@ -1,0 +1,65 @@
+// net/input_check (UTF-8, JSON depth) and net/url (UTF-8 in targets, route
+// patterns): the checks that keep client bytes from crashing a node.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "net/input_check.hpp"
+#include "net/url.hpp"
+
+using namespace skein;
+
+TEST_CASE("valid_utf8 accepts UTF-8 and refuses everything else", "[input]") {
+  CHECK(valid_utf8(""));
+  CHECK(valid_utf8("plain ascii"));
+  CHECK(valid_utf8("\xC3\xA9l\xC3\xA9phant \xE2\x82\xAC \xF0\x9F\x98\x80"));  // é € 😀
+  CHECK(valid_utf8("\xF4\x8F\xBF\xBF"));                                      // U+10FFFF
+  CHECK_FALSE(valid_utf8("\xFF"));
+  CHECK_FALSE(valid_utf8("a\x80" "b"));            // lone continuation byte
+  CHECK_FALSE(valid_utf8("\xC0\xAF"));             // overlong '/'
+  CHECK_FALSE(valid_utf8("\xE0\x80\xAF"));         // overlong 3-byte
+  CHECK_FALSE(valid_utf8("\xF0\x80\x80\xAF"));     // overlong 4-byte
+  CHECK_FALSE(valid_utf8("\xED\xA0\x80"));         // surrogate U+D800
+  CHECK_FALSE(valid_utf8("\xF4\x90\x80\x80"));     // above U+10FFFF
+  CHECK_FALSE(valid_utf8("\xE2\x82"));             // truncated
+  CHECK_FALSE(valid_utf8("\xC3"));
+}
+
+TEST_CASE("json_depth counts nesting outside strings and stops early", "[input]") {
+  CHECK(json_depth("{}", 64) == 1);
+  CHECK(json_depth(R"({"a":[1,{"b":[]}]})", 64) == 4);
+  CHECK(json_depth(R"({"t":"[[[[{{{{"})", 64) == 1);       // brackets in a string
+  CHECK(json_depth(R"({"t":"\"[[[["})", 64) == 1);         // an escaped quote
+  CHECK(json_depth(R"(["\\",[[]]])", 64) == 3);            // an escaped backslash ends the string
+  CHECK(json_depth(std::string(1'000'000, '['), 64) == 65);
+  CHECK_FALSE(json_input_problem(std::string(64, '[') + std::string(64, ']')));
+  CHECK(*json_input_problem(std::string(65, '[') + std::string(65, ']')) == "JSON nested deeper than 64 levels");
+  CHECK(*json_input_problem("\"\xFF\"") == "not valid UTF-8");
+}
+
+TEST_CASE("parse_target refuses bytes that are not UTF-8 after decoding, and says why", "[input]") {
+  std::string why;
+  CHECK_FALSE(parse_target("/sse/counter/x?foo=%FF", &why));
+  CHECK(why == "query parameter is not valid UTF-8");
+  CHECK_FALSE(parse_target("/sse/counter/x?%C0%AF=1", &why));
+  CHECK_FALSE(parse_target("/ws/counter/a%FFb", &why));
+  CHECK(why == "path is not valid UTF-8");
+  auto ok = parse_target("/ws/chat/%C3%A9?user=%E2%82%AC");
+  REQUIRE(ok);
+  CHECK(ok->segments.at(2) == "\xC3\xA9");
+  CHECK(ok->query.at("user") == "\xE2\x82\xAC");
+}
+
+TEST_CASE("path_matches: literals, * and **", "[input]") {
+  using v = std::vector<std::string>;
+  CHECK(path_matches("/", v{}));
+  CHECK_FALSE(path_matches("/", v{"a"}));
+  CHECK(path_matches("/cluster/events", v{"cluster", "events"}));
+  CHECK_FALSE(path_matches("/cluster", v{"cluster", "events"}));
+  CHECK(path_matches("/assets/*", v{"assets", "x.js"}));
+  CHECK_FALSE(path_matches("/assets/*", v{"assets"}));
+  CHECK_FALSE(path_matches("/assets/*", v{"assets", "a", "b"}));
+  CHECK(path_matches("/ws/**", v{"ws"}));
+  CHECK(path_matches("/ws/**", v{"ws", "chat", "a", "b"}));
+  CHECK_FALSE(path_matches("/ws/**", v{"sse", "chat"}));
+}
