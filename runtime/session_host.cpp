@@ -18,23 +18,13 @@
 #include "actors/recovery.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
+#include "actors/session_key.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/store.hpp"
 #include "persistence/committer.hpp"
 #include "runtime/placement.hpp"
 
 namespace skein {
-
-bool split_session_key(std::string_view key, std::string& kind, std::string& id) {
-  if (key.size() > 512) return false;
-  for (unsigned char ch : key)
-    if (ch < 0x20 || ch == 0x7f) return false;
-  auto slash = key.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == key.size()) return false;
-  kind = std::string(key.substr(0, slash));
-  id = std::string(key.substr(slash + 1));
-  return true;
-}
 
 namespace {
 
@@ -478,8 +468,8 @@ void finish_activation(host_actor* self, const std::string& key) {
   auto ai = st.activating.find(key);
   if (ai == st.activating.end()) return;
   auto& a = ai->second;
-  std::string kind, id;
-  split_session_key(key, kind, id);
+  auto parsed = session_key::parse(key);  // resolve() validated it
+  const std::string kind(parsed->kind()), id(parsed->id());
   session_init init;
   try {
     init.recovered = recover_session(*st.init.store, *st.init.registry, key);
@@ -605,8 +595,9 @@ caf::result<caf::actor> activate(host_actor* self, const std::string& key) {
 caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::uint64_t hops) {
   auto& st = self->state;
   check_pause(self);
-  std::string kind, id;
-  if (!split_session_key(key, kind, id)) return host_error("malformed session key '" + key + "'");
+  auto parsed = session_key::parse(key);
+  if (!parsed) return host_error("malformed session key: " + session_key::why_invalid(key));
+  const std::string kind(parsed->kind());
   if (!st.init.registry->contains(kind)) return host_error("unknown session kind '" + kind + "'");
   if (auto i = st.directory.find(key); i != st.directory.end()) return i->second.actor;
   std::string owner;
@@ -831,8 +822,8 @@ caf::behavior host_fun(host_actor* self, host_init init) {
     },
     [self](move_atom, const std::string& key, const std::string& to) -> caf::result<std::string> {
       auto& st = self->state;
-      std::string kind, id;
-      if (!split_session_key(key, kind, id)) return host_error("malformed session key");
+      if (!session_key::parse(key))
+        return host_error("malformed session key: " + session_key::why_invalid(key));
       auto target = st.view.find(to);
       if (!target || target->state != member_state::up)
         return host_error("no member '" + to + "' in state up");

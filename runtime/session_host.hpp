@@ -75,8 +75,4 @@ struct host_init {
 /// session with it.
 caf::actor spawn_session_host(caf::actor_system& sys, host_init init);
 
-/// Splits "kind/id"; returns false if either part is empty, the key is
-/// longer than 512 bytes or holds a control character.
-bool split_session_key(std::string_view key, std::string& kind, std::string& id);
-
 }  // namespace skein
