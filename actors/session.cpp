@@ -13,6 +13,7 @@
 
 #include "actors/apply.hpp"
 #include "actors/atoms.hpp"
+#include "actors/errors.hpp"
 #include "actors/liveness.hpp"
 #include "actors/metrics.hpp"
 #include "persistence/committer.hpp"
@@ -108,7 +109,7 @@ void handle_stashed(session_actor* self, stashed s);
 
 void fenced(session_actor* self, const std::string& why) {
   spdlog::warn("session {} (epoch {}) stops: {}", self->state.key, self->state.epoch, why);
-  self->quit(caf::make_error(caf::sec::runtime_error, "fenced: " + why));
+  self->quit(make_error(skein_error::fenced, "fenced: " + why));
 }
 
 void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool force) {
@@ -199,7 +200,7 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
     // half-changed, so this activation stops without journaling the input;
     // the next one recovers from the store.
     spdlog::error("session {}: handler failed, stopping activation: {}", st.key, e.what());
-    self->quit(caf::make_error(caf::sec::runtime_error, std::string("handler failed: ") + e.what()));
+    self->quit(make_error(skein_error::handler_failed, std::string("handler failed: ") + e.what()));
     return;
   }
   persistence::write_batch batch;
@@ -509,7 +510,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       if (!error.empty()) {
         // The batch did not reach disk: nothing it gated may be released.
         spdlog::error("session {}: commit failed, stopping: {}", st.key, error);
-        self->quit(caf::make_error(caf::sec::runtime_error, "commit failed: " + error));
+        self->quit(make_error(skein_error::store_failure, "commit failed: " + error));
         return;
       }
       for (auto& g : st.gate)

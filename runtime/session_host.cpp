@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/errors.hpp"
 #include "actors/events.hpp"
 #include "actors/liveness.hpp"
 #include "actors/metrics.hpp"
@@ -91,10 +92,6 @@ struct host_state {
 };
 
 using host_actor = caf::stateful_actor<host_state>;
-
-caf::error host_error(std::string text) {
-  return caf::make_error(caf::sec::runtime_error, std::move(text));
-}
 
 const std::string& self_name(host_actor* self) { return self->state.init.self.name; }
 const member_info& self_info(host_actor* self) {
@@ -225,12 +222,13 @@ void rejoin(host_actor* self, const char* why) {
   for (auto& [_, s] : st.directory) self->send_exit(s.actor, caf::exit_reason::kill);
   st.directory.clear();
   for (auto& [_, a] : st.activating)
-    for (auto& w : a.waiters) w.deliver(host_error("node rejoining the cluster"));
+    for (auto& w : a.waiters) w.deliver(make_error(skein_error::rejoining, "node rejoining the cluster"));
   st.activating.clear();
   for (auto& [_, ws] : st.waiting)
-    for (auto& w : ws) w.promise.deliver(host_error("node rejoining the cluster"));
+    for (auto& w : ws) w.promise.deliver(make_error(skein_error::rejoining, "node rejoining the cluster"));
   st.waiting.clear();
-  for (auto& w : st.until_up) w.promise.deliver(host_error("node rejoining the cluster"));
+  for (auto& w : st.until_up)
+    w.promise.deliver(make_error(skein_error::rejoining, "node rejoining the cluster"));
   st.until_up.clear();
   st.overrides.clear();
   st.epochs.clear();
@@ -454,11 +452,11 @@ void tick(host_actor* self) {
 
 // ------------------------------------------------------------ activation --
 
-void fail_activation(host_actor* self, const std::string& key, const std::string& why) {
+void fail_activation(host_actor* self, const std::string& key, const caf::error& why) {
   auto& st = self->state;
   auto i = st.activating.find(key);
   if (i == st.activating.end()) return;
-  for (auto& w : i->second.waiters) w.deliver(host_error(why));
+  for (auto& w : i->second.waiters) w.deliver(why);
   st.activating.erase(i);
   if (self_info(self).state == member_state::draining) on_view_changed(self);
 }
@@ -475,7 +473,8 @@ void finish_activation(host_actor* self, const std::string& key) {
     init.recovered = recover_session(*st.init.store, *st.init.registry, key);
   } catch (const std::exception& e) {
     spdlog::error("refusing to activate {}: {}", key, e.what());
-    return fail_activation(self, key, "cannot activate " + key + ": " + e.what());
+    return fail_activation(self, key,
+                           make_error(skein_error::unrecoverable, "cannot activate " + key + ": " + e.what()));
   }
   init.key = key;
   init.id = id;
@@ -535,14 +534,16 @@ void claims_done(host_actor* self, const std::string& key) {
             try {
               apply_copy(self, key, bytes);
             } catch (const std::exception& e) {
-              return fail_activation(self, key, std::string("copy of ") + key + ": " + e.what());
+              return fail_activation(
+                self, key, make_error(skein_error::store_failure, "copy of " + key + ": " + e.what()));
             }
             finish_activation(self, key);
           },
           [self, key, gen](caf::error& err) {
             auto i = self->state.activating.find(key);
             if (i == self->state.activating.end() || i->second.gen != gen) return;
-            fail_activation(self, key, "cannot fetch " + key + ": " + self->system().render(err));
+            fail_activation(self, key, make_error(skein_error::fetch_failed, "cannot fetch " + key + ": "
+                                                                + self->system().render(err)));
           });
       return;
     }
@@ -596,9 +597,9 @@ caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::u
   auto& st = self->state;
   check_pause(self);
   auto parsed = session_key::parse(key);
-  if (!parsed) return host_error("malformed session key: " + session_key::why_invalid(key));
+  if (!parsed) return make_error(skein_error::malformed_key, "malformed session key: " + session_key::why_invalid(key));
   const std::string kind(parsed->kind());
-  if (!st.init.registry->contains(kind)) return host_error("unknown session kind '" + kind + "'");
+  if (!st.init.registry->contains(kind)) return make_error(skein_error::unknown_kind, "unknown session kind '" + kind + "'");
   if (auto i = st.directory.find(key); i != st.directory.end()) return i->second.actor;
   std::string owner;
   if (auto o = st.overrides.find(key); o != st.overrides.end()) {
@@ -622,7 +623,7 @@ caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::u
     rp.delegate(p.handle, resolve_atom::value, key, hops + 1);
   } else {
     auto& ws = st.waiting[owner];
-    if (ws.size() >= 65536) return host_error("owner " + owner + " unreachable");
+    if (ws.size() >= 65536) return make_error(skein_error::owner_unreachable, "owner " + owner + " unreachable");
     ws.push_back({rp, key, hops});
     connect_peer(self, owner);
   }
@@ -687,7 +688,7 @@ caf::behavior host_fun(host_actor* self, host_init init) {
     [self](tick_atom) { tick(self); },
     [self](hello_atom, const std::string& name, const std::string& view_json,
            caf::actor& handle) -> caf::result<std::string, std::string> {
-      if (name == self_name(self)) return host_error("hello from a node with my name");
+      if (name == self_name(self)) return make_error(skein_error::name_conflict, "hello from a node with my name");
       peer_up(self, name, handle);
       try {
         self->state.view.merge(membership::from_json(view_json));
@@ -715,7 +716,7 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       try {
         return full_copy(self, key).encode();
       } catch (const std::exception& e) {
-        return host_error(std::string("cannot copy ") + key + ": " + e.what());
+        return make_error(skein_error::store_failure, "cannot copy " + key + ": " + e.what());
       }
     },
     [self](handoff_atom, const std::string& key, const std::string& target, bool pinned) {
@@ -730,7 +731,7 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       try {
         apply_copy(self, key, batch);
       } catch (const std::exception& e) {
-        return host_error(std::string("cannot adopt ") + key + ": " + e.what());
+        return make_error(skein_error::store_failure, "cannot adopt " + key + ": " + e.what());
       }
       auto rp = self->make_response_promise();
       auto& a = st.activating[key];
@@ -763,7 +764,8 @@ caf::behavior host_fun(host_actor* self, host_init init) {
     [self](retry_atom, const std::string& key, std::uint64_t gen) {
       auto i = self->state.activating.find(key);
       if (i != self->state.activating.end() && i->second.gen == gen)
-        fail_activation(self, key, "handoff of " + key + " timed out");
+        fail_activation(self, key,
+                        make_error(skein_error::handoff_timeout, "handoff of " + key + " timed out"));
     },
     [self](replicate_atom, const std::string& key, std::uint64_t epoch, const std::string& bytes,
            caf::actor& session, std::uint64_t id) {
@@ -815,7 +817,7 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       }
       auto p = st.peers.find(name);
       if (p == st.peers.end() || !p->second.handle)
-        return host_error("no connected member named '" + name + "'");
+        return make_error(skein_error::no_member, "no connected member named '" + name + "'");
       auto rp = self->make_response_promise();
       rp.delegate(p->second.handle, drain_atom::value, name);
       return rp;
@@ -823,15 +825,16 @@ caf::behavior host_fun(host_actor* self, host_init init) {
     [self](move_atom, const std::string& key, const std::string& to) -> caf::result<std::string> {
       auto& st = self->state;
       if (!session_key::parse(key))
-        return host_error("malformed session key: " + session_key::why_invalid(key));
+        return make_error(skein_error::malformed_key,
+                          "malformed session key: " + session_key::why_invalid(key));
       auto target = st.view.find(to);
       if (!target || target->state != member_state::up)
-        return host_error("no member '" + to + "' in state up");
+        return make_error(skein_error::no_member, "no member '" + to + "' in state up");
       auto up = st.view.up();
       auto owner = hrw_owner(key, up);
       if (owner != self_name(self)) {
         auto p = st.peers.find(owner);
-        if (p == st.peers.end() || !p->second.handle) return host_error("owner unreachable");
+        if (p == st.peers.end() || !p->second.handle) return make_error(skein_error::owner_unreachable, "owner unreachable");
         auto rp = self->make_response_promise();
         rp.delegate(p->second.handle, move_atom::value, key, to);
         return rp;
