@@ -3,6 +3,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <utility>
@@ -342,14 +343,16 @@ void on_join(session_actor* self, const std::string& client_id, const std::strin
 // ---------------------------------------------------------------- handoff --
 
 /// A batch that replaces the target's copy of this session, plus a snapshot
-/// of the state in memory.
-persistence::write_batch session_copy(session_actor* self) {
+/// of the state in memory; nullopt (logged) if the store cannot be read: a
+/// copy without the journal or outbox must never be shipped.
+std::optional<persistence::write_batch> session_copy(session_actor* self) {
   auto& st = self->state;
   persistence::write_batch b;
   try {
     b = st.store->session_copy(st.key);
   } catch (const std::exception& e) {
     spdlog::warn("session {}: copy reads: {}", st.key, e.what());
+    return std::nullopt;
   }
   b.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
                                                       wall_clock_ms(), st.logic->snapshot()});
@@ -363,10 +366,24 @@ std::string clients_json(session_actor* self) {
   return arr.dump();
 }
 
+/// The handoff failed: serve again (stashed inputs first) and tell the host.
+void abort_handoff(session_actor* self, const std::string& why) {
+  auto& st = self->state;
+  spdlog::warn("session {}: handoff to {} failed: {}", st.key, st.target_name, why);
+  st.m = mode::serving;
+  st.shipping = false;
+  auto stash = std::move(st.stash);
+  st.stash.clear();
+  for (auto& s : stash) handle_stashed(self, std::move(s));
+  self->send(st.host, handed_atom::value, st.key, false);
+}
+
 void ship(session_actor* self) {
   auto& st = self->state;
   st.shipping = true;
-  auto bytes = session_copy(self).encode();
+  auto copy = session_copy(self);
+  if (!copy) return abort_handoff(self, "the session's records cannot be read");
+  auto bytes = copy->encode();
   self->request(st.target_host, std::chrono::seconds(10), adopt_atom::value, st.key, st.epoch,
                 bytes, clients_json(self), st.pinned)
     .then(
@@ -382,17 +399,7 @@ void ship(session_actor* self) {
         spdlog::info("session {} handed off to {}", st.key, st.target_name);
         self->delayed_send(self, std::chrono::seconds(5), linger_atom::value, st.forwarded);
       },
-      [self](caf::error& err) {
-        auto& st = self->state;
-        spdlog::warn("session {}: handoff to {} failed: {}", st.key, st.target_name,
-                     self->system().render(err));
-        st.m = mode::serving;
-        st.shipping = false;
-        auto stash = std::move(st.stash);
-        st.stash.clear();
-        for (auto& s : stash) handle_stashed(self, std::move(s));
-        self->send(st.host, handed_atom::value, st.key, false);
-      });
+      [self](caf::error& err) { abort_handoff(self, self->system().render(err)); });
 }
 
 /// Routes one input by mode: serve it, stash it, or forward it.
@@ -434,13 +441,27 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   st.view = std::move(view);
   auto next = st.view && st.view->replicas_of ? st.view->replicas_of(st.key)
                                               : std::vector<std::string>{};
-  // A replica that is new to the set gets a full copy first.
-  for (auto& r : next) {
-    if (std::find(st.replicas.begin(), st.replicas.end(), r) != st.replicas.end()) continue;
-    auto h = st.view->hosts.find(r);
-    if (h == st.view->hosts.end()) continue;
-    self->send(h->second, replicate_atom::value, st.key, st.epoch, session_copy(self).encode(),
+  // A replica that is new to the set gets a full copy first; one that
+  // cannot get it (the store cannot be read) stays out of the set until the
+  // next view change tries again.
+  for (auto it = next.begin(); it != next.end();) {
+    if (std::find(st.replicas.begin(), st.replicas.end(), *it) != st.replicas.end()) {
+      ++it;
+      continue;
+    }
+    auto h = st.view->hosts.find(*it);
+    if (h == st.view->hosts.end()) {
+      ++it;
+      continue;
+    }
+    auto copy = session_copy(self);
+    if (!copy) {
+      it = next.erase(it);
+      continue;
+    }
+    self->send(h->second, replicate_atom::value, st.key, st.epoch, copy->encode(),
                caf::actor_cast<caf::actor>(self), std::uint64_t{0});
+    ++it;
   }
   st.replicas = std::move(next);
   // Acks of members that are gone are no longer awaited.

@@ -1,6 +1,9 @@
 #include "runtime/session_host.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
+#include <stdexcept>
 #include <map>
 #include <set>
 #include <tuple>
@@ -30,6 +33,8 @@ namespace skein {
 namespace {
 
 using clock = std::chrono::steady_clock;
+// committer -> host (written_atom, uint64 id, string error): a submit() is durable.
+using written_atom = caf::atom_constant<caf::atom("written")>;
 using json = nlohmann::json;
 
 std::int64_t wall_ms() {
@@ -59,6 +64,10 @@ struct activation {
   std::pair<std::uint64_t, std::uint64_t> best{0, 0};  // (epoch, journal_seq)
   std::string clients_json = "[]";     // from an adopt
   bool pinned = false;
+  // After recovery: the session waits here until its epoch is durable
+  // locally and recorded by every replica (pending_fences answers to go).
+  std::optional<session_init> ready;
+  std::size_t pending_fences = 0;
 };
 
 struct local_session {
@@ -89,6 +98,9 @@ struct host_state {
   std::uint64_t next_gen = 1;
   bool drained_called = false;
   std::shared_ptr<const cluster_view> cview;
+  // Committer writes whose outcome the host waits for, by id (written_atom).
+  std::map<std::uint64_t, std::function<void(const std::string&)>> writes;
+  std::uint64_t next_write = 1;
 };
 
 using host_actor = caf::stateful_actor<host_state>;
@@ -106,19 +118,34 @@ caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::u
 
 std::string epoch_meta_key(const std::string& key) { return "epoch/" + key; }
 
+/// The highest epoch this node knows for `key` (0 if none). Throws
+/// std::runtime_error naming the key if the stored record is not a number
+/// (a corrupt epoch must not read as 0: that would unfence older activations).
 std::uint64_t known_epoch(host_actor* self, const std::string& key) {
   auto& st = self->state;
   if (auto i = st.epochs.find(key); i != st.epochs.end()) return i->second;
   std::uint64_t e = 0;
   if (auto v = st.init.store->get_meta(epoch_meta_key(key))) {
-    try {
-      e = std::stoull(*v);
-    } catch (const std::exception&) {
-      e = 0;
-    }
+    auto end = v->data() + v->size();
+    auto [p, ec] = std::from_chars(v->data(), end, e);
+    if (v->empty() || ec != std::errc{} || p != end)
+      throw std::runtime_error("corrupt epoch record " + epoch_meta_key(key));
   }
   st.epochs[key] = e;
   return e;
+}
+
+/// Submits `b` to the committer; `then` runs on the host with "" or the
+/// write's error once it is durable.
+void submit(host_actor* self, persistence::write_batch b,
+            std::function<void(const std::string&)> then) {
+  auto& st = self->state;
+  auto id = st.next_write++;
+  st.writes.emplace(id, std::move(then));
+  st.init.committer->submit(std::move(b),
+                            [host = caf::actor_cast<caf::actor>(self), id](const std::string& err) {
+                              caf::anon_send(host, written_atom::value, id, err);
+                            });
 }
 
 /// (epoch, journal_seq) of the newest record this node holds for `key`.
@@ -197,7 +224,7 @@ void peer_up(host_actor* self, const std::string& name, caf::actor handle) {
   for (auto& w : waiting) w.promise.delegate(p.handle, resolve_atom::value, w.key, w.hops + 1);
 }
 
-void declare_down(host_actor* self, const std::string& name, const char* why) {
+void declare_down(host_actor* self, std::string name, const char* why) {
   auto& st = self->state;
   if (auto p = st.peers.find(name); p != st.peers.end()) {
     if (p->second.handle) self->demonitor(p->second.handle);
@@ -432,12 +459,13 @@ void tick(host_actor* self) {
     st.last_tick = now;
   } else {
     st.last_tick = now;
-    for (auto it = st.peers.begin(); it != st.peers.end();) {
-      auto& [name, p] = *it;
-      ++it;
-      if (p.handle && now - p.last_heard > st.init.failure_timeout)
-        declare_down(self, name, "no heartbeat within the failure timeout");
-    }
+    // Names are copied first: declare_down erases the peer entry (and may
+    // change the map further), so neither a key reference nor an iterator
+    // into st.peers may outlive the call.
+    std::vector<std::string> silent;
+    for (auto& [name, p] : st.peers)
+      if (p.handle && now - p.last_heard > st.init.failure_timeout) silent.push_back(name);
+    for (auto& name : silent) declare_down(self, name, "no heartbeat within the failure timeout");
     if (self_info(self).state == member_state::joining) {
       if (!st.seed_reached) dial_next_seed(self);
       on_view_changed(self);
@@ -461,16 +489,20 @@ void fail_activation(host_actor* self, const std::string& key, const caf::error&
   if (self_info(self).state == member_state::draining) on_view_changed(self);
 }
 
+void fence_done(host_actor* self, const std::string& key, std::uint64_t gen, caf::error err);
+
 void finish_activation(host_actor* self, const std::string& key) {
   auto& st = self->state;
   auto ai = st.activating.find(key);
-  if (ai == st.activating.end()) return;
+  if (ai == st.activating.end() || ai->second.ready) return;  // absent, or fencing already
   auto& a = ai->second;
   auto parsed = session_key::parse(key);  // resolve() validated it
   const std::string kind(parsed->kind()), id(parsed->id());
   session_init init;
   try {
     init.recovered = recover_session(*st.init.store, *st.init.registry, key);
+    init.epoch = std::max({init.recovered.epoch, a.max_epoch, known_epoch(self, key)}) + 1;
+    st.epochs[key] = init.epoch;
   } catch (const std::exception& e) {
     spdlog::error("refusing to activate {}: {}", key, e.what());
     return fail_activation(self, key,
@@ -478,11 +510,6 @@ void finish_activation(host_actor* self, const std::string& key) {
   }
   init.key = key;
   init.id = id;
-  init.epoch = std::max({init.recovered.epoch, a.max_epoch, known_epoch(self, key)}) + 1;
-  st.epochs[key] = init.epoch;
-  persistence::write_batch fence;
-  fence.put_meta(epoch_meta_key(key), std::to_string(init.epoch));
-  st.init.committer->submit(std::move(fence), nullptr);
   init.options = st.init.registry->options(kind);
   init.committer = st.init.committer;
   init.store = st.init.store;
@@ -490,14 +517,50 @@ void finish_activation(host_actor* self, const std::string& key) {
   init.view = st.cview;
   init.clients_json = a.clients_json;
   const auto epoch = init.epoch;
-  auto session = spawn_session(self->system(), std::move(init));
+  const auto gen = a.gen;
+  a.ready = std::move(init);
+  // The new epoch is written locally and fences the replica set (later
+  // writes of older activations are refused) before the session starts: a
+  // failure of either fails the activation.
+  a.pending_fences = 1;
+  persistence::write_batch fence;
+  fence.put_meta(epoch_meta_key(key), std::to_string(epoch));
+  submit(self, std::move(fence), [self, key, gen](const std::string& err) {
+    fence_done(self, key, gen,
+               err.empty() ? caf::error{}
+                           : make_error(skein_error::store_failure,
+                                        "cannot write the epoch of " + key + ": " + err));
+  });
+  if (st.cview)
+    for (auto& r : st.cview->replicas_of(key)) {
+      ++a.pending_fences;
+      self->request(st.cview->hosts.at(r), std::chrono::seconds(3), fence_atom::value, key, epoch)
+        .then([self, key, gen](std::uint64_t) { fence_done(self, key, gen, caf::error{}); },
+              [self, key, gen, r](caf::error& err) {
+                fence_done(self, key, gen,
+                           make_error(skein_error::fence_failed,
+                                      "replica " + r + " did not record the epoch of " + key
+                                        + ": " + self->system().render(err)));
+              });
+    }
+}
+
+/// One answer to an activation's fence (the local epoch write or a replica):
+/// the first error fails the activation; the last success starts the session.
+void fence_done(host_actor* self, const std::string& key, std::uint64_t gen, caf::error err) {
+  auto& st = self->state;
+  auto ai = st.activating.find(key);
+  if (ai == st.activating.end() || ai->second.gen != gen || !ai->second.ready) return;
+  if (err) {
+    spdlog::warn("activation of {} failed: {}", key, self->system().render(err));
+    return fail_activation(self, key, err);
+  }
+  if (--ai->second.pending_fences > 0) return;
+  auto& a = ai->second;
+  const auto epoch = a.ready->epoch;
+  auto session = spawn_session(self->system(), std::move(*a.ready));
   self->monitor(session);
   st.directory[key] = local_session{session, false, a.pinned};
-  // Fence the replica set: later writes of older activations are refused.
-  if (st.cview)
-    for (auto& r : st.cview->replicas_of(key))
-      self->request(st.cview->hosts.at(r), std::chrono::seconds(3), fence_atom::value, key, epoch)
-        .then([](std::uint64_t) {}, [](caf::error&) {});
   metrics().activations.fetch_add(1, std::memory_order_relaxed);
   events().publish({{"type", "session_activated"}, {"session", key}, {"epoch", epoch}});
   for (auto& w : a.waiters) w.deliver(session);
@@ -707,10 +770,23 @@ caf::behavior host_fun(host_actor* self, host_init init) {
         spdlog::warn("bad gossip from {}: {}", name, e.what());
       }
     },
-    [self](claim_atom, const std::string& key) {
+    [self](claim_atom,
+           const std::string& key) -> caf::result<bool, std::uint64_t, std::uint64_t> {
       auto pos = local_position(self, key);
       bool active = self->state.directory.count(key) > 0;
-      return std::make_tuple(active, std::max(pos.first, known_epoch(self, key)), pos.second);
+      try {
+        return {active, std::max(pos.first, known_epoch(self, key)), pos.second};
+      } catch (const std::exception& e) {
+        return make_error(skein_error::unrecoverable, e.what());
+      }
+    },
+    [self](written_atom, std::uint64_t id, const std::string& err) {
+      auto& st = self->state;
+      auto w = st.writes.find(id);
+      if (w == st.writes.end()) return;
+      auto then = std::move(w->second);
+      st.writes.erase(w);
+      then(err);
     },
     [self](fetch_atom, const std::string& key) -> caf::result<std::string> {
       try {
@@ -728,6 +804,20 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       // Already active here (it activated from a copy or won a race): the
       // sender forwards to this activation and stops; its epoch is older.
       if (auto i = st.directory.find(key); i != st.directory.end()) return i->second.actor;
+      // An activation that recovered already and waits for its fences would
+      // not see the copy: refuse; the sender keeps serving and tries again.
+      if (auto a = st.activating.find(key); a != st.activating.end() && a->second.ready)
+        return make_error(skein_error::fenced, "an activation of " + key + " is starting here");
+      std::uint64_t known = 0;
+      try {
+        known = known_epoch(self, key);
+      } catch (const std::exception& e) {
+        return make_error(skein_error::unrecoverable, "cannot adopt " + key + ": " + e.what());
+      }
+      if (epoch < known)
+        return make_error(skein_error::fenced, "adopt of " + key + " at epoch "
+                                                 + std::to_string(epoch) + " < known epoch "
+                                                 + std::to_string(known));
       try {
         apply_copy(self, key, batch);
       } catch (const std::exception& e) {
@@ -770,7 +860,13 @@ caf::behavior host_fun(host_actor* self, host_init init) {
     [self](replicate_atom, const std::string& key, std::uint64_t epoch, const std::string& bytes,
            caf::actor& session, std::uint64_t id) {
       auto& st = self->state;
-      auto known = known_epoch(self, key);
+      std::uint64_t known = 0;
+      try {
+        known = known_epoch(self, key);
+      } catch (const std::exception& e) {
+        self->send(session, repl_ack_atom::value, self_name(self), id, std::string(e.what()));
+        return;
+      }
       if (epoch < known) {
         self->send(session, repl_ack_atom::value, self_name(self), id,
                    "fenced: epoch " + std::to_string(epoch) + " < " + std::to_string(known));
@@ -792,19 +888,30 @@ caf::behavior host_fun(host_actor* self, host_init init) {
                                   caf::anon_send(session, repl_ack_atom::value, name, id, err);
                                 });
     },
-    [self](fence_atom, const std::string& key, std::uint64_t epoch) {
+    [self](fence_atom, const std::string& key,
+           std::uint64_t epoch) -> caf::result<std::uint64_t> {
       auto& st = self->state;
-      auto known = known_epoch(self, key);
-      if (epoch > known) {
-        st.epochs[key] = epoch;
-        persistence::write_batch b;
-        b.put_meta(epoch_meta_key(key), std::to_string(epoch));
-        st.init.committer->submit(std::move(b), nullptr);
-        // A local activation of an older epoch must stop.
-        if (auto i = st.directory.find(key); i != st.directory.end() && !i->second.handing_off)
-          self->send(i->second.actor, fence_atom::value, key, epoch);
+      std::uint64_t known = 0;
+      try {
+        known = known_epoch(self, key);
+      } catch (const std::exception& e) {
+        return make_error(skein_error::unrecoverable, e.what());
       }
-      return std::max(known, epoch);
+      if (epoch <= known) return known;
+      st.epochs[key] = epoch;
+      // A local activation of an older epoch must stop.
+      if (auto i = st.directory.find(key); i != st.directory.end() && !i->second.handing_off)
+        self->send(i->second.actor, fence_atom::value, key, epoch);
+      // Answered once the epoch is durable here; a failed write is an error.
+      persistence::write_batch b;
+      b.put_meta(epoch_meta_key(key), std::to_string(epoch));
+      auto rp = self->make_response_promise();
+      submit(self, std::move(b), [rp, key, epoch](const std::string& err) mutable {
+        if (err.empty()) rp.deliver(epoch);
+        else rp.deliver(make_error(skein_error::store_failure,
+                                   "cannot write the epoch of " + key + ": " + err));
+      });
+      return rp;
     },
     [self](drain_atom, const std::string& name) -> caf::result<std::string> {
       auto& st = self->state;
