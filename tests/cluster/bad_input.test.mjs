@@ -151,7 +151,7 @@ describe('skein cluster: bad input', { timeout: 170_000 }, () => {
     const status = await httpGet(`${n2.url}/cluster`);
     assert.equal(status.status, 200, `/cluster after bad keys: ${status.status} ${status.body}`);
     const c = await res.connect(wsUrl(n2.url, '/ws/counter/utf8-ok'), { label: 'utf8@n2' });
-    const first = await c.next((d) => isValue(d), 10_000, 'the counter value');
+    const first = await c.next((f) => isValue(f.data), 10_000, 'the counter value');
     assert.equal(first.data.value, 0);
     await c.close();
   });
