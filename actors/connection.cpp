@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/errors.hpp"
 
 namespace skein {
 
@@ -79,9 +80,8 @@ void resolve(connection_actor* self) {
         auto& st = self->state;
         st.resolving = false;
         auto why = self->system().render(err);
-        if (why.find("cannot activate") != std::string::npos
-            || why.find("unknown session kind") != std::string::npos
-            || why.find("malformed session key") != std::string::npos) {
+        if (is(err, skein_error::unrecoverable) || is(err, skein_error::unknown_kind)
+            || is(err, skein_error::malformed_key)) {
           spdlog::warn("connection {}: {}: {}", st.init.client_id, st.init.session_key, why);
           st.init.out->close(1011, "session unavailable: " + why);
           self->quit(err);

@@ -4,15 +4,16 @@
 
 #include "actors/apply.hpp"
 #include "actors/registry.hpp"
+#include "actors/session_key.hpp"
 #include "persistence/keys.hpp"
 
 namespace skein {
 
 recovered_session recover_session(const persistence::store& store,
                                   const behaviour_registry& registry, const std::string& key) {
-  auto slash = key.find('/');
-  if (slash == std::string::npos) throw recovery_error("malformed session key '" + key + "'");
-  const std::string kind = key.substr(0, slash), id = key.substr(slash + 1);
+  auto parsed = session_key::parse(key);
+  if (!parsed) throw recovery_error("malformed session key: " + session_key::why_invalid(key));
+  const std::string kind(parsed->kind()), id(parsed->id());
   recovered_session out;
   out.logic = registry.create(kind);
   if (!out.logic) throw recovery_error("unknown session kind '" + kind + "' in " + key);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <utility>
@@ -13,6 +14,7 @@
 
 #include "actors/apply.hpp"
 #include "actors/atoms.hpp"
+#include "actors/errors.hpp"
 #include "actors/liveness.hpp"
 #include "actors/metrics.hpp"
 #include "persistence/committer.hpp"
@@ -110,7 +112,7 @@ void handle_stashed(session_actor* self, stashed s);
 
 void fenced(session_actor* self, const std::string& why) {
   spdlog::warn("session {} (epoch {}) stops: {}", self->state.key, self->state.epoch, why);
-  self->quit(caf::make_error(caf::sec::runtime_error, "fenced: " + why));
+  self->quit(make_error(skein_error::fenced, "fenced: " + why));
 }
 
 void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool force) {
@@ -204,7 +206,7 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
     // half-changed, so this activation stops without journaling the input;
     // the next one recovers from the store.
     spdlog::error("session {}: handler failed, stopping activation: {}", st.key, e.what());
-    self->quit(caf::make_error(caf::sec::runtime_error, std::string("handler failed: ") + e.what()));
+    self->quit(make_error(skein_error::handler_failed, std::string("handler failed: ") + e.what()));
     return;
   }
   persistence::write_batch batch;
@@ -356,14 +358,16 @@ void on_join(session_actor* self, const std::string& client_id, const std::strin
 // ---------------------------------------------------------------- handoff --
 
 /// A batch that replaces the target's copy of this session, plus a snapshot
-/// of the state in memory.
-persistence::write_batch session_copy(session_actor* self) {
+/// of the state in memory; nullopt (logged) if the store cannot be read: a
+/// copy without the journal or outbox must never be shipped.
+std::optional<persistence::write_batch> session_copy(session_actor* self) {
   auto& st = self->state;
   persistence::write_batch b;
   try {
     b = st.store->session_copy(st.key);
   } catch (const std::exception& e) {
     spdlog::warn("session {}: copy reads: {}", st.key, e.what());
+    return std::nullopt;
   }
   b.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
                                                       wall_clock_ms(), st.logic->snapshot()});
@@ -377,10 +381,24 @@ std::string clients_json(session_actor* self) {
   return arr.dump();
 }
 
+/// The handoff failed: serve again (stashed inputs first) and tell the host.
+void abort_handoff(session_actor* self, const std::string& why) {
+  auto& st = self->state;
+  spdlog::warn("session {}: handoff to {} failed: {}", st.key, st.target_name, why);
+  st.m = mode::serving;
+  st.shipping = false;
+  auto stash = std::move(st.stash);
+  st.stash.clear();
+  for (auto& s : stash) handle_stashed(self, std::move(s));
+  self->send(st.host, handed_atom::value, st.key, false);
+}
+
 void ship(session_actor* self) {
   auto& st = self->state;
   st.shipping = true;
-  auto bytes = session_copy(self).encode();
+  auto copy = session_copy(self);
+  if (!copy) return abort_handoff(self, "the session's records cannot be read");
+  auto bytes = copy->encode();
   self->request(st.target_host, std::chrono::seconds(10), adopt_atom::value, st.key, st.epoch,
                 bytes, clients_json(self), st.pinned)
     .then(
@@ -396,17 +414,7 @@ void ship(session_actor* self) {
         spdlog::info("session {} handed off to {}", st.key, st.target_name);
         self->delayed_send(self, std::chrono::seconds(5), linger_atom::value, st.forwarded);
       },
-      [self](caf::error& err) {
-        auto& st = self->state;
-        spdlog::warn("session {}: handoff to {} failed: {}", st.key, st.target_name,
-                     self->system().render(err));
-        st.m = mode::serving;
-        st.shipping = false;
-        auto stash = std::move(st.stash);
-        st.stash.clear();
-        for (auto& s : stash) handle_stashed(self, std::move(s));
-        self->send(st.host, handed_atom::value, st.key, false);
-      });
+      [self](caf::error& err) { abort_handoff(self, self->system().render(err)); });
 }
 
 /// Routes one input by mode: serve it, stash it, or forward it.
@@ -452,19 +460,33 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   // A replica that is new to the set gets a full copy first, then every
   // batch still waiting for acks (the copy holds only what is committed
   // locally), and those batches wait for its ack too: an output is released
-  // only once it is on every current replica.
+  // only once it is on every current replica. One that cannot get the copy
+  // (the store cannot be read) stays out of the set until the next view
+  // change tries again.
   auto me = caf::actor_cast<caf::actor>(self);
-  for (auto& r : next) {
-    if (std::find(st.replicas.begin(), st.replicas.end(), r) != st.replicas.end()) continue;
-    auto h = st.view->hosts.find(r);
-    if (h == st.view->hosts.end()) continue;
-    self->send(h->second, replicate_atom::value, st.key, st.epoch, session_copy(self).encode(), me,
+  for (auto it = next.begin(); it != next.end();) {
+    if (std::find(st.replicas.begin(), st.replicas.end(), *it) != st.replicas.end()) {
+      ++it;
+      continue;
+    }
+    auto h = st.view->hosts.find(*it);
+    if (h == st.view->hosts.end()) {
+      ++it;
+      continue;
+    }
+    auto copy = session_copy(self);
+    if (!copy) {
+      it = next.erase(it);
+      continue;
+    }
+    self->send(h->second, replicate_atom::value, st.key, st.epoch, copy->encode(), me,
                std::uint64_t{0});
     for (auto& g : st.gate)
       if (!g.bytes.empty()) {
         self->send(h->second, replicate_atom::value, st.key, st.epoch, g.bytes, me, g.commit);
-        g.replicas.insert(r);
+        g.replicas.insert(*it);
       }
+    ++it;
   }
   st.replicas = std::move(next);
   // Acks are no longer awaited only from members declared down: one that is
@@ -539,7 +561,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       if (!error.empty()) {
         // The batch did not reach disk: nothing it gated may be released.
         spdlog::error("session {}: commit failed, stopping: {}", st.key, error);
-        self->quit(caf::make_error(caf::sec::runtime_error, "commit failed: " + error));
+        self->quit(make_error(skein_error::store_failure, "commit failed: " + error));
         return;
       }
       for (auto& g : st.gate)

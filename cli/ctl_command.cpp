@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/session_key.hpp"
 #include "cli/commands.hpp"
 
 namespace skein::cli {
@@ -65,6 +66,8 @@ int run_ctl(const ctl_args& args) {
                           body, 10000);
   } else {
     if (args.name.empty() || args.to.empty()) throw std::invalid_argument("ctl move kind/id --to NAME");
+    if (!session_key::parse(args.name))
+      throw std::invalid_argument("ctl move: bad session key: " + session_key::why_invalid(args.name));
     status = http_request("POST", base.host, base.port,
                           "/admin/move?key=" + encode(args.name) + "&to=" + encode(args.to), body,
                           10000);

@@ -12,6 +12,7 @@
 
 #include "actors/apply.hpp"
 #include "actors/registry.hpp"
+#include "actors/session_key.hpp"
 #include "cli/commands.hpp"
 #include "cli/state_json.hpp"
 #include "persistence/store.hpp"
@@ -23,9 +24,10 @@ using json = nlohmann::json;
 }
 
 int run_replay(const replay_args& args, const behaviour_registry& registry) {
-  const auto slash = args.session.find('/');
-  if (slash == std::string::npos) throw std::invalid_argument("--session wants kind/id");
-  const auto kind = args.session.substr(0, slash), id = args.session.substr(slash + 1);
+  const auto parsed = session_key::parse(args.session);
+  if (!parsed)
+    throw std::invalid_argument("--session wants kind/id: " + session_key::why_invalid(args.session));
+  const std::string kind(parsed->kind()), id(parsed->id());
   auto logic = registry.create(kind);
   if (!logic) throw std::invalid_argument("unknown session kind '" + kind + "' in this binary");
   persistence::store store{persistence::store_options{args.data, false, true}};

@@ -19,6 +19,7 @@
 
 #include "actors/atoms.hpp"
 #include "net/ask_host.hpp"
+#include "actors/session_key.hpp"
 #include "net/detail.hpp"
 #include "runtime/node.hpp"
 #include "runtime/session_host.hpp"
@@ -63,8 +64,7 @@ bool admin_routes(request_context& rc) {
   } else {
     auto key = param(rc, "key");
     auto to = param(rc, "to");
-    std::string kind, id;
-    if (!key || !to || !split_session_key(*key, kind, id)) {
+    if (!key || !to || !session_key::parse(*key)) {
       rc.respond(error_response(rc, http::status::bad_request,
                                 "query parameters key=kind/id and to=NAME needed"));
       return true;

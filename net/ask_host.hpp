@@ -42,7 +42,7 @@ void ask_host(request_context& rc, std::chrono::seconds timeout, http::status on
             base.body() = json{{"error", "the session host did not answer in time"}}.dump();
           } else {
             base.result(on_error);
-            // host errors are runtime_error with one string (the reason)
+            // host errors are skein_error values with one string (the reason)
             auto& ctx = err.context();
             auto text = ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0)
                                                           : a->system().render(err);

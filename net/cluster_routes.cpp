@@ -6,6 +6,7 @@
 
 #include "actors/atoms.hpp"
 #include "net/ask_host.hpp"
+#include "actors/session_key.hpp"
 #include "net/detail.hpp"
 #include "runtime/node.hpp"
 #include "runtime/membership.hpp"
@@ -49,8 +50,7 @@ bool cluster_routes(request_context& rc) {
     rc.respond(json_response(rc, http::status::ok, body.dump()));
   } else if (placement) {
     auto k = rc.target.query.find("key");
-    std::string kind, id;
-    if (k == rc.target.query.end() || !split_session_key(k->second, kind, id)) {
+    if (k == rc.target.query.end() || !session_key::parse(k->second)) {
       rc.respond(error_response(rc, http::status::bad_request, "query parameter key=kind/id needed"));
       return true;
     }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/registry.hpp"
+#include "actors/session_key.hpp"
 #include "net/detail.hpp"
 #include "net/input_check.hpp"
 #include "runtime/node.hpp"
@@ -41,9 +42,9 @@ std::optional<std::string> session_key_of(request_context& rc) {
   }
   std::string key = kind;
   for (std::size_t i = 2; i < seg.size(); ++i) key += "/" + seg[i];
-  std::string k, id;
-  if (!split_session_key(key, k, id)) {
-    rc.respond(error_response(rc, http::status::bad_request, "malformed session id"));
+  if (!session_key::parse(key)) {
+    rc.respond(error_response(rc, http::status::bad_request,
+                              "malformed session id: " + session_key::why_invalid(key)));
     return std::nullopt;
   }
   return key;

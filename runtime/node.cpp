@@ -6,6 +6,7 @@
 #include <caf/io/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/errors.hpp"
 #include "actors/events.hpp"
 #include "actors/liveness.hpp"
 #include "actors/registry.hpp"
@@ -17,6 +18,7 @@ namespace skein {
 namespace {
 caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_options& opts) {
   cfg.load<caf::io::middleman>();
+  add_error_category(cfg);
   // BASP heartbeats, so that a frozen peer's connection is closed (and its
   // proxies go down) after the failure timeout, as the membership expects.
   cfg.set("middleman.heartbeat-interval", caf::timespan{opts.heartbeat_interval});

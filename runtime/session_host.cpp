@@ -1,6 +1,9 @@
 #include "runtime/session_host.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
+#include <stdexcept>
 #include <map>
 #include <set>
 #include <tuple>
@@ -12,12 +15,14 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/errors.hpp"
 #include "actors/events.hpp"
 #include "actors/liveness.hpp"
 #include "actors/metrics.hpp"
 #include "actors/recovery.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
+#include "actors/session_key.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/store.hpp"
 #include "persistence/committer.hpp"
@@ -26,20 +31,11 @@
 
 namespace skein {
 
-bool split_session_key(std::string_view key, std::string& kind, std::string& id) {
-  if (key.size() > 512) return false;
-  for (unsigned char ch : key)
-    if (ch < 0x20 || ch == 0x7f) return false;
-  auto slash = key.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == key.size()) return false;
-  kind = std::string(key.substr(0, slash));
-  id = std::string(key.substr(slash + 1));
-  return true;
-}
-
 namespace {
 
 using clock = std::chrono::steady_clock;
+// committer -> host (written_atom, uint64 id, string error): a submit() is durable.
+using written_atom = caf::atom_constant<caf::atom("written")>;
 using json = nlohmann::json;
 
 std::int64_t wall_ms() {
@@ -70,6 +66,10 @@ struct activation {
   std::pair<std::uint64_t, std::uint64_t> best{0, 0};  // (epoch, journal_seq)
   std::string clients_json = "[]";     // from an adopt
   bool pinned = false;
+  // After recovery: the session waits here until its epoch is durable
+  // locally and recorded by every replica (pending_fences answers to go).
+  std::optional<session_init> ready;
+  std::size_t pending_fences = 0;
 };
 
 struct local_session {
@@ -104,13 +104,12 @@ struct host_state {
   bool lease_held = false;          // as of the last check (none before the first)
   clock::time_point lease_lost_since{};
   bool rejoined = false;            // after a rejoin a node never forms a cluster alone
+  // Committer writes whose outcome the host waits for, by id (written_atom).
+  std::map<std::uint64_t, std::function<void(const std::string&)>> writes;
+  std::uint64_t next_write = 1;
 };
 
 using host_actor = caf::stateful_actor<host_state>;
-
-caf::error host_error(std::string text) {
-  return caf::make_error(caf::sec::runtime_error, std::move(text));
-}
 
 const std::string& self_name(host_actor* self) { return self->state.init.self.name; }
 const member_info& self_info(host_actor* self) {
@@ -126,19 +125,34 @@ caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::u
 
 std::string epoch_meta_key(const std::string& key) { return "epoch/" + key; }
 
+/// The highest epoch this node knows for `key` (0 if none). Throws
+/// std::runtime_error naming the key if the stored record is not a number
+/// (a corrupt epoch must not read as 0: that would unfence older activations).
 std::uint64_t known_epoch(host_actor* self, const std::string& key) {
   auto& st = self->state;
   if (auto i = st.epochs.find(key); i != st.epochs.end()) return i->second;
   std::uint64_t e = 0;
   if (auto v = st.init.store->get_meta(epoch_meta_key(key))) {
-    try {
-      e = std::stoull(*v);
-    } catch (const std::exception&) {
-      e = 0;
-    }
+    auto end = v->data() + v->size();
+    auto [p, ec] = std::from_chars(v->data(), end, e);
+    if (v->empty() || ec != std::errc{} || p != end)
+      throw std::runtime_error("corrupt epoch record " + epoch_meta_key(key));
   }
   st.epochs[key] = e;
   return e;
+}
+
+/// Submits `b` to the committer; `then` runs on the host with "" or the
+/// write's error once it is durable.
+void submit(host_actor* self, persistence::write_batch b,
+            std::function<void(const std::string&)> then) {
+  auto& st = self->state;
+  auto id = st.next_write++;
+  st.writes.emplace(id, std::move(then));
+  st.init.committer->submit(std::move(b),
+                            [host = caf::actor_cast<caf::actor>(self), id](const std::string& err) {
+                              caf::anon_send(host, written_atom::value, id, err);
+                            });
 }
 
 /// (epoch, journal_seq) of the newest record this node holds for `key`.
@@ -222,7 +236,7 @@ void peer_up(host_actor* self, const std::string& name, caf::actor handle) {
   for (auto& w : waiting) w.promise.delegate(p.handle, resolve_atom::value, w.key, w.hops + 1);
 }
 
-void declare_down(host_actor* self, const std::string& name, const char* why) {
+void declare_down(host_actor* self, std::string name, const char* why) {
   auto& st = self->state;
   if (auto p = st.peers.find(name); p != st.peers.end()) {
     if (p->second.handle) self->demonitor(p->second.handle);
@@ -242,7 +256,7 @@ void declare_down(host_actor* self, const std::string& name, const char* why) {
 /// cluster again as a new incarnation (after a pause or being declared down).
 /// Kills every local activation without releasing anything (their clients
 /// are closed and resume elsewhere) and fails activations in progress.
-void stop_activations(host_actor* self, const std::string& why) {
+void stop_activations(host_actor* self, const caf::error& why) {
   auto& st = self->state;
   for (auto& [_, s] : st.directory) {
     self->demonitor(s.actor);
@@ -250,7 +264,7 @@ void stop_activations(host_actor* self, const std::string& why) {
   }
   st.directory.clear();
   for (auto& [_, a] : st.activating)
-    for (auto& w : a.waiters) w.deliver(host_error(why));
+    for (auto& w : a.waiters) w.deliver(why);
   st.activating.clear();
 }
 
@@ -258,12 +272,13 @@ void rejoin(host_actor* self, const char* why) {
   auto& st = self->state;
   spdlog::warn("node {} rejoins as a new incarnation: {}", self_name(self), why);
   events().publish({{"type", "rejoin"}, {"member", self_name(self)}, {"reason", why}});
-  stop_activations(self, "node rejoining the cluster");
+  stop_activations(self, make_error(skein_error::rejoining, "node rejoining the cluster"));
   st.rejoined = true;
   for (auto& [_, ws] : st.waiting)
-    for (auto& w : ws) w.promise.deliver(host_error("node rejoining the cluster"));
+    for (auto& w : ws) w.promise.deliver(make_error(skein_error::rejoining, "node rejoining the cluster"));
   st.waiting.clear();
-  for (auto& w : st.until_up) w.promise.deliver(host_error("node rejoining the cluster"));
+  for (auto& w : st.until_up)
+    w.promise.deliver(make_error(skein_error::rejoining, "node rejoining the cluster"));
   st.until_up.clear();
   st.overrides.clear();
   st.epochs.clear();
@@ -495,7 +510,8 @@ bool check_lease(host_actor* self, clock::time_point now) {
     st.lease_lost_since = now;
     spdlog::warn("node {} lost its quorum lease: stops activating and releasing", self_name(self));
     events().publish({{"type", "quorum_lost"}, {"member", self_name(self)}});
-    stop_activations(self, "no quorum: this node cannot see a majority of the cluster");
+    stop_activations(self, make_error(skein_error::no_quorum,
+                                      "this node cannot see a majority of the cluster"));
     publish_counts(self);
   }
   return false;
@@ -528,38 +544,39 @@ void tick(host_actor* self) {
 
 // ------------------------------------------------------------ activation --
 
-void fail_activation(host_actor* self, const std::string& key, const std::string& why) {
+void fail_activation(host_actor* self, const std::string& key, const caf::error& why) {
   auto& st = self->state;
   auto i = st.activating.find(key);
   if (i == st.activating.end()) return;
-  for (auto& w : i->second.waiters) w.deliver(host_error(why));
+  for (auto& w : i->second.waiters) w.deliver(why);
   st.activating.erase(i);
   if (self_info(self).state == member_state::draining) on_view_changed(self);
 }
 
+void fence_done(host_actor* self, const std::string& key, std::uint64_t gen, caf::error err);
+
 void finish_activation(host_actor* self, const std::string& key) {
   auto& st = self->state;
   auto ai = st.activating.find(key);
-  if (ai == st.activating.end()) return;
+  if (ai == st.activating.end() || ai->second.ready) return;  // absent, or fencing already
   auto& a = ai->second;
   if (!liveness::lease_held())
-    return fail_activation(self, key, "no quorum: this node cannot see a majority of the cluster");
-  std::string kind, id;
-  split_session_key(key, kind, id);
+    return fail_activation(self, key, make_error(skein_error::no_quorum,
+                                                 "this node cannot see a majority of the cluster"));
+  auto parsed = session_key::parse(key);  // resolve() validated it
+  const std::string kind(parsed->kind()), id(parsed->id());
   session_init init;
   try {
     init.recovered = recover_session(*st.init.store, *st.init.registry, key);
+    init.epoch = std::max({init.recovered.epoch, a.max_epoch, known_epoch(self, key)}) + 1;
+    st.epochs[key] = init.epoch;
   } catch (const std::exception& e) {
     spdlog::error("refusing to activate {}: {}", key, e.what());
-    return fail_activation(self, key, "cannot activate " + key + ": " + e.what());
+    return fail_activation(self, key,
+                           make_error(skein_error::unrecoverable, "cannot activate " + key + ": " + e.what()));
   }
   init.key = key;
   init.id = id;
-  init.epoch = std::max({init.recovered.epoch, a.max_epoch, known_epoch(self, key)}) + 1;
-  st.epochs[key] = init.epoch;
-  persistence::write_batch fence;
-  fence.put_meta(epoch_meta_key(key), std::to_string(init.epoch));
-  st.init.committer->submit(std::move(fence), nullptr);
   init.options = st.init.registry->options(kind);
   init.committer = st.init.committer;
   init.store = st.init.store;
@@ -567,14 +584,50 @@ void finish_activation(host_actor* self, const std::string& key) {
   init.view = st.cview;
   init.clients_json = a.clients_json;
   const auto epoch = init.epoch;
-  auto session = spawn_session(self->system(), std::move(init));
+  const auto gen = a.gen;
+  a.ready = std::move(init);
+  // The new epoch is written locally and fences the replica set (later
+  // writes of older activations are refused) before the session starts: a
+  // failure of either fails the activation.
+  a.pending_fences = 1;
+  persistence::write_batch fence;
+  fence.put_meta(epoch_meta_key(key), std::to_string(epoch));
+  submit(self, std::move(fence), [self, key, gen](const std::string& err) {
+    fence_done(self, key, gen,
+               err.empty() ? caf::error{}
+                           : make_error(skein_error::store_failure,
+                                        "cannot write the epoch of " + key + ": " + err));
+  });
+  if (st.cview)
+    for (auto& r : st.cview->replicas_of(key)) {
+      ++a.pending_fences;
+      self->request(st.cview->hosts.at(r), std::chrono::seconds(3), fence_atom::value, key, epoch)
+        .then([self, key, gen](std::uint64_t) { fence_done(self, key, gen, caf::error{}); },
+              [self, key, gen, r](caf::error& err) {
+                fence_done(self, key, gen,
+                           make_error(skein_error::fence_failed,
+                                      "replica " + r + " did not record the epoch of " + key
+                                        + ": " + self->system().render(err)));
+              });
+    }
+}
+
+/// One answer to an activation's fence (the local epoch write or a replica):
+/// the first error fails the activation; the last success starts the session.
+void fence_done(host_actor* self, const std::string& key, std::uint64_t gen, caf::error err) {
+  auto& st = self->state;
+  auto ai = st.activating.find(key);
+  if (ai == st.activating.end() || ai->second.gen != gen || !ai->second.ready) return;
+  if (err) {
+    spdlog::warn("activation of {} failed: {}", key, self->system().render(err));
+    return fail_activation(self, key, err);
+  }
+  if (--ai->second.pending_fences > 0) return;
+  auto& a = ai->second;
+  const auto epoch = a.ready->epoch;
+  auto session = spawn_session(self->system(), std::move(*a.ready));
   self->monitor(session);
   st.directory[key] = local_session{session, false, a.pinned};
-  // Fence the replica set: later writes of older activations are refused.
-  if (st.cview)
-    for (auto& r : st.cview->replicas_of(key))
-      self->request(st.cview->hosts.at(r), std::chrono::seconds(3), fence_atom::value, key, epoch)
-        .then([](std::uint64_t) {}, [](caf::error&) {});
   metrics().activations.fetch_add(1, std::memory_order_relaxed);
   events().publish({{"type", "session_activated"}, {"session", key}, {"epoch", epoch}});
   for (auto& w : a.waiters) w.deliver(session);
@@ -591,8 +644,9 @@ void claims_done(host_actor* self, const std::string& key) {
   auto& st = self->state;
   auto& a = st.activating[key];
   if (!a.unanswered.empty())
-    return fail_activation(self, key, "claim of " + key + " unanswered by " + a.unanswered
-                                        + "; retrying");
+    return fail_activation(self, key, make_error(skein_error::owner_unreachable,
+                                                 "claim of " + key + " unanswered by "
+                                                   + a.unanswered + "; retrying"));
   if (!a.active_node.empty()) {
     auto p = st.peers.find(a.active_node);
     if (p != st.peers.end() && p->second.handle) {
@@ -614,14 +668,16 @@ void claims_done(host_actor* self, const std::string& key) {
             try {
               apply_copy(self, key, bytes);
             } catch (const std::exception& e) {
-              return fail_activation(self, key, std::string("copy of ") + key + ": " + e.what());
+              return fail_activation(
+                self, key, make_error(skein_error::store_failure, "copy of " + key + ": " + e.what()));
             }
             finish_activation(self, key);
           },
           [self, key, gen](caf::error& err) {
             auto i = self->state.activating.find(key);
             if (i == self->state.activating.end() || i->second.gen != gen) return;
-            fail_activation(self, key, "cannot fetch " + key + ": " + self->system().render(err));
+            fail_activation(self, key, make_error(skein_error::fetch_failed, "cannot fetch " + key + ": "
+                                                                + self->system().render(err)));
           });
       return;
     }
@@ -682,9 +738,10 @@ caf::result<caf::actor> activate(host_actor* self, const std::string& key) {
 caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::uint64_t hops) {
   auto& st = self->state;
   check_pause(self);
-  std::string kind, id;
-  if (!split_session_key(key, kind, id)) return host_error("malformed session key '" + key + "'");
-  if (!st.init.registry->contains(kind)) return host_error("unknown session kind '" + kind + "'");
+  auto parsed = session_key::parse(key);
+  if (!parsed) return make_error(skein_error::malformed_key, "malformed session key: " + session_key::why_invalid(key));
+  const std::string kind(parsed->kind());
+  if (!st.init.registry->contains(kind)) return make_error(skein_error::unknown_kind, "unknown session kind '" + kind + "'");
   if (auto i = st.directory.find(key); i != st.directory.end()) return i->second.actor;
   std::string owner;
   if (auto o = st.overrides.find(key); o != st.overrides.end()) {
@@ -709,7 +766,7 @@ caf::result<caf::actor> resolve(host_actor* self, const std::string& key, std::u
     rp.delegate(p.handle, resolve_atom::value, key, hops + 1);
   } else {
     auto& ws = st.waiting[owner];
-    if (ws.size() >= 65536) return host_error("owner " + owner + " unreachable");
+    if (ws.size() >= 65536) return make_error(skein_error::owner_unreachable, "owner " + owner + " unreachable");
     ws.push_back({rp, key, hops});
     connect_peer(self, owner);
   }
@@ -783,7 +840,7 @@ caf::behavior host_fun(host_actor* self, host_init init) {
     [self](tick_atom) { tick(self); },
     [self](hello_atom, const std::string& name, const std::string& view_json,
            caf::actor& handle) -> caf::result<std::string, std::string> {
-      if (name == self_name(self)) return host_error("hello from a node with my name");
+      if (name == self_name(self)) return make_error(skein_error::name_conflict, "hello from a node with my name");
       peer_up(self, name, handle);
       try {
         self->state.view.merge(membership::from_json(view_json));
@@ -806,16 +863,29 @@ caf::behavior host_fun(host_actor* self, host_init init) {
         spdlog::warn("bad gossip from {}: {}", name, e.what());
       }
     },
-    [self](claim_atom, const std::string& key) {
+    [self](claim_atom,
+           const std::string& key) -> caf::result<bool, std::uint64_t, std::uint64_t> {
       auto pos = local_position(self, key);
       bool active = self->state.directory.count(key) > 0;
-      return std::make_tuple(active, std::max(pos.first, known_epoch(self, key)), pos.second);
+      try {
+        return {active, std::max(pos.first, known_epoch(self, key)), pos.second};
+      } catch (const std::exception& e) {
+        return make_error(skein_error::unrecoverable, e.what());
+      }
+    },
+    [self](written_atom, std::uint64_t id, const std::string& err) {
+      auto& st = self->state;
+      auto w = st.writes.find(id);
+      if (w == st.writes.end()) return;
+      auto then = std::move(w->second);
+      st.writes.erase(w);
+      then(err);
     },
     [self](fetch_atom, const std::string& key) -> caf::result<std::string> {
       try {
         return full_copy(self, key).encode();
       } catch (const std::exception& e) {
-        return host_error(std::string("cannot copy ") + key + ": " + e.what());
+        return make_error(skein_error::store_failure, "cannot copy " + key + ": " + e.what());
       }
     },
     [self](handoff_atom, const std::string& key, const std::string& target, bool pinned) {
@@ -827,10 +897,24 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       // Already active here (it activated from a copy or won a race): the
       // sender forwards to this activation and stops; its epoch is older.
       if (auto i = st.directory.find(key); i != st.directory.end()) return i->second.actor;
+      // An activation that recovered already and waits for its fences would
+      // not see the copy: refuse; the sender keeps serving and tries again.
+      if (auto a = st.activating.find(key); a != st.activating.end() && a->second.ready)
+        return make_error(skein_error::fenced, "an activation of " + key + " is starting here");
+      std::uint64_t known = 0;
+      try {
+        known = known_epoch(self, key);
+      } catch (const std::exception& e) {
+        return make_error(skein_error::unrecoverable, "cannot adopt " + key + ": " + e.what());
+      }
+      if (epoch < known)
+        return make_error(skein_error::fenced, "adopt of " + key + " at epoch "
+                                                 + std::to_string(epoch) + " < known epoch "
+                                                 + std::to_string(known));
       try {
         apply_copy(self, key, batch);
       } catch (const std::exception& e) {
-        return host_error(std::string("cannot adopt ") + key + ": " + e.what());
+        return make_error(skein_error::store_failure, "cannot adopt " + key + ": " + e.what());
       }
       auto rp = self->make_response_promise();
       auto& a = st.activating[key];
@@ -863,12 +947,19 @@ caf::behavior host_fun(host_actor* self, host_init init) {
     [self](retry_atom, const std::string& key, std::uint64_t gen) {
       auto i = self->state.activating.find(key);
       if (i != self->state.activating.end() && i->second.gen == gen)
-        fail_activation(self, key, "handoff of " + key + " timed out");
+        fail_activation(self, key,
+                        make_error(skein_error::handoff_timeout, "handoff of " + key + " timed out"));
     },
     [self](replicate_atom, const std::string& key, std::uint64_t epoch, const std::string& bytes,
            caf::actor& session, std::uint64_t id) {
       auto& st = self->state;
-      auto known = known_epoch(self, key);
+      std::uint64_t known = 0;
+      try {
+        known = known_epoch(self, key);
+      } catch (const std::exception& e) {
+        self->send(session, repl_ack_atom::value, self_name(self), id, std::string(e.what()));
+        return;
+      }
       if (epoch < known && !st.init.unsafe_skip_fencing) {
         self->send(session, repl_ack_atom::value, self_name(self), id,
                    "fenced: epoch " + std::to_string(epoch) + " < " + std::to_string(known));
@@ -890,19 +981,30 @@ caf::behavior host_fun(host_actor* self, host_init init) {
                                   caf::anon_send(session, repl_ack_atom::value, name, id, err);
                                 });
     },
-    [self](fence_atom, const std::string& key, std::uint64_t epoch) {
+    [self](fence_atom, const std::string& key,
+           std::uint64_t epoch) -> caf::result<std::uint64_t> {
       auto& st = self->state;
-      auto known = known_epoch(self, key);
-      if (epoch > known && !st.init.unsafe_skip_fencing) {
-        st.epochs[key] = epoch;
-        persistence::write_batch b;
-        b.put_meta(epoch_meta_key(key), std::to_string(epoch));
-        st.init.committer->submit(std::move(b), nullptr);
-        // A local activation of an older epoch must stop.
-        if (auto i = st.directory.find(key); i != st.directory.end() && !i->second.handing_off)
-          self->send(i->second.actor, fence_atom::value, key, epoch);
+      std::uint64_t known = 0;
+      try {
+        known = known_epoch(self, key);
+      } catch (const std::exception& e) {
+        return make_error(skein_error::unrecoverable, e.what());
       }
-      return std::max(known, epoch);
+      if (epoch <= known || st.init.unsafe_skip_fencing) return std::max(known, epoch);
+      st.epochs[key] = epoch;
+      // A local activation of an older epoch must stop.
+      if (auto i = st.directory.find(key); i != st.directory.end() && !i->second.handing_off)
+        self->send(i->second.actor, fence_atom::value, key, epoch);
+      // Answered once the epoch is durable here; a failed write is an error.
+      persistence::write_batch b;
+      b.put_meta(epoch_meta_key(key), std::to_string(epoch));
+      auto rp = self->make_response_promise();
+      submit(self, std::move(b), [rp, key, epoch](const std::string& err) mutable {
+        if (err.empty()) rp.deliver(epoch);
+        else rp.deliver(make_error(skein_error::store_failure,
+                                   "cannot write the epoch of " + key + ": " + err));
+      });
+      return rp;
     },
     [self](drain_atom, const std::string& name) -> caf::result<std::string> {
       auto& st = self->state;
@@ -915,23 +1017,24 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       }
       auto p = st.peers.find(name);
       if (p == st.peers.end() || !p->second.handle)
-        return host_error("no connected member named '" + name + "'");
+        return make_error(skein_error::no_member, "no connected member named '" + name + "'");
       auto rp = self->make_response_promise();
       rp.delegate(p->second.handle, drain_atom::value, name);
       return rp;
     },
     [self](move_atom, const std::string& key, const std::string& to) -> caf::result<std::string> {
       auto& st = self->state;
-      std::string kind, id;
-      if (!split_session_key(key, kind, id)) return host_error("malformed session key");
+      if (!session_key::parse(key))
+        return make_error(skein_error::malformed_key,
+                          "malformed session key: " + session_key::why_invalid(key));
       auto target = st.view.find(to);
       if (!target || target->state != member_state::up)
-        return host_error("no member '" + to + "' in state up");
+        return make_error(skein_error::no_member, "no member '" + to + "' in state up");
       auto up = st.view.up();
       auto owner = hrw_owner(key, up);
       if (owner != self_name(self)) {
         auto p = st.peers.find(owner);
-        if (p == st.peers.end() || !p->second.handle) return host_error("owner unreachable");
+        if (p == st.peers.end() || !p->second.handle) return make_error(skein_error::owner_unreachable, "owner unreachable");
         auto rp = self->make_response_promise();
         rp.delegate(p->second.handle, move_atom::value, key, to);
         return rp;

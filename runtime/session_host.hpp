@@ -24,13 +24,17 @@
 // ranking. Activation at the owner first asks every connected member with
 // `claim` whether it holds a live activation (then it is handed off to us) or
 // a fresher copy (then it is fetched), bumps the epoch above every answer and
-// fences the replica set with it. When the view changes, every local
+// fences the replica set with it; the session starts once that epoch is
+// durable locally and every replica answered the fence (any failure fails the
+// activation). When the view changes, every local
 // activation whose owner changed is handed off to the new owner (rebalance;
 // drain is the same with this node excluded from placement).
 //
-// Errors returned to requesters are caf::sec::runtime_error with a text:
-// malformed key, unknown kind, unrecoverable records (naming the key),
-// owner unreachable.
+// Errors returned to requesters are skein_error values (actors/errors.hpp)
+// with a reason text: malformed_key, unknown_kind, unrecoverable (naming the
+// key; also a corrupt epoch record), owner_unreachable, rejoining,
+// handoff_timeout, store_failure, fetch_failed, fence_failed, fenced (an
+// adopt below the known epoch), no_member, name_conflict.
 #pragma once
 
 #include <atomic>
@@ -85,9 +89,5 @@ struct host_init {
 /// sessions,self}], sessions:[keys]}. An exit message stops every local
 /// session with it.
 caf::actor spawn_session_host(caf::actor_system& sys, host_init init);
-
-/// Splits "kind/id"; returns false if either part is empty, the key is
-/// longer than 512 bytes or holds a control character.
-bool split_session_key(std::string_view key, std::string& kind, std::string& id);
 
 }  // namespace skein

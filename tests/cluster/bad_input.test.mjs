@@ -2,6 +2,7 @@
 //  - not JSON / unknown message / bad counter argument -> error frame, the
 //    connection stays open and later valid messages work;
 //  - unknown kind -> HTTP 404, no upgrade;
+//  - a session key that is not valid UTF-8 -> HTTP 400; the node keeps serving;
 //  - frame over --max-frame -> close 1009; the session keeps working.
 //  - bytes that would crash a node (issue 14): %FF in a query or a header
 //    (400), a binary frame that is not UTF-8 (close 1007), JSON nested
@@ -140,6 +141,33 @@ describe('skein cluster: bad input', { timeout: 170_000 }, () => {
       assert.ok(!r.upgraded, `GET ${n.url}/ws/nope/x with upgrade headers was upgraded (status ${r.status})`);
       assert.equal(r.status, 404, `GET ${n.url}/ws/nope/x with upgrade headers`);
     }
+  });
+
+  it('session keys that are not valid UTF-8: HTTP 400, and the node keeps serving', { timeout: 40_000 }, async () => {
+    const n2 = cluster.node('n2');
+    const upgrade = {
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    };
+    // %FF (not UTF-8 at all), %C0%AF (overlong '/'), %ED%A0%80 (a surrogate).
+    for (const bad of ['a%FFb', '%C0%AF', '%ED%A0%80']) {
+      const p = await httpGet(`${n2.url}/cluster/placement?key=counter/${bad}`);
+      assert.equal(p.status, 400, `/cluster/placement?key=counter/${bad}: ${p.status} ${p.body}`);
+      const w = await httpGet(`${n2.url}/ws/counter/${bad}`, { headers: upgrade });
+      assert.ok(!w.upgraded, `/ws/counter/${bad} was upgraded`);
+      assert.equal(w.status, 400, `/ws/counter/${bad}: ${w.status} ${w.body}`);
+      const e = await httpGet(`${n2.url}/sse/counter/${bad}`);
+      assert.equal(e.status, 400, `/sse/counter/${bad}: ${e.status} ${e.body}`);
+    }
+    // The session host is alive: /cluster answers and a session still activates.
+    const status = await httpGet(`${n2.url}/cluster`);
+    assert.equal(status.status, 200, `/cluster after bad keys: ${status.status} ${status.body}`);
+    const c = await res.connect(wsUrl(n2.url, '/ws/counter/utf8-ok'), { label: 'utf8@n2' });
+    const first = await c.next((f) => isValue(f.data), 10_000, 'the counter value');
+    assert.equal(first.data.value, 0);
+    await c.close();
   });
 
   it(`oversize frame (> --max-frame ${MAX_FRAME}) closes with 1009; the session keeps working`, { timeout: 40_000 }, async () => {

@@ -5,6 +5,7 @@
 #include "examples/chat/chat.hpp"
 #include "examples/counter/counter.hpp"
 #include "net/url.hpp"
+#include "actors/session_key.hpp"
 #include "runtime/session_host.hpp"
 
 using namespace skein;
@@ -113,16 +114,39 @@ TEST_CASE("context random() is recorded and reproducible from its seed", "[actor
   CHECK(a.random[0] != a.random[1]);
 }
 
-TEST_CASE("session keys split into kind and id", "[runtime]") {
-  std::string kind, id;
-  REQUIRE(split_session_key("chat/room/a", kind, id));
-  CHECK(kind == "chat");
-  CHECK(id == "room/a");
-  CHECK_FALSE(split_session_key("chat", kind, id));
-  CHECK_FALSE(split_session_key("/x", kind, id));
-  CHECK_FALSE(split_session_key("chat/", kind, id));
-  CHECK_FALSE(split_session_key(std::string("chat/a\0b", 8), kind, id));
-  CHECK_FALSE(split_session_key("chat/" + std::string(600, 'a'), kind, id));
+TEST_CASE("session keys split into kind and id", "[actors]") {
+  auto k = session_key::parse("chat/room/a");
+  REQUIRE(k);
+  CHECK(k->kind() == "chat");
+  CHECK(k->id() == "room/a");
+  CHECK(k->str() == "chat/room/a");
+  CHECK_FALSE(session_key::parse("chat"));
+  CHECK_FALSE(session_key::parse("/x"));
+  CHECK_FALSE(session_key::parse("chat/"));
+  CHECK_FALSE(session_key::parse(""));
+  CHECK_FALSE(session_key::parse(std::string("chat/a\0b", 8)));
+  CHECK_FALSE(session_key::parse("chat/a\x7f"));
+  CHECK_FALSE(session_key::parse("chat/a\xc2\x85"));  // NEL, a C1 control
+  CHECK(session_key::parse("chat/" + std::string(507, 'a')));
+  CHECK_FALSE(session_key::parse("chat/" + std::string(508, 'a')));
+  CHECK(session_key::why_invalid("chat/" + std::string(600, 'a')).find("512") != std::string::npos);
+}
+
+TEST_CASE("session keys must be valid UTF-8", "[actors]") {
+  // Well-formed multi-byte sequences pass: 2, 3 and 4 bytes.
+  CHECK(session_key::parse("chat/caf\xc3\xa9"));
+  CHECK(session_key::parse("chat/\xe2\x82\xac"));
+  CHECK(session_key::parse("chat/\xf0\x9f\x98\x80"));
+  CHECK_FALSE(session_key::parse("counter/a\xff" "b"));       // %FF (issue 14)
+  CHECK_FALSE(session_key::parse("counter/a\x80"));           // lone continuation byte
+  CHECK_FALSE(session_key::parse("counter/a\xc3"));           // truncated sequence
+  CHECK_FALSE(session_key::parse("counter/\xc0\xaf"));       // overlong '/'
+  CHECK_FALSE(session_key::parse("counter/\xe0\x80\xaf"));  // overlong '/', 3 bytes
+  CHECK_FALSE(session_key::parse("counter/\xf0\x80\x80\xaf"));  // overlong '/', 4 bytes
+  CHECK_FALSE(session_key::parse("counter/\xed\xa0\x80"));  // UTF-16 surrogate
+  CHECK_FALSE(session_key::parse("counter/\xf4\x90\x80\x80"));  // above U+10FFFF
+  auto why = session_key::why_invalid("counter/a\xff");
+  CHECK(why == "invalid UTF-8 at byte 9");
 }
 
 TEST_CASE("request targets split into segments and decoded query", "[net]") {
