@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
 #include <optional>
 #include <stdexcept>
 #include <map>
@@ -99,6 +100,10 @@ struct host_state {
   std::uint64_t pause_gen = 0;
   std::uint64_t next_gen = 1;
   bool drained_called = false;
+  // Rebalance and drain hand off at most `max_handoffs` sessions at once, so
+  // that bulk state never queues up in front of heartbeats on BASP.
+  std::deque<std::string> to_hand_off;  // keys whose owner changed, in order
+  std::size_t handoffs_in_flight = 0;
   std::shared_ptr<const cluster_view> cview;
   std::unique_ptr<quorum> q;        // leases and down decisions
   bool lease_held = false;          // as of the last check (none before the first)
@@ -263,6 +268,8 @@ void stop_activations(host_actor* self, const caf::error& why) {
     self->send_exit(s.actor, caf::exit_reason::kill);
   }
   st.directory.clear();
+  st.to_hand_off.clear();
+  st.handoffs_in_flight = 0;
   for (auto& [_, a] : st.activating)
     for (auto& w : a.waiters) w.deliver(why);
   st.activating.clear();
@@ -382,20 +389,58 @@ void start_handoff(host_actor* self, const std::string& key, const std::string& 
   auto p = st.peers.find(target);
   if (p == st.peers.end() || !p->second.handle) return;
   i->second.handing_off = true;
-  spdlog::info("handing {} off to {}", key, target);
+  ++st.handoffs_in_flight;
+  spdlog::debug("handing {} off to {}", key, target);
   self->send(i->second.actor, handoff_atom::value, p->second.handle, target, pinned);
 }
 
-void rebalance(host_actor* self) {
+constexpr std::size_t max_handoffs = 16;
+
+/// Starts queued handoffs until `max_handoffs` are in flight; each key is
+/// checked again, since the view or the directory may have changed.
+void pump_handoffs(host_actor* self) {
   auto& st = self->state;
   auto up = st.view.up();
   if (up.empty()) return;
-  for (auto& [key, s] : st.directory) {
-    if (s.handing_off) continue;
-    const bool draining = self_info(self).state != member_state::up;
-    if (s.pinned && !draining) continue;
+  const bool draining = self_info(self).state != member_state::up;
+  while (st.handoffs_in_flight < max_handoffs && !st.to_hand_off.empty()) {
+    auto key = std::move(st.to_hand_off.front());
+    st.to_hand_off.pop_front();
+    auto i = st.directory.find(key);
+    if (i == st.directory.end() || i->second.handing_off) continue;
+    if (i->second.pinned && !draining) continue;
     auto owner = hrw_owner(key, up);
     if (owner != self_name(self)) start_handoff(self, key, owner, false);
+  }
+}
+
+/// Queues every local activation whose owner changed (all of them while
+/// draining) and starts the first handoffs.
+void rebalance(host_actor* self) {
+  auto& st = self->state;
+  auto up = st.view.up();
+  st.to_hand_off.clear();
+  if (up.empty()) return;
+  const bool draining = self_info(self).state != member_state::up;
+  for (auto& [key, s] : st.directory) {
+    if (s.handing_off || (s.pinned && !draining)) continue;
+    if (hrw_owner(key, up) != self_name(self)) st.to_hand_off.push_back(key);
+  }
+  pump_handoffs(self);
+}
+
+/// After the directory changed (a handoff ended, a session stopped): more
+/// handoffs, the published counts, and the end of a drain.
+void on_directory_changed(host_actor* self) {
+  auto& st = self->state;
+  pump_handoffs(self);
+  publish_counts(self);
+  if (self_info(self).state == member_state::draining && st.directory.empty()
+      && st.activating.empty() && !st.drained_called) {
+    st.drained_called = true;
+    spdlog::info("node {} drained", self_name(self));
+    events().publish({{"type", "drain_finished"}, {"member", self_name(self)}});
+    if (st.init.on_drained) st.init.on_drained();
   }
 }
 
@@ -473,15 +518,8 @@ void on_view_changed(host_actor* self) {
       w.promise.delegate(caf::actor_cast<caf::actor>(self), resolve_atom::value, w.key, w.hops);
   }
   rebalance(self);
-  publish_counts(self);
   gossip(self);
-  if (self_info(self).state == member_state::draining && st.directory.empty()
-      && st.activating.empty() && !st.drained_called) {
-    st.drained_called = true;
-    spdlog::info("node {} drained", self_name(self));
-    events().publish({{"type", "drain_finished"}, {"member", self_name(self)}});
-    if (st.init.on_drained) st.init.on_drained();
-  }
+  on_directory_changed(self);
 }
 
 /// Publishes the quorum lease. Losing it stops every activation (clients
@@ -535,6 +573,7 @@ void tick(host_actor* self) {
       on_view_changed(self);
     } else {
       for (auto& n : st.view.alive()) connect_peer(self, n);
+      rebalance(self);  // also retries handoffs that failed (after retry_after)
       publish_counts(self);
       gossip(self);
     }
@@ -550,7 +589,7 @@ void fail_activation(host_actor* self, const std::string& key, const caf::error&
   if (i == st.activating.end()) return;
   for (auto& w : i->second.waiters) w.deliver(why);
   st.activating.erase(i);
-  if (self_info(self).state == member_state::draining) on_view_changed(self);
+  if (self_info(self).state == member_state::draining) on_directory_changed(self);
 }
 
 void fence_done(host_actor* self, const std::string& key, std::uint64_t gen, caf::error err);
@@ -809,8 +848,9 @@ caf::behavior host_fun(host_actor* self, host_init init) {
     for (auto i = st.directory.begin(); i != st.directory.end(); ++i)
       if (i->second.actor.address() == dm.source) {
         events().publish({{"type", "session_stopped"}, {"session", i->first}});
+        if (i->second.handing_off && st.handoffs_in_flight > 0) --st.handoffs_in_flight;
         st.directory.erase(i);
-        on_view_changed(self);
+        on_directory_changed(self);
         return;
       }
     for (auto& [name, p] : st.peers)
@@ -933,6 +973,7 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       auto& st = self->state;
       auto i = st.directory.find(key);
       if (i == st.directory.end()) return;
+      if (i->second.handing_off && st.handoffs_in_flight > 0) --st.handoffs_in_flight;
       if (ok) {
         self->demonitor(i->second.actor);
         st.directory.erase(i);
@@ -942,7 +983,7 @@ caf::behavior host_fun(host_actor* self, host_init init) {
         i->second.handing_off = false;
         i->second.retry_after = clock::now() + std::chrono::seconds(1);
       }
-      on_view_changed(self);
+      on_directory_changed(self);
     },
     [self](retry_atom, const std::string& key, std::uint64_t gen) {
       auto i = self->state.activating.find(key);
