@@ -480,6 +480,7 @@ void on_view_changed(host_actor* self) {
     if (all && seeded) set_self_state(self, member_state::up);
   }
   st.q->set_members(st.view.alive(), clock::now());
+  liveness::set_lease_until(st.q->lease_until());  // the transitions happen in check_lease
   auto view = std::make_shared<cluster_view>();
   view->self = self_name(self);
   view->up = st.view.up();

@@ -194,7 +194,8 @@ TEST_CASE("a replica that refuses the fence fails the activation", "[host][bug]"
       [](fence_atom, const std::string&, std::uint64_t) -> caf::result<std::uint64_t> {
         return make_error(skein_error::store_failure, "disk full");
       },
-      [](gossip_atom, const std::string&, const std::string&) {},
+      [](gossip_atom, const std::string&, const std::string&, std::int64_t, std::int64_t,
+         const std::vector<std::string>&) {},
     };
   });
   membership view;
