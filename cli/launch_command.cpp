@@ -315,6 +315,10 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
             }
             continue;
           }
+          if (args.max_restarts == 0) {
+            spdlog::warn("node {} {}; not restarting it (--max-restarts 0)", c.name, how);
+            continue;
+          }
           if (clock::now() - c.started > kUpResetsCrashes) c.crashes = 0;
           if (++c.crashes > args.max_restarts) {
             spdlog::error("node {} {}; giving up after {} restarts in a row, stopping the cluster",

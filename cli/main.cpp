@@ -69,7 +69,8 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
                        "start one more node that joins the cluster launched on --data");
   launch_cmd->add_option("--max-restarts", launch.max_restarts,
                          "restarts of a crashed node in a row (a node up 30 s resets its count) "
-                         "before the launcher stops everything and exits 1")->capture_default_str();
+                         "before the launcher stops everything and exits 1; 0: never restart a crashed "
+                         "node (the others keep running)")->capture_default_str();
   launch_cmd->add_option("--restart-backoff", launch.restart_backoff_ms,
                          "ms before the first restart of a crashed node; doubles per restart, "
                          "at most 30 s")->capture_default_str();

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,7 @@ class families {
     m.histogram = std::move(h);
     out_.push_back({std::move(name), std::move(help), MetricType::Histogram, {std::move(m)}});
   }
+  void add_family(MetricFamily fam) { out_.push_back(std::move(fam)); }
   std::string text() const { return prometheus::TextSerializer{}.Serialize(out_); }
 
  private:
@@ -124,6 +126,22 @@ std::string render(node& n) {
   f.add("skein_slow_consumers_total", C,
         "Client streams closed because their outbound queue was full (close 1008).",
         load(m.slow_consumers));
+  for (auto [name, help, arr] : {
+         std::tuple{"skein_http_responses_total",
+                    "HTTP responses written by this node (not stream frames), by status class.",
+                    &m.http_responses},
+         std::tuple{"skein_mcp_errors_total",
+                    "MCP requests answered with an HTTP error and a JSON-RPC error, by status class.",
+                    &m.mcp_errors}}) {
+    MetricFamily fam{name, help, C, {}};
+    for (unsigned k = 1; k <= 5; ++k) {
+      ClientMetric cm;
+      cm.label = {{"status", std::to_string(k) + "xx"}};
+      cm.counter.value = load((*arr)[k]);
+      fam.metric.push_back(std::move(cm));
+    }
+    f.add_family(std::move(fam));
+  }
   f.add("skein_event_streams", G, "Open GET /cluster/events (SSE) streams on this node.",
         static_cast<double>(open_event_streams()));
 
