@@ -48,6 +48,17 @@ struct node_metrics {
   std::atomic<std::uint64_t> membership_changes{0};
   std::atomic<std::uint64_t> slow_consumers{0};
   latency_histogram checkpoint_latency;  // input handled -> its batch committed
+  // HTTP responses written by this node's plain HTTP path, by status class:
+  // index status/100 (1..5; 0 unused). Streams (WebSocket, SSE) count at
+  // their upgrade/start response only.
+  std::array<std::atomic<std::uint64_t>, 6> http_responses{};
+  // MCP requests answered with an HTTP error and a JSON-RPC error body, by
+  // status class like http_responses.
+  std::array<std::atomic<std::uint64_t>, 6> mcp_errors{};
+  /// The index for `status` in http_responses / mcp_errors (0 if out of range).
+  static constexpr std::size_t status_class(unsigned status) noexcept {
+    return status >= 100 && status < 600 ? status / 100 : 0;
+  }
 };
 
 /// The process's metrics.

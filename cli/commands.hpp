@@ -39,6 +39,8 @@ struct launch_args {
   std::vector<std::string> kind_options;  // passed to every node
   int replicas = 2;
   bool add_node = false;  // start one more node joining the cluster launched on `data`
+  int max_restarts = 5;          // crashes in a row before giving up (exit 1)
+  int restart_backoff_ms = 500;  // first restart delay; doubles, capped at 30 s
 };
 int run_launch(const launch_args& args, const std::string& self_exe);
 
@@ -66,9 +68,22 @@ struct ctl_args {
   std::string command;                         // status | drain | move
   std::string name;                            // drain: node name; move: kind/id
   std::string to;                              // move: target node name
+  std::string data;                            // rolling-restart: launch data root
+  double timeout_s = 120;                      // rolling-restart: per node
 };
 /// Exit codes: 0 done, 1 the node answered an error or could not be reached.
 int run_ctl(const ctl_args& args);
+
+/// `ctl rolling-restart --data DIR`: drains and restarts each node of the
+/// `launch` on DIR in turn (cli/rolling_restart.cpp). 0 done, 1 failed.
+int run_rolling_restart(const ctl_args& args);
+
+struct new_args {
+  std::string name;  // project, C++ type and kind name
+  std::string dir;   // empty: ./NAME
+};
+/// Writes the project; 0 done, 1 error (exists, bad name, cannot write).
+int run_new(const new_args& args);
 
 /// METHOD http://HOST:PORT/TARGET (Beast, synchronous). Returns the status
 /// code (0 if the request failed) and fills body.

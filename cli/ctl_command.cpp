@@ -1,4 +1,5 @@
 // `ctl --node URL status | drain NAME | move kind/id --to NAME`
+// (`ctl rolling-restart --data DIR`: cli/rolling_restart.cpp)
 #include <cctype>
 #include <iostream>
 #include <stdexcept>
@@ -45,6 +46,7 @@ std::string encode(const std::string& s) {
 }  // namespace
 
 int run_ctl(const ctl_args& args) {
+  if (args.command == "rolling-restart") return run_rolling_restart(args);
   auto base = parse_base(args.node);
   std::string body;
   int status = 0;

@@ -3,9 +3,16 @@
 // Picks ports, starts `node` children (they die with the launcher through
 // PR_SET_PDEATHSIG), waits until every node's /healthz reports all its
 // peers connected, prints `node <name> <url>` per node and `ready`, then
-// waits for SIGINT/SIGTERM and stops the children (SIGTERM, then SIGKILL
-// after 10 s). Children's stdout goes to the launcher's stderr so stdout
-// carries only those lines.
+// supervises them until SIGINT/SIGTERM, then stops the children (SIGTERM,
+// then SIGKILL after 10 s). Children's stdout goes to the launcher's stderr
+// so stdout carries only those lines.
+//
+// Supervision (cli/supervise.hpp): a node that crashes is restarted on its
+// own ports and data, joining through the others, after a backoff that
+// doubles per crash in a row; more than --max-restarts crashes in a row stop
+// everything with exit 1. A node that exits 0 (drained) stays down unless a
+// restart request (`ctl rolling-restart`) is waiting for it. When no node is
+// left the launcher exits (0).
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -28,6 +35,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "cli/supervise.hpp"
 #include "runtime/members.hpp"
 
 namespace skein::cli {
@@ -39,8 +47,14 @@ struct child {
   std::uint16_t http_port = 0;
   std::uint16_t cluster_port = 0;
   pid_t pid = -1;
-  bool healthy = false;
+  int crashes = 0;  // in a row; reset once the node has run kUpResetsCrashes
+  std::chrono::steady_clock::time_point started{};
+  std::chrono::steady_clock::time_point restart_at{};
+  bool restart_pending = false;
 };
+
+/// A node that ran this long before crashing starts a new crash count.
+constexpr std::chrono::seconds kUpResetsCrashes{30};
 
 /// Asks the kernel for `count` distinct free loopback ports. The sockets are
 /// held until all are picked, so the ports differ; a small window remains
@@ -167,7 +181,10 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
     c.http_port = ports[2 * i];
     c.cluster_port = ports[2 * i + 1];
   }
-  if (!args.add_node) launched = nlohmann::json::array();
+  if (!args.add_node) {
+    launched = nlohmann::json::array();
+    std::filesystem::remove_all(std::filesystem::path(args.data) / "restart");  // stale requests
+  }
   for (auto& c : children)
     launched.push_back({{"name", c.name}, {"http_port", c.http_port}, {"cluster_port", c.cluster_port}});
   write_launch_file(args.data, launched);
@@ -190,6 +207,15 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
       a.push_back(o);
     }
     c.pid = spawn_node(self_exe, a, signals);
+    c.started = std::chrono::steady_clock::now();
+  };
+  // A restarted node joins through every other node of this launch.
+  auto others_of = [&](const child& c) {
+    std::vector<address> via;
+    for (auto& n : launched)
+      if (n.at("name").get<std::string>() != c.name)
+        via.emplace_back("127.0.0.1", n.at("cluster_port").get<std::uint16_t>());
+    return via;
   };
 
   // Readiness: poll /healthz (a bounded wait for other processes, not a
@@ -206,7 +232,7 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
         pid_t pid = ::waitpid(-1, &status, WNOHANG);
         for (auto& c : children)
           if (c.pid == pid) {
-            spdlog::error("node {} exited during start-up (status {})", c.name, status);
+            spdlog::error("node {} {} during start-up", c.name, describe_wait_status(status));
             c.pid = -1;
           }
         stop_children(children);
@@ -255,23 +281,71 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
     std::cout << "dashboard http://127.0.0.1:" << children.front().http_port << "/\n";
   std::cout << "ready" << std::endl;
 
+  using clock = std::chrono::steady_clock;
   for (;;) {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    // Sleep until a signal or the next scheduled restart.
+    auto wake = clock::now() + std::chrono::seconds(1);
+    for (auto& c : children)
+      if (c.restart_pending) wake = std::min(wake, c.restart_at);
+    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::max(wake - clock::now(), clock::duration::zero()));
+    timespec ts{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
+    int sig = sigtimedwait(&signals, nullptr, &ts);
+    if (sig > 0 && sig != SIGCHLD) {
+      spdlog::info("launcher: stopping {} nodes", children.size());
+      stop_children(children);
+      return 0;
+    }
     if (sig == SIGCHLD) {
       int status = 0;
       pid_t pid;
       while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0)
-        for (auto& c : children)
-          if (c.pid == pid) {
-            spdlog::warn("node {} exited (status {})", c.name, status);
-            c.pid = -1;
+        for (auto& c : children) {
+          if (c.pid != pid) continue;
+          c.pid = -1;
+          const bool requested = take_restart_request(args.data, c.name);
+          const auto how = describe_wait_status(status);
+          if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            if (requested) {
+              spdlog::info("node {} {}; restarting it (restart requested)", c.name, how);
+              c.restart_pending = true;
+              c.restart_at = clock::now();
+            } else {
+              spdlog::info("node {} {}; not restarting it (drained or stopped)", c.name, how);
+            }
+            continue;
           }
-      continue;
+          if (args.max_restarts == 0) {
+            spdlog::warn("node {} {}; not restarting it (--max-restarts 0)", c.name, how);
+            continue;
+          }
+          if (clock::now() - c.started > kUpResetsCrashes) c.crashes = 0;
+          if (++c.crashes > args.max_restarts) {
+            spdlog::error("node {} {}; giving up after {} restarts in a row, stopping the cluster",
+                          c.name, how, args.max_restarts);
+            stop_children(children);
+            return 1;
+          }
+          auto delay = restart_delay(std::chrono::milliseconds(args.restart_backoff_ms), c.crashes);
+          spdlog::warn("node {} {}; restarting in {} ms (restart {} of {})", c.name, how,
+                       delay.count(), c.crashes, args.max_restarts);
+          c.restart_pending = true;
+          c.restart_at = clock::now() + delay;
+        }
     }
-    spdlog::info("launcher: stopping {} nodes", children.size());
-    stop_children(children);
-    return 0;
+    bool any = false;
+    for (auto& c : children) {
+      if (c.restart_pending && clock::now() >= c.restart_at) {
+        c.restart_pending = false;
+        start(c, others_of(c));
+        spdlog::info("node {} restarted (pid {})", c.name, c.pid);
+      }
+      any = any || c.pid > 0 || c.restart_pending;
+    }
+    if (!any) {
+      spdlog::info("launcher: no node left running; exiting");
+      return 0;
+    }
   }
 }
 

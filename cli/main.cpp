@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "cli/config_sources.hpp"
 
 namespace skein {
 
@@ -47,6 +48,11 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
     ->capture_default_str();
   node_cmd->add_flag("--sync", node.sync, "fsync every group commit");
   node_cmd->add_option("--io-threads", node.io_threads, "HTTP io threads")->capture_default_str();
+  bool print_config = false;
+  node_cmd->add_flag("--print-config", print_config,
+                     "print the effective node options (command line, SKEIN_* environment, "
+                     "--config file, defaults) as a TOML config file and exit")
+    ->configurable(false);
   node_cmd->add_option("--kind-option", node.kind_options,
                        "KIND.NAME=VALUE: snapshot_every, snapshot_interval_ms, keep_snapshots, "
                        "outbox_keep, durability=none|local (repeatable)");
@@ -69,14 +75,34 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   launch_cmd->add_option("--replicas", launch.replicas, "passed to every node")->capture_default_str();
   launch_cmd->add_flag("--add-node", launch.add_node,
                        "start one more node that joins the cluster launched on --data");
+  launch_cmd->add_option("--max-restarts", launch.max_restarts,
+                         "restarts of a crashed node in a row (a node up 30 s resets its count) "
+                         "before the launcher stops everything and exits 1; 0: never restart a crashed "
+                         "node (the others keep running)")->capture_default_str();
+  launch_cmd->add_option("--restart-backoff", launch.restart_backoff_ms,
+                         "ms before the first restart of a crashed node; doubles per restart, "
+                         "at most 30 s")->capture_default_str();
 
   cli::ctl_args ctl;
   auto* ctl_cmd = app.add_subcommand("ctl", "talk to a running cluster");
-  ctl_cmd->add_option("--node", ctl.node, "any node's base URL")->required();
-  ctl_cmd->add_option("command", ctl.command, "status | drain NAME | move kind/id --to NAME")
-    ->required()->check(CLI::IsMember({"status", "drain", "move"}));
+  ctl_cmd->add_option("--node", ctl.node, "any node's base URL")->capture_default_str();
+  ctl_cmd->add_option("command", ctl.command,
+                      "status | drain NAME | move kind/id --to NAME | rolling-restart --data DIR")
+    ->required()->check(CLI::IsMember({"status", "drain", "move", "rolling-restart"}));
   ctl_cmd->add_option("name", ctl.name, "drain: node name; move: kind/id");
   ctl_cmd->add_option("--to", ctl.to, "move: target node");
+  ctl_cmd->add_option("--data", ctl.data,
+                      "rolling-restart: the data root of a running `launch` (its launch.json)");
+  ctl_cmd->add_option("--timeout", ctl.timeout_s,
+                      "rolling-restart: seconds each node may take to drain, restart and be healthy")
+    ->capture_default_str();
+
+  cli::new_args new_project;
+  auto* new_cmd = app.add_subcommand("new", "write a new application project (CMake, one "
+                                            "behaviour, its test, README) that uses skein");
+  new_cmd->add_option("name", new_project.name, "project and session kind name, [a-z][a-z0-9_]*")
+    ->required();
+  new_cmd->add_option("--dir", new_project.dir, "where to write it (default: ./NAME)");
 
   cli::inspect_args inspect;
   auto* inspect_cmd = app.add_subcommand("inspect", "list a data dir's sessions or one's records");
@@ -94,6 +120,8 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   replay_cmd->add_option("--at", replay.at, "stop after this journal seq");
   replay_cmd->add_flag("--json", replay.json, "one JSON object per step");
 
+  cli::add_config_sources(app, *node_cmd);  // --config FILE, SKEIN_* environment
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -101,14 +129,20 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
   try {
+    if (*node_cmd && print_config) {
+      std::cout << node_cmd->config_to_str(true, false);
+      return 0;
+    }
     if (*node_cmd) {
-      for (auto& o : node.kind_options) registry.set_option(o);
+      for (auto& o : node.kind_options)
+        if (!o.empty()) registry.set_option(o);  // "" : an empty list in a config file
       return cli::run_node(node, registry);
     }
     if (*inspect_cmd) return cli::run_inspect(inspect);
     if (*ctl_cmd) return cli::run_ctl(ctl);
     if (*replay_cmd) return cli::run_replay(replay, registry);
     if (*launch_cmd) return cli::run_launch(launch, "/proc/self/exe");
+    if (*new_cmd) return cli::run_new(new_project);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

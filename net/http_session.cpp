@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/registry.hpp"
+#include "actors/metrics.hpp"
 #include "actors/session_key.hpp"
 #include "net/detail.hpp"
 #include "net/input_check.hpp"
@@ -101,6 +102,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   }
 
   void send(response res) {
+    metrics().http_responses[node_metrics::status_class(res.result_int())].fetch_add(1, std::memory_order_relaxed);
     auto sp = std::make_shared<response>(std::move(res));
     http::async_write(stream_, *sp,
                       [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {

@@ -67,6 +67,7 @@ using wire::outcome;
 json rpc_error(int c, const std::string& message) { return jsonrpc::error_message(nullptr, c, message); }
 
 response mcp_error(const request_context& rc, http::status status, int code, const std::string& message) {
+  metrics().mcp_errors[node_metrics::status_class(static_cast<unsigned>(status))].fetch_add(1, std::memory_order_relaxed);
   return json_response(rc, status, rpc_error(code, message).dump());
 }
 

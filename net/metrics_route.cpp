@@ -1,17 +1,25 @@
 // GET /metrics: this node's counters (skein::metrics()) in the Prometheus
 // text exposition format 0.0.4, plus the process's memory and CPU time from
-// /proc/self. Every metric is documented in docs/metrics.md; keep the two in
-// step. Reading is lock-free (relaxed atomic loads), so a scrape never
-// waits on an actor; counters read at slightly different instants may be a
-// few events apart, but each histogram's _count is the sum of the bucket
-// counts it printed, so _bucket{le="+Inf"} == _count always holds.
+// /proc/self. The families are built here from the lock-free counters and
+// written by prometheus-cpp's TextSerializer (escaping, number formatting,
+// histogram layout); every metric is documented in docs/metrics.md, keep the
+// two in step. Reading is lock-free (relaxed atomic loads), so a scrape
+// never waits on an actor; counters read at slightly different instants may
+// be a few events apart, but each histogram's _count is the sum of the
+// bucket counts it printed, so _bucket{le="+Inf"} == _count always holds.
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <string>
-#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include <unistd.h>
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
 
 #include "actors/metrics.hpp"
 #include "net/detail.hpp"
@@ -21,74 +29,32 @@ namespace skein::net_detail {
 
 namespace {
 
-class exposition {
- public:
-  void header(std::string_view name, std::string_view type, std::string_view help) {
-    out_ += "# HELP ";
-    out_ += name;
-    out_ += ' ';
-    out_ += help;
-    out_ += "\n# TYPE ";
-    out_ += name;
-    out_ += ' ';
-    out_ += type;
-    out_ += '\n';
-  }
-  void sample(std::string_view name, std::string_view labels, std::string_view value) {
-    out_ += name;
-    if (!labels.empty()) {
-      out_ += '{';
-      out_ += labels;
-      out_ += '}';
-    }
-    out_ += ' ';
-    out_ += value;
-    out_ += '\n';
-  }
-  template <class T>
-  void metric(std::string_view name, std::string_view type, std::string_view help, T value) {
-    header(name, type, help);
-    sample(name, {}, number(value));
-  }
-  std::string take() { return std::move(out_); }
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
 
-  static std::string number(std::uint64_t v) { return std::to_string(v); }
-  static std::string number(std::int64_t v) { return std::to_string(v); }
-  static std::string number(int v) { return std::to_string(v); }
-  static std::string number(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
+/// The families of one scrape, in output order.
+class families {
+ public:
+  void add(std::string name, MetricType type, std::string help, double value,
+           std::vector<ClientMetric::Label> labels = {}) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    if (type == MetricType::Counter) m.counter.value = value;
+    else m.gauge.value = value;
+    out_.push_back({std::move(name), std::move(help), type, {std::move(m)}});
   }
-  /// A label value with \, " and newline escaped (format 0.0.4).
-  static std::string label_value(std::string_view v) {
-    std::string out;
-    for (char c : v) {
-      if (c == '\\') out += "\\\\";
-      else if (c == '"') out += "\\\"";
-      else if (c == '\n') out += "\\n";
-      else out += c;
-    }
-    return out;
+  void add_histogram(std::string name, std::string help, ClientMetric::Histogram h) {
+    ClientMetric m;
+    m.histogram = std::move(h);
+    out_.push_back({std::move(name), std::move(help), MetricType::Histogram, {std::move(m)}});
   }
+  void add_family(MetricFamily fam) { out_.push_back(std::move(fam)); }
+  std::string text() const { return prometheus::TextSerializer{}.Serialize(out_); }
 
  private:
-  std::string out_;
+  std::vector<MetricFamily> out_;
 };
-
-/// Microseconds as a bucket bound in seconds: 100 -> "0.0001", 1000000 -> "1".
-std::string seconds_label(std::uint64_t us) {
-  std::string s = std::to_string(us / 1000000);
-  auto frac = us % 1000000;
-  if (frac) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%06" PRIu64, frac);
-    std::string f = buf;
-    while (!f.empty() && f.back() == '0') f.pop_back();
-    s += "." + f;
-  }
-  return s;
-}
 
 struct process_stats {
   bool ok = false;
@@ -127,73 +93,84 @@ process_stats read_process_stats() {
 
 std::string render(node& n) {
   auto& m = metrics();
-  exposition e;
-  const auto load = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+  families f;
+  const auto load = [](const auto& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); };
+  const auto C = MetricType::Counter;
+  const auto G = MetricType::Gauge;
 
-  e.header("skein_node_info", "gauge", "Constant 1; the node label names this node.");
-  e.sample("skein_node_info", "node=\"" + exposition::label_value(n.options().name) + "\"", "1");
-
-  e.metric("skein_sessions", "gauge", "Session activations live on this node.", load(m.sessions));
-  e.metric("skein_connections", "gauge", "Client streams (WebSocket) open on this node.",
-           load(m.connections));
-  e.metric("skein_connections_total", "counter", "Client streams opened on this node.",
-           load(m.connections_total));
-  e.metric("skein_peers_connected", "gauge", "Other members whose session host this node reaches.",
-           n.status().peers_connected.load());
-  e.metric("skein_messages_in_total", "counter", "Client frames received by this node's streams.",
-           load(m.messages_in));
-  e.metric("skein_messages_out_total", "counter",
-           "Server frames written to this node's streams.", load(m.messages_out));
-  e.metric("skein_inputs_total", "counter",
-           "Inputs (open, message, close) handled by sessions on this node.", load(m.inputs));
-  e.metric("skein_commits_total", "counter",
-           "Checkpoint batches (journal, outbox, snapshot) committed for sessions on this node.",
-           load(m.commits));
-  e.metric("skein_outbox_events_total", "counter",
-           "Events written to session outboxes on this node.", load(m.outbox_events));
-  e.metric("skein_activations_total", "counter", "Sessions activated on this node.",
-           load(m.activations));
-  e.metric("skein_migrations_in_total", "counter", "Sessions migrated to this node.",
-           load(m.migrations_in));
-  e.metric("skein_migrations_out_total", "counter", "Sessions migrated away from this node.",
-           load(m.migrations_out));
-  e.metric("skein_membership_changes_total", "counter",
-           "Members seen joining or leaving (member_up, member_down) by this node.",
-           load(m.membership_changes));
-  e.metric("skein_slow_consumers_total", "counter",
-           "Client streams closed because their outbound queue was full (close 1008).",
-           load(m.slow_consumers));
-  e.metric("skein_event_streams", "gauge", "Open GET /cluster/events (SSE) streams on this node.",
-           open_event_streams());
+  f.add("skein_node_info", G, "Constant 1; the node label names this node.", 1,
+        {{"node", n.options().name}});
+  f.add("skein_sessions", G, "Session activations live on this node.", load(m.sessions));
+  f.add("skein_connections", G, "Client streams (WebSocket) open on this node.", load(m.connections));
+  f.add("skein_connections_total", C, "Client streams opened on this node.", load(m.connections_total));
+  f.add("skein_peers_connected", G, "Other members whose session host this node reaches.",
+        static_cast<double>(n.status().peers_connected.load()));
+  f.add("skein_messages_in_total", C, "Client frames received by this node's streams.",
+        load(m.messages_in));
+  f.add("skein_messages_out_total", C, "Server frames written to this node's streams.",
+        load(m.messages_out));
+  f.add("skein_inputs_total", C, "Inputs (open, message, close) handled by sessions on this node.",
+        load(m.inputs));
+  f.add("skein_commits_total", C,
+        "Checkpoint batches (journal, outbox, snapshot) committed for sessions on this node.",
+        load(m.commits));
+  f.add("skein_outbox_events_total", C, "Events written to session outboxes on this node.",
+        load(m.outbox_events));
+  f.add("skein_activations_total", C, "Sessions activated on this node.", load(m.activations));
+  f.add("skein_migrations_in_total", C, "Sessions migrated to this node.", load(m.migrations_in));
+  f.add("skein_migrations_out_total", C, "Sessions migrated away from this node.",
+        load(m.migrations_out));
+  f.add("skein_membership_changes_total", C,
+        "Members seen joining or leaving (member_up, member_down) by this node.",
+        load(m.membership_changes));
+  f.add("skein_slow_consumers_total", C,
+        "Client streams closed because their outbound queue was full (close 1008).",
+        load(m.slow_consumers));
+  for (auto [name, help, arr] : {
+         std::tuple{"skein_http_responses_total",
+                    "HTTP responses written by this node (not stream frames), by status class.",
+                    &m.http_responses},
+         std::tuple{"skein_mcp_errors_total",
+                    "MCP requests answered with an HTTP error and a JSON-RPC error, by status class.",
+                    &m.mcp_errors}}) {
+    MetricFamily fam{name, help, C, {}};
+    for (unsigned k = 1; k <= 5; ++k) {
+      ClientMetric cm;
+      cm.label = {{"status", std::to_string(k) + "xx"}};
+      cm.counter.value = load((*arr)[k]);
+      fam.metric.push_back(std::move(cm));
+    }
+    f.add_family(std::move(fam));
+  }
+  f.add("skein_event_streams", G, "Open GET /cluster/events (SSE) streams on this node.",
+        static_cast<double>(open_event_streams()));
 
   // Histogram: cumulative buckets in seconds, from a single read of each bucket.
   const auto& h = m.checkpoint_latency;
-  constexpr std::string_view hist = "skein_checkpoint_latency_seconds";
-  e.header(hist, "histogram",
-           "Time from an input being handled to its checkpoint batch being committed.");
+  ClientMetric::Histogram hist;
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < latency_histogram::bounds_us.size(); ++i) {
     cumulative += h.bucket(i);
-    e.sample("skein_checkpoint_latency_seconds_bucket",
-             "le=\"" + seconds_label(latency_histogram::bounds_us[i]) + "\"",
-             exposition::number(cumulative));
+    hist.bucket.push_back({cumulative, static_cast<double>(latency_histogram::bounds_us[i]) / 1e6});
   }
   cumulative += h.bucket(latency_histogram::bounds_us.size());
-  e.sample("skein_checkpoint_latency_seconds_bucket", "le=\"+Inf\"", exposition::number(cumulative));
-  e.sample("skein_checkpoint_latency_seconds_sum", {},
-           exposition::number(static_cast<double>(h.sum_us()) / 1e6));
-  e.sample("skein_checkpoint_latency_seconds_count", {}, exposition::number(cumulative));
+  hist.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+  hist.sample_count = cumulative;
+  hist.sample_sum = static_cast<double>(h.sum_us()) / 1e6;
+  f.add_histogram("skein_checkpoint_latency_seconds",
+                  "Time from an input being handled to its checkpoint batch being committed.",
+                  std::move(hist));
 
   auto ps = read_process_stats();
   if (ps.ok) {
-    e.metric("process_resident_memory_bytes", "gauge", "Resident set size (/proc/self/statm).",
-             ps.rss_bytes);
-    e.metric("process_virtual_memory_bytes", "gauge", "Virtual memory size (/proc/self/statm).",
-             ps.virtual_bytes);
-    e.metric("process_cpu_seconds_total", "counter",
-             "User and system CPU time (/proc/self/stat).", ps.cpu_seconds);
+    f.add("process_resident_memory_bytes", G, "Resident set size (/proc/self/statm).",
+          static_cast<double>(ps.rss_bytes));
+    f.add("process_virtual_memory_bytes", G, "Virtual memory size (/proc/self/statm).",
+          static_cast<double>(ps.virtual_bytes));
+    f.add("process_cpu_seconds_total", C, "User and system CPU time (/proc/self/stat).",
+          ps.cpu_seconds);
   }
-  return e.take();
+  return f.text();
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts nginx (Debian's package: apt-get install -y nginx) on a free
-# loopback port as a round-robin, non-sticky load balancer in front of the
+# loopback port as a round-robin, non-sticky, health-aware load balancer in front of the
 # given skein node URLs, using deploy/nginx/skein.conf.template.
 #
 #   scripts/lb-nginx.sh [--port N] [--dir DIR] http://127.0.0.1:P1 http://127.0.0.1:P2 ...
@@ -39,7 +39,7 @@ mkdir -p "$dir"
 upstreams=""
 for u in "${urls[@]}"; do
   hostport="${u#http://}"; hostport="${hostport%%/*}"
-  upstreams+="    server ${hostport} max_fails=0;"$'\n'
+  upstreams+="    server ${hostport} max_fails=1 fail_timeout=5s;"$'\n'
 done
 
 conf="$dir/nginx.conf"

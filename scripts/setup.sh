@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl
   libcaf-dev libboost-dev librocksdb-dev libmsgpack-cxx-dev libxxhash-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev catch2
-  chromium fonts-liberation nginx
+  chromium fonts-liberation nginx haproxy prometheus-cpp-dev python3-yaml systemd
   iproute2 iptables
   clang-14 libclang-rt-14-dev
 )

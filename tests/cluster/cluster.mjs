@@ -82,7 +82,11 @@ function delay(ms) {
 export function launchCluster({ nodes = 3, dataDir, extraArgs = [], timeoutMs = 60_000, bin } = {}) {
   if (!dataDir) throw new Error('launchCluster: dataDir is required');
   const exe = bin ?? skeinDemoPath();
-  const args = ['launch', '--nodes', String(nodes), '--data', dataDir, ...extraArgs];
+  // Tests that kill nodes expect them to stay dead unless they ask for the
+  // launcher's supervision (--max-restarts / --restart-backoff).
+  const supervised = extraArgs.some((a) => a === '--max-restarts' || a === '--restart-backoff');
+  const args = ['launch', '--nodes', String(nodes), '--data', dataDir,
+    ...(supervised ? [] : ['--max-restarts', '0']), ...extraArgs];
   const cmdline = `${exe} ${args.join(' ')}`;
   const verbose = !!process.env.SKEIN_TEST_VERBOSE;
 

@@ -35,8 +35,17 @@ process.on('exit', () => {
 });
 
 /** Starts nginx round-robin in front of `urls`; resolves {url, stop()}. */
-export function startNginx(urls, { timeoutMs = 15_000 } = {}) {
-  const script = path.join(repoRoot, 'scripts', 'lb-nginx.sh');
+export function startNginx(urls, opts = {}) {
+  return startLb('lb-nginx.sh', urls, opts);
+}
+
+/** Starts HAProxy (scripts/lb-haproxy.sh) in front of `urls`; resolves {url, stop()}. */
+export function startHaproxy(urls, opts = {}) {
+  return startLb('lb-haproxy.sh', urls, opts);
+}
+
+function startLb(scriptName, urls, { timeoutMs = 15_000 } = {}) {
+  const script = path.join(repoRoot, 'scripts', scriptName);
   const dir = makeTempDir('skein-lb-');
   const child = spawn(script, ['--dir', dir, ...urls], { stdio: ['ignore', 'pipe', 'pipe'] });
   liveLbs.add(child);
@@ -44,8 +53,8 @@ export function startNginx(urls, { timeoutMs = 15_000 } = {}) {
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => child.on('exit', (code) => { liveLbs.delete(child); resolve(code); }));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`nginx did not start: ${stderr}`)), timeoutMs);
-    exited.then((code) => { clearTimeout(timer); reject(new Error(`lb-nginx.sh exited (${code}): ${stderr}`)); });
+    const timer = setTimeout(() => reject(new Error(`${scriptName} did not start: ${stderr}`)), timeoutMs);
+    exited.then((code) => { clearTimeout(timer); reject(new Error(`${scriptName} exited (${code}): ${stderr}`)); });
     const rl = readline.createInterface({ input: child.stdout });
     rl.on('line', (line) => {
       const m = /^lb (http:\/\/\S+)$/.exec(line);
