@@ -903,6 +903,18 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       } catch (const std::exception& e) {
         spdlog::warn("bad gossip from {}: {}", name, e.what());
       }
+      // A peer that talks to us but that we never registered (its hello
+      // answer was lost when both sides dialed at once, e.g. a restarted
+      // node dialing its seeds): take its handle from the message, or the
+      // pair stays half-connected and a joining node never becomes up.
+      auto m = st.view.find(name);
+      auto p = st.peers.find(name);
+      if (name != self_name(self) && m && m->state != member_state::down
+          && (p == st.peers.end() || !p->second.handle))
+        if (auto h = caf::actor_cast<caf::actor>(self->current_sender())) {
+          peer_up(self, name, std::move(h));
+          on_view_changed(self);
+        }
     },
     [self](claim_atom,
            const std::string& key) -> caf::result<bool, std::uint64_t, std::uint64_t> {
