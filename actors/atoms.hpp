@@ -4,7 +4,7 @@
 // connection -> session   (join_atom, string client, string params_json, actor conn,
 //                          uint64 last_seq, bool resume, bool fresh_conn)
 //                         (message_atom, string client, uint64 cseq, string json_text)
-//                         (leave_atom, string client)
+//                         (leave_atom, string client, uint64 next_cseq, actor conn)
 // session -> connection   (frame_atom, string frame)   one server frame, JSON text
 //                         (moved_atom, actor new_session)  re-attach there
 // host -> host            (gossip_atom, string name, string view_json, int64 ts, int64 echo,

@@ -133,7 +133,9 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
     },
     [self](leave_atom) {
       auto& st = self->state;
-      if (st.session) self->send(st.session, leave_atom::value, st.init.client_id, st.next_cseq);
+      if (st.session)
+        self->send(st.session, leave_atom::value, st.init.client_id, st.next_cseq,
+                   caf::actor_cast<caf::actor>(self));
       self->quit();
     },
     [self](frame_atom, std::string& frame) {

@@ -290,11 +290,16 @@ void on_message(session_actor* self, const std::string& client_id, std::uint64_t
   }
 }
 
-void on_leave(session_actor* self, const std::string& client_id, std::uint64_t next_cseq) {
+/// A connection of the client leaves. The leave of a connection that a newer
+/// one replaced (the client resumed before the old one's leave arrived) is
+/// ignored: it must not drop the client from under its new connection.
+void on_leave(session_actor* self, const std::string& client_id, std::uint64_t next_cseq,
+              const caf::actor& conn) {
   auto& st = self->state;
   auto i = st.clients.find(client_id);
   if (i == st.clients.end()) return;
   auto& c = i->second;
+  if (conn && c.conn && conn != c.conn) return;
   if (c.next_cseq != 0 && next_cseq > c.next_cseq) {
     c.leave_at = next_cseq;  // messages still on their way (through a handoff)
     return;
@@ -436,7 +441,7 @@ void handle_stashed(session_actor* self, stashed s) {
         self->send(st.successor, message_atom::value, s.client, s.cseq, s.text);
         break;
       case stashed::leave:
-        self->send(st.successor, leave_atom::value, s.client, s.cseq);
+        self->send(st.successor, leave_atom::value, s.client, s.cseq, s.conn);
         break;
     }
     caf::actor who = s.conn;
@@ -449,7 +454,7 @@ void handle_stashed(session_actor* self, stashed s) {
     case stashed::join:
       return on_join(self, s.client, s.params, s.conn, s.last_seq, s.resume, s.fresh_conn);
     case stashed::message: return on_message(self, s.client, s.cseq, s.text);
-    case stashed::leave: return on_leave(self, s.client, s.cseq);
+    case stashed::leave: return on_leave(self, s.client, s.cseq, s.conn);
   }
 }
 
@@ -566,8 +571,8 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       handle_stashed(self, stashed{stashed::message, std::move(client), {}, std::move(text), {},
                                    0, cseq, false});
     },
-    [self](leave_atom, std::string& client, std::uint64_t next_cseq) {
-      handle_stashed(self, stashed{stashed::leave, std::move(client), {}, {}, {}, 0, next_cseq,
+    [self](leave_atom, std::string& client, std::uint64_t next_cseq, caf::actor& conn) {
+      handle_stashed(self, stashed{stashed::leave, std::move(client), {}, {}, conn, 0, next_cseq,
                                    false});
     },
     [self](committed_atom, std::uint64_t id, const std::string& error) {

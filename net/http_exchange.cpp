@@ -131,7 +131,9 @@ void deliver_once(server_context& ctx, std::string key, std::string client_id,
             a->send(session, join_atom::value, client, params, caf::actor_cast<caf::actor>(a),
                     std::uint64_t{0}, false, true);
           a->send(session, message_atom::value, client, std::uint64_t{0}, text);
-          if (as_new_client) a->send(session, leave_atom::value, client, std::uint64_t{0});
+          if (as_new_client)
+            a->send(session, leave_atom::value, client, std::uint64_t{0},
+                    caf::actor_cast<caf::actor>(a));
           if (done) done(std::string{});
         },
         [a, done](caf::error& err) {
