@@ -331,6 +331,10 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
       ['skein_migrations_in_total', 'counter'], ['skein_migrations_out_total', 'counter'],
       ['skein_membership_changes_total', 'counter'], ['skein_slow_consumers_total', 'counter'],
       ['skein_checkpoint_latency_seconds', 'histogram'], ['process_resident_memory_bytes', 'gauge'],
+      ['skein_transport_connections', 'gauge'], ['skein_transport_connections_total', 'counter'],
+      ['skein_transport_messages_in_total', 'counter'], ['skein_transport_messages_out_total', 'counter'],
+      ['skein_kind_inputs_total', 'counter'], ['skein_kind_messages_total', 'counter'],
+      ['skein_replication_lag_seconds', 'histogram'],
     ]) {
       assert.equal(before1.m.families.get(name), type, `n1/metrics: ${name} should be a ${type}`);
     }
@@ -357,6 +361,14 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
       [n2, before2, 'skein_checkpoint_latency_seconds_count', frames + 1],
       [n2, before2, 'skein_outbox_events_total', frames + 1],
       [n2, before2, 'skein_activations_total', 1],
+      // The labelled counters: by transport where the client is, by kind where the session is.
+      [n1, before1, 'skein_transport_messages_in_total', frames, 'transport="ws"'],
+      [n1, before1, 'skein_transport_messages_out_total', frames + 1, 'transport="ws"'],
+      [n1, before1, 'skein_transport_connections_total', 1, 'transport="ws"'],
+      [n2, before2, 'skein_kind_inputs_total', frames + 1, 'kind="chat"'],
+      [n2, before2, 'skein_kind_messages_total', frames, 'kind="chat"'],
+      // Every batch goes to the replicas; their acks are measured.
+      [n2, before2, 'skein_replication_lag_seconds_count', 1],
     ];
     let short = [];
     let after1;
@@ -365,7 +377,7 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
       after1 = (await scrape(n1)).m;
       after2 = (await scrape(n2)).m;
       short = expectations
-        .map(([node, b, name, by]) => [node.name, name, (node === n1 ? after1 : after2).value(name) - b.m.value(name), by])
+        .map(([node, b, name, by, l]) => [node.name, `${name}${l ? `{${l}}` : ''}`, (node === n1 ? after1 : after2).value(name, l) - b.m.value(name, l), by])
         .filter(([, , d, by]) => d < by);
       return short.length === 0;
     }, { timeoutMs: 10_000, what: 'the counters to move with the traffic', describe: () => JSON.stringify(short.map(([n, name, d, by]) => `${n} ${name} grew by ${d}, expected at least ${by}`)) });
@@ -478,8 +490,49 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
     }
     assert.ok(r.n2In > 0, `n2's card shows messages/s in > 0 while frames arrive (${JSON.stringify(r)})`);
     assert.ok(r.n1Commits > 0, `n1's card shows commits/s > 0 while its session commits (${JSON.stringify(r)})`);
+
+    // The busy session is first in the table, with its one client. Keep the
+    // traffic flowing until the table (refreshed every second) shows it.
+    const firstRow = () => dashboard.evaluate(() => {
+      const row = document.querySelector('#sessions tbody tr');
+      return row && { key: row.dataset.key, clients: row.querySelector('.clients').textContent, rate: Number(row.dataset.rate) };
+    });
+    const busyDeadline = Date.now() + 15_000;
+    let first = await firstRow();
+    while (Date.now() < busyDeadline && !(first?.key === live.key && first.clients === '1')) {
+      await c.send({ op: 'add', by: 1 });
+      await c.nextData((d) => d && Object.hasOwn(d, 'value'), 10_000, 'the counter value');
+      await new Promise((done) => setTimeout(done, 50));
+      first = await firstRow();
+    }
+    assert.equal(first?.key, live.key, `the busiest session is first (${JSON.stringify(first)})`);
+    assert.equal(first.clients, '1', 'its client count is shown');
+    assert.ok(first.rate > 0, 'its inputs/s is above 0');
+    assert.match(await text(dashboard, '.node-card[data-node="n1"] [data-field="ckpt"]'), /^[\d.]+ \/ [\d.]+ ms$/,
+      'n1 shows current checkpoint p50 / p99');
     await shot(dashboard, 'dashboard.png');
+
+    // The search box filters the table by key; clearing it shows every row again.
+    const rowKeys = () => dashboard.locator('#sessions tbody tr').evaluateAll((els) => els.map((e) => e.dataset.key));
+    const total = (await rowKeys()).length;
+    assert.ok(total >= 2, `at least the room and the counter in the table (${total})`);
+    await dashboard.fill('#session-search', live.id);
+    await dashboard.waitForFunction((key) => {
+      const keys = [...document.querySelectorAll('#sessions tbody tr')].map((e) => e.dataset.key);
+      return keys.length === 1 && keys[0] === key;
+    }, live.key, { timeout: 10_000 }).catch(async (e) => { throw new Error(`only ${live.key} after searching ${live.id} (rows: ${await rowKeys()}): ${e.message}`); });
+    assert.match(await text(dashboard, '#session-count'), /^\(1 of \d+\)$/);
+    await dashboard.fill('#session-search', 'no-such-session-key');
+    await dashboard.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 0, null, { timeout: 10_000 });
+    await dashboard.fill('#session-search', '');
+    await dashboard.waitForFunction((n) => document.querySelectorAll('#sessions tbody tr').length >= n, total, { timeout: 10_000 });
+
+    // Rates are current, not lifetime averages: once the traffic stops, n2's
+    // messages/s in falls back to 0 (the window is a few seconds).
     await c.close();
+    await dashboard.waitForFunction(() => Number(document.querySelector('.node-card[data-node="n2"] [data-field="msgs_in"]').textContent) === 0,
+      null, { timeout: 15_000 })
+      .catch(async (e) => { throw new Error(`n2's messages/s in back to 0 after the traffic stopped (${JSON.stringify(await rates())}): ${e.message}`); });
   });
 
   it('dashboard: the Move button calls POST /admin/move', { timeout: 60_000 }, async () => {
