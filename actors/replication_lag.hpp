@@ -52,7 +52,14 @@ class replication_lag_tracker {
   /// `node` is no longer awaited (declared down): batches waiting only for
   /// it are dropped unmeasured.
   void forget(const std::string& node) {
-    std::erase_if(entries_, [&](entry& e) { return e.waiting.erase(node) && e.waiting.empty(); });
+    forget_if([&](const std::string& n) { return n == node; });
+  }
+  /// Every node for which `gone(node)` holds is no longer awaited.
+  template <class Pred>
+  void forget_if(Pred gone) {
+    std::erase_if(entries_, [&](entry& e) {
+      return std::erase_if(e.waiting, gone) > 0 && e.waiting.empty();
+    });
   }
   std::size_t tracked() const noexcept { return entries_.size(); }
 

@@ -50,7 +50,7 @@ struct gated_output {
   std::uint64_t commit = 0;
   clock::time_point handled;
   bool local_done = false;
-  std::set<std::string> replicas;  // replica acks still missing
+  std::map<std::string, caf::actor> replicas;  // replica acks still missing: name -> host sent to
   std::string bytes;               // the encoded batch, re-sent to a replica new to the set
   std::vector<gated_frame> frames;
 };
@@ -88,6 +88,7 @@ struct session_state {
   caf::actor host;
   std::shared_ptr<const cluster_view> view;
   std::vector<std::string> replicas;
+  std::map<std::string, caf::actor> replica_hosts;  // the host each replica was last sent to
   std::deque<snapshot_mark> snapshots;
   std::uint32_t inputs_since_snapshot = 0;
   clock::time_point last_snapshot = clock::now();
@@ -185,7 +186,7 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
       auto h = st.view->hosts.find(r);
       if (h == st.view->hosts.end()) continue;
       self->send(h->second, replicate_atom::value, st.key, st.epoch, bytes, me, g.commit);
-      g.replicas.insert(r);
+      g.replicas[r] = h->second;
       st.lag.waiting_on(g.commit, r);
     }
     if (st.options.durable == durability::replicated) g.bytes = std::move(bytes);
@@ -477,13 +478,17 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   // (the store cannot be read) stays out of the set until the next view
   // change tries again.
   auto me = caf::actor_cast<caf::actor>(self);
+  // A replica is new too when its host changed: a new incarnation under the
+  // same name has none of what was sent to the old one.
   for (auto it = next.begin(); it != next.end();) {
-    if (std::find(st.replicas.begin(), st.replicas.end(), *it) != st.replicas.end()) {
+    auto h = st.view->hosts.find(*it);
+    if (h == st.view->hosts.end()) {
       ++it;
       continue;
     }
-    auto h = st.view->hosts.find(*it);
-    if (h == st.view->hosts.end()) {
+    auto known = st.replica_hosts.find(*it);
+    if (std::find(st.replicas.begin(), st.replicas.end(), *it) != st.replicas.end()
+        && known != st.replica_hosts.end() && known->second == h->second) {
       ++it;
       continue;
     }
@@ -494,11 +499,13 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
     }
     self->send(h->second, replicate_atom::value, st.key, st.epoch, copy->encode(), me,
                std::uint64_t{0});
+    // Lag is measured for first sends only: acks owed by a replaced host never come.
+    if (known != st.replica_hosts.end()) st.lag.forget(*it);
+    st.replica_hosts[*it] = h->second;
     for (auto& g : st.gate)
       if (!g.bytes.empty()) {
         self->send(h->second, replicate_atom::value, st.key, st.epoch, g.bytes, me, g.commit);
-        g.replicas.insert(*it);
-        st.lag.waiting_on(g.commit, *it);
+        g.replicas[*it] = h->second;
       }
     ++it;
   }
@@ -509,12 +516,18 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   auto alive = [&](const std::string& n) {
     return st.view && std::binary_search(st.view->alive.begin(), st.view->alive.end(), n);
   };
+  // An ack is not awaited either from a host that a new incarnation of the
+  // same member replaced: the old one is gone for good.
+  auto replaced = [&](const std::string& n, const caf::actor& sent_to) {
+    if (!st.view) return false;
+    auto h = st.view->hosts.find(n);
+    return h != st.view->hosts.end() && h->second != sent_to;
+  };
   for (auto& g : st.gate)
     for (auto it = g.replicas.begin(); it != g.replicas.end();)
-      it = alive(*it) ? std::next(it) : g.replicas.erase(it);
-  if (st.view)
-    for (auto& [n, _] : st.view->hosts)
-      if (!alive(n)) st.lag.forget(n);
+      it = alive(it->first) && !replaced(it->first, it->second) ? std::next(it)
+                                                                 : g.replicas.erase(it);
+  st.lag.forget_if([&](const std::string& n) { return !alive(n); });
   release(self);
 }
 
