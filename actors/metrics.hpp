@@ -6,6 +6,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
 
 namespace skein {
 
@@ -31,6 +34,70 @@ class latency_histogram {
   std::atomic<std::uint64_t> sum_us_{0};
 };
 
+/// The transports a client stream arrives on, for the `transport` label.
+enum class transport_slot : std::uint8_t { ws, sse, mcp, events };
+inline constexpr std::array<const char*, 4> transport_names{"ws", "sse", "mcp", "events"};
+
+/// Counters of one transport.
+struct transport_counters {
+  std::atomic<std::int64_t> connections{0};
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> messages_in{0};
+  std::atomic<std::uint64_t> messages_out{0};
+};
+
+/// Counters of one session kind.
+struct kind_counters {
+  std::atomic<std::uint64_t> inputs{0};    // open, message, close
+  std::atomic<std::uint64_t> messages{0};  // message inputs only
+};
+
+/// A fixed table of session kinds, filled when kinds are registered (at
+/// start), read by index afterwards: no allocation or lookup on the hot path.
+/// Kinds past max_kinds share the last slot, named "other".
+class kind_table {
+ public:
+  static constexpr std::size_t max_kinds = 31;  // + "other"
+  static constexpr std::size_t other = max_kinds;
+
+  /// The slot of `kind`, registering it if there is room (idempotent).
+  std::size_t add(std::string_view kind) {
+    std::lock_guard lock(mu_);
+    auto n = size_.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i)
+      if (names_[i] == kind) return i;
+    if (n == max_kinds) return other;
+    names_[n] = std::string(kind);
+    size_.store(n + 1, std::memory_order_release);
+    return n;
+  }
+  /// The slot of a registered `kind`, or `other` (a scan: call it once per activation).
+  std::size_t find(std::string_view kind) const noexcept {
+    auto n = size_.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < n; ++i)
+      if (names_[i] == kind) return i;
+    return other;
+  }
+  /// Registered kinds (slots 0..size()-1); names never change once set.
+  std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
+  const std::string& name(std::size_t i) const noexcept { return names_[i]; }
+  kind_counters& at(std::size_t slot) noexcept { return counters_[slot]; }
+  const kind_counters& at(std::size_t slot) const noexcept { return counters_[slot]; }
+
+ private:
+  std::mutex mu_;
+  std::atomic<std::size_t> size_{0};
+  std::array<std::string, max_kinds> names_{};
+  std::array<kind_counters, max_kinds + 1> counters_{};
+};
+
+/// Live numbers of one session activation, shared by the session actor
+/// (writer) and its host (reader, for GET /cluster).
+struct session_counters {
+  std::atomic<std::uint32_t> clients{0};  // clients attached (joined, not yet left)
+  std::atomic<std::uint64_t> inputs{0};   // inputs handled by this activation
+};
+
 struct node_metrics {
   // gauges
   std::atomic<std::int64_t> connections{0};   // open client streams on this node
@@ -48,6 +115,14 @@ struct node_metrics {
   std::atomic<std::uint64_t> membership_changes{0};
   std::atomic<std::uint64_t> slow_consumers{0};
   latency_histogram checkpoint_latency;  // input handled -> its batch committed
+  // batch submitted (local commit started) -> the last replica's ack, for
+  // batches that had replicas to wait for
+  latency_histogram replication_lag;
+  std::array<transport_counters, transport_names.size()> transports{};
+  kind_table kinds;
+  transport_counters& transport(transport_slot t) noexcept {
+    return transports[static_cast<std::size_t>(t)];
+  }
   // HTTP responses written by this node's plain HTTP path, by status class:
   // index status/100 (1..5; 0 unused). Streams (WebSocket, SSE) count at
   // their upgrade/start response only.

@@ -1,5 +1,7 @@
 #include "actors/registry.hpp"
 
+#include "actors/metrics.hpp"
+
 #include <stdexcept>
 
 namespace skein {
@@ -22,6 +24,7 @@ void behaviour_registry::add_factory(std::string kind, factory f, kind_options o
     throw std::invalid_argument("kind '" + kind + "': snapshot_every and keep_snapshots must be >= 1");
   if (!factories_.emplace(kind, entry{f, o}).second)
     throw std::invalid_argument("session kind '" + kind + "' registered twice");
+  metrics().kinds.add(kind);  // its slot for the kind-labelled counters
 }
 
 std::unique_ptr<behaviour_instance> behaviour_registry::create(std::string_view kind) const {

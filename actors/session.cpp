@@ -17,6 +17,7 @@
 #include "actors/errors.hpp"
 #include "actors/liveness.hpp"
 #include "actors/metrics.hpp"
+#include "actors/replication_lag.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/records.hpp"
@@ -94,6 +95,9 @@ struct session_state {
   std::map<std::string, member> clients;
   std::deque<gated_output> gate;
   std::uint64_t next_commit = 1;
+  replication_lag_tracker lag;
+  std::size_t kind_slot = kind_table::other;         // in metrics().kinds
+  std::shared_ptr<session_counters> counters;        // read by the host
   std::uint64_t pause_gen = 0;
   std::mt19937_64 seeder{std::random_device{}()};
   // handoff
@@ -183,6 +187,7 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
       if (h == st.view->hosts.end()) continue;
       self->send(h->second, replicate_atom::value, st.key, st.epoch, bytes, me, g.commit);
       g.replicas[r] = h->second;
+      st.lag.waiting_on(g.commit, r);
     }
     if (st.options.durable == durability::replicated) g.bytes = std::move(bytes);
   }
@@ -237,6 +242,14 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
   batch.put_journal(st.key, ++st.journal_seq, rec);
   ++st.inputs_since_snapshot;
   metrics().inputs.fetch_add(1, std::memory_order_relaxed);
+  auto& kc = metrics().kinds.at(st.kind_slot);
+  kc.inputs.fetch_add(1, std::memory_order_relaxed);
+  if (kind == input_kind::message) kc.messages.fetch_add(1, std::memory_order_relaxed);
+  if (st.counters) {
+    st.counters->inputs.fetch_add(1, std::memory_order_relaxed);
+    st.counters->clients.store(static_cast<std::uint32_t>(st.clients.size()),
+                               std::memory_order_relaxed);
+  }
   metrics().outbox_events.fetch_add(outs.size(), std::memory_order_relaxed);
   maybe_snapshot(self, batch, false);
   commit(self, std::move(batch), std::move(g));
@@ -491,6 +504,8 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
     }
     self->send(h->second, replicate_atom::value, st.key, st.epoch, copy->encode(), me,
                std::uint64_t{0});
+    // Lag is measured for first sends only: acks owed by a replaced host never come.
+    if (known != st.replica_hosts.end()) st.lag.forget(*it);
     st.replica_hosts[*it] = h->second;
     for (auto& g : st.gate)
       if (!g.bytes.empty()) {
@@ -517,6 +532,7 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
     for (auto it = g.replicas.begin(); it != g.replicas.end();)
       it = alive(it->first) && !replaced(it->first, it->second) ? std::next(it)
                                                                  : g.replicas.erase(it);
+  st.lag.forget_if([&](const std::string& n) { return !alive(n); });
   release(self);
 }
 
@@ -534,6 +550,8 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   st.store = init.store;
   st.host = init.host;
   st.pause_gen = liveness::generation();
+  st.counters = std::move(init.counters);
+  st.kind_slot = metrics().kinds.find(std::string_view(st.key).substr(0, st.key.find('/')));
   auto adopted = json::parse(init.clients_json, nullptr, false);
   if (adopted.is_array())
     for (auto& c : adopted) {
@@ -542,6 +560,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       m.next_cseq = c.value("next_cseq", std::uint64_t{0});
       st.clients.emplace(c.value("id", std::string{}), std::move(m));
     }
+  if (st.counters) st.counters->clients.store(static_cast<std::uint32_t>(st.clients.size()));
   set_view(self, init.view);
   self->set_down_handler([self](caf::down_msg& dm) {
     for (auto& [id, m] : self->state.clients)
@@ -585,6 +604,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       }
       for (auto& g : st.gate)
         if (g.commit == id) g.local_done = true;
+      st.lag.local_done(id, clock::now());
       release(self);
     },
     [self](repl_ack_atom, const std::string& node, std::uint64_t id, const std::string& error) {
@@ -592,6 +612,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       if (!error.empty()) return fenced(self, "replica " + node + ": " + error);
       for (auto& g : st.gate)
         if (g.commit == id) g.replicas.erase(node);
+      st.lag.acked(id, node, clock::now());
       release(self);
     },
     [self](members_atom, std::shared_ptr<const cluster_view>& view) { set_view(self, view); },

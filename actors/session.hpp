@@ -23,6 +23,7 @@
 
 #include "actors/cluster_view.hpp"
 #include "actors/instance.hpp"
+#include "actors/metrics.hpp"
 #include "actors/options.hpp"
 #include "actors/recovery.hpp"
 
@@ -42,6 +43,7 @@ struct session_init {
   caf::actor host;                              // the local session host
   std::shared_ptr<const cluster_view> view;     // members, replica hosts
   std::string clients_json = "[]";              // clients adopted in a handoff
+  std::shared_ptr<session_counters> counters;   // live numbers for the host (may be null)
 };
 
 /// Spawns a session actor. Thread-safe.

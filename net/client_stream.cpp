@@ -93,6 +93,7 @@ void client_stream::write_done(beast::error_code ec) {
     return on_write_error(ec);
   }
   metrics().messages_out.fetch_add(1, std::memory_order_relaxed);
+  metrics().transport(transport_).messages_out.fetch_add(1, std::memory_order_relaxed);
   release(queue_.front().size());
   queue_.pop_front();
   if (!queue_.empty()) return write_front();
@@ -109,12 +110,15 @@ void client_stream::spawn_connection_actor(connection_init init) {
   conn_id_ = ctx_.add_connection(conn_);
   metrics().connections.fetch_add(1, std::memory_order_relaxed);
   metrics().connections_total.fetch_add(1, std::memory_order_relaxed);
+  metrics().transport(transport_).connections.fetch_add(1, std::memory_order_relaxed);
+  metrics().transport(transport_).connections_total.fetch_add(1, std::memory_order_relaxed);
 }
 
 void client_stream::leave_connection() {
   if (!conn_ || left_) return;
   left_ = true;
   metrics().connections.fetch_sub(1, std::memory_order_relaxed);
+  metrics().transport(transport_).connections.fetch_sub(1, std::memory_order_relaxed);
   caf::anon_send(conn_, leave_atom::value);
   ctx_.remove_connection(conn_id_);
 }

@@ -27,6 +27,7 @@
 #include <caf/actor.hpp>
 
 #include "actors/connection.hpp"
+#include "actors/metrics.hpp"
 #include "actors/transport.hpp"
 #include "net/detail.hpp"
 
@@ -110,6 +111,10 @@ class client_stream : public std::enable_shared_from_this<client_stream> {
   caf::actor conn_;
   std::uint64_t conn_id_ = 0;
   bool left_ = false;
+
+ protected:
+  /// The `transport` label of this stream's counters (set by the subclass).
+  transport_slot transport_ = transport_slot::ws;
 };
 
 /// The skein::transport of a connection actor: posts frames and closes onto

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "actors/events.hpp"
+#include "actors/metrics.hpp"
 #include "net/sse_stream.hpp"
 
 namespace skein::net_detail {
@@ -39,11 +40,15 @@ class event_stream final : public http_exchange {
   event_stream(beast::tcp_stream&& s, server_context& ctx, unsigned version)
     : http_exchange(std::move(s), ctx, version, false, event_limits(ctx.opts)) {
     open_streams.fetch_add(1, std::memory_order_relaxed);
+    transport_ = transport_slot::events;
+    metrics().transport(transport_).connections.fetch_add(1, std::memory_order_relaxed);
+    metrics().transport(transport_).connections_total.fetch_add(1, std::memory_order_relaxed);
   }
 
   ~event_stream() override {
     unsubscribe();
     open_streams.fetch_sub(1, std::memory_order_relaxed);
+    metrics().transport(transport_).connections.fetch_sub(1, std::memory_order_relaxed);
   }
 
   // On the strand (called from the route).

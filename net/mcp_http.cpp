@@ -147,7 +147,10 @@ bool valid_session_id(const std::string& s) {
 
 class mcp_exchange final : public http_exchange {
  public:
-  using http_exchange::http_exchange;
+  template <class... A>
+  explicit mcp_exchange(A&&... a) : http_exchange(std::forward<A>(a)...) {
+    transport_ = transport_slot::mcp;
+  }
 
   struct setup {
     std::string transport;          // wire::transport_*
@@ -180,6 +183,7 @@ class mcp_exchange final : public http_exchange {
     spawn_connection_actor(std::move(init));
     if (s_.transport == wire::transport_post) {
       metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
+      metrics().transport(transport_slot::mcp).messages_in.fetch_add(1, std::memory_order_relaxed);
       caf::anon_send(conn(), message_atom::value, std::move(s_.body));
     }
   }

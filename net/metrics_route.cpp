@@ -50,11 +50,42 @@ class families {
     out_.push_back({std::move(name), std::move(help), MetricType::Histogram, {std::move(m)}});
   }
   void add_family(MetricFamily fam) { out_.push_back(std::move(fam)); }
+  /// A counter or gauge family with one series per label value.
+  template <class Each>
+  void add_labelled(std::string name, MetricType type, std::string help, const char* label,
+                    std::size_t n, Each each) {
+    MetricFamily fam{std::move(name), std::move(help), type, {}};
+    for (std::size_t i = 0; i < n; ++i) {
+      auto [value, v] = each(i);
+      ClientMetric cm;
+      cm.label = {{label, std::string(value)}};
+      if (type == MetricType::Counter) cm.counter.value = v;
+      else cm.gauge.value = v;
+      fam.metric.push_back(std::move(cm));
+    }
+    out_.push_back(std::move(fam));
+  }
   std::string text() const { return prometheus::TextSerializer{}.Serialize(out_); }
 
  private:
   std::vector<MetricFamily> out_;
 };
+
+/// Cumulative buckets in seconds from a single read of each bucket, so that
+/// _count == the +Inf bucket.
+ClientMetric::Histogram histogram_of(const latency_histogram& h) {
+  ClientMetric::Histogram hist;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < latency_histogram::bounds_us.size(); ++i) {
+    cumulative += h.bucket(i);
+    hist.bucket.push_back({cumulative, static_cast<double>(latency_histogram::bounds_us[i]) / 1e6});
+  }
+  cumulative += h.bucket(latency_histogram::bounds_us.size());
+  hist.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+  hist.sample_count = cumulative;
+  hist.sample_sum = static_cast<double>(h.sum_us()) / 1e6;
+  return hist;
+}
 
 struct process_stats {
   bool ok = false;
@@ -145,21 +176,46 @@ std::string render(node& n) {
   f.add("skein_event_streams", G, "Open GET /cluster/events (SSE) streams on this node.",
         static_cast<double>(open_event_streams()));
 
-  // Histogram: cumulative buckets in seconds, from a single read of each bucket.
-  const auto& h = m.checkpoint_latency;
-  ClientMetric::Histogram hist;
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < latency_histogram::bounds_us.size(); ++i) {
-    cumulative += h.bucket(i);
-    hist.bucket.push_back({cumulative, static_cast<double>(latency_histogram::bounds_us[i]) / 1e6});
-  }
-  cumulative += h.bucket(latency_histogram::bounds_us.size());
-  hist.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
-  hist.sample_count = cumulative;
-  hist.sample_sum = static_cast<double>(h.sum_us()) / 1e6;
+  // By transport (ws, sse, mcp, events) and by session kind.
+  const auto nt = transport_names.size();
+  const auto tr = [&](auto field) {
+    return [&m, field, &load](std::size_t i) {
+      return std::pair{transport_names[i], load(m.transports[i].*field)};
+    };
+  };
+  f.add_labelled("skein_transport_connections", G, "Client streams open on this node, by transport.",
+                 "transport", nt, tr(&transport_counters::connections));
+  f.add_labelled("skein_transport_connections_total", C,
+                 "Client streams opened on this node, by transport.", "transport", nt,
+                 tr(&transport_counters::connections_total));
+  f.add_labelled("skein_transport_messages_in_total", C,
+                 "Client messages received by this node, by transport.", "transport", nt,
+                 tr(&transport_counters::messages_in));
+  f.add_labelled("skein_transport_messages_out_total", C,
+                 "Frames written to this node's client streams, by transport.", "transport", nt,
+                 tr(&transport_counters::messages_out));
+  // Registered kinds, then "other" (kinds past the table's size).
+  const auto nk = m.kinds.size();
+  const auto kd = [&](auto field) {
+    return [&m, nk, field, &load](std::size_t i) {
+      const auto slot = i < nk ? i : kind_table::other;
+      return std::pair{i < nk ? m.kinds.name(i).c_str() : "other", load(m.kinds.at(slot).*field)};
+    };
+  };
+  f.add_labelled("skein_kind_inputs_total", C,
+                 "Inputs (open, message, close) handled by sessions on this node, by session kind.",
+                 "kind", nk + 1, kd(&kind_counters::inputs));
+  f.add_labelled("skein_kind_messages_total", C,
+                 "Client messages handled by sessions on this node, by session kind.", "kind",
+                 nk + 1, kd(&kind_counters::messages));
+
   f.add_histogram("skein_checkpoint_latency_seconds",
                   "Time from an input being handled to its checkpoint batch being committed.",
-                  std::move(hist));
+                  histogram_of(m.checkpoint_latency));
+  f.add_histogram("skein_replication_lag_seconds",
+                  "Time from a batch's local commit to the last replica's ack (0 if the replicas "
+                  "acked first).",
+                  histogram_of(m.replication_lag));
 
   auto ps = read_process_stats();
   if (ps.ok) {

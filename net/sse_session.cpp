@@ -42,7 +42,10 @@ namespace {
 
 class sse_client final : public http_exchange {
  public:
-  using http_exchange::http_exchange;
+  template <class... A>
+  explicit sse_client(A&&... a) : http_exchange(std::forward<A>(a)...) {
+    transport_ = transport_slot::sse;
+  }
 
   void run(std::string key, std::string params_json, bool resume = false,
            std::uint64_t last_seq = 0) {
@@ -148,6 +151,7 @@ bool sse_route(request_context& rc) {
   json params(rc.target.query);
   params.erase("client");
   metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
+  metrics().transport(transport_slot::sse).messages_in.fetch_add(1, std::memory_order_relaxed);
   auto respond = rc.respond;
   auto ok = json_response(rc, http::status::accepted, json{{"accepted", true}, {"client", client}}.dump());
   auto fail = error_response(rc, http::status::service_unavailable, "");

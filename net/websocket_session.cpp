@@ -30,7 +30,9 @@ class websocket_session final : public client_stream {
  public:
   websocket_session(tcp::socket&& socket, server_context& ctx)
     : client_stream(ctx, socket.get_executor(), stream_limits::from(ctx.opts)),
-      ws_(std::move(socket)) {}
+      ws_(std::move(socket)) {
+    transport_ = transport_slot::ws;
+  }
 
   void run(http::request<http::string_body> req, std::string key, std::string params,
            std::string resume_client, std::uint64_t last_seq) {
@@ -90,6 +92,7 @@ class websocket_session final : public client_stream {
       return;
     }
     metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
+    metrics().transport(transport_slot::ws).messages_in.fetch_add(1, std::memory_order_relaxed);
     auto text = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
     // Beast checks text frames for UTF-8 (1007); binary frames are ours to check.

@@ -78,6 +78,7 @@ struct local_session {
   bool handing_off = false;
   bool pinned = false;
   clock::time_point retry_after{};  // no new handoff attempt before this
+  std::shared_ptr<session_counters> counters;  // clients, inputs (the session writes)
 };
 
 struct host_state {
@@ -665,9 +666,11 @@ void fence_done(host_actor* self, const std::string& key, std::uint64_t gen, caf
   if (--ai->second.pending_fences > 0) return;
   auto& a = ai->second;
   const auto epoch = a.ready->epoch;
+  auto counters = std::make_shared<session_counters>();
+  a.ready->counters = counters;
   auto session = spawn_session(self->system(), std::move(*a.ready));
   self->monitor(session);
-  st.directory[key] = local_session{session, false, a.pinned};
+  st.directory[key] = local_session{session, false, a.pinned, {}, std::move(counters)};
   metrics().activations.fetch_add(1, std::memory_order_relaxed);
   events().publish({{"type", "session_activated"}, {"session", key}, {"epoch", epoch}});
   for (auto& w : a.waiters) w.deliver(session);
@@ -826,12 +829,20 @@ std::string status_json(host_actor* self) {
                        {"incarnation", m.incarnation}});
   }
   json sessions = json::array();
-  for (auto& [key, _] : st.directory) sessions.push_back(key);
+  json stats = json::array();  // per session: clients attached, inputs handled
+  for (auto& [key, s] : st.directory) {
+    sessions.push_back(key);
+    const auto* c = s.counters.get();
+    stats.push_back({{"key", key},
+                     {"clients", c ? c->clients.load(std::memory_order_relaxed) : 0u},
+                     {"inputs", c ? c->inputs.load(std::memory_order_relaxed) : 0u}});
+  }
   return json{{"node", self_name(self)},
               {"url", st.init.self.url},
               {"state", member_state_name(self_info(self).state)},
               {"members", members},
-              {"sessions", sessions}}
+              {"sessions", sessions},
+              {"session_stats", stats}}
     .dump();
 }
 

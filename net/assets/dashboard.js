@@ -1,9 +1,14 @@
 // The cluster dashboard (GET /). Everything it shows comes from the nodes'
 // own endpoints, read from the browser:
 //   GET  /cluster            on any node: members {name, url, connected, self}
-//   GET  {member}/metrics    per node: gauges and counters; rates are computed
-//                            here from two consecutive scrapes
-//   GET  {member}/cluster    per node: the sessions active on it (owner)
+//   GET  {member}/metrics    per node: gauges and counters; rates and
+//                            latency percentiles are CURRENT: computed here
+//                            from the scrapes of the last RATE_WINDOW_MS
+//                            (counter and histogram-bucket deltas)
+//   GET  {member}/cluster    per node: the sessions active on it (owner) and
+//                            session_stats {key, clients, inputs}; the table
+//                            is sorted busiest first (inputs/s over the same
+//                            window, then clients) and filtered by #session-search
 //   GET  /cluster/placement  the HRW ranking of a key (owner, then replicas)
 //   SSE  {member}/cluster/events  every node's event feed, merged
 //   POST /admin/drain, /admin/move  the buttons
@@ -14,6 +19,7 @@ import {
 } from './common.js';
 
 const POLL_MS = 1000;
+const RATE_WINDOW_MS = 3000;   // rates and percentiles over (about) the last 3 s
 const MAX_ROWS = 200;
 const MAX_EVENTS = 200;
 
@@ -21,7 +27,9 @@ const state = {
   served: null,              // name of the node that served this page
   source: location.origin,   // where membership is read from
   members: [],               // [{name, url, connected, self, state?}]
-  prev: new Map(),           // name -> {t, m} previous scrape
+  history: new Map(),        // name -> [{t, m}] scrapes of the last RATE_WINDOW_MS, oldest first
+  sessionHistory: [],        // [{t, inputs: Map key -> inputs}] over the same window
+  filter: '',                // the search box, lower case
   cards: new Map(),          // name -> card element
   placements: new Map(),     // key -> {sig, ranking}
   feeds: new Map(),          // url -> EventSource
@@ -65,7 +73,8 @@ function card(name) {
       field('messages/s in', 'msgs_in'),
       field('messages/s out', 'msgs_out'),
       field('commits/s', 'commits'),
-      field('checkpoint avg', 'ckpt'),
+      field('checkpoint p50 / p99', 'ckpt'),
+      field('replication lag p99', 'repl'),
       field('migrations in/out', 'migrations'),
       field('RSS', 'rss')),
     h('button', { class: 'drain', dataset: { node: name }, onclick: () => drain(name) }, `Drain ${name}`));
@@ -76,6 +85,50 @@ function card(name) {
 function setField(c, key, text) {
   const el = c.querySelector(`[data-field="${key}"]`);
   if (el && el.textContent !== text) el.textContent = text;
+}
+
+/** Appends `sample` and drops those older than the window (keeping two). */
+function windowed(list, sample) {
+  list.push(sample);
+  while (list.length > 2 && sample.t - list[1].t >= RATE_WINDOW_MS) list.shift();
+  return list;
+}
+
+/** Cumulative bucket counts [{le, c}] of histogram `base` in a parsed scrape. */
+function buckets(m, base) {
+  return m.samples.filter((s) => s.name === `${base}_bucket`)
+    .map((s) => ({ le: s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), c: s.value }))
+    .sort((a, b) => a.le - b.le);
+}
+
+/**
+ * The q-quantile (seconds) of the observations between two scrapes, from the
+ * bucket deltas, interpolated within a bucket like Prometheus'
+ * histogram_quantile; undefined if nothing was observed in between.
+ */
+export function quantileBetween(older, newer, base, q) {
+  const was = new Map(buckets(older, base).map((b) => [b.le, b.c]));
+  const d = buckets(newer, base).map((b) => ({ le: b.le, c: b.c - (was.get(b.le) ?? 0) }));
+  const total = d.length ? d[d.length - 1].c : 0;
+  if (!(total > 0)) return undefined;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevC = 0;
+  for (const b of d) {
+    if (b.c >= rank) {
+      if (b.le === Infinity) return prevLe;
+      return prevLe + (b.le - prevLe) * (b.c > prevC ? (rank - prevC) / (b.c - prevC) : 1);
+    }
+    prevLe = b.le;
+    prevC = b.c;
+  }
+  return prevLe;
+}
+
+function fmtMs(s) {
+  if (s === undefined) return '–';
+  const ms = s * 1000;
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
 }
 
 function nodeState(member, scrape) {
@@ -97,28 +150,35 @@ function renderCard(member, scrape) {
   if (!scrape) {
     // No numbers rather than stale ones; rates restart from the next scrape.
     for (const el of c.querySelectorAll('dd[data-field]')) el.textContent = '–';
-    state.prev.delete(member.name);
+    state.history.delete(member.name);
     return;
   }
   const { m, t } = scrape;
-  const prev = state.prev.get(member.name);
+  const hist = windowed(state.history.get(member.name) ?? [], scrape);
+  state.history.set(member.name, hist);
+  const prev = hist.length > 1 ? hist[0] : null;   // the oldest scrape in the window
   const rate = (name) => {
     if (!prev) return undefined;
     const dt = (t - prev.t) / 1000;
     const d = (m.value(name) ?? 0) - (prev.m.value(name) ?? 0);
     return dt > 0 && d >= 0 ? d / dt : undefined;
   };
+  const pct = (base) => {
+    if (!prev) return '–';
+    const p50 = quantileBetween(prev.m, m, base, 0.5);
+    const p99 = quantileBetween(prev.m, m, base, 0.99);
+    return p50 === undefined ? '–' : `${fmtMs(p50)} / ${fmtMs(p99)} ms`;
+  };
   setField(c, 'sessions', String(m.value('skein_sessions') ?? '–'));
   setField(c, 'connections', String(m.value('skein_connections') ?? '–'));
   setField(c, 'msgs_in', fmtRate(rate('skein_messages_in_total')));
   setField(c, 'msgs_out', fmtRate(rate('skein_messages_out_total')));
   setField(c, 'commits', fmtRate(rate('skein_commits_total')));
-  const count = m.value('skein_checkpoint_latency_seconds_count') ?? 0;
-  const sum = m.value('skein_checkpoint_latency_seconds_sum') ?? 0;
-  setField(c, 'ckpt', count ? `${((sum / count) * 1000).toFixed(2)} ms` : '–');
+  setField(c, 'ckpt', pct('skein_checkpoint_latency_seconds'));
+  const lag = prev ? quantileBetween(prev.m, m, 'skein_replication_lag_seconds', 0.99) : undefined;
+  setField(c, 'repl', lag === undefined ? '–' : `${fmtMs(lag)} ms`);
   setField(c, 'migrations', `${m.value('skein_migrations_in_total') ?? 0} / ${m.value('skein_migrations_out_total') ?? 0}`);
   setField(c, 'rss', fmtBytes(m.value('process_resident_memory_bytes')));
-  state.prev.set(member.name, scrape);
 }
 
 // -------------------------------------------------------------- sessions --
@@ -142,15 +202,34 @@ async function ranking(key) {
 
 async function renderSessions(views) {
   const owners = new Map();   // key -> [node names it is active on]
+  const clients = new Map();  // key -> clients attached (summed over nodes)
+  const inputs = new Map();   // key -> inputs handled by its activations
   for (const [name, view] of views) {
     for (const key of view?.sessions ?? []) {
       if (!owners.has(key)) owners.set(key, []);
       owners.get(key).push(name);
     }
+    for (const s of view?.session_stats ?? []) {
+      clients.set(s.key, (clients.get(s.key) ?? 0) + s.clients);
+      inputs.set(s.key, (inputs.get(s.key) ?? 0) + s.inputs);
+    }
   }
-  const keys = [...owners.keys()].sort();
+  // Current inputs/s per session: against the oldest sample in the window
+  // that knows the key (a session new to the window counts from 0).
+  const now = performance.now();
+  const sh = windowed(state.sessionHistory, { t: now, inputs });
+  const rates = new Map();
+  for (const [key, n] of inputs) {
+    const old = sh.find((x) => x !== sh[sh.length - 1] && x.inputs.has(key));
+    rates.set(key, old && now > old.t ? Math.max(0, n - old.inputs.get(key)) / ((now - old.t) / 1000) : 0);
+  }
+  const all = [...owners.keys()];
+  const keys = all.filter((k) => !state.filter || k.toLowerCase().includes(state.filter))
+    .sort((a, b) => (rates.get(b) ?? 0) - (rates.get(a) ?? 0)
+      || (clients.get(b) ?? 0) - (clients.get(a) ?? 0)
+      || a.localeCompare(b));
   const shown = keys.slice(0, MAX_ROWS);
-  $('#session-count').textContent = `(${keys.length})`;
+  $('#session-count').textContent = keys.length === all.length ? `(${all.length})` : `(${keys.length} of ${all.length})`;
   const more = $('#sessions-more');
   more.hidden = keys.length <= MAX_ROWS;
   more.textContent = `and ${keys.length - MAX_ROWS} more`;
@@ -165,13 +244,19 @@ async function renderSessions(views) {
       const select = h('select', { class: 'move-to', 'aria-label': `move ${key} to` });
       row = h('tr', { dataset: { key } },
         h('td', { class: 'key mono' }, key),
+        h('td', { class: 'clients num' }),
+        h('td', { class: 'rate num' }),
         h('td', { class: 'owner' }),
         h('td', { class: 'replicas' }),
         h('td', { class: 'actions' }, select, ' ',
           h('button', { class: 'move', onclick: () => move(key, select.value) }, 'Move')));
     }
     existing.delete(key);
-    tbody.append(row);   // keeps rows in key order
+    tbody.append(row);   // keeps rows in display order (busiest first)
+    const setCell = (sel, v) => { const el = row.querySelector(sel); if (el.textContent !== v) el.textContent = v; };
+    setCell('.clients', String(clients.get(key) ?? '–'));
+    setCell('.rate', fmtRate(rates.get(key)));
+    row.dataset.rate = String(rates.get(key) ?? 0);
     const ownerText = active.join(', ');
     const ownerCell = row.querySelector('.owner');
     if (ownerCell.textContent !== ownerText) ownerCell.textContent = ownerText;
@@ -344,5 +429,10 @@ async function loop() {
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
+
+$('#session-search').addEventListener('input', (e) => {
+  state.filter = e.target.value.trim().toLowerCase();
+  scheduleRefresh();
+});
 
 loop();

@@ -11,12 +11,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import {
   Resources, httpGet, waitFor, waitForMembership, findIdOwnedBy, placement, wsUrl,
 } from '../cluster/cluster.mjs';
+import {
+  httpPost, parseExposition, scrape, nodePid, openEventStream, checkSessionsTable,
+} from './helpers.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
@@ -24,156 +26,6 @@ const CHROMIUM_FLAGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 const ARTIFACTS = path.join(process.env.SKEIN_ARTIFACTS ?? os.tmpdir(), 'skein-browser');
-
-// ------------------------------------------------------------- helpers ----
-
-/** POST url (empty body) -> {status, headers, body}. */
-function httpPost(url, { timeoutMs = 40_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false, headers: { connection: 'close', 'content-length': 0 } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { body += c; });
-      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode, headers: res.headers, body }); });
-    });
-    const timer = setTimeout(() => req.destroy(new Error(`POST ${url} timed out after ${timeoutMs} ms`)), timeoutMs);
-    req.on('error', (e) => { clearTimeout(timer); reject(new Error(`POST ${url}: ${e.message}`)); });
-    req.end();
-  });
-}
-
-/**
- * Strict parse of the Prometheus text format 0.0.4: every sample belongs to
- * a family announced by # TYPE (histograms: _bucket/_sum/_count), values are
- * numbers, no series twice, histogram buckets cumulative with +Inf == count.
- * Returns {families: Map(name -> type), value(name, labels?)}.
- */
-function parseExposition(text, where) {
-  assert.ok(text.endsWith('\n'), `${where}: exposition must end with a newline`);
-  const families = new Map();
-  const series = new Map();
-  const bucketsOf = new Map();   // histogram -> [{le, v}]
-  const familyOf = (name) => {
-    if (families.has(name)) return name;
-    for (const suffix of ['_bucket', '_sum', '_count']) {
-      const base = name.endsWith(suffix) ? name.slice(0, -suffix.length) : null;
-      if (base && families.get(base) === 'histogram') return base;
-    }
-    return null;
-  };
-  for (const line of text.split('\n').slice(0, -1)) {
-    let m;
-    if ((m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line))) continue;
-    if ((m = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line))) {
-      assert.ok(!families.has(m[1]), `${where}: # TYPE ${m[1]} twice`);
-      families.set(m[1], m[2]);
-      continue;
-    }
-    assert.ok(!line.startsWith('#'), `${where}: unexpected comment line ${JSON.stringify(line)}`);
-    m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*)\})? (\S+)$/.exec(line);
-    assert.ok(m, `${where}: malformed sample line ${JSON.stringify(line)}`);
-    const [, name, , labels = '', raw] = m;
-    const fam = familyOf(name);
-    assert.ok(fam, `${where}: sample ${name} has no # TYPE before it`);
-    const v = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
-    assert.ok(!Number.isNaN(v), `${where}: ${name} value ${JSON.stringify(raw)} is not a number`);
-    const key = `${name}{${labels}}`;
-    assert.ok(!series.has(key), `${where}: series ${key} twice`);
-    series.set(key, v);
-    if (families.get(fam) === 'counter') {
-      assert.ok(name.endsWith('_total'), `${where}: counter ${name} should end in _total`);
-      assert.ok(v >= 0, `${where}: counter ${name} is negative`);
-    }
-    if (name === `${fam}_bucket`) {
-      const le = /le="([^"]+)"/.exec(labels);
-      assert.ok(le, `${where}: ${name} without le label`);
-      if (!bucketsOf.has(fam)) bucketsOf.set(fam, []);
-      bucketsOf.get(fam).push({ le: le[1] === '+Inf' ? Infinity : Number(le[1]), v });
-    }
-  }
-  for (const [fam, buckets] of bucketsOf) {
-    for (let i = 1; i < buckets.length; i++) {
-      assert.ok(buckets[i].le > buckets[i - 1].le, `${where}: ${fam} buckets not in increasing le order`);
-      assert.ok(buckets[i].v >= buckets[i - 1].v, `${where}: ${fam} buckets not cumulative`);
-    }
-    assert.equal(buckets.at(-1).le, Infinity, `${where}: ${fam} needs a le="+Inf" bucket`);
-    assert.equal(buckets.at(-1).v, series.get(`${fam}_count{}`), `${where}: ${fam} +Inf bucket != _count`);
-    assert.ok(series.has(`${fam}_sum{}`), `${where}: ${fam}_sum missing`);
-  }
-  return {
-    families,
-    value(name, labels = '') {
-      const v = series.get(`${name}{${labels}}`);
-      assert.ok(v !== undefined, `${where}: no series ${name}{${labels}}`);
-      return v;
-    },
-  };
-}
-
-async function scrape(node) {
-  const r = await httpGet(`${node.url}/metrics`);
-  assert.equal(r.status, 200, `GET ${node.url}/metrics status`);
-  return { res: r, m: parseExposition(r.body, `${node.name}/metrics`) };
-}
-
-/** The pid of `skein-demo node --name NAME` in the launcher's process group. */
-function nodePid(cluster, name) {
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (pgrp !== cluster.child.pid) continue;
-      const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const i = args.indexOf('--name');
-      if (args.includes('node') && i >= 0 && args[i + 1] === name) return Number(entry);
-    } catch { /* raced with exit */ }
-  }
-  throw new Error(`no process for node ${name} in the launcher's process group ${cluster.child.pid}`);
-}
-
-/** Reads an SSE stream: {headers, events: [parsed JSON], comments, close(), next(pred, ms)}. */
-function openEventStream(url) {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false }, (res) => {
-      const stream = { status: res.statusCode, headers: res.headers, events: [], raw: '', waiters: [] };
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        stream.raw += chunk;
-        buf += chunk;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-          if (data) stream.events.push(JSON.parse(data));
-        }
-        for (const w of [...stream.waiters]) w();
-      });
-      stream.close = () => req.destroy();
-      stream.next = (pred, timeoutMs, what) => new Promise((res2, rej2) => {
-        const check = () => {
-          const e = stream.events.find(pred);
-          if (!e) return false;
-          clearTimeout(timer);
-          stream.waiters = stream.waiters.filter((w) => w !== check);
-          res2(e);
-          return true;
-        };
-        const timer = setTimeout(() => {
-          stream.waiters = stream.waiters.filter((w) => w !== check);
-          rej2(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; events: ${JSON.stringify(stream.events).slice(0, 2000)}`));
-        }, timeoutMs);
-        if (!check()) stream.waiters.push(check);
-      });
-      resolve(stream);
-    });
-    req.on('error', reject);
-  });
-}
-
-// ---------------------------------------------------------------- tests ----
 
 describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_000 }, () => {
   const res = new Resources();
@@ -331,6 +183,9 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
       ['skein_migrations_in_total', 'counter'], ['skein_migrations_out_total', 'counter'],
       ['skein_membership_changes_total', 'counter'], ['skein_slow_consumers_total', 'counter'],
       ['skein_checkpoint_latency_seconds', 'histogram'], ['process_resident_memory_bytes', 'gauge'],
+      ['skein_transport_connections', 'gauge'], ['skein_replication_lag_seconds', 'histogram'],
+      ...['transport_connections', 'transport_messages_in', 'transport_messages_out', 'kind_inputs', 'kind_messages']
+        .map((n) => [`skein_${n}_total`, 'counter']),
     ]) {
       assert.equal(before1.m.families.get(name), type, `n1/metrics: ${name} should be a ${type}`);
     }
@@ -357,6 +212,12 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
       [n2, before2, 'skein_checkpoint_latency_seconds_count', frames + 1],
       [n2, before2, 'skein_outbox_events_total', frames + 1],
       [n2, before2, 'skein_activations_total', 1],
+      // Labelled: by transport where the client is, by kind where the session is; replica acks.
+      ...[['messages_in', frames], ['messages_out', frames + 1], ['connections', 1]]
+        .map(([what, by]) => [n1, before1, `skein_transport_${what}_total`, by, 'transport="ws"']),
+      [n2, before2, 'skein_kind_inputs_total', frames + 1, 'kind="chat"'],
+      [n2, before2, 'skein_kind_messages_total', frames, 'kind="chat"'],
+      [n2, before2, 'skein_replication_lag_seconds_count', 1],
     ];
     let short = [];
     let after1;
@@ -365,7 +226,7 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
       after1 = (await scrape(n1)).m;
       after2 = (await scrape(n2)).m;
       short = expectations
-        .map(([node, b, name, by]) => [node.name, name, (node === n1 ? after1 : after2).value(name) - b.m.value(name), by])
+        .map(([node, b, name, by, l]) => [node.name, `${name}${l ? `{${l}}` : ''}`, (node === n1 ? after1 : after2).value(name, l) - b.m.value(name, l), by])
         .filter(([, , d, by]) => d < by);
       return short.length === 0;
     }, { timeoutMs: 10_000, what: 'the counters to move with the traffic', describe: () => JSON.stringify(short.map(([n, name, d, by]) => `${n} ${name} grew by ${d}, expected at least ${by}`)) });
@@ -478,8 +339,12 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
     }
     assert.ok(r.n2In > 0, `n2's card shows messages/s in > 0 while frames arrive (${JSON.stringify(r)})`);
     assert.ok(r.n1Commits > 0, `n1's card shows commits/s > 0 while its session commits (${JSON.stringify(r)})`);
-    await shot(dashboard, 'dashboard.png');
+
+    await checkSessionsTable(dashboard, live, c, () => shot(dashboard, 'dashboard.png'));
+    // Rates are current (a few seconds' window): n2's messages/s in returns to 0 once traffic stops.
     await c.close();
+    await dashboard.waitForFunction(() => Number(document.querySelector('.node-card[data-node="n2"] [data-field="msgs_in"]').textContent) === 0, null, { timeout: 15_000 })
+      .catch(async (e) => { throw new Error(`n2's messages/s in back to 0 after the traffic stopped (${JSON.stringify(await rates())}): ${e.message}`); });
   });
 
   it('dashboard: the Move button calls POST /admin/move', { timeout: 60_000 }, async () => {
