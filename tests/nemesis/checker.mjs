@@ -4,6 +4,8 @@
 //   LOST        a counter's final read is below a value a client saw
 //               (an acknowledged add is gone)
 //   DUPLICATE   a final read above the adds ever sent
+//   INEXACT     every add of a writer acknowledged, yet the counter differs
+//               from the number of adds it sent (exactly-once broken)
 //   DIVERGENT   two nodes answer different values for one counter after healing
 //   UNAVAILABLE a counter could not be read after healing
 //   FORK        two clients saw different frames under one seq of a session
@@ -56,6 +58,9 @@ export function checkCounters({ writers, watchers, reads }) {
       out.push({ cls: 'LOST', session, detail: `acknowledged ${acked} (${how}), sent ${w.sent}; reads ${all}: up to ${acked - worst} acknowledged adds lost` });
     }
     if (ok.some((x) => x.value > w.sent)) out.push({ cls: 'DUPLICATE', session, detail: `${w.sent} adds sent; reads ${all}` });
+    // Every add acknowledged: the counter must equal the distinct adds sent.
+    else if (w.inflight === 0 && values.size === 1 && ok[0].value - (w.initialValue ?? 0) !== w.sent)
+      out.push({ cls: 'INEXACT', session, detail: `${w.sent} adds sent, all acknowledged; reads ${all}` });
   }
   return { anomalies: out, indeterminate };
 }
