@@ -9,6 +9,7 @@
 
 #include "actors/atoms.hpp"
 #include "net/detail.hpp"
+#include "net/http_util.hpp"
 #include "runtime/node.hpp"
 
 namespace skein {
@@ -27,16 +28,7 @@ void server_context::remove_connection(std::uint64_t id) {
   conns.erase(id);
 }
 
-std::string new_client_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* digits = "0123456789abcdef";
-  std::string out(32, '0');
-  for (int half = 0; half < 2; ++half) {
-    auto v = rng();
-    for (int i = 0; i < 16; ++i) out[half * 16 + i] = digits[(v >> (i * 4)) & 0xf];
-  }
-  return out;
-}
+std::string new_client_id() { return secure_random_id(); }
 
 }  // namespace net_detail
 

@@ -222,7 +222,7 @@ export class CounterConn {
 
   url() {
     const base = this.urls[this.urlIndex % this.urls.length];
-    const q = this.clientId ? `?client=${encodeURIComponent(this.clientId)}&last_seq=${this.lastSeq}` : '';
+    const q = this.clientId ? `?client=${encodeURIComponent(this.clientId)}&last_seq=${this.lastSeq}&resume_token=${this.resumeToken}` : '';
     return wsUrl(base, `/ws/counter/${encodeURIComponent(this.id)}${q}`);
   }
 
@@ -266,6 +266,7 @@ export class CounterConn {
         if (v.seq === 0 && v.data?.type === 'welcome') {
           if (this.clientId && v.data.client !== this.clientId) this.violations.push(`resume as ${this.clientId} welcomed as ${v.data.client}`);
           this.clientId = v.data.client;
+          if (v.data.resume_token) this.resumeToken = v.data.resume_token;
           return;
         }
         const d = v.data;
