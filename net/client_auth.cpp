@@ -61,7 +61,8 @@ void apply_identity(const request_context& rc, const client_identity& id, nlohma
 
 bool admin_authorized(request_context& rc) {
   const auto& want = rc.server.opts.auth.admin_token;
-  auto bearer = bearer_token(header(rc.req, "Authorization"));
+  const auto authorization = header(rc.req, "Authorization");  // bearer views into it
+  auto bearer = bearer_token(authorization);
   if (!want.empty() && bearer && same_secret(*bearer, want)) return true;
   auto res = error_response(rc, http::status::unauthorized,
                             want.empty() ? "admin API disabled: the node has no admin token"
