@@ -10,17 +10,20 @@
 //  - /admin/* 401 without the admin token; ctl with --token-file and with
 //    SKEIN_ADMIN_TOKEN; launch's DATA/admin.token has mode 0600;
 //  - /cluster and /cluster/events: no mcp/ keys, no
-//    Access-Control-Allow-Origin: * (only a member's own origin is echoed).
+//    Access-Control-Allow-Origin: * (only a member's own origin is echoed);
+//  - a lone `node` without auth options logs `auth: off` once and creates
+//    DATA/admin.token (0600), which its /admin/* then requires.
 //
 //   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/auth.test.mjs
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Resources, httpGet, httpGetJson, waitForMembership, wsUrl } from './cluster.mjs';
+import { Resources, httpGet, httpGetJson, waitFor, waitForMembership, wsUrl, skeinDemoPath } from './cluster.mjs';
 import { ctl } from './procs.mjs';
 
 const SECRET = 'the-hs256-test-secret-0123456789';
@@ -245,5 +248,35 @@ describe('skein cluster: authentication', { timeout: 170_000 }, () => {
     }
     const both = await httpGetJson(`${n1.url}/cluster`);
     assert.ok(both.sessions.some((k) => k.startsWith('chat/')), `chat sessions are still listed: ${both.sessions}`);
+  });
+
+  it('a node without options: "auth: off" once, its own DATA/admin.token (0600)', { timeout: 30_000 }, async () => {
+    const port = () => new Promise((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
+    });
+    const [http, cport] = [await port(), await port()];
+    const data = path.join(res.tempDir('skein-auth-lone-'), 'n');
+    const child = spawn(skeinDemoPath(), ['node', '--name', 'lone', '--listen', `127.0.0.1:${http}`, '--cluster-port', String(cport), '--data', data],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => { err += c; });
+    const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const url = `http://127.0.0.1:${http}`;
+      await waitFor(async () => (await httpGet(`${url}/healthz`).catch(() => ({ status: 0 }))).status === 200,
+        { timeoutMs: 20_000, what: 'the lone node to serve', describe: () => err.slice(-2000) });
+      assert.equal(err.match(/auth: off/g)?.length, 1, `"auth: off" logged once: ${err}`);
+      const file = path.join(data, 'admin.token');
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      const token = fs.readFileSync(file, 'utf8').trim();
+      assert.equal((await statusOf(`${url}/admin/move?key=chat/x&to=lone`, { method: 'POST' })).status, 401);
+      const ok = await statusOf(`${url}/admin/move?key=chat/x&to=lone`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      assert.notEqual(ok.status, 401, `with DATA/admin.token: ${ok.status} ${ok.body}`);
+      // Clients need no token on such a node.
+      assert.equal((await upgrade(`${url}/ws/chat/open`)).status, 101);
+    } finally {
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, `the lone node exits 0 on SIGTERM: ${err.slice(-1000)}`);
+    }
   });
 });
