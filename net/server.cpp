@@ -75,6 +75,12 @@ http_server::http_server(node& n, server_options opts)
   if (ec) fail("bind");
   d.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) fail("listen on");
+  if (d.ctx.verifier.enabled())
+    spdlog::info("auth: clients need a JWT ({}) on /ws, /sse and /mcp", d.ctx.verifier.algorithms());
+  else
+    spdlog::warn("auth: off (no --jwt-secret-file or --jwt-public-key-file): /ws, /sse and /mcp accept any client");
+  if (d.ctx.opts.auth.admin_token.empty())
+    spdlog::warn("admin: no admin token; /admin/* refuses every request");
 }
 
 http_server::~http_server() { stop(); }

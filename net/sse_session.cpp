@@ -108,8 +108,17 @@ bool sse_route(request_context& rc) {
     rc.respond(error_response(rc, http::status::not_found, "MCP sessions are served at /mcp"));
     return true;
   }
+  client_identity id;
+  if (auto no = authenticate_client(rc, id)) {
+    rc.respond(refusal_response(rc, *no));
+    return true;
+  }
   auto session_key = session_key_of(rc);
   if (!session_key) return true;
+  if (auto no = authorize_session(rc, id, *session_key)) {
+    rc.respond(refusal_response(rc, *no));
+    return true;
+  }
   std::string key = std::move(*session_key);
 
   if (method == http::verb::get) {
@@ -119,6 +128,7 @@ bool sse_route(request_context& rc) {
     std::string last = header(rc.req, "Last-Event-ID");
     if (last.empty() && params.contains("last_seq")) last = params["last_seq"].get<std::string>();
     params.erase("last_seq");
+    apply_identity(rc, id, params);
     std::uint64_t last_seq = 0;
     bool resume = false;
     std::string client, token;
@@ -184,6 +194,7 @@ bool sse_route(request_context& rc) {
   }
   json params(rc.target.query);
   params.erase("client");
+  apply_identity(rc, id, params);
   metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
   metrics().transport(transport_slot::sse).messages_in.fetch_add(1, std::memory_order_relaxed);
   auto input = parse_client_input(rc.req.body());

@@ -150,8 +150,17 @@ class websocket_session final : public client_stream {
 }  // namespace
 
 bool websocket_route(request_context& rc) {
+  client_identity id;
+  if (auto no = authenticate_client(rc, id)) {
+    rc.respond(refusal_response(rc, *no));
+    return true;
+  }
   auto session_key = session_key_of(rc);
   if (!session_key) return true;
+  if (auto no = authorize_session(rc, id, *session_key)) {
+    rc.respond(refusal_response(rc, *no));
+    return true;
+  }
   if (!websocket::is_upgrade(rc.req)) {
     rc.respond(error_response(rc, http::status::upgrade_required, "WebSocket upgrade required"));
     return true;
@@ -187,8 +196,10 @@ bool websocket_route(request_context& rc) {
                               "a resume (?client=) needs the resume_token of the client's welcome frame"));
     return true;
   }
+  nlohmann::json params(query);
+  apply_identity(rc, id, params);
   std::make_shared<websocket_session>(rc.take_stream().release_socket(), rc.server)
-    ->run(std::move(rc.req), std::move(key), nlohmann::json(query).dump(),
+    ->run(std::move(rc.req), std::move(key), params.dump(),
           std::move(resume_client), last_seq, std::move(resume_token));
   return true;
 }

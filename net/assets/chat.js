@@ -8,7 +8,10 @@
 // for the whole page, and the highest seq received, so a server that keeps
 // an outbox can resend what was missed. Backoff 250 ms doubling to 4 s;
 // candidates are the other members in turn, then the original node again.
-import { fetchJSON, h, randomId, wsBase } from './common.js';
+import { fetchJSON, h, randomId, wsBase, pageToken } from './common.js';
+
+// A client JWT for nodes that need one: open the page as /chat?room=R#token=JWT.
+const clientToken = pageToken('skein-client-token');
 
 const $ = (sel) => document.querySelector(sel);
 const q = new URLSearchParams(location.search);
@@ -96,6 +99,7 @@ async function refreshOwner() {
 function connect(node) {
   clearTimeout(state.timer);
   const params = new URLSearchParams({ user: state.user, client: state.clientId });
+  if (clientToken) params.set('token', clientToken);  // nodes with --jwt-*: the user is the token's sub
   if (state.lastSeq !== null) params.set('last_seq', String(state.lastSeq));
   const path = `/ws/chat/${state.room.split('/').map(encodeURIComponent).join('/')}`;
   const url = `${wsBase(node.url)}${path}?${params}`;

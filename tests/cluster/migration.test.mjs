@@ -202,7 +202,7 @@ describe('skein cluster: migration, failover, fencing, resume', { timeout: 290_0
       // ---- drain n2 (if the admin routes are wired)
       const ackedAtJoin = load.acked;
       await waitLoadAcked(load, ackedAtJoin + 1_500, 15_000);
-      const r = await ctl(n1.url, ['drain', 'n2']);
+      const r = await ctl(n1.url, ['drain', 'n2'], { dataDir });
       if (adminNotWired(r)) {
         drainState = { wired: false, why: `ctl drain n2 -> exit ${r.code}: ${(r.stdout + r.stderr).trim()}` };
         t.diagnostic(`drain not exercised: ${drainState.why}`);

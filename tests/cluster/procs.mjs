@@ -151,11 +151,13 @@ export function addNode(dataDir, { timeoutMs = 60_000, extraArgs = [] } = {}) {
   });
 }
 
-/** `skein-demo ctl --node URL ARGS...` -> {code, stdout, stderr}; bounded. */
-export function ctl(url, args, { timeoutMs = 60_000 } = {}) {
+/** `skein-demo ctl --node URL ARGS... [--data DIR]` -> {code, stdout, stderr}; bounded. */
+export function ctl(url, args, { timeoutMs = 60_000, env = {}, dataDir } = {}) {
   const exe = skeinDemoPath();
+  // dataDir: a `launch` data root; ctl reads the admin token in DIR/admin.token.
+  const all = dataDir ? [...args, '--data', dataDir] : args;
   return new Promise((resolve, reject) => {
-    const child = spawn(exe, ['ctl', '--node', url, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(exe, ['ctl', '--node', url, ...all], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => { out += c; });
