@@ -20,7 +20,7 @@ TEST_CASE("delivery: a connection's inputs apply in cseq order, each once") {
   CHECK(t.next_cseq("c", 7) == 2);
 }
 
-TEST_CASE("delivery: a new connection retires the old one; its late join and inputs are stale") {
+TEST_CASE("delivery: a new connection retires the old one - its late join and inputs are stale") {
   delivery_table t;
   REQUIRE(t.attach("c", 7, 1, 0));
   t.consume("c", 7, 1, 0, 0);
@@ -94,7 +94,7 @@ TEST_CASE("delivery: eviction keeps joined clients and drops the least recently 
   CHECK(t.classify("mid", 2, 1, 0) == v::stale);
 }
 
-TEST_CASE("envelope: {id, data} is split; other frames pass; bad ids are refused") {
+TEST_CASE("envelope: an id+data object is split - other frames pass - bad ids are refused") {
   auto a = parse_client_input(R"({"id":17,"data":{"op":"add"}})");
   CHECK(a.id == 17);
   CHECK(a.text == R"({"op":"add"})");
@@ -114,7 +114,7 @@ TEST_CASE("envelope: {id, data} is split; other frames pass; bad ids are refused
   CHECK(ack_frame(5, "bad") == R"({"ack":5,"error":"bad"})");
 }
 
-TEST_CASE("records: v2 snapshot and journal round-trip; v1 records still decode") {
+TEST_CASE("records: v2 snapshot and journal round-trip - v1 records still decode") {
   using namespace persistence;
   snapshot_record s{3, 4, 5, 6, "state", {{"a", 7, 8, 9, {1, 2}, 10, "tok"}}};
   CHECK(decode_snapshot(encode(s), "k") == s);
