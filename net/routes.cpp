@@ -35,6 +35,7 @@ const route table[] = {
   {GET, "/", dashboard_routes},
   {GET, "/chat", dashboard_routes},
   {GET, "/assets/*", dashboard_routes},
+  {GET, "/assets/client/*", dashboard_routes},         // @skein/client's modules
 };
 
 unsigned bit_of(http::verb v) {

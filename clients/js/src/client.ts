@@ -38,7 +38,7 @@ export interface ClientOptions {
   id: string;
   /** The client's query parameters (chat: {user}); `client` and `last_seq` are the client's own. */
   params?: Record<string, string>;
-  /** 'owner' (default): the node holding the session; 'least-loaded': GET /gateway; 'direct': the seeds in turn, no gateway. */
+  /** 'owner' (default): the node holding the session (GET /gateway?session=); 'least-loaded': GET /gateway; 'direct': the URLs in turn from the first, no gateway. */
   route?: 'owner' | 'least-loaded' | 'direct';
   /** Transports in order of preference (default ['ws', 'sse']). */
   transports?: TransportName[];
@@ -123,7 +123,9 @@ export class SkeinClient extends Emitter<ClientEvents> {
     this._client = opts.client ?? null;
     this._lastSeq = opts.lastSeq ?? null;
     this._nextId = opts.nextId ?? 1;
-    this.seedIndex = Math.floor((opts.random ?? Math.random)() * this.seeds.length);
+    // 'direct' starts at the first URL (the caller's preference); the
+    // gateway routes start anywhere, to spread the /gateway requests.
+    this.seedIndex = opts.route === 'direct' ? 0 : Math.floor((opts.random ?? Math.random)() * this.seeds.length);
   }
 
   get state(): ClientState { return this._state; }
@@ -314,8 +316,10 @@ export class SkeinClient extends Emitter<ClientEvents> {
     this.clearTimer();
     this.emit('close', { code, reason, transport: name });
     if (this._state === 'closed') return;
+    // The next attempt avoids this node once (the gateway may name it
+    // until it is declared down; any node reaches the session).
+    this.lastFailedUrl = this._node?.url ?? null;
     if (!wasWelcomed) {
-      this.lastFailedUrl = this._node?.url ?? null;
       if (name === 'ws' && !opened) {
         this.wsFailures += 1;
         const transports = this.opts.transports ?? ['ws', 'sse'];

@@ -77,10 +77,11 @@ describe('backoff and wire', () => {
 });
 
 describe('SkeinClient (fake server)', () => {
-  it('connects to the owner named by /gateway?session=, acks resolve sends, errors reject them', async () => {
+  it('connects to the owner named by /gateway?session=, acks resolve sends, errors reject them', async (t) => {
     FakeWs.all = [];
     const fetch = gatewayTo('n2', 'http://n2:2');
     const c = new SkeinClient({ url: 'http://n1:1', kind: 'chat', id: 'a/b', params: { user: 'al' }, WebSocket: FakeWs, fetch, discover: false });
+    t.after(() => c.close());
     const states = [];
     c.on('state', (s) => states.push(s.state));
     const ready = c.connect();
@@ -106,9 +107,10 @@ describe('SkeinClient (fake server)', () => {
     assert.equal(c.state, 'closed');
   });
 
-  it('reconnects with client and last_seq, re-sends unacknowledged messages with their ids, drops seen seqs, reports reset', async () => {
+  it('reconnects with client and last_seq (avoiding the node just lost once), re-sends unacknowledged messages with their ids, drops seen seqs, reports reset', async (t) => {
     FakeWs.all = [];
-    const c = new SkeinClient({ url: ['http://n1:1', 'http://n3:3'], kind: 'counter', id: 'x', WebSocket: FakeWs, fetch: gatewayTo('n2', 'http://n2:2'), backoff: fast, discover: false });
+    const c = new SkeinClient({ url: ['http://n1:1', 'http://n3:3'], kind: 'counter', id: 'x', WebSocket: FakeWs, fetch: gatewayTo('n2', 'http://n2:2'), backoff: fast, discover: false, random: () => 0 });
+    t.after(() => c.close());
     const events = [];
     c.on('message', (m) => events.push(m.seq));
     const resets = [];
@@ -129,7 +131,8 @@ describe('SkeinClient (fake server)', () => {
     assert.equal(c.state, 'reconnecting');
     const p3 = c.send({ op: 'add', by: 3 });  // while disconnected: waits
     await until(() => FakeWs.all.length === 2, 'a second socket');
-    assert.equal(lastWs().url, 'ws://n2:2/ws/counter/x?client=cli&last_seq=5');
+    // The gateway names n2 again; the first retry goes elsewhere (another seed).
+    assert.equal(lastWs().url, 'ws://n3:3/ws/counter/x?client=cli&last_seq=5');
     lastWs().open();
     lastWs().welcome('cli', 'n2');
     assert.deepEqual(lastWs().sent.map((m) => m.id), [2, 3], 'unacknowledged 2 and queued 3, in id order');
@@ -147,7 +150,7 @@ describe('SkeinClient (fake server)', () => {
     c.close();
   });
 
-  it('falls back to SSE after two WebSocket attempts that never open', async () => {
+  it('falls back to SSE after two WebSocket attempts that never open', async (t) => {
     FakeWs.all = [];
     const posts = [];
     const enc = new TextEncoder();
@@ -166,6 +169,7 @@ describe('SkeinClient (fake server)', () => {
       return fetch(url, init);
     };
     const c = new SkeinClient({ url: 'http://n1:1', kind: 'chat', id: 'r', WebSocket: FakeWs, fetch: streamFetch, backoff: fast, discover: false });
+    t.after(() => c.close());
     const ready = c.connect();
     await until(() => FakeWs.all.length === 1, 'socket 1');
     lastWs().fail();
