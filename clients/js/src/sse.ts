@@ -4,7 +4,7 @@
 // polyfill in Node. Server frames arrive as `id: SEQ` + `data: D` events and
 // are handed on as `{"seq":SEQ,"data":D}`; the POST's `{"ack":N}` answer is
 // handed on as that frame. The stream's first event (`event: client`)
-// becomes the welcome frame.
+// becomes the welcome frame. Messages are POSTed one at a time, in order.
 //
 // Browsers: a page on another origin than the node needs CORS for /sse,
 // which skein does not answer; use WebSocket there (the default).
@@ -103,18 +103,33 @@ export function openSse(fetchFn: FetchFn, t: SseTarget, h: TransportHandlers): T
     finish(1006, 'event stream ended');
   })().catch((e: unknown) => finish(1006, e instanceof Error ? e.message : String(e)));
 
+  // One POST at a time, in the order sent: concurrent POSTs could reach the
+  // session out of id order, and an id below the highest applied one is
+  // taken for a duplicate (acknowledged, not applied).
+  const queue: string[] = [];
+  let posting = false;
+  const pump = () => {
+    if (posting || closed || !queue.length) return;
+    posting = true;
+    const text = queue.shift()!;
+    const q = new URLSearchParams({ client });
+    fetchFn(`${t.url}${t.path}?${q}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text })
+      .then(async (res) => {
+        const body = await res.text();
+        if (res.status >= 500) return finish(1011, `POST answered HTTP ${res.status}`);
+        if (/^\s*\{\s*"ack"/.test(body)) h.onText(body);  // 200 {"ack":N[,"error":T]}
+        posting = false;
+        pump();
+      })
+      .catch((e: unknown) => finish(1006, `POST failed: ${e instanceof Error ? e.message : String(e)}`));
+  };
+
   return {
     name: 'sse',
     send(_id, text) {
       if (closed) return;
-      const q = new URLSearchParams({ client });
-      fetchFn(`${t.url}${t.path}?${q}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text })
-        .then(async (res) => {
-          const body = await res.text();
-          if (res.status >= 500) return finish(1011, `POST answered HTTP ${res.status}`);
-          if (/^\s*\{\s*"ack"/.test(body)) h.onText(body);  // 200 {"ack":N[,"error":T]}
-        })
-        .catch((e: unknown) => finish(1006, `POST failed: ${e instanceof Error ? e.message : String(e)}`));
+      queue.push(text);
+      pump();
     },
     close(code = 1000, reason = '') {
       finish(code, reason);

@@ -160,7 +160,15 @@ describe('SkeinClient (fake server)', () => {
       if (init.method === 'POST') { posts.push({ url, body: JSON.parse(init.body) }); return [200, { ack: JSON.parse(init.body).id }]; }
       return [404, 'x'];
     });
+    let inFlight = 0;
+    let maxInFlight = 0;
     const streamFetch = async (url, init = {}) => {
+      if (init.method === 'POST') {
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 3));
+        inFlight -= 1;
+      }
       if (url.includes('/sse/') && init.method !== 'POST') {
         fetch.calls.push({ url, init });
         const body = new ReadableStream({ start(ctl) { streamCtl = ctl; } });
@@ -182,6 +190,9 @@ describe('SkeinClient (fake server)', () => {
     assert.equal(c.transportName, 'sse');
     await c.send({ type: 'say', text: 'hi' });
     assert.deepEqual(posts, [{ url: 'http://n1:1/sse/chat/r?client=s1', body: { id: 1, data: { type: 'say', text: 'hi' } } }]);
+    await Promise.all([2, 3, 4].map((i) => c.send(i)));
+    assert.deepEqual(posts.map((p) => p.body.id), [1, 2, 3, 4]);
+    assert.equal(maxInFlight, 1, 'one POST at a time: the session sees ids in order');
     const got = new Promise((resolve) => c.once('message', resolve));
     streamCtl.enqueue(enc.encode('id: 3\ndata: {"type":"said","text":"hi"}\n\n'));
     assert.deepEqual(await got, { seq: 3, data: { type: 'said', text: 'hi' } });
