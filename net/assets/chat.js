@@ -127,6 +127,7 @@ function join() {
     setNode({ name: node, url });
     $('#ws-url').textContent = `${transport} ${url}`;
     if (moved && resumed) system(`reconnected through ${node}`);
+    else if (moved) system(`connected to ${node} (${state.route === 'owner' ? "the room's owner" : 'least loaded'})`);
     state.lost = false;
     enableInput(true);
     refreshOwner();

@@ -16,7 +16,8 @@
 //    it again). Sends made while disconnected wait for the next connection.
 //
 // Events (on(name, fn)): 'state' {state, previous}, 'welcome' {client, node,
-// url, transport, resumed}, 'message' {seq, data}, 'reset' {seq},
+// url, transport, resumed (asked with client and last_seq, and the server
+// kept the client id)}, 'message' {seq, data}, 'reset' {seq},
 // 'ack' {id, error?}, 'close' {code, reason, transport} per connection,
 // 'error' {error} (a connection-level error frame, a frame that is not
 // skein's, a refused gateway). Not thread-safe (there are no threads): use
@@ -107,6 +108,7 @@ export class SkeinClient extends Emitter<ClientEvents> {
   private useSse = false;
   private lastFailedUrl: string | null = null;
   private discovered = false;
+  private resuming = false;       // the current connection asked to resume (client and last_seq)
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly pending = new Map<number, Pending>();  // insertion order = id order
 
@@ -238,6 +240,7 @@ export class SkeinClient extends Emitter<ClientEvents> {
     const query = new URLSearchParams(this.opts.params ?? {});
     if (this._client) query.set('client', this._client);
     if (this._lastSeq !== null) query.set('last_seq', String(this._lastSeq));
+    this.resuming = this._client !== null && this._lastSeq !== null;
     const idPath = this.opts.id.split('/').map(encodeURIComponent).join('/');
     let opened = false;
     const handlers = {
@@ -277,7 +280,7 @@ export class SkeinClient extends Emitter<ClientEvents> {
   }
 
   private onWelcome(client: string, node: string): void {
-    const resumed = this._client !== null && this._client === client;
+    const resumed = this.resuming && this._client === client;
     this._client = client;
     this.welcomed = true;
     this.attempt = 0;

@@ -17,7 +17,8 @@
 //    it again). Sends made while disconnected wait for the next connection.
 //
 // Events (on(name, fn)): 'state' {state, previous}, 'welcome' {client, node,
-// url, transport, resumed}, 'message' {seq, data}, 'reset' {seq},
+// url, transport, resumed (asked with client and last_seq, and the server
+// kept the client id)}, 'message' {seq, data}, 'reset' {seq},
 // 'ack' {id, error?}, 'close' {code, reason, transport} per connection,
 // 'error' {error} (a connection-level error frame, a frame that is not
 // skein's, a refused gateway). Not thread-safe (there are no threads): use
@@ -66,6 +67,7 @@ export class SkeinClient extends Emitter {
     useSse = false;
     lastFailedUrl = null;
     discovered = false;
+    resuming = false; // the current connection asked to resume (client and last_seq)
     timer = null;
     pending = new Map(); // insertion order = id order
     constructor(opts) {
@@ -212,6 +214,7 @@ export class SkeinClient extends Emitter {
             query.set('client', this._client);
         if (this._lastSeq !== null)
             query.set('last_seq', String(this._lastSeq));
+        this.resuming = this._client !== null && this._lastSeq !== null;
         const idPath = this.opts.id.split('/').map(encodeURIComponent).join('/');
         let opened = false;
         const handlers = {
@@ -260,7 +263,7 @@ export class SkeinClient extends Emitter {
             this.emit('message', { seq: f.seq, data: f.data });
     }
     onWelcome(client, node) {
-        const resumed = this._client !== null && this._client === client;
+        const resumed = this.resuming && this._client === client;
         this._client = client;
         this.welcomed = true;
         this.attempt = 0;
