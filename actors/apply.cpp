@@ -20,6 +20,10 @@ input_kind parse_input_kind(const std::string& name) {
   throw std::invalid_argument("unknown input kind '" + name + "'");
 }
 
+namespace {
+const std::string& c_id_of(const persistence::journal_record& rec) { return rec.client; }
+}  // namespace
+
 json error_event(const std::string& message) {
   return json{{"type", "error"}, {"message", message}};
 }
@@ -40,7 +44,13 @@ persistence::journal_record make_input(input_kind kind, const std::string& clien
 }
 
 std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_record& rec,
-                                const std::string& session_id, bool replay, std::uint64_t seed) {
+                                const std::string& session_id, bool replay, std::uint64_t seed,
+                                std::string* rejected) {
+  if (rejected) rejected->clear();
+  auto reject = [&](const std::string& why) {
+    if (rejected) *rejected = why;
+    return output{c_id_of(rec), error_event(why)};
+  };
   const auto kind = parse_input_kind(rec.kind_of_input);
   auto payload = json::parse(rec.payload, nullptr, false);
   if (!payload.is_object()) throw std::invalid_argument("journal payload is not a JSON object");
@@ -61,16 +71,16 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
   json msg;
   if (kind == input_kind::message) {
     msg = json::parse(payload.value("text", std::string{}), nullptr, false);
-    if (msg.is_discarded()) return {output{c.id, error_event("malformed JSON")}};
+    if (msg.is_discarded()) return {reject("malformed JSON")};
   }
   try {
     logic.handle(kind, c, msg, fx, session_id);
   } catch (const bad_input& e) {
     fx.outputs.clear();
-    if (kind == input_kind::message) fx.outputs.push_back({c.id, error_event(e.what())});
+    if (kind == input_kind::message) fx.outputs.push_back(reject(e.what()));
   } catch (const json::exception& e) {
     fx.outputs.clear();
-    if (kind == input_kind::message) fx.outputs.push_back({c.id, error_event(e.what())});
+    if (kind == input_kind::message) fx.outputs.push_back(reject(e.what()));
   }
   if (!replay) rec.random = fx.random;
   if (prefix.empty()) return std::move(fx.outputs);

@@ -32,10 +32,11 @@ persistence::journal_record make_input(input_kind kind, const std::string& clien
 /// A rejected input (malformed JSON, bad_input, json::exception) yields one
 /// error output for the sender of a message input and leaves the state as
 /// the handler left it (handlers must validate before mutating). Any other
-/// exception, and replay_divergence, propagates to the caller.
+/// exception, and replay_divergence, propagates to the caller. `rejected`
+/// (if given) is set to the reason when the input was rejected, else cleared.
 std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_record& rec,
                                 const std::string& session_id, bool replay,
-                                std::uint64_t seed = 0);
+                                std::uint64_t seed = 0, std::string* rejected = nullptr);
 
 /// `{"type":"error","message":message}`
 json error_event(const std::string& message);

@@ -2,11 +2,15 @@
 //
 // connection -> host      (resolve_atom, string key[, uint64 hops])    -> actor session
 // connection -> session   (join_atom, string client, string params_json, actor conn,
-//                          uint64 last_seq, bool resume, bool fresh_conn)
-//                         (message_atom, string client, uint64 cseq, string json_text)
-//                         (leave_atom, string client, uint64 next_cseq, actor conn)
+//                          uint64 last_seq, bool resume, uint64 token, uint64 next_unacked)
+//                         (message_atom, string client, uint64 token, uint64 cseq,
+//                          uint64 id, string json_text, actor reply_to)
+//                         (leave_atom, string client, uint64 token, uint64 next_cseq, actor conn)
+//                         token/cseq/id: see actors/delivery.hpp
 // session -> connection   (frame_atom, string frame)   one server frame, JSON text
 //                         (moved_atom, actor new_session)  re-attach there
+// session -> reply_to     (ack_atom, uint64 cseq, uint64 id, string error)  the input is
+//                          durable (error: it was rejected, not applied)
 // host -> host            (gossip_atom, string name, string view_json, int64 ts, int64 echo,
 //                          vector<string> suspects)   heartbeat + view (runtime/quorum.hpp)
 //                         (claim_atom, key) -> (bool active, uint64 epoch, uint64 journal_seq)
@@ -59,5 +63,7 @@ using handed_atom = caf::atom_constant<caf::atom("handed")>;
 using linger_atom = caf::atom_constant<caf::atom("linger")>;
 using placement_atom = caf::atom_constant<caf::atom("placement")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
 
 }  // namespace skein

@@ -1,6 +1,8 @@
 #include "actors/connection.hpp"
 
 #include <charconv>
+#include <deque>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -9,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/envelope.hpp"
 #include "actors/errors.hpp"
 
 namespace skein {
@@ -17,15 +20,25 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+/// An input sent to the session and not acknowledged yet: re-sent to every
+/// activation the connection attaches to until its ack comes.
+struct unacked_input {
+  std::uint64_t cseq = 0, id = 0;
+  std::string text;
+};
+
 struct connection_state {
   static inline const char* name = "skein.connection";
   connection_init init;
   caf::actor session;                 // the attached activation
-  std::vector<std::string> pending;   // inputs received while detached
+  std::uint64_t token = 0;            // this connection's id in the session's delivery table
+  std::deque<unacked_input> unacked;  // sent (or to send) and not acknowledged, by cseq
   std::uint64_t next_cseq = 1;
   std::uint64_t last_seq = 0;         // highest event seq handed to the transport
+  std::uint64_t acked_at_check = 0;   // cseq of the oldest unacked input at the last check
   bool attached_once = false;
   bool resolving = false;
+  bool checking = false;              // a check timer is armed
   clock::time_point detached_since = clock::now();
 };
 
@@ -33,9 +46,28 @@ using connection_actor = caf::stateful_actor<connection_state>;
 
 void resolve(connection_actor* self);
 
-void send_message(connection_actor* self, std::string text) {
+std::uint64_t random_token() {
+  static thread_local std::random_device rd;  // the OS's source (getrandom)
+  std::uint64_t t = 0;
+  while (t == 0) t = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  return t;
+}
+
+void send_input(connection_actor* self, const unacked_input& in) {
   auto& st = self->state;
-  self->send(st.session, message_atom::value, st.init.client_id, st.next_cseq++, std::move(text));
+  self->send(st.session, message_atom::value, st.init.client_id, st.token, in.cseq, in.id,
+             in.text, caf::actor_cast<caf::actor>(self));
+}
+
+/// While inputs wait for acks, check now and then that the activation they
+/// went to is still the session's (a partition or a lost down message leaves
+/// no other trace); if another one serves it now, re-attach there.
+void arm_check(connection_actor* self) {
+  auto& st = self->state;
+  if (st.checking || st.unacked.empty()) return;
+  st.checking = true;
+  st.acked_at_check = st.unacked.front().cseq;
+  self->delayed_send(self, st.init.ack_check_interval, check_atom::value);
 }
 
 void attach(connection_actor* self, caf::actor session) {
@@ -44,14 +76,15 @@ void attach(connection_actor* self, caf::actor session) {
   st.session = std::move(session);
   self->monitor(st.session);
   const bool resume = st.attached_once || st.init.resume;
-  const bool fresh = st.next_cseq == 1;  // nothing sent yet: the session restarts our numbering
   st.attached_once = true;
   auto me = caf::actor_cast<caf::actor>(self);
+  const auto next_unacked = st.unacked.empty() ? st.next_cseq : st.unacked.front().cseq;
   self->send(st.session, join_atom::value, st.init.client_id, st.init.params_json, me,
-             st.last_seq, resume, fresh);
-  auto pending = std::move(st.pending);
-  st.pending.clear();
-  for (auto& text : pending) send_message(self, std::move(text));
+             st.last_seq, resume, st.token, next_unacked);
+  // Everything not acknowledged goes (again) to this activation: it applies
+  // what it has not seen and acknowledges the rest (actors/delivery.hpp).
+  for (auto& in : st.unacked) send_input(self, in);
+  arm_check(self);
 }
 
 void detach_and_retry(connection_actor* self, const std::string& why) {
@@ -91,6 +124,13 @@ void resolve(connection_actor* self) {
       });
 }
 
+/// The activation stopped on purpose (fenced, its handler or store failed):
+/// the client is told (1012) rather than silently moved.
+bool activation_failed(const caf::error& reason) {
+  return is(reason, skein_error::fenced) || is(reason, skein_error::handler_failed)
+         || is(reason, skein_error::store_failure) || is(reason, skein_error::unrecoverable);
+}
+
 std::uint64_t seq_of(const std::string& frame) {
   // Frames start with {"seq":N
   constexpr std::string_view prefix = "{\"seq\":";
@@ -110,31 +150,89 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
                                                 {"client", st.init.client_id},
                                                 {"node", st.init.node_name}}}}
                          .dump());
+  st.token = random_token();
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     if (!st.session || dm.source != st.session.address()) return;
-    // The activation died (its node crashed or froze, or it was fenced):
-    // messages in flight to it may be lost, so the client must know. It
-    // reconnects with ?client=&last_seq= and gets what it missed.
-    st.init.out->close(1012, "session restarting; reconnect with client and last_seq to resume");
-    self->quit();
+    if (activation_failed(dm.reason)) {
+      st.init.out->close(1012, "session restarting; reconnect with client and last_seq to resume");
+      self->quit();
+      return;
+    }
+    // Its node died or lost its lease: find the next activation and send it
+    // every input not acknowledged yet; the client sees only latency.
+    spdlog::debug("connection {}: activation of {} down ({}); re-resolving", st.init.client_id,
+                  st.init.session_key, self->system().render(dm.reason));
+    st.session = nullptr;
+    st.detached_since = clock::now();
+    resolve(self);
   });
   resolve(self);
   return {
-    [self](message_atom, std::string& text) {
+    [self](message_atom, std::string& raw) {
       auto& st = self->state;
-      if (st.session) return send_message(self, std::move(text));
-      if (st.pending.size() >= st.init.max_pending) {
-        st.init.out->close(1008, "too many messages while the session was unreachable");
+      auto in = parse_client_input(std::move(raw));
+      if (!in.error.empty()) {
+        st.init.out->deliver(nlohmann::json{{"seq", 0},
+                                            {"data", {{"type", "error"}, {"message", in.error}}}}
+                               .dump());
+        return;
+      }
+      if (st.unacked.size() >= st.init.max_unacked) {
+        st.init.out->close(1008, "too many unacknowledged messages");
         self->quit();
         return;
       }
-      st.pending.push_back(std::move(text));
+      st.unacked.push_back({st.next_cseq++, in.id, std::move(in.text)});
+      if (!st.session) return;  // sent once attached
+      send_input(self, st.unacked.back());
+      arm_check(self);
+    },
+    [self](ack_atom, std::uint64_t cseq, std::uint64_t id, std::string& error) {
+      auto& st = self->state;
+      // Acks come in cseq order; a repeated one (the input was sent twice
+      // around a move) finds nothing left to pop.
+      while (!st.unacked.empty() && st.unacked.front().cseq <= cseq) {
+        const bool exact = st.unacked.front().cseq == cseq;
+        st.unacked.pop_front();
+        if (exact && id != 0) st.init.out->deliver(ack_frame(id, error));
+      }
+    },
+    [self](check_atom) {
+      auto& st = self->state;
+      st.checking = false;
+      if (st.unacked.empty()) return;
+      if (st.session && st.unacked.front().cseq == st.acked_at_check && !st.resolving) {
+        // No progress for a whole interval: is this still the activation?
+        st.resolving = true;
+        self->request(st.init.host, st.init.resolve_timeout, resolve_atom::value,
+                      st.init.session_key)
+          .then(
+            [self](caf::actor session) {
+              auto& st = self->state;
+              st.resolving = false;
+              if (session != st.session) {
+                spdlog::info("connection {}: {} is served by another activation now; re-attaching",
+                             st.init.client_id, st.init.session_key);
+                attach(self, std::move(session));
+              }
+            },
+            [self](caf::error& err) {
+              auto& st = self->state;
+              st.resolving = false;
+              // The activation went down meanwhile (its resolve found this
+              // one in flight): keep trying.
+              if (!st.session) detach_and_retry(self, self->system().render(err));
+            });
+      } else if (!st.session && !st.resolving) {
+        resolve(self);
+      }
+      arm_check(self);
     },
     [self](leave_atom) {
       auto& st = self->state;
       if (st.session)
-        self->send(st.session, leave_atom::value, st.init.client_id, st.next_cseq,
+        self->send(st.session, leave_atom::value, st.init.client_id, st.token, st.next_cseq,
                    caf::actor_cast<caf::actor>(self));
       self->quit();
     },

@@ -4,16 +4,21 @@
 // the session lives) and hands the session's frames to the transport.
 //
 // With `welcome`, the first frame it writes is `{"seq":0,"data":{"type":
-// "welcome","client":ID,"node":NAME}}` (seq 0: not a session event). Every client message gets
-// the next client seq (cseq) so the session applies them in order exactly
-// once across a handoff. It tracks the highest event seq delivered; when the
-// session says `moved` or goes down (crash), it re-resolves and re-attaches
-// with that seq, and the session sends what the client missed. If the
-// activation dies instead (crash, freeze, fencing) messages in flight may be
-// lost: the stream is closed with 1012 and the client resumes. Inputs that
-// arrive while no session is attached are buffered (at most `max_pending`;
-// beyond that the stream is closed with 1008). If no session can be reached
-// for `reattach_timeout`, the stream is closed with 1012 (reconnect later).
+// "welcome","client":ID,"node":NAME}}` (seq 0: not a session event).
+//
+// Delivery (actors/delivery.hpp): the actor has a random token, numbers every
+// client input (cseq 1, 2, ...), unwraps `{"id":N,"data":X}` envelopes
+// (actors/envelope.hpp) and keeps each input until the session acknowledges
+// it as durable; it then writes `{"ack":N}` for inputs that had an id. It
+// re-sends every unacknowledged input to each activation it attaches to: after
+// `moved` (handoff), after the activation went down because its node died or
+// lost its lease (the client's stream stays open: transparent failover), and
+// when acks stall for `ack_check_interval` and the host resolves the session
+// to another activation (a partition hides the old one's death). The session
+// applies each input once. The stream is closed with 1012 only when the
+// activation stopped on purpose (fenced, handler or store failure) or no
+// activation can be reached for `reattach_timeout`; with 1008 beyond
+// `max_unacked` inputs awaiting acks. Frames are de-duplicated by seq.
 #pragma once
 
 #include <chrono>
@@ -35,12 +40,13 @@ struct connection_init {
   std::shared_ptr<transport> out;           // the stream's outbound side
   caf::actor host;                          // the local session host
   std::chrono::milliseconds resolve_timeout{5000};
-  std::size_t max_pending = 1024;           // inputs buffered before resolution
   std::string node_name;                    // for the welcome frame
   bool resume = false;                      // the client reconnects (?client=&last_seq=)
   std::uint64_t last_seq = 0;               // the last event seq it has seen
   std::chrono::milliseconds reattach_timeout{15000};
   bool welcome = false;                     // write the welcome frame first (WebSocket)
+  std::size_t max_unacked = 8192;           // inputs awaiting acks before 1008
+  std::chrono::milliseconds ack_check_interval{2000};  // re-resolve when acks stall this long
 };
 
 /// Spawns a connection actor. Thread-safe. Send it (message_atom, text) per

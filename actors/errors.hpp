@@ -30,6 +30,7 @@ enum class skein_error : std::uint8_t {
   handler_failed,     // a behaviour handler threw: the activation stopped
   fence_failed,       // a replica did not record a new activation's epoch
   no_quorum,          // this node holds no quorum lease (runtime/quorum.hpp); ask again later
+  handoff_failed,     // the target refused or lost an adopt: the activation stopped (ask again)
 };
 
 /// "malformed_key", ... (the enumerator's name).

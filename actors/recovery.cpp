@@ -29,6 +29,7 @@ recovered_session recover_session(const persistence::store& store,
     out.seq = snap->seq;
     out.journal_seq = snap->journal_seq;
     out.epoch = snap->epoch;
+    out.delivery.restore(snap->delivery);
   }
   for (auto& [jseq, rec] : store.load_journal(key, out.journal_seq + 1)) {
     const auto where = persistence::printable(persistence::seq_key(key, jseq));
@@ -40,6 +41,7 @@ recovered_session recover_session(const persistence::store& store,
     } catch (const std::exception& e) {
       throw recovery_error("journal entry " + where + " cannot be replayed: " + e.what());
     }
+    out.delivery.observe(rec);
     out.journal_seq = jseq;
     out.seq = rec.last_seq;
     out.epoch = std::max(out.epoch, rec.epoch);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/delivery.hpp"
 #include "actors/instance.hpp"
 #include "persistence/store.hpp"
 
@@ -34,6 +35,7 @@ struct recovered_session {
   std::uint64_t epoch = 0;                    // highest epoch found (0: new session)
   std::vector<snapshot_mark> snapshots;       // kept snapshots, oldest first
   std::uint64_t replayed = 0;                 // journal entries applied on top of the snapshot
+  delivery_table delivery;                    // per-client dedup state (snapshot + journal)
 };
 
 /// Rebuilds `key` ("kind/id"). Throws persistence::record_error (a record

@@ -14,6 +14,7 @@
 
 #include "actors/apply.hpp"
 #include "actors/atoms.hpp"
+#include "actors/delivery.hpp"
 #include "actors/errors.hpp"
 #include "actors/liveness.hpp"
 #include "actors/metrics.hpp"
@@ -45,32 +46,55 @@ struct gated_frame {
   std::string frame;
 };
 
-/// One input's batch: its frames wait here until it is durable enough.
+/// An acknowledgement owed to the sender of an input (actors/delivery.hpp).
+struct pending_ack {
+  caf::actor to;
+  std::uint64_t cseq = 0, id = 0;
+  std::string error;
+};
+
+/// One input's batch: its acks and frames wait here until it is durable enough.
 struct gated_output {
   std::uint64_t commit = 0;
   clock::time_point handled;
   bool local_done = false;
   std::map<std::string, caf::actor> replicas;  // replica acks still missing: name -> host sent to
   std::string bytes;               // the encoded batch, re-sent to a replica new to the set
+  std::vector<pending_ack> acks;   // released before the frames
   std::vector<gated_frame> frames;
+};
+
+/// An input that overtook an earlier one of its connection.
+struct early_input {
+  std::uint64_t id = 0;
+  std::string text;
+  caf::actor reply_to;
+};
+
+/// Where an input came from: its connection, number and client message id.
+struct input_origin {
+  std::uint64_t token = 0, cseq = 0, id = 0;
+  caf::actor reply_to;
 };
 
 struct member {
   std::string params_json;
   caf::actor conn;                         // null while detached (after a handoff)
-  std::uint64_t next_cseq = 0;             // 0: not known yet
-  std::map<std::uint64_t, std::string> early;  // messages that overtook others
-  std::uint64_t leave_at = 0;              // leave once next_cseq reaches it
+  std::uint64_t token = 0;                 // the connection joined (delivery.hpp)
+  std::map<std::uint64_t, early_input> early;  // messages that overtook others, by cseq
+  std::uint64_t leave_at = 0;              // leave once its next cseq reaches it
 };
 
 /// An input received while handing off, forwarded in order afterwards.
 struct stashed {
   enum { join, message, leave } kind;
   std::string client, params, text;
-  caf::actor conn;
+  caf::actor conn;          // join/leave: the connection; message: reply_to
   std::uint64_t last_seq = 0, cseq = 0;
   bool resume = false;
-  bool fresh_conn = false;  // join only: the connection has sent nothing yet
+  std::uint64_t token = 0;
+  std::uint64_t id = 0;     // message: client message id
+  std::uint64_t next_unacked = 0;  // join: first cseq the connection saw no ack for
 };
 
 enum class mode { serving, handing_off, forwarding };
@@ -93,6 +117,7 @@ struct session_state {
   std::uint32_t inputs_since_snapshot = 0;
   clock::time_point last_snapshot = clock::now();
   std::map<std::string, member> clients;
+  delivery_table delivery;                           // per-client dedup, checkpointed
   std::deque<gated_output> gate;
   std::uint64_t next_commit = 1;
   replication_lag_tracker lag;
@@ -128,7 +153,8 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
       && now - st.last_snapshot < std::chrono::milliseconds(st.options.snapshot_interval_ms))
     return;
   batch.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
-                                                          wall_clock_ms(), st.logic->snapshot()});
+                                                          wall_clock_ms(), st.logic->snapshot(),
+                                                          st.delivery.to_records()});
   st.snapshots.push_back({st.journal_seq, st.seq});
   st.inputs_since_snapshot = 0;
   st.last_snapshot = now;
@@ -167,6 +193,7 @@ void release(session_actor* self) {
     metrics().commits.fetch_add(1, std::memory_order_relaxed);
     metrics().checkpoint_latency.observe(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(now - g.handled).count()));
+    for (auto& a : g.acks) self->send(a.to, ack_atom::value, a.cseq, a.id, a.error);
     for (auto& f : g.frames)
       for (auto& conn : f.to) self->send(conn, frame_atom::value, f.frame);
     st.gate.pop_front();
@@ -199,14 +226,21 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
 
 /// Journals one input, runs it, records and routes its outputs.
 void handle_input(session_actor* self, input_kind kind, const std::string& client_id,
-                  const std::string& params_json, const std::string& text, bool reset = false) {
+                  const std::string& params_json, const std::string& text, bool reset = false,
+                  const input_origin* origin = nullptr) {
   auto& st = self->state;
   auto rec = make_input(kind, client_id, params_json, text, reset);
   rec.time_ms = wall_clock_ms();
   rec.epoch = st.epoch;
+  if (origin) {
+    rec.token = origin->token;
+    rec.cseq = origin->cseq;
+    rec.msg_id = origin->id;
+  }
   std::vector<output> outs;
+  std::string rejected;
   try {
-    outs = apply_input(*st.logic, rec, st.id, false, st.seeder());
+    outs = apply_input(*st.logic, rec, st.id, false, st.seeder(), &rejected);
   } catch (const std::exception& e) {
     // A bug in the behaviour, not bad input: the in-memory state may be
     // half-changed, so this activation stops without journaling the input;
@@ -218,6 +252,14 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
   persistence::write_batch batch;
   gated_output g;
   const bool immediate = st.options.durable == durability::none;
+  if (origin) {
+    st.delivery.consume(client_id, origin->token, origin->cseq, origin->id, rec.time_ms);
+    if (origin->reply_to && (origin->cseq != 0 || origin->id != 0)) {
+      pending_ack a{origin->reply_to, origin->cseq, origin->id, rejected};
+      if (immediate) self->send(a.to, ack_atom::value, a.cseq, a.id, a.error);
+      else g.acks.push_back(std::move(a));
+    }
+  }
   for (auto& o : outs) {
     gated_frame f;
     f.target = o.target;
@@ -265,79 +307,152 @@ void drop_client(session_actor* self, const std::string& client_id) {
   handle_input(self, input_kind::close, client_id, m.params_json, {});
 }
 
-/// Messages of one client are applied in its cseq order, exactly once, even
-/// when a handoff made some arrive through the old activation.
-void on_message(session_actor* self, const std::string& client_id, std::uint64_t cseq,
-                const std::string& text) {
+/// Owes `to` an ack for an input that needs no new batch (a duplicate): it
+/// goes out once everything before it is released.
+void ack_later(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id) {
+  auto& st = self->state;
+  if (!to) return;
+  if (st.gate.empty()) {
+    self->send(to, ack_atom::value, cseq, id, std::string{});
+    return;
+  }
+  gated_output g;
+  g.local_done = true;
+  g.acks.push_back({to, cseq, id, {}});
+  st.gate.push_back(std::move(g));
+}
+
+/// One input at the head of its connection's order: apply, or acknowledge a
+/// repeat. Returns false if the actor stopped or the client is gone.
+bool admit(session_actor* self, const std::string& client_id, const input_origin& o,
+           const std::string& text, delivery_table::verdict v) {
+  auto& st = self->state;
+  if (v == delivery_table::verdict::repeat) {
+    spdlog::debug("session {}: repeat of id {} (cseq {}) from {}", st.key, o.id, o.cseq, client_id);
+    st.delivery.consume(client_id, o.token, o.cseq, o.id, wall_clock_ms());
+    ack_later(self, o.reply_to, o.cseq, o.id);
+    return true;
+  }
+  auto i = st.clients.find(client_id);
+  if (i == st.clients.end()) return false;
+  auto params = i->second.params_json;
+  handle_input(self, input_kind::message, client_id, params, text, false, &o);
+  // handle_input may have stopped the actor or the client may be gone.
+  return st.clients.count(client_id) > 0;
+}
+
+/// Applies held inputs of the client's connection that are next in order,
+/// and drops the client once a leave's cseq is reached.
+void drain_early(session_actor* self, const std::string& client_id) {
+  auto& st = self->state;
+  while (true) {
+    auto i = st.clients.find(client_id);
+    if (i == st.clients.end()) return;
+    auto& c = i->second;
+    const auto next = st.delivery.next_cseq(client_id, c.token);
+    if (c.leave_at != 0 && next >= c.leave_at) return drop_client(self, client_id);
+    while (!c.early.empty() && c.early.begin()->first < next) c.early.erase(c.early.begin());
+    auto e = c.early.find(next);
+    if (e == c.early.end()) return;
+    auto in = std::move(e->second);
+    c.early.erase(e);
+    input_origin o{c.token, next, in.id, in.reply_to};
+    auto v = st.delivery.classify(client_id, o.token, o.cseq, o.id);
+    if (v == delivery_table::verdict::duplicate) {
+      ack_later(self, o.reply_to, o.cseq, o.id);
+      continue;
+    }
+    if (v != delivery_table::verdict::apply && v != delivery_table::verdict::repeat) return;
+    if (!admit(self, client_id, o, in.text, v)) return;
+  }
+}
+
+/// Inputs of one client are applied in its connection's cseq order, exactly
+/// once, even when a handoff made some arrive through the old activation or
+/// a failover made the connection send them again (actors/delivery.hpp).
+void on_message(session_actor* self, const std::string& client_id, const input_origin& o,
+                std::string text) {
   auto& st = self->state;
   auto i = st.clients.find(client_id);
   if (i == st.clients.end()) {
+    // A client that left; a re-sent id is still acknowledged, not applied.
+    if (st.delivery.classify(client_id, 0, 0, o.id) == delivery_table::verdict::duplicate && o.id != 0)
+      return ack_later(self, o.reply_to, o.cseq, o.id);
     spdlog::warn("session {}: message from unknown client {}", st.key, client_id);
     return;
   }
-  auto& c = i->second;
-  if (cseq == 0)  // a one-shot sender (e.g. an HTTP POST): no ordering to keep
-    return handle_input(self, input_kind::message, client_id, c.params_json, text);
-  if (c.next_cseq == 0) c.next_cseq = cseq;
-  if (cseq < c.next_cseq) return;  // duplicate
-  if (cseq > c.next_cseq) {
-    c.early.emplace(cseq, text);
-    return;
-  }
-  handle_input(self, input_kind::message, client_id, c.params_json, text);
-  // handle_input may have stopped the actor or the client may be gone.
-  i = st.clients.find(client_id);
-  if (i == st.clients.end()) return;
-  ++i->second.next_cseq;
-  while (true) {
-    i = st.clients.find(client_id);
-    if (i == st.clients.end()) return;
-    auto& cc = i->second;
-    if (cc.leave_at != 0 && cc.next_cseq >= cc.leave_at) return drop_client(self, client_id);
-    auto e = cc.early.find(cc.next_cseq);
-    if (e == cc.early.end()) return;
-    auto t = std::move(e->second);
-    cc.early.erase(e);
-    handle_input(self, input_kind::message, client_id, cc.params_json, t);
-    if (auto j = st.clients.find(client_id); j != st.clients.end()) ++j->second.next_cseq;
+  auto v = st.delivery.classify(client_id, o.token, o.cseq, o.id);
+  switch (v) {
+    case delivery_table::verdict::stale:
+      spdlog::debug("session {}: input {} of a replaced connection of {} dropped", st.key, o.cseq,
+                    client_id);
+      return;
+    case delivery_table::verdict::duplicate:
+      spdlog::debug("session {}: duplicate cseq {} id {} from {}", st.key, o.cseq, o.id, client_id);
+      return ack_later(self, o.reply_to, o.cseq, o.id);
+    case delivery_table::verdict::early:
+      i->second.early.emplace(o.cseq, early_input{o.id, std::move(text), o.reply_to});
+      return;
+    case delivery_table::verdict::apply:
+    case delivery_table::verdict::repeat:
+      if (!admit(self, client_id, o, text, v)) return;
+      if (o.token != 0 && o.cseq != 0) drain_early(self, client_id);
+      return;
   }
 }
 
 /// A connection of the client leaves. The leave of a connection that a newer
 /// one replaced (the client resumed before the old one's leave arrived) is
 /// ignored: it must not drop the client from under its new connection.
-void on_leave(session_actor* self, const std::string& client_id, std::uint64_t next_cseq,
-              const caf::actor& conn) {
+void on_leave(session_actor* self, const std::string& client_id, std::uint64_t token,
+              std::uint64_t next_cseq, const caf::actor& conn) {
   auto& st = self->state;
   auto i = st.clients.find(client_id);
   if (i == st.clients.end()) return;
   auto& c = i->second;
   if (conn && c.conn && conn != c.conn) return;
-  if (c.next_cseq != 0 && next_cseq > c.next_cseq) {
+  if (token != 0 && c.token != 0 && token != c.token) return;
+  const auto expected = st.delivery.next_cseq(client_id, token);
+  if (token != 0 && expected != 0 && next_cseq > expected) {
     c.leave_at = next_cseq;  // messages still on their way (through a handoff)
     return;
   }
   drop_client(self, client_id);
 }
 
+void attach_member(session_actor* self, const std::string& client_id, const std::string& params,
+                   const caf::actor& conn, std::uint64_t last_seq, bool resume);
+
 /// A client (re)attaches. Fresh: on_open. Resume: the events after
 /// `last_seq` it may see, from the outbox and the gate; a `reset` open if
-/// they are no longer there. `fresh_conn`: a connection that never sent a
-/// message numbers its messages from cseq 1, whatever the client's previous
-/// connection had reached; one re-attaching after a move keeps its numbering.
+/// they are no longer there. A join of a connection the client already
+/// replaced (a late one, forwarded through an old activation) is ignored.
 void on_join(session_actor* self, const std::string& client_id, const std::string& params,
-             const caf::actor& conn, std::uint64_t last_seq, bool resume, bool fresh_conn) {
+             const caf::actor& conn, std::uint64_t last_seq, bool resume, std::uint64_t token,
+             std::uint64_t next_unacked) {
   auto& st = self->state;
+  if (!st.delivery.attach(client_id, token, next_unacked, wall_clock_ms())) {
+    spdlog::debug("session {}: late join of a replaced connection of {} ignored", st.key,
+                  client_id);
+    return;
+  }
   auto& c = st.clients[client_id];
   if (c.conn && c.conn != conn) self->demonitor(c.conn);
-  if (fresh_conn) {
-    if (c.next_cseq > 1 || !c.early.empty() || c.leave_at != 0)
-      spdlog::info("session {}: client {} resumes on a new connection (was at cseq {})", st.key,
-                   client_id, c.next_cseq);
-    c.next_cseq = 1;
+  if (token != 0 && c.token != token) {
+    c.token = token;
     c.early.clear();
     c.leave_at = 0;
   }
+  st.delivery.evict([&](const std::string& id) { return st.clients.count(id) > 0; });
+  attach_member(self, client_id, params, conn, last_seq, resume);
+  if (token != 0) drain_early(self, client_id);
+}
+
+/// The member part of a join: its connection, then on_open or the events it missed.
+void attach_member(session_actor* self, const std::string& client_id, const std::string& params,
+                   const caf::actor& conn, std::uint64_t last_seq, bool resume) {
+  auto& st = self->state;
+  auto& c = st.clients[client_id];
   if (c.params_json.empty()) c.params_json = params;
   c.conn = conn;
   self->monitor(conn);
@@ -389,14 +504,15 @@ std::optional<persistence::write_batch> session_copy(session_actor* self) {
     return std::nullopt;
   }
   b.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
-                                                      wall_clock_ms(), st.logic->snapshot()});
+                                                      wall_clock_ms(), st.logic->snapshot(),
+                                                      st.delivery.to_records()});
   return b;
 }
 
 std::string clients_json(session_actor* self) {
   auto arr = json::array();
   for (auto& [id, c] : self->state.clients)
-    arr.push_back({{"id", id}, {"params", c.params_json}, {"next_cseq", c.next_cseq}});
+    arr.push_back({{"id", id}, {"params", c.params_json}, {"token", c.token}});
   return arr.dump();
 }
 
@@ -433,7 +549,18 @@ void ship(session_actor* self) {
         spdlog::info("session {} handed off to {}", st.key, st.target_name);
         self->delayed_send(self, std::chrono::seconds(5), linger_atom::value, st.forwarded);
       },
-      [self](caf::error& err) { abort_handoff(self, self->system().render(err)); });
+      [self](caf::error& err) {
+        // The target may have fenced the replica set with a newer epoch
+        // before it failed (e.g. it lost its lease while activating): serving
+        // on at this epoch could release inputs that the next activation,
+        // recovering from the fenced copy, never sees. Stop instead; the
+        // connections re-resolve and re-send what was not acknowledged.
+        auto& st = self->state;
+        spdlog::warn("session {}: handoff to {} failed: {}; stopping this activation",
+                     st.key, st.target_name, self->system().render(err));
+        self->quit(make_error(skein_error::handoff_failed,
+                              "handoff to " + st.target_name + " failed"));
+      });
 }
 
 /// Routes one input by mode: serve it, stash it, or forward it.
@@ -448,13 +575,14 @@ void handle_stashed(session_actor* self, stashed s) {
     switch (s.kind) {
       case stashed::join:
         self->send(st.successor, join_atom::value, s.client, s.params, s.conn, s.last_seq,
-                   s.resume, s.fresh_conn);
+                   s.resume, s.token, s.next_unacked);
         break;
       case stashed::message:
-        self->send(st.successor, message_atom::value, s.client, s.cseq, s.text);
+        self->send(st.successor, message_atom::value, s.client, s.token, s.cseq, s.id, s.text,
+                   s.conn);
         break;
       case stashed::leave:
-        self->send(st.successor, leave_atom::value, s.client, s.cseq, s.conn);
+        self->send(st.successor, leave_atom::value, s.client, s.token, s.cseq, s.conn);
         break;
     }
     caf::actor who = s.conn;
@@ -465,9 +593,12 @@ void handle_stashed(session_actor* self, stashed s) {
   }
   switch (s.kind) {
     case stashed::join:
-      return on_join(self, s.client, s.params, s.conn, s.last_seq, s.resume, s.fresh_conn);
-    case stashed::message: return on_message(self, s.client, s.cseq, s.text);
-    case stashed::leave: return on_leave(self, s.client, s.cseq, s.conn);
+      return on_join(self, s.client, s.params, s.conn, s.last_seq, s.resume, s.token,
+                     s.next_unacked);
+    case stashed::message:
+      return on_message(self, s.client, input_origin{s.token, s.cseq, s.id, s.conn},
+                        std::move(s.text));
+    case stashed::leave: return on_leave(self, s.client, s.token, s.cseq, s.conn);
   }
 }
 
@@ -544,6 +675,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   st.seq = init.recovered.seq;
   st.journal_seq = init.recovered.journal_seq;
   st.snapshots.assign(init.recovered.snapshots.begin(), init.recovered.snapshots.end());
+  st.delivery = std::move(init.recovered.delivery);
   st.epoch = init.epoch;
   st.options = init.options;
   st.committer = init.committer;
@@ -557,7 +689,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     for (auto& c : adopted) {
       member m;
       m.params_json = c.value("params", std::string("{}"));
-      m.next_cseq = c.value("next_cseq", std::uint64_t{0});
+      m.token = c.value("token", std::uint64_t{0});
       st.clients.emplace(c.value("id", std::string{}), std::move(m));
     }
   if (st.counters) st.counters->clients.store(static_cast<std::uint32_t>(st.clients.size()));
@@ -582,17 +714,24 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   });
   return {
     [self](join_atom, std::string& client, std::string& params, caf::actor& conn,
-           std::uint64_t last_seq, bool resume, bool fresh_conn) {
-      handle_stashed(self, stashed{stashed::join, std::move(client), std::move(params), {}, conn,
-                                   last_seq, 0, resume, fresh_conn});
+           std::uint64_t last_seq, bool resume, std::uint64_t token, std::uint64_t next_unacked) {
+      stashed s{stashed::join, std::move(client), std::move(params), {}, conn, last_seq, 0, resume};
+      s.token = token;
+      s.next_unacked = next_unacked;
+      handle_stashed(self, std::move(s));
     },
-    [self](message_atom, std::string& client, std::uint64_t cseq, std::string& text) {
-      handle_stashed(self, stashed{stashed::message, std::move(client), {}, std::move(text), {},
-                                   0, cseq, false});
+    [self](message_atom, std::string& client, std::uint64_t token, std::uint64_t cseq,
+           std::uint64_t id, std::string& text, caf::actor& reply_to) {
+      stashed s{stashed::message, std::move(client), {}, std::move(text), reply_to, 0, cseq, false};
+      s.token = token;
+      s.id = id;
+      handle_stashed(self, std::move(s));
     },
-    [self](leave_atom, std::string& client, std::uint64_t next_cseq, caf::actor& conn) {
-      handle_stashed(self, stashed{stashed::leave, std::move(client), {}, {}, conn, 0, next_cseq,
-                                   false});
+    [self](leave_atom, std::string& client, std::uint64_t token, std::uint64_t next_cseq,
+           caf::actor& conn) {
+      stashed s{stashed::leave, std::move(client), {}, {}, conn, 0, next_cseq, false};
+      s.token = token;
+      handle_stashed(self, std::move(s));
     },
     [self](committed_atom, std::uint64_t id, const std::string& error) {
       auto& st = self->state;

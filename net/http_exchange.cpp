@@ -118,23 +118,40 @@ void http_exchange::finish() {
 
 void deliver_once(server_context& ctx, std::string key, std::string client_id,
                   std::string params_json, std::string text, bool as_new_client,
-                  std::function<void(std::string)> done) {
+                  std::function<void(std::string)> done, std::uint64_t id,
+                  std::function<void(bool, std::string)> acked) {
   auto& n = ctx.n;
   n.system().spawn([host = n.host(), key = std::move(key), client = std::move(client_id),
                     params = std::move(params_json), text = std::move(text), as_new_client,
-                    done = std::move(done)](caf::event_based_actor* a) mutable {
+                    done = std::move(done), id,
+                    acked = std::move(acked)](caf::event_based_actor* a) mutable {
     a->request(host, std::chrono::seconds(5), resolve_atom::value, key)
       .then(
-        [a, client, params, text, as_new_client, done](caf::actor session) {
-          // cseq 0: a one-shot message, not part of an ordered stream.
+        [a, client, params, text, as_new_client, done, id, acked](caf::actor session) {
+          auto me = caf::actor_cast<caf::actor>(a);
+          // token 0, cseq 0: a one-shot message, not part of an ordered
+          // stream; only its id (if any) is de-duplicated.
           if (as_new_client)
-            a->send(session, join_atom::value, client, params, caf::actor_cast<caf::actor>(a),
-                    std::uint64_t{0}, false, true);
-          a->send(session, message_atom::value, client, std::uint64_t{0}, text);
+            a->send(session, join_atom::value, client, params, me, std::uint64_t{0}, false,
+                    std::uint64_t{0}, std::uint64_t{0});
+          a->send(session, message_atom::value, client, std::uint64_t{0}, std::uint64_t{0}, id,
+                  text, me);
           if (as_new_client)
-            a->send(session, leave_atom::value, client, std::uint64_t{0},
-                    caf::actor_cast<caf::actor>(a));
+            a->send(session, leave_atom::value, client, std::uint64_t{0}, std::uint64_t{0}, me);
           if (done) done(std::string{});
+          if (id == 0 || !acked) return;
+          a->become(
+            [a, acked](ack_atom, std::uint64_t, std::uint64_t, std::string& error) {
+              acked(true, error);
+              a->quit();
+            },
+            [](moved_atom, caf::actor&) {},   // the session moved; its ack still comes here
+            [](frame_atom, std::string&) {},  // answers of a new client: not kept
+            caf::after(std::chrono::seconds(10)) >> [a, acked] {
+              acked(false, "no acknowledgement within 10 s: the message may or may not have "
+                           "been applied; send it again with the same id");
+              a->quit();
+            });
         },
         [a, done](caf::error& err) {
           if (done) done(a->system().render(err));

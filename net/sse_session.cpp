@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/envelope.hpp"
 #include "actors/metrics.hpp"
 #include "actors/registry.hpp"
 #include "net/input_check.hpp"
@@ -152,15 +153,48 @@ bool sse_route(request_context& rc) {
   params.erase("client");
   metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
   metrics().transport(transport_slot::sse).messages_in.fetch_add(1, std::memory_order_relaxed);
+  auto input = parse_client_input(rc.req.body());
+  if (!input.error.empty()) {
+    rc.respond(error_response(rc, http::status::bad_request, "body: " + input.error));
+    return true;
+  }
   auto respond = rc.respond;
-  auto ok = json_response(rc, http::status::accepted, json{{"accepted", true}, {"client", client}}.dump());
   auto fail = error_response(rc, http::status::service_unavailable, "");
-  deliver_once(rc.server, std::move(key), client, params.dump(), rc.req.body(), as_new,
-               [respond, ok, fail](std::string error) mutable {
-                 if (error.empty()) return respond(std::move(ok));
-                 fail.body() = json{{"error", "session unavailable: " + error}}.dump();
-                 fail.prepare_payload();
-                 respond(std::move(fail));
+  auto unavailable = [respond, fail](std::string error) mutable {
+    fail.body() = json{{"error", "session unavailable: " + error}}.dump();
+    fail.prepare_payload();
+    respond(std::move(fail));
+  };
+  if (input.id == 0) {
+    // No id: 202 once handed to the session (applied or not, the client
+    // cannot tell; see docs/protocol.md).
+    auto ok = json_response(rc, http::status::accepted, json{{"accepted", true}, {"client", client}}.dump());
+    deliver_once(rc.server, std::move(key), client, params.dump(), std::move(input.text), as_new,
+                 [respond, ok, unavailable](std::string error) mutable {
+                   if (error.empty()) return respond(std::move(ok));
+                   unavailable(std::move(error));
+                 });
+    return true;
+  }
+  // With an id: 200 {"ack":N} once durable, or the rejection.
+  auto ok = json_response(rc, http::status::ok, "");
+  deliver_once(rc.server, std::move(key), client, params.dump(), std::move(input.text), as_new,
+               [unavailable](std::string error) mutable {
+                 if (!error.empty()) unavailable(std::move(error));
+               },
+               input.id,
+               [respond, ok, unavailable, id = input.id, client](bool acked, std::string error) mutable {
+                 if (!acked) {
+                   ok.result(http::status::gateway_timeout);
+                   ok.body() = json{{"error", error}, {"client", client}}.dump();
+                   ok.prepare_payload();
+                   return respond(std::move(ok));
+                 }
+                 auto body = json{{"ack", id}, {"client", client}};
+                 if (!error.empty()) body["error"] = error;
+                 ok.body() = body.dump();
+                 ok.prepare_payload();
+                 respond(std::move(ok));
                });
   return true;
 }

@@ -83,9 +83,13 @@ class http_exchange : public client_stream {
 /// `params_json`), sends and leaves; without, the message is sent as an
 /// existing client of the session (its answers go to that client's stream).
 /// `done("")` once handed to the session actor, `done(why)` if the session
-/// could not be resolved; called on a CAF thread.
+/// could not be resolved; called on a CAF thread. With a client message `id`
+/// (not 0), `acked(true, error)` follows once the session acknowledged it
+/// (error empty: durable; else why it was rejected), or `acked(false, why)`
+/// if no ack came within 10 s.
 void deliver_once(server_context& ctx, std::string key, std::string client_id,
                   std::string params_json, std::string text, bool as_new_client,
-                  std::function<void(std::string)> done);
+                  std::function<void(std::string)> done, std::uint64_t id = 0,
+                  std::function<void(bool, std::string)> acked = {});
 
 }  // namespace skein::net_detail

@@ -35,7 +35,7 @@ class record_error : public std::runtime_error {
   static record_error unsupported_version(std::string column, std::string key,
                                           std::uint64_t version, std::uint32_t supported) {
     std::string what = "unsupported format version " + std::to_string(version) + " in " +
-                       column + " at " + key + " (this build reads version " +
+                       column + " at " + key + " (this build reads versions 1 to " +
                        std::to_string(supported) + ")";
     return record_error(std::move(column), std::move(key), what, 0);
   }

@@ -51,11 +51,16 @@ std::string as_bin(const msgpack::object& o, const char* field) {
   return {o.via.bin.ptr, o.via.bin.size};
 }
 
+const msgpack::object_array& as_array(const msgpack::object& o, const char* field) {
+  if (o.type != msgpack::type::ARRAY) throw bad_shape{std::string(field) + " is not an array"};
+  return o.via.array;
+}
+
 // Unpacks bytes as one versioned array of `fields` elements (version
 // included) and hands the elements to fill. Every failure becomes record_error.
 template <typename Fill>
 void decode(std::string_view bytes, std::string_view printable_key, const char* column,
-            std::uint32_t fields, Fill fill) {
+            std::uint32_t fields_v1, std::uint32_t fields, Fill fill) {
   auto fail = [&](const std::string& reason) {
     return record_error(column, std::string(printable_key), reason);
   };
@@ -74,13 +79,14 @@ void decode(std::string_view bytes, std::string_view printable_key, const char* 
     const auto& arr = root.via.array;
     if (arr.size == 0) throw bad_shape{"empty array"};
     std::uint64_t version = as_uint(arr.ptr[0], "format version");
-    if (version != record_format_version)
+    if (version < oldest_record_format_version || version > record_format_version)
       throw record_error::unsupported_version(column, std::string(printable_key), version,
                                               record_format_version);
-    if (arr.size != fields)
+    const std::uint32_t expected = version == 1 ? fields_v1 : fields;
+    if (arr.size != expected)
       throw bad_shape{"array has " + std::to_string(arr.size) + " elements, expected " +
-                      std::to_string(fields)};
-    fill(arr.ptr);
+                      std::to_string(expected)};
+    fill(arr.ptr, static_cast<std::uint32_t>(version));
   } catch (const record_error&) {
     throw;
   } catch (const bad_shape& e) {
@@ -99,20 +105,31 @@ void decode(std::string_view bytes, std::string_view printable_key, const char* 
 std::string encode(const snapshot_record& r) {
   msgpack::sbuffer buf;
   packer pk(buf);
-  pk.pack_array(6);
+  pk.pack_array(7);
   pk.pack(record_format_version);
   pk.pack(r.seq);
   pk.pack(r.journal_seq);
   pk.pack(r.epoch);
   pk.pack(r.time_ms);
   pack_bin(pk, r.state);
+  pk.pack_array(static_cast<std::uint32_t>(r.delivery.size()));
+  for (const auto& d : r.delivery) {
+    pk.pack_array(6);
+    pack_str(pk, d.client);
+    pk.pack(d.token);
+    pk.pack(d.next_cseq);
+    pk.pack(d.last_id);
+    pk.pack_array(static_cast<std::uint32_t>(d.retired.size()));
+    for (std::uint64_t t : d.retired) pk.pack(t);
+    pk.pack(d.used_ms);
+  }
   return to_string(buf);
 }
 
 std::string encode(const journal_record& r) {
   msgpack::sbuffer buf;
   packer pk(buf);
-  pk.pack_array(9);
+  pk.pack_array(12);
   pk.pack(record_format_version);
   pack_str(pk, r.client);
   pack_str(pk, r.kind_of_input);
@@ -123,6 +140,9 @@ std::string encode(const journal_record& r) {
   pk.pack(r.epoch);
   pk.pack(r.last_seq);
   pk.pack(r.outputs);
+  pk.pack(r.token);
+  pk.pack(r.cseq);
+  pk.pack(r.msg_id);
   return to_string(buf);
 }
 
@@ -138,40 +158,62 @@ std::string encode(const outbox_record& r) {
 
 snapshot_record decode_snapshot(std::string_view bytes, std::string_view printable_key) {
   snapshot_record r;
-  decode(bytes, printable_key, "snapshots", 6, [&](const msgpack::object* f) {
+  decode(bytes, printable_key, "snapshots", 6, 7, [&](const msgpack::object* f, std::uint32_t v) {
     r.seq = as_uint(f[1], "seq");
     r.journal_seq = as_uint(f[2], "journal_seq");
     r.epoch = as_uint(f[3], "epoch");
     r.time_ms = as_int(f[4], "time_ms");
     r.state = as_bin(f[5], "state");
+    if (v == 1) return;
+    const auto& list = as_array(f[6], "delivery");
+    r.delivery.reserve(list.size);
+    for (std::uint32_t i = 0; i < list.size; ++i) {
+      const auto& e = as_array(list.ptr[i], "delivery entry");
+      if (e.size != 6) throw bad_shape{"delivery entry has " + std::to_string(e.size) + " elements, expected 6"};
+      delivery_entry d;
+      d.client = as_str(e.ptr[0], "delivery client");
+      d.token = as_uint(e.ptr[1], "delivery token");
+      d.next_cseq = as_uint(e.ptr[2], "delivery next_cseq");
+      d.last_id = as_uint(e.ptr[3], "delivery last_id");
+      const auto& retired = as_array(e.ptr[4], "delivery retired");
+      d.retired.reserve(retired.size);
+      for (std::uint32_t k = 0; k < retired.size; ++k)
+        d.retired.push_back(as_uint(retired.ptr[k], "retired token"));
+      d.used_ms = as_int(e.ptr[5], "delivery used_ms");
+      r.delivery.push_back(std::move(d));
+    }
   });
   return r;
 }
 
 journal_record decode_journal(std::string_view bytes, std::string_view printable_key) {
   journal_record r;
-  decode(bytes, printable_key, "journal", 9, [&](const msgpack::object* f) {
+  decode(bytes, printable_key, "journal", 9, 12, [&](const msgpack::object* f, std::uint32_t v) {
     r.client = as_str(f[1], "client");
     r.kind_of_input = as_str(f[2], "kind_of_input");
     r.payload = as_str(f[3], "payload");
     r.time_ms = as_int(f[4], "time_ms");
-    if (f[5].type != msgpack::type::ARRAY) throw bad_shape{"random is not an array"};
-    r.random.reserve(f[5].via.array.size);
-    for (std::uint32_t i = 0; i < f[5].via.array.size; ++i)
-      r.random.push_back(as_uint(f[5].via.array.ptr[i], "random value"));
+    const auto& random = as_array(f[5], "random");
+    r.random.reserve(random.size);
+    for (std::uint32_t i = 0; i < random.size; ++i)
+      r.random.push_back(as_uint(random.ptr[i], "random value"));
     r.epoch = as_uint(f[6], "epoch");
     r.last_seq = as_uint(f[7], "last_seq");
     std::uint64_t outputs = as_uint(f[8], "outputs");
     if (outputs > std::numeric_limits<std::uint32_t>::max())
       throw bad_shape{"outputs does not fit in 32 bits"};
     r.outputs = static_cast<std::uint32_t>(outputs);
+    if (v == 1) return;
+    r.token = as_uint(f[9], "token");
+    r.cseq = as_uint(f[10], "cseq");
+    r.msg_id = as_uint(f[11], "msg_id");
   });
   return r;
 }
 
 outbox_record decode_outbox(std::string_view bytes, std::string_view printable_key) {
   outbox_record r;
-  decode(bytes, printable_key, "outbox", 3, [&](const msgpack::object* f) {
+  decode(bytes, printable_key, "outbox", 3, 3, [&](const msgpack::object* f, std::uint32_t) {
     r.target = as_str(f[1], "target");
     r.data = as_str(f[2], "data");
   });

@@ -1,15 +1,20 @@
 // The three stored record types and their msgpack codecs.
 //
 // Wire shape: each record is one msgpack array whose first element is the
-// format version (uint32, currently record_format_version = 1):
-//   snapshot: [1, seq:uint, journal_seq:uint, epoch:uint, time_ms:int, state:bin]
-//   journal:  [1, client:str, kind_of_input:str, payload:str, time_ms:int,
-//              random:[uint...], epoch:uint, last_seq:uint, outputs:uint32]
-//   outbox:   [1, target:str, data:str]
-// Decoding is strict: truncated bytes, trailing bytes, a wrong type or array
-// length, or another version throw record_error naming the column
-// ("snapshots", "journal", "outbox") and the printable key passed in. Decoding
-// never crashes and never fills in defaults.
+// format version (uint32, currently record_format_version = 2):
+//   snapshot: [2, seq:uint, journal_seq:uint, epoch:uint, time_ms:int, state:bin,
+//              delivery:[[client:str, token:uint, next_cseq:uint, last_id:uint,
+//                         retired:[uint...], used_ms:int]...]]
+//   journal:  [2, client:str, kind_of_input:str, payload:str, time_ms:int,
+//              random:[uint...], epoch:uint, last_seq:uint, outputs:uint32,
+//              token:uint, cseq:uint, msg_id:uint]
+//   outbox:   [2, target:str, data:str]
+// Version 1 records (written before client message ids) have no delivery,
+// token, cseq or msg_id elements; they decode with those empty/zero, which is
+// what they meant. Decoding is strict otherwise: truncated bytes, trailing
+// bytes, a wrong type or array length, or another version throw record_error
+// naming the column ("snapshots", "journal", "outbox") and the printable key
+// passed in. Decoding never crashes.
 //
 // Times are wall-clock milliseconds since the Unix epoch. All functions are
 // pure and thread-safe.
@@ -24,7 +29,20 @@
 
 namespace skein::persistence {
 
-inline constexpr std::uint32_t record_format_version = 1;
+inline constexpr std::uint32_t record_format_version = 2;
+inline constexpr std::uint32_t oldest_record_format_version = 1;  // still decoded
+
+// Per client of a session: how far its inputs were applied, so a re-sent
+// input is acknowledged again instead of applied twice (actors/delivery.hpp).
+struct delivery_entry {
+  std::string client;
+  std::uint64_t token = 0;       // the connection whose numbering next_cseq follows
+  std::uint64_t next_cseq = 1;   // that connection's next input number
+  std::uint64_t last_id = 0;     // highest client message id applied (0 = none)
+  std::vector<std::uint64_t> retired;  // tokens of the client's replaced connections
+  std::int64_t used_ms = 0;      // wall-clock ms of the client's last input or join
+  bool operator==(const delivery_entry&) const = default;
+};
 
 // State of one session after some journal entry (column "snapshots", key =
 // seq_key(session, journal_seq); the column holds a history, see store.hpp).
@@ -35,6 +53,7 @@ struct snapshot_record {
   std::uint64_t epoch = 0;  // activation epoch that wrote it (fencing)
   std::int64_t time_ms = 0; // when the snapshot was taken
   std::string state;        // opaque bytes: the behaviour's msgpack-encoded state
+  std::vector<delivery_entry> delivery;  // per-client dedup state (sorted by client)
   bool operator==(const snapshot_record&) const = default;
 };
 
@@ -49,6 +68,9 @@ struct journal_record {
   std::uint64_t last_seq = 0;         // the session's event seq after this input
   std::uint32_t outputs = 0;          // events this input produced: seqs
                                       // last_seq - outputs + 1 .. last_seq
+  std::uint64_t token = 0;            // sending connection (0: none, e.g. an HTTP POST)
+  std::uint64_t cseq = 0;             // its number on that connection (0: unordered)
+  std::uint64_t msg_id = 0;           // the client's message id (0: none)
   bool operator==(const journal_record&) const = default;
 };
 

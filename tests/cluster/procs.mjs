@@ -178,6 +178,11 @@ const isValue = (d) => d !== null && typeof d === 'object' && Object.hasOwn(d, '
 /**
  * One connection to counter/ID that either writes (window > 0) or watches.
  * Resumes with ?client=ID&last_seq=N on every close it did not ask for.
+ * A writer sends every add with a message id (`{"id":N,"data":{"op":"add"}}`,
+ * docs/protocol.md) and keeps it until `{"ack":N}` comes; after a reconnect
+ * it sends every unacknowledged add again with the same id (the session
+ * applies each id once). So `sent` is the number of distinct adds, `acked`
+ * the number of distinct acks, and at the end both equal the counter's growth.
  */
 export class CounterConn {
   constructor({ id, urls, label, window = 0, load }) {
@@ -193,8 +198,13 @@ export class CounterConn {
     this.lastSeq = 0;
     this.lastValue = null;       // last {"value"} seen
     this.initialValue = null;
-    this.sent = 0;               // adds written to a socket
-    this.acked = 0;              // value frames after the initial one
+    this.sent = 0;               // distinct adds (message ids) issued
+    this.acked = 0;              // distinct adds acknowledged ({"ack":N})
+    this.applied = 0;            // value frames after the initial one (+1 each)
+    this.nextId = 0;
+    this.unacked = new Map();    // id -> text, in id order
+    this.resent = 0;             // adds sent again after a reconnect
+    this.dupAcks = 0;            // acks for ids not (or no longer) outstanding
     this.seen = [];              // [seq, value, atMs, connNo]
     this.violations = [];
     this.closes = [];            // {code, reason, at}
@@ -206,13 +216,9 @@ export class CounterConn {
     this.everClosed = false;
     this.connecting = null;
     this.errors = [];
-    this.writtenOff = 0;
   }
 
-  // Adds outstanding when a connection closed are written off (they may or
-  // may not have been applied); acks are FIFO, so later acks pay them off
-  // first. What stays written off at the end was lost in transit.
-  get inflight() { return this.sent - this.acked - this.writtenOff; }
+  get inflight() { return this.unacked.size; }
 
   url() {
     const base = this.urls[this.urlIndex % this.urls.length];
@@ -232,7 +238,14 @@ export class CounterConn {
       const resuming = this.clientId !== null;
       let firstEvent = true;
       this.ws = ws;
-      ws.on('open', () => { this.open = true; this.connecting = null; resolve(); this.load?.pump(); });
+      ws.on('open', () => {
+        this.open = true;
+        this.connecting = null;
+        // Everything not acknowledged goes again, same ids, in order.
+        for (const text of this.unacked.values()) { ws.send(text); this.resent++; }
+        resolve();
+        this.load?.pump();
+      });
       ws.on('error', (e) => { this.errors.push(`${url}: ${e.message}`); });
       ws.on('unexpected-response', (req, res) => {
         this.errors.push(`${url}: HTTP ${res.statusCode}`);
@@ -242,6 +255,13 @@ export class CounterConn {
         const at = performance.now();
         let v;
         try { v = JSON.parse(buf.toString('utf8')); } catch { this.violations.push(`non-JSON frame ${buf.toString('utf8').slice(0, 100)}`); return; }
+        if (Object.hasOwn(v, 'ack')) {
+          if (v.error) this.violations.push(`conn#${connNo}: add ${v.ack} rejected: ${v.error}`);
+          if (this.unacked.delete(v.ack)) this.acked++;
+          else this.dupAcks++;
+          this.load?.pump();
+          return;
+        }
         if (v.seq === 0 && v.data?.type === 'welcome') {
           if (this.clientId && v.data.client !== this.clientId) this.violations.push(`resume as ${this.clientId} welcomed as ${v.data.client}`);
           this.clientId = v.data.client;
@@ -262,8 +282,6 @@ export class CounterConn {
           this.expectState = false;
           if (d.value < this.lastValue) this.violations.push(`conn#${connNo}: state after reset ${d.value} < last seen ${this.lastValue}`);
           this.lastValue = d.value;
-          this.acked = this.sent; // unknown: counted through bounds only
-          this.writtenOff = 0;
         } else if (resuming && firstEvent && d.value === this.lastValue) {
           this.violations.push(`conn#${connNo} (resume last_seq): extra state frame {"value":${d.value}} (seq ${v.seq}) instead of only the events after last_seq`);
         } else {
@@ -272,9 +290,8 @@ export class CounterConn {
           }
           this.lastValue = d.value;
           if (this.window > 0) {
-            this.acked++;
-            if (this.writtenOff > 0) this.writtenOff--;
-            if (this.acked > this.sent) this.violations.push(`conn#${connNo}: more acks (${this.acked}) than adds sent (${this.sent})`);
+            this.applied++;
+            if (this.applied > this.sent) this.violations.push(`conn#${connNo}: more adds applied (${this.applied}) than sent (${this.sent})`);
           }
         }
         firstEvent = false;
@@ -287,7 +304,6 @@ export class CounterConn {
         if (this.connecting && !wasOpen) { this.connecting = null; reject(new Error(`${this.label}: ${url} closed before open (${code}) ${this.errors.at(-1) ?? ''}`)); }
         if (!this.stopped) {
           this.everClosed = true;
-          this.writtenOff = this.sent - this.acked;
           this.scheduleReconnect();
         }
       });
@@ -312,7 +328,10 @@ export class CounterConn {
     if (this.ws.readyState !== WebSocket.OPEN) return false;
     if (this.inflight >= this.window) return false;
     this.sent++;
-    this.ws.send('{"op":"add","by":1}');
+    const id = ++this.nextId;
+    const text = `{"id":${id},"data":{"op":"add","by":1}}`;
+    this.unacked.set(id, text);
+    this.ws.send(text);
     return true;
   }
 
