@@ -106,18 +106,20 @@ export function openSse(fetchFn: FetchFn, t: SseTarget, h: TransportHandlers): T
   // One POST at a time, in the order sent: concurrent POSTs could reach the
   // session out of id order, and an id below the highest applied one is
   // taken for a duplicate (acknowledged, not applied).
-  const queue: string[] = [];
+  const queue: [number, string][] = [];
   let posting = false;
   const pump = () => {
     if (posting || closed || !queue.length) return;
     posting = true;
-    const text = queue.shift()!;
+    const [id, text] = queue.shift()!;
     const q = new URLSearchParams({ client });
     fetchFn(`${t.url}${t.path}?${q}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text })
       .then(async (res) => {
         const body = await res.text();
+        // 5xx (504: no ack in time; 503: session unavailable): reconnect, re-send.
         if (res.status >= 500) return finish(1011, `POST answered HTTP ${res.status}`);
-        if (/^\s*\{\s*"ack"/.test(body)) h.onText(body);  // 200 {"ack":N[,"error":T]}
+        if (res.status === 200) h.onText(body);  // {"ack":N[,"error":T]}
+        else if (res.status >= 400) h.onText(JSON.stringify({ ack: id, error: `HTTP ${res.status}: ${body.slice(0, 200)}` }));
         posting = false;
         pump();
       })
@@ -126,9 +128,9 @@ export function openSse(fetchFn: FetchFn, t: SseTarget, h: TransportHandlers): T
 
   return {
     name: 'sse',
-    send(_id, text) {
+    send(id, text) {
       if (closed) return;
-      queue.push(text);
+      queue.push([id, text]);
       pump();
     },
     close(code = 1000, reason = '') {
