@@ -72,13 +72,19 @@ describe('@skein/client on a 3-node cluster', { timeout: 170_000 }, () => {
 
   before(async () => {
     dataDir = res.tempDir('skein-client-');
+    const t0 = Date.now();
     cluster = await res.launch({ nodes: 3, dataDir });
+    const t1 = Date.now();
     await waitForMembership(cluster);
+    const t2 = Date.now();
     acks = await ackSupport(cluster.node('n1'));
+    if (process.env.SKEIN_CLIENT_LOG) console.log(`launch ${t1 - t0} ms, membership ${t2 - t1} ms, ack probe ${Date.now() - t2} ms`);
   });
   after(async () => {
     for (const c of clients) c.close();
+    const t0 = Date.now();
     await res.cleanup();
+    if (process.env.SKEIN_CLIENT_LOG) console.log(`cleanup took ${Date.now() - t0} ms`);
   });
   const needAcks = (t) => {
     if (acks === 'acks') return false;
@@ -95,10 +101,10 @@ describe('@skein/client on a 3-node cluster', { timeout: 170_000 }, () => {
     assert.equal(rec.welcomes[0].node, 'n2', 'the owner n2, not the seed n1');
     assert.equal(rec.welcomes[0].url, cluster.node('n2').url);
     assert.equal(rec.welcomes[0].transport, 'ws');
-    await waitFor(() => rec.messages.some((m) => m.data.type === 'history'), { timeoutMs: 5000, what: 'the history event' });
+    await waitFor(() => rec.messages.some((m) => m.data.type === 'history'), { timeoutMs: 15_000, what: 'the history event' });
     if (needAcks(t)) return;
     await c.send({ type: 'say', text: 'hello' });
-    await waitFor(() => rec.messages.some((m) => said(m.data) && m.data.text === 'hello'), { timeoutMs: 5000, what: 'the said event' });
+    await waitFor(() => rec.messages.some((m) => said(m.data) && m.data.text === 'hello'), { timeoutMs: 15_000, what: 'the said event' });
     await assert.rejects(c.send({ type: 'say', text: 'x'.repeat(5000) }), (e) => e instanceof SendError && e.id === 2);
     await assert.rejects(c.send({ type: 'nope' }), SendError);
     await c.send({ type: 'say', text: 'still fine' });
@@ -129,10 +135,10 @@ describe('@skein/client on a 3-node cluster', { timeout: 170_000 }, () => {
     await c.connect();
     assert.equal(rec.welcomes[0].transport, 'sse');
     assert.equal(rec.welcomes[0].node, 'n3');
-    await waitFor(() => rec.messages.some((m) => m.data.type === 'history'), { timeoutMs: 5000, what: 'history over SSE' });
+    await waitFor(() => rec.messages.some((m) => m.data.type === 'history'), { timeoutMs: 15_000, what: 'history over SSE' });
     if (needAcks(t)) return;
     await c.send({ type: 'say', text: 'over sse' });
-    await waitFor(() => rec.messages.some((m) => said(m.data) && m.data.text === 'over sse'), { timeoutMs: 5000, what: 'said over SSE' });
+    await waitFor(() => rec.messages.some((m) => said(m.data) && m.data.text === 'over sse'), { timeoutMs: 15_000, what: 'said over SSE' });
     await assert.rejects(c.send({ type: 'nope' }), SendError);
   });
 
@@ -146,7 +152,7 @@ describe('@skein/client on a 3-node cluster', { timeout: 170_000 }, () => {
     // Another user on n1 talks before, during and after the drain.
     const other = await res.connect(wsUrl(cluster.node('n1').url, `/ws/chat/${id}?user=olga`));
     await other.send({ type: 'say', text: 'before' });
-    await waitFor(() => rec.messages.some((m) => said(m.data) && m.data.text === 'before'), { timeoutMs: 5000, what: '"before"' });
+    await waitFor(() => rec.messages.some((m) => said(m.data) && m.data.text === 'before'), { timeoutMs: 15_000, what: '"before"' });
     const sends = acks === 'acks' ? Array.from({ length: 10 }, (_, i) => c.send({ type: 'say', text: `mine ${i}` })) : [];
     const pid = nodePid(dataDir, 'n2');
     const r = await ctl(cluster.node('n1').url, ['drain', 'n2']);
@@ -159,7 +165,7 @@ describe('@skein/client on a 3-node cluster', { timeout: 170_000 }, () => {
     assert.equal(c.clientId, client, 'the same client id after the reconnect');
     assert.ok(rec.welcomes.slice(1).every((w) => w.resumed), JSON.stringify(rec.welcomes));
     await other.send({ type: 'say', text: 'after' });
-    await waitFor(() => rec.messages.some((m) => said(m.data) && m.data.text === 'after'), { timeoutMs: 10_000, what: '"after"' });
+    await waitFor(() => rec.messages.some((m) => said(m.data) && m.data.text === 'after'), { timeoutMs: 15_000, what: '"after"' });
     assert.deepEqual(rec.resets, [], 'no reset: the outbox covered the gap');
     assert.ok(strictlyIncreasing(rec.messages.map((m) => m.seq)), JSON.stringify(rec.messages.map((m) => m.seq)));
     if (pid) await waitProcessGone(pid, 30_000, 'the drained n2 to exit');
@@ -178,24 +184,42 @@ describe('@skein/client on a 3-node cluster', { timeout: 170_000 }, () => {
     const { id } = await findIdOwnedBy(c2, { kind: 'counter', prefix: 'cl-kill-', owner: 'n2' });
     const c = make({ url: c2.node('n1').url, kind: 'counter', id });
     const rec = recorder(c);
+    const t0 = Date.now();
+    const log = [];
+    for (const ev of ['state', 'welcome', 'close', 'error']) c.on(ev, (v) => log.push(`${Date.now() - t0} ${ev} ${JSON.stringify(v.error?.message ?? v)}`));
+    t.after(() => { if (process.env.SKEIN_CLIENT_LOG) console.log(log.join('\n')); });
     await c.connect();
     assert.equal(c.node.node, 'n2');
+    // A writer with at most 8 sends in flight, so some are in flight at the kill.
     const N = 200;
     let acked = 0;
-    const sends = Array.from({ length: N }, () => c.send({ op: 'add', by: 1 }).then(() => { acked += 1; }));
-    await waitFor(() => acked >= 20, { timeoutMs: 10_000, intervalMs: 5, what: '20 acks before the kill' });
+    const sends = [];
+    const inflight = new Set();
+    const writer = (async () => {
+      for (let i = 0; i < N; i++) {
+        while (inflight.size >= 8) await Promise.race(inflight);
+        const p = c.send({ op: 'add', by: 1 }).then(() => { acked += 1; inflight.delete(p); });
+        inflight.add(p);
+        sends.push(p);
+      }
+    })();
+    await waitFor(() => acked >= 20, { timeoutMs: 10_000, intervalMs: 1, what: '20 acks before the kill' });
     const pid = nodePid(dir2, 'n2');
     assert.ok(pid, 'the pid of n2');
     process.kill(pid, 'SIGKILL');
+    log.push(`${Date.now() - t0} killed n2 with ${acked}/${N} acknowledged`);
+    let timer;
     await Promise.race([
-      Promise.all(sends),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${acked}/${N} sends resolved within 30 s of kill -9; ${JSON.stringify({ state: c.state, closes: rec.closes, errors: rec.errors })}`)), 30_000)),
-    ]);
+      writer.then(() => Promise.all(sends)),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`only ${acked}/${N} sends resolved within 30 s of kill -9; ${JSON.stringify({ state: c.state, closes: rec.closes, errors: rec.errors })}`)), 30_000); }),
+    ]).finally(() => clearTimeout(timer));
+    log.push(`${Date.now() - t0} all ${N} acknowledged`);
     // A fresh reader sees every add exactly once.
     const reader = make({ url: c2.node('n1').url, kind: 'counter', id, route: 'direct', discover: false });
     const got = new Promise((resolve) => reader.on('message', (m) => resolve(m.data)));
     await reader.connect();
     assert.deepEqual(await got, { value: N });
+    log.push(`${Date.now() - t0} read back`);
     const values = rec.messages.map((m) => m.data.value).filter((v) => typeof v === 'number');
     assert.ok(strictlyIncreasing(rec.messages.map((m) => m.seq)));
     assert.equal(Math.max(...values), N);
