@@ -124,11 +124,14 @@ void resolve(connection_actor* self) {
       });
 }
 
-/// The activation stopped on purpose (fenced, its handler or store failed):
-/// the client is told (1012) rather than silently moved.
+/// The activation failed (its handler threw, its store failed, its records
+/// cannot be recovered): the client is told (1012) rather than moved, since
+/// re-sending the same inputs may fail the next activation the same way. A
+/// fenced activation is not a failure: a newer one serves the session and
+/// takes the re-sent inputs (each applied once).
 bool activation_failed(const caf::error& reason) {
-  return is(reason, skein_error::fenced) || is(reason, skein_error::handler_failed)
-         || is(reason, skein_error::store_failure) || is(reason, skein_error::unrecoverable);
+  return is(reason, skein_error::handler_failed) || is(reason, skein_error::store_failure)
+         || is(reason, skein_error::unrecoverable);
 }
 
 std::uint64_t seq_of(const std::string& frame) {

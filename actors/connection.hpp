@@ -15,8 +15,9 @@
 // lost its lease (the client's stream stays open: transparent failover), and
 // when acks stall for `ack_check_interval` and the host resolves the session
 // to another activation (a partition hides the old one's death). The session
-// applies each input once. The stream is closed with 1012 only when the
-// activation stopped on purpose (fenced, handler or store failure) or no
+// applies each input once; a fenced activation is handled the same way (a
+// newer one serves the session). The stream is closed with 1012 only when the
+// activation failed (its handler threw, its store failed) or no
 // activation can be reached for `reattach_timeout`; with 1008 beyond
 // `max_unacked` inputs awaiting acks. Frames are de-duplicated by seq.
 #pragma once

@@ -5,12 +5,12 @@
 //   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/migration.test.mjs
 //
 // Load: one writer connection per counter (home nodes round-robin), each
-// pipelining at most `window` {"op":"add","by":1}, paced globally. With one
-// writer per counter every {"value"} frame is an ack of that writer's next
-// add, so a writer checks its values go up by exactly 1 (no loss, dup or
-// reorder), across resumes. A writer whose connection closed writes off its
-// unacknowledged adds: for it sentAcked <= final <= sentTotal, otherwise
-// final == sent exactly.
+// pipelining at most `window` adds with message ids (`{"id":N,"data":
+// {"op":"add","by":1}}`), paced globally. Each add is kept until its
+// `{"ack":N}` and sent again (same id) after every reconnect, so at the end
+// every add is acknowledged and every counter equals its writer's distinct
+// adds exactly; a writer also checks its {"value"} frames go up by exactly 1
+// (no loss, dup or reorder), across resumes.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -4,6 +4,8 @@
 //   LOST        a counter's final read is below a value a client saw
 //               (an acknowledged add is gone)
 //   DUPLICATE   a final read above the adds ever sent
+//   INEXACT     every add of a writer acknowledged, yet the counter differs
+//               from the number of adds it sent (exactly-once broken)
 //   DIVERGENT   two nodes answer different values for one counter after healing
 //   UNAVAILABLE a counter could not be read after healing
 //   FORK        two clients saw different frames under one seq of a session
@@ -17,7 +19,9 @@
 //   EPOCH_ORDER a node's journal has an epoch decreasing with journal seq
 //   CONVERGENCE after healing, /cluster did not agree on every node in 15 s
 //
-// Indeterminate (not anomalies): adds and says sent but never acknowledged.
+// Indeterminate (not anomalies): adds and says sent but never acknowledged
+// (counter writers send message ids and re-send them until acknowledged, so
+// for them this is a liveness finding: the schedule reports them as stalled).
 
 import { forkProblems } from '../cluster/procs.mjs';
 
@@ -32,8 +36,12 @@ export function checkCounters({ writers, watchers, reads }) {
     const session = `counter/${w.id}`;
     const seen = [...writers, ...watchers].filter((c) => c.id === w.id).flatMap((c) => c.seen.map(([seq, value]) => ({ seq, value, by: c.label })));
     const top = seen.reduce((a, b) => (b.value > (a?.value ?? -Infinity) ? b : a), null);
-    const acked = top ? top.value : 0;
-    indeterminate += Math.max(0, w.sent - acked);
+    // Acknowledged: the highest value any client saw, and at least every add
+    // whose {"ack":N} the writer got (writers send ids and re-send after
+    // reconnects, so an add acknowledged is an add applied).
+    const ackedByIds = (w.initialValue ?? 0) + w.acked;
+    const acked = Math.max(top ? top.value : 0, ackedByIds);
+    indeterminate += w.inflight;
     const r = reads.get(w.id) ?? [];
     const ok = r.filter((x) => x.value !== undefined);
     if (!ok.length) {
@@ -46,9 +54,13 @@ export function checkCounters({ writers, watchers, reads }) {
     const low = ok.filter((x) => x.value < acked);
     if (low.length) {
       const worst = Math.min(...low.map((x) => x.value));
-      out.push({ cls: 'LOST', session, detail: `acknowledged ${acked} (seq ${top.seq} seen by ${top.by}), sent ${w.sent}; reads ${all}: up to ${acked - worst} acknowledged adds lost` });
+      const how = top && top.value >= ackedByIds ? `seq ${top.seq} seen by ${top.by}` : `${w.acked} acks to ${w.label}`;
+      out.push({ cls: 'LOST', session, detail: `acknowledged ${acked} (${how}), sent ${w.sent}; reads ${all}: up to ${acked - worst} acknowledged adds lost` });
     }
     if (ok.some((x) => x.value > w.sent)) out.push({ cls: 'DUPLICATE', session, detail: `${w.sent} adds sent; reads ${all}` });
+    // Every add acknowledged: the counter must equal the distinct adds sent.
+    else if (w.inflight === 0 && values.size === 1 && ok[0].value - (w.initialValue ?? 0) !== w.sent)
+      out.push({ cls: 'INEXACT', session, detail: `${w.sent} adds sent, all acknowledged; reads ${all}` });
   }
   return { anomalies: out, indeterminate };
 }
