@@ -2,13 +2,15 @@
 //
 // connection -> host      (resolve_atom, string key[, uint64 hops])    -> actor session
 // connection -> session   (join_atom, string client, string params_json, actor conn,
-//                          uint64 last_seq, bool resume, uint64 token, uint64 next_unacked)
+//                          uint64 last_seq, bool resume, uint64 token, uint64 next_unacked,
+//                          string resume_token)
 //                         (message_atom, string client, uint64 token, uint64 cseq,
 //                          uint64 id, string json_text, actor reply_to)
 //                         (leave_atom, string client, uint64 token, uint64 next_cseq, actor conn)
 //                         token/cseq/id: see actors/delivery.hpp
 // session -> connection   (frame_atom, string frame)   one server frame, JSON text
 //                         (moved_atom, actor new_session)  re-attach there
+//                         (deny_atom, string reason)  the join's resume token is wrong
 // session -> reply_to     (ack_atom, uint64 cseq, uint64 id, string error)  the input is
 //                          durable (error: it was rejected, not applied)
 // host -> host            (gossip_atom, string name, string view_json, int64 ts, int64 echo,
@@ -65,5 +67,6 @@ using placement_atom = caf::atom_constant<caf::atom("placement")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using ack_atom = caf::atom_constant<caf::atom("ack")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
+using deny_atom = caf::atom_constant<caf::atom("deny")>;
 
 }  // namespace skein

@@ -80,7 +80,7 @@ void attach(connection_actor* self, caf::actor session) {
   auto me = caf::actor_cast<caf::actor>(self);
   const auto next_unacked = st.unacked.empty() ? st.next_cseq : st.unacked.front().cseq;
   self->send(st.session, join_atom::value, st.init.client_id, st.init.params_json, me,
-             st.last_seq, resume, st.token, next_unacked);
+             st.last_seq, resume, st.token, next_unacked, st.init.resume_token);
   // Everything not acknowledged goes (again) to this activation: it applies
   // what it has not seen and acknowledges the rest (actors/delivery.hpp).
   for (auto& in : st.unacked) send_input(self, in);
@@ -151,7 +151,8 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
     st.init.out->deliver(nlohmann::json{{"seq", 0},
                                       {"data", {{"type", "welcome"},
                                                 {"client", st.init.client_id},
-                                                {"node", st.init.node_name}}}}
+                                                {"node", st.init.node_name},
+                                                {"resume_token", st.init.resume_token}}}}
                          .dump());
   st.token = random_token();
   self->set_down_handler([self](caf::down_msg& dm) {
@@ -252,6 +253,12 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
       attach(self, std::move(successor));
     },
     [self](retry_atom) { resolve(self); },
+    [self](deny_atom, std::string& reason) {
+      spdlog::info("connection {}: {}: {}", self->state.init.client_id,
+                   self->state.init.session_key, reason);
+      self->state.init.out->close(1008, reason);
+      self->quit();
+    },
     [self](shutdown_atom, bool now) {
       // The node stops: let acks already on their way arrive, then close
       // with 1001 so the client resumes on another node.

@@ -44,6 +44,7 @@ struct connection_init {
   std::string node_name;                    // for the welcome frame
   bool resume = false;                      // the client reconnects (?client=&last_seq=)
   std::uint64_t last_seq = 0;               // the last event seq it has seen
+  std::string resume_token;                 // the client's credential for resumes (see protocol.md)
   std::chrono::milliseconds reattach_timeout{15000};
   bool welcome = false;                     // write the welcome frame first (WebSocket)
   std::size_t max_unacked = 8192;           // inputs awaiting acks before 1008

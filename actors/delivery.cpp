@@ -53,13 +53,29 @@ void delivery_table::consume(const std::string& client, std::uint64_t token, std
   e.last_id = std::max(e.last_id, id);
 }
 
+bool delivery_table::admit_credential(const std::string& client, const std::string& credential,
+                                      std::int64_t now_ms) {
+  auto& e = entries_[client];
+  if (e.used_ms == 0) e.used_ms = now_ms;
+  if (e.credential.empty()) {
+    e.credential = credential;
+    return true;
+  }
+  return e.credential == credential;
+}
+
+std::string delivery_table::credential(const std::string& client) const {
+  auto i = entries_.find(client);
+  return i == entries_.end() ? std::string{} : i->second.credential;
+}
+
 std::uint64_t delivery_table::next_cseq(const std::string& client, std::uint64_t token) const {
   auto i = entries_.find(client);
   return i != entries_.end() && i->second.token == token ? i->second.next_cseq : 0;
 }
 
 void delivery_table::observe(const persistence::journal_record& rec) {
-  if (rec.token == 0 && rec.msg_id == 0) return;
+  if (rec.token == 0 && rec.msg_id == 0 && rec.credential.empty()) return;
   auto& e = entries_[rec.client];
   e.used_ms = std::max(e.used_ms, rec.time_ms);
   if (rec.token != 0 && rec.cseq != 0) {
@@ -67,20 +83,22 @@ void delivery_table::observe(const persistence::journal_record& rec) {
     e.next_cseq = std::max(e.next_cseq, rec.cseq + 1);
   }
   e.last_id = std::max(e.last_id, rec.msg_id);
+  if (!rec.credential.empty()) e.credential = rec.credential;
 }
 
 std::vector<persistence::delivery_entry> delivery_table::to_records() const {
   std::vector<persistence::delivery_entry> out;
   out.reserve(entries_.size());
   for (const auto& [client, e] : entries_)
-    out.push_back({client, e.token, e.next_cseq, e.last_id, e.retired, e.used_ms});
+    out.push_back({client, e.token, e.next_cseq, e.last_id, e.retired, e.used_ms, e.credential});
   return out;
 }
 
 void delivery_table::restore(const std::vector<persistence::delivery_entry>& entries) {
   entries_.clear();
   for (const auto& d : entries) {
-    entry e{d.token, std::max<std::uint64_t>(d.next_cseq, 1), d.last_id, d.retired, d.used_ms};
+    entry e{d.token, std::max<std::uint64_t>(d.next_cseq, 1), d.last_id, d.retired, d.used_ms,
+            d.credential};
     if (e.retired.size() > max_retired)
       e.retired.erase(e.retired.begin(), e.retired.end() - max_retired);
     entries_[d.client] = std::move(e);

@@ -70,6 +70,15 @@ public:
   void consume(const std::string& client, std::uint64_t token, std::uint64_t cseq,
                std::uint64_t id, std::int64_t now_ms);
 
+  /// Resume tokens: true if `credential` may act as `client`: the one the
+  /// client opened with, or any when none is recorded (a client this table
+  /// never saw or evicted), which is then recorded.
+  bool admit_credential(const std::string& client, const std::string& credential,
+                        std::int64_t now_ms);
+
+  /// The client's recorded resume token ("" if none).
+  std::string credential(const std::string& client) const;
+
   /// The next cseq expected from `token` (0 if it is not the client's current one).
   std::uint64_t next_cseq(const std::string& client, std::uint64_t token) const;
 
@@ -92,6 +101,7 @@ private:
     std::uint64_t last_id = 0;
     std::vector<std::uint64_t> retired;  // oldest first
     std::int64_t used_ms = 0;
+    std::string credential;
   };
   static bool is_retired(const entry& e, std::uint64_t token);
   static void switch_token(entry& e, std::uint64_t token);

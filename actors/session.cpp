@@ -232,6 +232,7 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
   auto rec = make_input(kind, client_id, params_json, text, reset);
   rec.time_ms = wall_clock_ms();
   rec.epoch = st.epoch;
+  if (kind == input_kind::open) rec.credential = st.delivery.credential(client_id);
   if (origin) {
     rec.token = origin->token;
     rec.cseq = origin->cseq;
@@ -429,8 +430,17 @@ void attach_member(session_actor* self, const std::string& client_id, const std:
 /// replaced (a late one, forwarded through an old activation) is ignored.
 void on_join(session_actor* self, const std::string& client_id, const std::string& params,
              const caf::actor& conn, std::uint64_t last_seq, bool resume, std::uint64_t token,
-             std::uint64_t next_unacked) {
+             std::uint64_t next_unacked, const std::string& credential) {
   auto& st = self->state;
+  // A connection proves it speaks for the client with the resume token it
+  // was given at its first open (one-shot senders, token 0, join as new
+  // clients with fresh ids and no token).
+  if (token != 0 && !st.delivery.admit_credential(client_id, credential, wall_clock_ms())) {
+    spdlog::info("session {}: join as {} refused: wrong resume token", st.key, client_id);
+    self->send(conn, deny_atom::value,
+               std::string("resume refused: resume_token does not match this client"));
+    return;
+  }
   if (!st.delivery.attach(client_id, token, next_unacked, wall_clock_ms())) {
     spdlog::debug("session {}: late join of a replaced connection of {} ignored", st.key,
                   client_id);
@@ -575,7 +585,7 @@ void handle_stashed(session_actor* self, stashed s) {
     switch (s.kind) {
       case stashed::join:
         self->send(st.successor, join_atom::value, s.client, s.params, s.conn, s.last_seq,
-                   s.resume, s.token, s.next_unacked);
+                   s.resume, s.token, s.next_unacked, s.text);
         break;
       case stashed::message:
         self->send(st.successor, message_atom::value, s.client, s.token, s.cseq, s.id, s.text,
@@ -594,7 +604,7 @@ void handle_stashed(session_actor* self, stashed s) {
   switch (s.kind) {
     case stashed::join:
       return on_join(self, s.client, s.params, s.conn, s.last_seq, s.resume, s.token,
-                     s.next_unacked);
+                     s.next_unacked, s.text);
     case stashed::message:
       return on_message(self, s.client, input_origin{s.token, s.cseq, s.id, s.conn},
                         std::move(s.text));
@@ -714,8 +724,11 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   });
   return {
     [self](join_atom, std::string& client, std::string& params, caf::actor& conn,
-           std::uint64_t last_seq, bool resume, std::uint64_t token, std::uint64_t next_unacked) {
-      stashed s{stashed::join, std::move(client), std::move(params), {}, conn, last_seq, 0, resume};
+           std::uint64_t last_seq, bool resume, std::uint64_t token, std::uint64_t next_unacked,
+           std::string& credential) {
+      // join: `text` carries the resume token
+      stashed s{stashed::join, std::move(client), std::move(params), std::move(credential), conn,
+                last_seq, 0, resume};
       s.token = token;
       s.next_unacked = next_unacked;
       handle_stashed(self, std::move(s));

@@ -79,7 +79,7 @@ try {
   const onDrained = before.sessions.length;
   const rest = cluster.nodes.filter((n) => n.name !== DRAIN);
   const td = performance.now();
-  const r = await ctl(drained.url, ['drain', DRAIN], { timeoutMs: 60_000 });
+  const r = await ctl(drained.url, ['drain', DRAIN], { timeoutMs: 60_000, dataDir });
   if (r.code !== 0) throw new Error(`ctl drain: ${r.stdout} ${r.stderr}`);
   let finished = true;
   await waitFor(async () => {

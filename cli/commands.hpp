@@ -26,6 +26,9 @@ struct node_args {
   int io_threads = 1;
   std::vector<std::string> kind_options;  // KIND.NAME=VALUE
   bool unsafe_skip_fencing = false;  // test-only deliberate safety bug (tests/nemesis)
+  std::string jwt_secret_file;       // HS256 key (file bytes less one trailing newline)
+  std::string jwt_public_key_file;   // PEM RSA (RS256) or EC P-256 (ES256) public key
+  std::string admin_token_file;      // empty: DATA/admin.token, created if missing
 };
 int run_node(const node_args& args, const behaviour_registry& registry);
 
@@ -41,6 +44,9 @@ struct launch_args {
   bool add_node = false;  // start one more node joining the cluster launched on `data`
   int max_restarts = 5;          // crashes in a row before giving up (exit 1)
   int restart_backoff_ms = 500;  // first restart delay; doubles, capped at 30 s
+  std::string jwt_secret_file;      // passed to every node
+  std::string jwt_public_key_file;  // passed to every node
+  std::string admin_token_file;     // passed to every node; empty: DATA/admin.token (created, 0600)
 };
 int run_launch(const launch_args& args, const std::string& self_exe);
 
@@ -70,6 +76,7 @@ struct ctl_args {
   std::string to;                              // move: target node name
   std::string data;                            // rolling-restart: launch data root
   double timeout_s = 120;                      // rolling-restart: per node
+  std::string token_file;                      // admin token file (else SKEIN_ADMIN_TOKEN, else DATA/admin.token)
 };
 /// Exit codes: 0 done, 1 the node answered an error or could not be reached.
 int run_ctl(const ctl_args& args);
@@ -77,6 +84,18 @@ int run_ctl(const ctl_args& args);
 /// `ctl rolling-restart --data DIR`: drains and restarts each node of the
 /// `launch` on DIR in turn (cli/rolling_restart.cpp). 0 done, 1 failed.
 int run_rolling_restart(const ctl_args& args);
+
+/// The admin token in `path`, creating the file (0600, a new random token)
+/// if it does not exist. Throws std::runtime_error if it cannot.
+std::string ensure_admin_token_file(const std::string& path);
+/// The admin token in `path` (bytes less one trailing newline; printable
+/// ASCII, no spaces). Throws std::runtime_error otherwise.
+std::string read_admin_token_file(const std::string& path);
+/// Logs a warning if group or others may read `path`.
+void warn_if_shared(const std::string& path);
+/// ctl's admin token: --token-file, else $SKEIN_ADMIN_TOKEN, else
+/// DATA/admin.token when --data is given and it exists, else "".
+std::string ctl_admin_token(const ctl_args& args);
 
 struct new_args {
   std::string name;  // project, C++ type and kind name
@@ -87,8 +106,10 @@ int run_new(const new_args& args);
 
 /// METHOD http://HOST:PORT/TARGET (Beast, synchronous). Returns the status
 /// code (0 if the request failed) and fills body.
+/// `bearer` non-empty: sent as Authorization: Bearer BEARER.
 int http_request(const std::string& method, const std::string& host, std::uint16_t port,
-                 const std::string& target, std::string& body, int timeout_ms);
+                 const std::string& target, std::string& body, int timeout_ms,
+                 const std::string& bearer = {});
 inline int http_get(const std::string& host, std::uint16_t port, const std::string& target,
                     std::string& body, int timeout_ms) {
   return http_request("GET", host, port, target, body, timeout_ms);

@@ -1,4 +1,6 @@
 // `ctl --node URL status | drain NAME | move kind/id --to NAME`
+// Admin requests carry the admin token (cli/admin_token.cpp: --token-file,
+// SKEIN_ADMIN_TOKEN, or DATA/admin.token with --data).
 // (`ctl rolling-restart --data DIR`: cli/rolling_restart.cpp)
 #include <cctype>
 #include <iostream>
@@ -48,10 +50,11 @@ std::string encode(const std::string& s) {
 int run_ctl(const ctl_args& args) {
   if (args.command == "rolling-restart") return run_rolling_restart(args);
   auto base = parse_base(args.node);
+  const auto token = ctl_admin_token(args);
   std::string body;
   int status = 0;
   if (args.command == "status") {
-    status = http_get(base.host, base.port, "/cluster", body, 5000);
+    status = http_request("GET", base.host, base.port, "/cluster", body, 5000, token);
     if (status == 200) {
       auto j = nlohmann::json::parse(body, nullptr, false);
       if (j.is_object()) {
@@ -65,17 +68,19 @@ int run_ctl(const ctl_args& args) {
   } else if (args.command == "drain") {
     if (args.name.empty()) throw std::invalid_argument("ctl drain NAME");
     status = http_request("POST", base.host, base.port, "/admin/drain?node=" + encode(args.name),
-                          body, 10000);
+                          body, 10000, token);
   } else {
     if (args.name.empty() || args.to.empty()) throw std::invalid_argument("ctl move kind/id --to NAME");
     if (!session_key::parse(args.name))
       throw std::invalid_argument("ctl move: bad session key: " + session_key::why_invalid(args.name));
     status = http_request("POST", base.host, base.port,
                           "/admin/move?key=" + encode(args.name) + "&to=" + encode(args.to), body,
-                          10000);
+                          10000, token);
   }
   std::cout << body << '\n';
   if (status == 0) std::cerr << "ctl: no answer from " << args.node << '\n';
+  if (status == 401 && token.empty())
+    std::cerr << "ctl: the node wants the admin token: --token-file PATH, SKEIN_ADMIN_TOKEN, or --data DIR\n";
   return status >= 200 && status < 300 ? 0 : 1;
 }
 

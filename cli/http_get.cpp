@@ -9,7 +9,8 @@
 namespace skein::cli {
 
 int http_request(const std::string& method, const std::string& host, std::uint16_t port,
-                 const std::string& target, std::string& body, int timeout_ms) {
+                 const std::string& target, std::string& body, int timeout_ms,
+                 const std::string& bearer) {
   namespace beast = boost::beast;
   namespace http = beast::http;
   using tcp = boost::asio::ip::tcp;
@@ -21,6 +22,7 @@ int http_request(const std::string& method, const std::string& host, std::uint16
     stream.connect(resolver.resolve(host, std::to_string(port)));
     http::request<http::empty_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, host);
+    if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
     http::write(stream, req);
     beast::flat_buffer buffer;
     http::response<http::string_body> res;

@@ -189,6 +189,12 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
     launched.push_back({{"name", c.name}, {"http_port", c.http_port}, {"cluster_port", c.cluster_port}});
   write_launch_file(args.data, launched);
 
+  // Every node gets the same admin token (ctl works against any of them).
+  const std::string admin_token_file =
+    args.admin_token_file.empty() ? (std::filesystem::path(args.data) / "admin.token").string()
+                                  : args.admin_token_file;
+  if (args.admin_token_file.empty()) ensure_admin_token_file(admin_token_file);
+
   auto start = [&](child& c, const std::vector<address>& via) {
     std::vector<std::string> a{"node",
                                "--name", c.name,
@@ -202,6 +208,14 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
       a.push_back(format_addresses(via));
     }
     if (args.sync) a.push_back("--sync");
+    a.push_back("--admin-token-file");
+    a.push_back(admin_token_file);
+    for (auto [flag, file] : {std::pair{"--jwt-secret-file", &args.jwt_secret_file},
+                              std::pair{"--jwt-public-key-file", &args.jwt_public_key_file}})
+      if (!file->empty()) {
+        a.push_back(flag);
+        a.push_back(*file);
+      }
     for (auto& o : args.kind_options) {
       a.push_back("--kind-option");
       a.push_back(o);

@@ -48,6 +48,15 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
     ->capture_default_str();
   node_cmd->add_flag("--sync", node.sync, "fsync every group commit");
   node_cmd->add_option("--io-threads", node.io_threads, "HTTP io threads")->capture_default_str();
+  node_cmd->add_option("--jwt-secret-file", node.jwt_secret_file,
+                       "HS256 key for client tokens (the file's bytes less one trailing newline); "
+                       "with it /ws, /sse, /mcp need a JWT");
+  node_cmd->add_option("--jwt-public-key-file", node.jwt_public_key_file,
+                       "PEM public key for client tokens: RSA (RS256) or EC P-256 (ES256); "
+                       "with it /ws, /sse, /mcp need a JWT");
+  node_cmd->add_option("--admin-token-file", node.admin_token_file,
+                       "file holding the Bearer token /admin/* requires "
+                       "(default: DATA/admin.token, created with mode 0600 if missing)");
   bool print_config = false;
   node_cmd->add_flag("--print-config", print_config,
                      "print the effective node options (command line, SKEIN_* environment, "
@@ -83,6 +92,12 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
                          "ms before the first restart of a crashed node; doubles per restart, "
                          "at most 30 s")->capture_default_str();
 
+  launch_cmd->add_option("--jwt-secret-file", launch.jwt_secret_file, "passed to every node");
+  launch_cmd->add_option("--jwt-public-key-file", launch.jwt_public_key_file, "passed to every node");
+  launch_cmd->add_option("--admin-token-file", launch.admin_token_file,
+                         "passed to every node (default: DATA/admin.token, created with mode 0600 "
+                         "if missing)");
+
   cli::ctl_args ctl;
   auto* ctl_cmd = app.add_subcommand("ctl", "talk to a running cluster");
   ctl_cmd->add_option("--node", ctl.node, "any node's base URL")->capture_default_str();
@@ -92,7 +107,11 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   ctl_cmd->add_option("name", ctl.name, "drain: node name; move: kind/id");
   ctl_cmd->add_option("--to", ctl.to, "move: target node");
   ctl_cmd->add_option("--data", ctl.data,
-                      "rolling-restart: the data root of a running `launch` (its launch.json)");
+                      "the data root of a running `launch` (rolling-restart: its launch.json; "
+                      "every command: its admin.token)");
+  ctl_cmd->add_option("--token-file", ctl.token_file,
+                      "file with the admin token (default: $SKEIN_ADMIN_TOKEN, else "
+                      "DATA/admin.token with --data)");
   ctl_cmd->add_option("--timeout", ctl.timeout_s,
                       "rolling-restart: seconds each node may take to drain, restart and be healthy")
     ->capture_default_str();

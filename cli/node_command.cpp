@@ -1,5 +1,6 @@
 // `node`: one node in the foreground until SIGINT or SIGTERM.
 #include <csignal>
+#include <filesystem>
 #include <unistd.h>
 #include <stdexcept>
 #include <tuple>
@@ -7,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "net/auth.hpp"
 #include "net/server.hpp"
 #include "runtime/members.hpp"
 #include "runtime/node.hpp"
@@ -63,6 +65,16 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   sopts.port = port;
   sopts.max_frame = args.max_frame;
   sopts.threads = args.io_threads;
+  if (!args.jwt_secret_file.empty()) {
+    sopts.auth.jwt_secret = read_secret_file(args.jwt_secret_file);
+    warn_if_shared(args.jwt_secret_file);
+  }
+  if (!args.jwt_public_key_file.empty())
+    sopts.auth.jwt_public_key = read_secret_file(args.jwt_public_key_file, false);
+  sopts.auth.admin_token =
+    args.admin_token_file.empty()
+      ? ensure_admin_token_file((std::filesystem::path(args.data) / "admin.token").string())
+      : read_admin_token_file(args.admin_token_file);
 
   node n{opts, registry};
   http_server server{n, sopts};

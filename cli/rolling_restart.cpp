@@ -73,6 +73,7 @@ bool wait_until(std::chrono::steady_clock::time_point deadline, Pred done) {
 int run_rolling_restart(const ctl_args& args) {
   if (args.data.empty()) throw std::invalid_argument("ctl rolling-restart --data DIR (the launch's data root)");
   const auto nodes = read_nodes(args.data);
+  const auto token = ctl_admin_token(args);
   const auto budget = std::chrono::milliseconds(static_cast<long>(args.timeout_s * 1000));
   for (auto& n : nodes) {
     const auto deadline = std::chrono::steady_clock::now() + budget;
@@ -85,7 +86,7 @@ int run_rolling_restart(const ctl_args& args) {
       return fail("cluster not healthy before draining it");
     request_restart(args.data, n.name);
     std::string body;
-    int status = http_request("POST", "127.0.0.1", n.http_port, "/admin/drain?node=" + n.name, body, 30000);
+    int status = http_request("POST", "127.0.0.1", n.http_port, "/admin/drain?node=" + n.name, body, 30000, token);
     // No answer (status 0) is normal for a node with nothing to hand off: it
     // may exit before its reply is written. The launcher's restart decides.
     if (status != 0 && (status < 200 || status >= 300))

@@ -29,6 +29,12 @@ _skein_find(PkgConfig)
 if(NOT TARGET PkgConfig::XXHASH)
   pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 endif()
+# Client tokens (net/auth.cpp): libjwt-dev (pkg-config libjwt) and OpenSSL's
+# libcrypto (key checks, constant-time compare, random admin tokens).
+_skein_find(OpenSSL)
+if(NOT TARGET PkgConfig::JWT)
+  pkg_check_modules(JWT REQUIRED IMPORTED_TARGET libjwt)
+endif()
 
 # CAF 0.17 ships no CMake config: find its libraries by name.
 if(NOT TARGET skein::caf)

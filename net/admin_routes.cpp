@@ -10,8 +10,10 @@
 // (its error text); 504 when it does not answer within 30 s; 501
 // {"error":"not implemented yet"} if the host has no handler for the message.
 //
-// The API has no authentication: listen on loopback or put the node behind
-// something that authenticates /admin/.
+// Every request needs `Authorization: Bearer ADMIN_TOKEN` (the node's
+// --admin-token-file; net/client_auth.cpp): 401 without it, before the
+// parameters are looked at. No CORS headers: a page of another origin
+// cannot read the answers.
 #include <chrono>
 
 #include <caf/all.hpp>
@@ -54,6 +56,7 @@ bool admin_routes(request_context& rc) {
     rc.respond(std::move(res));
     return true;
   }
+  if (!admin_authorized(rc)) return true;
   if (drain) {
     auto node = param(rc, "node");
     if (!node) {

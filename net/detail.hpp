@@ -21,7 +21,9 @@
 #include <boost/beast/websocket.hpp>
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+#include <nlohmann/json.hpp>
 
+#include "net/auth.hpp"
 #include "net/server.hpp"
 #include "net/url.hpp"
 
@@ -38,6 +40,12 @@ struct server_context {
   node& n;
   server_options opts;
   std::string server_header = "skein";
+  jwt_verifier verifier{opts.auth};  // client tokens (net/auth.hpp)
+
+  // Origins (scheme://host:port) of the cluster's members, from the last
+  // /cluster answer: the only origins /cluster* answers allow (CORS).
+  std::mutex origins_mutex;
+  std::vector<std::string> member_origins;
 
   // Live connection actors, so stop() can tell each its stream is gone.
   // Touched once per connect and disconnect, never per message.
@@ -79,6 +87,35 @@ void dispatch(request_context& rc);
 /// nullopt after answering 404 (no kind or id, unknown kind) or 400
 /// (malformed id).
 std::optional<std::string> session_key_of(request_context& rc);
+
+// Authentication (net/client_auth.cpp; the decisions are net/auth.hpp's).
+
+/// A refused request: 401 (no or bad token) or 403 (token may not open it).
+struct refusal {
+  http::status status;
+  std::string message;
+};
+
+/// For /ws, /sse, /mcp: the token of the request (Authorization: Bearer,
+/// else ?token=) verified when client auth is on; nullopt and `id` filled
+/// (user empty when auth is off) if the request may go on.
+std::optional<refusal> authenticate_client(const request_context& rc, client_identity& id);
+/// 403 unless `id`'s sessions claim admits `key` (always fine when auth is off).
+std::optional<refusal> authorize_session(const request_context& rc, const client_identity& id,
+                                         std::string_view key);
+/// The JSON error response of a refusal (with WWW-Authenticate on 401).
+response refusal_response(const request_context& rc, const refusal& r);
+/// Client params as the session sees them: when auth is on, "token" is
+/// dropped and "user" (the token's sub) and "claims" (its claims as JSON
+/// text) replace whatever the query said.
+void apply_identity(const request_context& rc, const client_identity& id, nlohmann::json& params);
+/// For /admin/*: true if the request carries the admin token; otherwise
+/// answers 401 and returns false.
+bool admin_authorized(request_context& rc);
+
+/// True if `origin` ("http://host:port") is a member's URL per the last
+/// /cluster answer of this node (net/cluster_routes.cpp).
+bool member_origin(server_context& ctx, const std::string& origin);
 
 /// A JSON response with the server's headers.
 response json_response(const request_context& rc, http::status status, std::string body);

@@ -2,6 +2,8 @@
 // Server-Sent Events stream, one `data: {json}` event per change, for the
 // dashboard (and `curl -N`).
 //
+// - Events naming an mcp/ session are left out; CORS is allowed only for
+//   the members' origins (net/cluster_routes.cpp).
 // - On connect the stream first gets the feed's recent events (the last 64),
 //   then every new one. Events carry no SSE id: the feed has no sequence
 //   numbers; a reconnecting client gets the recent ones again and
@@ -16,8 +18,11 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "actors/events.hpp"
 #include "actors/metrics.hpp"
+#include "net/http_util.hpp"
 #include "net/sse_stream.hpp"
 
 namespace skein::net_detail {
@@ -28,6 +33,16 @@ std::atomic<std::int64_t> open_streams{0};
 
 constexpr std::size_t max_queued_events = 1024;
 constexpr std::size_t backlog = 64;
+
+/// Events about mcp/ sessions are not shown (an MCP session id is the
+/// session's credential).
+bool names_mcp_session(const std::string& line) {
+  if (line.find("mcp/") == std::string::npos) return false;
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (!j.is_object()) return false;
+  auto s = j.find("session");
+  return s != j.end() && s->is_string() && s->get_ref<const std::string&>().rfind("mcp/", 0) == 0;
+}
 
 stream_limits event_limits(const server_options& o) {
   auto l = stream_limits::from(o);
@@ -52,8 +67,14 @@ class event_stream final : public http_exchange {
   }
 
   // On the strand (called from the route).
-  void start() {
-    start_sse("Access-Control-Allow-Origin: *\r\n", "text/event-stream; charset=utf-8");
+  void start(const std::string& origin) {
+    // CORS only for the members' own origins (the dashboard of another node).
+    std::string extra;
+    if (!origin.empty()) {
+      extra = "Vary: Origin\r\n";
+      if (member_origin(ctx_, origin)) extra += "Access-Control-Allow-Origin: " + origin + "\r\n";
+    }
+    start_sse(extra, "text/event-stream; charset=utf-8");
     write_raw("retry: 2000\n\n");
     auto ex = executor();
     std::weak_ptr<event_stream> w = self<event_stream>();
@@ -61,6 +82,7 @@ class event_stream final : public http_exchange {
     // mutex (the destructor unsubscribes, which takes it).
     sub_ = events().subscribe(
       [ex, w](const std::string& line) {
+        if (names_mcp_session(line)) return;
         asio::post(ex, [w, text = "data: " + line + "\n\n"]() mutable {
           if (auto s = w.lock()) s->write_raw(std::move(text));
         });
@@ -84,7 +106,8 @@ class event_stream final : public http_exchange {
 std::int64_t open_event_streams() { return open_streams.load(std::memory_order_relaxed); }
 
 bool events_route(request_context& rc) {
-  std::make_shared<event_stream>(rc.take_stream(), rc.server, rc.req.version())->start();
+  auto origin = header(rc.req, "Origin");
+  std::make_shared<event_stream>(rc.take_stream(), rc.server, rc.req.version())->start(origin);
   return true;
 }
 

@@ -133,7 +133,7 @@ void deliver_once(server_context& ctx, std::string key, std::string client_id,
           // stream; only its id (if any) is de-duplicated.
           if (as_new_client)
             a->send(session, join_atom::value, client, params, me, std::uint64_t{0}, false,
-                    std::uint64_t{0}, std::uint64_t{0});
+                    std::uint64_t{0}, std::uint64_t{0}, std::string{});
           a->send(session, message_atom::value, client, std::uint64_t{0}, std::uint64_t{0}, id,
                   text, me);
           if (as_new_client)

@@ -64,6 +64,13 @@ bool valid_client_id(std::string_view s) {
   return true;
 }
 
+bool valid_resume_token(std::string_view s) {
+  if (s.size() != 32) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 std::string secure_random_id() {
   unsigned char bytes[16];
   std::size_t got = 0;

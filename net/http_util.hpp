@@ -26,6 +26,9 @@ bool valid_client_id(std::string_view s);
 /// 128 random bits from getrandom(2) as 32 lowercase hex digits.
 std::string secure_random_id();
 
+/// A resume token as secure_random_id makes them: 32 lowercase hex digits.
+bool valid_resume_token(std::string_view s);
+
 /// The SSE comment-line interval (15 s; SKEIN_SSE_KEEPALIVE_MS overrides).
 std::chrono::milliseconds sse_keepalive_interval();
 

@@ -7,6 +7,9 @@
 // behaviour answers is in actors/mcp/wire.hpp.
 //
 // Checked here, before the session is involved:
+//   Authorization      401 without a valid client token when client auth is
+//                      on (net/client_auth.cpp); 403 if its sessions claim
+//                      does not admit mcp/{Mcp-Session-Id}
 //   Host / Origin      403 unless allowed (DNS rebinding). Allowed hosts:
 //                      SKEIN_MCP_ALLOWED_HOSTS (comma-separated host names,
 //                      "*" = any; default localhost,127.0.0.1,[::1]); allowed
@@ -161,6 +164,7 @@ class mcp_exchange final : public http_exchange {
     std::string protocol_version;
     std::string last_event_id;
     std::string body;
+    json identity = json::object();  // {"user","claims"} when client auth is on (apply_identity)
   };
 
   void run(setup s) {
@@ -171,9 +175,10 @@ class mcp_exchange final : public http_exchange {
       auto prefix = s_.last_event_id.substr(0, s_.last_event_id.find(':'));
       if (!prefix.empty()) stream_id_ = prefix;
     }
-    json params{{"transport", s_.transport},
-                {"protocol_version", s_.protocol_version},
-                {"last_event_id", s_.last_event_id}};
+    json params = s_.identity;
+    params["transport"] = s_.transport;
+    params["protocol_version"] = s_.protocol_version;
+    params["last_event_id"] = s_.last_event_id;
     connection_init init;
     init.session_key = "mcp/" + s_.session_id;
     init.client_id = client_id_;
@@ -331,6 +336,15 @@ bool mcp_route(request_context& rc) {
     rc.respond(mcp_error(rc, http::status::not_found, code::server_error, "no MCP server (session kind 'mcp') on this node"));
     return true;
   }
+  client_identity id;
+  auto refuse = [&](const refusal& r) {
+    auto res = mcp_error(rc, r.status, code::server_error,
+                         (r.status == http::status::unauthorized ? "Unauthorized: " : "Forbidden: ") + r.message);
+    if (r.status == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer");
+    rc.respond(std::move(res));
+    return true;
+  };
+  if (auto no = authenticate_client(rc, id)) return refuse(*no);
   // DNS rebinding protection: Host and Origin.
   if (!host_allowed(host_part(header(rc.req, "Host")))) {
     rc.respond(mcp_error(rc, http::status::forbidden, code::server_error, "Forbidden: Host not allowed"));
@@ -413,7 +427,9 @@ bool mcp_route(request_context& rc) {
     rc.respond(mcp_error(rc, http::status::not_found, code::session_not_found, "Session not found"));
     return true;
   }
+  if (auto no = authorize_session(rc, id, "mcp/" + session_id)) return refuse(*no);
   s.session_id = session_id;
+  apply_identity(rc, id, s.identity);
   auto keep_alive = rc.req.keep_alive();
   auto ver = rc.req.version();
   auto ex = std::make_shared<mcp_exchange>(rc.take_stream(), rc.server, ver, keep_alive);

@@ -9,6 +9,7 @@
 
 #include "actors/atoms.hpp"
 #include "net/detail.hpp"
+#include "net/http_util.hpp"
 #include "runtime/node.hpp"
 
 namespace skein {
@@ -27,16 +28,7 @@ void server_context::remove_connection(std::uint64_t id) {
   conns.erase(id);
 }
 
-std::string new_client_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* digits = "0123456789abcdef";
-  std::string out(32, '0');
-  for (int half = 0; half < 2; ++half) {
-    auto v = rng();
-    for (int i = 0; i < 16; ++i) out[half * 16 + i] = digits[(v >> (i * 4)) & 0xf];
-  }
-  return out;
-}
+std::string new_client_id() { return secure_random_id(); }
 
 }  // namespace net_detail
 
@@ -83,6 +75,12 @@ http_server::http_server(node& n, server_options opts)
   if (ec) fail("bind");
   d.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) fail("listen on");
+  if (d.ctx.verifier.enabled())
+    spdlog::info("auth: clients need a JWT ({}) on /ws, /sse and /mcp", d.ctx.verifier.algorithms());
+  else
+    spdlog::warn("auth: off (no --jwt-secret-file or --jwt-public-key-file): /ws, /sse and /mcp accept any client");
+  if (d.ctx.opts.auth.admin_token.empty())
+    spdlog::warn("admin: no admin token; /admin/* refuses every request");
 }
 
 http_server::~http_server() { stop(); }

@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "net/auth.hpp"
+
 namespace skein {
 
 class node;
@@ -28,12 +30,18 @@ struct server_options {
   std::size_t max_http_body = 1 << 20;   // bytes of one HTTP request body; larger: 413
   std::size_t max_json_depth = 64;       // nesting of client JSON (frames, POST bodies); deeper: refused
   int threads = 1;                  // io_context threads
+  // Client tokens (JWT) for /ws, /sse, /mcp and the admin token for
+  // /admin/* (net/auth.hpp). Without JWT keys clients are not
+  // authenticated (logged once as "auth: off"); without an admin token
+  // every /admin/* request is refused.
+  auth_options auth;
 };
 
 /// Thread-safety: construct, run(), stop() from one thread.
 class http_server {
  public:
-  /// Binds the listener. Throws std::runtime_error if the address is taken.
+  /// Binds the listener. Throws std::runtime_error if the address is taken,
+  /// std::invalid_argument if opts.auth.jwt_public_key is not a usable key.
   http_server(node& n, server_options opts);
   ~http_server();
   http_server(const http_server&) = delete;

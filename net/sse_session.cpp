@@ -48,14 +48,20 @@ class sse_client final : public http_exchange {
     transport_ = transport_slot::sse;
   }
 
-  void run(std::string key, std::string params_json, bool resume = false,
-           std::uint64_t last_seq = 0) {
-    client_id_ = new_client_id();
+  /// `resume_client` empty: a new client (with `last_seq`, a legacy resume
+  /// by seq alone); else that client, proven by `resume_token`.
+  void run(std::string key, std::string params_json, bool resume, std::uint64_t last_seq,
+           std::string resume_client, std::string resume_token) {
+    client_id_ = resume_client.empty() ? new_client_id() : std::move(resume_client);
+    token_ = resume_token.empty() ? secure_random_id() : std::move(resume_token);
     start_sse("X-Skein-Client: " + client_id_ + "\r\n");
-    write_raw("event: client\ndata: " + json{{"client", client_id_}}.dump() + "\n\n");
+    // retry: how long a browser's EventSource waits before reconnecting (ms).
+    write_raw("retry: 1000\nevent: client\ndata: "
+              + json{{"client", client_id_}, {"resume_token", token_}}.dump() + "\n\n");
     connection_init init;
     init.session_key = std::move(key);
     init.client_id = client_id_;
+    init.resume_token = token_;
     init.params_json = std::move(params_json);
     init.resume = resume;
     init.last_seq = last_seq;
@@ -67,7 +73,10 @@ class sse_client final : public http_exchange {
     if (finished()) return;
     auto j = json::parse(frame, nullptr, false);
     if (!j.is_object() || !j.contains("seq")) return;
-    write_raw("id: " + j["seq"].dump() + "\ndata: " + j["data"].dump() + "\n\n");
+    // The event id is all a standard EventSource needs to resume through any
+    // node: Last-Event-ID comes back as CLIENT.SEQ.TOKEN.
+    write_raw("id: " + client_id_ + "." + j["seq"].dump() + "." + token_ + "\ndata: "
+              + j["data"].dump() + "\n\n");
   }
 
   void on_transport_close(std::uint16_t code, std::string reason) override {
@@ -87,6 +96,7 @@ class sse_client final : public http_exchange {
   }
 
   std::string client_id_;
+  std::string token_;  // the client's resume token
 };
 
 }  // namespace
@@ -98,8 +108,17 @@ bool sse_route(request_context& rc) {
     rc.respond(error_response(rc, http::status::not_found, "MCP sessions are served at /mcp"));
     return true;
   }
+  client_identity id;
+  if (auto no = authenticate_client(rc, id)) {
+    rc.respond(refusal_response(rc, *no));
+    return true;
+  }
   auto session_key = session_key_of(rc);
   if (!session_key) return true;
+  if (auto no = authorize_session(rc, id, *session_key)) {
+    rc.respond(refusal_response(rc, *no));
+    return true;
+  }
   std::string key = std::move(*session_key);
 
   if (method == http::verb::get) {
@@ -109,18 +128,42 @@ bool sse_route(request_context& rc) {
     std::string last = header(rc.req, "Last-Event-ID");
     if (last.empty() && params.contains("last_seq")) last = params["last_seq"].get<std::string>();
     params.erase("last_seq");
+    apply_identity(rc, id, params);
     std::uint64_t last_seq = 0;
     bool resume = false;
+    std::string client, token;
+    if (params.contains("client")) client = params["client"].get<std::string>();
+    if (params.contains("resume_token")) token = params["resume_token"].get<std::string>();
+    params.erase("client");
+    params.erase("resume_token");
     if (!last.empty()) {
-      auto [p, ec] = std::from_chars(last.data(), last.data() + last.size(), last_seq);
-      if (ec != std::errc{} || p != last.data() + last.size()) {
-        rc.respond(error_response(rc, http::status::bad_request, "Last-Event-ID must be a seq"));
+      // CLIENT.SEQ.TOKEN (the ids this route writes) or a bare SEQ.
+      std::string_view seq = last;
+      if (auto a = last.find('.'); a != std::string::npos) {
+        auto b = last.find('.', a + 1);
+        if (b == std::string::npos) {
+          rc.respond(error_response(rc, http::status::bad_request, "Last-Event-ID must be CLIENT.SEQ.TOKEN or a seq"));
+          return true;
+        }
+        client = last.substr(0, a);
+        seq = std::string_view(last).substr(a + 1, b - a - 1);
+        token = last.substr(b + 1);
+      }
+      auto [p, ec] = std::from_chars(seq.data(), seq.data() + seq.size(), last_seq);
+      if (seq.empty() || ec != std::errc{} || p != seq.data() + seq.size()) {
+        rc.respond(error_response(rc, http::status::bad_request, "Last-Event-ID must be CLIENT.SEQ.TOKEN or a seq"));
         return true;
       }
       resume = true;
     }
+    if (!client.empty() && (!valid_client_id(client) || !valid_resume_token(token))) {
+      rc.respond(error_response(rc, http::status::bad_request,
+                                "a resume needs a client id ([A-Za-z0-9_-]{1,64}) and its resume_token"));
+      return true;
+    }
+    if (!client.empty()) resume = true;
     auto ex = std::make_shared<sse_client>(rc.take_stream(), rc.server, rc.req.version(), false);
-    ex->run(std::move(key), params.dump(), resume, last_seq);
+    ex->run(std::move(key), params.dump(), resume, last_seq, std::move(client), std::move(token));
     return true;
   }
 
@@ -151,6 +194,7 @@ bool sse_route(request_context& rc) {
   }
   json params(rc.target.query);
   params.erase("client");
+  apply_identity(rc, id, params);
   metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
   metrics().transport(transport_slot::sse).messages_in.fetch_add(1, std::memory_order_relaxed);
   auto input = parse_client_input(rc.req.body());

@@ -35,8 +35,9 @@ class websocket_session final : public client_stream {
   }
 
   void run(http::request<http::string_body> req, std::string key, std::string params,
-           std::string resume_client, std::uint64_t last_seq) {
+           std::string resume_client, std::uint64_t last_seq, std::string resume_token) {
     key_ = std::move(key);
+    resume_token_ = std::move(resume_token);
     params_ = std::move(params);
     resume_ = !resume_client.empty();
     resume_client_ = std::move(resume_client);
@@ -74,6 +75,9 @@ class websocket_session final : public client_stream {
     init.last_seq = last_seq_;
     client_id_ = resume_ ? resume_client_ : new_client_id();
     init.client_id = client_id_;
+    // A new client gets a fresh resume token in its welcome; a resume proves
+    // itself with the one it got (the session checks it).
+    init.resume_token = resume_ ? resume_token_ : secure_random_id();
     spawn_connection_actor(std::move(init));
     do_read();
   }
@@ -140,13 +144,23 @@ class websocket_session final : public client_stream {
   bool resume_ = false;
   std::string resume_client_;
   std::uint64_t last_seq_ = 0;
+  std::string resume_token_;
 };
 
 }  // namespace
 
 bool websocket_route(request_context& rc) {
+  client_identity id;
+  if (auto no = authenticate_client(rc, id)) {
+    rc.respond(refusal_response(rc, *no));
+    return true;
+  }
   auto session_key = session_key_of(rc);
   if (!session_key) return true;
+  if (auto no = authorize_session(rc, id, *session_key)) {
+    rc.respond(refusal_response(rc, *no));
+    return true;
+  }
   if (!websocket::is_upgrade(rc.req)) {
     rc.respond(error_response(rc, http::status::upgrade_required, "WebSocket upgrade required"));
     return true;
@@ -172,9 +186,21 @@ bool websocket_route(request_context& rc) {
     }
     query.erase(l);
   }
+  std::string resume_token;
+  if (auto t = query.find("resume_token"); t != query.end()) {
+    resume_token = t->second;
+    query.erase(t);
+  }
+  if (!resume_client.empty() && !valid_resume_token(resume_token)) {
+    rc.respond(error_response(rc, http::status::bad_request,
+                              "a resume (?client=) needs the resume_token of the client's welcome frame"));
+    return true;
+  }
+  nlohmann::json params(query);
+  apply_identity(rc, id, params);
   std::make_shared<websocket_session>(rc.take_stream().release_socket(), rc.server)
-    ->run(std::move(rc.req), std::move(key), nlohmann::json(query).dump(),
-          std::move(resume_client), last_seq);
+    ->run(std::move(rc.req), std::move(key), params.dump(),
+          std::move(resume_client), last_seq, std::move(resume_token));
   return true;
 }
 

@@ -114,7 +114,7 @@ std::string encode(const snapshot_record& r) {
   pack_bin(pk, r.state);
   pk.pack_array(static_cast<std::uint32_t>(r.delivery.size()));
   for (const auto& d : r.delivery) {
-    pk.pack_array(6);
+    pk.pack_array(7);
     pack_str(pk, d.client);
     pk.pack(d.token);
     pk.pack(d.next_cseq);
@@ -122,6 +122,7 @@ std::string encode(const snapshot_record& r) {
     pk.pack_array(static_cast<std::uint32_t>(d.retired.size()));
     for (std::uint64_t t : d.retired) pk.pack(t);
     pk.pack(d.used_ms);
+    pack_str(pk, d.credential);
   }
   return to_string(buf);
 }
@@ -129,7 +130,7 @@ std::string encode(const snapshot_record& r) {
 std::string encode(const journal_record& r) {
   msgpack::sbuffer buf;
   packer pk(buf);
-  pk.pack_array(12);
+  pk.pack_array(13);
   pk.pack(record_format_version);
   pack_str(pk, r.client);
   pack_str(pk, r.kind_of_input);
@@ -143,6 +144,7 @@ std::string encode(const journal_record& r) {
   pk.pack(r.token);
   pk.pack(r.cseq);
   pk.pack(r.msg_id);
+  pack_str(pk, r.credential);
   return to_string(buf);
 }
 
@@ -169,7 +171,7 @@ snapshot_record decode_snapshot(std::string_view bytes, std::string_view printab
     r.delivery.reserve(list.size);
     for (std::uint32_t i = 0; i < list.size; ++i) {
       const auto& e = as_array(list.ptr[i], "delivery entry");
-      if (e.size != 6) throw bad_shape{"delivery entry has " + std::to_string(e.size) + " elements, expected 6"};
+      if (e.size != 7) throw bad_shape{"delivery entry has " + std::to_string(e.size) + " elements, expected 7"};
       delivery_entry d;
       d.client = as_str(e.ptr[0], "delivery client");
       d.token = as_uint(e.ptr[1], "delivery token");
@@ -180,6 +182,7 @@ snapshot_record decode_snapshot(std::string_view bytes, std::string_view printab
       for (std::uint32_t k = 0; k < retired.size; ++k)
         d.retired.push_back(as_uint(retired.ptr[k], "retired token"));
       d.used_ms = as_int(e.ptr[5], "delivery used_ms");
+      d.credential = as_str(e.ptr[6], "delivery credential");
       r.delivery.push_back(std::move(d));
     }
   });
@@ -188,7 +191,7 @@ snapshot_record decode_snapshot(std::string_view bytes, std::string_view printab
 
 journal_record decode_journal(std::string_view bytes, std::string_view printable_key) {
   journal_record r;
-  decode(bytes, printable_key, "journal", 9, 12, [&](const msgpack::object* f, std::uint32_t v) {
+  decode(bytes, printable_key, "journal", 9, 13, [&](const msgpack::object* f, std::uint32_t v) {
     r.client = as_str(f[1], "client");
     r.kind_of_input = as_str(f[2], "kind_of_input");
     r.payload = as_str(f[3], "payload");
@@ -207,6 +210,7 @@ journal_record decode_journal(std::string_view bytes, std::string_view printable
     r.token = as_uint(f[9], "token");
     r.cseq = as_uint(f[10], "cseq");
     r.msg_id = as_uint(f[11], "msg_id");
+    r.credential = as_str(f[12], "credential");
   });
   return r;
 }

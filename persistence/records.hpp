@@ -4,10 +4,10 @@
 // format version (uint32, currently record_format_version = 2):
 //   snapshot: [2, seq:uint, journal_seq:uint, epoch:uint, time_ms:int, state:bin,
 //              delivery:[[client:str, token:uint, next_cseq:uint, last_id:uint,
-//                         retired:[uint...], used_ms:int]...]]
+//                         retired:[uint...], used_ms:int, credential:str]...]]
 //   journal:  [2, client:str, kind_of_input:str, payload:str, time_ms:int,
 //              random:[uint...], epoch:uint, last_seq:uint, outputs:uint32,
-//              token:uint, cseq:uint, msg_id:uint]
+//              token:uint, cseq:uint, msg_id:uint, credential:str]
 //   outbox:   [2, target:str, data:str]
 // Version 1 records (written before client message ids) have no delivery,
 // token, cseq or msg_id elements; they decode with those empty/zero, which is
@@ -41,6 +41,7 @@ struct delivery_entry {
   std::uint64_t last_id = 0;     // highest client message id applied (0 = none)
   std::vector<std::uint64_t> retired;  // tokens of the client's replaced connections
   std::int64_t used_ms = 0;      // wall-clock ms of the client's last input or join
+  std::string credential;        // the client's resume token ("" = none recorded)
   bool operator==(const delivery_entry&) const = default;
 };
 
@@ -71,6 +72,7 @@ struct journal_record {
   std::uint64_t token = 0;            // sending connection (0: none, e.g. an HTTP POST)
   std::uint64_t cseq = 0;             // its number on that connection (0: unordered)
   std::uint64_t msg_id = 0;           // the client's message id (0: none)
+  std::string credential;             // open inputs: the client's resume token
   bool operator==(const journal_record&) const = default;
 };
 

@@ -380,7 +380,7 @@ const RUN = {
     // join is a second launcher (`launch --add-node`) that must live until
     // the end, so this process starts and stops it.
     const drained = cluster.nodes[1].name;
-    const drain = `${demo} ctl --node ${cluster.urls[0]} drain ${drained}`;
+    const drain = `${demo} ctl --node ${cluster.urls[0]} --data ${cluster.data} drain ${drained}`;
     let joiner = null;
     let joinTimer = null;
     const joinLog = [];

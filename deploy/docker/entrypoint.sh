@@ -7,6 +7,9 @@
 #                                     and SKEIN_CONFIG file do not set
 #   entrypoint.sh drain               ask the local node to drain (hand its
 #                                     sessions off); it exits 0 when done.
+#                                     Uses the node's admin token
+#                                     (SKEIN_ADMIN_TOKEN_FILE, else
+#                                     SKEIN_DATA/admin.token).
 #                                     Waits up to SKEIN_DRAIN_TIMEOUT s (60).
 #   entrypoint.sh ANY-OTHER-COMMAND   exec it (e.g. a shell for debugging)
 #
@@ -28,7 +31,10 @@ http_port="${SKEIN_LISTEN##*:}"
 
 case "${1:-}" in
 drain)
-  "$bin" ctl --node "http://127.0.0.1:${http_port}" drain "$SKEIN_NAME" || true
+  # The node's admin token: SKEIN_ADMIN_TOKEN_FILE (its --admin-token-file)
+  # or the one it created in its data directory.
+  "$bin" ctl --node "http://127.0.0.1:${http_port}" \
+    --token-file "${SKEIN_ADMIN_TOKEN_FILE:-$SKEIN_DATA/admin.token}" drain "$SKEIN_NAME" || true
   deadline=$(( $(date +%s) + ${SKEIN_DRAIN_TIMEOUT:-60} ))
   # The node exits when drained; wait for its listener to go away.
   while "$bin" ctl --node "http://127.0.0.1:${http_port}" status >/dev/null 2>&1; do

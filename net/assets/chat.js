@@ -8,11 +8,15 @@
 //                     the other members in turn (learnt from /cluster)
 //   owner             GET /gateway?session=chat/ROOM: the room's owner
 //   least-loaded      GET /gateway: the least-loaded node
-// Every reconnect resumes with ?client=ID&last_seq=N after a jittered
+// Every reconnect resumes with ?client=ID&resume_token=T&last_seq=N (ID and
+// T from the first welcome) after a jittered
 // backoff; messages carry ids, and one not yet acknowledged is sent again
 // after a reconnect (the room applies it once).
 import { SkeinClient, SendError } from './client/index.js';
-import { fetchJSON, h, randomId } from './common.js';
+import { fetchJSON, h, pageToken } from './common.js';
+
+// A client JWT for nodes that need one: open the page as /chat?room=R#token=JWT.
+const clientToken = pageToken('skein-client-token');
 
 const $ = (sel) => document.querySelector(sel);
 const q = new URLSearchParams(location.search);
@@ -22,7 +26,6 @@ const state = {
   room: q.get('room') ?? 'lobby',
   user: q.get('user') ?? `guest-${Math.floor(Math.random() * 9000 + 1000)}`,
   route: ROUTES.includes(q.get('route')) ? q.get('route') : 'direct',
-  clientId: randomId(),
   client: null,         // SkeinClient
   node: null,           // {name, url} the connection ends on (or ended on)
   lost: false,          // a system line for the current outage was shown
@@ -108,9 +111,9 @@ function join() {
     url: location.origin,
     kind: 'chat',
     id: state.room,
-    params: { user: state.user },
+    // nodes with --jwt-*: the user is the token's sub
+    params: clientToken ? { user: state.user, token: clientToken } : { user: state.user },
     route: state.route,
-    client: state.clientId,
     backoff: { initialMs: 250, maxMs: 4000 },
   });
   state.client = c;
@@ -121,8 +124,9 @@ function join() {
     if (s === 'open') setStatus('connected', 'connected');
     if (s === 'closed') { enableInput(false); setStatus('left', 'not connected'); }
   });
-  c.on('welcome', ({ node, url, transport, resumed }) => {
+  c.on('welcome', ({ client, node, url, transport, resumed }) => {
     if (state.client !== c) return;
+    $('#client-id').textContent = client;
     const moved = state.node && state.node.name !== node;
     setNode({ name: node, url });
     $('#ws-url').textContent = `${transport} ${url}`;
@@ -163,7 +167,6 @@ async function init() {
   $('#room').value = state.room;
   $('#user').value = state.user;
   $('#route').value = state.route;
-  $('#client-id').textContent = state.clientId;
   const here = { name: '?', url: location.origin };
   try {
     const hz = await fetchJSON('/healthz');

@@ -2,11 +2,11 @@
 // dependencies; everything here runs in the browser).
 
 /** fetch with a time bound; rejects on HTTP status >= 400 unless allowStatus. */
-export async function fetchWithTimeout(url, { method = 'GET', timeoutMs = 3000 } = {}) {
+export async function fetchWithTimeout(url, { method = 'GET', timeoutMs = 3000, headers = {} } = {}) {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
   try {
-    return await fetch(url, { method, signal: ctl.signal, cache: 'no-store' });
+    return await fetch(url, { method, headers, signal: ctl.signal, cache: 'no-store' });
   } finally {
     clearTimeout(timer);
   }
@@ -94,6 +94,21 @@ export function randomId() {
 }
 
 /** http://host:port -> ws://host:port (https -> wss); drops a trailing '/'. */
+/**
+ * The token the page was opened with as `#token=...` (dashboard: the admin
+ * token; chat: a client JWT). Kept in sessionStorage under `key` and taken
+ * out of the address bar, so it is not shown, bookmarked or sent anywhere
+ * but where the page puts it (a fragment never reaches a server).
+ */
+export function pageToken(key) {
+  const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem(key, decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem(key) ?? '';
+}
+
 export function wsBase(httpUrl) {
   return httpUrl.replace(/^http/, 'ws').replace(/\/$/, '');
 }

@@ -11,12 +11,17 @@
 //                            window, then clients) and filtered by #session-search
 //   GET  /cluster/placement  the HRW ranking of a key (owner, then replicas)
 //   SSE  {member}/cluster/events  every node's event feed, merged
-//   POST /admin/drain, /admin/move  the buttons
+//   POST /admin/drain, /admin/move  the buttons (with the admin token the
+//                            page was given as #token=...)
 // If the node that served this page goes away, membership is read from any
 // other member that answers.
 import {
-  fetchJSON, fetchText, fetchWithTimeout, parseMetrics, h, fmtBytes, fmtRate, fmtTime,
+  fetchJSON, fetchText, fetchWithTimeout, parseMetrics, h, fmtBytes, fmtRate, fmtTime, pageToken,
 } from './common.js';
+
+// The admin token for the buttons: open the page as /#token=ADMIN_TOKEN
+// (e.g. the launch's DATA/admin.token); sent as Authorization: Bearer.
+const adminToken = pageToken('skein-admin-token');
 
 const POLL_MS = 1000;
 const RATE_WINDOW_MS = 3000;   // rates and percentiles over (about) the last 3 s
@@ -288,10 +293,12 @@ async function admin(path, what) {
   status.className = '';
   status.textContent = `${what}…`;
   try {
-    const res = await fetchWithTimeout(`${location.origin}${path}`, { method: 'POST', timeoutMs: 35000 });
+    const headers = adminToken ? { authorization: `Bearer ${adminToken}` } : {};
+    const res = await fetchWithTimeout(`${location.origin}${path}`, { method: 'POST', timeoutMs: 35000, headers });
     let body = await res.text();
     try { body = JSON.parse(body); } catch { /* keep the text */ }
-    const msg = typeof body === 'object' && body !== null ? (body.error ?? JSON.stringify(body)) : body;
+    let msg = typeof body === 'object' && body !== null ? (body.error ?? JSON.stringify(body)) : body;
+    if (res.status === 401) msg += ' (open the dashboard as /#token=ADMIN_TOKEN)';
     status.className = res.ok ? '' : 'error';
     status.textContent = `${what}: ${res.status} ${msg}`;
     status.dataset.status = String(res.status);
@@ -357,6 +364,9 @@ function syncFeeds() {
     }
   }
   for (const url of want) {
+    // A feed the browser gave up on (e.g. refused before that node had
+    // listed its members, whose origins alone it allows) is opened again.
+    if (state.feeds.get(url)?.readyState === EventSource.CLOSED) state.feeds.delete(url);
     if (state.feeds.has(url)) continue;
     const es = new EventSource(`${url}/cluster/events`);
     es.onmessage = (e) => onEvent(e.data);

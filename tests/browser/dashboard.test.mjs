@@ -30,6 +30,7 @@ const ARTIFACTS = path.join(process.env.SKEIN_ARTIFACTS ?? os.tmpdir(), 'skein-b
 describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_000 }, () => {
   const res = new Resources();
   let cluster;
+  let admin;            // {authorization: "Bearer ADMIN_TOKEN"} (the launch's DATA/admin.token)
   let chromium;
   let context;          // one persistent context with a fresh profile
   let profileDir;
@@ -97,7 +98,9 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
     } catch (e) {
       throw new Error(`playwright-core is not installed (run \`npm ci\` at the repository root): ${e.message}`);
     }
-    cluster = await res.launch({ nodes: 3, dataDir: res.tempDir('skein-browser-') });
+    const dataDir = res.tempDir('skein-browser-');
+    cluster = await res.launch({ nodes: 3, dataDir });
+    admin = { authorization: `Bearer ${fs.readFileSync(path.join(dataDir, 'admin.token'), 'utf8').trim()}` };
     await waitForMembership(cluster);
     profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-chromium-'));
     context = await chromium.launchPersistentContext(profileDir, {
@@ -247,7 +250,8 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
       assert.equal(s.status, 200);
       assert.match(s.headers['content-type'], /^text\/event-stream/);
       assert.equal(s.headers['x-accel-buffering'], 'no');
-      assert.equal(s.headers['access-control-allow-origin'], '*');
+      // CORS only for the members' own origins (the dashboard), never "*".
+      assert.equal(s.headers['access-control-allow-origin'], undefined);
       // The recent events first: n3 saw both peers come up.
       const up = await s.next((e) => e.type === 'member_up', 10_000, 'a member_up from the backlog');
       assert.equal(up.node, 'n3');
@@ -271,10 +275,11 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
   it('admin API: parameters are checked; unknown operations answer 501 until the host supports them', async () => {
     const n1 = cluster.node('n1');
     assert.equal((await httpGet(`${n1.url}/admin/drain?node=n3`)).status, 405, 'GET /admin/drain');
-    assert.equal((await httpPost(`${n1.url}/admin/drain`)).status, 400, 'POST /admin/drain without node');
-    assert.equal((await httpPost(`${n1.url}/admin/move?key=chat/x`)).status, 400, 'POST /admin/move without to');
-    assert.equal((await httpPost(`${n1.url}/admin/move?key=nokey&to=n2`)).status, 400, 'POST /admin/move with a bad key');
-    const probe = await httpPost(`${n1.url}/admin/drain?node=no-such-node`);
+    assert.equal((await httpPost(`${n1.url}/admin/drain?node=n3`)).status, 401, 'POST /admin/drain without the admin token');
+    assert.equal((await httpPost(`${n1.url}/admin/drain`, { headers: admin })).status, 400, 'POST /admin/drain without node');
+    assert.equal((await httpPost(`${n1.url}/admin/move?key=chat/x`, { headers: admin })).status, 400, 'POST /admin/move without to');
+    assert.equal((await httpPost(`${n1.url}/admin/move?key=nokey&to=n2`, { headers: admin })).status, 400, 'POST /admin/move with a bad key');
+    const probe = await httpPost(`${n1.url}/admin/drain?node=no-such-node`, { headers: admin });
     assert.ok([501, 404, 409, 400].includes(probe.status), `drain of an unknown node: ${probe.status} ${probe.body}`);
     if (probe.status === 501) assert.deepEqual(JSON.parse(probe.body), { error: 'not implemented yet' });
   });
@@ -282,7 +287,7 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
   it('dashboard: three node cards, sessions with owner and replicas, live events', { timeout: 60_000 }, async () => {
     const n3 = cluster.node('n3');
     dashboard = await newPage('dashboard@n3');
-    await dashboard.goto(`${n3.url}/`);
+    await dashboard.goto(`${n3.url}/#token=${admin.authorization.slice('Bearer '.length)}`);
     await dashboard.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
     assert.equal(await text(dashboard, '#served-by'), 'n3');
     await dashboard.waitForFunction(() => document.querySelectorAll('.node-card').length === 3
@@ -372,7 +377,7 @@ describe('skein in a browser: dashboard, chat, metrics, events', { timeout: 300_
   });
 
   it('dashboard: drain a node from the page and see its sessions move', { timeout: 90_000 }, async (t) => {
-    const probe = await httpPost(`${cluster.node('n1').url}/admin/drain?node=no-such-node`);
+    const probe = await httpPost(`${cluster.node('n1').url}/admin/drain?node=no-such-node`, { headers: admin });
     if (probe.status === 501) {
       t.skip('needs drain (issue 4)');
       return;

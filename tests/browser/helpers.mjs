@@ -9,9 +9,9 @@ import http from 'node:http';
 import { httpGet } from '../cluster/cluster.mjs';
 
 /** POST url (empty body) -> {status, headers, body}. */
-export function httpPost(url, { timeoutMs = 40_000 } = {}) {
+export function httpPost(url, { timeoutMs = 40_000, headers = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false, headers: { connection: 'close', 'content-length': 0 } }, (res) => {
+    const req = http.request(url, { method: 'POST', agent: false, headers: { connection: 'close', 'content-length': 0, ...headers } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { body += c; });

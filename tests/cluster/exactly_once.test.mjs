@@ -151,7 +151,7 @@ describe('exactly-once inputs (message ids, acks, transparent failover)', () => 
     });
     const a = await open(cluster.nodes[0].url);
     await waitFor(() => frames.some((f) => f.data?.type === 'welcome'), { timeoutMs: 5_000, what: 'welcome' });
-    const client = frames.find((f) => f.data?.type === 'welcome').data.client;
+    const { client, resume_token: token } = frames.find((f) => f.data?.type === 'welcome').data;
     a.send('{"id":1,"data":{"op":"add","by":5}}');
     a.send('{"id":2,"data":{"op":"add","by":"x"}}');
     a.send('{"id":0,"data":{"op":"add","by":1}}');
@@ -162,7 +162,7 @@ describe('exactly-once inputs (message ids, acks, transparent failover)', () => 
     const lastSeq = Math.max(...frames.map((f) => f.seq ?? 0));
     a.terminate();
     frames.length = 0;
-    const b = await open(cluster.nodes[1].url, `?client=${client}&last_seq=${lastSeq}`);
+    const b = await open(cluster.nodes[1].url, `?client=${client}&last_seq=${lastSeq}&resume_token=${token}`);
     b.send('{"id":1,"data":{"op":"add","by":5}}');  // re-sent: acknowledged, not applied
     b.send('{"id":3,"data":{"op":"add","by":1}}');
     await waitFor(() => frames.some((f) => f.ack === 3), { timeoutMs: 5_000, what: 'ack 3' });

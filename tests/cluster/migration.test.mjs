@@ -202,7 +202,7 @@ describe('skein cluster: migration, failover, fencing, resume', { timeout: 290_0
       // ---- drain n2 (if the admin routes are wired)
       const ackedAtJoin = load.acked;
       await waitLoadAcked(load, ackedAtJoin + 1_500, 15_000);
-      const r = await ctl(n1.url, ['drain', 'n2']);
+      const r = await ctl(n1.url, ['drain', 'n2'], { dataDir });
       if (adminNotWired(r)) {
         drainState = { wired: false, why: `ctl drain n2 -> exit ${r.code}: ${(r.stdout + r.stderr).trim()}` };
         t.diagnostic(`drain not exercised: ${drainState.why}`);
@@ -367,6 +367,7 @@ describe('skein cluster: migration, failover, fencing, resume', { timeout: 290_0
     await a.send({ type: 'say', text: 'before' });
     await a.nextData((d) => isSaid(d) && d.text === 'before', 10_000, 'own said');
     const clientId = a.welcome?.client;
+    const resumeToken = a.welcome?.resume_token;
     assert.ok(clientId, 'welcome frame with the client id');
     assert.equal(a.welcome.node, 'n1');
     const lastSeq = a.frames.at(-1).seq;
@@ -378,7 +379,7 @@ describe('skein cluster: migration, failover, fencing, resume', { timeout: 290_0
     for (const text of texts) await b.send({ type: 'say', text });
     await b.nextData((d) => isSaid(d) && d.text === texts.at(-1), 10_000, 'last said');
 
-    const a2 = await res.connect(wsUrl(n3.url, `/ws/chat/${room}?user=alice&client=${encodeURIComponent(clientId)}&last_seq=${lastSeq}`), { label: 'alice resumed@n3' });
+    const a2 = await res.connect(wsUrl(n3.url, `/ws/chat/${room}?user=alice&client=${encodeURIComponent(clientId)}&last_seq=${lastSeq}&resume_token=${resumeToken}`), { label: 'alice resumed@n3' });
     for (let i = 0; i < 10; i++) await a2.next(() => true, 10_000, `replayed frame ${i}`);
     assert.equal(a2.welcome?.client, clientId, 'a resumed connection keeps its client id');
     assert.equal(a2.welcome?.node, 'n3');
@@ -406,6 +407,7 @@ describe('skein cluster: migration, failover, fencing, resume', { timeout: 290_0
     const a = await res.connect(wsUrl(n1.url, `/ws/chat/${room}?user=alice`), { label: 'alice@n1' });
     await a.nextData(isHistory, 10_000, 'history');
     const clientId = a.welcome?.client;
+    const resumeToken = a.welcome?.resume_token;
     assert.ok(clientId);
     const lastSeq = a.frames.at(-1).seq;
     await a.close();
@@ -414,7 +416,7 @@ describe('skein cluster: migration, failover, fencing, resume', { timeout: 290_0
     const texts = Array.from({ length: 40 }, (_, i) => `m${i}`);
     for (const text of texts) await b.send({ type: 'say', text });
     await b.nextData((d) => isSaid(d) && d.text === texts.at(-1), 10_000, 'last said');
-    const a2 = await res.connect(wsUrl(n3.url, `/ws/chat/${room}?user=alice&client=${encodeURIComponent(clientId)}&last_seq=${lastSeq}`), { label: 'alice resumed@n3' });
+    const a2 = await res.connect(wsUrl(n3.url, `/ws/chat/${room}?user=alice&client=${encodeURIComponent(clientId)}&last_seq=${lastSeq}&resume_token=${resumeToken}`), { label: 'alice resumed@n3' });
     const first = await a2.next(() => true, 10_000, 'the first frame after a too-old resume');
     assert.deepEqual(first.data, { type: 'reset' }, `first frame must be {"type":"reset"}; ${a2.describe()}`);
     const h = await a2.next(() => true, 10_000, 'the state after reset');

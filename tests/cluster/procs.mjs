@@ -151,11 +151,13 @@ export function addNode(dataDir, { timeoutMs = 60_000, extraArgs = [] } = {}) {
   });
 }
 
-/** `skein-demo ctl --node URL ARGS...` -> {code, stdout, stderr}; bounded. */
-export function ctl(url, args, { timeoutMs = 60_000 } = {}) {
+/** `skein-demo ctl --node URL ARGS... [--data DIR]` -> {code, stdout, stderr}; bounded. */
+export function ctl(url, args, { timeoutMs = 60_000, env = {}, dataDir } = {}) {
   const exe = skeinDemoPath();
+  // dataDir: a `launch` data root; ctl reads the admin token in DIR/admin.token.
+  const all = dataDir ? [...args, '--data', dataDir] : args;
   return new Promise((resolve, reject) => {
-    const child = spawn(exe, ['ctl', '--node', url, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(exe, ['ctl', '--node', url, ...all], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => { out += c; });
@@ -222,7 +224,7 @@ export class CounterConn {
 
   url() {
     const base = this.urls[this.urlIndex % this.urls.length];
-    const q = this.clientId ? `?client=${encodeURIComponent(this.clientId)}&last_seq=${this.lastSeq}` : '';
+    const q = this.clientId ? `?client=${encodeURIComponent(this.clientId)}&last_seq=${this.lastSeq}&resume_token=${this.resumeToken}` : '';
     return wsUrl(base, `/ws/counter/${encodeURIComponent(this.id)}${q}`);
   }
 
@@ -266,6 +268,7 @@ export class CounterConn {
         if (v.seq === 0 && v.data?.type === 'welcome') {
           if (this.clientId && v.data.client !== this.clientId) this.violations.push(`resume as ${this.clientId} welcomed as ${v.data.client}`);
           this.clientId = v.data.client;
+          if (v.data.resume_token) this.resumeToken = v.data.resume_token;
           return;
         }
         const d = v.data;

@@ -35,7 +35,7 @@ export class ChatConn {
   url() {
     const base = this.urls[this.urlIndex % this.urls.length];
     let q = `?user=${encodeURIComponent(this.user)}`;
-    if (this.clientId) q += `&client=${encodeURIComponent(this.clientId)}&last_seq=${this.lastSeq}`;
+    if (this.clientId) q += `&client=${encodeURIComponent(this.clientId)}&last_seq=${this.lastSeq}&resume_token=${this.resumeToken}`;
     return wsUrl(base, `/ws/chat/${encodeURIComponent(this.room)}${q}`);
   }
 
@@ -49,7 +49,7 @@ export class ChatConn {
     ws.on('message', (buf) => {
       let v;
       try { v = JSON.parse(buf.toString('utf8')); } catch { this.errors.push('non-JSON frame'); return; }
-      if (v.seq === 0 && v.data?.type === 'welcome') { this.clientId = v.data.client; return; }
+      if (v.seq === 0 && v.data?.type === 'welcome') { this.clientId = v.data.client; this.resumeToken = v.data.resume_token; return; }
       this.frames.push([v.seq, v.data, connNo]);
       if (v.seq > this.lastSeq) this.lastSeq = v.seq;
       if (v.data?.type === 'reset') this.resets.push(v.seq);

@@ -9,6 +9,7 @@
 // resume/drain/join, `live()` (running and not paused), and stopAll().
 
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { httpGetJson, waitFor } from '../cluster/cluster.mjs';
@@ -38,7 +39,17 @@ export class Cluster {
     this.failureTimeoutMs = failureTimeoutMs;
     this.log = log;
     this.nodes = [];  // {name, slot, host, url, child, running, paused, exited, stderr}
+    // One admin token for every node (as `launch` does): /admin/drain needs it.
+    this.adminTokenFile = path.join(dataDir, 'admin.token');
+    if (!fs.existsSync(this.adminTokenFile)) {
+      fs.mkdirSync(dataDir, { recursive: true });
+      fs.writeFileSync(this.adminTokenFile, `${crypto.randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    }
+    this.adminToken = fs.readFileSync(this.adminTokenFile, 'utf8').trim();
   }
+
+  /** Headers of an admin request (POST /admin/*). */
+  adminHeaders() { return { authorization: `Bearer ${this.adminToken}` }; }
 
   slotFree() {
     return this.net.hosts.findIndex((_, i) => !this.nodes.some((n) => n.slot === i));
@@ -55,7 +66,8 @@ export class Cluster {
   spawnNode(n, seeds) {
     const args = ['node', '--name', n.name, '--listen', `0.0.0.0:${HTTP_PORT}`, '--cluster-port', String(CLUSTER_PORT),
       '--advertise', `${n.host.addr}:${HTTP_PORT}`, '--cluster-advertise', `${n.host.addr}:${CLUSTER_PORT}`,
-      '--data', path.join(this.dataDir, n.name), '--failure-timeout', String(this.failureTimeoutMs), ...this.extraArgs];
+      '--data', path.join(this.dataDir, n.name), '--failure-timeout', String(this.failureTimeoutMs),
+      '--admin-token-file', this.adminTokenFile, ...this.extraArgs];
     if (seeds.length) args.push('--seeds', seeds.map((s) => `${s.host.addr}:${CLUSTER_PORT}`).join(','));
     const child = spawn('ip', ['netns', 'exec', n.host.ns, this.bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     n.child = child;

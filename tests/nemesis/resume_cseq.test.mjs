@@ -39,7 +39,7 @@ describe('resume on a new connection while the old one is still open', { timeout
     const clientId = first.welcome.client;
     const lastSeq = first.frames.at(-1).seq;
     // The same client resumes on another node; its first connection is still open.
-    const second = await res.connect(wsUrl(n2.url, `/ws/counter/${id}?client=${clientId}&last_seq=${lastSeq}`), { label: 'resumed' });
+    const second = await res.connect(wsUrl(n2.url, `/ws/counter/${id}?client=${clientId}&last_seq=${lastSeq}&resume_token=${first.welcome.resume_token}`), { label: 'resumed' });
     await second.send({ op: 'add', by: 1 });
     const f = await second.next((x) => isValue(x.data), 10_000, 'the value after the add on the resumed connection')
       .catch(async (e) => {

@@ -98,7 +98,7 @@ async function applyStep(cluster, step, log) {
     case 'drain': {
       if (members.length <= 3) return 'drain skipped (3 members)';
       const via = pickFrom(live, step.pick[1]);
-      const r = await fetch(`${via.url}/admin/drain?node=${target.name}`, { method: 'POST', signal: AbortSignal.timeout(5000) }).catch((e) => ({ status: e.message }));
+      const r = await fetch(`${via.url}/admin/drain?node=${target.name}`, { method: 'POST', headers: cluster.adminHeaders(), signal: AbortSignal.timeout(5000) }).catch((e) => ({ status: e.message }));
       const deadline = performance.now() + 30_000;
       while (target.running && performance.now() < deadline) await delay(100);
       const drained = !target.running;

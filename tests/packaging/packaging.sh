@@ -126,6 +126,12 @@ TOML
   got=$(SKEIN_NAME=env-name SKEIN_KIND_OPTION=a.b=1,c.d=2 SKEIN_SYNC=true \
         "$bin" node --listen 127.0.0.1:1 --cluster-port 2 --data d --print-config)
   expect 'name="env-name"'; expect 'kind-option=["a.b=1", "c.d=2"]'; expect 'sync=true'
+  # The auth options (docs/operations.md "Security") from env and file.
+  printf 'jwt_public_key_file = "/etc/skein/jwt.pub"\n' >"$work/auth.toml"
+  got=$(SKEIN_JWT_SECRET_FILE=/etc/skein/jwt.secret SKEIN_ADMIN_TOKEN_FILE=/etc/skein/admin.token \
+        "$bin" node --config "$work/auth.toml" --name a --listen 127.0.0.1:1 --cluster-port 2 --data d --print-config)
+  expect 'jwt-secret-file="/etc/skein/jwt.secret"'; expect 'admin-token-file="/etc/skein/admin.token"'
+  expect 'jwt-public-key-file="/etc/skein/jwt.pub"'
   printf '[node]\nname = "in-table"\nlisten = "h:1"\ncluster-port = 2\ndata = "d"\n' >"$work/table.toml"
   got=$("$bin" node --config "$work/table.toml" --print-config)
   expect 'name="in-table"'

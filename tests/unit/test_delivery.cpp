@@ -116,7 +116,7 @@ TEST_CASE("envelope: {id, data} is split; other frames pass; bad ids are refused
 
 TEST_CASE("records: v2 snapshot and journal round-trip; v1 records still decode") {
   using namespace persistence;
-  snapshot_record s{3, 4, 5, 6, "state", {{"a", 7, 8, 9, {1, 2}, 10}}};
+  snapshot_record s{3, 4, 5, 6, "state", {{"a", 7, 8, 9, {1, 2}, 10, "tok"}}};
   CHECK(decode_snapshot(encode(s), "k") == s);
   journal_record j;
   j.client = "a";

@@ -7,7 +7,8 @@
 //    falling back to SSE after `sseAfterFailures` WebSocket attempts in a
 //    row that never opened (or at once when there is no WebSocket class);
 //  - reconnect: on any close it did not ask for, after a jittered
-//    exponential backoff (backoff.ts), resuming with ?client=C&last_seq=N;
+//    exponential backoff (backoff.ts), resuming with
+//    ?client=C&resume_token=T&last_seq=N (C and T from the first welcome);
 //  - sends: send(data) gives the message the next id, sends
 //    `{"id":N,"data":data}` and returns a promise that resolves on the
 //    server's `{"ack":N}` and rejects on `{"ack":N,"error":T}` (SendError).
@@ -50,8 +51,9 @@ export interface ClientOptions {
   gatewayTimeoutMs?: number;
   /** Bound from starting a connection to its welcome (default 10 000 ms). */
   openTimeoutMs?: number;
-  /** Resume as this client (from an earlier welcome), from after this seq, with ids from nextId on. */
+  /** Resume as this client (client and resumeToken from an earlier welcome), from after lastSeq, with ids from nextId on. */
   client?: string;
+  resumeToken?: string;
   lastSeq?: number;
   nextId?: number;
   /** Learn the other members' URLs from /cluster after the first welcome (default true). */
@@ -96,6 +98,7 @@ export class SkeinClient extends Emitter<ClientEvents> {
   private readonly fetchFn: FetchFn;
   private _state: ClientState = 'idle';
   private _client: string | null;
+  private _resumeToken: string | null;  // the client's credential for resuming (welcome's resume_token)
   private _lastSeq: number | null;
   private _nextId: number;
   private _node: NodeAddress | null = null;
@@ -119,10 +122,12 @@ export class SkeinClient extends Emitter<ClientEvents> {
     if (!this.seeds.length) throw new TypeError('SkeinClient: url needs at least one node URL');
     if (!opts.kind || opts.kind.includes('/') || !opts.id) throw new TypeError('SkeinClient: kind and id are required (kind without "/")');
     if (opts.client !== undefined && !validClientId(opts.client)) throw new TypeError('SkeinClient: client must be [A-Za-z0-9_-]{1,64}');
+    if ((opts.client === undefined) !== (opts.resumeToken === undefined)) throw new TypeError('SkeinClient: client and resumeToken go together');
     const f = opts.fetch ?? (globalThis as { fetch?: FetchFn }).fetch;
     if (!f) throw new TypeError('SkeinClient: no fetch (Node 18+ and browsers have one; pass opts.fetch)');
     this.fetchFn = f.bind(globalThis) as FetchFn;
     this._client = opts.client ?? null;
+    this._resumeToken = opts.resumeToken ?? null;
     this._lastSeq = opts.lastSeq ?? null;
     this._nextId = opts.nextId ?? 1;
     // 'direct' starts at the first URL (the caller's preference); the
@@ -131,6 +136,8 @@ export class SkeinClient extends Emitter<ClientEvents> {
   }
 
   get state(): ClientState { return this._state; }
+  /** The resume token of the client (from the welcome, or opts.resumeToken). */
+  get resumeToken(): string | null { return this._resumeToken; }
   /** The client id (from the first welcome, or opts.client). */
   get clientId(): string | null { return this._client; }
   /** The highest event seq received. */
@@ -238,9 +245,13 @@ export class SkeinClient extends Emitter<ClientEvents> {
       this.useSse = true;
     }
     const query = new URLSearchParams(this.opts.params ?? {});
-    if (this._client) query.set('client', this._client);
-    if (this._lastSeq !== null) query.set('last_seq', String(this._lastSeq));
-    this.resuming = this._client !== null && this._lastSeq !== null;
+    // A resume: the client id, its resume token and the last seq seen.
+    this.resuming = this._client !== null && this._resumeToken !== null;
+    if (this.resuming) {
+      query.set('client', this._client!);
+      query.set('resume_token', this._resumeToken!);
+      query.set('last_seq', String(this._lastSeq ?? 0));
+    }
     const idPath = this.opts.id.split('/').map(encodeURIComponent).join('/');
     let opened = false;
     const handlers = {
@@ -271,7 +282,7 @@ export class SkeinClient extends Emitter<ClientEvents> {
     if (!f) return this.emit('error', { error: new Error(`not a skein frame: ${text.slice(0, 200)}`) });
     if (f.kind === 'ack') return this.onAck(f.id, f.error);  // durable whichever connection says so
     if (gen !== this.generation || this._state === 'closed') return;
-    if (f.kind === 'welcome') return this.onWelcome(f.client, f.node);
+    if (f.kind === 'welcome') return this.onWelcome(f.client, f.node, f.resumeToken);
     if (f.kind === 'connection-error') return this.emit('error', { error: new Error(f.message) });
     if (this._lastSeq !== null && f.seq <= this._lastSeq) return;  // seen (a resume overlap)
     this._lastSeq = f.seq;
@@ -279,9 +290,11 @@ export class SkeinClient extends Emitter<ClientEvents> {
     else this.emit('message', { seq: f.seq, data: f.data });
   }
 
-  private onWelcome(client: string, node: string): void {
+  private onWelcome(client: string, node: string, resumeToken: string): void {
     const resumed = this.resuming && this._client === client;
     this._client = client;
+    // A server without resume tokens: resume by client id and seq alone is not possible.
+    this._resumeToken = resumeToken || null;
     this.welcomed = true;
     this.attempt = 0;
     this.lastFailedUrl = null;

@@ -1,7 +1,7 @@
 // The SSE transport (docs/mcp.md, /sse/{kind}/{id}): a GET event stream for
 // server frames, one POST per message. Built on fetch (browsers, Node 18+),
 // not EventSource: it can read the stream's close event and needs no
-// polyfill in Node. Server frames arrive as `id: SEQ` + `data: D` events and
+// polyfill in Node. Server frames arrive as `id: CLIENT.SEQ.TOKEN` + `data: D` events and
 // are handed on as `{"seq":SEQ,"data":D}`; the POST's `{"ack":N}` answer is
 // handed on as that frame. The stream's first event (`event: client`)
 // becomes the welcome frame. Messages are POSTed one at a time, in order.
@@ -75,15 +75,22 @@ export function openSse(fetchFn: FetchFn, t: SseTarget, h: TransportHandlers): T
   const parser = new SseParser((event, data, id) => {
     if (closed) return;
     if (event === 'client') {
-      try { client = String(JSON.parse(data).client ?? client); } catch { /* keep ours */ }
-      h.onText(JSON.stringify({ seq: 0, data: { type: 'welcome', client, node: t.node } }));
+      let token = t.query.get('resume_token') ?? '';
+      try {
+        const v = JSON.parse(data);
+        client = String(v.client ?? client);
+        token = String(v.resume_token ?? token);
+      } catch { /* keep ours */ }
+      h.onText(JSON.stringify({ seq: 0, data: { type: 'welcome', client, node: t.node, resume_token: token } }));
     } else if (event === 'close') {
       let code = 1006;
       let reason = '';
       try { ({ code, reason } = JSON.parse(data)); } catch { /* keep 1006 */ }
       finish(Number(code) || 1006, String(reason ?? ''));
-    } else if (event === 'message' && id !== null && /^\d+$/.test(id)) {
-      h.onText(`{"seq":${id},"data":${data}}`);
+    } else if (event === 'message' && id !== null) {
+      // Event ids are CLIENT.SEQ.TOKEN (a bare SEQ from older servers).
+      const seq = /^(?:[A-Za-z0-9_-]+\.)?(\d+)(?:\.[A-Za-z0-9_-]+)?$/.exec(id)?.[1];
+      if (seq) h.onText(`{"seq":${seq},"data":${data}}`);
     }
   });
   (async () => {

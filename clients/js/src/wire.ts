@@ -4,7 +4,7 @@
 /** An event of the session: `{"seq": S, "data": D}` with S >= 1. */
 export interface EventFrame { kind: 'event'; seq: number; data: unknown }
 /** The first frame of every connection: `{"seq":0,"data":{"type":"welcome",...}}`. */
-export interface WelcomeFrame { kind: 'welcome'; client: string; node: string }
+export interface WelcomeFrame { kind: 'welcome'; client: string; node: string; resumeToken: string }
 /** `{"ack": N}` (input N is durable) or `{"ack": N, "error": T}` (rejected). */
 export interface AckFrame { kind: 'ack'; id: number; error?: string }
 /** A connection-level error, `{"seq":0,"data":{"type":"error",...}}` (e.g. JSON too deep). */
@@ -41,7 +41,8 @@ export function parseServerFrame(text: string): ServerFrame | null {
   const data = v.data;
   if (seq === 0 && isObject(data)) {
     if (data.type === 'welcome' && typeof data.client === 'string' && data.client !== '') {
-      return { kind: 'welcome', client: data.client, node: typeof data.node === 'string' ? data.node : '' };
+      return { kind: 'welcome', client: data.client, node: typeof data.node === 'string' ? data.node : '',
+        resumeToken: typeof data.resume_token === 'string' ? data.resume_token : '' };
     }
     if (data.type === 'error') return { kind: 'connection-error', message: String(data.message ?? '') };
   }

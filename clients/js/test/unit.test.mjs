@@ -19,7 +19,7 @@ class FakeWs {
   close(code = 1000, reason = '') { this.readyState = 3; this.onclose?.({ code, reason }); }
   open() { this.readyState = 1; this.onopen?.({}); }
   frame(v) { this.onmessage?.({ data: typeof v === 'string' ? v : JSON.stringify(v) }); }
-  welcome(client = 'c1', node = 'n2') { this.frame({ seq: 0, data: { type: 'welcome', client, node } }); }
+  welcome(client = 'c1', node = 'n2') { this.frame({ seq: 0, data: { type: 'welcome', client, node, resume_token: `tok-${client}` } }); }
   serverClose(code, reason = '') { this.readyState = 3; this.onclose?.({ code, reason }); }
   fail() { this.readyState = 3; this.onerror?.({}); this.onclose?.({ code: 1006, reason: '' }); }
 }
@@ -60,7 +60,7 @@ describe('backoff and wire', () => {
   });
   it('parseServerFrame: events, welcome, acks, rejects junk', () => {
     assert.deepEqual(parseServerFrame('{"seq":3,"data":{"a":1}}'), { kind: 'event', seq: 3, data: { a: 1 } });
-    assert.deepEqual(parseServerFrame('{"seq":0,"data":{"type":"welcome","client":"x","node":"n1"}}'), { kind: 'welcome', client: 'x', node: 'n1' });
+    assert.deepEqual(parseServerFrame('{"seq":0,"data":{"type":"welcome","client":"x","node":"n1","resume_token":"t"}}'), { kind: 'welcome', client: 'x', node: 'n1', resumeToken: 't' });
     assert.deepEqual(parseServerFrame('{"ack":7}'), { kind: 'ack', id: 7 });
     assert.deepEqual(parseServerFrame('{"ack":7,"error":"bad"}'), { kind: 'ack', id: 7, error: 'bad' });
     for (const bad of ['nope', '[]', '{"seq":-1,"data":1}', '{"seq":1}', '{"ack":0}', '{"ack":1.5}', '{"seq":9007199254740993,"data":1}']) {
@@ -132,7 +132,7 @@ describe('SkeinClient (fake server)', () => {
     const p3 = c.send({ op: 'add', by: 3 });  // while disconnected: waits
     await until(() => FakeWs.all.length === 2, 'a second socket');
     // The gateway names n2 again; the first retry goes elsewhere (another seed).
-    assert.equal(lastWs().url, 'ws://n3:3/ws/counter/x?client=cli&last_seq=5');
+    assert.equal(lastWs().url, 'ws://n3:3/ws/counter/x?client=cli&resume_token=tok-cli&last_seq=5');
     lastWs().open();
     lastWs().welcome('cli', 'n2');
     assert.deepEqual(lastWs().sent.map((m) => m.id), [2, 3], 'unacknowledged 2 and queued 3, in id order');
@@ -185,7 +185,7 @@ describe('SkeinClient (fake server)', () => {
     lastWs().fail();
     await until(() => streamCtl, 'the SSE stream');
     assert.match(fetch.calls.at(-1).url, /^http:\/\/n1:1\/sse\/chat\/r\?/);
-    streamCtl.enqueue(enc.encode('event: client\ndata: {"client":"s1"}\n\n'));
+    streamCtl.enqueue(enc.encode('retry: 1000\nevent: client\ndata: {"client":"s1","resume_token":"tk"}\n\n'));
     await ready;
     assert.equal(c.transportName, 'sse');
     await c.send({ type: 'say', text: 'hi' });
@@ -194,7 +194,7 @@ describe('SkeinClient (fake server)', () => {
     assert.deepEqual(posts.map((p) => p.body.id), [1, 2, 3, 4]);
     assert.equal(maxInFlight, 1, 'one POST at a time: the session sees ids in order');
     const got = new Promise((resolve) => c.once('message', resolve));
-    streamCtl.enqueue(enc.encode('id: 3\ndata: {"type":"said","text":"hi"}\n\n'));
+    streamCtl.enqueue(enc.encode('id: s1.3.tk\ndata: {"type":"said","text":"hi"}\n\n'));
     assert.deepEqual(await got, { seq: 3, data: { type: 'said', text: 'hi' } });
     c.close();
   });

@@ -8,7 +8,8 @@
 //    falling back to SSE after `sseAfterFailures` WebSocket attempts in a
 //    row that never opened (or at once when there is no WebSocket class);
 //  - reconnect: on any close it did not ask for, after a jittered
-//    exponential backoff (backoff.ts), resuming with ?client=C&last_seq=N;
+//    exponential backoff (backoff.ts), resuming with
+//    ?client=C&resume_token=T&last_seq=N (C and T from the first welcome);
 //  - sends: send(data) gives the message the next id, sends
 //    `{"id":N,"data":data}` and returns a promise that resolves on the
 //    server's `{"ack":N}` and rejects on `{"ack":N,"error":T}` (SendError).
@@ -55,6 +56,7 @@ export class SkeinClient extends Emitter {
     fetchFn;
     _state = 'idle';
     _client;
+    _resumeToken; // the client's credential for resuming (welcome's resume_token)
     _lastSeq;
     _nextId;
     _node = null;
@@ -80,11 +82,14 @@ export class SkeinClient extends Emitter {
             throw new TypeError('SkeinClient: kind and id are required (kind without "/")');
         if (opts.client !== undefined && !validClientId(opts.client))
             throw new TypeError('SkeinClient: client must be [A-Za-z0-9_-]{1,64}');
+        if ((opts.client === undefined) !== (opts.resumeToken === undefined))
+            throw new TypeError('SkeinClient: client and resumeToken go together');
         const f = opts.fetch ?? globalThis.fetch;
         if (!f)
             throw new TypeError('SkeinClient: no fetch (Node 18+ and browsers have one; pass opts.fetch)');
         this.fetchFn = f.bind(globalThis);
         this._client = opts.client ?? null;
+        this._resumeToken = opts.resumeToken ?? null;
         this._lastSeq = opts.lastSeq ?? null;
         this._nextId = opts.nextId ?? 1;
         // 'direct' starts at the first URL (the caller's preference); the
@@ -92,6 +97,8 @@ export class SkeinClient extends Emitter {
         this.seedIndex = opts.route === 'direct' ? 0 : Math.floor((opts.random ?? Math.random)() * this.seeds.length);
     }
     get state() { return this._state; }
+    /** The resume token of the client (from the welcome, or opts.resumeToken). */
+    get resumeToken() { return this._resumeToken; }
     /** The client id (from the first welcome, or opts.client). */
     get clientId() { return this._client; }
     /** The highest event seq received. */
@@ -210,11 +217,13 @@ export class SkeinClient extends Emitter {
             this.useSse = true;
         }
         const query = new URLSearchParams(this.opts.params ?? {});
-        if (this._client)
+        // A resume: the client id, its resume token and the last seq seen.
+        this.resuming = this._client !== null && this._resumeToken !== null;
+        if (this.resuming) {
             query.set('client', this._client);
-        if (this._lastSeq !== null)
-            query.set('last_seq', String(this._lastSeq));
-        this.resuming = this._client !== null && this._lastSeq !== null;
+            query.set('resume_token', this._resumeToken);
+            query.set('last_seq', String(this._lastSeq ?? 0));
+        }
         const idPath = this.opts.id.split('/').map(encodeURIComponent).join('/');
         let opened = false;
         const handlers = {
@@ -251,7 +260,7 @@ export class SkeinClient extends Emitter {
         if (gen !== this.generation || this._state === 'closed')
             return;
         if (f.kind === 'welcome')
-            return this.onWelcome(f.client, f.node);
+            return this.onWelcome(f.client, f.node, f.resumeToken);
         if (f.kind === 'connection-error')
             return this.emit('error', { error: new Error(f.message) });
         if (this._lastSeq !== null && f.seq <= this._lastSeq)
@@ -262,9 +271,11 @@ export class SkeinClient extends Emitter {
         else
             this.emit('message', { seq: f.seq, data: f.data });
     }
-    onWelcome(client, node) {
+    onWelcome(client, node, resumeToken) {
         const resumed = this.resuming && this._client === client;
         this._client = client;
+        // A server without resume tokens: resume by client id and seq alone is not possible.
+        this._resumeToken = resumeToken || null;
         this.welcomed = true;
         this.attempt = 0;
         this.lastFailedUrl = null;

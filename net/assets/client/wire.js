@@ -32,7 +32,8 @@ export function parseServerFrame(text) {
     const data = v.data;
     if (seq === 0 && isObject(data)) {
         if (data.type === 'welcome' && typeof data.client === 'string' && data.client !== '') {
-            return { kind: 'welcome', client: data.client, node: typeof data.node === 'string' ? data.node : '' };
+            return { kind: 'welcome', client: data.client, node: typeof data.node === 'string' ? data.node : '',
+                resumeToken: typeof data.resume_token === 'string' ? data.resume_token : '' };
         }
         if (data.type === 'error')
             return { kind: 'connection-error', message: String(data.message ?? '') };
