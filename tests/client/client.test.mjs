@@ -116,12 +116,15 @@ describe('@skein/client on a 3-node cluster', { timeout: 170_000 }, () => {
     const c = make({ url: cluster.node('n3').url, kind: 'counter', id: 'cl-ll', route: 'least-loaded' });
     const rec = recorder(c);
     // Once every node agrees (loads travel with the heartbeat), connect.
+    // Stable for 1.5 s (three heartbeats): no load change still travelling.
     let expected;
+    let since = 0;
     await waitFor(async () => {
       const all = await Promise.all(cluster.nodes.map((n) => httpGetJson(`${n.url}/gateway`)));
-      expected = all[0].node;
-      return all.every((a) => a.node === expected);
-    }, { timeoutMs: 10_000, what: 'every node to name the same least-loaded node' });
+      const same = all.every((a) => a.node === all[0].node);
+      if (!same || all[0].node !== expected) { expected = same ? all[0].node : undefined; since = Date.now(); return false; }
+      return Date.now() - since >= 1500;
+    }, { timeoutMs: 15_000, what: 'every node to name the same least-loaded node for 1.5 s' });
     await c.connect();
     assert.equal(rec.welcomes[0].node, expected);
     assert.equal(rec.welcomes[0].url, cluster.node(expected).url);
@@ -155,7 +158,7 @@ describe('@skein/client on a 3-node cluster', { timeout: 170_000 }, () => {
     await waitFor(() => rec.messages.some((m) => said(m.data) && m.data.text === 'before'), { timeoutMs: 15_000, what: '"before"' });
     const sends = acks === 'acks' ? Array.from({ length: 10 }, (_, i) => c.send({ type: 'say', text: `mine ${i}` })) : [];
     const pid = nodePid(dataDir, 'n2');
-    const r = await ctl(cluster.node('n1').url, ['drain', 'n2']);
+    const r = await ctl(cluster.node('n1').url, ['drain', 'n2'], { dataDir });
     assert.equal(r.code, 0, `ctl drain n2: ${r.stdout}${r.stderr}`);
     if (acks === 'acks') sends.push(...Array.from({ length: 10 }, (_, i) => c.send({ type: 'say', text: `mine ${10 + i}` })));
     await waitFor(() => rec.welcomes.length >= 2 && c.state === 'open', { timeoutMs: 30_000, what: 'a second welcome after the drain', describe: () => JSON.stringify({ state: c.state, closes: rec.closes, errors: rec.errors }) });

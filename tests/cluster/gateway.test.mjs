@@ -94,7 +94,7 @@ describe('GET /gateway', { timeout: 150_000 }, () => {
     const c = await res.connect(wsUrl(cluster.node('n1').url, `/ws/chat/${id}?user=gw`));
     await c.nextData((d) => d.type === 'history', 10_000);
     const pid = nodePid(dataDir, 'n2');
-    const r = await ctl(cluster.node('n1').url, ['drain', 'n2']);
+    const r = await ctl(cluster.node('n1').url, ['drain', 'n2'], { dataDir });
     assert.equal(r.code, 0, `ctl drain n2: exit ${r.code}\n${r.stdout}${r.stderr}`);
     const survivors = [cluster.node('n1'), cluster.node('n3')];
     let expected;
