@@ -155,6 +155,12 @@ bool websocket_route(request_context& rc) {
     rc.respond(refusal_response(rc, *no));
     return true;
   }
+  if (auto& seg = rc.target.segments; seg.size() >= 2 && seg[1] == "mcp") {
+    // MCP sessions speak only through /mcp (actors/mcp/wire.hpp): a page
+    // must not open one, or read its frames, over a WebSocket.
+    rc.respond(error_response(rc, http::status::not_found, "MCP sessions are served at /mcp"));
+    return true;
+  }
   auto session_key = session_key_of(rc);
   if (!session_key) return true;
   if (auto no = authorize_session(rc, id, *session_key)) {

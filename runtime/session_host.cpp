@@ -259,6 +259,17 @@ void declare_down(host_actor* self, std::string name, const char* why) {
   on_view_changed(self);
 }
 
+/// Copies per session: the configured R, raised to ceil(M/2) for M members
+/// known (down ones included). Then every majority of the members holds a
+/// copy of every session: the side of a partition that keeps its quorum lease
+/// always finds the latest copy among the members it can reach, instead of
+/// activating the session from nothing (seen in the nemesis with R = 2 and 5
+/// nodes: a partition that isolated both copies lost the session's history).
+int effective_replicas(host_actor* self) {
+  const int m = static_cast<int>(self->state.view.members().size());
+  return std::max(self->state.init.replicas, (m + 1) / 2);
+}
+
 /// Stops every local activation without releasing anything and joins the
 /// cluster again as a new incarnation (after a pause or being declared down).
 /// Kills every local activation without releasing anything (their clients
@@ -487,7 +498,7 @@ void on_view_changed(host_actor* self) {
   view->self = self_name(self);
   view->up = st.view.up();
   view->alive = st.view.alive();
-  view->replicas = st.init.replicas;
+  view->replicas = effective_replicas(self);
   for (auto& [n, p] : st.peers)
     if (p.handle) view->hosts.emplace(n, p.handle);
   view->replicas_of = [up = view->up, hosts = view->hosts, me = view->self,
@@ -1133,7 +1144,7 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       if (auto o = st.overrides.find(key); o != st.overrides.end()) owner = o->second;
       std::vector<std::string> replicas;
       for (auto& n : ranking)
-        if (n != owner && static_cast<int>(replicas.size()) < st.init.replicas - 1)
+        if (n != owner && static_cast<int>(replicas.size()) < effective_replicas(self) - 1)
           replicas.push_back(n);
       return json{{"key", key}, {"owner", owner}, {"ranking", ranking}, {"replicas", replicas}}
         .dump();

@@ -3,6 +3,7 @@
 //  - the welcome frame carries a resume_token (32 hex digits); a resume
 //    (?client=) without one is refused before the upgrade, with a wrong one
 //    closed 1008, with the right one it keeps the client id;
+//  - /ws/mcp/... is refused (MCP sessions speak only through /mcp);
 //  - SSE event ids are CLIENT.SEQ.TOKEN and the stream starts with `retry:`;
 //    a new stream on another node with only `Last-Event-ID` gets the events
 //    addressed to that client that it missed; a forged token is refused.
@@ -95,6 +96,15 @@ describe('resume tokens; SSE resume by Last-Event-ID', () => {
     b.send({ op: 'add', by: 2 });
     await b.nextData((d) => d?.value === 2, 10_000, 'value 2 on the resumed connection');
     await b.close();
+
+    // Transport-private kinds cannot be opened as a WebSocket (or an SSE stream).
+    const mcp = await new Promise((resolve) => {
+      const ws = new WebSocket(wsUrl(n1.url, '/ws/mcp/0123456789abcdef0123456789abcdef'));
+      ws.on('unexpected-response', (_, r) => { resolve(r.statusCode); ws.terminate(); });
+      ws.on('open', () => { resolve('open'); ws.terminate(); });
+      ws.on('error', () => {});
+    });
+    assert.equal(mcp, 404, '/ws/mcp/... refused');
   });
 
   it('SSE: ids are CLIENT.SEQ.TOKEN; Last-Event-ID alone resumes the client on another node, targeted events included', { timeout: 60_000 }, async () => {
