@@ -31,6 +31,7 @@
 //                           -> (string name, string url)   the dialer introduces itself
 //                         (info_atom) -> (string name, string url)
 //                         (status_atom) -> string json
+//                         (members_atom) -> string json   membership::to_json of the view
 #pragma once
 
 #include <caf/atom.hpp>

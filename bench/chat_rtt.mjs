@@ -7,8 +7,10 @@
 // room owned by n3, connects alice on n1 and bob on n2, and ping-pongs:
 // alice says, waits until bob sees it; bob says, waits until alice sees it...
 // Each hop crosses two node boundaries (n1 -> n3 -> n2 or back).
-// "rtt" of one message = from the `say` frame being written by the sender
-// until the `said` frame is received by the peer (same process clock).
+// Both clients are @skein/client (clients/js; build it first: `cd clients/js
+// && npm ci && npm run build`) connected straight to their node.
+// "rtt" of one message = from send() until the `said` event reaches the
+// peer (same process clock); "ack" = from send() until its ack (durable).
 // Prints one JSON line, then a human-readable line; then stops the cluster.
 
 import path from 'node:path';
@@ -17,8 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import {
-  launchCluster, waitForMembership, findIdOwnedBy, wsUrl, WsClient, makeTempDir, removeDir,
+  launchCluster, waitForMembership, findIdOwnedBy, makeTempDir, removeDir,
 } from '../tests/cluster/cluster.mjs';
+import { SkeinClient } from '../clients/js/dist/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -53,23 +56,40 @@ try {
   cluster = await launchCluster({ nodes: 3, dataDir, bin });
   await waitForMembership(cluster);
   const room = await findIdOwnedBy(cluster, { kind: 'chat', prefix: 'rtt-', owner: 'n3' });
-  const alice = await WsClient.connect(wsUrl(cluster.node('n1').url, `/ws/chat/${room.id}?user=alice`), { label: 'alice@n1' });
-  clients.push(alice);
-  const bob = await WsClient.connect(wsUrl(cluster.node('n2').url, `/ws/chat/${room.id}?user=bob`), { label: 'bob@n2' });
-  clients.push(bob);
-  for (const c of [alice, bob]) await c.next((f) => f.data?.type === 'history', 10_000, 'history');
+  // A client and the `said` texts it has seen, with a waiter per text.
+  const join = async (node, user) => {
+    const c = new SkeinClient({ url: cluster.node(node).url, kind: 'chat', id: room.id, params: { user }, route: 'direct', discover: false });
+    clients.push(c);
+    const waiters = new Map();  // text -> resolve(at)
+    c.on('message', ({ data }) => {
+      if (data?.type !== 'said') return;
+      const w = waiters.get(data.text);
+      if (w) { waiters.delete(data.text); w(performance.now()); }
+    });
+    await c.connect();
+    return {
+      c,
+      seen: (text) => new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { waiters.delete(text); reject(new Error(`${user}: no said ${text} within ${perMessageTimeout} ms`)); }, perMessageTimeout);
+        waiters.set(text, (at) => { clearTimeout(timer); resolve(at); });
+      }),
+    };
+  };
+  const alice = await join('n1', 'alice');
+  const bob = await join('n2', 'bob');
 
   const pair = [alice, bob];
+  const acks = [];
   const one = async (i, tag) => {
     const from = pair[i % 2];
     const to = pair[(i + 1) % 2];
     const text = `${tag}${i}`;
+    const seen = to.seen(text);
     const t0 = performance.now();
-    await from.send({ type: 'say', text });
-    const f = await to.next((fr) => fr.data?.type === 'said' && fr.data.text === text, perMessageTimeout, `said ${text}`);
-    // Keep memory flat over long runs: forget consumed frames.
-    for (const c of pair) { c.frames.splice(0, c.cursor); c.cursor = 0; }
-    return f.at - t0;
+    const acked = from.c.send({ type: 'say', text }).then(() => performance.now());
+    const at = await seen;
+    acks.push((await acked) - t0);
+    return at - t0;
   };
 
   for (let i = 0; i < warmup; i++) await one(i, 'warmup-');
@@ -80,6 +100,7 @@ try {
 
   const sorted = Array.from(rtts).sort((a, b) => a - b);
   const mean = sorted.reduce((s, x) => s + x, 0) / sorted.length;
+  const ackSorted = acks.slice(warmup).sort((a, b) => a - b);
   const result = {
     bench: 'chat_rtt',
     nodes: 3,
@@ -97,6 +118,7 @@ try {
       max: r3(sorted.at(-1)),
       min: r3(sorted[0]),
     },
+    ack_ms: { p50: r3(percentile(ackSorted, 50)), p99: r3(percentile(ackSorted, 99)) },
   };
   console.log(JSON.stringify(result));
   console.log(`chat ping-pong n1 <-> n3 <-> n2: ${messages} messages in ${result.seconds} s = ${result.msgs_per_s} msg/s; `
@@ -106,7 +128,7 @@ try {
   console.error(`chat_rtt failed: ${e.stack ?? e.message}`);
   if (cluster) console.error(`--- launcher stderr (tail) ---\n${cluster.stderrTail()}`);
 } finally {
-  await Promise.all(clients.map((c) => c.close()));
+  for (const c of clients) c.close();
   if (cluster) {
     try {
       await cluster.stop();

@@ -1,5 +1,5 @@
 // Handoff at scale (issue 11, item 5): a 3-node cluster holding N counters
-// without clients, each acknowledged at value 1; one node is drained; the
+// without clients, each acknowledged (a message ack) at value 1; one node is drained; the
 // drain must finish with every acknowledged value intact. Prints JSON lines:
 //   {"metric":"drain_scale", sessions, on_drained, drain_s, moved_per_s,
 //    peak_rss_mib:{n1,n2,n3}, lost, wrong, unreadable, membership_changes}
@@ -10,8 +10,8 @@
 
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
-import { Resources, httpGetJson, waitFor, waitForMembership, wsUrl } from '../tests/cluster/cluster.mjs';
+import { SkeinClient } from '../clients/js/dist/index.js';
+import { Resources, httpGetJson, waitFor, waitForMembership } from '../tests/cluster/cluster.mjs';
 import { nodePid, readCounterUntil, ctl } from '../tests/cluster/procs.mjs';
 
 const args = process.argv.slice(2);
@@ -24,29 +24,23 @@ const CONCURRENCY = Number(opt('concurrency', 200));
 const DRAIN = opt('drain', 'n1');
 const TIMEOUT_S = Number(opt('timeout-s', 300));
 
-/** Opens counter/ID, adds 1, resolves once the value 1 is acknowledged. */
-function addOne(url, id, timeoutMs = 30_000) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl(url, `/ws/counter/${id}`), { perMessageDeflate: false });
-    const timer = setTimeout(() => { ws.terminate(); reject(new Error(`counter/${id}: no ack`)); }, timeoutMs);
-    let sent = false;
-    ws.on('message', (buf) => {
-      const f = JSON.parse(buf.toString('utf8'));
-      if (f.data?.type === 'welcome') return;
-      if (!sent && typeof f.data?.value === 'number') {
-        sent = true;
-        ws.send(JSON.stringify({ op: 'add', by: 1 }));
-        return;
-      }
-      if (sent && f.data?.value === 1) {
-        clearTimeout(timer);
-        ws.close();
-        resolve();
-      }
-    });
-    ws.on('error', (e) => { clearTimeout(timer); reject(e); });
-    ws.on('close', (code) => { if (!sent) { clearTimeout(timer); reject(new Error(`counter/${id}: closed ${code}`)); } });
-  });
+/**
+ * Adds 1 to counter/ID through @skein/client (clients/js; build it first:
+ * `cd clients/js && npm ci && npm run build`), connected straight to `url`;
+ * resolves once the add is acknowledged (durable on the owner and replicas).
+ */
+async function addOne(url, id, timeoutMs = 30_000) {
+  const c = new SkeinClient({ url, kind: 'counter', id, route: 'direct', discover: false });
+  let timer;
+  try {
+    await Promise.race([
+      c.connect().then(() => c.send({ op: 'add', by: 1 })),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`counter/${id}: no ack within ${timeoutMs} ms`)), timeoutMs); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    c.close();
+  }
 }
 
 async function pool(n, worker) {

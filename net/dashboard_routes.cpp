@@ -1,6 +1,7 @@
 // GET /            the cluster dashboard (net/assets/dashboard.html)
 // GET /chat        the chat demo page (net/assets/chat.html)
 // GET /assets/NAME the pages' scripts, styles and icon
+// GET /assets/client/NAME  @skein/client's ES modules (clients/js, compiled)
 //
 // Every file is embedded in the binary (net/embed_assets.cmake); nothing is
 // read from disk or fetched from another host. Responses carry an ETag
@@ -56,12 +57,16 @@ response asset_response(const request_context& rc, const embedded_asset& a) {
 bool dashboard_routes(request_context& rc) {
   auto& seg = rc.target.segments;
   std::string_view file;
+  std::string client_file;
   if (seg.empty()) {
     file = "dashboard.html";
   } else if (seg.size() == 1 && seg[0] == "chat") {
     file = "chat.html";
   } else if (seg.size() == 2 && seg[0] == "assets") {
     file = seg[1];
+  } else if (seg.size() == 3 && seg[0] == "assets" && seg[1] == "client") {
+    client_file = "client/" + seg[2];
+    file = client_file;
   } else if (!seg.empty() && seg[0] == "assets") {
     rc.respond(error_response(rc, http::status::not_found, "no such asset"));
     return true;

