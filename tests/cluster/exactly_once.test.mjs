@@ -124,7 +124,7 @@ describe('exactly-once inputs (message ids, acks, transparent failover)', () => 
     added.push(n4);
     await waitFor(() => load.acked >= 1500, { timeoutMs: 30_000, intervalMs: 20, what: '1500 acks before the drain' });
     const from = performance.now();
-    const r = await ctl(n1.url, ['drain', 'n2']);
+    const r = await ctl(n1.url, ['drain', 'n2'], { dataDir });
     assert.equal(r.code, 0, `ctl drain n2: ${r.stdout}${r.stderr}`);
     const pid = nodePid(dataDir, 'n2');
     if (pid) await waitProcessGone(pid, 30_000, 'drained n2 to exit');

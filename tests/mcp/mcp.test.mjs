@@ -178,19 +178,20 @@ test('eventsource on /sse reconnects through another node with Last-Event-ID', {
     }
     throw new Error(`timed out waiting for ${what}: ${JSON.stringify(received)}`);
   };
-  es.onmessage = (e) => received.push({ id: Number(e.lastEventId), data: JSON.parse(e.data) });
+  // Event ids are CLIENT.SEQ.TOKEN (docs/mcp.md): the seq is the middle part.
+  es.onmessage = (e) => received.push({ id: Number(e.lastEventId.split('.')[1]), raw: e.lastEventId, data: JSON.parse(e.data) });
   try {
     await waitFor(() => received.length >= 1, 'the open event');
     assert.equal(received[0].data.value, 0);
     assert.equal((await post(1, { op: 'add', by: 2 })).status, 202);
     await waitFor(() => received.some((r) => r.data.value === 2), 'value 2');
-    const lastBefore = received.at(-1).id;
+    const lastBefore = received.at(-1).raw;
 
     cutters[0]();  // the network drops the stream
     // While disconnected, more adds arrive through a third node.
     assert.equal((await post(2, { op: 'add', by: 3 })).status, 202);
     await waitFor(() => attempt >= 2 && received.some((r) => r.data.value === 5), 'the reconnect and value 5');
-    assert.equal(seenLastEventId[1], String(lastBefore), 'the reconnect carries Last-Event-ID');
+    assert.equal(seenLastEventId[1], lastBefore, 'the reconnect carries Last-Event-ID');
     const ids = received.map((r) => r.id);
     assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'ids only grow');
     assert.equal(received.at(-1).data.value, 5, 'the state caught up after the reconnect');
