@@ -61,7 +61,10 @@ export function openWebSocket(Ctor: WebSocketCtor, url: string, h: TransportHand
   const finish = (code: number, reason: string) => {
     if (closed) return;
     closed = true;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    // Closing a socket that is still connecting makes the `ws` package emit
+    // 'error' afterwards: keep a listener, or Node takes it as unhandled.
+    ws.onerror = () => {};
     h.onClose(code, reason);
   };
   ws.onopen = () => { if (!closed) h.onOpen(); };

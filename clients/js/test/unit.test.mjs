@@ -227,4 +227,19 @@ describe('SkeinClient (fake server)', () => {
     assert.equal(FakeWs.all.length, 1);
     await assert.rejects(c.send('y'), /closed/);
   });
+
+  it('close() while the WebSocket is still connecting leaves no error unhandled', async () => {
+    // A socket whose error event comes after close() (as the `ws` package does
+    // when a handshake is aborted): without a listener Node would crash.
+    class LateErrorWs extends FakeWs {
+      close() { this.readyState = 3; setTimeout(() => { if (!this.onerror) throw new Error('error event with no listener'); this.onerror({}); }, 0); }
+    }
+    FakeWs.all = [];
+    const c = new SkeinClient({ url: 'http://n1:1', kind: 'chat', id: 'r', WebSocket: LateErrorWs, fetch: gatewayTo('n1', 'http://n1:1'), backoff: fast, discover: false });
+    const ready = c.connect().catch(() => {});
+    await until(() => FakeWs.all.length === 1, 'a socket');
+    c.close('bye');
+    await ready;
+    await new Promise((r) => setTimeout(r, 10));
+  });
 });

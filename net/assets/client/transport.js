@@ -30,7 +30,10 @@ export function openWebSocket(Ctor, url, h) {
         if (closed)
             return;
         closed = true;
-        ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+        ws.onopen = ws.onmessage = ws.onclose = null;
+        // Closing a socket that is still connecting makes the `ws` package emit
+        // 'error' afterwards: keep a listener, or Node takes it as unhandled.
+        ws.onerror = () => { };
         h.onClose(code, reason);
     };
     ws.onopen = () => { if (!closed)
