@@ -232,7 +232,7 @@ describe('SkeinClient (fake server)', () => {
     // A socket whose error event comes after close() (as the `ws` package does
     // when a handshake is aborted): without a listener Node would crash.
     class LateErrorWs extends FakeWs {
-      close() { this.readyState = 3; setTimeout(() => { if (!this.onerror) throw new Error('error event with no listener'); this.onerror({}); }, 0); }
+      close() { this.readyState = 3; setTimeout(() => { if (!this.onerror) throw new Error('error event with no listener'); this.onerror({}); this.errored = true; }, 0); }
     }
     FakeWs.all = [];
     const c = new SkeinClient({ url: 'http://n1:1', kind: 'chat', id: 'r', WebSocket: LateErrorWs, fetch: gatewayTo('n1', 'http://n1:1'), backoff: fast, discover: false });
@@ -240,6 +240,6 @@ describe('SkeinClient (fake server)', () => {
     await until(() => FakeWs.all.length === 1, 'a socket');
     c.close('bye');
     await ready;
-    await new Promise((r) => setTimeout(r, 10));
+    await until(() => lastWs().errored, 'the late error event to be handled');
   });
 });
