@@ -59,4 +59,8 @@ std::string printable(std::string_view binary_key) {
   return escape(binary_key);
 }
 
+std::string epoch_meta_key(std::string_view session_key) {
+  return "epoch/" + std::string(session_key);
+}
+
 }  // namespace skein::persistence

@@ -34,4 +34,8 @@ std::optional<std::pair<std::string, std::uint64_t>> parse_seq_key(std::string_v
 // itself otherwise. Non-printable bytes are shown as \xNN.
 std::string printable(std::string_view binary_key);
 
+// The meta-column key of a session's fencing epoch: "epoch/" + session key.
+// Its value is the epoch as decimal text.
+std::string epoch_meta_key(std::string_view session_key);
+
 }  // namespace skein::persistence

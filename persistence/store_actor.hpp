@@ -1,0 +1,101 @@
+// The store actor: the only way actors and the runtime read the RocksDB
+// store. It is a CAF actor spawned `detached` (its own thread), so a slow
+// read (a large session's journal, a full copy for a handoff) waits on that
+// thread and never on a CAF scheduler thread; the requester carries on and
+// gets the answer as a message. Writes do not go through it: they go to the
+// group committer (persistence/committer.hpp), which is the other storage
+// thread and answers with a callback that posts a message.
+//
+// Protocol (typed, so the compiler checks every requester):
+//   (load_atom, key)             -> session_records_ptr  newest snapshots and the
+//                                   journal after the newest one (for recovery)
+//   (outbox_atom, key, from_seq) -> outbox_ptr           outbox entries seq >= from_seq
+//   (copy_atom, key, uint64 epoch) -> std::string        write_batch::encode() of
+//                                   store::session_copy(key) (replaces a peer's records),
+//                                   plus put_meta(epoch_meta_key(key), epoch) if epoch > 0
+//   (position_atom, key)         -> (uint64 epoch, uint64 journal_seq) of the newest
+//                                   record held for key ((0, 0) if none; a record that
+//                                   does not decode counts as none and is logged)
+//   (epoch_atom, key)            -> uint64 the fencing epoch stored under
+//                                   epoch_meta_key(key), 0 if none
+// key is a session key "kind/id" (already validated by the requester).
+//
+// Errors: every request may fail with a caf::error of category `store_category`
+// (store_errc::io_failure: RocksDB reported an error; store_errc::corrupt_record:
+// stored bytes do not decode; an epoch record that is not a decimal number is
+// corrupt, never read as 0). The context string names the key.
+//
+// Ordering: requests are answered one at a time in arrival order. A read sees
+// every batch whose committer callback has run before the read was sent.
+//
+// Thread-safety: the handle is a value; send from any actor. The store must
+// outlive the actor (the node owns both and stops the actor first).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "persistence/records.hpp"
+
+namespace skein::persistence {
+
+class store;
+
+/// What recovery needs of one session.
+struct session_records {
+  std::vector<snapshot_record> snapshots;  // every kept snapshot, oldest first
+  // Journal entries after the newest snapshot's journal_seq (all of them if
+  // there is no snapshot), in seq order: (seq, record).
+  std::vector<std::pair<std::uint64_t, journal_record>> journal;
+};
+using session_records_ptr = std::shared_ptr<const session_records>;
+using outbox_ptr = std::shared_ptr<const std::vector<std::pair<std::uint64_t, outbox_record>>>;
+
+using load_atom = caf::atom_constant<caf::atom("load")>;
+using outbox_atom = caf::atom_constant<caf::atom("outbox")>;
+using copy_atom = caf::atom_constant<caf::atom("copy")>;
+using position_atom = caf::atom_constant<caf::atom("position")>;
+using epoch_atom = caf::atom_constant<caf::atom("epoch")>;
+
+using store_actor = caf::typed_actor<
+  caf::replies_to<load_atom, std::string>::with<session_records_ptr>,
+  caf::replies_to<outbox_atom, std::string, std::uint64_t>::with<outbox_ptr>,
+  caf::replies_to<copy_atom, std::string, std::uint64_t>::with<std::string>,
+  caf::replies_to<position_atom, std::string>::with<std::uint64_t, std::uint64_t>,
+  caf::replies_to<epoch_atom, std::string>::with<std::uint64_t>>;
+
+/// The category atom of store errors (`err.category() == store_category`).
+constexpr caf::atom_value store_category = caf::atom("store");
+
+enum class store_errc : std::uint8_t {
+  io_failure = 1,  // RocksDB reported an error (context: key and RocksDB status)
+  corrupt_record,  // stored bytes do not decode (context: key and reason)
+};
+
+caf::error make_error(store_errc code, std::string context);
+
+/// Registers the category so that actor_system::render prints "store.CODE: context".
+void add_store_error_category(caf::actor_system_config& cfg);
+
+/// Spawns the store actor on its own thread. `db` must outlive it.
+store_actor spawn_store_actor(caf::actor_system& sys, store& db);
+
+/// The session's records as recovery reads them (also used by the offline
+/// `replay` command). Throws record_error / store_error.
+session_records load_session_records(const store& db, const std::string& key);
+
+}  // namespace skein::persistence
+
+// Local messages only (node-internal); never serialised.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skein::persistence::session_records_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skein::persistence::outbox_ptr)
