@@ -1,5 +1,5 @@
 // What a session needs to know about the cluster: a new immutable value per
-// membership change, made by the session host (runtime/), so that actors/
+// membership change, made by the membership actor (runtime/), so that actors/
 // does not depend on placement.
 #pragma once
 
@@ -17,7 +17,7 @@ struct cluster_view {
   std::string self;                         // this node's name
   std::vector<std::string> up;              // placement set, sorted
   std::vector<std::string> alive;           // members not declared down, sorted
-  std::map<std::string, caf::actor> hosts;  // connected peers' host actors
+  std::map<std::string, caf::actor> hosts;  // connected peers' replica actors (runtime/replica.hpp)
   int replicas = 2;                         // R: owner + R-1 replicas
   /// The replica set of a key besides this node: the first R-1 connected
   /// members of its HRW ranking over `up` that are not this node.
@@ -26,5 +26,5 @@ struct cluster_view {
 
 }  // namespace skein
 
-// Sent host -> session on the same node only; never serialised.
+// Sent directory -> session on the same node only; never serialised.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const skein::cluster_view>)

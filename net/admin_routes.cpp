@@ -21,6 +21,7 @@
 
 #include "actors/atoms.hpp"
 #include "net/ask_host.hpp"
+#include "net/host_json.hpp"
 #include "actors/session_key.hpp"
 #include "net/detail.hpp"
 #include "runtime/node.hpp"
@@ -63,7 +64,8 @@ bool admin_routes(request_context& rc) {
       rc.respond(error_response(rc, http::status::bad_request, "query parameter node=NAME needed"));
       return true;
     }
-    ask_host(rc, host_timeout, http::status::conflict, drain_atom::value, *node);
+    ask_host<std::string, std::uint64_t>(rc, host_timeout, http::status::conflict,
+                                         &render_drain, drain_atom::value, *node);
   } else {
     auto key = param(rc, "key");
     auto to = param(rc, "to");
@@ -72,7 +74,12 @@ bool admin_routes(request_context& rc) {
                                 "query parameters key=kind/id and to=NAME needed"));
       return true;
     }
-    ask_host(rc, host_timeout, http::status::conflict, move_atom::value, *key, *to);
+    ask_host<std::string, bool>(
+      rc, host_timeout, http::status::conflict,
+      [key = *key, to = *to](const std::string& from, bool moving) {
+        return render_move(key, to, from, moving);
+      },
+      move_atom::value, *key, *to);
   }
   return true;
 }

@@ -13,22 +13,23 @@
 
 namespace skein::net_detail {
 
-/// Sends `msg...` to the host from a short-lived actor and responds with the
-/// JSON text it answers (200). Errors: 501 if the host has no handler, 504
-/// if it does not answer within `timeout`, otherwise `on_error` with the
-/// host's reason as {"error": ...}.
-template <class... Ts>
+/// Sends `msg...` to the node's directory from a short-lived actor and
+/// responds (200) with `render(reply...)`, the JSON text of its answer of
+/// types Reply... (net/host_json.hpp renders them). Errors: 501 if the host
+/// has no handler, 504 if it does not answer within `timeout`, otherwise
+/// `on_error` with the host's reason as {"error": ...}.
+template <class... Reply, class Render, class... Ts>
 void ask_host(request_context& rc, std::chrono::seconds timeout, http::status on_error,
-              Ts... msg) {
+              Render render, Ts... msg) {
   auto& n = rc.server.n;
   auto respond = rc.respond;
   auto base = json_response(rc, http::status::ok, "");
-  n.system().spawn([host = n.host(), respond, base, timeout, on_error,
+  n.system().spawn([host = n.host(), respond, base, timeout, on_error, render,
                     msg...](caf::event_based_actor* a) {
     a->request(host, timeout, msg...)
       .then(
-        [respond, base](std::string& body) mutable {
-          base.body() = std::move(body);
+        [respond, base, render](Reply&... reply) mutable {
+          base.body() = render(reply...);
           base.prepare_payload();
           respond(std::move(base));
         },

@@ -10,6 +10,7 @@
 
 #include "actors/atoms.hpp"
 #include "net/ask_host.hpp"
+#include "net/host_json.hpp"
 #include "actors/session_key.hpp"
 #include "net/detail.hpp"
 #include "net/http_util.hpp"
@@ -110,10 +111,19 @@ bool cluster_routes(request_context& rc) {
       rc.respond(error_response(rc, http::status::bad_request, "query parameter key=kind/id needed"));
       return true;
     }
-    ask_host(rc, std::chrono::seconds(5), http::status::service_unavailable, placement_atom::value,
-             k->second);
+    ask_host<std::string, std::vector<std::string>, std::vector<std::string>>(
+      rc, std::chrono::seconds(5), http::status::service_unavailable,
+      [key = k->second](const std::string& owner, const std::vector<std::string>& ranking,
+                        const std::vector<std::string>& replicas) {
+        return render_placement(key, owner, ranking, replicas);
+      },
+      placement_atom::value, k->second);
   } else {
-    ask_host(rc, std::chrono::seconds(5), http::status::service_unavailable, status_atom::value);
+    ask_host<node_status_ptr>(rc, std::chrono::seconds(5), http::status::service_unavailable,
+                              [url = n.url()](const node_status_ptr& s) {
+                                return render_status(*s, url);
+                              },
+                              status_atom::value);
   }
   return true;
 }

@@ -122,11 +122,7 @@ bool gateway_route(request_context& rc) {
           }
           a->request(host, host_timeout, placement_atom::value, *session)
             .then(
-              [=](std::string& placement_json) {
-                auto p = json::parse(placement_json, nullptr, false);
-                std::string owner;
-                if (p.is_object() && p.contains("owner") && p["owner"].is_string())
-                  owner = p["owner"].get<std::string>();
+              [=](std::string& owner, std::vector<std::string>&, std::vector<std::string>&) {
                 answer(respond, base, view, owner);
               },
               [=](caf::error& err) { fail(respond, base, err); });

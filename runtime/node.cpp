@@ -12,6 +12,7 @@
 #include "actors/registry.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/store.hpp"
+#include "persistence/store_actor.hpp"
 
 namespace skein {
 
@@ -19,6 +20,7 @@ namespace {
 caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_options& opts) {
   cfg.load<caf::io::middleman>();
   add_error_category(cfg);
+  persistence::add_store_error_category(cfg);
   // BASP heartbeats, so that a frozen peer's connection is closed (and its
   // proxies go down) after the failure timeout, as the membership expects.
   cfg.set("middleman.heartbeat-interval", caf::timespan{opts.heartbeat_interval});
@@ -36,7 +38,8 @@ struct node::impl {
   persistence::committer committer;
   caf::actor_system_config cfg;
   caf::actor_system system;
-  caf::actor host;
+  persistence::store_actor reader;
+  host_actors host;
   bool stopped = false;
 
   impl(node_options o, const behaviour_registry& reg)
@@ -71,11 +74,12 @@ node::node(node_options opts, const behaviour_registry& registry)
   init.lease = d.opts.failure_timeout / 2;
   init.on_drained = d.opts.on_drained;
   init.registry = &d.registry;
-  init.store = &d.store;
+  d.reader = persistence::spawn_store_actor(d.system, d.store);
+  init.store = d.reader;
   init.committer = &d.committer;
   init.status = d.status;
   d.host = spawn_session_host(d.system, std::move(init));
-  auto port = d.system.middleman().publish(d.host, d.opts.cluster_port,
+  auto port = d.system.middleman().publish(d.host.membership, d.opts.cluster_port,
                                            d.opts.cluster_host.c_str(), true);
   if (!port) {
     auto why = d.system.render(port.error());
@@ -92,14 +96,21 @@ void node::stop() {
   auto& d = *impl_;
   if (d.stopped) return;
   d.stopped = true;
-  caf::anon_send_exit(d.host, caf::exit_reason::user_shutdown);
+  stop_session_host(d.host, caf::exit_reason::user_shutdown);
+  // The sessions' final snapshots go to the committer; the store actor stops
+  // last, with nothing left to ask it.
+  {
+    caf::scoped_actor waiter{d.system};
+    waiter->wait_for(d.host.membership, d.host.directory, d.host.replica);
+  }
+  caf::anon_send_exit(d.reader, caf::exit_reason::user_shutdown);
   d.system.await_all_actors_done();
   d.committer.stop();
   liveness::stop();
 }
 
 caf::actor_system& node::system() { return impl_->system; }
-caf::actor node::host() const { return impl_->host; }
+caf::actor node::host() const { return caf::actor_cast<caf::actor>(impl_->host.directory); }
 const node_options& node::options() const { return impl_->opts; }
 const behaviour_registry& node::registry() const { return impl_->registry; }
 const host_status& node::status() const { return *impl_->status; }

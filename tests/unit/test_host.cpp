@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 
@@ -20,8 +21,10 @@
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/store.hpp"
+#include "persistence/store_actor.hpp"
 #include "runtime/membership.hpp"
 #include "runtime/placement.hpp"
+#include "runtime/protocols.hpp"
 #include "runtime/session_host.hpp"
 
 using namespace skein;
@@ -48,6 +51,7 @@ struct temp_dir {
 caf::actor_system_config& configure(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
   add_error_category(cfg);
+  persistence::add_store_error_category(cfg);
   return cfg;
 }
 
@@ -70,12 +74,18 @@ struct host_fixture {
   persistence::committer committer;
   caf::actor_system_config cfg;
   caf::actor_system sys;
-  caf::actor host;
+  persistence::store_actor reader;
+  host_actors actors;
+  caf::actor host;  // the directory
 
-  host_fixture()
+  // reader: the store actor the host reads through (default: a real one).
+  explicit host_fixture(std::function<persistence::store_actor(caf::actor_system&,
+                                                               persistence::store&)>
+                          make_reader = {})
     : store(persistence::store_options{(tmp.path / "db").string()}),
       committer(store),
       sys(configure(cfg)) {
+    reader = make_reader ? make_reader(sys, store) : persistence::spawn_store_actor(sys, store);
     registry.add<examples::counter>("counter");
     host_init init;
     init.self = member("a", member_state::joining);
@@ -83,13 +93,15 @@ struct host_fixture {
     init.heartbeat_interval = std::chrono::milliseconds(100);
     init.failure_timeout = std::chrono::seconds(60);  // fake peers never gossip
     init.registry = &registry;
-    init.store = &store;
+    init.store = reader;
     init.committer = &committer;
     init.status = std::make_shared<host_status>();
-    host = spawn_session_host(sys, std::move(init));
+    actors = spawn_session_host(sys, std::move(init));
+    host = caf::actor_cast<caf::actor>(actors.directory);
   }
   ~host_fixture() {
-    caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
+    stop_session_host(actors, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(reader, caf::exit_reason::user_shutdown);
     sys.await_all_actors_done();
   }
 
@@ -108,6 +120,27 @@ struct host_fixture {
       .receive([&](caf::actor& a) { out = std::move(a); },
                [&](caf::error& e) { out = std::move(e); });
     return out;
+  }
+
+  // Makes `peer` (one actor playing b's membership, directory and replica)
+  // known to a's membership as the up member `name`.
+  void introduce(const std::string& name, const caf::actor& peer) {
+    membership view;
+    view.merge(member(name, member_state::up));
+    caf::scoped_actor self{sys};
+    bool introduced = false;
+    self->request(actors.membership, answer_within, hello_atom::value, name, view.to_json(), peer,
+                  peer, peer)
+      .receive([&](std::string&, std::string&, caf::actor&, caf::actor&) { introduced = true; },
+               [&](caf::error& e) { FAIL(sys.render(e)); });
+    REQUIRE(introduced);
+    // The membership tells the directory asynchronously: wait for the view.
+    bool seen = false;
+    for (int i = 0; i < 1000 && !seen; ++i)
+      self->request(host, answer_within, status_atom::value)
+        .receive([&](node_status_ptr& st) { seen = st->cluster && st->cluster->peers.count(name); },
+                 [&](caf::error& e) { FAIL(sys.render(e)); });
+    REQUIRE(seen);
   }
 
   // A key whose HRW owner among {a, b} is a.
@@ -195,19 +228,10 @@ TEST_CASE("a replica that refuses the fence fails the activation", "[host][bug]"
         return make_error(skein_error::store_failure, "disk full");
       },
       [](gossip_atom, const std::string&, const std::string&, std::int64_t, std::int64_t,
-         const std::vector<std::string>&) {},
+         const std::vector<std::string>&, const caf::actor&, const caf::actor&) {},
     };
   });
-  membership view;
-  view.merge(member("b", member_state::up));
-  {
-    caf::scoped_actor self{f.sys};
-    bool introduced = false;
-    self->request(f.host, answer_within, hello_atom::value, std::string("b"), view.to_json(), b)
-      .receive([&](std::string&, std::string&) { introduced = true; },
-               [&](caf::error& e) { FAIL(f.sys.render(e)); });
-    REQUIRE(introduced);
-  }
+  f.introduce("b", b);
   auto r = f.ask(resolve_atom::value, host_fixture::key_owned_by_a());
   REQUIRE_FALSE(r);
   CHECK(is(r.error(), skein_error::fence_failed));
@@ -251,4 +275,72 @@ TEST_CASE("a store read error during a handoff ships nothing and fails the hando
     caf::after(answer_within) >> [&] {});
   CHECK(answered);
   self->send_exit(session, caf::exit_reason::kill);
+}
+
+TEST_CASE("the replica refuses a fence at or below the epoch it knows", "[host][replica]") {
+  host_fixture f;
+  const std::string key = "counter/f";
+  caf::scoped_actor self{f.sys};
+  auto fence = [&](std::uint64_t epoch) {
+    caf::expected<std::uint64_t> out{std::uint64_t{0}};
+    self->request(f.actors.replica, answer_within, fence_atom::value, key, epoch)
+      .receive([&](std::uint64_t e) { out = e; }, [&](caf::error& e) { out = std::move(e); });
+    return out;
+  };
+  auto first = fence(5);
+  REQUIRE(first);
+  CHECK(*first == 5);
+  // Two activations that chose the same epoch: the second must not start.
+  auto same = fence(5);
+  REQUIRE_FALSE(same);
+  CHECK(is(same.error(), skein_error::fenced));
+  auto older = fence(4);
+  REQUIRE_FALSE(older);
+  CHECK(is(older.error(), skein_error::fenced));
+  auto newer = fence(6);
+  REQUIRE(newer);
+  CHECK(*newer == 6);
+  // The epoch is durable: a new replica actor reads it from the store.
+  auto stored = f.store.get_meta(persistence::epoch_meta_key(key));
+  REQUIRE(stored);
+  CHECK(*stored == "6");
+}
+
+TEST_CASE("a store read that never answers stalls only its own session", "[host][store]") {
+  // A store actor that forwards to the real one but never answers the load
+  // of counter/slow: the directory must go on resolving other sessions.
+  std::vector<caf::actor> fakes;
+  host_fixture f([&](caf::actor_system& sys, persistence::store& db) {
+    auto real = persistence::spawn_store_actor(sys, db);
+    auto fake = sys.spawn([real](caf::event_based_actor* self) -> caf::behavior {
+      self->link_to(real);
+      return {
+        [self, real](persistence::load_atom a, const std::string& key)
+          -> caf::result<persistence::session_records_ptr> {
+          if (key != "counter/slow") return self->delegate(real, a, key);
+          return self->make_response_promise<persistence::session_records_ptr>();  // never
+        },
+        [self, real](persistence::outbox_atom a, const std::string& key, std::uint64_t from) {
+          return self->delegate(real, a, key, from);
+        },
+        [self, real](persistence::copy_atom a, const std::string& key, std::uint64_t e) {
+          return self->delegate(real, a, key, e);
+        },
+        [self, real](persistence::position_atom a, const std::string& key) {
+          return self->delegate(real, a, key);
+        },
+        [self, real](persistence::epoch_atom a, const std::string& key) {
+          return self->delegate(real, a, key);
+        },
+      };
+    });
+    fakes.push_back(fake);
+    return caf::actor_cast<persistence::store_actor>(fake);
+  });
+  caf::scoped_actor self{f.sys};
+  self->send(f.host, resolve_atom::value, std::string("counter/slow"));  // never answered
+  auto fast = f.ask(resolve_atom::value, std::string("counter/fast"));
+  REQUIRE(fast);
+  CHECK(*fast);
+  for (auto& a : fakes) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }

@@ -1,0 +1,356 @@
+// Activation of a session at its owner (runtime/directory.hpp): claims,
+// fetching the freshest copy, adopting a handed-off copy, recovery from the
+// store actor's records, fencing the epoch, starting the session actor.
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/errors.hpp"
+#include "actors/events.hpp"
+#include "actors/liveness.hpp"
+#include "actors/recovery.hpp"
+#include "actors/registry.hpp"
+#include "actors/session_key.hpp"
+#include "persistence/committer.hpp"
+#include "persistence/write_batch.hpp"
+#include "runtime/directory_state.hpp"
+
+namespace skein::directory_detail {
+
+namespace {
+
+constexpr auto claim_timeout = std::chrono::seconds(2);
+constexpr auto fetch_timeout = std::chrono::seconds(5);
+constexpr auto fence_timeout = std::chrono::seconds(3);
+constexpr auto store_timeout = std::chrono::seconds(60);
+constexpr auto adopt_timeout = std::chrono::seconds(10);
+
+/// The activation of key if it is still generation gen.
+activation* current(self_ptr self, const std::string& key, std::uint64_t gen) {
+  auto i = self->state.activating.find(key);
+  return i == self->state.activating.end() || i->second.gen != gen ? nullptr : &i->second;
+}
+
+/// One answer to an activation's fence (the local replica or a remote one):
+/// the first error fails the activation; the last success starts the session.
+void fence_done(self_ptr self, const std::string& key, std::uint64_t gen, caf::error err) {
+  auto* a = current(self, key, gen);
+  if (!a || a->at != phase::fencing) return;
+  if (err) {
+    spdlog::warn("activation of {} failed: {}", key, self->system().render(err));
+    return fail_activation(self, key, err);
+  }
+  if (--a->pending_fences > 0) return;
+  auto& st = self->state;
+  const auto epoch = a->ready->epoch;
+  auto counters = std::make_shared<session_counters>();
+  a->ready->counters = counters;
+  auto session = spawn_session(self->system(), std::move(*a->ready));
+  self->monitor(session);
+  st.sessions[key] = local_session{session, false, a->pinned, {}, std::move(counters)};
+  metrics().activations.fetch_add(1, std::memory_order_relaxed);
+  events().publish({{"type", "session_activated"}, {"session", key}, {"epoch", epoch}});
+  for (auto& w : a->waiters) w.deliver(session);
+  st.activating.erase(key);
+  on_directory_changed(self);
+}
+
+/// Recovered: choose the epoch and fence it locally and at every replica.
+void fence(self_ptr self, const std::string& key, activation& a, session_init init) {
+  auto& st = self->state;
+  const auto epoch = init.epoch;
+  const auto gen = a.gen;
+  a.ready = std::move(init);
+  a.at = phase::fencing;
+  a.pending_fences = 1;
+  auto on_error = [self, key, gen](std::string who) {
+    return [self, key, gen, who](caf::error& err) {
+      auto code = is(err, skein_error::fenced) ? skein_error::fenced : skein_error::fence_failed;
+      fence_done(self, key, gen,
+                 make_error(code, who + " did not record the epoch of " + key + ": "
+                                    + self->system().render(err)));
+    };
+  };
+  self->request(st.init.replica, fence_timeout, fence_atom::value, key, epoch)
+    .then([self, key, gen](std::uint64_t) { fence_done(self, key, gen, caf::error{}); },
+          [self, key, gen](caf::error& err) {
+            // The local epoch write: a store failure stays a store failure.
+            fence_done(self, key, gen,
+                       is(err, skein_error::fenced) ? err
+                       : is(err, skein_error::store_failure) || is(err, skein_error::unrecoverable)
+                         ? err
+                         : make_error(skein_error::store_failure, "local fence of " + key + ": "
+                                                                    + self->system().render(err)));
+          });
+  for (auto& r : st.cluster->sessions_view->replicas_of(key)) {
+    auto p = st.cluster->peers.find(r);
+    if (p == st.cluster->peers.end() || !p->second.replica) continue;
+    ++a.pending_fences;
+    self->request(caf::actor_cast<replica_actor>(p->second.replica), fence_timeout,
+                  fence_atom::value, key, epoch)
+      .then([self, key, gen](std::uint64_t) { fence_done(self, key, gen, caf::error{}); },
+            on_error("replica " + r));
+  }
+}
+
+void recovered(self_ptr self, const std::string& key, std::uint64_t gen, std::uint64_t known,
+               const persistence::session_records& records) {
+  auto* a = current(self, key, gen);
+  if (!a) return;
+  auto& st = self->state;
+  if (!liveness::lease_held())
+    return fail_activation(self, key, make_error(skein_error::no_quorum,
+                                                 "this node cannot see a majority of the cluster"));
+  auto parsed = session_key::parse(key);  // resolve() validated it
+  session_init init;
+  try {
+    init.recovered = recover_session(records, *st.init.registry, key);
+  } catch (const std::exception& e) {
+    spdlog::error("refusing to activate {}: {}", key, e.what());
+    return fail_activation(self, key, make_error(skein_error::unrecoverable,
+                                                 "cannot activate " + key + ": " + e.what()));
+  }
+  init.epoch = std::max({init.recovered.epoch, a->max_epoch, known}) + 1;
+  init.key = key;
+  init.id = std::string(parsed->id());
+  init.options = st.init.registry->options(std::string(parsed->kind()));
+  init.committer = st.init.committer;
+  init.store = st.init.store;
+  init.host = caf::actor_cast<caf::actor>(self);
+  init.view = st.cluster->sessions_view;
+  init.clients_json = a->clients_json;
+  fence(self, key, *a, std::move(init));
+}
+
+/// Reads the records after the known epoch, so that an epoch written by a
+/// fence in between is seen by the next activation's claim, never lost.
+void load(self_ptr self, const std::string& key, std::uint64_t gen, std::uint64_t known) {
+  self->request(self->state.init.store, store_timeout, persistence::load_atom::value, key)
+    .then(
+      [self, key, gen, known](persistence::session_records_ptr& records) {
+        recovered(self, key, gen, known, *records);
+      },
+      [self, key, gen](caf::error& err) {
+        if (!current(self, key, gen)) return;
+        fail_activation(self, key, make_error(skein_error::unrecoverable,
+                                              "cannot activate " + key + ": "
+                                                + self->system().render(err)));
+      });
+}
+
+/// Writes a copy (fetched or adopted) before loading.
+void write_copy(self_ptr self, const std::string& key, std::uint64_t gen,
+                persistence::write_batch copy) {
+  submit(self, std::move(copy), [self, key, gen](const std::string& err) {
+    if (!current(self, key, gen)) return;
+    if (!err.empty())
+      return fail_activation(self, key,
+                             make_error(skein_error::store_failure, "copy of " + key + ": " + err));
+    load_and_start(self, key);
+  });
+}
+
+void fetch(self_ptr self, const std::string& key, activation& a, const caf::actor& replica) {
+  a.at = phase::fetching;
+  auto gen = a.gen;
+  self->request(caf::actor_cast<replica_actor>(replica), fetch_timeout, fetch_atom::value, key)
+    .then(
+      [self, key, gen](std::string& bytes) {
+        if (!current(self, key, gen)) return;
+        persistence::write_batch copy;
+        try {
+          copy = persistence::write_batch::decode(bytes, key);
+        } catch (const std::exception& e) {
+          return fail_activation(self, key, make_error(skein_error::fetch_failed,
+                                                       "copy of " + key + ": " + e.what()));
+        }
+        write_copy(self, key, gen, std::move(copy));
+      },
+      [self, key, gen](caf::error& err) {
+        if (!current(self, key, gen)) return;
+        fail_activation(self, key, make_error(skein_error::fetch_failed,
+                                              "cannot fetch " + key + ": "
+                                                + self->system().render(err)));
+      });
+}
+
+void claims_done(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  auto& a = st.activating[key];
+  if (!a.unanswered.empty())
+    return fail_activation(self, key, make_error(skein_error::owner_unreachable,
+                                                 "claim of " + key + " unanswered by "
+                                                   + a.unanswered + "; retrying"));
+  if (!a.active_node.empty()) {
+    if (auto d = peer_directory(self, a.active_node)) {
+      a.at = phase::awaiting_adopt;
+      self->send(caf::actor_cast<directory_actor>(d), handoff_atom::value, key, self_name(self),
+                 false);
+      self->delayed_send(self, adopt_timeout, retry_atom::value, key, a.gen);
+      return;  // the adopt finishes it
+    }
+  }
+  auto gen = a.gen;
+  self->request(st.init.store, store_timeout, persistence::position_atom::value, key)
+    .then(
+      [self, key, gen](std::uint64_t epoch, std::uint64_t jseq) {
+        auto* a = current(self, key, gen);
+        if (!a) return;
+        auto& peers = self->state.cluster->peers;
+        auto p = peers.find(a->best_node);
+        if (a->best > std::make_pair(epoch, jseq) && p != peers.end() && p->second.replica)
+          return fetch(self, key, *a, p->second.replica);
+        load_and_start(self, key);
+      },
+      [self, key, gen](caf::error& err) {
+        if (!current(self, key, gen)) return;
+        fail_activation(self, key, make_error(skein_error::store_failure,
+                                              "cannot read " + key + ": "
+                                                + self->system().render(err)));
+      });
+}
+
+}  // namespace
+
+void submit(self_ptr self, persistence::write_batch b,
+            std::function<void(const std::string&)> then) {
+  auto& st = self->state;
+  auto id = st.next_write++;
+  st.writes.emplace(id, std::move(then));
+  st.init.committer->submit(std::move(b), [me = caf::actor_cast<directory_actor>(self),
+                                           id](const std::string& err) {
+    caf::anon_send(me, written_atom::value, id, err);
+  });
+}
+
+void fail_activation(self_ptr self, const std::string& key, const caf::error& why) {
+  auto& st = self->state;
+  auto i = st.activating.find(key);
+  if (i == st.activating.end()) return;
+  for (auto& w : i->second.waiters) w.deliver(why);
+  st.activating.erase(i);
+  if (draining(self)) on_directory_changed(self);
+}
+
+void load_and_start(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  auto i = st.activating.find(key);
+  if (i == st.activating.end()) return;
+  auto& a = i->second;
+  if (!liveness::lease_held())
+    return fail_activation(self, key, make_error(skein_error::no_quorum,
+                                                 "this node cannot see a majority of the cluster"));
+  a.at = phase::loading;
+  auto gen = a.gen;
+  self->request(st.init.replica, store_timeout, persistence::epoch_atom::value, key)
+    .then([self, key, gen](std::uint64_t known) { load(self, key, gen, known); },
+          [self, key, gen](caf::error& err) {
+            if (!current(self, key, gen)) return;
+            fail_activation(self, key, is(err, skein_error::unrecoverable)
+                                         ? err
+                                         : make_error(skein_error::store_failure,
+                                                      "epoch of " + key + ": "
+                                                        + self->system().render(err)));
+          });
+}
+
+caf::result<caf::actor> activate(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  if (auto i = st.sessions.find(key); i != st.sessions.end()) return i->second.actor;
+  auto rp = self->make_response_promise<caf::actor>();
+  if (auto i = st.activating.find(key); i != st.activating.end()) {
+    i->second.waiters.push_back(rp);
+    return rp;
+  }
+  auto& a = st.activating[key];
+  a.gen = st.next_gen++;
+  a.waiters.push_back(rp);
+  std::vector<std::pair<std::string, caf::actor>> asked;
+  for (auto& [n, p] : st.cluster->peers)
+    if (p.directory) asked.emplace_back(n, p.directory);
+  if (asked.empty() || st.init.unsafe_skip_fencing) {
+    load_and_start(self, key);
+    return rp;
+  }
+  a.pending_claims = asked.size();
+  auto gen = a.gen;
+  for (auto& [name, handle] : asked) {
+    auto on_answer = [self, key, gen, name = name](bool active, std::uint64_t epoch,
+                                                   std::uint64_t jseq) {
+      auto* a = current(self, key, gen);
+      if (!a || a->at != phase::claiming) return;
+      a->max_epoch = std::max(a->max_epoch, epoch);
+      if (active) a->active_node = name;
+      if (std::make_pair(epoch, jseq) > a->best) {
+        a->best = {epoch, jseq};
+        a->best_node = name;
+      }
+      if (--a->pending_claims == 0) claims_done(self, key);
+    };
+    self->request(caf::actor_cast<directory_actor>(handle), claim_timeout, claim_atom::value, key)
+      .then([on_answer](bool active, std::uint64_t epoch,
+                        std::uint64_t jseq) { on_answer(active, epoch, jseq); },
+            [self, key, gen, name = name, on_answer](caf::error&) {
+              // An unanswered claim may hide the freshest copy: the
+              // activation fails (the connection retries) rather than
+              // starting from an older one.
+              if (auto* a = current(self, key, gen)) a->unanswered = name;
+              on_answer(false, 0, 0);
+            });
+  }
+  return rp;
+}
+
+caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64_t epoch,
+                              const std::string& batch, const std::string& clients, bool pinned) {
+  auto& st = self->state;
+  // Already active here (it activated from a copy or won a race): the
+  // sender forwards to this activation and stops; its epoch is older.
+  if (auto i = st.sessions.find(key); i != st.sessions.end()) return i->second.actor;
+  persistence::write_batch copy;
+  try {
+    copy = persistence::write_batch::decode(batch, key);
+  } catch (const std::exception& e) {
+    return make_error(skein_error::store_failure, "cannot adopt " + key + ": " + e.what());
+  }
+  auto rp = self->make_response_promise<caf::actor>();
+  self->request(st.init.replica, store_timeout, persistence::epoch_atom::value, key)
+    .then(
+      [self, key, epoch, clients, pinned, rp,
+       copy = std::move(copy)](std::uint64_t known) mutable {
+        auto& st = self->state;
+        if (auto i = st.sessions.find(key); i != st.sessions.end())
+          return void(rp.deliver(i->second.actor));
+        if (epoch < known)
+          return void(rp.deliver(make_error(skein_error::fenced,
+                                            "adopt of " + key + " at epoch " + std::to_string(epoch)
+                                              + " < known epoch " + std::to_string(known))));
+        // An activation that is reading or fencing would not see the copy:
+        // refuse; the sender keeps serving and tries again.
+        if (auto a = st.activating.find(key); a != st.activating.end()
+            && (a->second.at == phase::loading || a->second.at == phase::fencing
+                || a->second.at == phase::adopting))
+          return void(rp.deliver(make_error(skein_error::fenced,
+                                            "an activation of " + key + " is starting here")));
+        auto& a = st.activating[key];
+        a.gen = st.next_gen++;  // answers to an earlier claim phase are void now
+        a.at = phase::adopting;
+        a.waiters.push_back(rp);
+        a.max_epoch = std::max(a.max_epoch, epoch);
+        a.clients_json = clients;
+        a.pinned = pinned;
+        st.overrides.erase(key);
+        metrics().migrations_in.fetch_add(1, std::memory_order_relaxed);
+        events().publish({{"type", "migration_in"}, {"session", key}});
+        write_copy(self, key, a.gen, std::move(copy));
+      },
+      [self, key, rp](caf::error& err) mutable {
+        rp.deliver(is(err, skein_error::unrecoverable)
+                     ? make_error(skein_error::unrecoverable,
+                                  "cannot adopt " + key + ": " + reason_of(err))
+                     : err);
+      });
+  return rp;
+}
+
+}  // namespace skein::directory_detail

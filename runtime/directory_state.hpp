@@ -1,0 +1,108 @@
+// Internal to the directory actor (runtime/directory*.cpp, activation.cpp,
+// handoff.cpp): its state and the functions its files share.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/metrics.hpp"
+#include "actors/session.hpp"
+#include "runtime/directory.hpp"
+
+namespace skein::directory_detail {
+
+using clock = std::chrono::steady_clock;
+
+struct waiting_resolve {
+  caf::typed_response_promise<caf::actor> promise;
+  std::string key;
+  std::uint64_t hops = 0;
+};
+
+/// An activation in progress, by phase.
+enum class phase {
+  claiming,        // asking every member's directory
+  awaiting_adopt,  // asked the member with a live activation to hand it off
+  fetching,        // copying the freshest copy from a member's replica
+  adopting,        // writing a copy handed off to us
+  loading,         // reading the records and the epoch
+  fencing,         // recording the new epoch locally and at the replicas
+};
+
+struct activation {
+  std::uint64_t gen = 0;  // answers of an older generation are ignored
+  phase at = phase::claiming;
+  std::vector<caf::typed_response_promise<caf::actor>> waiters;
+  std::size_t pending_claims = 0;
+  std::string unanswered;              // a member whose claim answer failed
+  std::uint64_t max_epoch = 0;
+  std::string active_node;             // a member that holds a live activation
+  std::string best_node;               // holder of the freshest copy
+  std::pair<std::uint64_t, std::uint64_t> best{0, 0};  // (epoch, journal_seq)
+  std::string clients_json = "[]";     // from an adopt
+  bool pinned = false;
+  std::optional<session_init> ready;   // fencing: the session to start
+  std::size_t pending_fences = 0;
+};
+
+struct local_session {
+  caf::actor actor;
+  bool handing_off = false;
+  bool pinned = false;
+  clock::time_point retry_after{};  // no new handoff attempt before this
+  std::shared_ptr<session_counters> counters;  // clients, inputs (the session writes)
+};
+
+struct directory_state {
+  static inline const char* name = "skein.directory";
+  directory_init init;
+  membership_actor membership;  // wired after spawn
+  cluster_state_ptr cluster;    // the latest view (never null)
+  std::map<std::string, local_session> sessions;
+  std::map<std::string, activation> activating;
+  std::map<std::string, std::vector<waiting_resolve>> waiting;  // by owner name
+  std::vector<waiting_resolve> until_up;                        // while joining / no lease
+  std::map<std::string, std::string> overrides;                 // key -> node (admin move)
+  std::deque<std::string> to_hand_off;  // keys whose owner changed, in order
+  std::size_t handoffs_in_flight = 0;
+  std::uint64_t next_gen = 1;
+  bool drained_called = false;
+  std::uint64_t pause_gen = 0;
+  bool held = false;  // paused: hold resolves until the membership has rejoined
+  std::map<std::uint64_t, std::function<void(const std::string&)>> writes;
+  std::uint64_t next_write = 1;
+};
+
+using self_ptr = directory_actor::stateful_pointer<directory_state>;
+
+inline const std::string& self_name(self_ptr self) { return self->state.init.self; }
+/// The connected peer's directory (null if not connected).
+caf::actor peer_directory(self_ptr self, const std::string& name);
+bool draining(self_ptr self);
+
+// activation.cpp
+caf::result<caf::actor> activate(self_ptr self, const std::string& key);
+void fail_activation(self_ptr self, const std::string& key, const caf::error& why);
+/// Reads, recovers and fences `key` (the activation's phase becomes loading).
+void load_and_start(self_ptr self, const std::string& key);
+caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64_t epoch,
+                              const std::string& batch, const std::string& clients, bool pinned);
+void submit(self_ptr self, persistence::write_batch b,
+            std::function<void(const std::string&)> then);
+
+// handoff.cpp
+void start_handoff(self_ptr self, const std::string& key, const std::string& target, bool pinned);
+void rebalance(self_ptr self);
+void on_directory_changed(self_ptr self);
+void handed(self_ptr self, const std::string& key, bool ok);
+/// Kills every local activation without releasing anything and fails every
+/// activation in progress with `why`.
+void stop_activations(self_ptr self, const caf::error& why);
+
+}  // namespace skein::directory_detail

@@ -1,0 +1,119 @@
+// Moving local activations to their owner (runtime/directory.hpp):
+// rebalance after a view change, drain, bounded handoffs in flight, the end
+// of a handoff, and stopping every activation when the node loses its lease.
+#include <spdlog/spdlog.h>
+
+#include "actors/events.hpp"
+#include "runtime/directory_state.hpp"
+#include "runtime/placement.hpp"
+#include "runtime/session_host.hpp"
+
+namespace skein::directory_detail {
+
+namespace {
+
+constexpr std::size_t max_handoffs = 16;
+
+/// Starts queued handoffs until `max_handoffs` are in flight; each key is
+/// checked again, since the view or the directory may have changed.
+void pump_handoffs(self_ptr self) {
+  auto& st = self->state;
+  auto up = st.cluster->view.up();
+  if (up.empty()) return;
+  const bool drain = draining(self);
+  while (st.handoffs_in_flight < max_handoffs && !st.to_hand_off.empty()) {
+    auto key = std::move(st.to_hand_off.front());
+    st.to_hand_off.pop_front();
+    auto i = st.sessions.find(key);
+    if (i == st.sessions.end() || i->second.handing_off) continue;
+    if (i->second.pinned && !drain) continue;
+    auto owner = hrw_owner(key, up);
+    if (owner != self_name(self)) start_handoff(self, key, owner, false);
+  }
+}
+
+void publish_counts(self_ptr self) {
+  auto n = static_cast<std::int64_t>(self->state.sessions.size());
+  self->state.init.status->active_sessions = static_cast<int>(n);
+  metrics().sessions.store(n);
+}
+
+}  // namespace
+
+void start_handoff(self_ptr self, const std::string& key, const std::string& target,
+                   bool pinned) {
+  auto& st = self->state;
+  auto i = st.sessions.find(key);
+  if (i == st.sessions.end() || i->second.handing_off) return;
+  if (clock::now() < i->second.retry_after) return;
+  auto target_directory = peer_directory(self, target);
+  if (!target_directory) return;
+  i->second.handing_off = true;
+  ++st.handoffs_in_flight;
+  spdlog::debug("handing {} off to {}", key, target);
+  caf::anon_send(i->second.actor, handoff_atom::value, target_directory, target, pinned);
+}
+
+/// Queues every local activation whose owner changed (all of them while
+/// draining) and starts the first handoffs.
+void rebalance(self_ptr self) {
+  auto& st = self->state;
+  auto up = st.cluster->view.up();
+  st.to_hand_off.clear();
+  if (up.empty()) return;
+  const bool drain = draining(self);
+  for (auto& [key, s] : st.sessions) {
+    if (s.handing_off || (s.pinned && !drain)) continue;
+    if (hrw_owner(key, up) != self_name(self)) st.to_hand_off.push_back(key);
+  }
+  pump_handoffs(self);
+}
+
+/// After the directory changed (a handoff ended, a session stopped): more
+/// handoffs, the published counts, and the end of a drain.
+void on_directory_changed(self_ptr self) {
+  auto& st = self->state;
+  pump_handoffs(self);
+  publish_counts(self);
+  if (draining(self) && st.sessions.empty() && st.activating.empty() && !st.drained_called) {
+    st.drained_called = true;
+    spdlog::info("node {} drained", self_name(self));
+    events().publish({{"type", "drain_finished"}, {"member", self_name(self)}});
+    if (st.init.on_drained) st.init.on_drained();
+  }
+}
+
+void handed(self_ptr self, const std::string& key, bool ok) {
+  auto& st = self->state;
+  auto i = st.sessions.find(key);
+  if (i == st.sessions.end()) return;
+  if (i->second.handing_off && st.handoffs_in_flight > 0) --st.handoffs_in_flight;
+  if (ok) {
+    self->demonitor(i->second.actor);
+    st.sessions.erase(i);
+    metrics().migrations_out.fetch_add(1, std::memory_order_relaxed);
+    events().publish({{"type", "migration_out"}, {"session", key}});
+  } else {
+    i->second.handing_off = false;
+    i->second.retry_after = clock::now() + std::chrono::seconds(1);
+  }
+  on_directory_changed(self);
+}
+
+void stop_activations(self_ptr self, const caf::error& why) {
+  auto& st = self->state;
+  for (auto& [_, s] : st.sessions) {
+    self->demonitor(s.actor);
+    self->send_exit(s.actor, caf::exit_reason::kill);
+  }
+  st.sessions.clear();
+  st.to_hand_off.clear();
+  st.handoffs_in_flight = 0;
+  auto activating = std::move(st.activating);
+  st.activating.clear();
+  for (auto& [_, a] : activating)
+    for (auto& w : a.waiters) w.deliver(why);
+  publish_counts(self);
+}
+
+}  // namespace skein::directory_detail

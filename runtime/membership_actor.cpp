@@ -1,0 +1,425 @@
+// The membership actor (runtime/membership_actor.hpp): dialing, hello,
+// gossip, suspicion, quorum leases, pause detection and rejoin.
+#include "runtime/membership_actor.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/errors.hpp"
+#include "actors/events.hpp"
+#include "actors/liveness.hpp"
+#include "actors/metrics.hpp"
+#include "runtime/cluster_state.hpp"
+#include "runtime/quorum.hpp"
+#include "runtime/session_host.hpp"
+
+namespace skein {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+struct peer {
+  membership_actor handle;  // its membership actor (monitored)
+  peer_handles actors;      // its directory and replica
+  bool connecting = false;
+};
+
+struct membership_state {
+  static inline const char* name = "skein.membership";
+  membership_init init;
+  membership view;
+  std::map<std::string, peer> peers;
+  std::vector<std::pair<std::string, std::uint16_t>> seeds;
+  std::size_t next_seed = 0;
+  bool seed_dialing = false;
+  bool seed_reached = false;
+  clock::time_point joining_since = clock::now();
+  std::uint64_t pause_gen = 0;
+  std::unique_ptr<quorum> q;        // leases and down decisions
+  bool lease_held = false;          // as of the last check
+  clock::time_point lease_lost_since{};
+  bool rejoined = false;            // after a rejoin a node never forms a cluster alone
+  std::shared_ptr<const cluster_view> sessions_view;  // last sent (reused while unchanged)
+};
+
+using self_ptr = membership_actor::stateful_pointer<membership_state>;
+
+const std::string& self_name(self_ptr self) { return self->state.init.self.name; }
+const member_info& self_info(self_ptr self) { return *self->state.view.find(self_name(self)); }
+caf::actor my_directory(self_ptr self) { return caf::actor_cast<caf::actor>(self->state.init.directory); }
+caf::actor my_replica(self_ptr self) { return caf::actor_cast<caf::actor>(self->state.init.replica); }
+
+void on_view_changed(self_ptr self);
+
+void publish_counts(self_ptr self) {
+  auto& st = self->state;
+  int alive = 0, connected = 0;
+  for (auto& [n, m] : st.view.members()) {
+    if (n == self_name(self) || m.state == member_state::down) continue;
+    ++alive;
+    if (auto p = st.peers.find(n); p != st.peers.end() && p->second.handle) ++connected;
+  }
+  st.init.status->peers = alive;
+  st.init.status->peers_connected = connected;
+  st.init.status->state = static_cast<int>(self_info(self).state);
+}
+
+void set_self_state(self_ptr self, member_state s) {
+  auto me = self_info(self);
+  if (me.state == s) return;
+  me.state = s;
+  self->state.view.merge(me);
+  spdlog::info("node {} is {}", me.name, member_state_name(s));
+  events().publish({{"type", "member_state"}, {"member", me.name}, {"state", member_state_name(s)}});
+}
+
+/// One heartbeat: the view, our clock reading, the echo of the peer's last
+/// reading and whom we suspect (runtime/quorum.hpp).
+void gossip(self_ptr self) {
+  auto& st = self->state;
+  auto me = self_info(self);
+  me.sessions = st.init.status->active_sessions.load();
+  me.connections = metrics().connections.load(std::memory_order_relaxed);
+  st.view.merge(me);
+  auto now = clock::now();
+  auto view = st.view.to_json();
+  auto suspects = st.q->suspects(now);
+  for (auto& [name, p] : st.peers)
+    if (p.handle)
+      self->send(p.handle, gossip_atom::value, self_name(self), view, quorum::stamp(now),
+                 st.q->echo_for(name, now), suspects, my_directory(self), my_replica(self));
+}
+
+void peer_up(self_ptr self, const std::string& name, membership_actor handle, peer_handles actors) {
+  auto& st = self->state;
+  auto& p = st.peers[name];
+  if (p.handle && p.handle != handle) self->demonitor(p.handle.address());
+  p.handle = std::move(handle);
+  p.actors = std::move(actors);
+  p.connecting = false;
+  st.q->connected(name, true, clock::now());
+  self->monitor(p.handle);
+  spdlog::info("peer {} connected", name);
+  events().publish({{"type", "member_up"}, {"member", name}});
+  metrics().membership_changes.fetch_add(1, std::memory_order_relaxed);
+}
+
+void declare_down(self_ptr self, const std::string& name, const char* why) {
+  auto& st = self->state;
+  if (auto p = st.peers.find(name); p != st.peers.end()) {
+    if (p->second.handle) self->demonitor(p->second.handle.address());
+    st.peers.erase(p);
+  }
+  auto m = st.view.find(name);
+  if (!m || m->state == member_state::down) return;
+  auto down = *m;
+  down.state = member_state::down;
+  st.view.merge(down);
+  spdlog::warn("member {} declared down: {}", name, why);
+  events().publish({{"type", "member_down"}, {"member", name}, {"reason", why}});
+  on_view_changed(self);
+}
+
+/// Stops every local activation without releasing anything (their clients
+/// resume elsewhere), forgets the cached epochs and joins the cluster again
+/// as a new incarnation (after a pause or being declared down).
+void rejoin(self_ptr self, const char* why) {
+  auto& st = self->state;
+  spdlog::warn("node {} rejoins as a new incarnation: {}", self_name(self), why);
+  events().publish({{"type", "rejoin"}, {"member", self_name(self)}, {"reason", why}});
+  self->send(st.init.directory, reset_atom::value,
+             make_error(skein_error::rejoining, "node rejoining the cluster"), true);
+  self->send(st.init.replica, reset_atom::value);
+  st.rejoined = true;
+  // Everything known becomes a seed: a node started without seeds must
+  // still find its way back.
+  for (auto& [n, m] : st.view.members())
+    if (n != self_name(self)) {
+      auto addr = std::make_pair(m.host, m.cluster_port);
+      if (std::find(st.seeds.begin(), st.seeds.end(), addr) == st.seeds.end())
+        st.seeds.push_back(addr);
+    }
+  for (auto& [_, p] : st.peers)
+    if (p.handle) self->demonitor(p.handle.address());
+  st.peers.clear();
+  auto me = st.init.self;
+  me.incarnation = static_cast<std::uint64_t>(std::max<std::int64_t>(
+    wall_ms(), static_cast<std::int64_t>(self_info(self).incarnation) + 1));
+  me.state = member_state::joining;
+  st.init.self = me;
+  st.view = membership{};
+  st.view.merge(me);
+  st.seed_reached = false;
+  st.seed_dialing = false;
+  st.next_seed = 0;
+  st.joining_since = clock::now();
+  st.pause_gen = liveness::generation();
+  on_view_changed(self);
+}
+
+/// True (after rejoining) if the process was paused since we last looked.
+bool check_pause(self_ptr self) {
+  if (liveness::generation() == self->state.pause_gen) return false;
+  rejoin(self, "the process was paused longer than the failure timeout");
+  return true;
+}
+
+void merge_view(self_ptr self, const std::string& from, const std::string& view_json) {
+  try {
+    if (self->state.view.merge(membership::from_json(view_json))) on_view_changed(self);
+  } catch (const std::exception& e) {
+    spdlog::warn("bad view from {}: {}", from, e.what());
+  }
+}
+
+void dial(self_ptr self, const std::string& host, std::uint16_t port, std::string expected,
+          std::function<void(bool)> done) {
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, std::chrono::seconds(3), caf::connect_atom::value, host, port)
+    .then(
+      [self, expected, done](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
+        auto handle = caf::actor_cast<membership_actor>(ptr);
+        if (!handle) return done(false);
+        self->request(handle, std::chrono::seconds(3), hello_atom::value, self_name(self),
+                      self->state.view.to_json(), caf::actor_cast<caf::actor>(self),
+                      my_directory(self), my_replica(self))
+          .then(
+            [self, handle, expected, done](std::string& name, std::string& view_json,
+                                           caf::actor& directory, caf::actor& replica) {
+              if (!expected.empty() && name != expected) {
+                spdlog::error("member {} answers as {}; check the addresses", expected, name);
+                return done(false);
+              }
+              if (name == self_name(self)) return done(false);  // dialed ourselves
+              peer_up(self, name, handle, {directory, replica});
+              merge_view(self, name, view_json);
+              on_view_changed(self);
+              done(true);
+            },
+            [done](caf::error&) { done(false); });
+      },
+      [done](caf::error&) { done(false); });
+}
+
+/// Of each pair of alive members, the one with the smaller name dials.
+void connect_peer(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto m = st.view.find(name);
+  if (!m || m->state == member_state::down || name == self_name(self)) return;
+  auto& p = st.peers[name];
+  if (p.handle || p.connecting || !(self_name(self) < name)) return;
+  p.connecting = true;
+  dial(self, m->host, m->cluster_port, name, [self, name](bool ok) {
+    if (auto p = self->state.peers.find(name); p != self->state.peers.end() && !ok)
+      p->second.connecting = false;
+  });
+}
+
+void dial_next_seed(self_ptr self) {
+  auto& st = self->state;
+  if (st.seed_dialing || st.seeds.empty()) return;
+  auto [host, port] = st.seeds[st.next_seed++ % st.seeds.size()];
+  if (host == st.init.self.host && port == st.init.self.cluster_port) return;
+  st.seed_dialing = true;
+  dial(self, host, port, {}, [self](bool ok) {
+    self->state.seed_dialing = false;
+    if (ok) self->state.seed_reached = true;
+  });
+}
+
+/// The value the directory (and through it every session) sees.
+cluster_state_ptr snapshot(self_ptr self) {
+  auto& st = self->state;
+  std::map<std::string, peer_handles> peers;
+  for (auto& [n, p] : st.peers)
+    if (p.handle) peers.emplace(n, p.actors);
+  return make_cluster_state(self_name(self), st.view, std::move(peers), st.init.replicas,
+                            st.sessions_view);
+}
+
+void on_view_changed(self_ptr self) {
+  auto& st = self->state;
+  auto me = st.view.find(self_name(self));
+  if (me && me->state == member_state::down) {
+    // The others declared this incarnation down: its sessions live elsewhere now.
+    rejoin(self, "declared down by the cluster");
+    return;
+  }
+  for (auto& [n, m] : st.view.members()) {
+    if (n == self_name(self)) continue;
+    if (m.state == member_state::down) {
+      if (auto p = st.peers.find(n); p != st.peers.end()) {
+        if (p->second.handle) self->demonitor(p->second.handle.address());
+        st.peers.erase(p);
+      }
+    } else {
+      connect_peer(self, n);
+    }
+  }
+  // joining -> up once connected to every member known alive.
+  if (self_info(self).state == member_state::joining) {
+    bool all = true;
+    for (auto& n : st.view.alive())
+      if (n != self_name(self) && !(st.peers.count(n) && st.peers[n].handle)) all = false;
+    // A node started without seeds forms a cluster at once; one with seeds
+    // forms one alone only if it is the first seed and none answers; after a
+    // rejoin it never does: it may be the minority side of a partition, and
+    // alone it would hold a quorum of one.
+    bool first_seed = !st.init.seeds.empty() && st.init.seeds.front().first == st.init.self.host
+                      && st.init.seeds.front().second == st.init.self.cluster_port;
+    bool seeded = st.seed_reached || (!st.rejoined && st.init.seeds.empty())
+                  || (!st.rejoined && first_seed
+                      && clock::now() - st.joining_since > st.init.seed_timeout);
+    if (all && seeded) set_self_state(self, member_state::up);
+  }
+  st.q->set_members(st.view.alive(), clock::now());
+  liveness::set_lease_until(st.q->lease_until());  // the transitions happen in check_lease
+  self->send(st.init.directory, view_atom::value, snapshot(self));
+  gossip(self);
+  publish_counts(self);
+}
+
+/// Publishes the quorum lease. Losing it stops every activation (clients
+/// resume on the majority side); without it for longer than the others need
+/// to declare this node down, the node rejoins as a new incarnation. Returns
+/// true if it rejoined.
+bool check_lease(self_ptr self, clock::time_point now) {
+  auto& st = self->state;
+  auto until = st.q->lease_until();
+  liveness::set_lease_until(until);
+  const bool held = now < until;
+  if (held == st.lease_held) {
+    if (!held && self_info(self).state != member_state::joining
+        && now - st.lease_lost_since > st.init.failure_timeout + 2 * st.init.lease) {
+      rejoin(self, "no quorum for longer than the failure timeout plus two leases");
+      return true;
+    }
+    return false;
+  }
+  st.lease_held = held;
+  if (held) {
+    spdlog::info("node {} holds a quorum lease again", self_name(self));
+    events().publish({{"type", "quorum_regained"}, {"member", self_name(self)}});
+    on_view_changed(self);
+  } else {
+    st.lease_lost_since = now;
+    spdlog::warn("node {} lost its quorum lease: stops activating and releasing", self_name(self));
+    events().publish({{"type", "quorum_lost"}, {"member", self_name(self)}});
+    self->send(st.init.directory, reset_atom::value,
+               make_error(skein_error::no_quorum, "this node cannot see a majority of the cluster"),
+               false);
+  }
+  return false;
+}
+
+void tick(self_ptr self) {
+  auto& st = self->state;
+  auto now = clock::now();
+  if (!check_pause(self)) {
+    // Down only what a quorum has suspected for a lease (runtime/quorum.hpp).
+    for (auto& name : st.q->downable(now))
+      declare_down(self, name, "suspected by a quorum of the members for the lease time");
+    if (check_lease(self, now)) {
+      // rejoined: nothing else to do this tick
+    } else if (self_info(self).state == member_state::joining) {
+      if (!st.seed_reached) dial_next_seed(self);
+      on_view_changed(self);
+    } else {
+      for (auto& n : st.view.alive()) connect_peer(self, n);
+      // The directory retries failed handoffs on every view it gets.
+      self->send(st.init.directory, view_atom::value, snapshot(self));
+      publish_counts(self);
+      gossip(self);
+    }
+  }
+  self->delayed_send(self, st.init.heartbeat_interval, tick_atom::value);
+}
+
+membership_actor::behavior_type membership_fun(self_ptr self, membership_init init) {
+  auto& st = self->state;
+  st.init = std::move(init);
+  st.seeds = st.init.seeds;
+  st.view.merge(st.init.self);
+  st.pause_gen = liveness::generation();
+  st.lease_lost_since = clock::now();
+  st.q = std::make_unique<quorum>(self_name(self),
+                                  quorum::config{st.init.failure_timeout, st.init.lease});
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto& [name, p] : st.peers)
+      if (p.handle && p.handle.address() == dm.source) {
+        // Connection lost: a suspicion, not a verdict. The member is
+        // declared down once a quorum has suspected it for the lease
+        // (runtime/quorum.hpp); meanwhile the smaller name redials.
+        spdlog::warn("member {} unreachable: its membership actor went down (connection lost)",
+                     name);
+        events().publish({{"type", "member_unreachable"}, {"member", name}});
+        st.q->connected(name, false, clock::now());
+        st.peers.erase(name);
+        on_view_changed(self);
+        return;
+      }
+  });
+  on_view_changed(self);
+  self->send(self, tick_atom::value);
+  return {
+    [self](hello_atom, const std::string& name, const std::string& view_json, caf::actor& handle,
+           caf::actor& directory,
+           caf::actor& replica) -> caf::result<std::string, std::string, caf::actor, caf::actor> {
+      if (name == self_name(self))
+        return make_error(skein_error::name_conflict, "hello from a node with my name");
+      peer_up(self, name, caf::actor_cast<membership_actor>(handle), {directory, replica});
+      merge_view(self, name, view_json);
+      on_view_changed(self);
+      return {self_name(self), self->state.view.to_json(), my_directory(self), my_replica(self)};
+    },
+    [self](gossip_atom, const std::string& name, const std::string& view_json, std::int64_t ts,
+           std::int64_t echo, const std::vector<std::string>& suspects, caf::actor& directory,
+           caf::actor& replica) {
+      auto& st = self->state;
+      auto now = clock::now();
+      st.q->heard(name, now, ts, echo, suspects);
+      check_lease(self, now);
+      merge_view(self, name, view_json);
+      // A peer that talks to us but that we never registered (its hello
+      // answer was lost when both sides dialed at once, e.g. a restarted
+      // node dialing its seeds): take its handles from the message, or the
+      // pair stays half-connected and a joining node never becomes up.
+      auto m = st.view.find(name);
+      auto p = st.peers.find(name);
+      if (name != self_name(self) && m && m->state != member_state::down
+          && (p == st.peers.end() || !p->second.handle))
+        if (auto h = caf::actor_cast<membership_actor>(self->current_sender())) {
+          peer_up(self, name, std::move(h), {directory, replica});
+          on_view_changed(self);
+        }
+    },
+    [self](tick_atom) { tick(self); },
+    [self](drain_atom) {
+      set_self_state(self, member_state::draining);
+      events().publish({{"type", "drain_started"}, {"member", self_name(self)}});
+      on_view_changed(self);
+    },
+    [self](check_atom) { check_pause(self); },
+  };
+}
+
+}  // namespace
+
+membership_actor spawn_membership(caf::actor_system& sys, membership_init init) {
+  return sys.spawn(membership_fun, std::move(init));
+}
+
+}  // namespace skein

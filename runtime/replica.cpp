@@ -1,0 +1,209 @@
+// The replica actor (runtime/replica.hpp): epochs, replicated batches,
+// fences, fetches and claim positions of one node.
+#include "runtime/replica.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/errors.hpp"
+#include "persistence/committer.hpp"
+#include "persistence/keys.hpp"
+#include "persistence/write_batch.hpp"
+
+namespace skein {
+
+namespace {
+
+constexpr auto store_timeout = std::chrono::seconds(60);
+
+using epoch_fn = std::function<void(caf::expected<std::uint64_t>)>;
+
+struct replica_state {
+  static inline const char* name = "skein.replica";
+  replica_init init;
+  directory_actor directory;                             // local; null until wired
+  std::map<std::string, std::uint64_t> epochs;           // known fencing epochs
+  std::map<std::string, std::vector<epoch_fn>> loading;  // keys read from the store
+  std::map<std::uint64_t, std::function<void(const std::string&)>> writes;
+  std::uint64_t next_write = 1;
+};
+
+using replica_self = replica_actor::stateful_pointer<replica_state>;
+
+/// Maps a store actor error to the error this actor answers with.
+caf::error from_store(replica_self self, const std::string& key, const caf::error& err) {
+  if (err.category() == persistence::store_category
+      && err.code() == static_cast<std::uint8_t>(persistence::store_errc::corrupt_record))
+    return make_error(skein_error::unrecoverable,
+                      "corrupt epoch record of " + key + ": " + self->system().render(err));
+  return make_error(skein_error::store_failure,
+                    "cannot read the epoch of " + key + ": " + self->system().render(err));
+}
+
+/// Calls fn with the known epoch of key, in arrival order per key.
+void with_epoch(replica_self self, const std::string& key, epoch_fn fn) {
+  auto& st = self->state;
+  if (auto i = st.epochs.find(key); i != st.epochs.end()) return fn(i->second);
+  auto [it, first] = st.loading.try_emplace(key);
+  it->second.push_back(std::move(fn));
+  if (!first) return;
+  auto done = [self, key](caf::expected<std::uint64_t> e) {
+    auto& st = self->state;
+    auto i = st.loading.find(key);
+    if (i == st.loading.end()) return;
+    auto waiting = std::move(i->second);
+    st.loading.erase(i);
+    if (e) st.epochs[key] = std::max(st.epochs[key], *e);
+    // Each waiter sees the cache as earlier waiters left it.
+    for (auto& w : waiting) {
+      if (!e) w(e.error());
+      else w(st.epochs[key]);
+    }
+  };
+  self->request(st.init.store, store_timeout, persistence::epoch_atom::value, key)
+    .then([done](std::uint64_t e) { done(e); },
+          [self, key, done](caf::error& err) { done(from_store(self, key, err)); });
+}
+
+/// Submits b; then(err) runs on this actor once it is durable.
+void submit(replica_self self, persistence::write_batch b,
+            std::function<void(const std::string&)> then) {
+  auto& st = self->state;
+  auto id = st.next_write++;
+  st.writes.emplace(id, std::move(then));
+  st.init.committer->submit(std::move(b), [me = caf::actor_cast<replica_actor>(self),
+                                           id](const std::string& err) {
+    caf::anon_send(me, written_atom::value, id, err);
+  });
+}
+
+void replicate(replica_self self, const std::string& key, std::uint64_t epoch,
+               const std::string& bytes, const caf::actor& session, std::uint64_t id) {
+  with_epoch(self, key, [self, key, epoch, bytes, session, id](caf::expected<std::uint64_t> known) {
+    auto& st = self->state;
+    auto ack = [&](std::string err) {
+      caf::anon_send(session, repl_ack_atom::value, st.init.self, id, std::move(err));
+    };
+    if (!known) return ack(self->system().render(known.error()));
+    if (epoch < *known && !st.init.unsafe_skip_fencing)
+      return ack("fenced: epoch " + std::to_string(epoch) + " < " + std::to_string(*known));
+    persistence::write_batch batch;
+    try {
+      batch = persistence::write_batch::decode(bytes, key);
+    } catch (const std::exception& e) {
+      return ack(e.what());
+    }
+    if (epoch > *known) {
+      st.epochs[key] = epoch;
+      batch.put_meta(persistence::epoch_meta_key(key), std::to_string(epoch));
+    }
+    st.init.committer->submit(std::move(batch),
+                              [session, id, name = st.init.self](const std::string& err) {
+                                caf::anon_send(session, repl_ack_atom::value, name, id, err);
+                              });
+  });
+}
+
+caf::result<std::uint64_t> fence(replica_self self, const std::string& key, std::uint64_t epoch) {
+  auto rp = self->make_response_promise<std::uint64_t>();
+  with_epoch(self, key, [self, key, epoch, rp](caf::expected<std::uint64_t> known) mutable {
+    auto& st = self->state;
+    if (!known) return rp.deliver(known.error());
+    if (st.init.unsafe_skip_fencing) return rp.deliver(std::max(*known, epoch));
+    if (epoch <= *known)
+      return rp.deliver(make_error(skein_error::fenced,
+                                   "epoch " + std::to_string(epoch) + " of " + key
+                                     + " is not above the known epoch " + std::to_string(*known)));
+    st.epochs[key] = epoch;
+    // A local activation of an older epoch must stop.
+    if (st.directory) self->send(st.directory, fence_atom::value, key, epoch);
+    persistence::write_batch b;
+    b.put_meta(persistence::epoch_meta_key(key), std::to_string(epoch));
+    submit(self, std::move(b), [rp, key, epoch](const std::string& err) mutable {
+      if (err.empty()) rp.deliver(epoch);
+      else rp.deliver(make_error(skein_error::store_failure,
+                                 "cannot write the epoch of " + key + ": " + err));
+    });
+  });
+  return rp;
+}
+
+caf::result<std::string> fetch(replica_self self, const std::string& key) {
+  auto rp = self->make_response_promise<std::string>();
+  with_epoch(self, key, [self, key, rp](caf::expected<std::uint64_t> known) mutable {
+    if (!known) return rp.deliver(known.error());
+    self->request(self->state.init.store, store_timeout, persistence::copy_atom::value, key, *known)
+      .then([rp](std::string& bytes) mutable { rp.deliver(std::move(bytes)); },
+            [self, rp, key](caf::error& err) mutable {
+              rp.deliver(make_error(skein_error::store_failure,
+                                    "cannot copy " + key + ": " + self->system().render(err)));
+            });
+  });
+  return rp;
+}
+
+caf::result<std::uint64_t, std::uint64_t> claim(replica_self self, const std::string& key) {
+  auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
+  self->request(self->state.init.store, store_timeout, persistence::position_atom::value, key)
+    .then(
+      [self, key, rp](std::uint64_t epoch, std::uint64_t jseq) mutable {
+        with_epoch(self, key, [rp, epoch, jseq](caf::expected<std::uint64_t> known) mutable {
+          if (!known) return rp.deliver(known.error());
+          rp.deliver(std::max(epoch, *known), jseq);
+        });
+      },
+      [self, key, rp](caf::error& err) mutable {
+        rp.deliver(make_error(skein_error::store_failure,
+                              "cannot read " + key + ": " + self->system().render(err)));
+      });
+  return rp;
+}
+
+replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
+  self->state.init = std::move(init);
+  return {
+    [self](replicate_atom, const std::string& key, std::uint64_t epoch, const std::string& bytes,
+           const caf::actor& session, std::uint64_t id) {
+      replicate(self, key, epoch, bytes, session, id);
+    },
+    [self](fence_atom, const std::string& key, std::uint64_t epoch) {
+      return fence(self, key, epoch);
+    },
+    [self](fetch_atom, const std::string& key) { return fetch(self, key); },
+    [self](claim_atom, const std::string& key) { return claim(self, key); },
+    [self](persistence::epoch_atom, const std::string& key) -> caf::result<std::uint64_t> {
+      auto rp = self->make_response_promise<std::uint64_t>();
+      with_epoch(self, key, [rp](caf::expected<std::uint64_t> known) mutable {
+        if (known) rp.deliver(*known);
+        else rp.deliver(known.error());
+      });
+      return rp;
+    },
+    [self](reset_atom) { self->state.epochs.clear(); },
+    [self](written_atom, std::uint64_t id, const std::string& err) {
+      auto& st = self->state;
+      auto w = st.writes.find(id);
+      if (w == st.writes.end()) return;
+      auto then = std::move(w->second);
+      st.writes.erase(w);
+      then(err);
+    },
+    [self](wire_atom, const caf::actor& directory) {
+      self->state.directory = caf::actor_cast<directory_actor>(directory);
+    },
+  };
+}
+
+}  // namespace
+
+replica_actor spawn_replica(caf::actor_system& sys, replica_init init) {
+  return sys.spawn(replica_fun, std::move(init));
+}
+
+}  // namespace skein
