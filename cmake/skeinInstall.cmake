@@ -4,7 +4,7 @@
 #   P/include/skein/{actors,runtime,net,persistence,cli}/*.hpp
 #                                                    the layers' headers, as in
 #                                                    the source tree
-#   P/lib/libskein_{persistence,actors,runtime,net,cli}.a
+#   P/lib/libskein_{persistence,store_actor,actors,runtime,net,cli}.a
 #   P/lib/cmake/skein/skeinConfig.cmake (+ Version, Targets, Dependencies)
 #   P/lib/pkgconfig/skein.pc
 #   P/bin/skein                                      the stock binary (no kinds;
@@ -16,7 +16,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(SKEIN_LAYER_TARGETS skein_persistence skein_actors skein_runtime skein_net skein_cli)
+set(SKEIN_LAYER_TARGETS skein_persistence skein_store_actor skein_actors skein_runtime skein_net skein_cli)
 foreach(t IN LISTS SKEIN_LAYER_TARGETS)
   string(REPLACE "skein_" "" short ${t})
   # The layers add ${PROJECT_SOURCE_DIR} as a plain include path; installed,

@@ -2,7 +2,7 @@
 #include <msgpack.hpp>
 
 #include "persistence/errors.hpp"
-#include "persistence/store.hpp"
+#include "persistence/write_batch.hpp"
 
 namespace skein::persistence {
 

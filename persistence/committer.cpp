@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "persistence/store.hpp"
+
 namespace skein::persistence {
 
 committer::committer(store& s, committer_options options)

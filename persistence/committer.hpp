@@ -26,9 +26,11 @@
 #include <string>
 #include <thread>
 
-#include "persistence/store.hpp"
+#include "persistence/write_batch.hpp"
 
 namespace skein::persistence {
+
+class store;
 
 struct committer_options {
   std::size_t max_ops_per_commit = 16384;  // soft cap on operations per RocksDB write

@@ -41,13 +41,9 @@
 
 #include "persistence/errors.hpp"
 #include "persistence/records.hpp"
+#include "persistence/write_batch.hpp"
 
 namespace skein::persistence {
-
-enum class column { snapshots, journal, outbox, meta };
-
-// The RocksDB column family name of c: "snapshots", "journal", "outbox", "meta".
-const char* column_name(column c);
 
 struct store_options {
   std::filesystem::path dir;  // RocksDB directory; created if missing unless read_only
@@ -57,46 +53,6 @@ struct store_options {
   // was committed (WAL included) when it was opened, and nothing later.
   // write() then throws store_error. The directory must exist.
   bool read_only = false;
-};
-
-// A list of puts and deletes, applied atomically, in order, by store::write.
-// Records are encoded when added.
-class write_batch {
- public:
-  // Key seq_key(session_key, record.journal_seq): replaces only a snapshot
-  // with the same journal_seq, older ones stay (see the history note above).
-  void put_snapshot(std::string_view session_key, const snapshot_record&);
-  void put_journal(std::string_view session_key, std::uint64_t seq, const journal_record&);
-  void put_outbox(std::string_view session_key, std::uint64_t seq, const outbox_record&);
-  void put_meta(std::string_view key, std::string_view value);
-  // Unchecked bytes, for tools and tests (e.g. writing a corrupt record).
-  void put_raw(column, std::string key, std::string value);
-  void erase(column, std::string key);
-  // Deletes every key in [begin, end) of the column, e.g.
-  // erase_range(column::journal, seq_key(s, 0), seq_key(s, n + 1)) deletes
-  // journal entries 0..n of session s (n included).
-  void erase_range(column, std::string begin, std::string end);
-
-  std::size_t size() const;  // number of operations
-  bool empty() const;
-  void append(write_batch&& other);  // moves other's ops to the end; other becomes empty
-
-  // Wire form, for shipping a batch to another node (replication, handoff):
-  // msgpack [1, [[kind, column, key:bin, value:bin], ...]].
-  std::string encode() const;
-  // Throws record_error (column "batch", key `what`) if `bytes` do not decode.
-  static write_batch decode(std::string_view bytes, std::string_view what);
-
- private:
-  friend class store;
-  enum class op_kind { put, erase, erase_range };
-  struct op {
-    op_kind kind;
-    persistence::column column;
-    std::string key;    // begin for erase_range
-    std::string value;  // end for erase_range, empty for erase
-  };
-  std::vector<op> ops_;
 };
 
 // What store::summarize found for one session. Ranges come from the keys

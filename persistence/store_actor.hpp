@@ -87,7 +87,12 @@ caf::error make_error(store_errc code, std::string context);
 /// Registers the category so that actor_system::render prints "store.CODE: context".
 void add_store_error_category(caf::actor_system_config& cfg);
 
-/// Spawns the store actor on its own thread. `db` must outlive it.
+/// Spawns the store actor on its own thread (caf::detached). It is also
+/// caf::hidden, so await_all_actors_done() does not wait for it: its owner
+/// stops it once every actor that reads through it is done
+/// (anon_send_exit, then scoped_actor::wait_for), before `db` is closed and
+/// before the actor system is destroyed (which waits for detached threads).
+/// `db` must outlive it.
 store_actor spawn_store_actor(caf::actor_system& sys, store& db);
 
 /// The session's records as recovery reads them (also used by the offline

@@ -1,0 +1,68 @@
+// write_batch: building a batch of puts and deletes (the codec is in
+// batch_codec.cpp, applying it in store.cpp).
+#include "persistence/write_batch.hpp"
+
+#include <utility>
+
+#include "persistence/keys.hpp"
+
+namespace skein::persistence {
+
+const char* column_name(column c) {
+  switch (c) {
+    case column::snapshots: return "snapshots";
+    case column::journal: return "journal";
+    case column::outbox: return "outbox";
+    case column::meta: return "meta";
+  }
+  return "?";
+}
+
+// --- write_batch -----------------------------------------------------------
+
+void write_batch::put_snapshot(std::string_view session_key, const snapshot_record& r) {
+  ops_.push_back(
+      {op_kind::put, column::snapshots, seq_key(session_key, r.journal_seq), persistence::encode(r)});
+}
+
+void write_batch::put_journal(std::string_view session_key, std::uint64_t seq,
+                              const journal_record& r) {
+  ops_.push_back({op_kind::put, column::journal, seq_key(session_key, seq), persistence::encode(r)});
+}
+
+void write_batch::put_outbox(std::string_view session_key, std::uint64_t seq,
+                             const outbox_record& r) {
+  ops_.push_back({op_kind::put, column::outbox, seq_key(session_key, seq), persistence::encode(r)});
+}
+
+void write_batch::put_meta(std::string_view key, std::string_view value) {
+  ops_.push_back({op_kind::put, column::meta, std::string(key), std::string(value)});
+}
+
+void write_batch::put_raw(column c, std::string key, std::string value) {
+  ops_.push_back({op_kind::put, c, std::move(key), std::move(value)});
+}
+
+void write_batch::erase(column c, std::string key) {
+  ops_.push_back({op_kind::erase, c, std::move(key), {}});
+}
+
+void write_batch::erase_range(column c, std::string begin, std::string end) {
+  ops_.push_back({op_kind::erase_range, c, std::move(begin), std::move(end)});
+}
+
+std::size_t write_batch::size() const { return ops_.size(); }
+
+bool write_batch::empty() const { return ops_.empty(); }
+
+void write_batch::append(write_batch&& other) {
+  if (ops_.empty()) {
+    ops_ = std::move(other.ops_);
+  } else {
+    ops_.reserve(ops_.size() + other.ops_.size());
+    for (auto& o : other.ops_) ops_.push_back(std::move(o));
+  }
+  other.ops_.clear();
+}
+
+}  // namespace skein::persistence
