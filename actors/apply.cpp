@@ -1,3 +1,4 @@
+// Applying one input to a behaviour instance with recorded time and randomness (actors/apply.hpp).
 #include "actors/apply.hpp"
 
 #include <stdexcept>

@@ -1,3 +1,4 @@
+// The connection actor (actors/connection.hpp): one client stream, its session and its unacknowledged inputs.
 #include "actors/connection.hpp"
 
 #include <charconv>

@@ -1,3 +1,4 @@
+// The per-client delivery table: exactly-once input classification (actors/delivery.hpp).
 #include "actors/delivery.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// Parsing and writing the client envelope {"id":N,"data":X} and its acks (actors/envelope.hpp).
 #include "actors/envelope.hpp"
 
 #include <nlohmann/json.hpp>

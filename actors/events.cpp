@@ -1,3 +1,4 @@
+// The node's event feed for /cluster/events and the dashboard (actors/events.hpp).
 #include "actors/events.hpp"
 
 #include <chrono>

@@ -1,3 +1,4 @@
+// The pause watchdog thread and the process-wide quorum lease timestamp (actors/liveness.hpp).
 #include "actors/liveness.hpp"
 
 #include <atomic>

@@ -1,3 +1,4 @@
+// The registry of behaviour kinds and their options (actors/registry.hpp).
 #include "actors/registry.hpp"
 
 #include "actors/metrics.hpp"

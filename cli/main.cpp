@@ -1,3 +1,4 @@
+// skein::main: parses the command line and runs a subcommand (cli/main.hpp).
 #include "cli/main.hpp"
 
 #include <exception>

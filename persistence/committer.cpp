@@ -1,3 +1,4 @@
+// The group committer thread (persistence/committer.hpp).
 #include "persistence/committer.hpp"
 
 #include <exception>

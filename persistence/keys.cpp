@@ -1,3 +1,4 @@
+// Binary keys of the store's columns and their printable form (persistence/keys.hpp).
 #include "persistence/keys.hpp"
 
 #include <stdexcept>

@@ -1,3 +1,4 @@
+// msgpack encoding and validated decoding of stored records (persistence/records.hpp).
 #include "persistence/records.hpp"
 
 #include <msgpack.hpp>

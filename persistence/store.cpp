@@ -1,3 +1,4 @@
+// The RocksDB store: column families, batches, reads (persistence/store.hpp).
 #include "persistence/store.hpp"
 
 #include <rocksdb/db.h>

@@ -111,6 +111,7 @@ void on_reset(self_ptr self, const caf::error& why, bool rejoining) {
   auto& st = self->state;
   stop_activations(self, why);
   if (!rejoining) return;
+  st.pause_gen = liveness::generation();  // the membership handled any pause before this
   for (auto& [_, ws] : st.waiting)
     for (auto& w : ws) w.promise.deliver(why);
   st.waiting.clear();

@@ -1,3 +1,4 @@
+// Member list helpers (runtime/members.hpp).
 #include "runtime/members.hpp"
 
 #include <charconv>

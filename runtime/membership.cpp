@@ -1,3 +1,4 @@
+// The membership view and its merge rule (runtime/membership.hpp).
 #include "runtime/membership.hpp"
 
 #include <stdexcept>

@@ -1,3 +1,4 @@
+// One node: store, store actor, committer, actor system and the host actors (runtime/node.hpp).
 #include "runtime/node.hpp"
 
 #include <stdexcept>

@@ -1,3 +1,4 @@
+// Rendezvous (HRW) placement with XXH64 (runtime/placement.hpp).
 #include "runtime/placement.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// The demo chat behaviour (examples/chat/chat.hpp).
 #include "examples/chat/chat.hpp"
 
 namespace examples {

@@ -1,3 +1,4 @@
+// The demo counter behaviour (examples/counter/counter.hpp).
 #include "examples/counter/counter.hpp"
 
 #include <cstdint>

@@ -1,3 +1,4 @@
+// The demo MCP server with every feature the conformance suite exercises (examples/mcp/everything.hpp).
 #include "examples/mcp/everything.hpp"
 
 #include <stdexcept>
