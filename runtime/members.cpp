@@ -1,4 +1,4 @@
-// Member list helpers (runtime/members.hpp).
+// Parsing cluster addresses on the command line (`--seeds`; runtime/members.hpp).
 #include "runtime/members.hpp"
 
 #include <charconv>
