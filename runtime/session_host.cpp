@@ -620,7 +620,8 @@ void finish_activation(host_actor* self, const std::string& key) {
   const std::string kind(parsed->kind()), id(parsed->id());
   session_init init;
   try {
-    init.recovered = recover_session(*st.init.store, *st.init.registry, key);
+    init.recovered = recover_session(persistence::load_session_records(*st.init.store, key),
+                                     *st.init.registry, key);
     init.epoch = std::max({init.recovered.epoch, a.max_epoch, known_epoch(self, key)}) + 1;
     st.epochs[key] = init.epoch;
   } catch (const std::exception& e) {
