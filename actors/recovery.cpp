@@ -1,3 +1,5 @@
+// Recovery: the newest snapshot restored, the journal after it replayed
+// through apply_input, as the live path applied it.
 #include "actors/recovery.hpp"
 
 #include <algorithm>
@@ -9,7 +11,7 @@
 
 namespace skein {
 
-recovered_session recover_session(const persistence::store& store,
+recovered_session recover_session(const persistence::session_records& records,
                                   const behaviour_registry& registry, const std::string& key) {
   auto parsed = session_key::parse(key);
   if (!parsed) throw recovery_error("malformed session key: " + session_key::why_invalid(key));
@@ -18,26 +20,29 @@ recovered_session recover_session(const persistence::store& store,
   out.logic = registry.create(kind);
   if (!out.logic) throw recovery_error("unknown session kind '" + kind + "' in " + key);
 
-  for (auto& s : store.load_snapshots(key)) out.snapshots.push_back({s.journal_seq, s.seq});
-  if (auto snap = store.load_snapshot(key)) {
+  for (auto& s : records.snapshots) out.snapshots.push_back({s.journal_seq, s.seq});
+  if (!records.snapshots.empty()) {
+    const auto& snap = records.snapshots.back();
     try {
-      out.logic->restore(snap->state);
+      out.logic->restore(snap.state);
     } catch (const std::exception& e) {
-      throw recovery_error("snapshot " + persistence::printable(persistence::seq_key(key, snap->journal_seq))
+      throw recovery_error("snapshot " + persistence::printable(persistence::seq_key(key, snap.journal_seq))
                            + " does not decode as the state of kind '" + kind + "': " + e.what());
     }
-    out.seq = snap->seq;
-    out.journal_seq = snap->journal_seq;
-    out.epoch = snap->epoch;
-    out.delivery.restore(snap->delivery);
+    out.seq = snap.seq;
+    out.journal_seq = snap.journal_seq;
+    out.epoch = snap.epoch;
+    out.delivery.restore(snap.delivery);
   }
-  for (auto& [jseq, rec] : store.load_journal(key, out.journal_seq + 1)) {
+  for (auto& [jseq, rec] : records.journal) {
+    if (jseq <= out.journal_seq) continue;  // folded into the snapshot already
     const auto where = persistence::printable(persistence::seq_key(key, jseq));
     if (jseq != out.journal_seq + 1)
       throw recovery_error("journal gap at " + where + ": expected seq "
                            + std::to_string(out.journal_seq + 1));
     try {
-      apply_input(*out.logic, rec, id, true);
+      auto input = rec;  // apply_input takes the record it fills in live mode
+      apply_input(*out.logic, input, id, true);
     } catch (const std::exception& e) {
       throw recovery_error("journal entry " + where + " cannot be replayed: " + e.what());
     }

@@ -1,6 +1,7 @@
-// Recovery of a session from a store: newest snapshot + the journal after it
-// (DESIGN.md, Persistence). Used by the session host when it activates a
-// session and by `replay`.
+// Recovery of a session from its records: newest snapshot + the journal after
+// it (DESIGN.md, Persistence). A pure function of the records (read by the
+// store actor, persistence/store_actor.hpp, or load_session_records); used by
+// the session host when it activates a session.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 
 #include "actors/delivery.hpp"
 #include "actors/instance.hpp"
-#include "persistence/store.hpp"
+#include "persistence/store_actor.hpp"
 
 namespace skein {
 
@@ -38,11 +39,13 @@ struct recovered_session {
   delivery_table delivery;                    // per-client dedup state (snapshot + journal)
 };
 
-/// Rebuilds `key` ("kind/id"). Throws persistence::record_error (a record
-/// does not decode), recovery_error (a gap in the journal, state bytes that
-/// do not fit the behaviour, a journal entry that throws) or
-/// persistence::store_error. A key without records yields a fresh session.
-recovered_session recover_session(const persistence::store& store,
+/// Rebuilds `key` ("kind/id") from its records (`records.snapshots` oldest
+/// first, `records.journal` the entries after the newest snapshot). Throws
+/// recovery_error (a malformed key, an unknown kind, a gap in the journal,
+/// state bytes that do not fit the behaviour, a journal entry that throws).
+/// Records without a snapshot or journal yield a fresh session. Reads
+/// nothing; thread-safe as far as the registry is.
+recovered_session recover_session(const persistence::session_records& records,
                                   const behaviour_registry& registry, const std::string& key);
 
 }  // namespace skein

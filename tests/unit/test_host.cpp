@@ -246,7 +246,7 @@ TEST_CASE("a store read error during a handoff ships nothing and fails the hando
   session_init init;
   init.key = key;
   init.id = "h";
-  init.recovered = recover_session(f.store, f.registry, key);
+  init.recovered = recover_session(persistence::load_session_records(f.store, key), f.registry, key);
   init.epoch = 1;
   init.options = f.registry.options("counter");
   init.committer = &f.committer;
