@@ -1,5 +1,7 @@
 // The connection actor (actors/connection.hpp): one client stream, its session and its unacknowledged inputs.
 #include "actors/connection.hpp"
+#include "actors/metrics.hpp"
+#include "actors/rate_limit.hpp"
 
 #include <charconv>
 #include <deque>
@@ -41,6 +43,7 @@ struct connection_state {
   bool resolving = false;
   bool checking = false;              // a check timer is armed
   clock::time_point detached_since = clock::now();
+  token_bucket rate{1000, 1000};      // replaced from init when spawned
 };
 
 using connection_actor = caf::stateful_actor<connection_state>;
@@ -147,6 +150,7 @@ std::uint64_t seq_of(const std::string& frame) {
 caf::behavior connection_fun(connection_actor* self, connection_init init) {
   auto& st = self->state;
   st.init = std::move(init);
+  st.rate = token_bucket{st.init.max_message_rate, st.init.message_burst};
   st.last_seq = st.init.last_seq;
   if (st.init.welcome)
     st.init.out->deliver(nlohmann::json{{"seq", 0},
@@ -181,6 +185,19 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
         st.init.out->deliver(nlohmann::json{{"seq", 0},
                                             {"data", {{"type", "error"}, {"message", in.error}}}}
                                .dump());
+        return;
+      }
+      if (!st.rate.take()) {
+        st.init.out->deliver(
+          nlohmann::json{{"seq", 0},
+                         {"data", {{"type", "error"}, {"code", "rate_limited"},
+                                   {"message", "more than " + std::to_string(static_cast<long>(
+                                                 st.init.max_message_rate))
+                                                 + " messages per second"}}}}
+            .dump());
+        st.init.out->close(1008, "message rate limit exceeded");
+        metrics().rate_limited.fetch_add(1, std::memory_order_relaxed);
+        self->quit();
         return;
       }
       if (st.unacked.size() >= st.init.max_unacked) {

@@ -19,7 +19,10 @@
 // newer one serves the session). The stream is closed with 1012 only when the
 // activation failed (its handler threw, its store failed) or no
 // activation can be reached for `reattach_timeout`; with 1008 beyond
-// `max_unacked` inputs awaiting acks. Frames are de-duplicated by seq.
+// `max_unacked` inputs awaiting acks, and with 1008 after an error frame
+// (code `rate_limited`) when the client sends faster than `max_message_rate`
+// messages/s beyond a burst of `message_burst` (actors/rate_limit.hpp).
+// Frames are de-duplicated by seq.
 #pragma once
 
 #include <chrono>
@@ -49,6 +52,8 @@ struct connection_init {
   bool welcome = false;                     // write the welcome frame first (WebSocket)
   std::size_t max_unacked = 8192;           // inputs awaiting acks before 1008
   std::chrono::milliseconds ack_check_interval{2000};  // re-resolve when acks stall this long
+  double max_message_rate = 1000;           // client messages per second (<= 0: no limit)
+  double message_burst = 1000;              // messages allowed at once above the rate
 };
 
 /// Spawns a connection actor. Thread-safe. Send it (message_atom, text) per

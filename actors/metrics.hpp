@@ -104,6 +104,8 @@ struct node_metrics {
   std::atomic<std::int64_t> sessions{0};      // activations on this node
   // counters
   std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> connections_refused{0};  // streams refused at max_connections
+  std::atomic<std::uint64_t> rate_limited{0};  // streams closed for exceeding the message rate
   std::atomic<std::uint64_t> messages_in{0};   // client frames received on this node
   std::atomic<std::uint64_t> messages_out{0};  // server frames delivered to streams on this node
   std::atomic<std::uint64_t> inputs{0};        // inputs handled by sessions on this node

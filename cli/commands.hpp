@@ -22,6 +22,9 @@ struct node_args {
   int heartbeat_ms = 500;
   std::string data;          // RocksDB directory
   std::size_t max_frame = 1 << 20;
+  std::size_t max_connections = 16384;  // client streams per node
+  double max_message_rate = 1000;       // messages/s per client stream (0: no limit)
+  double message_burst = 1000;
   bool sync = false;
   int io_threads = 1;
   std::vector<std::string> kind_options;  // KIND.NAME=VALUE
@@ -37,6 +40,9 @@ struct launch_args {
   std::uint16_t base_port = 0;  // 0: free ports picked at run time
   std::string data = "data";
   std::size_t max_frame = 1 << 20;
+  std::size_t max_connections = 16384;
+  double max_message_rate = 1000;
+  double message_burst = 1000;
   bool sync = false;
   double ready_timeout_s = 60;
   std::vector<std::string> kind_options;  // passed to every node

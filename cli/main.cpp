@@ -47,6 +47,13 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   node_cmd->add_option("--data", node.data, "RocksDB data directory")->required();
   node_cmd->add_option("--max-frame", node.max_frame, "largest inbound WebSocket message, bytes")
     ->capture_default_str();
+  node_cmd->add_option("--max-connections", node.max_connections,
+                       "client streams (/ws, /sse) this node holds; more: 503")->capture_default_str();
+  node_cmd->add_option("--max-message-rate", node.max_message_rate,
+                       "messages/s one client stream may send beyond the burst; more: 1008 (0: off)")
+    ->capture_default_str();
+  node_cmd->add_option("--message-burst", node.message_burst,
+                       "messages one client stream may send at once")->capture_default_str();
   node_cmd->add_flag("--sync", node.sync, "fsync every group commit");
   node_cmd->add_option("--io-threads", node.io_threads, "HTTP io threads")->capture_default_str();
   node_cmd->add_option("--jwt-secret-file", node.jwt_secret_file,
@@ -77,6 +84,12 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   launch_cmd->add_option("--data", launch.data, "data root; node nI uses DIR/nI")
     ->capture_default_str();
   launch_cmd->add_option("--max-frame", launch.max_frame, "passed to every node")
+    ->capture_default_str();
+  launch_cmd->add_option("--max-connections", launch.max_connections, "passed to every node")
+    ->capture_default_str();
+  launch_cmd->add_option("--max-message-rate", launch.max_message_rate, "passed to every node")
+    ->capture_default_str();
+  launch_cmd->add_option("--message-burst", launch.message_burst, "passed to every node")
     ->capture_default_str();
   launch_cmd->add_flag("--sync", launch.sync, "passed to every node");
   launch_cmd->add_option("--ready-timeout", launch.ready_timeout_s, "seconds to wait for health")

@@ -1,4 +1,5 @@
 // `node`: one node in the foreground until SIGINT or SIGTERM.
+#include <sys/resource.h>
 #include <csignal>
 #include <filesystem>
 #include <unistd.h>
@@ -16,6 +17,17 @@
 namespace skein::cli {
 
 namespace {
+/// Raises the soft limit on open files to the hard limit, so that the node
+/// can hold as many client streams as the machine allows.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  const auto before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) == 0)
+    spdlog::info("open files limit raised from {} to {}", before, lim.rlim_cur);
+}
+
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& s,
                                                       const char* option = "--listen") {
   auto colon = s.rfind(':');
@@ -64,6 +76,10 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   sopts.host = host;
   sopts.port = port;
   sopts.max_frame = args.max_frame;
+  sopts.max_connections = args.max_connections;
+  sopts.max_message_rate = args.max_message_rate;
+  sopts.message_burst = args.message_burst;
+  raise_fd_limit();
   sopts.threads = args.io_threads;
   if (!args.jwt_secret_file.empty()) {
     sopts.auth.jwt_secret = read_secret_file(args.jwt_secret_file);

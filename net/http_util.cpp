@@ -1,6 +1,8 @@
 // Small HTTP helpers shared by the routes (see http_util.hpp).
 #include "net/http_util.hpp"
 
+#include "actors/metrics.hpp"
+
 #include <sys/random.h>
 
 #include <cerrno>
@@ -100,6 +102,19 @@ std::chrono::milliseconds sse_keepalive_interval() {
     return std::chrono::milliseconds(15000);
   }();
   return v;
+}
+
+bool refuse_over_connection_limit(request_context& rc) {
+  const auto open = metrics().connections.load(std::memory_order_relaxed);
+  if (open < 0 || static_cast<std::size_t>(open) < rc.server.opts.max_connections) return false;
+  metrics().connections_refused.fetch_add(1, std::memory_order_relaxed);
+  auto res = error_response(rc, http::status::service_unavailable,
+                            "this node holds its limit of "
+                              + std::to_string(rc.server.opts.max_connections)
+                              + " client streams; try another node or later");
+  res.set(http::field::retry_after, "1");
+  rc.respond(std::move(res));
+  return true;
 }
 
 }  // namespace skein::net_detail

@@ -29,6 +29,10 @@ std::string secure_random_id();
 /// A resume token as secure_random_id makes them: 32 lowercase hex digits.
 bool valid_resume_token(std::string_view s);
 
+/// True (after answering 503 with Retry-After: 1) if the node already holds
+/// opts.max_connections client streams: a new /ws or /sse stream is refused.
+bool refuse_over_connection_limit(request_context& rc);
+
 /// The SSE comment-line interval (15 s; SKEIN_SSE_KEEPALIVE_MS overrides).
 std::chrono::milliseconds sse_keepalive_interval();
 

@@ -134,6 +134,12 @@ std::string render(node& n) {
   f.add("skein_sessions", G, "Session activations live on this node.", load(m.sessions));
   f.add("skein_connections", G, "Client streams (WebSocket) open on this node.", load(m.connections));
   f.add("skein_connections_total", C, "Client streams opened on this node.", load(m.connections_total));
+  f.add("skein_connections_refused_total", C,
+        "Client streams refused because the node held --max-connections streams (503).",
+        load(m.connections_refused));
+  f.add("skein_rate_limited_total", C,
+        "Client streams closed (1008) for sending faster than --max-message-rate.",
+        load(m.rate_limited));
   f.add("skein_peers_connected", G, "Other members whose session host this node reaches.",
         static_cast<double>(n.status().peers_connected.load()));
   f.add("skein_messages_in_total", C, "Client frames received by this node's streams.",

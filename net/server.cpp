@@ -1,4 +1,5 @@
 // The listener and the io threads of a node's HTTP side.
+#include <atomic>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -38,6 +39,8 @@ struct http_server::impl {
   asio::io_context ioc;
   server_context ctx;
   tcp::acceptor acceptor;
+  asio::steady_timer pause_timer{acceptor.get_executor()};
+  std::atomic<bool> accept_paused{false};
   std::vector<std::thread> threads;
   bool stopped = false;
 
@@ -47,12 +50,22 @@ struct http_server::impl {
   void do_accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        // Small frames must not wait for the peer's delayed ACK (Nagle).
-        beast::error_code ignored;
-        s.set_option(tcp::no_delay(true), ignored);
-        start_http_session(std::move(s), ctx);
+      if (ec) {
+        // Out of file descriptors (EMFILE/ENFILE) or another accept error:
+        // pause accepting for 100 ms instead of spinning on the error; the
+        // connections already open keep being served.
+        if (!accept_paused.exchange(true)) spdlog::warn("accept failed: {}; pausing accepts", ec.message());
+        pause_timer.expires_after(std::chrono::milliseconds(100));
+        pause_timer.async_wait([this](beast::error_code wec) {
+          if (wec != asio::error::operation_aborted) do_accept();
+        });
+        return;
       }
+      accept_paused = false;
+      // Small frames must not wait for the peer's delayed ACK (Nagle).
+      beast::error_code ignored;
+      s.set_option(tcp::no_delay(true), ignored);
+      start_http_session(std::move(s), ctx);
       do_accept();
     });
   }
@@ -101,6 +114,7 @@ void http_server::stop() {
   asio::post(d.acceptor.get_executor(), [&d] {
     beast::error_code ec;
     d.acceptor.close(ec);
+    d.pause_timer.cancel();
   });
   // Close every stream politely (1001 after a short flush) while the io
   // threads still run; give them up to 2 s, then stop hard.

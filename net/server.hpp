@@ -29,6 +29,13 @@ struct server_options {
   std::size_t max_node_queued_bytes = 256u << 20;  // bytes, all streams of the node
   std::size_t max_http_body = 1 << 20;   // bytes of one HTTP request body; larger: 413
   std::size_t max_json_depth = 64;       // nesting of client JSON (frames, POST bodies); deeper: refused
+  // Limits (issue 14). A /ws or /sse stream opened while the node holds
+  // max_connections client streams is refused with 503 and Retry-After: 1.
+  // A client stream sending more than max_message_rate messages/s beyond a
+  // burst of message_burst gets an error frame (code rate_limited) and 1008.
+  std::size_t max_connections = 16384;   // client streams per node (the fd limit is 20,000 here)
+  double max_message_rate = 1000;        // messages/s per client stream; <= 0: no limit
+  double message_burst = 1000;           // messages at once above the rate
   int threads = 1;                  // io_context threads
   // Client tokens (JWT) for /ws, /sse, /mcp and the admin token for
   // /admin/* (net/auth.hpp). Without JWT keys clients are not

@@ -204,6 +204,7 @@ bool websocket_route(request_context& rc) {
   }
   nlohmann::json params(query);
   apply_identity(rc, id, params);
+  if (refuse_over_connection_limit(rc)) return true;
   std::make_shared<websocket_session>(rc.take_stream().release_socket(), rc.server)
     ->run(std::move(rc.req), std::move(key), params.dump(),
           std::move(resume_client), last_seq, std::move(resume_token));

@@ -13,6 +13,7 @@
 
 #include "actors/metrics.hpp"
 #include "actors/session.hpp"
+#include "persistence/write_batch.hpp"
 #include "runtime/directory.hpp"
 
 namespace skein::directory_detail {
