@@ -40,6 +40,8 @@ std::uint64_t committer::commits() const { return commits_.load(); }
 
 std::uint64_t committer::batches() const { return batches_.load(); }
 
+bool committer::refusing() const { return refusing_.load(); }
+
 void committer::run() {
   std::vector<pending> group;
   for (;;) {
@@ -56,16 +58,33 @@ void committer::run() {
       }
     }
 
-    write_batch merged;
-    for (auto& p : group) merged.append(std::move(p.batch));
     std::string error;
-    try {
-      store_.write(merged);
-    } catch (const std::exception& e) {
-      error = e.what();
-      if (error.empty()) error = "write failed";
-    } catch (...) {
-      error = "write failed: unknown exception";
+    if (refusing_ && std::chrono::steady_clock::now() >= next_resume_) {
+      if (auto why = store_.resume(); !why) {
+        refusing_ = false;
+        failure_.clear();
+      } else {
+        next_resume_ = std::chrono::steady_clock::now() + options_.resume_interval;
+      }
+    }
+    if (refusing_) {
+      error = "store refusing writes since: " + failure_;
+    } else {
+      write_batch merged;
+      for (auto& p : group) merged.append(std::move(p.batch));
+      try {
+        store_.write(merged);
+      } catch (const std::exception& e) {
+        error = e.what();
+        if (error.empty()) error = "write failed";
+      } catch (...) {
+        error = "write failed: unknown exception";
+      }
+      if (!error.empty()) {
+        failure_ = error;
+        refusing_ = true;
+        next_resume_ = std::chrono::steady_clock::now() + options_.resume_interval;
+      }
     }
     commits_.fetch_add(1);
     batches_.fetch_add(group.size());

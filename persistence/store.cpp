@@ -163,6 +163,12 @@ void store::write(const write_batch& batch) {
   impl_->check("write", impl_->db->Write(wo, &wb));
 }
 
+std::optional<std::string> store::resume() {
+  auto s = impl_->db->Resume();
+  if (s.ok()) return std::nullopt;
+  return s.ToString();
+}
+
 std::optional<std::string> store::get_raw(column c, std::string_view key) const {
   std::string value;
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(c), slice(key), &value);

@@ -11,6 +11,7 @@
 #include "actors/events.hpp"
 #include "actors/liveness.hpp"
 #include "actors/registry.hpp"
+#include "persistence/ballast.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/store.hpp"
 #include "persistence/store_actor.hpp"
@@ -35,6 +36,7 @@ struct node::impl {
   node_options opts;
   const behaviour_registry& registry;
   std::shared_ptr<host_status> status = std::make_shared<host_status>();
+  persistence::ballast_result ballast;  // prepared before the store opens
   persistence::store store;
   persistence::committer committer;
   caf::actor_system_config cfg;
@@ -46,6 +48,7 @@ struct node::impl {
   impl(node_options o, const behaviour_registry& reg)
     : opts(std::move(o)),
       registry(reg),
+      ballast(persistence::prepare_ballast(opts.data_dir)),
       store(persistence::store_options{opts.data_dir, opts.sync, false}),
       committer(store),
       system(configure(cfg, opts)) {}
@@ -55,6 +58,18 @@ node::node(node_options opts, const behaviour_registry& registry)
   : impl_(std::make_unique<impl>(std::move(opts), registry)) {
   auto& d = *impl_;
   events().set_node(d.opts.name);
+  switch (d.ballast.action) {
+    case persistence::ballast_result::released:
+      spdlog::error("the disk of {} is full ({} bytes free): released the {}-byte ballast so that "
+                    "the store opens; writes will be refused until space is freed",
+                    d.opts.data_dir.string(), d.ballast.free_bytes, d.ballast.bytes);
+      break;
+    case persistence::ballast_result::created:
+      spdlog::info("reserved a {}-byte ballast in {}", d.ballast.bytes, d.opts.data_dir.string());
+      break;
+    default:
+      if (!d.ballast.problem.empty()) spdlog::warn("no ballast: {}", d.ballast.problem);
+  }
   liveness::start(d.opts.failure_timeout);
   host_init init;
   init.self.name = d.opts.name;
