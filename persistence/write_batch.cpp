@@ -65,4 +65,22 @@ void write_batch::append(write_batch&& other) {
   other.ops_.clear();
 }
 
+bool write_batch::confined_to(std::string_view session_key) const {
+  const auto prefix = session_prefix(session_key);
+  const auto upper = seq_key(session_key, ~std::uint64_t{0});
+  const auto epoch = epoch_meta_key(session_key);
+  auto inside = [&](const std::string& k) {
+    return k.size() >= prefix.size() && k.compare(0, prefix.size(), prefix) == 0;
+  };
+  for (const auto& o : ops_) {
+    if (o.column == column::meta) {
+      if (o.kind != op_kind::put || o.key != epoch) return false;
+      continue;
+    }
+    if (!inside(o.key)) return false;
+    if (o.kind == op_kind::erase_range && !(inside(o.value) || o.value == upper)) return false;
+  }
+  return true;
+}
+
 }  // namespace skein::persistence

@@ -52,6 +52,13 @@ class write_batch {
   void erase_range(column, std::string begin, std::string end);
 
   std::size_t size() const;  // number of operations
+
+  // True if every operation stays inside one session's records: puts and
+  // erases in snapshots, journal and outbox under session_prefix(session_key)
+  // (erase_range: both ends inside, or the end the session's upper bound
+  // seq_key(session_key, 2^64-1)), and in meta only epoch_meta_key(session_key).
+  // A replica checks this before writing a batch another node sent.
+  bool confined_to(std::string_view session_key) const;
   bool empty() const;
   void append(write_batch&& other);  // moves other's ops to the end; other becomes empty
 

@@ -164,6 +164,10 @@ void fetch(self_ptr self, const std::string& key, activation& a, const caf::acto
           return fail_activation(self, key, make_error(skein_error::fetch_failed,
                                                        "copy of " + key + ": " + e.what()));
         }
+        if (!copy.confined_to(key))
+          return fail_activation(self, key, make_error(skein_error::fetch_failed,
+                                                       "the copy of " + key
+                                                         + " writes outside its records"));
         write_copy(self, key, gen, std::move(copy));
       },
       [self, key, gen](caf::error& err) {
@@ -313,6 +317,9 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
   } catch (const std::exception& e) {
     return make_error(skein_error::store_failure, "cannot adopt " + key + ": " + e.what());
   }
+  if (!copy.confined_to(key))
+    return make_error(skein_error::store_failure,
+                      "cannot adopt " + key + ": the copy writes outside its records");
   auto rp = self->make_response_promise<caf::actor>();
   self->request(st.init.replica, store_timeout, persistence::epoch_atom::value, key)
     .then(

@@ -99,6 +99,7 @@ void replicate(replica_self self, const std::string& key, std::uint64_t epoch,
     } catch (const std::exception& e) {
       return ack(e.what());
     }
+    if (!batch.confined_to(key)) return ack("refused: the batch writes outside the records of " + key);
     if (epoch > *known) {
       st.epochs[key] = epoch;
       batch.put_meta(persistence::epoch_meta_key(key), std::to_string(epoch));

@@ -766,3 +766,31 @@ TEST_CASE("session_copy replaces another store's records of one session", "[pers
   CHECK(b.load_journal("chat/xy").size() == 1);  // other sessions untouched
   CHECK_THROWS_AS(write_batch::decode("\x93garbage", "chat/x"), record_error);
 }
+
+TEST_CASE("a batch is confined to one session only if every key is that session's", "[persistence][batch]") {
+  using namespace skein::persistence;
+  const std::string s = "chat/a";
+  write_batch ok;
+  ok.put_raw(column::journal, seq_key(s, 1), "x");
+  ok.put_raw(column::outbox, seq_key(s, 7), "x");
+  ok.erase_range(column::journal, seq_key(s, 0), seq_key(s, 5));
+  ok.erase_range(column::snapshots, seq_key(s, 0), seq_key(s, ~std::uint64_t{0}));
+  ok.put_meta(epoch_meta_key(s), "3");
+  CHECK(ok.confined_to(s));
+  CHECK_FALSE(ok.confined_to("chat/b"));
+
+  write_batch other;  // another session's journal
+  other.put_raw(column::journal, seq_key("chat/ab", 1), "x");
+  CHECK_FALSE(other.confined_to(s));
+
+  write_batch range;  // a range that runs past the session
+  range.erase_range(column::journal, seq_key(s, 0), seq_key("chat/b", 0));
+  CHECK_FALSE(range.confined_to(s));
+
+  write_batch meta;  // any meta key but the session's epoch
+  meta.put_meta("epoch/chat/b", "9");
+  CHECK_FALSE(meta.confined_to(s));
+  write_batch identity;
+  identity.put_meta("node/identity", "x");
+  CHECK_FALSE(identity.confined_to(s));
+}
