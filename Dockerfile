@@ -14,7 +14,7 @@ ARG APP=skein-demo
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
-      libcaf-dev libboost-dev librocksdb-dev libmsgpack-cxx-dev libxxhash-dev \
+      libcaf-dev libcaf-openssl0.17 libboost-dev librocksdb-dev libmsgpack-cxx-dev libxxhash-dev \
       nlohmann-json3-dev libspdlog-dev libcli11-dev libprometheus-cpp-dev \
       libjwt-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -28,7 +28,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libcaf-core0.17 libcaf-io0.17 librocksdb7.8 libspdlog1.10 libfmt9 libxxhash0 \
+      libcaf-core0.17 libcaf-io0.17 libcaf-openssl0.17 librocksdb7.8 libspdlog1.10 libfmt9 libxxhash0 \
       libprometheus-cpp-core1.0 libjwt0 libssl3 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 skein \

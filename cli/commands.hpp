@@ -32,6 +32,7 @@ struct node_args {
   std::string jwt_secret_file;       // HS256 key (file bytes less one trailing newline)
   std::string jwt_public_key_file;   // PEM RSA (RS256) or EC P-256 (ES256) public key
   std::string admin_token_file;      // empty: DATA/admin.token, created if missing
+  std::string cluster_tls_dir;       // ca.pem, node.pem, node.key: mutual TLS on the cluster port
 };
 int run_node(const node_args& args, const behaviour_registry& registry);
 
@@ -53,6 +54,7 @@ struct launch_args {
   std::string jwt_secret_file;      // passed to every node
   std::string jwt_public_key_file;  // passed to every node
   std::string admin_token_file;     // passed to every node; empty: DATA/admin.token (created, 0600)
+  bool cluster_tls = false;         // make a CA and node certificates in DATA/tls; mutual TLS
 };
 int run_launch(const launch_args& args, const std::string& self_exe);
 

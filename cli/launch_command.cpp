@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/cluster_certs.hpp"
 #include "cli/commands.hpp"
 #include "cli/supervise.hpp"
 #include "runtime/members.hpp"
@@ -195,6 +196,12 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
                                   : args.admin_token_file;
   if (args.admin_token_file.empty()) ensure_admin_token_file(admin_token_file);
 
+  if (args.cluster_tls) {
+    std::vector<std::string> names;
+    for (auto& c : children) names.push_back(c.name);
+    ensure_cluster_certs(std::filesystem::path(args.data) / "tls", names);
+  }
+
   auto start = [&](child& c, const std::vector<address>& via) {
     std::vector<std::string> a{"node",
                                "--name", c.name,
@@ -211,6 +218,10 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
       a.push_back(format_addresses(via));
     }
     if (args.sync) a.push_back("--sync");
+    if (args.cluster_tls) {
+      a.push_back("--cluster-tls-dir");
+      a.push_back((std::filesystem::path(args.data) / "tls" / c.name).string());
+    }
     a.push_back("--admin-token-file");
     a.push_back(admin_token_file);
     for (auto [flag, file] : {std::pair{"--jwt-secret-file", &args.jwt_secret_file},

@@ -47,6 +47,9 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   node_cmd->add_option("--data", node.data, "RocksDB data directory")->required();
   node_cmd->add_option("--max-frame", node.max_frame, "largest inbound WebSocket message, bytes")
     ->capture_default_str();
+  node_cmd->add_option("--cluster-tls-dir", node.cluster_tls_dir,
+                       "mutual TLS on the cluster port: DIR/ca.pem, DIR/node.pem, DIR/node.key "
+                       "(none: plaintext BASP, for development)");
   node_cmd->add_option("--max-connections", node.max_connections,
                        "client streams (/ws, /sse) this node holds; more: 503")->capture_default_str();
   node_cmd->add_option("--max-message-rate", node.max_message_rate,
@@ -85,6 +88,9 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
     ->capture_default_str();
   launch_cmd->add_option("--max-frame", launch.max_frame, "passed to every node")
     ->capture_default_str();
+  launch_cmd->add_flag("--cluster-tls", launch.cluster_tls,
+                       "make a throwaway CA and node certificates in DATA/tls and run the cluster "
+                       "port with mutual TLS");
   launch_cmd->add_option("--max-connections", launch.max_connections, "passed to every node")
     ->capture_default_str();
   launch_cmd->add_option("--max-message-rate", launch.max_message_rate, "passed to every node")

@@ -63,6 +63,7 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
     std::tie(opts.cluster_advertise_host, opts.cluster_advertise_port) =
       split_host_port(args.cluster_advertise, "--cluster-advertise");
   opts.unsafe_skip_fencing = args.unsafe_skip_fencing;
+  opts.cluster_tls_dir = args.cluster_tls_dir;
   opts.seeds = parse_addresses(args.seeds);
   opts.replicas = args.replicas;
   opts.failure_timeout = std::chrono::milliseconds(args.failure_timeout_ms);

@@ -41,11 +41,13 @@ if(NOT TARGET skein::caf)
   find_path(SKEIN_CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
   find_library(SKEIN_CAF_CORE_LIBRARY caf_core REQUIRED)
   find_library(SKEIN_CAF_IO_LIBRARY caf_io REQUIRED)
+  # libcaf-openssl0.17: mutual TLS on the cluster port (--cluster-tls-dir).
+  find_library(SKEIN_CAF_OPENSSL_LIBRARY caf_openssl REQUIRED)
   add_library(skein::caf INTERFACE IMPORTED)
   set_target_properties(skein::caf PROPERTIES
     INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${SKEIN_CAF_INCLUDE_DIR}"
     INTERFACE_INCLUDE_DIRECTORIES "${SKEIN_CAF_INCLUDE_DIR}"
-    INTERFACE_LINK_LIBRARIES "${SKEIN_CAF_IO_LIBRARY};${SKEIN_CAF_CORE_LIBRARY};Threads::Threads")
+    INTERFACE_LINK_LIBRARIES "${SKEIN_CAF_OPENSSL_LIBRARY};${SKEIN_CAF_IO_LIBRARY};${SKEIN_CAF_CORE_LIBRARY};Threads::Threads")
 endif()
 
 # RocksDB: the shared library (Debian's static target may be absent).

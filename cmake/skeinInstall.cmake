@@ -63,7 +63,7 @@ file(RELATIVE_PATH SKEIN_PC_UP /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
 # CAF has no .pc file: its flags go in directly (none for /usr/include, an
 # -isystem of the compiler's own path breaks libstdc++'s #include_next).
 get_filename_component(_skein_caf_libdir ${SKEIN_CAF_CORE_LIBRARY} DIRECTORY)
-set(SKEIN_PC_CAF_LIBS "-lcaf_io -lcaf_core")
+set(SKEIN_PC_CAF_LIBS "-lcaf_openssl -lcaf_io -lcaf_core")
 if(NOT _skein_caf_libdir IN_LIST CMAKE_CXX_IMPLICIT_LINK_DIRECTORIES)
   set(SKEIN_PC_CAF_LIBS "-L${_skein_caf_libdir} ${SKEIN_PC_CAF_LIBS}")
 endif()

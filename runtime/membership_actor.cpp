@@ -9,6 +9,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/errors.hpp"
@@ -186,7 +187,10 @@ void merge_view(self_ptr self, const std::string& from, const std::string& view_
 
 void dial(self_ptr self, const std::string& host, std::uint16_t port, std::string expected,
           std::function<void(bool)> done) {
-  auto mm = self->system().middleman().actor_handle();
+  // One connection per pair (the smaller name dials) also over TLS: two
+  // nodes that both dial each other over libcaf-openssl stall their requests.
+  auto mm = self->state.init.tls ? self->system().openssl_manager().actor_handle()
+                                 : self->system().middleman().actor_handle();
   self->request(mm, std::chrono::seconds(3), caf::connect_atom::value, host, port)
     .then(
       [self, expected, done](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {

@@ -49,6 +49,7 @@ struct membership_init {
   directory_actor directory;                 // this node's
   replica_actor replica;                     // this node's
   std::shared_ptr<host_status> status;       // counters for HTTP handlers
+  bool tls = false;                          // dial through the openssl manager (mutual TLS)
 };
 
 membership_actor spawn_membership(caf::actor_system& sys, membership_init init);

@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/errors.hpp"
@@ -19,8 +20,27 @@
 namespace skein {
 
 namespace {
+/// With cluster_tls_dir: every file present (a node given no certificate
+/// would run anonymous TLS, which admits anyone), then the openssl module.
+void configure_tls(caf::actor_system_config& cfg, const node_options& opts) {
+  if (opts.cluster_tls_dir.empty()) return;
+  auto file = [&](const char* name) {
+    auto p = opts.cluster_tls_dir / name;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(p, ec))
+      throw std::runtime_error("--cluster-tls-dir: " + p.string() + " is missing; it needs ca.pem, "
+                               "node.pem and node.key");
+    return p.string();
+  };
+  cfg.openssl_cafile = file("ca.pem");
+  cfg.openssl_certificate = file("node.pem");
+  cfg.openssl_key = file("node.key");
+  cfg.load<caf::openssl::manager>();
+}
+
 caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_options& opts) {
   cfg.load<caf::io::middleman>();
+  configure_tls(cfg, opts);
   add_error_category(cfg);
   persistence::add_store_error_category(cfg);
   // BASP heartbeats, so that a frozen peer's connection is closed (and its
@@ -78,6 +98,7 @@ node::node(node_options opts, const behaviour_registry& registry)
   init.self.cluster_port = d.opts.cluster_advertise_port ? d.opts.cluster_advertise_port
                                                          : d.opts.cluster_port;
   init.unsafe_skip_fencing = d.opts.unsafe_skip_fencing;
+  init.cluster_tls = !d.opts.cluster_tls_dir.empty();
   init.self.url = url();
   init.self.incarnation = static_cast<std::uint64_t>(
     std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -94,9 +115,12 @@ node::node(node_options opts, const behaviour_registry& registry)
   init.store = d.reader;
   init.committer = &d.committer;
   init.status = d.status;
+  const bool init_tls = init.cluster_tls;
   d.host = spawn_session_host(d.system, std::move(init));
-  auto port = d.system.middleman().publish(d.host.membership, d.opts.cluster_port,
-                                           d.opts.cluster_host.c_str(), true);
+  auto port = init_tls ? caf::openssl::publish(d.host.membership, d.opts.cluster_port,
+                                               d.opts.cluster_host.c_str(), true)
+                       : d.system.middleman().publish(d.host.membership, d.opts.cluster_port,
+                                                      d.opts.cluster_host.c_str(), true);
   if (!port) {
     auto why = d.system.render(port.error());
     stop();
@@ -104,6 +128,11 @@ node::node(node_options opts, const behaviour_registry& registry)
                              + std::to_string(d.opts.cluster_port) + ": " + why);
   }
   spdlog::info("node {} cluster port {}:{}", d.opts.name, d.opts.cluster_host, *port);
+  if (init_tls)
+    spdlog::info("cluster port: mutual TLS (CA {})", (d.opts.cluster_tls_dir / "ca.pem").string());
+  else
+    spdlog::warn("cluster port: plaintext BASP, unauthenticated (no --cluster-tls-dir): "
+                 "run it only where every host that can reach it is trusted");
 }
 
 node::~node() { stop(); }

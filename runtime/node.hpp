@@ -36,6 +36,10 @@ struct node_options {
   std::chrono::milliseconds failure_timeout{3000};  // silence before a member is declared down
   std::filesystem::path data_dir;       // RocksDB directory of this node
   bool sync = false;                    // fsync every group commit
+  // Mutual TLS on the cluster port (libcaf-openssl): DIR/ca.pem (the
+  // cluster's CA), DIR/node.pem (this node's certificate, signed by it) and
+  // DIR/node.key. Empty: plaintext BASP (development; logged once).
+  std::filesystem::path cluster_tls_dir;
   std::size_t scheduler_threads = 0;    // 0: one per core
   std::function<void()> on_drained;     // called once when a drain has finished
 };
@@ -46,8 +50,8 @@ struct node_options {
 class node {
  public:
   /// Opens the store, starts the actor system, spawns and publishes the
-  /// host. Throws std::runtime_error if the store cannot be opened or the
-  /// cluster port cannot be bound.
+  /// host. Throws std::runtime_error if the store cannot be opened, the
+  /// cluster port cannot be bound, or cluster_tls_dir lacks one of its files.
   node(node_options opts, const behaviour_registry& registry);
   ~node();
   node(const node&) = delete;

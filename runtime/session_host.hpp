@@ -55,6 +55,9 @@ struct host_init {
   /// activates a session where it is asked, without claims, and replicas
   /// accept writes and fences of any epoch: split brain on purpose.
   bool unsafe_skip_fencing = false;
+  /// Dial peers through the openssl manager (mutual TLS; node.cpp publishes
+  /// through it too).
+  bool cluster_tls = false;
 };
 
 /// The three actors of one node's host.
