@@ -12,6 +12,7 @@
 #include "actors/registry.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/store.hpp"
+#include "persistence/store_actor.hpp"
 
 namespace skein {
 
@@ -19,6 +20,7 @@ namespace {
 caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_options& opts) {
   cfg.load<caf::io::middleman>();
   add_error_category(cfg);
+  persistence::add_store_error_category(cfg);
   // BASP heartbeats, so that a frozen peer's connection is closed (and its
   // proxies go down) after the failure timeout, as the membership expects.
   cfg.set("middleman.heartbeat-interval", caf::timespan{opts.heartbeat_interval});
@@ -36,6 +38,7 @@ struct node::impl {
   persistence::committer committer;
   caf::actor_system_config cfg;
   caf::actor_system system;
+  persistence::store_actor store_reader;
   caf::actor host;
   bool stopped = false;
 
@@ -72,6 +75,8 @@ node::node(node_options opts, const behaviour_registry& registry)
   init.on_drained = d.opts.on_drained;
   init.registry = &d.registry;
   init.store = &d.store;
+  d.store_reader = persistence::spawn_store_actor(d.system, d.store);
+  init.store_reader = d.store_reader;
   init.committer = &d.committer;
   init.status = d.status;
   d.host = spawn_session_host(d.system, std::move(init));
@@ -94,6 +99,13 @@ void node::stop() {
   d.stopped = true;
   caf::anon_send_exit(d.host, caf::exit_reason::user_shutdown);
   d.system.await_all_actors_done();
+  // The store actor (hidden, not awaited above) outlives every session that
+  // reads through it and stops before the store closes.
+  if (d.store_reader) {
+    caf::anon_send_exit(d.store_reader, caf::exit_reason::user_shutdown);
+    caf::scoped_actor waiter{d.system};
+    waiter->wait_for(d.store_reader);
+  }
   d.committer.stop();
   liveness::stop();
 }

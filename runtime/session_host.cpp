@@ -633,7 +633,7 @@ void finish_activation(host_actor* self, const std::string& key) {
   init.id = id;
   init.options = st.init.registry->options(kind);
   init.committer = st.init.committer;
-  init.store = st.init.store;
+  init.store = st.init.store_reader;
   init.host = caf::actor_cast<caf::actor>(self);
   init.view = st.cview;
   init.clients_json = a.clients_json;

@@ -49,6 +49,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/cluster_view.hpp"
+#include "persistence/store_actor.hpp"
 #include "runtime/membership.hpp"
 
 namespace skein {
@@ -74,6 +75,7 @@ struct host_init {
   std::chrono::milliseconds lease{1500};
   const behaviour_registry* registry = nullptr;
   persistence::store* store = nullptr;
+  persistence::store_actor store_reader;  // the store actor over `store`, for the sessions
   persistence::committer* committer = nullptr;
   std::shared_ptr<host_status> status;
   /// Called once (from the host's thread) when this node has drained.

@@ -20,6 +20,7 @@
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/store.hpp"
+#include "persistence/store_actor.hpp"
 #include "runtime/membership.hpp"
 #include "runtime/placement.hpp"
 #include "runtime/session_host.hpp"
@@ -48,6 +49,7 @@ struct temp_dir {
 caf::actor_system_config& configure(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
   add_error_category(cfg);
+  persistence::add_store_error_category(cfg);
   return cfg;
 }
 
@@ -70,6 +72,7 @@ struct host_fixture {
   persistence::committer committer;
   caf::actor_system_config cfg;
   caf::actor_system sys;
+  persistence::store_actor store_reader;
   caf::actor host;
 
   host_fixture()
@@ -84,6 +87,8 @@ struct host_fixture {
     init.failure_timeout = std::chrono::seconds(60);  // fake peers never gossip
     init.registry = &registry;
     init.store = &store;
+    store_reader = persistence::spawn_store_actor(sys, store);
+    init.store_reader = store_reader;
     init.committer = &committer;
     init.status = std::make_shared<host_status>();
     host = spawn_session_host(sys, std::move(init));
@@ -91,6 +96,9 @@ struct host_fixture {
   ~host_fixture() {
     caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
     sys.await_all_actors_done();
+    caf::anon_send_exit(store_reader, caf::exit_reason::user_shutdown);
+    caf::scoped_actor waiter{sys};
+    waiter->wait_for(store_reader);
   }
 
   void put_meta(const std::string& key, const std::string& value) {
@@ -226,7 +234,7 @@ TEST_CASE("a store read error during a handoff ships nothing and fails the hando
   init.epoch = 1;
   init.options = f.registry.options("counter");
   init.committer = &f.committer;
-  init.store = &f.store;
+  init.store = f.store_reader;
   init.host = caf::actor_cast<caf::actor>(self);  // the test plays the host
   auto session = spawn_session(f.sys, std::move(init));
   // A journal record that does not decode: reading the session's records fails.
