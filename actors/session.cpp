@@ -22,13 +22,17 @@
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/records.hpp"
-#include "persistence/store.hpp"
+#include "persistence/store_actor.hpp"
+#include "persistence/write_batch.hpp"
 
 namespace skein {
 
 namespace {
 
 using clock = std::chrono::steady_clock;
+
+/// How long a read of the store actor may take before it counts as failed.
+constexpr auto store_read_timeout = std::chrono::seconds(30);
 
 std::int64_t wall_clock_ms() {
   using namespace std::chrono;
@@ -97,6 +101,34 @@ struct stashed {
   std::uint64_t next_unacked = 0;  // join: first cseq the connection saw no ack for
 };
 
+/// A frame or an ack for a connection that is catching up, held in order.
+struct held_message {
+  bool is_ack = false;
+  std::uint64_t seq = 0;  // frame: its event seq
+  std::string frame;      // frame: its text
+  std::uint64_t cseq = 0, id = 0;  // ack
+  std::string error;               // ack
+};
+
+/// A resuming connection whose missed frames are being read from the
+/// outbox (see attach_member): what is sent to it meanwhile is held.
+struct catch_up {
+  std::string client;
+  std::uint64_t request = 0;      // matches the store actor's answer
+  std::uint64_t last_seq = 0;     // the client has every frame up to this seq
+  std::uint64_t first_gated = 0;  // the first seq not released when the read was sent
+  bool reset = false;             // needs a reset, deferred while handing off
+  std::vector<held_message> held;
+};
+
+/// A replica new to the set whose full copy is being read: it joins
+/// st.replicas when the copy is sent.
+struct pending_copy {
+  caf::actor host;
+  std::uint64_t request = 0;  // matches the store actor's answer
+  std::vector<std::pair<std::uint64_t, std::string>> batches;  // (commit, bytes) to send after it
+};
+
 enum class mode { serving, handing_off, forwarding };
 
 struct session_state {
@@ -108,11 +140,14 @@ struct session_state {
   std::uint64_t epoch = 0;
   kind_options options;
   persistence::committer* committer = nullptr;
-  const persistence::store* store = nullptr;
+  persistence::store_actor store;
   caf::actor host;
   std::shared_ptr<const cluster_view> view;
   std::vector<std::string> replicas;
   std::map<std::string, caf::actor> replica_hosts;  // the host each replica was last sent to
+  std::map<std::string, pending_copy> pending_copies;  // replicas waiting for their copy
+  std::map<caf::actor, catch_up> catching_up;        // resuming connections, by connection
+  std::uint64_t next_request = 1;                    // ids of store reads
   std::deque<snapshot_mark> snapshots;
   std::uint32_t inputs_since_snapshot = 0;
   clock::time_point last_snapshot = clock::now();
@@ -178,6 +213,26 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
 
 void ship(session_actor* self);
 
+/// Sends a frame to a connection, or holds it while the connection catches up.
+void send_frame(session_actor* self, const caf::actor& to, std::uint64_t seq,
+                const std::string& frame) {
+  auto& st = self->state;
+  if (auto c = st.catching_up.find(to); c != st.catching_up.end())
+    c->second.held.push_back({false, seq, frame});
+  else
+    self->send(to, frame_atom::value, frame);
+}
+
+/// Sends an ack, or holds it (behind the held frames) while `to` catches up.
+void send_ack(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id,
+              const std::string& error) {
+  auto& st = self->state;
+  if (auto c = st.catching_up.find(to); c != st.catching_up.end())
+    c->second.held.push_back({true, 0, {}, cseq, id, error});
+  else
+    self->send(to, ack_atom::value, cseq, id, error);
+}
+
 /// Sends every gated frame whose batch is durable enough, in order.
 void release(session_actor* self) {
   auto& st = self->state;
@@ -193,9 +248,9 @@ void release(session_actor* self) {
     metrics().commits.fetch_add(1, std::memory_order_relaxed);
     metrics().checkpoint_latency.observe(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(now - g.handled).count()));
-    for (auto& a : g.acks) self->send(a.to, ack_atom::value, a.cseq, a.id, a.error);
+    for (auto& a : g.acks) send_ack(self, a.to, a.cseq, a.id, a.error);
     for (auto& f : g.frames)
-      for (auto& conn : f.to) self->send(conn, frame_atom::value, f.frame);
+      for (auto& conn : f.to) send_frame(self, conn, f.seq, f.frame);
     st.gate.pop_front();
   }
   if (st.gate.empty() && st.m == mode::handing_off && !st.shipping) ship(self);
@@ -207,7 +262,7 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
   g.commit = st.next_commit++;
   g.handled = clock::now();
   auto me = caf::actor_cast<caf::actor>(self);
-  if (!st.replicas.empty() && st.view) {
+  if ((!st.replicas.empty() || !st.pending_copies.empty()) && st.view) {
     auto bytes = batch.encode();
     for (auto& r : st.replicas) {
       auto h = st.view->hosts.find(r);
@@ -215,6 +270,11 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
       self->send(h->second, replicate_atom::value, st.key, st.epoch, bytes, me, g.commit);
       g.replicas[r] = h->second;
       st.lag.waiting_on(g.commit, r);
+    }
+    // A replica whose copy is still being read gets this batch after it.
+    for (auto& [name, p] : st.pending_copies) {
+      p.batches.emplace_back(g.commit, bytes);
+      if (st.options.durable == durability::replicated) g.replicas[name] = p.host;
     }
     if (st.options.durable == durability::replicated) g.bytes = std::move(bytes);
   }
@@ -257,7 +317,7 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
     st.delivery.consume(client_id, origin->token, origin->cseq, origin->id, rec.time_ms);
     if (origin->reply_to && (origin->cseq != 0 || origin->id != 0)) {
       pending_ack a{origin->reply_to, origin->cseq, origin->id, rejected};
-      if (immediate) self->send(a.to, ack_atom::value, a.cseq, a.id, a.error);
+      if (immediate) send_ack(self, a.to, a.cseq, a.id, a.error);
       else g.acks.push_back(std::move(a));
     }
   }
@@ -275,7 +335,7 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
     f.frame = frame_text(f.seq, data);
     batch.put_outbox(st.key, f.seq, persistence::outbox_record{o.target, std::move(data)});
     if (immediate) {
-      for (auto& conn : f.to) self->send(conn, frame_atom::value, f.frame);
+      for (auto& conn : f.to) send_frame(self, conn, f.seq, f.frame);
     } else {
       g.frames.push_back(std::move(f));
     }
@@ -304,7 +364,10 @@ void drop_client(session_actor* self, const std::string& client_id) {
   if (i == st.clients.end()) return;
   member m = std::move(i->second);
   st.clients.erase(i);
-  if (m.conn) self->demonitor(m.conn);
+  if (m.conn) {
+    self->demonitor(m.conn);
+    st.catching_up.erase(m.conn);
+  }
   handle_input(self, input_kind::close, client_id, m.params_json, {});
 }
 
@@ -314,7 +377,7 @@ void ack_later(session_actor* self, const caf::actor& to, std::uint64_t cseq, st
   auto& st = self->state;
   if (!to) return;
   if (st.gate.empty()) {
-    self->send(to, ack_atom::value, cseq, id, std::string{});
+    send_ack(self, to, cseq, id, std::string{});
     return;
   }
   gated_output g;
@@ -447,7 +510,10 @@ void on_join(session_actor* self, const std::string& client_id, const std::strin
     return;
   }
   auto& c = st.clients[client_id];
-  if (c.conn && c.conn != conn) self->demonitor(c.conn);
+  if (c.conn && c.conn != conn) {
+    self->demonitor(c.conn);
+    st.catching_up.erase(c.conn);  // what it held goes nowhere: the client reconnected
+  }
   if (token != 0 && c.token != token) {
     c.token = token;
     c.early.clear();
@@ -458,6 +524,98 @@ void on_join(session_actor* self, const std::string& client_id, const std::strin
   if (token != 0) drain_early(self, client_id);
 }
 
+// Resume: a client that comes back with `last_seq` must receive, in seq
+// order, every frame meant for it with seq > last_seq, exactly once (the
+// connection drops a frame whose seq is not above the last one it passed on,
+// so a frame that overtakes an older one loses the older one). The missed
+// frames come from two places:
+//  - the output gate: frames not released yet. When the join is handled, the
+//    connection is added to the recipients of every gated frame after
+//    last_seq; frames produced later include it as a member. Let first_gated
+//    be the seq of the first gated frame at that moment (st.seq + 1 if none).
+//  - the outbox: frames below first_gated were all released before the join,
+//    so (with durability local or replicated) their batches were committed
+//    before it, and a read sent now sees them (store_actor.hpp: a read sees
+//    every batch whose committer callback ran before it was sent).
+// The outbox read is answered later while inputs go on being committed and
+// released. Meanwhile the connection is *catching up*: whatever is released
+// to it (frames and acks, in release order) is held in st.catching_up, not
+// sent. The answer then sends the stored frames in [last_seq + 1,
+// first_gated) -- the ones at or above first_gated, also in the outbox by
+// now, are skipped -- followed by the held messages, whose frames all have
+// seqs >= first_gated in increasing order (the gate releases in seq order),
+// and from then on frames go straight to the connection. Every seq after
+// last_seq is thus sent once and in order. If the outbox no longer starts at
+// last_seq + 1 (retention trimmed it) or cannot be read, the client gets a
+// `reset` open instead, as before: the held frames and the gated ones it was
+// added to predate the reset and are dropped; held acks are still sent.
+// The catch-up ends without sending anything if the client leaves, its
+// connection goes down or is replaced by a newer one, or the session hands
+// off (the connection then resumes at the successor, whose copy holds the
+// whole outbox); a reset due while handing off waits for the handoff's end.
+// With durability none, frames are sent before they are committed, so the
+// outbox may miss the newest frames, as before.
+
+/// The seq of the first frame still in the gate (st.seq + 1 if none).
+std::uint64_t first_gated(const session_state& st) {
+  for (auto& g : st.gate)
+    if (!g.frames.empty()) return g.frames.front().seq;
+  return st.seq + 1;
+}
+
+/// The catching-up connection `conn` gets a reset open instead of its missed frames.
+void reset_member(session_actor* self, const caf::actor& conn) {
+  auto& st = self->state;
+  auto cu = st.catching_up.find(conn);
+  if (cu == st.catching_up.end()) return;
+  auto done = std::move(cu->second);
+  st.catching_up.erase(cu);
+  for (auto& h : done.held)
+    if (h.is_ack) self->send(conn, ack_atom::value, h.cseq, h.id, h.error);
+  for (auto& g : st.gate)
+    for (auto& f : g.frames) f.to.erase(std::remove(f.to.begin(), f.to.end(), conn), f.to.end());
+  auto m = st.clients.find(done.client);
+  if (m == st.clients.end() || m->second.conn != conn) return;
+  handle_input(self, input_kind::open, done.client, m->second.params_json, {}, true);
+}
+
+/// The outbox read of a catch-up answered (`stored` null: it failed): the
+/// stored frames, then the held messages (see above), or a reset.
+void end_catch_up(session_actor* self, const caf::actor& conn, std::uint64_t request,
+                  const persistence::outbox_ptr& stored) {
+  auto& st = self->state;
+  auto cu = st.catching_up.find(conn);
+  if (cu == st.catching_up.end() || cu->second.request != request) return;  // ended already
+  std::uint64_t first = cu->second.first_gated;
+  if (stored && !stored->empty()) first = std::min(first, stored->front().first);
+  if (first > cu->second.last_seq + 1) {
+    // The gap is older than the outbox (or it could not be read): reset,
+    // then the current state. Not while handing off: no input is applied then.
+    if (st.m == mode::serving) return reset_member(self, conn);
+    cu->second.reset = true;
+    return;
+  }
+  auto done = std::move(cu->second);
+  st.catching_up.erase(cu);
+  std::uint64_t sent = done.last_seq;
+  if (stored)
+    for (auto& [seq, r] : *stored) {
+      if (seq >= done.first_gated) break;
+      if (seq <= sent) continue;
+      if (r.target.empty() || r.target == done.client)
+        self->send(conn, frame_atom::value, frame_text(seq, r.data));
+      sent = seq;
+    }
+  for (auto& h : done.held) {
+    if (h.is_ack) {
+      self->send(conn, ack_atom::value, h.cseq, h.id, h.error);
+    } else if (h.seq > sent) {
+      self->send(conn, frame_atom::value, h.frame);
+      sent = h.seq;
+    }
+  }
+}
+
 /// The member part of a join: its connection, then on_open or the events it missed.
 void attach_member(session_actor* self, const std::string& client_id, const std::string& params,
                    const caf::actor& conn, std::uint64_t last_seq, bool resume) {
@@ -466,57 +624,48 @@ void attach_member(session_actor* self, const std::string& client_id, const std:
   if (c.params_json.empty()) c.params_json = params;
   c.conn = conn;
   self->monitor(conn);
+  st.catching_up.erase(conn);  // a join again of the same connection starts over
   if (!resume) return handle_input(self, input_kind::open, client_id, c.params_json, {});
   if (last_seq >= st.seq) return;
-  std::vector<std::pair<std::uint64_t, persistence::outbox_record>> stored;
-  try {
-    stored = st.store->load_outbox(st.key, last_seq + 1);
-  } catch (const std::exception& e) {
-    spdlog::warn("session {}: outbox unreadable for resume: {}", st.key, e.what());
-  }
-  std::uint64_t first_gated = st.gate.empty() || st.gate.front().frames.empty()
-                                ? st.seq + 1
-                                : st.gate.front().frames.front().seq;
-  for (auto& g : st.gate)
-    if (!g.frames.empty()) {
-      first_gated = std::min(first_gated, g.frames.front().seq);
-      break;
-    }
-  std::uint64_t first = stored.empty() ? first_gated : std::min(stored.front().first, first_gated);
-  if (first > last_seq + 1) {
-    // The gap is older than the outbox: reset, then the current state.
-    return handle_input(self, input_kind::open, client_id, c.params_json, {}, true);
-  }
-  for (auto& [seq, r] : stored) {
-    if (seq >= first_gated) break;
-    if (r.target.empty() || r.target == client_id)
-      self->send(conn, frame_atom::value, frame_text(seq, r.data));
-  }
+  const auto gated_from = first_gated(st);
   for (auto& g : st.gate)
     for (auto& f : g.frames)
       if (f.seq > last_seq && (f.target.empty() || f.target == client_id)
           && std::find(f.to.begin(), f.to.end(), conn) == f.to.end())
         f.to.push_back(conn);
+  if (gated_from <= last_seq + 1) return;  // the gate holds everything it missed
+  const auto request = st.next_request++;
+  st.catching_up[conn] = catch_up{client_id, request, last_seq, gated_from, false, {}};
+  self->request(st.store, store_read_timeout, persistence::outbox_atom::value, st.key, last_seq + 1)
+    .then(
+      [self, conn, request](persistence::outbox_ptr& stored) {
+        end_catch_up(self, conn, request, stored);
+      },
+      [self, conn, request](caf::error& err) {
+        spdlog::warn("session {}: outbox unreadable for resume: {}", self->state.key,
+                     self->system().render(err));
+        end_catch_up(self, conn, request, nullptr);
+      });
 }
 
 // ---------------------------------------------------------------- handoff --
 
-/// A batch that replaces the target's copy of this session, plus a snapshot
-/// of the state in memory; nullopt (logged) if the store cannot be read: a
-/// copy without the journal or outbox must never be shipped.
-std::optional<persistence::write_batch> session_copy(session_actor* self) {
+/// `stored` (a session copy the store actor read) plus a snapshot of the
+/// state in memory, encoded: a batch that replaces the target's copy of this
+/// session. nullopt (logged) if `stored` does not decode.
+std::optional<std::string> with_memory_snapshot(session_actor* self, const std::string& stored) {
   auto& st = self->state;
   persistence::write_batch b;
   try {
-    b = st.store->session_copy(st.key);
+    b = persistence::write_batch::decode(stored, st.key);
   } catch (const std::exception& e) {
-    spdlog::warn("session {}: copy reads: {}", st.key, e.what());
+    spdlog::warn("session {}: copy: {}", st.key, e.what());
     return std::nullopt;
   }
   b.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
                                                       wall_clock_ms(), st.logic->snapshot(),
                                                       st.delivery.to_records()});
-  return b;
+  return b.encode();
 }
 
 std::string clients_json(session_actor* self) {
@@ -532,18 +681,42 @@ void abort_handoff(session_actor* self, const std::string& why) {
   spdlog::warn("session {}: handoff to {} failed: {}", st.key, st.target_name, why);
   st.m = mode::serving;
   st.shipping = false;
+  // Resets of resuming clients that waited for the handoff's end, first.
+  std::vector<caf::actor> resets;
+  for (auto& [conn, cu] : st.catching_up)
+    if (cu.reset) resets.push_back(conn);
+  for (auto& conn : resets) reset_member(self, conn);
   auto stash = std::move(st.stash);
   st.stash.clear();
   for (auto& s : stash) handle_stashed(self, std::move(s));
   self->send(st.host, handed_atom::value, st.key, false);
 }
 
+void adopt(session_actor* self, const std::string& bytes);
+
+/// The gate is empty and inputs are stashed: read the session's copy, then
+/// offer it to the target. A copy without the journal or outbox must never
+/// be shipped: a failed read aborts the handoff.
 void ship(session_actor* self) {
   auto& st = self->state;
   st.shipping = true;
-  auto copy = session_copy(self);
-  if (!copy) return abort_handoff(self, "the session's records cannot be read");
-  auto bytes = copy->encode();
+  self->request(st.store, store_read_timeout, persistence::copy_atom::value, st.key,
+                std::uint64_t{0})
+    .then(
+      [self](std::string& stored) {
+        auto copy = with_memory_snapshot(self, stored);
+        if (!copy) return abort_handoff(self, "the session's records cannot be read");
+        adopt(self, *copy);
+      },
+      [self](caf::error& err) {
+        spdlog::warn("session {}: copy reads: {}", self->state.key, self->system().render(err));
+        abort_handoff(self, "the session's records cannot be read");
+      });
+}
+
+/// Offers the copy to the target host; its new activation takes over.
+void adopt(session_actor* self, const std::string& bytes) {
+  auto& st = self->state;
   self->request(st.target_host, std::chrono::seconds(10), adopt_atom::value, st.key, st.epoch,
                 bytes, clients_json(self), st.pinned)
     .then(
@@ -551,6 +724,9 @@ void ship(session_actor* self) {
         auto& st = self->state;
         st.successor = successor;
         st.m = mode::forwarding;
+        // Resuming connections resume again at the successor: what they hold
+        // is dropped (their inputs are re-sent there and acknowledged).
+        st.catching_up.clear();
         for (auto& s : st.stash) handle_stashed(self, std::move(s));
         st.stash.clear();
         for (auto& [_, c] : st.clients)
@@ -612,48 +788,119 @@ void handle_stashed(session_actor* self, stashed s) {
   }
 }
 
+/// Drops `name` from every gated batch's awaited acks that were owed by `host`.
+void forget_acks(session_actor* self, const std::string& name, const caf::actor& host) {
+  for (auto& g : self->state.gate)
+    if (auto r = g.replicas.find(name); r != g.replicas.end() && r->second == host)
+      g.replicas.erase(r);
+}
+
+void copy_read(session_actor* self, const std::string& name, std::uint64_t request,
+               const std::string* stored);
+
+/// Replica `name` on `host` is new to the set: its full copy is read; until
+/// then it stays out of st.replicas, every batch committed meanwhile is kept
+/// for it (commit), and with durability replicated the gated batches wait
+/// for its ack.
+void request_copy(session_actor* self, const std::string& name, const caf::actor& host) {
+  auto& st = self->state;
+  auto& p = st.pending_copies[name];
+  p.host = host;
+  p.request = st.next_request++;
+  p.batches.clear();
+  for (auto& g : st.gate)
+    if (!g.bytes.empty()) {
+      p.batches.emplace_back(g.commit, g.bytes);
+      g.replicas[name] = host;
+    }
+  self->request(st.store, store_read_timeout, persistence::copy_atom::value, st.key,
+                std::uint64_t{0})
+    .then(
+      [self, name, request = p.request](std::string& stored) {
+        copy_read(self, name, request, &stored);
+      },
+      [self, name, request = p.request](caf::error& err) {
+        spdlog::warn("session {}: copy for replica {}: {}", self->state.key, name,
+                     self->system().render(err));
+        copy_read(self, name, request, nullptr);
+      });
+}
+
+/// The copy for a new replica was read (`stored` null: it failed). The copy
+/// (plus the state in memory) goes first, then every batch committed since
+/// the read was requested: the read saw at least what was committed before
+/// the request, and the batches after it are applied again on top (blind
+/// puts and deletes, so the replica ends as if it had seen each batch once).
+/// A replica whose copy cannot be read stays out of the set until the next
+/// view change tries again.
+void copy_read(session_actor* self, const std::string& name, std::uint64_t request,
+               const std::string* stored) {
+  auto& st = self->state;
+  auto i = st.pending_copies.find(name);
+  if (i == st.pending_copies.end() || i->second.request != request) return;  // superseded
+  auto p = std::move(i->second);
+  st.pending_copies.erase(i);
+  std::optional<std::string> copy;
+  if (stored && st.m != mode::forwarding) copy = with_memory_snapshot(self, *stored);
+  if (!copy) {
+    forget_acks(self, name, p.host);
+    return release(self);
+  }
+  auto me = caf::actor_cast<caf::actor>(self);
+  self->send(p.host, replicate_atom::value, st.key, st.epoch, *copy, me, std::uint64_t{0});
+  for (auto& [commit, bytes] : p.batches)
+    self->send(p.host, replicate_atom::value, st.key, st.epoch, bytes, me, commit);
+  st.replica_hosts[name] = p.host;
+  if (std::find(st.replicas.begin(), st.replicas.end(), name) == st.replicas.end())
+    st.replicas.push_back(name);
+}
+
 void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   auto& st = self->state;
   st.view = std::move(view);
   auto next = st.view && st.view->replicas_of ? st.view->replicas_of(st.key)
                                               : std::vector<std::string>{};
+  auto host_of = [&](const std::string& n) -> caf::actor {
+    if (!st.view) return {};
+    auto h = st.view->hosts.find(n);
+    return h == st.view->hosts.end() ? caf::actor{} : h->second;
+  };
+  // A copy still being read for a replica that left the set or whose host
+  // changed is not needed any more: its batches never went out.
+  for (auto it = st.pending_copies.begin(); it != st.pending_copies.end();) {
+    if (std::find(next.begin(), next.end(), it->first) != next.end()
+        && host_of(it->first) == it->second.host) {
+      ++it;
+      continue;
+    }
+    forget_acks(self, it->first, it->second.host);
+    it = st.pending_copies.erase(it);
+  }
   // A replica that is new to the set gets a full copy first, then every
   // batch still waiting for acks (the copy holds only what is committed
   // locally), and those batches wait for its ack too: an output is released
-  // only once it is on every current replica. One that cannot get the copy
-  // (the store cannot be read) stays out of the set until the next view
-  // change tries again.
-  auto me = caf::actor_cast<caf::actor>(self);
+  // only once it is on every current replica. The copy is read by the store
+  // actor (request_copy); the replica joins st.replicas once it is sent.
   // A replica is new too when its host changed: a new incarnation under the
   // same name has none of what was sent to the old one.
   for (auto it = next.begin(); it != next.end();) {
-    auto h = st.view->hosts.find(*it);
-    if (h == st.view->hosts.end()) {
+    auto h = host_of(*it);
+    if (!h) {
       ++it;
       continue;
     }
     auto known = st.replica_hosts.find(*it);
     if (std::find(st.replicas.begin(), st.replicas.end(), *it) != st.replicas.end()
-        && known != st.replica_hosts.end() && known->second == h->second) {
+        && known != st.replica_hosts.end() && known->second == h) {
       ++it;
       continue;
     }
-    auto copy = session_copy(self);
-    if (!copy) {
-      it = next.erase(it);
-      continue;
+    if (!st.pending_copies.count(*it)) {
+      // Lag is measured for first sends only: acks owed by a replaced host never come.
+      if (known != st.replica_hosts.end()) st.lag.forget(*it);
+      request_copy(self, *it, h);
     }
-    self->send(h->second, replicate_atom::value, st.key, st.epoch, copy->encode(), me,
-               std::uint64_t{0});
-    // Lag is measured for first sends only: acks owed by a replaced host never come.
-    if (known != st.replica_hosts.end()) st.lag.forget(*it);
-    st.replica_hosts[*it] = h->second;
-    for (auto& g : st.gate)
-      if (!g.bytes.empty()) {
-        self->send(h->second, replicate_atom::value, st.key, st.epoch, g.bytes, me, g.commit);
-        g.replicas[*it] = h->second;
-      }
-    ++it;
+    it = next.erase(it);
   }
   st.replicas = std::move(next);
   // Acks are no longer awaited only from members declared down: one that is
@@ -708,8 +955,12 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     for (auto& [id, m] : self->state.clients)
       if (m.conn && m.conn.address() == dm.source) {
         auto client_id = id;
-        if (self->state.m == mode::serving) drop_client(self, client_id);
-        else m.conn = nullptr;
+        if (self->state.m == mode::serving) {
+          drop_client(self, client_id);
+        } else {
+          self->state.catching_up.erase(m.conn);
+          m.conn = nullptr;
+        }
         return;
       }
   });

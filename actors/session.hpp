@@ -10,6 +10,14 @@
 // handled while earlier commits are in flight, so the gate adds latency, not
 // a bound on throughput. On exit it writes a final snapshot.
 //
+// It never reads the store itself: a resume's missed frames (outbox), the
+// copy shipped in a handoff and the copy for a replica new to the set are
+// read by the node's store actor (persistence/store_actor.hpp) and arrive as
+// messages, while inputs keep being handled. A resuming client receives
+// every frame after its last_seq once, in seq order (session.cpp explains
+// how); if they are no longer in the outbox, or it cannot be read, it gets a
+// `reset` open. A handoff whose copy cannot be read is aborted.
+//
 // Protocol: see actors/atoms.hpp. A client whose connection actor goes down
 // (its node died, its stream closed) is treated as closed.
 #pragma once
@@ -26,6 +34,7 @@
 #include "actors/metrics.hpp"
 #include "actors/options.hpp"
 #include "actors/recovery.hpp"
+#include "persistence/store_actor.hpp"
 
 namespace skein::persistence { class committer; }
 
@@ -39,7 +48,7 @@ struct session_init {
   std::uint64_t epoch = 0;                      // this activation's epoch
   kind_options options;                         // snapshot policy, durability
   persistence::committer* committer = nullptr;  // outlives the actor (node-owned)
-  const persistence::store* store = nullptr;    // for resume (outbox) and handoff copies
+  persistence::store_actor store;               // reads: resume (outbox), handoff and replica copies
   caf::actor host;                              // the local session host
   std::shared_ptr<const cluster_view> view;     // members, replica hosts
   std::string clients_json = "[]";              // clients adopted in a handoff

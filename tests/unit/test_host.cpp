@@ -250,7 +250,7 @@ TEST_CASE("a store read error during a handoff ships nothing and fails the hando
   init.epoch = 1;
   init.options = f.registry.options("counter");
   init.committer = &f.committer;
-  init.store = &f.store;
+  init.store = f.reader;
   init.host = caf::actor_cast<caf::actor>(self);  // the test plays the host
   auto session = spawn_session(f.sys, std::move(init));
   // A journal record that does not decode: reading the session's records fails.

@@ -1,0 +1,227 @@
+// The session actor's resume while its outbox is read by the store actor:
+// frames committed and released between the request and the answer reach the
+// resuming connection once and in seq order; a failed read gives a reset.
+// The test plays the store actor (it holds the outbox read until it chooses
+// to answer) and the connections.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/errors.hpp"
+#include "actors/liveness.hpp"
+#include "actors/recovery.hpp"
+#include "actors/registry.hpp"
+#include "actors/session.hpp"
+#include "examples/counter/counter.hpp"
+#include "persistence/committer.hpp"
+#include "persistence/store.hpp"
+#include "persistence/store_actor.hpp"
+
+using namespace skein;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto answer_within = std::chrono::seconds(10);
+const std::string key = "counter/r";
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::random_device rd;
+    path = fs::temp_directory_path()
+           / ("skein-resume-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+caf::actor_system_config& configure(caf::actor_system_config& cfg) {
+  add_error_category(cfg);
+  persistence::add_store_error_category(cfg);
+  return cfg;
+}
+
+std::uint64_t seq_of(const std::string& frame) {
+  return nlohmann::json::parse(frame).at("seq").get<std::uint64_t>();
+}
+
+// A session of kind counter whose store actor is `reads` (the test).
+struct fixture {
+  temp_dir tmp;
+  behaviour_registry registry;
+  persistence::store db{persistence::store_options{tmp.path / "db"}};
+  persistence::committer committer{db};
+  caf::actor_system_config cfg;
+  caf::actor_system sys{configure(cfg)};
+  caf::scoped_actor reads{sys};  // plays the store actor
+  caf::scoped_actor host{sys};   // plays the session host
+  caf::actor session;
+
+  fixture() {
+    // Releases need a running pause watchdog and a held lease.
+    liveness::start(std::chrono::seconds(60));
+    liveness::set_lease_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
+    registry.add<examples::counter>("counter");
+    session_init init;
+    init.key = key;
+    init.id = "r";
+    init.recovered = recover_session(persistence::session_records{}, registry, key);
+    init.epoch = 1;
+    init.options = registry.options("counter");
+    init.committer = &committer;
+    init.store = caf::actor_cast<persistence::store_actor>(reads);
+    init.host = host;
+    session = spawn_session(sys, std::move(init));
+  }
+  ~fixture() {
+    caf::anon_send_exit(session, caf::exit_reason::kill);
+    caf::scoped_actor waiter{sys};
+    waiter->wait_for(session);
+    liveness::stop();
+  }
+
+  void join(caf::scoped_actor& conn, const std::string& client, std::uint64_t token,
+            std::uint64_t last_seq, bool resume) {
+    caf::anon_send(session, join_atom::value, client, std::string("{}"),
+                   caf::actor{conn}, last_seq, resume, token, std::uint64_t{1}, std::string{});
+  }
+
+  void add(caf::scoped_actor& conn, const std::string& client, std::uint64_t token,
+           std::uint64_t cseq) {
+    caf::anon_send(session, message_atom::value, client, token, cseq, std::uint64_t{0},
+                   std::string(R"({"op":"add","by":1})"), caf::actor{conn});
+  }
+
+  // What the session sends `conn` until `until` is true or nothing comes
+  // for `quiet`: frames (their seqs) and acks (as 1000000 + cseq).
+  static std::vector<std::uint64_t> collect(caf::scoped_actor& conn, std::function<bool(const std::vector<std::uint64_t>&)> until,
+                                            std::chrono::milliseconds quiet = std::chrono::milliseconds(300)) {
+    std::vector<std::uint64_t> got;
+    bool done = false;
+    while (!done && !until(got)) {
+      conn->receive(
+        [&](frame_atom, const std::string& frame) { got.push_back(seq_of(frame)); },
+        [&](ack_atom, std::uint64_t cseq, std::uint64_t, const std::string&) {
+          got.push_back(1000000 + cseq);
+        },
+        caf::after(quiet) >> [&] { done = true; });
+    }
+    return got;
+  }
+
+  // The outbox read the session sends to its store actor: its from_seq.
+  caf::response_promise await_outbox_read(std::uint64_t& from) {
+    caf::response_promise rp;
+    reads->receive(
+      [&](persistence::outbox_atom, const std::string& k, std::uint64_t f) {
+        CHECK(k == key);
+        from = f;
+        rp = reads->make_response_promise();
+      },
+      caf::after(answer_within) >> [&] { FAIL("no outbox read"); });
+    return rp;
+  }
+};
+
+auto count_of(std::size_t n) {
+  return [n](const std::vector<std::uint64_t>& got) { return got.size() >= n; };
+}
+
+}  // namespace
+
+TEST_CASE("a resume while frames are committed gets every missed frame once and in order",
+          "[session][resume]") {
+  fixture f;
+  caf::scoped_actor c1{f.sys}, c2{f.sys}, c2b{f.sys};
+  f.join(c1, "c1", 11, 0, false);  // seq 1: c1's open
+  f.join(c2, "c2", 22, 0, false);  // seq 2: c2's open
+  for (std::uint64_t i = 1; i <= 5; ++i) f.add(c1, "c1", 11, i);  // seqs 3..7
+  // c1: its open, 5 acks and 5 frames.
+  auto c1_got = fixture::collect(c1, count_of(11));
+  REQUIRE(c1_got.size() == 11);
+  auto c2_got = fixture::collect(c2, count_of(6));
+  REQUIRE(c2_got == std::vector<std::uint64_t>{2, 3, 4, 5, 6, 7});
+
+  // c2 comes back on a new connection having seen up to 4: 5..7 are in the
+  // outbox only; the read is held while 8..10 (c1) and 11 (c2b's own input)
+  // are committed and released.
+  f.join(c2b, "c2", 23, 4, true);
+  std::uint64_t from = 0;
+  auto rp = f.await_outbox_read(from);
+  CHECK(from == 5);
+  for (std::uint64_t i = 6; i <= 8; ++i) f.add(c1, "c1", 11, i);
+  f.add(c2b, "c2", 23, 1);
+  auto c1_more = fixture::collect(c1, count_of(7));  // 3 acks, frames 8..11
+  REQUIRE(c1_more.size() == 7);
+  CHECK(c1_more.back() == 11);
+  // Nothing reaches c2b before the answer.
+  CHECK(fixture::collect(c2b, count_of(1), std::chrono::milliseconds(200)).empty());
+  // The answer holds everything committed by now, 5..11.
+  auto stored = f.db.load_outbox(key, from);
+  REQUIRE(stored.size() == 7);
+  rp.deliver(persistence::outbox_ptr{
+    std::make_shared<const std::vector<std::pair<std::uint64_t, persistence::outbox_record>>>(
+      std::move(stored))});
+  auto c2b_got = fixture::collect(c2b, [](auto&) { return false; });
+  // Frames 5..11 once each in order; the ack of its input before its frame.
+  CHECK(c2b_got == std::vector<std::uint64_t>{5, 6, 7, 8, 9, 10, 1000001, 11});
+  // From now on frames go straight to it.
+  f.add(c1, "c1", 11, 9);
+  CHECK(fixture::collect(c2b, count_of(1)) == std::vector<std::uint64_t>{12});
+}
+
+TEST_CASE("a resume whose outbox read fails gets a reset and keeps its acks",
+          "[session][resume]") {
+  fixture f;
+  caf::scoped_actor c1{f.sys}, c2{f.sys}, c2b{f.sys};
+  f.join(c1, "c1", 11, 0, false);                                    // seq 1
+  f.join(c2, "c2", 22, 0, false);                                    // seq 2
+  for (std::uint64_t i = 1; i <= 3; ++i) f.add(c1, "c1", 11, i);     // seqs 3..5
+  REQUIRE(fixture::collect(c1, count_of(7)).size() == 7);
+  REQUIRE(fixture::collect(c2, count_of(4)).size() == 4);
+  f.join(c2b, "c2", 23, 2, true);
+  std::uint64_t from = 0;
+  auto rp = f.await_outbox_read(from);
+  f.add(c2b, "c2", 23, 1);  // seq 6, its ack is held
+  REQUIRE(fixture::collect(c1, count_of(1)) == std::vector<std::uint64_t>{6});
+  rp.deliver(persistence::make_error(persistence::store_errc::io_failure, key + ": disk gone"));
+  // The held ack, then the reset open's frames (reset, value): nothing older.
+  auto got = fixture::collect(c2b, [](auto&) { return false; });
+  CHECK(got == std::vector<std::uint64_t>{1000001, 7, 8});
+}
+
+TEST_CASE("a resume whose client leaves before the read answers sends it nothing",
+          "[session][resume]") {
+  fixture f;
+  caf::scoped_actor c1{f.sys}, c2{f.sys}, c2b{f.sys};
+  f.join(c1, "c1", 11, 0, false);
+  f.join(c2, "c2", 22, 0, false);
+  f.add(c1, "c1", 11, 1);
+  REQUIRE(fixture::collect(c1, count_of(3)).size() == 3);
+  REQUIRE(fixture::collect(c2, count_of(2)).size() == 2);
+  f.join(c2b, "c2", 23, 1, true);
+  std::uint64_t from = 0;
+  auto rp = f.await_outbox_read(from);
+  caf::anon_send(f.session, leave_atom::value, std::string("c2"), std::uint64_t{23},
+                 std::uint64_t{1}, caf::actor{c2b});
+  f.add(c1, "c1", 11, 2);
+  REQUIRE(fixture::collect(c1, count_of(2)).size() == 2);
+  auto stored = f.db.load_outbox(key, from);
+  rp.deliver(persistence::outbox_ptr{
+    std::make_shared<const std::vector<std::pair<std::uint64_t, persistence::outbox_record>>>(
+      std::move(stored))});
+  CHECK(fixture::collect(c2b, [](auto&) { return false; }).empty());
+}
