@@ -41,7 +41,8 @@ namespace skein::session_internal {
 // off (the connection then resumes at the successor, whose copy holds the
 // whole outbox); a reset due while handing off waits for the handoff's end.
 // With durability none, frames are sent before they are committed, so the
-// outbox may miss the newest frames, as before.
+// outbox may not hold all of [last_seq + 1, first_gated) yet: that is a reset
+// too (the synchronous read this replaces skipped those frames silently).
 
 namespace {
 
@@ -75,11 +76,15 @@ void end_catch_up(session_actor* self, const caf::actor& conn, std::uint64_t req
   auto& st = self->state;
   auto cu = st.catching_up.find(conn);
   if (cu == st.catching_up.end() || cu->second.request != request) return;  // ended already
-  std::uint64_t first = cu->second.first_gated;
-  if (stored && !stored->empty()) first = std::min(first, stored->front().first);
-  if (first > cu->second.last_seq + 1) {
-    // The gap is older than the outbox (or it could not be read): reset,
-    // then the current state. Not while handing off: no input is applied then.
+  // The stored frames must cover [last_seq + 1, first_gated): the read was
+  // sent only because first_gated > last_seq + 1.
+  const bool covered = stored && !stored->empty()
+                       && stored->front().first <= cu->second.last_seq + 1
+                       && stored->back().first + 1 >= cu->second.first_gated;
+  if (!covered) {
+    // The gap is older than the outbox, or newer than what it holds yet
+    // (durability none), or it could not be read: reset, then the current
+    // state. Not while handing off: no input is applied then.
     if (st.m == mode::serving) return reset_member(self, conn);
     cu->second.reset = true;
     return;
