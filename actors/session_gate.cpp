@@ -1,0 +1,223 @@
+// The session's input path and output gate: an input is applied, journaled
+// and committed as one batch (with a snapshot and the retention deletes when
+// one is due); its acks and frames wait in the gate until the batch is
+// committed locally (and, with durability replicated, acknowledged by every
+// replica), then go out in order. Frames and acks for a connection that is
+// catching up on a resume are held for it (session_resume.cpp).
+#include <algorithm>
+#include <chrono>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "actors/errors.hpp"
+#include "actors/liveness.hpp"
+#include "actors/session_state.hpp"
+#include "persistence/committer.hpp"
+#include "persistence/keys.hpp"
+#include "persistence/records.hpp"
+
+namespace skein::session_internal {
+
+namespace {
+
+/// Sends a frame to a connection, or holds it while the connection catches up.
+void send_frame(session_actor* self, const caf::actor& to, std::uint64_t seq,
+                const std::string& frame) {
+  auto& st = self->state;
+  if (auto c = st.catching_up.find(to); c != st.catching_up.end())
+    c->second.held.push_back({false, seq, frame});
+  else
+    self->send(to, frame_atom::value, frame);
+}
+
+/// Sends an ack, or holds it (behind the held frames) while `to` catches up.
+void send_ack(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id,
+              const std::string& error) {
+  auto& st = self->state;
+  if (auto c = st.catching_up.find(to); c != st.catching_up.end())
+    c->second.held.push_back({true, 0, {}, cseq, id, error});
+  else
+    self->send(to, ack_atom::value, cseq, id, error);
+}
+
+}  // namespace
+
+void fenced(session_actor* self, const std::string& why) {
+  spdlog::warn("session {} (epoch {}) stops: {}", self->state.key, self->state.epoch, why);
+  self->quit(make_error(skein_error::fenced, "fenced: " + why));
+}
+
+void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool force) {
+  auto& st = self->state;
+  if (st.inputs_since_snapshot == 0) return;
+  auto now = clock::now();
+  if (!force && st.inputs_since_snapshot < st.options.snapshot_every
+      && now - st.last_snapshot < std::chrono::milliseconds(st.options.snapshot_interval_ms))
+    return;
+  batch.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
+                                                          wall_clock_ms(), st.logic->snapshot(),
+                                                          st.delivery.to_records()});
+  st.snapshots.push_back({st.journal_seq, st.seq});
+  st.inputs_since_snapshot = 0;
+  st.last_snapshot = now;
+  bool dropped = false;
+  while (st.snapshots.size() > st.options.keep_snapshots) {
+    batch.erase(persistence::column::snapshots,
+                persistence::seq_key(st.key, st.snapshots.front().journal_seq));
+    st.snapshots.pop_front();
+    dropped = true;
+  }
+  if (!dropped && st.snapshots.size() > 1) return;
+  const auto& oldest = st.snapshots.front();
+  batch.erase_range(persistence::column::journal, persistence::seq_key(st.key, 0),
+                    persistence::seq_key(st.key, oldest.journal_seq + 1));
+  std::uint64_t keep_from = st.seq > st.options.outbox_keep ? st.seq - st.options.outbox_keep : 0;
+  std::uint64_t upto = std::min(oldest.seq, keep_from);
+  if (upto > 0)
+    batch.erase_range(persistence::column::outbox, persistence::seq_key(st.key, 0),
+                      persistence::seq_key(st.key, upto + 1));
+}
+
+/// Sends every gated frame whose batch is durable enough, in order.
+void release(session_actor* self) {
+  auto& st = self->state;
+  auto now = clock::now();
+  while (!st.gate.empty()) {
+    auto& g = st.gate.front();
+    if (!g.local_done) break;
+    if (st.options.durable == durability::replicated && !g.replicas.empty()) break;
+    if (!g.frames.empty() && !liveness::unpaused_since(st.pause_gen))
+      return fenced(self, "the process was paused; the cluster may have moved this session");
+    if (!g.frames.empty() && !liveness::lease_held())
+      return fenced(self, "this node lost its quorum lease; the cluster may move this session");
+    metrics().commits.fetch_add(1, std::memory_order_relaxed);
+    metrics().checkpoint_latency.observe(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(now - g.handled).count()));
+    for (auto& a : g.acks) send_ack(self, a.to, a.cseq, a.id, a.error);
+    for (auto& f : g.frames)
+      for (auto& conn : f.to) send_frame(self, conn, f.seq, f.frame);
+    st.gate.pop_front();
+  }
+  if (st.gate.empty() && st.m == mode::handing_off && !st.shipping) ship(self);
+}
+
+/// Writes `batch` locally and to the replica set; `g` waits for both.
+void commit(session_actor* self, persistence::write_batch batch, gated_output g) {
+  auto& st = self->state;
+  g.commit = st.next_commit++;
+  g.handled = clock::now();
+  auto me = caf::actor_cast<caf::actor>(self);
+  if ((!st.replicas.empty() || !st.pending_copies.empty()) && st.view) {
+    auto bytes = batch.encode();
+    for (auto& r : st.replicas) {
+      auto h = st.view->hosts.find(r);
+      if (h == st.view->hosts.end()) continue;
+      self->send(h->second, replicate_atom::value, st.key, st.epoch, bytes, me, g.commit);
+      g.replicas[r] = h->second;
+      st.lag.waiting_on(g.commit, r);
+    }
+    // A replica whose copy is still being read gets this batch after it.
+    for (auto& [name, p] : st.pending_copies) {
+      p.batches.emplace_back(g.commit, bytes);
+      if (st.options.durable == durability::replicated) g.replicas[name] = p.host;
+    }
+    if (st.options.durable == durability::replicated) g.bytes = std::move(bytes);
+  }
+  st.gate.push_back(std::move(g));
+  st.committer->submit(std::move(batch), [me, id = st.gate.back().commit](const std::string& e) {
+    caf::anon_send(me, committed_atom::value, id, e);
+  });
+}
+
+/// Journals one input, runs it, records and routes its outputs.
+void handle_input(session_actor* self, input_kind kind, const std::string& client_id,
+                  const std::string& params_json, const std::string& text, bool reset,
+                  const input_origin* origin) {
+  auto& st = self->state;
+  auto rec = make_input(kind, client_id, params_json, text, reset);
+  rec.time_ms = wall_clock_ms();
+  rec.epoch = st.epoch;
+  if (kind == input_kind::open) rec.credential = st.delivery.credential(client_id);
+  if (origin) {
+    rec.token = origin->token;
+    rec.cseq = origin->cseq;
+    rec.msg_id = origin->id;
+  }
+  std::vector<output> outs;
+  std::string rejected;
+  try {
+    outs = apply_input(*st.logic, rec, st.id, false, st.seeder(), &rejected);
+  } catch (const std::exception& e) {
+    // A bug in the behaviour, not bad input: the in-memory state may be
+    // half-changed, so this activation stops without journaling the input;
+    // the next one recovers from the store.
+    spdlog::error("session {}: handler failed, stopping activation: {}", st.key, e.what());
+    self->quit(make_error(skein_error::handler_failed, std::string("handler failed: ") + e.what()));
+    return;
+  }
+  persistence::write_batch batch;
+  gated_output g;
+  const bool immediate = st.options.durable == durability::none;
+  if (origin) {
+    st.delivery.consume(client_id, origin->token, origin->cseq, origin->id, rec.time_ms);
+    if (origin->reply_to && (origin->cseq != 0 || origin->id != 0)) {
+      pending_ack a{origin->reply_to, origin->cseq, origin->id, rejected};
+      if (immediate) send_ack(self, a.to, a.cseq, a.id, a.error);
+      else g.acks.push_back(std::move(a));
+    }
+  }
+  for (auto& o : outs) {
+    gated_frame f;
+    f.target = o.target;
+    if (o.target.empty()) {
+      for (auto& [_, m] : st.clients)
+        if (m.conn) f.to.push_back(m.conn);
+    } else if (auto i = st.clients.find(o.target); i != st.clients.end() && i->second.conn) {
+      f.to.push_back(i->second.conn);
+    }
+    auto data = o.data.dump();
+    f.seq = ++st.seq;
+    f.frame = frame_text(f.seq, data);
+    batch.put_outbox(st.key, f.seq, persistence::outbox_record{o.target, std::move(data)});
+    if (immediate) {
+      for (auto& conn : f.to) send_frame(self, conn, f.seq, f.frame);
+    } else {
+      g.frames.push_back(std::move(f));
+    }
+  }
+  rec.outputs = static_cast<std::uint32_t>(outs.size());
+  rec.last_seq = st.seq;
+  batch.put_journal(st.key, ++st.journal_seq, rec);
+  ++st.inputs_since_snapshot;
+  metrics().inputs.fetch_add(1, std::memory_order_relaxed);
+  auto& kc = metrics().kinds.at(st.kind_slot);
+  kc.inputs.fetch_add(1, std::memory_order_relaxed);
+  if (kind == input_kind::message) kc.messages.fetch_add(1, std::memory_order_relaxed);
+  if (st.counters) {
+    st.counters->inputs.fetch_add(1, std::memory_order_relaxed);
+    st.counters->clients.store(static_cast<std::uint32_t>(st.clients.size()),
+                               std::memory_order_relaxed);
+  }
+  metrics().outbox_events.fetch_add(outs.size(), std::memory_order_relaxed);
+  maybe_snapshot(self, batch, false);
+  commit(self, std::move(batch), std::move(g));
+}
+
+/// Owes `to` an ack for an input that needs no new batch (a duplicate): it
+/// goes out once everything before it is released.
+void ack_later(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id) {
+  auto& st = self->state;
+  if (!to) return;
+  if (st.gate.empty()) {
+    send_ack(self, to, cseq, id, std::string{});
+    return;
+  }
+  gated_output g;
+  g.local_done = true;
+  g.acks.push_back({to, cseq, id, {}});
+  st.gate.push_back(std::move(g));
+}
+
+}  // namespace skein::session_internal

@@ -1,0 +1,154 @@
+// A resuming client's missed frames: the outbox read by the store actor
+// while the session goes on, and the frames released meanwhile held, so
+// that every frame after the client's last_seq reaches it once, in order.
+#include <algorithm>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/atoms.hpp"
+#include "actors/session_state.hpp"
+
+namespace skein::session_internal {
+
+// Resume: a client that comes back with `last_seq` must receive, in seq
+// order, every frame meant for it with seq > last_seq, exactly once (the
+// connection drops a frame whose seq is not above the last one it passed on,
+// so a frame that overtakes an older one loses the older one). The missed
+// frames come from two places:
+//  - the output gate: frames not released yet. When the join is handled, the
+//    connection is added to the recipients of every gated frame after
+//    last_seq; frames produced later include it as a member. Let first_gated
+//    be the seq of the first gated frame at that moment (st.seq + 1 if none).
+//  - the outbox: frames below first_gated were all released before the join,
+//    so (with durability local or replicated) their batches were committed
+//    before it, and a read sent now sees them (store_actor.hpp: a read sees
+//    every batch whose committer callback ran before it was sent).
+// The outbox read is answered later while inputs go on being committed and
+// released. Meanwhile the connection is *catching up*: whatever is released
+// to it (frames and acks, in release order) is held in st.catching_up, not
+// sent. The answer then sends the stored frames in [last_seq + 1,
+// first_gated) -- the ones at or above first_gated, also in the outbox by
+// now, are skipped -- followed by the held messages, whose frames all have
+// seqs >= first_gated in increasing order (the gate releases in seq order),
+// and from then on frames go straight to the connection. Every seq after
+// last_seq is thus sent once and in order. If the outbox no longer starts at
+// last_seq + 1 (retention trimmed it) or cannot be read, the client gets a
+// `reset` open instead, as before: the held frames and the gated ones it was
+// added to predate the reset and are dropped; held acks are still sent.
+// The catch-up ends without sending anything if the client leaves, its
+// connection goes down or is replaced by a newer one, or the session hands
+// off (the connection then resumes at the successor, whose copy holds the
+// whole outbox); a reset due while handing off waits for the handoff's end.
+// With durability none, frames are sent before they are committed, so the
+// outbox may not hold all of [last_seq + 1, first_gated) yet: that is a reset
+// too (the synchronous read this replaces skipped those frames silently).
+
+namespace {
+
+/// The seq of the first frame still in the gate (st.seq + 1 if none).
+std::uint64_t first_gated(const session_state& st) {
+  for (auto& g : st.gate)
+    if (!g.frames.empty()) return g.frames.front().seq;
+  return st.seq + 1;
+}
+
+/// The catching-up connection `conn` gets a reset open instead of its missed frames.
+void reset_member(session_actor* self, const caf::actor& conn) {
+  auto& st = self->state;
+  auto cu = st.catching_up.find(conn);
+  if (cu == st.catching_up.end()) return;
+  auto done = std::move(cu->second);
+  st.catching_up.erase(cu);
+  for (auto& h : done.held)
+    if (h.is_ack) self->send(conn, ack_atom::value, h.cseq, h.id, h.error);
+  for (auto& g : st.gate)
+    for (auto& f : g.frames) f.to.erase(std::remove(f.to.begin(), f.to.end(), conn), f.to.end());
+  auto m = st.clients.find(done.client);
+  if (m == st.clients.end() || m->second.conn != conn) return;
+  handle_input(self, input_kind::open, done.client, m->second.params_json, {}, true);
+}
+
+/// The outbox read of a catch-up answered (`stored` null: it failed): the
+/// stored frames, then the held messages (see above), or a reset.
+void end_catch_up(session_actor* self, const caf::actor& conn, std::uint64_t request,
+                  const persistence::outbox_ptr& stored) {
+  auto& st = self->state;
+  auto cu = st.catching_up.find(conn);
+  if (cu == st.catching_up.end() || cu->second.request != request) return;  // ended already
+  // The stored frames must cover [last_seq + 1, first_gated): the read was
+  // sent only because first_gated > last_seq + 1.
+  const bool covered = stored && !stored->empty()
+                       && stored->front().first <= cu->second.last_seq + 1
+                       && stored->back().first + 1 >= cu->second.first_gated;
+  if (!covered) {
+    // The gap is older than the outbox, or newer than what it holds yet
+    // (durability none), or it could not be read: reset, then the current
+    // state. Not while handing off: no input is applied then.
+    if (st.m == mode::serving) return reset_member(self, conn);
+    cu->second.reset = true;
+    return;
+  }
+  auto done = std::move(cu->second);
+  st.catching_up.erase(cu);
+  std::uint64_t sent = done.last_seq;
+  if (stored)
+    for (auto& [seq, r] : *stored) {
+      if (seq >= done.first_gated) break;
+      if (seq <= sent) continue;
+      if (r.target.empty() || r.target == done.client)
+        self->send(conn, frame_atom::value, frame_text(seq, r.data));
+      sent = seq;
+    }
+  for (auto& h : done.held) {
+    if (h.is_ack) {
+      self->send(conn, ack_atom::value, h.cseq, h.id, h.error);
+    } else if (h.seq > sent) {
+      self->send(conn, frame_atom::value, h.frame);
+      sent = h.seq;
+    }
+  }
+}
+
+}  // namespace
+
+/// The member part of a join: its connection, then on_open or the events it missed.
+void attach_member(session_actor* self, const std::string& client_id, const std::string& params,
+                   const caf::actor& conn, std::uint64_t last_seq, bool resume) {
+  auto& st = self->state;
+  auto& c = st.clients[client_id];
+  if (c.params_json.empty()) c.params_json = params;
+  c.conn = conn;
+  self->monitor(conn);
+  st.catching_up.erase(conn);  // a join again of the same connection starts over
+  if (!resume) return handle_input(self, input_kind::open, client_id, c.params_json, {});
+  if (last_seq >= st.seq) return;
+  const auto gated_from = first_gated(st);
+  for (auto& g : st.gate)
+    for (auto& f : g.frames)
+      if (f.seq > last_seq && (f.target.empty() || f.target == client_id)
+          && std::find(f.to.begin(), f.to.end(), conn) == f.to.end())
+        f.to.push_back(conn);
+  if (gated_from <= last_seq + 1) return;  // the gate holds everything it missed
+  const auto request = st.next_request++;
+  st.catching_up[conn] = catch_up{client_id, request, last_seq, gated_from, false, {}};
+  self->request(st.store, store_read_timeout, persistence::outbox_atom::value, st.key, last_seq + 1)
+    .then(
+      [self, conn, request](persistence::outbox_ptr& stored) {
+        end_catch_up(self, conn, request, stored);
+      },
+      [self, conn, request](caf::error& err) {
+        spdlog::warn("session {}: outbox unreadable for resume: {}", self->state.key,
+                     self->system().render(err));
+        end_catch_up(self, conn, request, nullptr);
+      });
+}
+
+void run_deferred_resets(session_actor* self) {
+  std::vector<caf::actor> resets;
+  for (auto& [conn, cu] : self->state.catching_up)
+    if (cu.reset) resets.push_back(conn);
+  for (auto& conn : resets) reset_member(self, conn);
+}
+
+}  // namespace skein::session_internal

@@ -1,0 +1,247 @@
+// Internal to the session actor (actors/session*.cpp), not a public header:
+// its state, the records it keeps per client and per gated batch, and the
+// functions its files share. The session's parts, one job per file:
+//   session_gate.cpp      inputs applied and committed, the output gate,
+//                         release of acks and frames, snapshots and retention
+//   session_clients.cpp   join, message, leave: delivery-table admission,
+//                         early inputs, acks for repeats
+//   session_resume.cpp    a resuming client's missed frames (the outbox read)
+//   session_handoff.cpp   stash, ship, adopt, forward, abort
+//   session_replicas.cpp  view changes: the replica set and copies for new ones
+//   session.cpp           the behaviour: message handlers wiring the above, exit
+// Everything here runs on the session actor's thread (not thread-safe).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "actors/apply.hpp"
+#include "actors/delivery.hpp"
+#include "actors/metrics.hpp"
+#include "actors/replication_lag.hpp"
+#include "actors/session.hpp"
+#include "persistence/store_actor.hpp"
+#include "persistence/write_batch.hpp"
+
+namespace skein::session_internal {
+
+using clock = std::chrono::steady_clock;
+
+/// How long a read of the store actor may take before it counts as failed.
+constexpr auto store_read_timeout = std::chrono::seconds(30);
+
+inline std::int64_t wall_clock_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// The server frame of event `seq`: {"seq":N,"data":DATA}.
+inline std::string frame_text(std::uint64_t seq, const std::string& data) {
+  return "{\"seq\":" + std::to_string(seq) + ",\"data\":" + data + "}";
+}
+
+struct gated_frame {
+  std::uint64_t seq = 0;
+  std::string target;           // "" = all
+  std::vector<caf::actor> to;   // recipients attached when produced (or resumed since)
+  std::string frame;
+};
+
+/// An acknowledgement owed to the sender of an input (actors/delivery.hpp).
+struct pending_ack {
+  caf::actor to;
+  std::uint64_t cseq = 0, id = 0;
+  std::string error;
+};
+
+/// One input's batch: its acks and frames wait here until it is durable enough.
+struct gated_output {
+  std::uint64_t commit = 0;
+  clock::time_point handled;
+  bool local_done = false;
+  std::map<std::string, caf::actor> replicas;  // replica acks still missing: name -> host sent to
+  std::string bytes;               // the encoded batch, re-sent to a replica new to the set
+  std::vector<pending_ack> acks;   // released before the frames
+  std::vector<gated_frame> frames;
+};
+
+/// An input that overtook an earlier one of its connection.
+struct early_input {
+  std::uint64_t id = 0;
+  std::string text;
+  caf::actor reply_to;
+};
+
+/// Where an input came from: its connection, number and client message id.
+struct input_origin {
+  std::uint64_t token = 0, cseq = 0, id = 0;
+  caf::actor reply_to;
+};
+
+struct member {
+  std::string params_json;
+  caf::actor conn;                         // null while detached (after a handoff)
+  std::uint64_t token = 0;                 // the connection joined (delivery.hpp)
+  std::map<std::uint64_t, early_input> early;  // messages that overtook others, by cseq
+  std::uint64_t leave_at = 0;              // leave once its next cseq reaches it
+};
+
+/// An input received while handing off, forwarded in order afterwards.
+struct stashed {
+  enum { join, message, leave } kind;
+  std::string client, params, text;
+  caf::actor conn;          // join/leave: the connection; message: reply_to
+  std::uint64_t last_seq = 0, cseq = 0;
+  bool resume = false;
+  std::uint64_t token = 0;
+  std::uint64_t id = 0;     // message: client message id
+  std::uint64_t next_unacked = 0;  // join: first cseq the connection saw no ack for
+};
+
+/// A frame or an ack for a connection that is catching up, held in order.
+struct held_message {
+  bool is_ack = false;
+  std::uint64_t seq = 0;  // frame: its event seq
+  std::string frame;      // frame: its text
+  std::uint64_t cseq = 0, id = 0;  // ack
+  std::string error;               // ack
+};
+
+/// A resuming connection whose missed frames are being read from the
+/// outbox (see attach_member): what is sent to it meanwhile is held.
+struct catch_up {
+  std::string client;
+  std::uint64_t request = 0;      // matches the store actor's answer
+  std::uint64_t last_seq = 0;     // the client has every frame up to this seq
+  std::uint64_t first_gated = 0;  // the first seq not released when the read was sent
+  bool reset = false;             // needs a reset, deferred while handing off
+  std::vector<held_message> held;
+};
+
+/// A replica new to the set whose full copy is being read: it joins
+/// st.replicas when the copy is sent.
+struct pending_copy {
+  caf::actor host;
+  std::uint64_t request = 0;  // matches the store actor's answer
+  std::vector<std::pair<std::uint64_t, std::string>> batches;  // (commit, bytes) to send after it
+};
+
+enum class mode { serving, handing_off, forwarding };
+
+struct session_state {
+  static inline const char* name = "skein.session";
+  std::string key, id;
+  std::shared_ptr<behaviour_instance> logic;
+  std::uint64_t seq = 0;          // last event seq
+  std::uint64_t journal_seq = 0;  // last journal seq
+  std::uint64_t epoch = 0;
+  kind_options options;
+  persistence::committer* committer = nullptr;
+  persistence::store_actor store;
+  caf::actor host;
+  std::shared_ptr<const cluster_view> view;
+  std::vector<std::string> replicas;
+  std::map<std::string, caf::actor> replica_hosts;  // the host each replica was last sent to
+  std::map<std::string, pending_copy> pending_copies;  // replicas waiting for their copy
+  std::map<caf::actor, catch_up> catching_up;        // resuming connections, by connection
+  std::uint64_t next_request = 1;                    // ids of store reads
+  std::deque<snapshot_mark> snapshots;
+  std::uint32_t inputs_since_snapshot = 0;
+  clock::time_point last_snapshot = clock::now();
+  std::map<std::string, member> clients;
+  delivery_table delivery;                           // per-client dedup, checkpointed
+  std::deque<gated_output> gate;
+  std::uint64_t next_commit = 1;
+  replication_lag_tracker lag;
+  std::size_t kind_slot = kind_table::other;         // in metrics().kinds
+  std::shared_ptr<session_counters> counters;        // read by the host
+  std::uint64_t pause_gen = 0;
+  std::mt19937_64 seeder{std::random_device{}()};
+  // handoff
+  mode m = mode::serving;
+  caf::actor target_host;
+  std::string target_name;
+  bool pinned = false;
+  bool shipping = false;
+  std::vector<stashed> stash;
+  caf::actor successor;
+  std::uint64_t forwarded = 0;
+};
+
+using session_actor = caf::stateful_actor<session_state>;
+
+// -- session_gate.cpp --------------------------------------------------------
+
+/// Stops the activation: a newer one may exist (logged with `why`).
+void fenced(session_actor* self, const std::string& why);
+
+/// Adds a snapshot and the retention deletes to `batch` when one is due (or `force`).
+void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool force);
+
+/// Sends every gated frame and ack whose batch is durable enough, in order;
+/// ships a handoff once the gate is empty.
+void release(session_actor* self);
+
+/// Writes `batch` locally and to the replica set; `g` waits for both.
+void commit(session_actor* self, persistence::write_batch batch, gated_output g);
+
+/// Journals one input, runs it, records and routes its outputs.
+void handle_input(session_actor* self, input_kind kind, const std::string& client_id,
+                  const std::string& params_json, const std::string& text, bool reset = false,
+                  const input_origin* origin = nullptr);
+
+/// Owes `to` an ack for an input that needs no new batch (a duplicate).
+void ack_later(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id);
+
+// -- session_clients.cpp -----------------------------------------------------
+
+/// The client's connection is gone: it leaves (a close input).
+void drop_client(session_actor* self, const std::string& client_id);
+
+void on_join(session_actor* self, const std::string& client_id, const std::string& params,
+             const caf::actor& conn, std::uint64_t last_seq, bool resume, std::uint64_t token,
+             std::uint64_t next_unacked, const std::string& credential);
+void on_message(session_actor* self, const std::string& client_id, const input_origin& o,
+                std::string text);
+void on_leave(session_actor* self, const std::string& client_id, std::uint64_t token,
+              std::uint64_t next_cseq, const caf::actor& conn);
+
+// -- session_resume.cpp ------------------------------------------------------
+
+/// The member part of a join: its connection, then on_open or the events it missed.
+void attach_member(session_actor* self, const std::string& client_id, const std::string& params,
+                   const caf::actor& conn, std::uint64_t last_seq, bool resume);
+
+/// After an aborted handoff: the resets that waited for its end.
+void run_deferred_resets(session_actor* self);
+
+// -- session_handoff.cpp -----------------------------------------------------
+
+/// Routes one input by mode: serve it, stash it, or forward it.
+void handle_stashed(session_actor* self, stashed s);
+
+/// The gate is empty while handing off: read the copy and ship it.
+void ship(session_actor* self);
+
+/// `stored` (a session copy the store actor read) plus a snapshot of the
+/// state in memory, encoded; nullopt (logged) if `stored` does not decode.
+std::optional<std::string> with_memory_snapshot(session_actor* self, const std::string& stored);
+
+// -- session_replicas.cpp ----------------------------------------------------
+
+/// A new cluster view: the replica set follows it.
+void set_view(session_actor* self, std::shared_ptr<const cluster_view> view);
+
+}  // namespace skein::session_internal
