@@ -148,7 +148,13 @@ void node::stop() {
     caf::scoped_actor waiter{d.system};
     waiter->wait_for(d.host.membership, d.host.directory, d.host.replica);
   }
+  // The store actor is hidden (await_all_actors_done does not count it):
+  // wait for it explicitly, since the store is destroyed after this.
   caf::anon_send_exit(d.reader, caf::exit_reason::user_shutdown);
+  {
+    caf::scoped_actor waiter{d.system};
+    waiter->wait_for(d.reader);
+  }
   d.system.await_all_actors_done();
   d.committer.stop();
   liveness::stop();

@@ -115,12 +115,12 @@ caf::result<std::uint64_t> fence(replica_self self, const std::string& key, std:
   auto rp = self->make_response_promise<std::uint64_t>();
   with_epoch(self, key, [self, key, epoch, rp](caf::expected<std::uint64_t> known) mutable {
     auto& st = self->state;
-    if (!known) return rp.deliver(known.error());
-    if (st.init.unsafe_skip_fencing) return rp.deliver(std::max(*known, epoch));
+    if (!known) return void(rp.deliver(known.error()));
+    if (st.init.unsafe_skip_fencing) return void(rp.deliver(std::max(*known, epoch)));
     if (epoch <= *known)
-      return rp.deliver(make_error(skein_error::fenced,
+      return void(rp.deliver(make_error(skein_error::fenced,
                                    "epoch " + std::to_string(epoch) + " of " + key
-                                     + " is not above the known epoch " + std::to_string(*known)));
+                                     + " is not above the known epoch " + std::to_string(*known))));
     st.epochs[key] = epoch;
     // A local activation of an older epoch must stop.
     if (st.directory) self->send(st.directory, fence_atom::value, key, epoch);
@@ -138,7 +138,7 @@ caf::result<std::uint64_t> fence(replica_self self, const std::string& key, std:
 caf::result<std::string> fetch(replica_self self, const std::string& key) {
   auto rp = self->make_response_promise<std::string>();
   with_epoch(self, key, [self, key, rp](caf::expected<std::uint64_t> known) mutable {
-    if (!known) return rp.deliver(known.error());
+    if (!known) return void(rp.deliver(known.error()));
     self->request(self->state.init.store, store_timeout, persistence::copy_atom::value, key, *known)
       .then([rp](std::string& bytes) mutable { rp.deliver(std::move(bytes)); },
             [self, rp, key](caf::error& err) mutable {
@@ -155,7 +155,7 @@ caf::result<std::uint64_t, std::uint64_t> claim(replica_self self, const std::st
     .then(
       [self, key, rp](std::uint64_t epoch, std::uint64_t jseq) mutable {
         with_epoch(self, key, [rp, epoch, jseq](caf::expected<std::uint64_t> known) mutable {
-          if (!known) return rp.deliver(known.error());
+          if (!known) return void(rp.deliver(known.error()));
           rp.deliver(std::max(epoch, *known), jseq);
         });
       },

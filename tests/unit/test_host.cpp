@@ -102,6 +102,10 @@ struct host_fixture {
   ~host_fixture() {
     stop_session_host(actors, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(reader, caf::exit_reason::user_shutdown);
+    {
+      caf::scoped_actor waiter{sys};
+      waiter->wait_for(reader);  // hidden: await_all_actors_done does not count it
+    }
     sys.await_all_actors_done();
   }
 
