@@ -155,4 +155,8 @@ session_records load_session_records(const store& db, const std::string& key) {
   return out;
 }
 
+store_ptr open_store(const std::filesystem::path& dir, bool sync) {
+  return store_ptr(new store(store_options{dir, sync, false}), [](store* s) { delete s; });
+}
+
 }  // namespace skein::persistence

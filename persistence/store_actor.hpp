@@ -33,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -86,6 +87,14 @@ caf::error make_error(store_errc code, std::string context);
 
 /// Registers the category so that actor_system::render prints "store.CODE: context".
 void add_store_error_category(caf::actor_system_config& cfg);
+
+/// An owned store whose type stays incomplete for the owner (the node),
+/// so that nothing outside persistence/ includes store.hpp.
+using store_ptr = std::unique_ptr<store, void (*)(store*)>;
+
+/// Opens (creating if missing) the RocksDB store in `dir`; `sync`: fsync the
+/// WAL on every write. Throws store_error (persistence/errors.hpp).
+store_ptr open_store(const std::filesystem::path& dir, bool sync);
 
 /// Spawns the store actor on its own thread (caf::detached). It is also
 /// caf::hidden, so await_all_actors_done() does not wait for it: its owner

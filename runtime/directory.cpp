@@ -21,7 +21,11 @@ caf::actor peer_directory(self_ptr self, const std::string& name) {
   return p == peers.end() ? caf::actor{} : p->second.directory;
 }
 
-bool draining(self_ptr self) { return self->state.cluster->self_state != member_state::up; }
+bool draining(self_ptr self) { return self->state.cluster->self_state == member_state::draining; }
+
+bool out_of_placement(self_ptr self) {
+  return self->state.cluster->self_state != member_state::up;
+}
 
 namespace {
 

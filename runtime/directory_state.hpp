@@ -85,7 +85,11 @@ using self_ptr = directory_actor::stateful_pointer<directory_state>;
 inline const std::string& self_name(self_ptr self) { return self->state.init.self; }
 /// The connected peer's directory (null if not connected).
 caf::actor peer_directory(self_ptr self, const std::string& name);
+/// This node is draining (a drain was asked for; it ends in on_drained).
 bool draining(self_ptr self);
+/// This node owns nothing by placement (joining or draining): rebalance hands
+/// off every local activation, pinned ones included.
+bool out_of_placement(self_ptr self);
 
 // activation.cpp
 caf::result<caf::actor> activate(self_ptr self, const std::string& key);

@@ -20,7 +20,7 @@ void pump_handoffs(self_ptr self) {
   auto& st = self->state;
   auto up = st.cluster->view.up();
   if (up.empty()) return;
-  const bool drain = draining(self);
+  const bool drain = out_of_placement(self);
   while (st.handoffs_in_flight < max_handoffs && !st.to_hand_off.empty()) {
     auto key = std::move(st.to_hand_off.front());
     st.to_hand_off.pop_front();
@@ -61,7 +61,7 @@ void rebalance(self_ptr self) {
   auto up = st.cluster->view.up();
   st.to_hand_off.clear();
   if (up.empty()) return;
-  const bool drain = draining(self);
+  const bool drain = out_of_placement(self);
   for (auto& [key, s] : st.sessions) {
     if (s.handing_off || (s.pinned && !drain)) continue;
     if (hrw_owner(key, up) != self_name(self)) st.to_hand_off.push_back(key);

@@ -14,7 +14,6 @@
 #include "actors/registry.hpp"
 #include "persistence/ballast.hpp"
 #include "persistence/committer.hpp"
-#include "persistence/store.hpp"
 #include "persistence/store_actor.hpp"
 
 namespace skein {
@@ -57,7 +56,7 @@ struct node::impl {
   const behaviour_registry& registry;
   std::shared_ptr<host_status> status = std::make_shared<host_status>();
   persistence::ballast_result ballast;  // prepared before the store opens
-  persistence::store store;
+  persistence::store_ptr store;
   persistence::committer committer;
   caf::actor_system_config cfg;
   caf::actor_system system;
@@ -69,8 +68,8 @@ struct node::impl {
     : opts(std::move(o)),
       registry(reg),
       ballast(persistence::prepare_ballast(opts.data_dir)),
-      store(persistence::store_options{opts.data_dir, opts.sync, false}),
-      committer(store),
+      store(persistence::open_store(opts.data_dir, opts.sync)),
+      committer(*store),
       system(configure(cfg, opts)) {}
 };
 
@@ -111,7 +110,7 @@ node::node(node_options opts, const behaviour_registry& registry)
   init.lease = d.opts.failure_timeout / 2;
   init.on_drained = d.opts.on_drained;
   init.registry = &d.registry;
-  d.reader = persistence::spawn_store_actor(d.system, d.store);
+  d.reader = persistence::spawn_store_actor(d.system, *d.store);
   init.store = d.reader;
   init.committer = &d.committer;
   init.status = d.status;
