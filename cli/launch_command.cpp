@@ -200,6 +200,14 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
     std::vector<std::string> names;
     for (auto& c : children) names.push_back(c.name);
     ensure_cluster_certs(std::filesystem::path(args.data) / "tls", names);
+    // The openssl commands' exits left SIGCHLD pending (it is blocked here):
+    // consume it, or the supervision loop takes it for a node's death.
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    timespec zero{0, 0};
+    while (::sigtimedwait(&chld, nullptr, &zero) > 0) {
+    }
   }
 
   auto start = [&](child& c, const std::vector<address>& via) {

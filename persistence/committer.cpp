@@ -59,14 +59,6 @@ void committer::run() {
     }
 
     std::string error;
-    if (refusing_ && std::chrono::steady_clock::now() >= next_resume_) {
-      if (auto why = store_.resume(); !why) {
-        refusing_ = false;
-        failure_.clear();
-      } else {
-        next_resume_ = std::chrono::steady_clock::now() + options_.resume_interval;
-      }
-    }
     if (refusing_) {
       error = "store refusing writes since: " + failure_;
     } else {
@@ -83,7 +75,6 @@ void committer::run() {
       if (!error.empty()) {
         failure_ = error;
         refusing_ = true;
-        next_resume_ = std::chrono::steady_clock::now() + options_.resume_interval;
       }
     }
     commits_.fetch_add(1);

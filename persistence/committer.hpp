@@ -15,10 +15,10 @@
 //
 // After a failed write the committer refuses every later batch at once with
 // "store refusing writes since: <first error>", without calling RocksDB
-// again: once a write failed (a full disk, an I/O error) RocksDB's WAL writer
-// must not be used until DB::Resume() (Debian's build asserts otherwise and
-// the process aborts). Every `resume_interval` it tries store::resume(); when
-// that succeeds, writes go through again. Reads are not affected.
+// again, until the process restarts: once a write failed (a full disk, an
+// I/O error) RocksDB's WAL writer must not be used again, and Debian's build
+// aborts on an assertion when it is (seen with further writes and with
+// DB::Resume() on a full tmpfs). Reads are not affected.
 //
 // Thread-safety: submit, stop, commits and batches may be called from any
 // thread concurrently. The store must outlive the committer.
@@ -42,7 +42,6 @@ class store;
 
 struct committer_options {
   std::size_t max_ops_per_commit = 16384;  // soft cap on operations per RocksDB write
-  std::chrono::milliseconds resume_interval{1000};  // between store::resume() tries after a failure
 };
 
 class committer {
@@ -65,7 +64,7 @@ class committer {
 
   std::uint64_t commits() const;  // number of store::write calls made
   std::uint64_t batches() const;  // number of batches committed (or failed)
-  bool refusing() const;          // a write failed and store::resume() has not succeeded yet
+  bool refusing() const;          // a write failed: every later batch is refused
 
  private:
   struct pending {
@@ -85,7 +84,6 @@ class committer {
   std::atomic<std::uint64_t> batches_{0};
   std::atomic<bool> refusing_{false};
   std::string failure_;  // the first error of the current refusal (commit thread only)
-  std::chrono::steady_clock::time_point next_resume_{};  // commit thread only
   std::thread thread_;  // last: started after everything above exists
 };
 

@@ -112,6 +112,11 @@ store::store(const store_options& options) : impl_(std::make_unique<impl>()) {
   rocksdb::Options db_options;
   db_options.create_if_missing = !options.read_only;
   db_options.create_missing_column_families = !options.read_only;
+  // No automatic recovery from a background error (a full disk, an I/O
+  // error): RocksDB 7 retries DB::Resume every second by default, which reuses
+  // the failed WAL writer and aborts on an assertion in Debian's build. The
+  // committer refuses writes after a failure instead (committer.hpp).
+  db_options.max_bgerror_resume_count = 0;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
@@ -161,12 +166,6 @@ void store::write(const write_batch& batch) {
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.sync;
   impl_->check("write", impl_->db->Write(wo, &wb));
-}
-
-std::optional<std::string> store::resume() {
-  auto s = impl_->db->Resume();
-  if (s.ok()) return std::nullopt;
-  return s.ToString();
 }
 
 std::optional<std::string> store::get_raw(column c, std::string_view key) const {

@@ -88,11 +88,6 @@ class store {
   // An empty batch is a no-op. Throws store_error; then nothing was applied.
   void write(const write_batch&);
 
-  // After a failed write: rocksdb::DB::Resume(), which clears a background
-  // error once its cause is gone (e.g. space was freed). nullopt on success,
-  // else the RocksDB status text. Call only from the thread that writes.
-  std::optional<std::string> resume();
-
   // The newest snapshot (highest journal_seq) of the session, nullopt if it
   // has none. Reads one record (seeks to the end of the session's range).
   // Throws record_error naming the key ("chat/a#12") if that record is corrupt.

@@ -56,7 +56,7 @@ describe('limits', { timeout: 120_000 }, () => {
     for (let i = 0; i < 1000; i++) writes.push(flood.send(ADD1).catch(() => {}));
     await Promise.all(writes);
     const err = await flood.nextData((d) => isError(d) && d.code === 'rate_limited', 10_000, 'rate_limited error');
-    assert.match(err.message, /100 messages per second/);
+    assert.match(err.data.message, /100 messages per second/);
     const closed = await flood.waitClosed(10_000);
     assert.equal(closed.code, 1008, `close code ${closed.code} ${closed.reason}`);
     // The calm client was not affected and the node still serves.

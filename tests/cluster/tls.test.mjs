@@ -69,9 +69,10 @@ describe('cluster TLS', { timeout: 240_000 }, () => {
     const [a, , c] = cluster.nodes;
     const alice = await res.connect(wsUrl(a.url, '/ws/chat/tls-room?user=alice'), { label: 'alice' });
     const carol = await res.connect(wsUrl(c.url, '/ws/chat/tls-room?user=carol'), { label: 'carol' });
+    await carol.nextData((d) => d !== null && typeof d === 'object' && d.type === 'history', 15_000, 'carol joined');
     await alice.send({ type: 'say', text: 'over tls' });
     const said = await carol.nextData((d) => isSaid(d) && d.text === 'over tls', 15_000, 'the message on another node');
-    assert.equal(said.user, 'alice');
+    assert.equal(said.data.user, 'alice');
   });
 
   it('does not admit a node of another CA nor a plaintext node', async () => {
