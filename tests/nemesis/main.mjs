@@ -87,6 +87,12 @@ try {
   process.exit(2);
 }
 net.destroy();
+if (schedules === 0) {
+  // A run that checked nothing must not read as clean.
+  console.log(`nemesis: no schedule fits in --minutes ${opt.minutes} (each needs ${OVERHEAD_MS / 1000} s of overhead plus at least 20 s of faults)`);
+  console.log(`nemesis: 0 schedules, 0 faults, 0 operations, anomalies: 0`);
+  process.exit(2);
+}
 
 const groups = byClass(all);
 for (const [cls, list] of Object.entries(groups)) {
