@@ -219,12 +219,8 @@ void claims_done(self_ptr self, const std::string& key) {
 void submit(self_ptr self, persistence::write_batch b,
             std::function<void(const std::string&)> then) {
   auto& st = self->state;
-  auto id = st.next_write++;
-  st.writes.emplace(id, std::move(then));
-  st.init.committer->submit(std::move(b), [me = caf::actor_cast<directory_actor>(self),
-                                           id](const std::string& err) {
-    caf::anon_send(me, written_atom::value, id, err);
-  });
+  st.writes.submit(*st.init.committer, caf::actor_cast<directory_actor>(self), std::move(b),
+                   std::move(then));
 }
 
 void fail_activation(self_ptr self, const std::string& key, const caf::error& why) {

@@ -264,12 +264,7 @@ directory_actor::behavior_type directory_fun(self_ptr self, directory_init init)
                         make_error(skein_error::handoff_timeout, "handoff of " + key + " timed out"));
     },
     [self](written_atom, std::uint64_t id, const std::string& err) {
-      auto& st = self->state;
-      auto w = st.writes.find(id);
-      if (w == st.writes.end()) return;
-      auto then = std::move(w->second);
-      st.writes.erase(w);
-      then(err);
+      self->state.writes.complete(id, err);
     },
     [self](wire_atom, const caf::actor& membership) {
       self->state.membership = caf::actor_cast<membership_actor>(membership);

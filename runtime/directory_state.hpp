@@ -15,6 +15,7 @@
 #include "actors/session.hpp"
 #include "persistence/write_batch.hpp"
 #include "runtime/directory.hpp"
+#include "runtime/pending_writes.hpp"
 
 namespace skein::directory_detail {
 
@@ -76,8 +77,7 @@ struct directory_state {
   bool drained_called = false;
   std::uint64_t pause_gen = 0;
   bool held = false;  // paused: hold resolves until the membership has rejoined
-  std::map<std::uint64_t, std::function<void(const std::string&)>> writes;
-  std::uint64_t next_write = 1;
+  pending_writes writes;  // copies awaited (activation.cpp)
 };
 
 using self_ptr = directory_actor::stateful_pointer<directory_state>;

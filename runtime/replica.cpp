@@ -15,6 +15,7 @@
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/write_batch.hpp"
+#include "runtime/pending_writes.hpp"
 
 namespace skein {
 
@@ -30,8 +31,7 @@ struct replica_state {
   directory_actor directory;                             // local; null until wired
   std::map<std::string, std::uint64_t> epochs;           // known fencing epochs
   std::map<std::string, std::vector<epoch_fn>> loading;  // keys read from the store
-  std::map<std::uint64_t, std::function<void(const std::string&)>> writes;
-  std::uint64_t next_write = 1;
+  pending_writes writes;                                 // epoch writes awaited
 };
 
 using replica_self = replica_actor::stateful_pointer<replica_state>;
@@ -75,12 +75,8 @@ void with_epoch(replica_self self, const std::string& key, epoch_fn fn) {
 void submit(replica_self self, persistence::write_batch b,
             std::function<void(const std::string&)> then) {
   auto& st = self->state;
-  auto id = st.next_write++;
-  st.writes.emplace(id, std::move(then));
-  st.init.committer->submit(std::move(b), [me = caf::actor_cast<replica_actor>(self),
-                                           id](const std::string& err) {
-    caf::anon_send(me, written_atom::value, id, err);
-  });
+  st.writes.submit(*st.init.committer, caf::actor_cast<replica_actor>(self), std::move(b),
+                   std::move(then));
 }
 
 void replicate(replica_self self, const std::string& key, std::uint64_t epoch,
@@ -188,12 +184,7 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
     },
     [self](reset_atom) { self->state.epochs.clear(); },
     [self](written_atom, std::uint64_t id, const std::string& err) {
-      auto& st = self->state;
-      auto w = st.writes.find(id);
-      if (w == st.writes.end()) return;
-      auto then = std::move(w->second);
-      st.writes.erase(w);
-      then(err);
+      self->state.writes.complete(id, err);
     },
     [self](wire_atom, const caf::actor& directory) {
       self->state.directory = caf::actor_cast<directory_actor>(directory);
