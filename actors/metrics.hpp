@@ -96,6 +96,10 @@ class kind_table {
 struct session_counters {
   std::atomic<std::uint32_t> clients{0};  // clients attached (joined, not yet left)
   std::atomic<std::uint64_t> inputs{0};   // inputs handled by this activation
+  /// Wall-clock ms since which the session has had no client and may be
+  /// passivated; 0 while a client is attached or if it may not be
+  /// (durability none). The directory passivates the oldest first.
+  std::atomic<std::int64_t> idle_since_ms{0};
 };
 
 struct node_metrics {
@@ -116,6 +120,9 @@ struct node_metrics {
   std::atomic<std::uint64_t> migrations_out{0};
   std::atomic<std::uint64_t> membership_changes{0};
   std::atomic<std::uint64_t> slow_consumers{0};
+  std::atomic<std::uint64_t> poison_inputs{0};
+  std::atomic<std::uint64_t> passivations{0};   // activations stopped for being idle
+  std::atomic<std::uint64_t> sessions_refused{0};  // activations refused at max_sessions  // inputs quarantined (actors/poison.hpp)
   latency_histogram checkpoint_latency;  // input handled -> its batch committed
   // batch submitted (local commit started) -> the last replica's ack, for
   // batches that had replicas to wait for

@@ -23,6 +23,7 @@ struct node_args {
   std::string data;          // RocksDB directory
   std::size_t max_frame = 1 << 20;
   std::size_t max_connections = 16384;  // client streams per node
+  std::size_t max_sessions = 100000;    // activations per node (0: no cap)
   double max_message_rate = 1000;       // messages/s per client stream (0: no limit)
   double message_burst = 1000;
   bool sync = false;
@@ -42,6 +43,7 @@ struct launch_args {
   std::string data = "data";
   std::size_t max_frame = 1 << 20;
   std::size_t max_connections = 16384;
+  std::size_t max_sessions = 100000;
   double max_message_rate = 1000;
   double message_burst = 1000;
   bool sync = false;

@@ -218,6 +218,7 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
                                "--data", (std::filesystem::path(args.data) / c.name).string(),
                                "--max-frame", std::to_string(args.max_frame),
                                "--max-connections", std::to_string(args.max_connections),
+                               "--max-sessions", std::to_string(args.max_sessions),
                                "--max-message-rate", std::to_string(args.max_message_rate),
                                "--message-burst", std::to_string(args.message_burst),
                                "--replicas", std::to_string(args.replicas)};

@@ -52,6 +52,10 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
                        "(none: plaintext BASP, for development)");
   node_cmd->add_option("--max-connections", node.max_connections,
                        "client streams (/ws, /sse) this node holds; more: 503")->capture_default_str();
+  node_cmd->add_option("--max-sessions", node.max_sessions,
+                       "activations this node holds; over it the oldest idle ones are passivated, "
+                       "and with none idle a new activation is refused (close 1013) (0: no cap)")
+    ->capture_default_str();
   node_cmd->add_option("--max-message-rate", node.max_message_rate,
                        "messages/s one client stream may send beyond the burst; more: 1008 (0: off)")
     ->capture_default_str();
@@ -92,6 +96,8 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
                        "make a throwaway CA and node certificates in DATA/tls and run the cluster "
                        "port with mutual TLS");
   launch_cmd->add_option("--max-connections", launch.max_connections, "passed to every node")
+    ->capture_default_str();
+  launch_cmd->add_option("--max-sessions", launch.max_sessions, "passed to every node")
     ->capture_default_str();
   launch_cmd->add_option("--max-message-rate", launch.max_message_rate, "passed to every node")
     ->capture_default_str();

@@ -66,6 +66,7 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   opts.cluster_tls_dir = args.cluster_tls_dir;
   opts.seeds = parse_addresses(args.seeds);
   opts.replicas = args.replicas;
+  opts.max_sessions = args.max_sessions;
   opts.failure_timeout = std::chrono::milliseconds(args.failure_timeout_ms);
   opts.heartbeat_interval = std::chrono::milliseconds(args.heartbeat_ms);
   // A drained node stops like on SIGTERM and exits 0.

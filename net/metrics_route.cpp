@@ -140,6 +140,15 @@ std::string render(node& n) {
   f.add("skein_rate_limited_total", C,
         "Client streams closed (1008) for sending faster than --max-message-rate.",
         load(m.rate_limited));
+  f.add("skein_poison_inputs_total", C,
+        "Inputs quarantined because their handler crashed the process (never applied).",
+        load(m.poison_inputs));
+  f.add("skein_passivations_total", C,
+        "Activations stopped after their idle_ms without a client, or at --max-sessions.",
+        load(m.passivations));
+  f.add("skein_sessions_refused_total", C,
+        "Activations refused at --max-sessions with no idle session to passivate (close 1013).",
+        load(m.sessions_refused));
   f.add("skein_peers_connected", G, "Other members whose session host this node reaches.",
         static_cast<double>(n.status().peers_connected.load()));
   f.add("skein_messages_in_total", C, "Client frames received by this node's streams.",
