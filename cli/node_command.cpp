@@ -1,6 +1,9 @@
 // `node`: one node in the foreground until SIGINT or SIGTERM.
 #include <sys/resource.h>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <unistd.h>
 #include <stdexcept>
@@ -55,6 +58,13 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
                                 + std::string(args.tls_cert_file.empty() ? "--tls-key" : "--tls-cert")
                                 + ")");
   const bool tls = !args.tls_cert_file.empty();
+  // Unreadable files: say so before anything starts (the server checks the
+  // contents: a chain, a key, and that they match).
+  for (auto [flag, file] : {std::pair{"--tls-cert", &args.tls_cert_file},
+                            std::pair{"--tls-key", &args.tls_key_file}})
+    if (tls && !std::ifstream(*file))
+      throw std::invalid_argument(std::string(flag) + " " + *file + ": cannot read: "
+                                  + std::strerror(errno));
   const std::string scheme = tls ? "https://" : "http://";
   node_options opts;
   opts.name = args.name;
