@@ -109,6 +109,8 @@ struct node_metrics {
   // counters
   std::atomic<std::uint64_t> connections_total{0};
   std::atomic<std::uint64_t> connections_refused{0};  // streams refused at max_connections
+  std::atomic<std::uint64_t> connections_refused_per_address{0};  // refused at max_connections_per_address
+  std::atomic<std::uint64_t> tls_handshake_failures{0};  // client TLS handshakes failed or timed out
   std::atomic<std::uint64_t> rate_limited{0};  // streams closed for exceeding the message rate
   std::atomic<std::uint64_t> messages_in{0};   // client frames received on this node
   std::atomic<std::uint64_t> messages_out{0};  // server frames delivered to streams on this node

@@ -137,6 +137,13 @@ std::string render(node& n) {
   f.add("skein_connections_refused_total", C,
         "Client streams refused because the node held --max-connections streams (503).",
         load(m.connections_refused));
+  f.add("skein_connections_refused_per_address_total", C,
+        "Client streams refused because their remote address held --max-connections-per-address "
+        "streams (503).",
+        load(m.connections_refused_per_address));
+  f.add("skein_tls_handshake_failures_total", C,
+        "Client connections closed because their TLS handshake failed or timed out (--tls-cert).",
+        load(m.tls_handshake_failures));
   f.add("skein_rate_limited_total", C,
         "Client streams closed (1008) for sending faster than --max-message-rate.",
         load(m.rate_limited));
