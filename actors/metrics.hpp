@@ -123,7 +123,8 @@ struct node_metrics {
   std::atomic<std::uint64_t> membership_changes{0};
   std::atomic<std::uint64_t> slow_consumers{0};
   std::atomic<std::uint64_t> poison_inputs{0};
-  std::atomic<std::uint64_t> passivations{0};   // activations stopped for being idle
+  std::atomic<std::uint64_t> passivations{0};
+  std::atomic<std::uint64_t> cluster_idle_closed{0};  // cluster-port connections reaped (idle_reaper)   // activations stopped for being idle
   std::atomic<std::uint64_t> sessions_refused{0};  // activations refused at max_sessions  // inputs quarantined (actors/poison.hpp)
   latency_histogram checkpoint_latency;  // input handled -> its batch committed
   // batch submitted (local commit started) -> the last replica's ack, for

@@ -27,7 +27,7 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   node_cmd->add_option("--name", node.name, "unique node name (its placement identity)")
     ->required();
   node_cmd->add_option("--listen", node.listen, "HTTP listen address HOST:PORT")->required();
-  node_cmd->add_option("--cluster-port", node.cluster_port,
+  auto* cluster_port_opt = node_cmd->add_option("--cluster-port", node.cluster_port,
                        "cluster (CAF middleman) port, bound on --listen's host");
   node_cmd->add_option("--cluster-listen", node.cluster_listen,
                        "HOST:PORT the cluster port binds (instead of --listen's host and "
@@ -198,6 +198,7 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
     if (*node_cmd) {
       for (auto& o : node.kind_options)
         if (!o.empty()) registry.set_option(o);  // "" : an empty list in a config file
+      node.cluster_port_given = cluster_port_opt->count() > 0;
       return cli::run_node(node, registry);
     }
     if (*inspect_cmd) return cli::run_inspect(inspect);

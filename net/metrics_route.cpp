@@ -150,6 +150,9 @@ std::string render(node& n) {
   f.add("skein_poison_inputs_total", C,
         "Inputs quarantined because their handler crashed the process (never applied).",
         load(m.poison_inputs));
+  f.add("skein_cluster_idle_closed_total", C,
+        "Connections to the cluster port closed after receiving nothing for 10 s (half-open handshakes).",
+        load(m.cluster_idle_closed));
   f.add("skein_passivations_total", C,
         "Activations stopped after their idle_ms without a client, or at --max-sessions.",
         load(m.passivations));

@@ -17,6 +17,7 @@
 #include "persistence/ballast.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/store_actor.hpp"
+#include "runtime/idle_reaper.hpp"
 
 namespace skein {
 
@@ -65,6 +66,7 @@ struct node::impl {
   persistence::store_actor reader;
   host_actors host;
   bool stopped = false;
+  idle_reaper reaper;  // the cluster port's half-open connections
   // Set before the node stops its actors on purpose; read by their exit
   // functors on CAF's threads.
   std::shared_ptr<std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>(false);
@@ -150,6 +152,7 @@ node::node(node_options opts, const behaviour_registry& registry)
                              + std::to_string(d.opts.cluster_port) + ": " + why);
   }
   spdlog::info("node {} cluster port {}:{}", d.opts.name, d.opts.cluster_host, *port);
+  d.reaper.start({*port});
   if (init_tls)
     spdlog::info("cluster port: mutual TLS (CA {})", (d.opts.cluster_tls_dir / "ca.pem").string());
   else
@@ -164,6 +167,7 @@ void node::stop() {
   if (d.stopped) return;
   d.stopped = true;
   d.stopping->store(true);
+  d.reaper.stop();
   stop_session_host(d.host, caf::exit_reason::user_shutdown);
   // The sessions' final snapshots go to the committer; the store actor stops
   // last, with nothing left to ask it.

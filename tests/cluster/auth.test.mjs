@@ -191,6 +191,11 @@ describe('skein cluster: authentication', { timeout: 170_000 }, () => {
       const none = await post(`${n1.url}${route}`);
       assert.equal(none.status, 401, `${route} without a token`);
       assert.equal(none.headers.get('access-control-allow-origin'), null, `${route}: no CORS`);
+      // What a page of another origin can send without CORS: a form POST, no Authorization.
+      const form = await statusOf(`${n1.url}${route}`, { method: 'POST', body: 'node=n1',
+        headers: { origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' } });
+      assert.equal(form.status, 401, `${route}: a cross-origin form POST is refused`);
+      assert.equal(form.headers.get('access-control-allow-origin'), null);
       assert.equal((await post(`${n1.url}${route}`, { authorization: 'Bearer wrong' })).status, 401, `${route}, wrong token`);
       // A client JWT is not the admin token.
       assert.equal((await post(`${n1.url}${route}`, { authorization: `Bearer ${hs256({ sub: 'admin' })}` })).status, 401);

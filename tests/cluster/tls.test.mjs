@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { Resources, httpGet, httpGetJson, waitFor, waitForMembership, wsUrl, skeinDemoPath } from './cluster.mjs';
 import { startNode } from './node.mjs';
@@ -113,6 +114,31 @@ describe('cluster TLS', { timeout: 240_000 }, () => {
     });
     assert.equal((await httpGet(`${target.url}/healthz`)).status, 200);
     await waitForMembership(cluster, { timeoutMs: 10_000 });
+  });
+
+  it('closes half-open handshakes on the cluster port (silent, and half a ClientHello) within 25 s', async () => {
+    const target = cluster.nodes[2];
+    const open = (bytes) => new Promise((resolve, reject) => {
+      const s = net.connect(ports[target.name], '127.0.0.1', () => {
+        if (bytes) s.write(bytes);
+        resolve({ s, closed: new Promise((done) => { s.on('close', () => done(performance.now())); }) });
+      });
+      s.on('error', () => {});
+      s.once('error', reject);
+    });
+    const started = performance.now();
+    const silent = await open(null);
+    const half = await open(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));  // a ClientHello that stops
+    const within = (p) => Promise.race([p, new Promise((r) => setTimeout(() => r(null), 25_000))]);
+    const [a, b] = await Promise.all([within(silent.closed), within(half.closed)]);
+    silent.s.destroy();
+    half.s.destroy();
+    assert.ok(a, 'the silent connection must be closed by the node');
+    assert.ok(b, 'the half ClientHello must be closed by the node');
+    assert.ok(a - started >= 9_000, `not before 10 s without data (closed after ${Math.round(a - started)} ms)`);
+    const m = await httpGet(`${target.url}/metrics`);
+    assert.match(m.body, /^skein_cluster_idle_closed_total [2-9]/m);
+    await waitForMembership(cluster, { timeoutMs: 10_000 });  // members' connections were not touched
   });
 
   it('refuses to start with a TLS directory that lacks the node key', async () => {
