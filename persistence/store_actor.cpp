@@ -155,6 +155,10 @@ session_records load_session_records(const store& db, const std::string& key) {
   return out;
 }
 
+const std::vector<dropped_tail>& dropped_wal_tails(const store& db) {
+  return db.dropped_wal_tails();
+}
+
 store_ptr open_store(const std::filesystem::path& dir, bool sync) {
   return store_ptr(new store(store_options{dir, sync, false}), [](store* s) { delete s; });
 }

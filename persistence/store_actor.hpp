@@ -47,6 +47,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "persistence/records.hpp"
+#include "persistence/wal_report.hpp"
 
 namespace skein::persistence {
 
@@ -95,6 +96,9 @@ using store_ptr = std::unique_ptr<store, void (*)(store*)>;
 /// Opens (creating if missing) the RocksDB store in `dir`; `sync`: fsync the
 /// WAL on every write. Throws store_error (persistence/errors.hpp).
 store_ptr open_store(const std::filesystem::path& dir, bool sync);
+
+/// store::dropped_wal_tails() for an owner that only holds a store_ptr.
+const std::vector<dropped_tail>& dropped_wal_tails(const store& db);
 
 /// Spawns the store actor on its own thread (caf::detached). It is also
 /// caf::hidden, so await_all_actors_done() does not wait for it: its owner
