@@ -2,6 +2,7 @@
 // (persistence/rocks_log.hpp).
 #include "persistence/rocks_log.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -44,6 +45,7 @@ void rocks_logger::Logv(const rocksdb::InfoLogLevel level, const char* format, v
   va_end(copy);
   if (n < 0) return;
   std::string_view line(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
+  while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.remove_suffix(1);
   if (auto d = parse_dropped_tail(line)) {
     std::lock_guard lock(mutex_);
     dropped_.push_back(std::move(*d));
