@@ -48,6 +48,7 @@
 
 #include "persistence/records.hpp"
 #include "persistence/wal_report.hpp"
+#include "persistence/write_batch.hpp"
 
 namespace skein::persistence {
 
@@ -111,6 +112,12 @@ store_actor spawn_store_actor(caf::actor_system& sys, store& db);
 /// The session's records as recovery reads them (also used by the offline
 /// `replay` command). Throws record_error / store_error.
 session_records load_session_records(const store& db, const std::string& key);
+
+/// The same records read from a session copy (store::session_copy, shipped
+/// as a write_batch) instead of a store: its snapshots and the journal after
+/// the newest one. Puts of other sessions or with malformed keys are skipped
+/// (the caller checked write_batch::confined_to). Throws record_error.
+session_records session_records_in(const write_batch& copy, const std::string& key);
 
 }  // namespace skein::persistence
 

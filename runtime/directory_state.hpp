@@ -51,6 +51,7 @@ struct activation {
   bool pinned = false;
   std::optional<session_init> ready;   // fencing: the session to start
   std::size_t pending_fences = 0;
+  bool refetched = false;  // the local records were unreadable: fetched from a replica once
 };
 
 struct local_session {
