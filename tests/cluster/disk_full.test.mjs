@@ -1,7 +1,8 @@
 // A full disk must not take a node down: one node on a 16 MiB tmpfs, the
 // disk filled by a filler file and then by writes; for 15 s of refused
 // writes the node stays up (/healthz, process alive), a write gets the
-// clear "store refusing writes" error, a read of an active counter works;
+// clear "store refusing writes" error (503, or 1012 "store failure" for a
+// live session's client), a read of an active counter works;
 // after the filler is deleted a restart opens the store with every
 // acknowledged value.
 //
@@ -93,6 +94,10 @@ describe('skein on a full disk', { timeout: 150_000 }, () => {
       for (let i = 0; i < 5; i++) await c.send({ op: 'add', by: 1 });
       await c.next((f) => isValue(f.data) && f.data.value === 5, 10_000, 'value 5');
 
+      // A second active counter whose client will write on the full disk.
+      const victim = await res.connect(wsUrl(node.url, '/ws/counter/victim'), { label: 'victim' });
+      await victim.next((f) => isValue(f.data), 10_000, 'the open value of counter/victim');
+
       fillDisk(filler);
 
       // Write (new chat rooms, 20 KB messages) until the store refuses.
@@ -107,6 +112,13 @@ describe('skein on a full disk', { timeout: 150_000 }, () => {
       }
       assert.equal(refused.status, 503, `a refused write is 503: ${refused.body}`);
       assert.match(refused.body, REFUSED, 'the refusal names the store failure');
+
+      // A write into a live session: its commit fails, the session stops and
+      // its client is told why.
+      await victim.send({ op: 'add', by: 1 });
+      const closed = await victim.closed;
+      assert.equal(closed.code, 1012, `the writer's close: ${JSON.stringify(closed)}`);
+      assert.match(closed.reason, /store failure/, 'the close reason names the store failure');
 
       // 15 s of refused writes: the node stays up and says why every time.
       const until = performance.now() + 15_000;
