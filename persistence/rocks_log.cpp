@@ -31,7 +31,11 @@ std::optional<dropped_tail> parse_dropped_tail(std::string_view line) {
   return dropped_tail{std::string(head), bytes, std::string(rest)};
 }
 
-rocks_logger::rocks_logger() : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {}
+// RocksDB skips lines below the logger's level before formatting them: INFO
+// only when spdlog would print debug lines (the dropped-tail lines are WARN).
+rocks_logger::rocks_logger()
+    : rocksdb::Logger(spdlog::should_log(spdlog::level::debug) ? rocksdb::InfoLogLevel::INFO_LEVEL
+                                                               : rocksdb::InfoLogLevel::WARN_LEVEL) {}
 
 void rocks_logger::Logv(const char* format, va_list ap) {
   Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);

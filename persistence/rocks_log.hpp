@@ -9,8 +9,9 @@
 // first refused write. spdlog writes to stderr and survives a full disk.
 //
 // Levels: RocksDB DEBUG/INFO/HEADER -> spdlog debug (RocksDB's INFO is
-// chatty: every flush and compaction), WARN -> warn, ERROR/FATAL -> error.
-// Every line is prefixed "rocksdb: ".
+// chatty: every flush and compaction; passed on only if spdlog's level was
+// debug or lower when the logger was made), WARN -> warn, ERROR/FATAL ->
+// error. Every line is prefixed "rocksdb: ".
 //
 // WAL recovery: while a store opens, RocksDB reports each WAL file it could
 // not replay to the end as "<file>: dropping <n> bytes; <status>" (with
