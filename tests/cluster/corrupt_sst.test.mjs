@@ -34,7 +34,9 @@ function dataBlocksEnd(buf) {
     }
   };
   varint(); varint();  // metaindex handle
-  return varint();     // index block offset
+  const end = varint(); // index block offset (0: no data blocks, only range deletions)
+  if (!(end >= 0 && end < buf.length - 53)) throw new Error(`not a block-based SST footer (index at ${end} of ${buf.length} bytes)`);
+  return end;
 }
 
 /**
