@@ -68,5 +68,7 @@ using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using ack_atom = caf::atom_constant<caf::atom("ack")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
 using deny_atom = caf::atom_constant<caf::atom("deny")>;
+/// session: stop if idle (passivation); the directory sends generation 0 = now
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 
 }  // namespace skein

@@ -107,7 +107,8 @@ void resolve(connection_actor* self) {
   auto& st = self->state;
   if (st.resolving) return;
   st.resolving = true;
-  self->request(st.init.host, st.init.resolve_timeout, resolve_atom::value, st.init.session_key)
+  self->request(st.init.host, st.init.resolve_timeout, resolve_atom::value, st.init.session_key,
+                std::uint64_t{0}, st.init.existing_only)
     .then(
       [self](caf::actor session) {
         self->state.resolving = false;
@@ -117,6 +118,16 @@ void resolve(connection_actor* self) {
         auto& st = self->state;
         st.resolving = false;
         auto why = self->system().render(err);
+        if (is(err, skein_error::no_session)) {
+          st.init.out->close(4404, "session not found");
+          self->quit(err);
+          return;
+        }
+        if (is(err, skein_error::overloaded)) {
+          st.init.out->close(1013, "try again later: " + why);
+          self->quit(err);
+          return;
+        }
         if (is(err, skein_error::unrecoverable) || is(err, skein_error::unknown_kind)
             || is(err, skein_error::malformed_key)) {
           spdlog::warn("connection {}: {}: {}", st.init.client_id, st.init.session_key, why);
@@ -232,7 +243,7 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
         // No progress for a whole interval: is this still the activation?
         st.resolving = true;
         self->request(st.init.host, st.init.resolve_timeout, resolve_atom::value,
-                      st.init.session_key)
+                      st.init.session_key, std::uint64_t{0}, st.init.existing_only)
           .then(
             [self](caf::actor session) {
               auto& st = self->state;

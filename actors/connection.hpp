@@ -54,6 +54,8 @@ struct connection_init {
   std::chrono::milliseconds ack_check_interval{2000};  // re-resolve when acks stall this long
   double max_message_rate = 1000;           // client messages per second (<= 0: no limit)
   double message_burst = 1000;              // messages allowed at once above the rate
+  bool existing_only = false;               // resolve only a session with records (MCP
+                                            // requests naming a session id); else close 4404
 };
 
 /// Spawns a connection actor. Thread-safe. Send it (message_atom, text) per

@@ -79,7 +79,9 @@ void delivery_table::observe(const persistence::journal_record& rec) {
   if (rec.token == 0 && rec.msg_id == 0 && rec.credential.empty()) return;
   auto& e = entries_[rec.client];
   e.used_ms = std::max(e.used_ms, rec.time_ms);
-  if (rec.token != 0 && rec.cseq != 0) {
+  // A retired token is older than the table's current one: a pending input
+  // admitted before a snapshot that already counts it (poison guard).
+  if (rec.token != 0 && rec.cseq != 0 && !is_retired(e, rec.token)) {
     switch_token(e, rec.token);
     e.next_cseq = std::max(e.next_cseq, rec.cseq + 1);
   }

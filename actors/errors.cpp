@@ -16,6 +16,8 @@ const char* to_string(skein_error code) {
     case skein_error::rejoining: return "rejoining";
     case skein_error::handoff_timeout: return "handoff_timeout";
     case skein_error::handoff_failed: return "handoff_failed";
+    case skein_error::no_session: return "no_session";
+    case skein_error::overloaded: return "overloaded";
     case skein_error::store_failure: return "store_failure";
     case skein_error::fetch_failed: return "fetch_failed";
     case skein_error::no_member: return "no_member";

@@ -31,6 +31,8 @@ enum class skein_error : std::uint8_t {
   fence_failed,       // a replica did not record a new activation's epoch
   no_quorum,          // this node holds no quorum lease (runtime/quorum.hpp); ask again later
   handoff_failed,     // the target refused or lost an adopt: the activation stopped (ask again)
+  no_session,         // an existing-only resolve: the session has no records anywhere
+  overloaded,         // the node holds max_sessions activations and none is idle
 };
 
 /// "malformed_key", ... (the enumerator's name).

@@ -96,6 +96,10 @@ class kind_table {
 struct session_counters {
   std::atomic<std::uint32_t> clients{0};  // clients attached (joined, not yet left)
   std::atomic<std::uint64_t> inputs{0};   // inputs handled by this activation
+  /// Wall-clock ms since which the session has had no client and may be
+  /// passivated; 0 while a client is attached or if it may not be
+  /// (durability none). The directory passivates the oldest first.
+  std::atomic<std::int64_t> idle_since_ms{0};
 };
 
 struct node_metrics {
@@ -105,6 +109,8 @@ struct node_metrics {
   // counters
   std::atomic<std::uint64_t> connections_total{0};
   std::atomic<std::uint64_t> connections_refused{0};  // streams refused at max_connections
+  std::atomic<std::uint64_t> connections_refused_per_address{0};  // refused at max_connections_per_address
+  std::atomic<std::uint64_t> tls_handshake_failures{0};  // client TLS handshakes failed or timed out
   std::atomic<std::uint64_t> rate_limited{0};  // streams closed for exceeding the message rate
   std::atomic<std::uint64_t> messages_in{0};   // client frames received on this node
   std::atomic<std::uint64_t> messages_out{0};  // server frames delivered to streams on this node
@@ -116,6 +122,9 @@ struct node_metrics {
   std::atomic<std::uint64_t> migrations_out{0};
   std::atomic<std::uint64_t> membership_changes{0};
   std::atomic<std::uint64_t> slow_consumers{0};
+  std::atomic<std::uint64_t> poison_inputs{0};
+  std::atomic<std::uint64_t> passivations{0};   // activations stopped for being idle
+  std::atomic<std::uint64_t> sessions_refused{0};  // activations refused at max_sessions  // inputs quarantined (actors/poison.hpp)
   // store faults (persistence/, runtime/activation.cpp)
   std::atomic<std::uint64_t> corrupt_reads{0};  // activations whose local records were unreadable
   std::atomic<std::uint64_t> wal_tails_dropped{0};  // WAL files the store's open did not replay fully

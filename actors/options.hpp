@@ -25,10 +25,20 @@ struct kind_options {
   /// Outbound events kept beyond that, for clients that resume (at least).
   std::uint32_t outbox_keep = 256;
   durability durable = durability::local;
+  /// Journal each input as pending before its handler runs, so an input
+  /// whose handler crashes the process is quarantined by the next
+  /// activation instead of crashing it too (actors/poison.hpp). Costs one
+  /// more journal write per input. Ignored with durability none.
+  bool poison_guard = true;
+  /// Passivate (snapshot and stop) an activation that has had no client
+  /// for this many ms; the next request activates it again from the store.
+  /// 0 = never. Ignored with durability none (its state lives only in memory).
+  std::uint32_t idle_ms = 300000;
 };
 
 /// Sets one option by name ("snapshot_every", "snapshot_interval_ms",
-/// "keep_snapshots", "outbox_keep", "durability" = none|local|replicated). Throws
+/// "keep_snapshots", "outbox_keep", "durability" = none|local|replicated,
+/// "poison_guard" = on|off, "idle_ms"). Throws
 /// std::invalid_argument naming the option or value on error.
 void set_kind_option(kind_options& o, const std::string& name, const std::string& value);
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "actors/apply.hpp"
+#include "actors/poison.hpp"
 #include "actors/registry.hpp"
 #include "actors/session_key.hpp"
 #include "persistence/keys.hpp"
@@ -37,20 +38,35 @@ recovered_session recover_session(const persistence::session_records& records,
   for (auto& [jseq, rec] : records.journal) {
     if (jseq <= out.journal_seq) continue;  // folded into the snapshot already
     const auto where = persistence::printable(persistence::seq_key(key, jseq));
-    if (jseq != out.journal_seq + 1)
-      throw recovery_error("journal gap at " + where + ": expected seq "
-                           + std::to_string(out.journal_seq + 1));
-    try {
-      auto input = rec;  // apply_input takes the record it fills in live mode
-      apply_input(*out.logic, input, id, true);
-    } catch (const std::exception& e) {
-      throw recovery_error("journal entry " + where + " cannot be replayed: " + e.what());
+    const auto expected = out.journal_seq + 1 + out.pending.size();
+    if (jseq != expected)
+      throw recovery_error("journal gap at " + where + ": expected seq " + std::to_string(expected));
+    out.epoch = std::max(out.epoch, rec.epoch);
+    if (rec.status == persistence::input_status::pending) {
+      // Admitted, never known to be handled: the new activation runs it
+      // (after the poison check, actors/poison.hpp). Its client's delivery
+      // state already counts it, so a re-send is acknowledged, not applied.
+      out.delivery.observe(rec);
+      out.pending.emplace_back(jseq, rec);
+      continue;
     }
-    out.delivery.observe(rec);
+    if (!out.pending.empty())
+      throw recovery_error("journal entry " + where + " is handled but an earlier one is pending");
+    if (rec.status == persistence::input_status::quarantined) {
+      out.delivery.observe(rec);
+      out.quarantined.push_back(poison_fingerprint(rec));
+    } else {
+      try {
+        auto input = rec;  // apply_input takes the record it fills in live mode
+        apply_input(*out.logic, input, id, true);
+      } catch (const std::exception& e) {
+        throw recovery_error("journal entry " + where + " cannot be replayed: " + e.what());
+      }
+      out.delivery.observe(rec);
+      ++out.replayed;
+    }
     out.journal_seq = jseq;
     out.seq = rec.last_seq;
-    out.epoch = std::max(out.epoch, rec.epoch);
-    ++out.replayed;
   }
   return out;
 }

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,10 +39,21 @@ struct recovered_session {
   std::vector<snapshot_mark> snapshots;       // kept snapshots, oldest first
   std::uint64_t replayed = 0;                 // journal entries applied on top of the snapshot
   delivery_table delivery;                    // per-client dedup state (snapshot + journal)
+  /// Inputs admitted but not known to be handled (journal seq, record), in
+  /// order, after journal_seq: the new activation runs them (poison.hpp).
+  std::vector<std::pair<std::uint64_t, persistence::journal_record>> pending;
+  /// poison_fingerprint() of the quarantined inputs still in the journal.
+  std::vector<std::string> quarantined;
+  /// Set by the activation (poison.hpp): the index in `pending` of the input
+  /// whose handler crashed a test run; it is quarantined, not run.
+  std::optional<std::size_t> poison;
+  std::string poison_why;  // find_poison()'s reason (with `poison`)
 };
 
 /// Rebuilds `key` ("kind/id") from its records (`records.snapshots` oldest
-/// first, `records.journal` the entries after the newest snapshot). Throws
+/// first, `records.journal` the entries after the newest snapshot). Pending
+/// entries (a suffix of the journal) are not run but listed in `pending`;
+/// quarantined ones are skipped. Throws
 /// recovery_error (a malformed key, an unknown kind, a gap in the journal,
 /// state bytes that do not fit the behaviour, a journal entry that throws).
 /// Records without a snapshot or journal yield a fresh session. Reads

@@ -76,11 +76,16 @@ void set_kind_option(kind_options& o, const std::string& name, const std::string
   else if (name == "snapshot_interval_ms") o.snapshot_interval_ms = number();
   else if (name == "keep_snapshots") o.keep_snapshots = number();
   else if (name == "outbox_keep") o.outbox_keep = number();
+  else if (name == "idle_ms") o.idle_ms = number();
   else if (name == "durability") {
     if (value == "none") o.durable = durability::none;
     else if (value == "local") o.durable = durability::local;
     else if (value == "replicated") o.durable = durability::replicated;
     else throw std::invalid_argument("option durability: '" + value + "' is not none|local|replicated");
+  } else if (name == "poison_guard") {
+    if (value == "on" || value == "true") o.poison_guard = true;
+    else if (value == "off" || value == "false") o.poison_guard = false;
+    else throw std::invalid_argument("option poison_guard: '" + value + "' is not on|off");
   } else {
     throw std::invalid_argument("unknown kind option '" + name + "'");
   }

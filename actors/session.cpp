@@ -18,6 +18,45 @@ namespace {
 
 using namespace session_internal;
 
+/// Passivates the session if it is still idle: a forced snapshot, then the
+/// actor stops once it is committed (release() in session_gate.cpp). The
+/// directory forgets it on the down message; the next resolve recovers it.
+void passivate(session_actor* self) {
+  auto& st = self->state;
+  if (!st.clients.empty() || st.m != mode::serving || st.passivating || !st.guarded.empty()
+      || st.options.durable == durability::none)
+    return;
+  st.passivating = true;
+  persistence::write_batch batch;
+  maybe_snapshot(self, batch, true);
+  if (!batch.empty()) commit(self, std::move(batch), gated_output{});
+  release(self);
+}
+
+}  // namespace
+
+namespace session_internal {
+
+void became_idle(session_actor* self) {
+  auto& st = self->state;
+  const bool may = st.options.durable != durability::none;
+  if (st.counters) st.counters->idle_since_ms.store(may ? wall_clock_ms() : 0, std::memory_order_relaxed);
+  if (!may || st.options.idle_ms == 0) return;
+  self->delayed_send(self, std::chrono::milliseconds(st.options.idle_ms), passivate_atom::value,
+                     ++st.idle_gen);
+}
+
+void became_busy(session_actor* self) {
+  auto& st = self->state;
+  ++st.idle_gen;
+  st.passivating = false;  // a final snapshot in flight is harmless
+  if (st.counters) st.counters->idle_since_ms.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace session_internal
+
+namespace {
+
 caf::behavior session_fun(session_actor* self, session_init init) {
   auto& st = self->state;
   st.key = std::move(init.key);
@@ -25,6 +64,8 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   st.logic = std::move(init.recovered.logic);
   st.seq = init.recovered.seq;
   st.journal_seq = init.recovered.journal_seq;
+  st.admitted_seq = st.journal_seq;
+  st.quarantined = std::move(init.recovered.quarantined);
   st.snapshots.assign(init.recovered.snapshots.begin(), init.recovered.snapshots.end());
   st.delivery = std::move(init.recovered.delivery);
   st.epoch = init.epoch;
@@ -45,6 +86,10 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     }
   if (st.counters) st.counters->clients.store(static_cast<std::uint32_t>(st.clients.size()));
   set_view(self, init.view);
+  // Inputs the last activation admitted but did not finish (poison guard).
+  run_recovered(self, std::move(init.recovered.pending), init.recovered.poison,
+                init.recovered.poison_why);
+  if (st.clients.empty()) became_idle(self);
   self->set_down_handler([self](caf::down_msg& dm) {
     for (auto& [id, m] : self->state.clients)
       if (m.conn && m.conn.address() == dm.source) {
@@ -113,6 +158,9 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       release(self);
     },
     [self](members_atom, std::shared_ptr<const cluster_view>& view) { set_view(self, view); },
+    [self](passivate_atom, std::uint64_t gen) {
+      if (gen == 0 || gen == self->state.idle_gen) passivate(self);
+    },
     [self](fence_atom, const std::string&, std::uint64_t epoch) {
       if (epoch > self->state.epoch)
         fenced(self, "a newer activation (epoch " + std::to_string(epoch) + ") exists");

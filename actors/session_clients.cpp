@@ -20,7 +20,7 @@ bool admit(session_actor* self, const std::string& client_id, const input_origin
   if (v == delivery_table::verdict::repeat) {
     spdlog::debug("session {}: repeat of id {} (cseq {}) from {}", st.key, o.id, o.cseq, client_id);
     st.delivery.consume(client_id, o.token, o.cseq, o.id, wall_clock_ms());
-    ack_later(self, o.reply_to, o.cseq, o.id);
+    ack_later(self, o.reply_to, o.cseq, o.id, client_id);
     return true;
   }
   auto i = st.clients.find(client_id);
@@ -49,7 +49,7 @@ void drain_early(session_actor* self, const std::string& client_id) {
     input_origin o{c.token, next, in.id, in.reply_to};
     auto v = st.delivery.classify(client_id, o.token, o.cseq, o.id);
     if (v == delivery_table::verdict::duplicate) {
-      ack_later(self, o.reply_to, o.cseq, o.id);
+      ack_later(self, o.reply_to, o.cseq, o.id, client_id);
       continue;
     }
     if (v != delivery_table::verdict::apply && v != delivery_table::verdict::repeat) return;
@@ -70,6 +70,7 @@ void drop_client(session_actor* self, const std::string& client_id) {
     st.catching_up.erase(m.conn);
   }
   handle_input(self, input_kind::close, client_id, m.params_json, {});
+  if (st.clients.empty()) became_idle(self);
 }
 
 /// Inputs of one client are applied in its connection's cseq order, exactly
@@ -82,7 +83,7 @@ void on_message(session_actor* self, const std::string& client_id, const input_o
   if (i == st.clients.end()) {
     // A client that left; a re-sent id is still acknowledged, not applied.
     if (st.delivery.classify(client_id, 0, 0, o.id) == delivery_table::verdict::duplicate && o.id != 0)
-      return ack_later(self, o.reply_to, o.cseq, o.id);
+      return ack_later(self, o.reply_to, o.cseq, o.id, client_id);
     spdlog::warn("session {}: message from unknown client {}", st.key, client_id);
     return;
   }
@@ -94,7 +95,7 @@ void on_message(session_actor* self, const std::string& client_id, const input_o
       return;
     case delivery_table::verdict::duplicate:
       spdlog::debug("session {}: duplicate cseq {} id {} from {}", st.key, o.cseq, o.id, client_id);
-      return ack_later(self, o.reply_to, o.cseq, o.id);
+      return ack_later(self, o.reply_to, o.cseq, o.id, client_id);
     case delivery_table::verdict::early:
       i->second.early.emplace(o.cseq, early_input{o.id, std::move(text), o.reply_to});
       return;
@@ -147,6 +148,7 @@ void on_join(session_actor* self, const std::string& client_id, const std::strin
                   client_id);
     return;
   }
+  became_busy(self);
   auto& c = st.clients[client_id];
   if (c.conn && c.conn != conn) {
     self->demonitor(c.conn);

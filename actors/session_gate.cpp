@@ -14,13 +14,12 @@
 #include "actors/errors.hpp"
 #include "actors/liveness.hpp"
 #include "actors/session_state.hpp"
+#include "actors/poison.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/records.hpp"
 
 namespace skein::session_internal {
-
-namespace {
 
 /// Sends a frame to a connection, or holds it while the connection catches up.
 void send_frame(session_actor* self, const caf::actor& to, std::uint64_t seq,
@@ -41,8 +40,6 @@ void send_ack(session_actor* self, const caf::actor& to, std::uint64_t cseq, std
   else
     self->send(to, ack_atom::value, cseq, id, error);
 }
-
-}  // namespace
 
 void fenced(session_actor* self, const std::string& why) {
   spdlog::warn("session {} (epoch {}) stops: {}", self->state.key, self->state.epoch, why);
@@ -98,9 +95,16 @@ void release(session_actor* self) {
     for (auto& a : g.acks) send_ack(self, a.to, a.cseq, a.id, a.error);
     for (auto& f : g.frames)
       for (auto& conn : f.to) send_frame(self, conn, f.seq, f.frame);
+    const auto runs = g.runs;
     st.gate.pop_front();
+    if (runs != 0 && !run_guarded(self, runs)) return;
   }
   if (st.gate.empty() && st.m == mode::handing_off && !st.shipping) ship(self);
+  if (st.gate.empty() && st.passivating && st.m == mode::serving) {
+    spdlog::debug("session {}: passivated (idle)", st.key);
+    metrics().passivations.fetch_add(1, std::memory_order_relaxed);
+    self->quit();
+  }
 }
 
 /// Writes `batch` locally and to the replica set; `g` waits for both.
@@ -131,7 +135,7 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
   });
 }
 
-/// Journals one input, runs it, records and routes its outputs.
+/// Builds one input's record; runs it, or (poison guard) admits it first.
 void handle_input(session_actor* self, input_kind kind, const std::string& client_id,
                   const std::string& params_json, const std::string& text, bool reset,
                   const input_origin* origin) {
@@ -140,33 +144,46 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
   rec.time_ms = wall_clock_ms();
   rec.epoch = st.epoch;
   if (kind == input_kind::open) rec.credential = st.delivery.credential(client_id);
+  caf::actor reply_to;
   if (origin) {
     rec.token = origin->token;
     rec.cseq = origin->cseq;
     rec.msg_id = origin->id;
+    st.delivery.consume(client_id, origin->token, origin->cseq, origin->id, rec.time_ms);
+    if (origin->cseq != 0 || origin->id != 0) reply_to = origin->reply_to;
   }
+  if (guard_on(st)) return admit_guarded(self, std::move(rec), reply_to);
+  run_input(self, std::move(rec), st.journal_seq + 1, reply_to);
+}
+
+/// Runs one input's handler; commits its record (journal seq `jseq`) and
+/// outputs. Returns false if the activation stopped.
+bool run_input(session_actor* self, persistence::journal_record rec, std::uint64_t jseq,
+               const caf::actor& reply_to) {
+  auto& st = self->state;
+  rec.status = persistence::input_status::applied;
+  rec.time_ms = wall_clock_ms();
+  const auto kind = parse_input_kind(rec.kind_of_input);
   std::vector<output> outs;
   std::string rejected;
   try {
     outs = apply_input(*st.logic, rec, st.id, false, st.seeder(), &rejected);
   } catch (const std::exception& e) {
     // A bug in the behaviour, not bad input: the in-memory state may be
-    // half-changed, so this activation stops without journaling the input;
-    // the next one recovers from the store.
+    // half-changed, so this activation stops without journaling the input
+    // as handled; the next one recovers from the store (with the poison
+    // guard, it finds the input pending and quarantines it).
     spdlog::error("session {}: handler failed, stopping activation: {}", st.key, e.what());
     self->quit(make_error(skein_error::handler_failed, std::string("handler failed: ") + e.what()));
-    return;
+    return false;
   }
   persistence::write_batch batch;
   gated_output g;
   const bool immediate = st.options.durable == durability::none;
-  if (origin) {
-    st.delivery.consume(client_id, origin->token, origin->cseq, origin->id, rec.time_ms);
-    if (origin->reply_to && (origin->cseq != 0 || origin->id != 0)) {
-      pending_ack a{origin->reply_to, origin->cseq, origin->id, rejected};
-      if (immediate) send_ack(self, a.to, a.cseq, a.id, a.error);
-      else g.acks.push_back(std::move(a));
-    }
+  if (reply_to) {
+    pending_ack a{reply_to, rec.cseq, rec.msg_id, rejected};
+    if (immediate) send_ack(self, a.to, a.cseq, a.id, a.error);
+    else g.acks.push_back(std::move(a));
   }
   for (auto& o : outs) {
     gated_frame f;
@@ -189,7 +206,9 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
   }
   rec.outputs = static_cast<std::uint32_t>(outs.size());
   rec.last_seq = st.seq;
-  batch.put_journal(st.key, ++st.journal_seq, rec);
+  st.journal_seq = jseq;
+  st.admitted_seq = std::max(st.admitted_seq, jseq);
+  batch.put_journal(st.key, jseq, rec);
   ++st.inputs_since_snapshot;
   metrics().inputs.fetch_add(1, std::memory_order_relaxed);
   auto& kc = metrics().kinds.at(st.kind_slot);
@@ -203,20 +222,27 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
   metrics().outbox_events.fetch_add(outs.size(), std::memory_order_relaxed);
   maybe_snapshot(self, batch, false);
   commit(self, std::move(batch), std::move(g));
+  return true;
 }
 
 /// Owes `to` an ack for an input that needs no new batch (a duplicate): it
 /// goes out once everything before it is released.
-void ack_later(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id) {
+void ack_later(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id,
+               const std::string& client) {
   auto& st = self->state;
   if (!to) return;
+  std::string error;
+  if (!st.quarantine_acks.empty())
+    if (auto q = st.quarantine_acks.find({client, cseq != 0 ? cseq : id});
+        q != st.quarantine_acks.end())
+      error = q->second;
   if (st.gate.empty()) {
-    send_ack(self, to, cseq, id, std::string{});
+    send_ack(self, to, cseq, id, error);
     return;
   }
   gated_output g;
   g.local_done = true;
-  g.acks.push_back({to, cseq, id, {}});
+  g.acks.push_back({to, cseq, id, error});
   st.gate.push_back(std::move(g));
 }
 

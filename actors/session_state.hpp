@@ -75,6 +75,16 @@ struct gated_output {
   std::string bytes;               // the encoded batch, re-sent to a replica new to the set
   std::vector<pending_ack> acks;   // released before the frames
   std::vector<gated_frame> frames;
+  std::uint64_t runs = 0;          // poison guard: the journal seq of the input
+                                   // whose handler runs once this batch is released
+};
+
+/// Poison guard (actors/poison.hpp): an admitted input whose pending record
+/// is being committed; its handler runs once that is durable.
+struct guarded_input {
+  std::uint64_t jseq = 0;
+  persistence::journal_record rec;  // as admitted (status pending)
+  caf::actor reply_to;              // where its ack goes (null: nobody waits)
 };
 
 /// An input that overtook an earlier one of its connection.
@@ -145,7 +155,11 @@ struct session_state {
   std::string key, id;
   std::shared_ptr<behaviour_instance> logic;
   std::uint64_t seq = 0;          // last event seq
-  std::uint64_t journal_seq = 0;  // last journal seq
+  std::uint64_t journal_seq = 0;  // last journal seq handled (folded into the state)
+  std::uint64_t admitted_seq = 0; // last journal seq given to an input (>= journal_seq)
+  std::deque<guarded_input> guarded;   // admitted inputs waiting for their handler, in order
+  std::vector<std::string> quarantined;  // poison_fingerprint()s refused without running
+  std::map<std::pair<std::string, std::uint64_t>, std::string> quarantine_acks;  // (client, cseq) -> error
   std::uint64_t epoch = 0;
   kind_options options;
   persistence::committer* committer = nullptr;
@@ -178,6 +192,9 @@ struct session_state {
   std::vector<stashed> stash;
   caf::actor successor;
   std::uint64_t forwarded = 0;
+  // passivation
+  std::uint64_t idle_gen = 0;   // a passivate_atom of another generation is stale
+  bool passivating = false;     // the final snapshot is committing; stop when released
 };
 
 using session_actor = caf::stateful_actor<session_state>;
@@ -197,13 +214,57 @@ void release(session_actor* self);
 /// Writes `batch` locally and to the replica set; `g` waits for both.
 void commit(session_actor* self, persistence::write_batch batch, gated_output g);
 
-/// Journals one input, runs it, records and routes its outputs.
+/// Sends a frame to a connection, or holds it while the connection catches up.
+void send_frame(session_actor* self, const caf::actor& to, std::uint64_t seq,
+                const std::string& frame);
+
+/// Sends an ack, or holds it (behind the held frames) while `to` catches up.
+void send_ack(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id,
+              const std::string& error);
+
+/// Runs one input's handler; commits its record (journal seq `jseq`) and
+/// outputs; its ack (if `reply_to`) waits in the gate. Returns false if the
+/// activation stopped.
+bool run_input(session_actor* self, persistence::journal_record rec, std::uint64_t jseq,
+               const caf::actor& reply_to);
+
+/// Journals one input, runs it, records and routes its outputs (with the
+/// poison guard: journals it as pending and runs it once that is durable).
 void handle_input(session_actor* self, input_kind kind, const std::string& client_id,
                   const std::string& params_json, const std::string& text, bool reset = false,
                   const input_origin* origin = nullptr);
 
 /// Owes `to` an ack for an input that needs no new batch (a duplicate).
-void ack_later(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id);
+/// A re-send of a quarantined input gets its error instead.
+void ack_later(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id,
+               const std::string& client = {});
+
+/// A new activation: the inputs recovery found pending are run in order,
+/// the one find_poison() named (`poison`, `why`) quarantined instead.
+void run_recovered(session_actor* self,
+                   std::vector<std::pair<std::uint64_t, persistence::journal_record>> pending,
+                   std::optional<std::size_t> poison, const std::string& why);
+
+// -- session_guard.cpp (actors/poison.hpp) ---------------------------------
+
+/// Whether inputs of this session are journaled as pending before they run.
+bool guard_on(const session_state& st);
+
+/// Journals `rec` as pending under the next journal seq; its handler runs
+/// when that batch is released (run_guarded).
+void admit_guarded(session_actor* self, persistence::journal_record rec, const caf::actor& reply_to);
+
+/// The pending record of `jseq` is durable: run (or refuse) that input.
+/// Returns false if the activation stopped.
+bool run_guarded(session_actor* self, std::uint64_t jseq);
+
+// -- session.cpp -------------------------------------------------------------
+
+/// The last client left (or none came): passivate after idle_ms.
+void became_idle(session_actor* self);
+
+/// A client (re)joins: no passivation.
+void became_busy(session_actor* self);
 
 // -- session_clients.cpp -----------------------------------------------------
 

@@ -23,6 +23,7 @@ struct node_args {
   std::string data;          // RocksDB directory
   std::size_t max_frame = 1 << 20;
   std::size_t max_connections = 16384;  // client streams per node
+  std::size_t max_sessions = 100000;    // activations per node (0: no cap)
   double max_message_rate = 1000;       // messages/s per client stream (0: no limit)
   double message_burst = 1000;
   bool sync = false;
@@ -33,6 +34,9 @@ struct node_args {
   std::string jwt_public_key_file;   // PEM RSA (RS256) or EC P-256 (ES256) public key
   std::string admin_token_file;      // empty: DATA/admin.token, created if missing
   std::string cluster_tls_dir;       // ca.pem, node.pem, node.key: mutual TLS on the cluster port
+  std::string tls_cert_file;         // client TLS: PEM certificate chain (with tls_key_file)
+  std::string tls_key_file;          // client TLS: PEM private key (with tls_cert_file)
+  std::size_t max_connections_per_address = 0;  // client streams per remote address (0: no limit)
 };
 int run_node(const node_args& args, const behaviour_registry& registry);
 
@@ -42,6 +46,7 @@ struct launch_args {
   std::string data = "data";
   std::size_t max_frame = 1 << 20;
   std::size_t max_connections = 16384;
+  std::size_t max_sessions = 100000;
   double max_message_rate = 1000;
   double message_burst = 1000;
   bool sync = false;
@@ -55,6 +60,9 @@ struct launch_args {
   std::string jwt_public_key_file;  // passed to every node
   std::string admin_token_file;     // passed to every node; empty: DATA/admin.token (created, 0600)
   bool cluster_tls = false;         // make a CA and node certificates in DATA/tls; mutual TLS
+  std::string tls_cert_file;        // client TLS, passed to every node (with tls_key_file)
+  std::string tls_key_file;         // client TLS, passed to every node (with tls_cert_file)
+  std::size_t max_connections_per_address = 0;  // passed to every node
 };
 int run_launch(const launch_args& args, const std::string& self_exe);
 
@@ -112,15 +120,27 @@ struct new_args {
 /// Writes the project; 0 done, 1 error (exists, bad name, cannot write).
 int run_new(const new_args& args);
 
-/// METHOD http://HOST:PORT/TARGET (Beast, synchronous). Returns the status
-/// code (0 if the request failed) and fills body.
-/// `bearer` non-empty: sent as Authorization: Bearer BEARER.
+/// How http_request reaches a node. `on` false: plain http. `on` true:
+/// https, the server's certificate verified (chain and HOST: an IP address
+/// or a DNS name) against `ca_file`, or the system's trust store when empty
+/// (SSL_CERT_FILE honoured); `verify` false skips that check, which only
+/// the launcher's /healthz probe of its own children on loopback does (it
+/// sends no secret and trusts no answer beyond "up").
+struct http_tls {
+  bool on = false;
+  bool verify = true;
+  std::string ca_file;
+};
+
+/// METHOD http(s)://HOST:PORT/TARGET (Beast, synchronous). Returns the
+/// status code (0 if the request failed, TLS verification included) and
+/// fills body. `bearer` non-empty: sent as Authorization: Bearer BEARER.
 int http_request(const std::string& method, const std::string& host, std::uint16_t port,
                  const std::string& target, std::string& body, int timeout_ms,
-                 const std::string& bearer = {});
+                 const std::string& bearer = {}, const http_tls& tls = {});
 inline int http_get(const std::string& host, std::uint16_t port, const std::string& target,
-                    std::string& body, int timeout_ms) {
-  return http_request("GET", host, port, target, body, timeout_ms);
+                    std::string& body, int timeout_ms, const http_tls& tls = {}) {
+  return http_request("GET", host, port, target, body, timeout_ms, {}, tls);
 }
 
 }  // namespace skein::cli

@@ -18,16 +18,25 @@ namespace {
 struct base_url {
   std::string host;
   std::uint16_t port = 0;
+  http_tls tls;  // https://: verified against the system's trust store (SSL_CERT_FILE)
 };
 
 base_url parse_base(const std::string& url) {
   std::string rest = url;
-  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  base_url out;
+  if (rest.rfind("http://", 0) == 0) {
+    rest = rest.substr(7);
+  } else if (rest.rfind("https://", 0) == 0) {
+    rest = rest.substr(8);
+    out.tls.on = true;
+  }
   auto slash = rest.find('/');
   if (slash != std::string::npos) rest = rest.substr(0, slash);
   auto colon = rest.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument("--node wants http://HOST:PORT");
-  return {rest.substr(0, colon), static_cast<std::uint16_t>(std::stoi(rest.substr(colon + 1)))};
+  if (colon == std::string::npos) throw std::invalid_argument("--node wants http(s)://HOST:PORT");
+  out.host = rest.substr(0, colon);
+  out.port = static_cast<std::uint16_t>(std::stoi(rest.substr(colon + 1)));
+  return out;
 }
 
 std::string encode(const std::string& s) {
@@ -54,7 +63,7 @@ int run_ctl(const ctl_args& args) {
   std::string body;
   int status = 0;
   if (args.command == "status") {
-    status = http_request("GET", base.host, base.port, "/cluster", body, 5000, token);
+    status = http_request("GET", base.host, base.port, "/cluster", body, 5000, token, base.tls);
     if (status == 200) {
       auto j = nlohmann::json::parse(body, nullptr, false);
       if (j.is_object()) {
@@ -68,14 +77,14 @@ int run_ctl(const ctl_args& args) {
   } else if (args.command == "drain") {
     if (args.name.empty()) throw std::invalid_argument("ctl drain NAME");
     status = http_request("POST", base.host, base.port, "/admin/drain?node=" + encode(args.name),
-                          body, 10000, token);
+                          body, 10000, token, base.tls);
   } else {
     if (args.name.empty() || args.to.empty()) throw std::invalid_argument("ctl move kind/id --to NAME");
     if (!session_key::parse(args.name))
       throw std::invalid_argument("ctl move: bad session key: " + session_key::why_invalid(args.name));
     status = http_request("POST", base.host, base.port,
                           "/admin/move?key=" + encode(args.name) + "&to=" + encode(args.to), body,
-                          10000, token);
+                          10000, token, base.tls);
   }
   std::cout << body << '\n';
   if (status == 0) std::cerr << "ctl: no answer from " << args.node << '\n';

@@ -63,7 +63,10 @@ json session_records(const persistence::store& store, const std::string& key) {
       arr.push_back({{"journal_seq", seq}, {"client", r.client}, {"input", r.kind_of_input},
                      {"payload", json_or_text(r.payload)}, {"time_ms", r.time_ms},
                      {"random", r.random}, {"epoch", r.epoch}, {"last_seq", r.last_seq},
-                     {"outputs", r.outputs}});
+                     {"outputs", r.outputs},
+                     {"status", r.status == persistence::input_status::applied   ? "applied"
+                                : r.status == persistence::input_status::pending ? "pending"
+                                                                                 : "quarantined"}});
     return arr;
   });
   section("outbox_records", [&] {

@@ -100,9 +100,12 @@ pid_t spawn_node(const std::string& exe, const std::vector<std::string>& args,
 }
 
 /// Up, connected to every member it knows, and knowing `peers` others (-1: any).
-bool is_healthy(const child& c, int peers) {
+/// `tls`: the nodes serve https (client TLS); probed without verifying the
+/// certificate (our own children on loopback; nothing secret is sent).
+bool is_healthy(const child& c, int peers, bool tls) {
   std::string body;
-  if (http_get("127.0.0.1", c.http_port, "/healthz", body, 1000) != 200) return false;
+  if (http_get("127.0.0.1", c.http_port, "/healthz", body, 1000, http_tls{tls, false, {}}) != 200)
+    return false;
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_object() || j.value("state", "") != "up") return false;
   const int known = j.value("peers", -1), connected = j.value("peers_connected", -2);
@@ -148,6 +151,12 @@ void stop_children(std::vector<child>& children) {
 }  // namespace
 
 int run_launch(const launch_args& args, const std::string& self_exe) {
+  if (args.tls_cert_file.empty() != args.tls_key_file.empty())
+    throw std::invalid_argument("client TLS needs both --tls-cert and --tls-key (got only "
+                                + std::string(args.tls_cert_file.empty() ? "--tls-key" : "--tls-cert")
+                                + ")");
+  const bool client_tls = !args.tls_cert_file.empty();
+  const std::string scheme = client_tls ? "https://" : "http://";
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -218,6 +227,9 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
                                "--data", (std::filesystem::path(args.data) / c.name).string(),
                                "--max-frame", std::to_string(args.max_frame),
                                "--max-connections", std::to_string(args.max_connections),
+                               "--max-sessions", std::to_string(args.max_sessions),
+                               "--max-connections-per-address",
+                               std::to_string(args.max_connections_per_address),
                                "--max-message-rate", std::to_string(args.max_message_rate),
                                "--message-burst", std::to_string(args.message_burst),
                                "--replicas", std::to_string(args.replicas)};
@@ -233,7 +245,9 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
     a.push_back("--admin-token-file");
     a.push_back(admin_token_file);
     for (auto [flag, file] : {std::pair{"--jwt-secret-file", &args.jwt_secret_file},
-                              std::pair{"--jwt-public-key-file", &args.jwt_public_key_file}})
+                              std::pair{"--jwt-public-key-file", &args.jwt_public_key_file},
+                              std::pair{"--tls-cert", &args.tls_cert_file},
+                              std::pair{"--tls-key", &args.tls_key_file}})
       if (!file->empty()) {
         a.push_back(flag);
         a.push_back(*file);
@@ -284,7 +298,7 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
         return 1;
       }
       bool all = true;
-      for (auto* c : group) all = is_healthy(*c, peers) && all;
+      for (auto* c : group) all = is_healthy(*c, peers, client_tls) && all;
       if (all) return 0;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -312,9 +326,9 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
   if (rc == 130) return 0;
   if (rc != 0) return rc;
   for (auto& c : children)
-    std::cout << "node " << c.name << " http://127.0.0.1:" << c.http_port << '\n';
+    std::cout << "node " << c.name << " " << scheme << "127.0.0.1:" << c.http_port << '\n';
   if (!args.add_node)
-    std::cout << "dashboard http://127.0.0.1:" << children.front().http_port << "/\n";
+    std::cout << "dashboard " << scheme << "127.0.0.1:" << children.front().http_port << "/\n";
   std::cout << "ready" << std::endl;
 
   using clock = std::chrono::steady_clock;

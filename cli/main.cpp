@@ -52,6 +52,18 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
                        "(none: plaintext BASP, for development)");
   node_cmd->add_option("--max-connections", node.max_connections,
                        "client streams (/ws, /sse) this node holds; more: 503")->capture_default_str();
+  node_cmd->add_option("--max-sessions", node.max_sessions,
+                       "activations this node holds; over it the oldest idle ones are passivated, "
+                       "and with none idle a new activation is refused (close 1013) (0: no cap)")
+    ->capture_default_str();
+  node_cmd->add_option("--max-connections-per-address", node.max_connections_per_address,
+                       "client streams (/ws, /sse) one remote IP address may hold on this node; "
+                       "more: 503 (0: no limit; proxies and load generators share addresses)")
+    ->capture_default_str();
+  node_cmd->add_option("--tls-cert", node.tls_cert_file,
+                       "PEM certificate chain (leaf first): serve https and wss on --listen "
+                       "(needs --tls-key; without both: plain http, for loopback and development)");
+  node_cmd->add_option("--tls-key", node.tls_key_file, "PEM private key of --tls-cert");
   node_cmd->add_option("--max-message-rate", node.max_message_rate,
                        "messages/s one client stream may send beyond the burst; more: 1008 (0: off)")
     ->capture_default_str();
@@ -93,6 +105,13 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
                        "port with mutual TLS");
   launch_cmd->add_option("--max-connections", launch.max_connections, "passed to every node")
     ->capture_default_str();
+  launch_cmd->add_option("--max-sessions", launch.max_sessions, "passed to every node")
+    ->capture_default_str();
+  launch_cmd->add_option("--max-connections-per-address", launch.max_connections_per_address,
+                         "passed to every node")->capture_default_str();
+  launch_cmd->add_option("--tls-cert", launch.tls_cert_file,
+                         "client TLS (https, wss), passed to every node; needs --tls-key");
+  launch_cmd->add_option("--tls-key", launch.tls_key_file, "passed to every node with --tls-cert");
   launch_cmd->add_option("--max-message-rate", launch.max_message_rate, "passed to every node")
     ->capture_default_str();
   launch_cmd->add_option("--message-burst", launch.message_burst, "passed to every node")

@@ -1,6 +1,9 @@
 // `node`: one node in the foreground until SIGINT or SIGTERM.
 #include <sys/resource.h>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <unistd.h>
 #include <stdexcept>
@@ -49,6 +52,20 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto [host, port] = split_host_port(args.listen);
+  // Half a TLS configuration would silently serve plain http: refuse it.
+  if (args.tls_cert_file.empty() != args.tls_key_file.empty())
+    throw std::invalid_argument("client TLS needs both --tls-cert and --tls-key (got only "
+                                + std::string(args.tls_cert_file.empty() ? "--tls-key" : "--tls-cert")
+                                + ")");
+  const bool tls = !args.tls_cert_file.empty();
+  // Unreadable files: say so before anything starts (the server checks the
+  // contents: a chain, a key, and that they match).
+  for (auto [flag, file] : {std::pair{"--tls-cert", &args.tls_cert_file},
+                            std::pair{"--tls-key", &args.tls_key_file}})
+    if (tls && !std::ifstream(*file))
+      throw std::invalid_argument(std::string(flag) + " " + *file + ": cannot read: "
+                                  + std::strerror(errno));
+  const std::string scheme = tls ? "https://" : "http://";
   node_options opts;
   opts.name = args.name;
   opts.http_host = host;
@@ -57,7 +74,10 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   opts.cluster_port = args.cluster_port;
   if (!args.advertise.empty()) {
     auto [ahost, aport] = split_host_port(args.advertise, "--advertise");
-    opts.advertise_url = "http://" + ahost + ":" + std::to_string(aport);
+    opts.advertise_url = scheme + ahost + ":" + std::to_string(aport);
+  } else if (tls) {
+    // Members and /gateway hand this URL to clients: it says https.
+    opts.advertise_url = scheme + host + ":" + std::to_string(port);
   }
   if (!args.cluster_advertise.empty())
     std::tie(opts.cluster_advertise_host, opts.cluster_advertise_port) =
@@ -66,6 +86,7 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   opts.cluster_tls_dir = args.cluster_tls_dir;
   opts.seeds = parse_addresses(args.seeds);
   opts.replicas = args.replicas;
+  opts.max_sessions = args.max_sessions;
   opts.failure_timeout = std::chrono::milliseconds(args.failure_timeout_ms);
   opts.heartbeat_interval = std::chrono::milliseconds(args.heartbeat_ms);
   // A drained node stops like on SIGTERM and exits 0.
@@ -78,6 +99,9 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   sopts.port = port;
   sopts.max_frame = args.max_frame;
   sopts.max_connections = args.max_connections;
+  sopts.max_connections_per_address = args.max_connections_per_address;
+  sopts.tls_cert_file = args.tls_cert_file;
+  sopts.tls_key_file = args.tls_key_file;
   sopts.max_message_rate = args.max_message_rate;
   sopts.message_burst = args.message_burst;
   raise_fd_limit();

@@ -62,6 +62,22 @@ int run_replay(const replay_args& args, const behaviour_registry& registry) {
     if (js != jseq + 1)
       throw std::runtime_error("journal gap in " + key + ": expected " + std::to_string(jseq + 1)
                                + ", found " + std::to_string(js));
+    if (rec.status != persistence::input_status::applied) {
+      // Never applied: a poison input quarantined (its error event is an
+      // output), or one still pending when the store was read.
+      const bool q = rec.status == persistence::input_status::quarantined;
+      json step{{"journal_seq", js},
+                {"input", {{"kind", rec.kind_of_input}, {"client", rec.client},
+                           {"payload", json_or_text(rec.payload)}}},
+                {"status", q ? "quarantined" : "pending"}};
+      if (args.json) std::cout << step.dump() << '\n';
+      else std::cout << "#" << js << " " << rec.kind_of_input << " from " << rec.client << ": "
+                     << (q ? "QUARANTINED (its handler crashed a node), not applied"
+                           : "PENDING (not handled yet), not applied") << '\n';
+      jseq = js;
+      if (q) seq = rec.last_seq;
+      continue;
+    }
     std::string divergence;
     std::vector<output> outs;
     try {

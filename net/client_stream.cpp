@@ -21,8 +21,9 @@ stream_limits stream_limits::from(const server_options& o) {
 
 std::size_t queued_bytes_total() { return node_queued_bytes.load(std::memory_order_relaxed); }
 
-client_stream::client_stream(server_context& ctx, asio::any_io_executor ex, stream_limits limits)
-  : ctx_(ctx), executor_(std::move(ex)), limits_(limits) {}
+client_stream::client_stream(server_context& ctx, asio::any_io_executor ex, stream_limits limits,
+                             address_slot slot)
+  : ctx_(ctx), executor_(std::move(ex)), limits_(limits), slot_(std::move(slot)) {}
 
 client_stream::~client_stream() {
   release(bytes_);

@@ -29,6 +29,7 @@
 #include "actors/connection.hpp"
 #include "actors/metrics.hpp"
 #include "actors/transport.hpp"
+#include "net/address_limit.hpp"
 #include "net/detail.hpp"
 
 namespace skein::net_detail {
@@ -56,9 +57,13 @@ class client_stream : public std::enable_shared_from_this<client_stream> {
   virtual void on_frame(std::string) {}
   /// The connection actor closes the stream (WebSocket close code), on the strand.
   virtual void on_transport_close(std::uint16_t, std::string) {}
+  /// Keeps `slot` (this stream's place under the per-address limit) until
+  /// this stream is destroyed.
+  void hold(address_slot slot) { slot_ = std::move(slot); }
 
  protected:
-  client_stream(server_context& ctx, asio::any_io_executor ex, stream_limits limits);
+  client_stream(server_context& ctx, asio::any_io_executor ex, stream_limits limits,
+                address_slot slot = {});
 
   template <class T>
   std::shared_ptr<T> self() { return std::static_pointer_cast<T>(shared_from_this()); }
@@ -111,6 +116,7 @@ class client_stream : public std::enable_shared_from_this<client_stream> {
   caf::actor conn_;
   std::uint64_t conn_id_ = 0;
   bool left_ = false;
+  address_slot slot_;
 
  protected:
   /// The `transport` label of this stream's counters (set by the subclass).

@@ -23,11 +23,18 @@
 #include <caf/fwd.hpp>
 #include <nlohmann/json.hpp>
 
+#include "net/address_limit.hpp"
 #include "net/auth.hpp"
 #include "net/server.hpp"
 #include "net/url.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace skein::net_detail {
+
+class any_stream;  // net/any_stream.hpp: a connection's plain or TLS byte stream
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -41,6 +48,11 @@ struct server_context {
   server_options opts;
   std::string server_header = "skein";
   jwt_verifier verifier{opts.auth};  // client tokens (net/auth.hpp)
+  // Client TLS (opts.tls_cert_file): the server's certificate and key; null
+  // for plain HTTP. Set once before the first accept, then only read.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  // Client streams per remote address (opts.max_connections_per_address).
+  std::shared_ptr<address_counts> per_address = std::make_shared<address_counts>();
 
   // Origins (scheme://host:port) of the cluster's members, from the last
   // /cluster answer: the only origins /cluster* answers allow (CORS).
@@ -71,7 +83,9 @@ struct request_context {
   /// Takes the connection over (streams: WebSocket, SSE). After this,
   /// respond must not be called. Call on the connection's strand, i.e. from
   /// within the route function itself.
-  std::function<beast::tcp_stream()> take_stream;
+  std::function<any_stream()> take_stream;
+  /// The peer's IP address (text, e.g. "127.0.0.1"); empty if unknown.
+  std::string remote_address;
 };
 
 /// A route handler: called by the route table (net/routes.cpp) only for a
@@ -139,7 +153,7 @@ std::int64_t open_event_streams();
 /// A random 128-bit client id as 32 hex digits.
 std::string new_client_id();
 
-/// Starts an HTTP session on an accepted socket.
-void start_http_session(tcp::socket socket, server_context& ctx);
+/// Starts an HTTP session on an accepted connection (TLS: after its handshake).
+void start_http_session(any_stream stream, server_context& ctx);
 
 }  // namespace skein::net_detail

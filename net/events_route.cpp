@@ -52,7 +52,7 @@ stream_limits event_limits(const server_options& o) {
 
 class event_stream final : public http_exchange {
  public:
-  event_stream(beast::tcp_stream&& s, server_context& ctx, unsigned version)
+  event_stream(any_stream&& s, server_context& ctx, unsigned version)
     : http_exchange(std::move(s), ctx, version, false, event_limits(ctx.opts)) {
     open_streams.fetch_add(1, std::memory_order_relaxed);
     transport_ = transport_slot::events;

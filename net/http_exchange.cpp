@@ -8,11 +8,11 @@
 
 namespace skein::net_detail {
 
-http_exchange::http_exchange(beast::tcp_stream&& stream, server_context& ctx, unsigned version,
+http_exchange::http_exchange(any_stream&& stream, server_context& ctx, unsigned version,
                              bool keep_alive)
   : http_exchange(std::move(stream), ctx, version, keep_alive, stream_limits::from(ctx.opts)) {}
 
-http_exchange::http_exchange(beast::tcp_stream&& stream, server_context& ctx, unsigned version,
+http_exchange::http_exchange(any_stream&& stream, server_context& ctx, unsigned version,
                              bool keep_alive, stream_limits limits)
   : client_stream(ctx, stream.get_executor(), limits),
     stream_(std::move(stream)),
@@ -28,11 +28,13 @@ void http_exchange::send_response(response res) {
   auto sp = std::make_shared<response>(std::move(res));
   http::async_write(stream_, *sp, [self = self<http_exchange>(), sp](beast::error_code ec, std::size_t) {
     if (!ec && sp->keep_alive()) {
-      start_http_session(self->stream_.release_socket(), self->ctx_);
+      start_http_session(std::move(self->stream_), self->ctx_);
       return;
     }
-    beast::error_code ignored;
-    self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (ec) return;
+    self->stream_.async_end(std::chrono::seconds(5), [self](beast::error_code) {
+      if (self->stream_.is_tls()) self->stream_.close();
+    });
   });
   finish();
 }
@@ -67,9 +69,7 @@ void http_exchange::end_sse() {
 
 void http_exchange::abort_now() {
   if (finished_) return;
-  beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.socket().close(ignored);
+  stream_.close();
   finish();
 }
 
@@ -90,7 +90,7 @@ void http_exchange::start_write(const std::string& data) {
 }
 
 void http_exchange::watch_peer() {
-  stream_.socket().async_read_some(
+  stream_.async_read_some(
     asio::buffer(peer_buf_), [self = self<http_exchange>()](beast::error_code ec, std::size_t) {
       if (self->finished_) return;
       if (ec) return self->abort_now();  // the client went away

@@ -1,5 +1,6 @@
-// One plain HTTP connection: reads requests (keep-alive) and hands each to
-// the routes (net/routes.cpp), which answer or take the stream over.
+// One HTTP connection (plain or TLS, net/any_stream.hpp): reads requests
+// (keep-alive) and hands each to the routes (net/routes.cpp), which answer
+// or take the stream over.
 #include <chrono>
 
 #include <nlohmann/json.hpp>
@@ -7,6 +8,7 @@
 #include "actors/registry.hpp"
 #include "actors/metrics.hpp"
 #include "actors/session_key.hpp"
+#include "net/any_stream.hpp"
 #include "net/detail.hpp"
 #include "net/input_check.hpp"
 #include "runtime/node.hpp"
@@ -55,7 +57,11 @@ namespace {
 
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(tcp::socket&& socket, server_context& ctx) : stream_(std::move(socket)), ctx_(ctx) {}
+  http_session(any_stream&& stream, server_context& ctx) : stream_(std::move(stream)), ctx_(ctx) {
+    beast::error_code ec;
+    auto ep = stream_.tcp().socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = ep.address().to_string();
+  }
 
   void run() {
     asio::dispatch(stream_.get_executor(),
@@ -74,7 +80,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void on_read(beast::error_code ec, std::size_t) {
     if (ec == http::error::end_of_stream) return do_shutdown();
     if (ec == http::error::body_limit) {
-      request_context rc{ctx_, parser_->get(), {}, {}, {}};
+      request_context rc{ctx_, parser_->get(), {}, {}, {}, remote_address_};
       auto res = error_response(rc, http::status::payload_too_large, "request body too large");
       res.keep_alive(false);
       return send(std::move(res));
@@ -82,7 +88,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (ec) return;
     stream_.expires_never();
     auto self = shared_from_this();
-    request_context rc{ctx_, parser_->release(), {}, {}, {}};
+    request_context rc{ctx_, parser_->release(), {}, {}, {}, remote_address_};
     auto raw = rc.req.target();
     std::string why;
     auto parsed = parse_target(std::string_view(raw.data(), raw.size()), &why);
@@ -113,9 +119,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
   }
 
   void do_shutdown() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    linger();
+    // TLS: close_notify, then the peer's (bounded like the lingering below).
+    stream_.async_end(std::chrono::seconds(5), [self = shared_from_this()](beast::error_code) {
+      if (self->stream_.is_tls()) return self->stream_.close();
+      self->linger();
+    });
   }
 
   // Lingering close: reads and drops what the client still sends (the rest
@@ -131,16 +139,17 @@ class http_session : public std::enable_shared_from_this<http_session> {
   }
   std::array<char, 4096> discard_{};
 
-  beast::tcp_stream stream_;
+  any_stream stream_;
   server_context& ctx_;
+  std::string remote_address_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
 };
 
 }  // namespace
 
-void start_http_session(tcp::socket socket, server_context& ctx) {
-  std::make_shared<http_session>(std::move(socket), ctx)->run();
+void start_http_session(any_stream stream, server_context& ctx) {
+  std::make_shared<http_session>(std::move(stream), ctx)->run();
 }
 
 }  // namespace skein::net_detail

@@ -104,17 +104,25 @@ std::chrono::milliseconds sse_keepalive_interval() {
   return v;
 }
 
-bool refuse_over_connection_limit(request_context& rc) {
+bool refuse_over_connection_limit(request_context& rc, address_slot& slot) {
+  auto refuse = [&rc](std::string why) {
+    auto res = error_response(rc, http::status::service_unavailable, why);
+    res.set(http::field::retry_after, "1");
+    rc.respond(std::move(res));
+    return true;
+  };
   const auto open = metrics().connections.load(std::memory_order_relaxed);
-  if (open < 0 || static_cast<std::size_t>(open) < rc.server.opts.max_connections) return false;
-  metrics().connections_refused.fetch_add(1, std::memory_order_relaxed);
-  auto res = error_response(rc, http::status::service_unavailable,
-                            "this node holds its limit of "
-                              + std::to_string(rc.server.opts.max_connections)
-                              + " client streams; try another node or later");
-  res.set(http::field::retry_after, "1");
-  rc.respond(std::move(res));
-  return true;
+  if (open >= 0 && static_cast<std::size_t>(open) >= rc.server.opts.max_connections) {
+    metrics().connections_refused.fetch_add(1, std::memory_order_relaxed);
+    return refuse("this node holds its limit of " + std::to_string(rc.server.opts.max_connections)
+                  + " client streams; try another node or later");
+  }
+  const auto per_address = rc.server.opts.max_connections_per_address;
+  if (per_address == 0) return false;
+  if (rc.server.per_address->try_acquire(rc.remote_address, per_address, slot)) return false;
+  metrics().connections_refused_per_address.fetch_add(1, std::memory_order_relaxed);
+  return refuse("your address holds this node's limit of " + std::to_string(per_address)
+                + " client streams per address; close one or try later");
 }
 
 }  // namespace skein::net_detail

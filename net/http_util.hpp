@@ -30,8 +30,11 @@ std::string secure_random_id();
 bool valid_resume_token(std::string_view s);
 
 /// True (after answering 503 with Retry-After: 1) if the node already holds
-/// opts.max_connections client streams: a new /ws or /sse stream is refused.
-bool refuse_over_connection_limit(request_context& rc);
+/// opts.max_connections client streams, or the request's remote address
+/// already holds opts.max_connections_per_address (when not 0): a new /ws or
+/// /sse stream is refused. Otherwise false and `slot` holds the stream's
+/// place under the per-address limit (give it to the stream: client_stream::hold).
+bool refuse_over_connection_limit(request_context& rc, address_slot& slot);
 
 /// The SSE comment-line interval (15 s; SKEIN_SSE_KEEPALIVE_MS overrides).
 std::chrono::milliseconds sse_keepalive_interval();

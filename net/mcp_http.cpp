@@ -183,6 +183,9 @@ class mcp_exchange final : public http_exchange {
     init.session_key = "mcp/" + s_.session_id;
     init.client_id = client_id_;
     init.params_json = params.dump();
+    // Only initialize creates a session: a request naming an id that no
+    // member has records of is answered 404 without activating anything.
+    init.existing_only = !s_.new_session;
     // The timer holds this exchange until the session answers (or 504).
     arm_timeout(post_timeout);
     spawn_connection_actor(std::move(init));
@@ -225,6 +228,9 @@ class mcp_exchange final : public http_exchange {
   void on_transport_close(std::uint16_t close_code, std::string reason) override {
     if (finished()) return;
     if (streaming()) return end_sse();
+    if (close_code == 4404)
+      return answer_status(http::status::not_found,
+                           jsonrpc::error_message(nullptr, code::session_not_found, "Session not found"));
     spdlog::warn("mcp {}: session unavailable ({}): {}", s_.session_id, close_code, reason);
     answer_status(http::status::service_unavailable,
                   rpc_error(code::internal_error, "session unavailable: " + reason));

@@ -137,9 +137,25 @@ std::string render(node& n) {
   f.add("skein_connections_refused_total", C,
         "Client streams refused because the node held --max-connections streams (503).",
         load(m.connections_refused));
+  f.add("skein_connections_refused_per_address_total", C,
+        "Client streams refused because their remote address held --max-connections-per-address "
+        "streams (503).",
+        load(m.connections_refused_per_address));
+  f.add("skein_tls_handshake_failures_total", C,
+        "Client connections closed because their TLS handshake failed or timed out (--tls-cert).",
+        load(m.tls_handshake_failures));
   f.add("skein_rate_limited_total", C,
         "Client streams closed (1008) for sending faster than --max-message-rate.",
         load(m.rate_limited));
+  f.add("skein_poison_inputs_total", C,
+        "Inputs quarantined because their handler crashed the process (never applied).",
+        load(m.poison_inputs));
+  f.add("skein_passivations_total", C,
+        "Activations stopped after their idle_ms without a client, or at --max-sessions.",
+        load(m.passivations));
+  f.add("skein_sessions_refused_total", C,
+        "Activations refused at --max-sessions with no idle session to passivate (close 1013).",
+        load(m.sessions_refused));
   f.add("skein_corrupt_reads_total", C,
         "Activations whose local records could not be read (corrupt or I/O error) and were "
         "fetched from a replica instead (or failed if none had a copy).",

@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
+#include "actors/metrics.hpp"
+#include "net/any_stream.hpp"
 #include "net/detail.hpp"
 #include "net/http_util.hpp"
 #include "runtime/node.hpp"
@@ -30,6 +32,51 @@ void server_context::remove_connection(std::uint64_t id) {
 }
 
 std::string new_client_id() { return secure_random_id(); }
+
+namespace {
+
+namespace ssl = asio::ssl;
+
+/// The server side of client TLS: TLS 1.2 or newer, the certificate chain
+/// and key of opts. Throws std::invalid_argument for half a configuration,
+/// std::runtime_error for files that cannot be used.
+std::shared_ptr<ssl::context> make_tls_context(const server_options& opts) {
+  if (opts.tls_cert_file.empty() && opts.tls_key_file.empty()) return nullptr;
+  if (opts.tls_cert_file.empty() || opts.tls_key_file.empty())
+    throw std::invalid_argument(
+      "client TLS needs both --tls-cert and --tls-key (got only "
+      + std::string(opts.tls_cert_file.empty() ? "--tls-key" : "--tls-cert") + ")");
+  auto c = std::make_shared<ssl::context>(ssl::context::tls_server);
+  c->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2
+                 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1
+                 | ssl::context::single_dh_use);
+  beast::error_code ec;
+  c->use_certificate_chain_file(opts.tls_cert_file, ec);
+  if (ec) throw std::runtime_error("--tls-cert " + opts.tls_cert_file + ": cannot load the certificate chain: " + ec.message());
+  c->use_private_key_file(opts.tls_key_file, ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("--tls-key " + opts.tls_key_file + ": cannot load the private key: " + ec.message());
+  if (SSL_CTX_check_private_key(c->native_handle()) != 1)
+    throw std::runtime_error("--tls-key " + opts.tls_key_file + " does not match the certificate of --tls-cert " + opts.tls_cert_file);
+  return c;
+}
+
+/// TLS handshake on an accepted socket, bounded by the handshake timeout;
+/// then an HTTP session. A failed or slow handshake closes this connection only.
+void start_tls_handshake(tcp::socket s, server_context& ctx) {
+  auto tls = std::make_shared<any_stream::tls_stream>(beast::tcp_stream(std::move(s)), *ctx.tls);
+  beast::get_lowest_layer(*tls).expires_after(ctx.opts.tls_handshake_timeout);
+  tls->async_handshake(ssl::stream_base::server, [tls, &ctx](beast::error_code ec) {
+    if (ec) {
+      metrics().tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+      spdlog::debug("TLS handshake failed: {}", ec.message());
+      return;  // the stream (and its socket) goes with the last reference
+    }
+    beast::get_lowest_layer(*tls).expires_never();
+    start_http_session(any_stream(std::move(*tls)), ctx);
+  });
+}
+
+}  // namespace
 
 }  // namespace net_detail
 
@@ -65,7 +112,10 @@ struct http_server::impl {
       // Small frames must not wait for the peer's delayed ACK (Nagle).
       beast::error_code ignored;
       s.set_option(tcp::no_delay(true), ignored);
-      start_http_session(std::move(s), ctx);
+      if (ctx.tls)
+        start_tls_handshake(std::move(s), ctx);
+      else
+        start_http_session(any_stream(beast::tcp_stream(std::move(s))), ctx);
       do_accept();
     });
   }
@@ -74,6 +124,7 @@ struct http_server::impl {
 http_server::http_server(node& n, server_options opts)
   : impl_(std::make_unique<impl>(n, std::move(opts))) {
   auto& d = *impl_;
+  d.ctx.tls = make_tls_context(d.ctx.opts);
   beast::error_code ec;
   tcp::endpoint ep{asio::ip::make_address(d.ctx.opts.host, ec), d.ctx.opts.port};
   if (ec) throw std::runtime_error("bad listen address '" + d.ctx.opts.host + "'");
@@ -88,6 +139,12 @@ http_server::http_server(node& n, server_options opts)
   if (ec) fail("bind");
   d.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) fail("listen on");
+  if (d.ctx.tls)
+    spdlog::info("client TLS: https and wss with {}", d.ctx.opts.tls_cert_file);
+  else
+    spdlog::info("client TLS: off (plain http and ws; set --tls-cert and --tls-key to serve https)");
+  if (d.ctx.opts.max_connections_per_address > 0)
+    spdlog::info("limit: {} client streams per remote address", d.ctx.opts.max_connections_per_address);
   if (d.ctx.verifier.enabled())
     spdlog::info("auth: clients need a JWT ({}) on /ws, /sse and /mcp", d.ctx.verifier.algorithms());
   else
@@ -99,6 +156,8 @@ http_server::http_server(node& n, server_options opts)
 http_server::~http_server() { stop(); }
 
 std::uint16_t http_server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+bool http_server::tls() const { return impl_->ctx.tls != nullptr; }
 
 void http_server::run() {
   auto& d = *impl_;

@@ -5,6 +5,7 @@
 // net/*.cpp.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -34,9 +35,21 @@ struct server_options {
   // A client stream sending more than max_message_rate messages/s beyond a
   // burst of message_burst gets an error frame (code rate_limited) and 1008.
   std::size_t max_connections = 16384;   // client streams per node (the fd limit is 20,000 here)
+  // Client streams (/ws, /sse) from one remote IP address beyond this are
+  // refused the same way (503, Retry-After: 1). 0: no limit (the default:
+  // load generators and proxies put many clients behind one address).
+  std::size_t max_connections_per_address = 0;
   double max_message_rate = 1000;        // messages/s per client stream; <= 0: no limit
   double message_burst = 1000;           // messages at once above the rate
   int threads = 1;                  // io_context threads
+  // Client TLS: with both files (PEM: the certificate chain, leaf first, and
+  // its private key) every connection of the listener is TLS (https, wss;
+  // TLS 1.2 or newer); with neither, plain HTTP. One without the other is
+  // refused by the constructor. A connection whose handshake fails or does
+  // not finish within tls_handshake_timeout is closed; nothing else is.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::chrono::milliseconds tls_handshake_timeout{10000};
   // Client tokens (JWT) for /ws, /sse, /mcp and the admin token for
   // /admin/* (net/auth.hpp). Without JWT keys clients are not
   // authenticated (logged once as "auth: off"); without an admin token
@@ -47,8 +60,10 @@ struct server_options {
 /// Thread-safety: construct, run(), stop() from one thread.
 class http_server {
  public:
-  /// Binds the listener. Throws std::runtime_error if the address is taken,
-  /// std::invalid_argument if opts.auth.jwt_public_key is not a usable key.
+  /// Binds the listener. Throws std::runtime_error if the address is taken
+  /// or the TLS certificate or key cannot be loaded (or do not match),
+  /// std::invalid_argument if opts.auth.jwt_public_key is not a usable key
+  /// or only one of tls_cert_file and tls_key_file is set.
   http_server(node& n, server_options opts);
   ~http_server();
   http_server(const http_server&) = delete;
@@ -56,6 +71,8 @@ class http_server {
 
   /// The bound port.
   std::uint16_t port() const;
+  /// True if the listener speaks TLS (https, wss).
+  bool tls() const;
   /// Starts the io threads; returns at once.
   void run();
   /// Stops accepting, stops the io threads and tells every connection actor

@@ -162,8 +162,10 @@ bool sse_route(request_context& rc) {
       return true;
     }
     if (!client.empty()) resume = true;
-    if (refuse_over_connection_limit(rc)) return true;
+    address_slot slot;
+    if (refuse_over_connection_limit(rc, slot)) return true;
     auto ex = std::make_shared<sse_client>(rc.take_stream(), rc.server, rc.req.version(), false);
+    ex->hold(std::move(slot));
     ex->run(std::move(key), params.dump(), resume, last_seq, std::move(client), std::move(token));
     return true;
   }

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "net/any_stream.hpp"
 #include "net/client_stream.hpp"
 #include "net/http_util.hpp"
 
@@ -26,8 +27,8 @@ namespace skein::net_detail {
 
 class http_exchange : public client_stream {
  public:
-  http_exchange(beast::tcp_stream&& stream, server_context& ctx, unsigned version, bool keep_alive);
-  http_exchange(beast::tcp_stream&& stream, server_context& ctx, unsigned version, bool keep_alive,
+  http_exchange(any_stream&& stream, server_context& ctx, unsigned version, bool keep_alive);
+  http_exchange(any_stream&& stream, server_context& ctx, unsigned version, bool keep_alive,
                 stream_limits limits);
 
  protected:
@@ -68,7 +69,7 @@ class http_exchange : public client_stream {
   void arm_keepalive();
   void finish();
 
-  beast::tcp_stream stream_;
+  any_stream stream_;
   unsigned version_;
   bool keep_alive_;
   bool streaming_ = false;

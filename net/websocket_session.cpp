@@ -17,6 +17,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/metrics.hpp"
+#include "net/any_stream.hpp"
 #include "net/client_stream.hpp"
 #include "net/http_util.hpp"
 #include "net/input_check.hpp"
@@ -28,9 +29,9 @@ namespace {
 
 class websocket_session final : public client_stream {
  public:
-  websocket_session(tcp::socket&& socket, server_context& ctx)
-    : client_stream(ctx, socket.get_executor(), stream_limits::from(ctx.opts)),
-      ws_(std::move(socket)) {
+  websocket_session(any_stream&& stream, server_context& ctx, address_slot slot)
+    : client_stream(ctx, stream.get_executor(), stream_limits::from(ctx.opts), std::move(slot)),
+      ws_(std::move(stream)) {
     transport_ = transport_slot::ws;
   }
 
@@ -135,7 +136,7 @@ class websocket_session final : public client_stream {
     on_transport_close(1008, "slow consumer: outbound queue full; reconnect with last_seq");
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<any_stream> ws_;
   beast::flat_buffer buffer_;
   websocket::close_reason close_reason_;
   std::string key_;
@@ -204,8 +205,11 @@ bool websocket_route(request_context& rc) {
   }
   nlohmann::json params(query);
   apply_identity(rc, id, params);
-  if (refuse_over_connection_limit(rc)) return true;
-  std::make_shared<websocket_session>(rc.take_stream().release_socket(), rc.server)
+  address_slot slot;
+  if (refuse_over_connection_limit(rc, slot)) return true;
+  auto stream = rc.take_stream();
+  stream.expires_never();  // the WebSocket's own timeouts apply from here
+  std::make_shared<websocket_session>(std::move(stream), rc.server, std::move(slot))
     ->run(std::move(rc.req), std::move(key), params.dump(),
           std::move(resume_client), last_seq, std::move(resume_token));
   return true;

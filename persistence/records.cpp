@@ -58,10 +58,12 @@ const msgpack::object_array& as_array(const msgpack::object& o, const char* fiel
 }
 
 // Unpacks bytes as one versioned array of `fields` elements (version
-// included) and hands the elements to fill. Every failure becomes record_error.
+// included; the last `optional` of them may be absent in version 2) and hands
+// the elements, the version and the element count to fill. Every failure
+// becomes record_error.
 template <typename Fill>
 void decode(std::string_view bytes, std::string_view printable_key, const char* column,
-            std::uint32_t fields_v1, std::uint32_t fields, Fill fill) {
+            std::uint32_t fields_v1, std::uint32_t fields, Fill fill, std::uint32_t optional = 0) {
   auto fail = [&](const std::string& reason) {
     return record_error(column, std::string(printable_key), reason);
   };
@@ -84,10 +86,12 @@ void decode(std::string_view bytes, std::string_view printable_key, const char* 
       throw record_error::unsupported_version(column, std::string(printable_key), version,
                                               record_format_version);
     const std::uint32_t expected = version == 1 ? fields_v1 : fields;
-    if (arr.size != expected)
+    const std::uint32_t fewest = version == 1 ? fields_v1 : fields - optional;
+    if (arr.size < fewest || arr.size > expected)
       throw bad_shape{"array has " + std::to_string(arr.size) + " elements, expected " +
-                      std::to_string(expected)};
-    fill(arr.ptr, static_cast<std::uint32_t>(version));
+                      (fewest == expected ? std::to_string(expected)
+                                          : std::to_string(fewest) + ".." + std::to_string(expected))};
+    fill(arr.ptr, static_cast<std::uint32_t>(version), arr.size);
   } catch (const record_error&) {
     throw;
   } catch (const bad_shape& e) {
@@ -131,7 +135,8 @@ std::string encode(const snapshot_record& r) {
 std::string encode(const journal_record& r) {
   msgpack::sbuffer buf;
   packer pk(buf);
-  pk.pack_array(13);
+  const bool has_status = r.status != input_status::applied;
+  pk.pack_array(has_status ? 14 : 13);
   pk.pack(record_format_version);
   pack_str(pk, r.client);
   pack_str(pk, r.kind_of_input);
@@ -146,6 +151,7 @@ std::string encode(const journal_record& r) {
   pk.pack(r.cseq);
   pk.pack(r.msg_id);
   pack_str(pk, r.credential);
+  if (has_status) pk.pack(static_cast<std::uint32_t>(r.status));
   return to_string(buf);
 }
 
@@ -161,7 +167,7 @@ std::string encode(const outbox_record& r) {
 
 snapshot_record decode_snapshot(std::string_view bytes, std::string_view printable_key) {
   snapshot_record r;
-  decode(bytes, printable_key, "snapshots", 6, 7, [&](const msgpack::object* f, std::uint32_t v) {
+  decode(bytes, printable_key, "snapshots", 6, 7, [&](const msgpack::object* f, std::uint32_t v, std::uint32_t) {
     r.seq = as_uint(f[1], "seq");
     r.journal_seq = as_uint(f[2], "journal_seq");
     r.epoch = as_uint(f[3], "epoch");
@@ -192,7 +198,8 @@ snapshot_record decode_snapshot(std::string_view bytes, std::string_view printab
 
 journal_record decode_journal(std::string_view bytes, std::string_view printable_key) {
   journal_record r;
-  decode(bytes, printable_key, "journal", 9, 13, [&](const msgpack::object* f, std::uint32_t v) {
+  decode(bytes, printable_key, "journal", 9, 14, [&](const msgpack::object* f, std::uint32_t v,
+                                                      std::uint32_t n) {
     r.client = as_str(f[1], "client");
     r.kind_of_input = as_str(f[2], "kind_of_input");
     r.payload = as_str(f[3], "payload");
@@ -212,13 +219,19 @@ journal_record decode_journal(std::string_view bytes, std::string_view printable
     r.cseq = as_uint(f[10], "cseq");
     r.msg_id = as_uint(f[11], "msg_id");
     r.credential = as_str(f[12], "credential");
-  });
+    if (n < 14) return;
+    const std::uint64_t status = as_uint(f[13], "status");
+    if (status != static_cast<std::uint64_t>(input_status::pending)
+        && status != static_cast<std::uint64_t>(input_status::quarantined))
+      throw bad_shape{"status " + std::to_string(status) + " is not pending (1) or quarantined (2)"};
+    r.status = static_cast<input_status>(status);
+  }, 1);
   return r;
 }
 
 outbox_record decode_outbox(std::string_view bytes, std::string_view printable_key) {
   outbox_record r;
-  decode(bytes, printable_key, "outbox", 3, 3, [&](const msgpack::object* f, std::uint32_t) {
+  decode(bytes, printable_key, "outbox", 3, 3, [&](const msgpack::object* f, std::uint32_t, std::uint32_t) {
     r.target = as_str(f[1], "target");
     r.data = as_str(f[2], "data");
   });

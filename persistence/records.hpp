@@ -7,7 +7,8 @@
 //                         retired:[uint...], used_ms:int, credential:str]...]]
 //   journal:  [2, client:str, kind_of_input:str, payload:str, time_ms:int,
 //              random:[uint...], epoch:uint, last_seq:uint, outputs:uint32,
-//              token:uint, cseq:uint, msg_id:uint, credential:str]
+//              token:uint, cseq:uint, msg_id:uint, credential:str
+//              (, status:uint)]     status only when not 0 (applied)
 //   outbox:   [2, target:str, data:str]
 // Version 1 records (written before client message ids) have no delivery,
 // token, cseq or msg_id elements; they decode with those empty/zero, which is
@@ -58,6 +59,16 @@ struct snapshot_record {
   bool operator==(const snapshot_record&) const = default;
 };
 
+// Where an input is in its life (poison-input guard, actors/poison.hpp).
+enum class input_status : std::uint32_t {
+  applied = 0,      // handled: its outputs are in the outbox (the only status
+                    // written without the guard; encoded by omission)
+  pending = 1,      // admitted and durable, its handler not known to have
+                    // finished: time_ms, random, last_seq and outputs unset
+  quarantined = 2,  // its handler crashed the process: never applied; one
+                    // error event for its sender (outputs = 1)
+};
+
 // One inbound message (column "journal", key = seq_key(session, seq)).
 struct journal_record {
   std::string client;                 // sender client id
@@ -73,6 +84,7 @@ struct journal_record {
   std::uint64_t cseq = 0;             // its number on that connection (0: unordered)
   std::uint64_t msg_id = 0;           // the client's message id (0: none)
   std::string credential;             // open inputs: the client's resume token
+  input_status status = input_status::applied;
   bool operator==(const journal_record&) const = default;
 };
 

@@ -5,11 +5,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/atoms.hpp"
 #include "actors/errors.hpp"
+#include "actors/metrics.hpp"
 #include "actors/events.hpp"
 #include "actors/liveness.hpp"
 #include "actors/metrics.hpp"
 #include "actors/recovery.hpp"
+#include "actors/poison.hpp"
 #include "actors/registry.hpp"
 #include "actors/session_key.hpp"
 #include "persistence/committer.hpp"
@@ -25,6 +28,9 @@ constexpr auto claim_timeout = std::chrono::seconds(2);
 constexpr auto fetch_timeout = std::chrono::seconds(5);
 constexpr auto fence_timeout = std::chrono::seconds(3);
 constexpr auto store_timeout = std::chrono::seconds(60);
+/// How long the pending inputs of a recovering session may run in the
+/// poison check's child process (actors/poison.hpp) before it is killed.
+constexpr auto poison_check_timeout = std::chrono::milliseconds(5000);
 constexpr auto adopt_timeout = std::chrono::seconds(10);
 
 /// The activation of key if it is still generation gen.
@@ -104,6 +110,12 @@ void recovered(self_ptr self, const std::string& key, std::uint64_t gen, std::ui
     return fail_activation(self, key, make_error(skein_error::no_quorum,
                                                  "this node cannot see a majority of the cluster"));
   auto parsed = session_key::parse(key);  // resolve() validated it
+  if (a->existing_only && records.snapshots.empty() && records.journal.empty()
+      && st.init.registry->options(std::string(parsed->kind())).durable != durability::none)
+    // No member had a copy (the claims found none to fetch) and none here:
+    // an unknown id. Nothing is written, no actor is spawned.
+    return fail_activation(self, key, make_error(skein_error::no_session,
+                                                 "no session " + key));
   session_init init;
   try {
     init.recovered = recover_session(records, *st.init.registry, key);
@@ -111,6 +123,18 @@ void recovered(self_ptr self, const std::string& key, std::uint64_t gen, std::ui
     spdlog::error("refusing to activate {}: {}", key, e.what());
     return fail_activation(self, key, make_error(skein_error::unrecoverable,
                                                  "cannot activate " + key + ": " + e.what()));
+  }
+  if (auto& r = init.recovered; !r.pending.empty()) {
+    // Inputs admitted but never finished: one of them may have crashed the
+    // last owner. Test them in a child process first (actors/poison.hpp).
+    auto v = find_poison(*r.logic, r.pending, std::string(parsed->id()), poison_check_timeout);
+    if (v.index) {
+      r.poison = v.index;
+      r.poison_why = v.why;
+    } else if (!v.why.empty()) {
+      spdlog::warn("{}: cannot test {} pending inputs for poison ({}); running them", key,
+                   r.pending.size(), v.why);
+    }
   }
   init.epoch = std::max({init.recovered.epoch, a->max_epoch, known}) + 1;
   init.key = key;
@@ -342,16 +366,56 @@ void load_and_start(self_ptr self, const std::string& key) {
           });
 }
 
-caf::result<caf::actor> activate(self_ptr self, const std::string& key) {
+/// At the session cap: asks the sessions idle longest to passivate (1 % of
+/// the cap at a time). False if none is idle (or already asked).
+bool make_room(self_ptr self) {
+  auto& st = self->state;
+  const auto now = clock::now();
+  std::vector<std::pair<std::int64_t, local_session*>> idle;
+  std::size_t asked = 0;
+  for (auto& [_, s] : st.sessions) {
+    if (s.handing_off || !s.counters) continue;
+    if (now - s.passivate_asked < std::chrono::seconds(5)) {
+      ++asked;
+      continue;
+    }
+    auto since = s.counters->idle_since_ms.load(std::memory_order_relaxed);
+    if (since > 0) idle.emplace_back(since, &s);
+  }
+  const std::size_t batch = std::max<std::size_t>(1, st.init.max_sessions / 100);
+  if (asked >= batch) return true;  // room is being made
+  if (idle.empty()) return asked > 0;
+  const auto n = std::min(batch - asked, idle.size());
+  std::partial_sort(idle.begin(), idle.begin() + static_cast<std::ptrdiff_t>(n), idle.end(),
+                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (std::size_t i = 0; i < n; ++i) {
+    idle[i].second->passivate_asked = now;
+    caf::anon_send(idle[i].second->actor, passivate_atom::value, std::uint64_t{0});
+  }
+  spdlog::info("at --max-sessions {}: passivating the {} sessions idle longest", st.init.max_sessions, n);
+  return true;
+}
+
+caf::result<caf::actor> activate(self_ptr self, const std::string& key, bool existing) {
   auto& st = self->state;
   if (auto i = st.sessions.find(key); i != st.sessions.end()) return i->second.actor;
   auto rp = self->make_response_promise<caf::actor>();
   if (auto i = st.activating.find(key); i != st.activating.end()) {
     i->second.waiters.push_back(rp);
+    i->second.existing_only = i->second.existing_only && existing;
+    return rp;
+  }
+  if (st.init.max_sessions != 0 && st.sessions.size() + st.activating.size() >= st.init.max_sessions
+      && !make_room(self)) {
+    metrics().sessions_refused.fetch_add(1, std::memory_order_relaxed);
+    rp.deliver(make_error(skein_error::overloaded,
+                          "this node holds " + std::to_string(st.sessions.size())
+                            + " sessions (--max-sessions) and none is idle"));
     return rp;
   }
   auto& a = st.activating[key];
   a.gen = st.next_gen++;
+  a.existing_only = existing;
   a.waiters.push_back(rp);
   std::vector<std::pair<std::string, caf::actor>> asked;
   for (auto& [n, p] : st.cluster->peers)

@@ -29,7 +29,8 @@ bool out_of_placement(self_ptr self) {
 
 namespace {
 
-caf::result<caf::actor> resolve(self_ptr self, const std::string& key, std::uint64_t hops) {
+caf::result<caf::actor> resolve(self_ptr self, const std::string& key, std::uint64_t hops,
+                                bool existing) {
   auto& st = self->state;
   if (liveness::generation() != st.pause_gen) {
     // Paused (SIGSTOP) past the failure timeout: the view is stale and others
@@ -59,20 +60,20 @@ caf::result<caf::actor> resolve(self_ptr self, const std::string& key, std::uint
     // A joining node (also one rejoining after a pause) activates nothing:
     // its view may be empty or stale. The request waits until it is up.
     auto rp = self->make_response_promise<caf::actor>();
-    st.until_up.push_back({rp, key, hops});
+    st.until_up.push_back({rp, key, hops, existing});
     return rp;
   }
   if (owner.empty()) owner = hrw_owner(key, up);
   if (owner == self_name(self) || hops >= 3 || st.init.unsafe_skip_fencing)
-    return activate(self, key);
+    return activate(self, key, existing);
   auto rp = self->make_response_promise<caf::actor>();
   if (auto d = peer_directory(self, owner)) {
-    rp.delegate(caf::actor_cast<directory_actor>(d), resolve_atom::value, key, hops + 1);
+    rp.delegate(caf::actor_cast<directory_actor>(d), resolve_atom::value, key, hops + 1, existing);
   } else {
     auto& ws = st.waiting[owner];
     if (ws.size() >= 65536)
       return make_error(skein_error::owner_unreachable, "owner " + owner + " unreachable");
-    ws.push_back({rp, key, hops});
+    ws.push_back({rp, key, hops, existing});
   }
   return rp;
 }
@@ -97,15 +98,15 @@ void on_view(self_ptr self, cluster_state_ptr cs) {
     auto ws = std::move(it->second);
     it = st.waiting.erase(it);
     for (auto& w : ws) {
-      if (d) w.promise.delegate(caf::actor_cast<directory_actor>(d), resolve_atom::value, w.key, w.hops + 1);
-      else w.promise.delegate(me, resolve_atom::value, w.key, w.hops);
+      if (d) w.promise.delegate(caf::actor_cast<directory_actor>(d), resolve_atom::value, w.key, w.hops + 1, w.existing);
+      else w.promise.delegate(me, resolve_atom::value, w.key, w.hops, w.existing);
     }
   }
   if (!st.held && st.cluster->self_state != member_state::joining
       && !st.cluster->view.up().empty() && liveness::lease_held()) {
     auto held = std::move(st.until_up);
     st.until_up.clear();
-    for (auto& w : held) w.promise.delegate(me, resolve_atom::value, w.key, w.hops);
+    for (auto& w : held) w.promise.delegate(me, resolve_atom::value, w.key, w.hops, w.existing);
   }
   rebalance(self);  // also retries handoffs that failed (after retry_after)
   on_directory_changed(self);
@@ -201,9 +202,12 @@ directory_actor::behavior_type directory_fun(self_ptr self, directory_init init)
     self->quit(em.reason);
   });
   return {
-    [self](resolve_atom, const std::string& key) { return resolve(self, key, 0); },
+    [self](resolve_atom, const std::string& key) { return resolve(self, key, 0, false); },
     [self](resolve_atom, const std::string& key, std::uint64_t hops) {
-      return resolve(self, key, hops);
+      return resolve(self, key, hops, false);
+    },
+    [self](resolve_atom, const std::string& key, std::uint64_t hops, bool existing) {
+      return resolve(self, key, hops, existing);
     },
     [self](claim_atom, const std::string& key) { return claim(self, key); },
     [self](handoff_atom, const std::string& key, const std::string& target, bool pinned) {

@@ -54,6 +54,11 @@ struct directory_init {
   std::shared_ptr<host_status> status;
   std::function<void()> on_drained;              // called once, on the actor's thread
   bool unsafe_skip_fencing = false;              // TEST ONLY (host_init)
+  /// Activations this node holds at most (0: no cap). At the cap, a new
+  /// activation first asks the sessions idle longest (no client; see
+  /// session_counters::idle_since_ms) to passivate, 1 % of the cap at a
+  /// time, and proceeds; with none idle it fails with skein_error::overloaded.
+  std::size_t max_sessions = 0;
 };
 
 directory_actor spawn_directory(caf::actor_system& sys, directory_init init);

@@ -25,6 +25,7 @@ struct waiting_resolve {
   caf::typed_response_promise<caf::actor> promise;
   std::string key;
   std::uint64_t hops = 0;
+  bool existing = false;  // activate only a session that has records
 };
 
 /// An activation in progress, by phase.
@@ -51,6 +52,7 @@ struct activation {
   bool pinned = false;
   std::optional<session_init> ready;   // fencing: the session to start
   std::size_t pending_fences = 0;
+  bool existing_only = false;          // every waiter asked for an existing session only
   bool refetched = false;  // the local records were unreadable: fetched from a replica once
 };
 
@@ -60,6 +62,7 @@ struct local_session {
   bool pinned = false;
   clock::time_point retry_after{};  // no new handoff attempt before this
   std::shared_ptr<session_counters> counters;  // clients, inputs (the session writes)
+  clock::time_point passivate_asked{};         // the cap asked it to passivate then
 };
 
 struct directory_state {
@@ -93,7 +96,7 @@ bool draining(self_ptr self);
 bool out_of_placement(self_ptr self);
 
 // activation.cpp
-caf::result<caf::actor> activate(self_ptr self, const std::string& key);
+caf::result<caf::actor> activate(self_ptr self, const std::string& key, bool existing = false);
 void fail_activation(self_ptr self, const std::string& key, const caf::error& why);
 /// Reads, recovers and fences `key` (the activation's phase becomes loading).
 void load_and_start(self_ptr self, const std::string& key);

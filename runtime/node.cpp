@@ -110,6 +110,7 @@ node::node(node_options opts, const behaviour_registry& registry)
   init.self.state = member_state::joining;
   init.seeds = d.opts.seeds;
   init.replicas = d.opts.replicas;
+  init.max_sessions = d.opts.max_sessions;
   init.heartbeat_interval = d.opts.heartbeat_interval;
   init.failure_timeout = d.opts.failure_timeout;
   init.lease = d.opts.failure_timeout / 2;

@@ -26,6 +26,7 @@ struct node_options {
   std::uint16_t http_port = 0;
   std::string cluster_host = "127.0.0.1";  // interface of the middleman port
   std::uint16_t cluster_port = 0;       // CAF middleman (BASP) port
+  std::size_t max_sessions = 0;         // activations on this node (0: no cap; see directory.hpp)
   std::string advertise_url;            // base URL given to others; empty: http://http_host:http_port
   std::string cluster_advertise_host;   // cluster host given to others; empty: cluster_host
   std::uint16_t cluster_advertise_port = 0;  // 0: cluster_port

@@ -102,6 +102,10 @@ using directory_actor = caf::typed_actor<
   // connections, net/ and peers' directories (hops: delegations so far)
   caf::replies_to<resolve_atom, std::string>::with<caf::actor>,
   caf::replies_to<resolve_atom, std::string, std::uint64_t>::with<caf::actor>,
+  // (key, hops, existing): existing = activate only a session that has
+  // records on some member (MCP requests naming an Mcp-Session-Id), else
+  // skein_error::no_session; nothing is written for an unknown key
+  caf::replies_to<resolve_atom, std::string, std::uint64_t, bool>::with<caf::actor>,
   // peers' activations: (holds a live activation, highest epoch, journal seq)
   caf::replies_to<claim_atom, std::string>::with<bool, std::uint64_t, std::uint64_t>,
   // peers: hand your activation of key off to the named member (pinned: keep it there)

@@ -14,6 +14,7 @@ host_actors spawn_session_host(caf::actor_system& sys, host_init init) {
   h.replica = spawn_replica(sys, replica_init{init.self.name, init.store, init.committer,
                                               init.unsafe_skip_fencing});
   directory_init d;
+  d.max_sessions = init.max_sessions;
   d.self = init.self.name;
   d.url = init.self.url;
   d.registry = init.registry;

@@ -58,6 +58,8 @@ struct host_init {
   /// Dial peers through the openssl manager (mutual TLS; node.cpp publishes
   /// through it too).
   bool cluster_tls = false;
+  /// Activations this node holds (0: no cap). See directory_init.
+  std::size_t max_sessions = 0;
 };
 
 /// The three actors of one node's host.

@@ -1,9 +1,13 @@
 // skein-test-app: the demo behaviours plus test-only pieces.
 // - kind `nondet`: reads the wall clock directly (breaks the determinism
 //   contract on purpose) so that `replay` must report a divergence;
+// - kind `crashy`: counts messages; {"op":"segv"} kills the process with
+//   SIGSEGV and {"op":"throw"} throws from the handler (poison inputs);
 // - `corrupt --data DIR --column C --session kind/id --seq N`: overwrites one
 //   stored record with bytes that do not decode (node must be stopped).
 #include <chrono>
+#include <csignal>
+#include <stdexcept>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -30,6 +34,24 @@ struct nondet {
     ctx.broadcast({{"t", t}});
   }
   void on_close(skein::context<nondet_state>&, const skein::client&) {}
+};
+
+struct crashy_state {
+  std::uint64_t count = 0;
+  MSGPACK_DEFINE(count);
+};
+
+struct crashy {
+  using state_type = crashy_state;
+  void on_open(skein::context<crashy_state>&, const skein::client&) {}
+  void on_message(skein::context<crashy_state>& ctx, const skein::client&, const skein::json& m) {
+    const auto op = m.value("op", std::string{});
+    if (op == "segv") std::raise(SIGSEGV);
+    if (op == "throw") throw std::logic_error("crashy: asked to throw");
+    ctx.state().count += 1;
+    ctx.broadcast({{"count", ctx.state().count}});
+  }
+  void on_close(skein::context<crashy_state>&, const skein::client&) {}
 };
 
 int corrupt(int argc, char** argv) {
@@ -66,5 +88,6 @@ int main(int argc, char** argv) {
   registry.add<examples::chat>("chat");
   registry.add<examples::counter>("counter");
   registry.add<nondet>("nondet");
+  registry.add<crashy>("crashy");
   return skein::main(argc, argv, registry);
 }

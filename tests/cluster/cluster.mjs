@@ -7,10 +7,13 @@
 //    `await next(predicate, timeoutMs)`; waits are event-driven, timeouts are
 //    only failure bounds.
 //  - httpGet / httpGetJson / waitFor / waitForMembership / findRoomOwnedBy.
+//  - trustCa(): the CA (PEM) that https:// and wss:// URLs of nodes with
+//    client TLS are verified against (httpGet, WsClient).
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -28,6 +31,14 @@ process.on('exit', () => {
     try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
   }
 });
+
+// Extra trust for https:// and wss:// (tests with a throwaway CA).
+const tlsTrust = { ca: undefined };
+
+/** Verify https:// and wss:// node URLs against `caPem` (undefined: the system's CAs). */
+export function trustCa(caPem) {
+  tlsTrust.ca = caPem;
+}
 
 export function skeinDemoPath() {
   const p = process.env.SKEIN_DEMO;
@@ -133,8 +144,8 @@ export function launchCluster({ nodes = 3, dataDir, extraArgs = [], timeoutMs = 
     rl.on('line', (line) => {
       if (verbose) process.stderr.write(`[launcher stdout] ${line}\n`);
       if (isReady) { lateStdout.push(line); return; }
-      if (/^dashboard http:\/\/127\.0\.0\.1:\d+\/$/.test(line)) return;
-      const m = /^node (\S+) (http:\/\/127\.0\.0\.1:(\d+))$/.exec(line);
+      if (/^dashboard https?:\/\/127\.0\.0\.1:\d+\/$/.test(line)) return;
+      const m = /^node (\S+) (https?:\/\/127\.0\.0\.1:(\d+))$/.exec(line);
       if (m) {
         found.push({ name: m[1], url: m[2], port: Number(m[3]) });
         return;
@@ -215,7 +226,9 @@ export function launchCluster({ nodes = 3, dataDir, extraArgs = [], timeoutMs = 
 /** GET url -> {status, headers, body(text)}; no keep-alive, bounded in time. */
 export function httpGet(url, { headers = {}, timeoutMs = 10_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers: { connection: 'close', ...headers } }, (res) => {
+    const tls = url.startsWith('https:');
+    const req = (tls ? https : http).get(url, { agent: false, headers: { connection: 'close', ...headers },
+      ...(tls && tlsTrust.ca ? { ca: tlsTrust.ca } : {}) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { body += c; });
@@ -378,10 +391,15 @@ export class WsClient {
     });
   }
 
-  /** Open a connection; rejects on HTTP error (err.statusCode), error or timeout. */
-  static connect(url, { label = url, timeoutMs = 10_000 } = {}) {
+  /**
+   * Open a connection; rejects on HTTP error (err.statusCode), error or timeout.
+   * `localAddress`: the source IP to connect from (e.g. '127.0.0.2').
+   */
+  static connect(url, { label = url, timeoutMs = 10_000, localAddress } = {}) {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024, handshakeTimeout: timeoutMs });
+      const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024, handshakeTimeout: timeoutMs,
+        ...(url.startsWith('wss:') && tlsTrust.ca ? { ca: tlsTrust.ca } : {}),
+        ...(localAddress ? { localAddress } : {}) });
       const client = new WsClient(ws, label, url);
       let settled = false;
       const done = (err) => {

@@ -55,8 +55,11 @@ export async function freePorts(count) {
 /**
  * Start `<bin> node` on a data dir. Options:
  *   bin, dataDir (required), name ('n1'), kindOptions (['counter.x=1', ...]),
- *   extraArgs ([]), readyTimeoutMs (30000), ports ([http, cluster]: fixed ports, e.g. to
- *   restart a node where its peers expect it; default: two free ones).
+ *   extraArgs ([]), readyTimeoutMs (30000), wrapper ([]: a command that
+ *   execs the node, e.g. ['prlimit', '--nofile=512:512', '--']; pid is then
+ *   the node's as long as the wrapper execs), ports ([http, cluster]: fixed
+ *   ports, e.g. to restart a node where its peers expect it; default: two
+ *   free ones).
  * Resolves with a handle { name, url, port, clusterPort, pid, child, cmdline,
  * exited (promise of {code, signal}), exitInfo, kill(signal), stop(), stderrTail() }.
  * A start that fails because a just-picked port was taken in between is retried
@@ -75,15 +78,17 @@ export async function startNode(opts) {
   throw lastErr;
 }
 
-async function startNodeOnce({ bin, dataDir, name = 'n1', kindOptions = [], extraArgs = [], readyTimeoutMs = 30_000, ports }) {
+async function startNodeOnce({ bin, dataDir, name = 'n1', kindOptions = [], extraArgs = [], readyTimeoutMs = 30_000, wrapper = [], ports }) {
   if (!bin) throw new Error('startNode: bin is required');
   if (!dataDir) throw new Error('startNode: dataDir is required');
   const [port, clusterPort] = ports ?? await freePorts(2);
   const args = ['node', '--name', name, '--listen', `127.0.0.1:${port}`, '--cluster-port', String(clusterPort),
     '--data', dataDir, ...kindOptions.flatMap((o) => ['--kind-option', o]), ...extraArgs];
-  const cmdline = `${bin} ${args.join(' ')}`;
+  const cmdline = [...wrapper, bin, ...args].join(' ');
   const verbose = !!process.env.SKEIN_TEST_VERBOSE;
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = wrapper.length
+    ? spawn(wrapper[0], [...wrapper.slice(1), bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   liveNodes.add(child);
 
   let stderrBuf = '';

@@ -277,3 +277,43 @@ test('bad input: status codes and JSON-RPC errors; the node keeps serving', { ti
     await cluster.stop();
   }
 });
+
+test('1,000 random Mcp-Session-Ids: 404 each, no session activated, nothing stored', { timeout: 120_000 }, async () => {
+  const cluster = await startCluster({ nodes: 3 });
+  const metric = async (url, name) => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return Number(line?.split(' ')[1] ?? NaN);
+  };
+  const activations = async () => {
+    let sum = 0;
+    for (const { url: u } of cluster.nodes) sum += await metric(u, 'skein_activations_total');
+    return sum;
+  };
+  try {
+    const session = await mcpInitialize(cluster.nodes[0].url);
+    const before = await activations();
+    const { randomBytes } = await import('node:crypto');
+    const statuses = new Map();
+    for (let i = 0; i < 1000; i += 50) {
+      const rs = await Promise.all(Array.from({ length: 50 }, (_, k) => {
+        const url = cluster.nodes[(i + k) % cluster.nodes.length].url;
+        return mcpPost(url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { session: randomBytes(16).toString('hex') })
+          .then(async (r) => { await r.arrayBuffer(); return r.status; });
+      }));
+      for (const s of rs) statuses.set(s, (statuses.get(s) ?? 0) + 1);
+    }
+    assert.deepEqual([...statuses], [[404, 1000]], `every unknown id answered 404: ${JSON.stringify([...statuses])}`);
+    assert.equal(await activations(), before, 'no activation for an unknown MCP session id');
+    let sessions = 0;
+    for (const { url: u } of cluster.nodes) sessions += await metric(u, 'skein_sessions');
+    assert.ok(sessions <= 1, `only the initialized MCP session may be live, found ${sessions}`);
+    // The real session still answers, on every node.
+    for (const { url: u } of cluster.nodes) {
+      const r = await mcpPost(u, { jsonrpc: '2.0', id: 2, method: 'ping' }, { session });
+      assert.equal(r.status, 200);
+    }
+  } finally {
+    await cluster.stop();
+  }
+});
