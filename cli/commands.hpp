@@ -16,6 +16,7 @@ struct node_args {
   std::string advertise;     // HOST:PORT others use for HTTP (empty: --listen)
   std::string cluster_advertise;  // HOST:PORT others dial (empty: listen host + --cluster-port)
   std::uint16_t cluster_port = 0;
+  std::string cluster_listen;     // HOST:PORT the cluster port binds (empty: listen host + cluster_port)
   std::string seeds;         // HOST:PORT,... cluster addresses to join through
   int replicas = 2;
   int failure_timeout_ms = 3000;

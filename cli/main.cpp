@@ -27,7 +27,11 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   node_cmd->add_option("--name", node.name, "unique node name (its placement identity)")
     ->required();
   node_cmd->add_option("--listen", node.listen, "HTTP listen address HOST:PORT")->required();
-  node_cmd->add_option("--cluster-port", node.cluster_port, "CAF middleman port")->required();
+  node_cmd->add_option("--cluster-port", node.cluster_port,
+                       "cluster (CAF middleman) port, bound on --listen's host");
+  node_cmd->add_option("--cluster-listen", node.cluster_listen,
+                       "HOST:PORT the cluster port binds (instead of --listen's host and "
+                       "--cluster-port; one of the two is required)");
   node_cmd->add_option("--advertise", node.advertise,
                        "HOST:PORT other nodes and clients use for HTTP (default: --listen)");
   node_cmd->add_option("--cluster-advertise", node.cluster_advertise,

@@ -72,6 +72,17 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   opts.http_port = port;
   opts.cluster_host = host;
   opts.cluster_port = args.cluster_port;
+  if (!args.cluster_listen.empty()) {
+    auto [chost, cport] = split_host_port(args.cluster_listen, "--cluster-listen");
+    if (args.cluster_port != 0 && args.cluster_port != cport)
+      throw std::invalid_argument("--cluster-port " + std::to_string(args.cluster_port)
+                                  + " contradicts --cluster-listen " + args.cluster_listen);
+    opts.cluster_host = chost;
+    opts.cluster_port = cport;
+  } else if (args.cluster_port == 0) {
+    throw std::invalid_argument("the cluster port is needed: --cluster-port PORT or "
+                                "--cluster-listen HOST:PORT");
+  }
   if (!args.advertise.empty()) {
     auto [ahost, aport] = split_host_port(args.advertise, "--advertise");
     opts.advertise_url = scheme + ahost + ":" + std::to_string(aport);

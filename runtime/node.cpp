@@ -1,6 +1,8 @@
 // One node: store, store actor, committer, actor system and the host actors (runtime/node.hpp).
 #include "runtime/node.hpp"
 
+#include <atomic>
+#include <cstdlib>
 #include <stdexcept>
 
 #include <caf/all.hpp>
@@ -64,6 +66,9 @@ struct node::impl {
   persistence::store_actor reader;
   host_actors host;
   bool stopped = false;
+  // Set before the node stops its actors on purpose; read by their exit
+  // functors on CAF's threads.
+  std::shared_ptr<std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>(false);
 
   impl(node_options o, const behaviour_registry& reg)
     : opts(std::move(o)),
@@ -122,6 +127,23 @@ node::node(node_options opts, const behaviour_registry& registry)
   init.status = d.status;
   const bool init_tls = init.cluster_tls;
   d.host = spawn_session_host(d.system, std::move(init));
+  // The node cannot serve without any of these: one that stops while the
+  // node is not stopping (an uncaught exception, a bug) is the node's death,
+  // not a zombie whose /healthz still says up. Exit 70 (EX_SOFTWARE); the
+  // supervisor (launch, systemd, Kubernetes) restarts it.
+  auto fatal = [stopping = d.stopping](const char* what) {
+    return [stopping, what](const caf::error& reason) {
+      if (stopping->load()) return;
+      spdlog::critical("the {} actor stopped ({}); the node cannot serve without it: exiting",
+                       what, caf::to_string(reason));
+      spdlog::shutdown();
+      std::_Exit(70);
+    };
+  };
+  caf::actor_cast<caf::abstract_actor*>(d.host.membership)->attach_functor(fatal("membership"));
+  caf::actor_cast<caf::abstract_actor*>(d.host.directory)->attach_functor(fatal("directory"));
+  caf::actor_cast<caf::abstract_actor*>(d.host.replica)->attach_functor(fatal("replica"));
+  caf::actor_cast<caf::abstract_actor*>(d.reader)->attach_functor(fatal("store"));
   auto port = init_tls ? caf::openssl::publish(d.host.membership, d.opts.cluster_port,
                                                d.opts.cluster_host.c_str(), true)
                        : d.system.middleman().publish(d.host.membership, d.opts.cluster_port,
@@ -146,6 +168,7 @@ void node::stop() {
   auto& d = *impl_;
   if (d.stopped) return;
   d.stopped = true;
+  d.stopping->store(true);
   stop_session_host(d.host, caf::exit_reason::user_shutdown);
   // The sessions' final snapshots go to the committer; the store actor stops
   // last, with nothing left to ask it.
