@@ -175,7 +175,11 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
     auto& st = self->state;
     if (!st.session || dm.source != st.session.address()) return;
     if (activation_failed(dm.reason)) {
-      st.init.out->close(1012, "session restarting; reconnect with client and last_seq to resume");
+      st.init.out->close(1012, is(dm.reason, skein_error::store_failure)
+                                 ? "store failure on this node (writes refused); reconnect with "
+                                   "client and last_seq to resume"
+                                 : "session restarting; reconnect with client and last_seq to "
+                                   "resume");
       self->quit();
       return;
     }

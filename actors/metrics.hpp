@@ -126,6 +126,10 @@ struct node_metrics {
   std::atomic<std::uint64_t> passivations{0};
   std::atomic<std::uint64_t> cluster_idle_closed{0};  // cluster-port connections reaped (idle_reaper)   // activations stopped for being idle
   std::atomic<std::uint64_t> sessions_refused{0};  // activations refused at max_sessions  // inputs quarantined (actors/poison.hpp)
+  // store faults (persistence/, runtime/activation.cpp)
+  std::atomic<std::uint64_t> corrupt_reads{0};  // activations whose local records were unreadable
+  std::atomic<std::uint64_t> wal_tails_dropped{0};  // WAL files the store's open did not replay fully
+  std::atomic<std::uint64_t> wal_bytes_dropped{0};  // bytes of those tails
   latency_histogram checkpoint_latency;  // input handled -> its batch committed
   // batch submitted (local commit started) -> the last replica's ack, for
   // batches that had replicas to wait for

@@ -159,6 +159,16 @@ std::string render(node& n) {
   f.add("skein_sessions_refused_total", C,
         "Activations refused at --max-sessions with no idle session to passivate (close 1013).",
         load(m.sessions_refused));
+  f.add("skein_corrupt_reads_total", C,
+        "Activations whose local records could not be read (corrupt or I/O error) and were "
+        "fetched from a replica instead (or failed if none had a copy).",
+        load(m.corrupt_reads));
+  f.add("skein_wal_tail_dropped_total", C,
+        "WAL files whose torn tail the store did not replay when it opened.",
+        load(m.wal_tails_dropped));
+  f.add("skein_wal_tail_dropped_bytes_total", C,
+        "Bytes of the WAL tails the store did not replay when it opened.",
+        load(m.wal_bytes_dropped));
   f.add("skein_peers_connected", G, "Other members whose session host this node reaches.",
         static_cast<double>(n.status().peers_connected.load()));
   f.add("skein_messages_in_total", C, "Client frames received by this node's streams.",

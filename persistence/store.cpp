@@ -11,7 +11,10 @@
 #include <stdexcept>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "persistence/keys.hpp"
+#include "persistence/rocks_log.hpp"
 
 namespace skein::persistence {
 namespace {
@@ -20,6 +23,15 @@ constexpr std::array<column, 4> all_columns{column::snapshots, column::journal, 
                                             column::meta};
 
 rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+// Every read checks the checksums of the blocks it reads (RocksDB's default,
+// stated here): a corrupt SST block is Status::Corruption (a store_error
+// "... Corruption: block checksum mismatch ..."), never silently wrong bytes.
+rocksdb::ReadOptions read_options() {
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  return ro;
+}
 
 }  // namespace
 
@@ -30,6 +42,8 @@ struct store::impl {
   std::unique_ptr<rocksdb::DB> db;
   std::array<rocksdb::ColumnFamilyHandle*, 4> handles{};  // indexed by column
   std::vector<rocksdb::ColumnFamilyHandle*> all_handles;   // owned, incl. default
+  std::shared_ptr<rocks_logger> logger = std::make_shared<rocks_logger>();
+  std::vector<dropped_tail> dropped;  // WAL tails not replayed by the open
 
   rocksdb::ColumnFamilyHandle* cf(column c) const { return handles[static_cast<int>(c)]; }
 
@@ -50,7 +64,7 @@ struct store::impl {
     std::string upper(session_key);
     upper += '\x01';  // just past every "session\0..." key
     rocksdb::Slice upper_slice(upper);
-    rocksdb::ReadOptions ro;
+    rocksdb::ReadOptions ro = read_options();
     ro.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(c)));
     for (it->Seek(start); it->Valid(); it->Next()) {
@@ -69,7 +83,7 @@ struct store::impl {
     std::string upper(session_key);
     upper += '\x01';
     rocksdb::Slice lower_slice(lower), upper_slice(upper);
-    rocksdb::ReadOptions ro;
+    rocksdb::ReadOptions ro = read_options();
     ro.iterate_lower_bound = &lower_slice;
     ro.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf(c)));
@@ -117,6 +131,20 @@ store::store(const store_options& options) : impl_(std::make_unique<impl>()) {
   // the failed WAL writer and aborts on an assertion in Debian's build. The
   // committer refuses writes after a failure instead (committer.hpp).
   db_options.max_bgerror_resume_count = 0;
+  // RocksDB's info log goes to spdlog, not to DATA/LOG: after a failed
+  // append (a full disk) the next LOG line aborts the process in Debian's
+  // build (rocks_log.hpp). It also reports the WAL tails recovery drops.
+  db_options.info_log = impl_->logger;
+  // A torn WAL tail (a crash mid-write, a truncated file) ends replay at the
+  // last intact record and the store opens with everything before it; the
+  // default mode, set on purpose: kTolerateCorruptedTailRecords drops a torn
+  // tail without reporting it, kAbsoluteConsistency refuses to open, and
+  // kSkipAnyCorruptedRecords could replay records after a hole. Every drop
+  // is logged and counted (dropped_wal_tails()).
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // Corruption found while flushing or compacting stops writes instead of
+  // being ignored (reads verify block checksums: read_options()).
+  db_options.paranoid_checks = true;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
@@ -140,6 +168,10 @@ store::store(const store_options& options) : impl_(std::make_unique<impl>()) {
                               &impl_->all_handles, &raw);
   impl_->check(options.read_only ? "open (read-only)" : "open", s);
   impl_->db.reset(raw);
+  impl_->dropped = impl_->logger->dropped();
+  for (const auto& d : impl_->dropped)
+    spdlog::warn("store {}: WAL {} lost {} bytes at its tail ({}); the writes in them are not in "
+                 "the store", options.dir.string(), d.file, d.bytes, d.reason);
   for (std::size_t i = 0; i < all_columns.size(); ++i) impl_->handles[i] = impl_->all_handles[i + 1];
 }
 
@@ -149,6 +181,8 @@ store::~store() {
 }
 
 const store_options& store::options() const { return impl_->options; }
+
+const std::vector<dropped_tail>& store::dropped_wal_tails() const { return impl_->dropped; }
 
 void store::write(const write_batch& batch) {
   if (batch.empty()) return;
@@ -170,7 +204,7 @@ void store::write(const write_batch& batch) {
 
 std::optional<std::string> store::get_raw(column c, std::string_view key) const {
   std::string value;
-  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(c), slice(key), &value);
+  rocksdb::Status s = impl_->db->Get(read_options(), impl_->cf(c), slice(key), &value);
   if (s.IsNotFound()) return std::nullopt;
   impl_->check("get", s);
   return value;
@@ -213,7 +247,7 @@ std::vector<std::string> store::session_keys() const {
   std::vector<std::string> keys;
   for (column c : {column::snapshots, column::journal, column::outbox}) {
     std::unique_ptr<rocksdb::Iterator> it(
-        impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(c)));
+        impl_->db->NewIterator(read_options(), impl_->cf(c)));
     it->SeekToFirst();
     while (it->Valid()) {
       auto parsed = parse_seq_key(std::string_view(it->key().data(), it->key().size()));
@@ -244,7 +278,7 @@ session_summary store::summarize(std::string_view session_key) const {
   // (old snapshot layout) and everything starting with session_key + '\0'.
   auto walk = [&](column c, auto on_record) {
     rocksdb::Slice upper_slice(upper);
-    rocksdb::ReadOptions ro;
+    rocksdb::ReadOptions ro = read_options();
     ro.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(c)));
     for (it->Seek(slice(session_key)); it->Valid(); it->Next()) {

@@ -41,6 +41,7 @@
 
 #include "persistence/errors.hpp"
 #include "persistence/records.hpp"
+#include "persistence/wal_report.hpp"
 #include "persistence/write_batch.hpp"
 
 namespace skein::persistence {
@@ -83,6 +84,12 @@ class store {
   store& operator=(const store&) = delete;
 
   const store_options& options() const;
+
+  // The WAL files whose tail the open did not replay (wal_report.hpp), each
+  // also logged as a warning at open. Empty after a clean shutdown. RocksDB's
+  // WAL recovery mode is kPointInTimeRecovery: replay stops at the first torn
+  // or corrupt record and the store holds everything before it.
+  const std::vector<dropped_tail>& dropped_wal_tails() const;
 
   // One atomic RocksDB Write of the whole batch (fsynced if options().sync).
   // An empty batch is a no-op. Throws store_error; then nothing was applied.

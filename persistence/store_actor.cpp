@@ -4,6 +4,7 @@
 // category and load_session_records, the read recovery needs.
 #include "persistence/store_actor.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <exception>
 #include <utility>
@@ -153,6 +154,32 @@ session_records load_session_records(const store& db, const std::string& key) {
   const std::uint64_t from = out.snapshots.empty() ? 0 : out.snapshots.back().journal_seq + 1;
   out.journal = db.load_journal(key, from);
   return out;
+}
+
+session_records session_records_in(const write_batch& copy, const std::string& key) {
+  session_records out;
+  std::vector<std::pair<std::uint64_t, journal_record>> journal;
+  for (const auto& p : copy.puts()) {
+    if (p.column != column::snapshots && p.column != column::journal) continue;
+    auto parsed = parse_seq_key(p.key);
+    if (!parsed || parsed->first != key) continue;
+    if (p.column == column::snapshots)
+      out.snapshots.push_back(decode_snapshot(p.value, printable(p.key)));
+    else
+      journal.emplace_back(parsed->second, decode_journal(p.value, printable(p.key)));
+  }
+  std::sort(out.snapshots.begin(), out.snapshots.end(),
+            [](const auto& a, const auto& b) { return a.journal_seq < b.journal_seq; });
+  std::sort(journal.begin(), journal.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  const std::uint64_t from = out.snapshots.empty() ? 0 : out.snapshots.back().journal_seq + 1;
+  for (auto& j : journal)
+    if (j.first >= from) out.journal.push_back(std::move(j));
+  return out;
+}
+
+const std::vector<dropped_tail>& dropped_wal_tails(const store& db) {
+  return db.dropped_wal_tails();
 }
 
 store_ptr open_store(const std::filesystem::path& dir, bool sync) {

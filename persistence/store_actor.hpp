@@ -47,6 +47,8 @@
 #include <caf/typed_actor.hpp>
 
 #include "persistence/records.hpp"
+#include "persistence/wal_report.hpp"
+#include "persistence/write_batch.hpp"
 
 namespace skein::persistence {
 
@@ -96,6 +98,9 @@ using store_ptr = std::unique_ptr<store, void (*)(store*)>;
 /// WAL on every write. Throws store_error (persistence/errors.hpp).
 store_ptr open_store(const std::filesystem::path& dir, bool sync);
 
+/// store::dropped_wal_tails() for an owner that only holds a store_ptr.
+const std::vector<dropped_tail>& dropped_wal_tails(const store& db);
+
 /// Spawns the store actor on its own thread (caf::detached). It is also
 /// caf::hidden, so await_all_actors_done() does not wait for it: its owner
 /// stops it once every actor that reads through it is done
@@ -107,6 +112,12 @@ store_actor spawn_store_actor(caf::actor_system& sys, store& db);
 /// The session's records as recovery reads them (also used by the offline
 /// `replay` command). Throws record_error / store_error.
 session_records load_session_records(const store& db, const std::string& key);
+
+/// The same records read from a session copy (store::session_copy, shipped
+/// as a write_batch) instead of a store: its snapshots and the journal after
+/// the newest one. Puts of other sessions or with malformed keys are skipped
+/// (the caller checked write_batch::confined_to). Throws record_error.
+session_records session_records_in(const write_batch& copy, const std::string& key);
 
 }  // namespace skein::persistence
 

@@ -65,6 +65,13 @@ void write_batch::append(write_batch&& other) {
   other.ops_.clear();
 }
 
+std::vector<write_batch::put_view> write_batch::puts() const {
+  std::vector<put_view> out;
+  for (const auto& o : ops_)
+    if (o.kind == op_kind::put) out.push_back({o.column, o.key, o.value});
+  return out;
+}
+
 bool write_batch::confined_to(std::string_view session_key) const {
   const auto prefix = session_prefix(session_key);
   const auto upper = seq_key(session_key, ~std::uint64_t{0});

@@ -53,6 +53,16 @@ class write_batch {
 
   std::size_t size() const;  // number of operations
 
+  // The puts of the batch in order, as (column, key, value) views into it
+  // (valid while the batch lives and is not changed). Lets a session copy
+  // be read without a store (runtime/activation.cpp, when the local store
+  // cannot read the records the copy replaces).
+  struct put_view {
+    persistence::column column;
+    std::string_view key, value;
+  };
+  std::vector<put_view> puts() const;
+
   // True if every operation stays inside one session's records: puts and
   // erases in snapshots, journal and outbox under session_prefix(session_key)
   // (erase_range: both ends inside, or the end the session's upper bound

@@ -10,11 +10,13 @@
 #include "actors/metrics.hpp"
 #include "actors/events.hpp"
 #include "actors/liveness.hpp"
+#include "actors/metrics.hpp"
 #include "actors/recovery.hpp"
 #include "actors/poison.hpp"
 #include "actors/registry.hpp"
 #include "actors/session_key.hpp"
 #include "persistence/committer.hpp"
+#include "persistence/store_actor.hpp"
 #include "persistence/write_batch.hpp"
 #include "runtime/directory_state.hpp"
 
@@ -146,6 +148,9 @@ void recovered(self_ptr self, const std::string& key, std::uint64_t gen, std::ui
   fence(self, key, *a, std::move(init));
 }
 
+bool refetch_after_bad_read(self_ptr self, const std::string& key, std::uint64_t gen,
+                            const caf::error& err);
+
 /// Reads the records after the known epoch, so that an epoch written by a
 /// fence in between is seen by the next activation's claim, never lost.
 void load(self_ptr self, const std::string& key, std::uint64_t gen, std::uint64_t known) {
@@ -156,20 +161,45 @@ void load(self_ptr self, const std::string& key, std::uint64_t gen, std::uint64_
       },
       [self, key, gen](caf::error& err) {
         if (!current(self, key, gen)) return;
+        if (refetch_after_bad_read(self, key, gen, err)) return;
         fail_activation(self, key, make_error(skein_error::unrecoverable,
                                               "cannot activate " + key + ": "
                                                 + self->system().render(err)));
       });
 }
 
-/// Writes a copy (fetched or adopted) before loading.
+/// Recovery from the records of a fetched copy, not from the local store
+/// (which could not read them, refetch_after_bad_read). The local epoch is
+/// read as usual; if that read fails too, the epochs the claims reported
+/// stand for it (logged).
+void start_from_copy(self_ptr self, const std::string& key, std::uint64_t gen,
+                     persistence::session_records_ptr records) {
+  auto* a = current(self, key, gen);
+  if (!a) return;
+  if (!liveness::lease_held())
+    return fail_activation(self, key, make_error(skein_error::no_quorum,
+                                                 "this node cannot see a majority of the cluster"));
+  a->at = phase::loading;
+  self->request(self->state.init.replica, store_timeout, persistence::epoch_atom::value, key)
+    .then([self, key, gen, records](std::uint64_t known) { recovered(self, key, gen, known, *records); },
+          [self, key, gen, records](caf::error& err) {
+            if (!current(self, key, gen)) return;
+            spdlog::warn("activation of {}: the local epoch is unreadable too ({}); using the "
+                         "epochs the other members reported", key, self->system().render(err));
+            recovered(self, key, gen, 0, *records);
+          });
+}
+
+/// Writes a copy (fetched or adopted) before loading; with `from_copy`,
+/// recovery then uses those records instead of reading the store.
 void write_copy(self_ptr self, const std::string& key, std::uint64_t gen,
-                persistence::write_batch copy) {
-  submit(self, std::move(copy), [self, key, gen](const std::string& err) {
+                persistence::write_batch copy, persistence::session_records_ptr from_copy = {}) {
+  submit(self, std::move(copy), [self, key, gen, from_copy](const std::string& err) {
     if (!current(self, key, gen)) return;
     if (!err.empty())
       return fail_activation(self, key,
                              make_error(skein_error::store_failure, "copy of " + key + ": " + err));
+    if (from_copy) return start_from_copy(self, key, gen, from_copy);
     load_and_start(self, key);
   });
 }
@@ -192,7 +222,19 @@ void fetch(self_ptr self, const std::string& key, activation& a, const caf::acto
           return fail_activation(self, key, make_error(skein_error::fetch_failed,
                                                        "the copy of " + key
                                                          + " writes outside its records"));
-        write_copy(self, key, gen, std::move(copy));
+        persistence::session_records_ptr from_copy;
+        if (current(self, key, gen)->refetched) {
+          // The local records stay unreadable under the copy (a read still
+          // meets the corrupt block): recover from the copy itself.
+          try {
+            from_copy = std::make_shared<const persistence::session_records>(
+              persistence::session_records_in(copy, key));
+          } catch (const std::exception& e) {
+            return fail_activation(self, key, make_error(skein_error::fetch_failed,
+                                                         "copy of " + key + ": " + e.what()));
+          }
+        }
+        write_copy(self, key, gen, std::move(copy), std::move(from_copy));
       },
       [self, key, gen](caf::error& err) {
         if (!current(self, key, gen)) return;
@@ -200,6 +242,51 @@ void fetch(self_ptr self, const std::string& key, activation& a, const caf::acto
                                               "cannot fetch " + key + ": "
                                                 + self->system().render(err)));
       });
+}
+
+/// The local store could not read key's records (RocksDB reported
+/// corruption, e.g. an SST block checksum mismatch, or another I/O error):
+/// counted and logged, then the session is fetched from the member with the
+/// freshest copy (from the claims), else from any connected replica, and
+/// the activation goes on with that copy written over the local records.
+/// False (the caller fails the activation) for other errors, when no
+/// replica can be asked, or when this activation already fetched once.
+bool refetch_after_bad_read(self_ptr self, const std::string& key, std::uint64_t gen,
+                            const caf::error& err) {
+  auto* a = current(self, key, gen);
+  if (!a || err.category() != persistence::store_category) return false;
+  metrics().corrupt_reads.fetch_add(1, std::memory_order_relaxed);
+  const auto why = self->system().render(err);
+  if (a->refetched) {
+    spdlog::error("activation of {}: the local store cannot read it even after a fetch: {}", key,
+                  why);
+    return false;
+  }
+  auto& st = self->state;
+  auto& peers = st.cluster->peers;
+  std::string from;
+  if (a->best > std::make_pair(std::uint64_t{0}, std::uint64_t{0})) {
+    auto p = peers.find(a->best_node);
+    if (p != peers.end() && p->second.replica) from = a->best_node;
+  }
+  if (from.empty())
+    for (auto& r : st.cluster->sessions_view->replicas_of(key)) {
+      auto p = peers.find(r);
+      if (p != peers.end() && p->second.replica) {
+        from = r;
+        break;
+      }
+    }
+  if (from.empty()) {
+    spdlog::error("activation of {}: the local store cannot read it and no replica is reachable: "
+                  "{}", key, why);
+    return false;
+  }
+  spdlog::warn("activation of {}: the local store cannot read it ({}); fetching it from {}", key,
+               why, from);
+  a->refetched = true;
+  fetch(self, key, *a, peers.find(from)->second.replica);
+  return true;
 }
 
 void claims_done(self_ptr self, const std::string& key) {
@@ -232,6 +319,7 @@ void claims_done(self_ptr self, const std::string& key) {
       },
       [self, key, gen](caf::error& err) {
         if (!current(self, key, gen)) return;
+        if (refetch_after_bad_read(self, key, gen, err)) return;
         fail_activation(self, key, make_error(skein_error::store_failure,
                                               "cannot read " + key + ": "
                                                 + self->system().render(err)));

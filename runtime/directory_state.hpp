@@ -53,6 +53,7 @@ struct activation {
   std::optional<session_init> ready;   // fencing: the session to start
   std::size_t pending_fences = 0;
   bool existing_only = false;          // every waiter asked for an existing session only
+  bool refetched = false;  // the local records were unreadable: fetched from a replica once
 };
 
 struct local_session {

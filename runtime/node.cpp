@@ -13,6 +13,7 @@
 #include "actors/errors.hpp"
 #include "actors/events.hpp"
 #include "actors/liveness.hpp"
+#include "actors/metrics.hpp"
 #include "actors/registry.hpp"
 #include "persistence/ballast.hpp"
 #include "persistence/committer.hpp"
@@ -95,6 +96,10 @@ node::node(node_options opts, const behaviour_registry& registry)
       break;
     default:
       if (!d.ballast.problem.empty()) spdlog::warn("no ballast: {}", d.ballast.problem);
+  }
+  for (const auto& t : persistence::dropped_wal_tails(*d.store)) {  // logged by the store
+    metrics().wal_tails_dropped.fetch_add(1, std::memory_order_relaxed);
+    metrics().wal_bytes_dropped.fetch_add(t.bytes, std::memory_order_relaxed);
   }
   liveness::start(d.opts.failure_timeout);
   host_init init;

@@ -57,7 +57,9 @@ export async function freePorts(count) {
  *   bin, dataDir (required), name ('n1'), kindOptions (['counter.x=1', ...]),
  *   extraArgs ([]), readyTimeoutMs (30000), wrapper ([]: a command that
  *   execs the node, e.g. ['prlimit', '--nofile=512:512', '--']; pid is then
- *   the node's as long as the wrapper execs).
+ *   the node's as long as the wrapper execs), ports ([http, cluster]: fixed
+ *   ports, e.g. to restart a node where its peers expect it; default: two
+ *   free ones).
  * Resolves with a handle { name, url, port, clusterPort, pid, child, cmdline,
  * exited (promise of {code, signal}), exitInfo, kill(signal), stop(), stderrTail() }.
  * A start that fails because a just-picked port was taken in between is retried
@@ -76,10 +78,10 @@ export async function startNode(opts) {
   throw lastErr;
 }
 
-async function startNodeOnce({ bin, dataDir, name = 'n1', kindOptions = [], extraArgs = [], readyTimeoutMs = 30_000, wrapper = [] }) {
+async function startNodeOnce({ bin, dataDir, name = 'n1', kindOptions = [], extraArgs = [], readyTimeoutMs = 30_000, wrapper = [], ports }) {
   if (!bin) throw new Error('startNode: bin is required');
   if (!dataDir) throw new Error('startNode: dataDir is required');
-  const [port, clusterPort] = await freePorts(2);
+  const [port, clusterPort] = ports ?? await freePorts(2);
   const args = ['node', '--name', name, '--listen', `127.0.0.1:${port}`, '--cluster-port', String(clusterPort),
     '--data', dataDir, ...kindOptions.flatMap((o) => ['--kind-option', o]), ...extraArgs];
   const cmdline = [...wrapper, bin, ...args].join(' ');

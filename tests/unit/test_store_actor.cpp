@@ -245,3 +245,23 @@ TEST_CASE("store errors render by name and match by code", "[store_actor]") {
   CHECK(is_store_error(err, store_errc::io_failure));
   CHECK(sys.render(err) == "store.io_failure: chat/a: disk gone");
 }
+
+TEST_CASE("a copy read without a store gives the records a load of the source gives",
+          "[store_actor]") {
+  fixture f;
+  fill(f, "chat/a");
+  fill(f, "chat/other");
+  auto [v, err] = f.ask<std::string>(copy_atom::value, std::string("chat/a"), std::uint64_t{4});
+  REQUIRE_FALSE(err);
+  const auto copy = write_batch::decode(std::get<0>(v), "copy");
+  const auto from_copy = session_records_in(copy, "chat/a");
+  const auto from_store = load_session_records(f.db, "chat/a");
+  REQUIRE_FALSE(from_store.snapshots.empty());
+  CHECK(from_copy.snapshots == from_store.snapshots);
+  CHECK(from_copy.journal == from_store.journal);
+  // Another session's key in the batch is not read as this session's.
+  CHECK(session_records_in(copy, "chat/other").snapshots.empty());
+  write_batch bad;
+  bad.put_raw(column::journal, seq_key("chat/a", 1), "not msgpack");
+  CHECK_THROWS_AS(session_records_in(bad, "chat/a"), record_error);
+}
