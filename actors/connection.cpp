@@ -275,6 +275,13 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
     },
     [self](frame_atom, std::string& frame) {
       auto& st = self->state;
+      // Only the activation this connection joined speaks to it: a frame
+      // still on its way from one it left (a failover, a partition) could
+      // raise last_seq past frames the new activation is about to send for
+      // the join's last_seq, which would then be dropped as delivered. What
+      // the old one sent after the join, the new one sends too (or a reset).
+      const auto& from = self->current_sender();
+      if (!st.session || !from || from->address() != st.session.address()) return;
       auto seq = seq_of(frame);
       if (seq != 0 && seq <= st.last_seq) return;  // already delivered (resume overlap)
       if (seq > st.last_seq) st.last_seq = seq;
