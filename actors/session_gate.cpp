@@ -185,12 +185,14 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
     if (immediate) send_ack(self, a.to, a.cseq, a.id, a.error);
     else g.acks.push_back(std::move(a));
   }
+  if (kind == input_kind::open)
+    if (auto i = st.clients.find(rec.client); i != st.clients.end()) i->second.opened = true;
   for (auto& o : outs) {
     gated_frame f;
     f.target = o.target;
     if (o.target.empty()) {
       for (auto& [_, m] : st.clients)
-        if (m.conn) f.to.push_back(m.conn);
+        if (m.conn && m.opened) f.to.push_back(m.conn);
     } else if (auto i = st.clients.find(o.target); i != st.clients.end() && i->second.conn) {
       f.to.push_back(i->second.conn);
     }

@@ -66,6 +66,7 @@ void reset_member(session_actor* self, const caf::actor& conn) {
     for (auto& f : g.frames) f.to.erase(std::remove(f.to.begin(), f.to.end(), conn), f.to.end());
   auto m = st.clients.find(done.client);
   if (m == st.clients.end() || m->second.conn != conn) return;
+  m->second.opened = false;  // nothing before the reset's own output
   handle_input(self, input_kind::open, done.client, m->second.params_json, {}, true);
 }
 
@@ -121,7 +122,11 @@ void attach_member(session_actor* self, const std::string& client_id, const std:
   c.conn = conn;
   self->monitor(conn);
   st.catching_up.erase(conn);  // a join again of the same connection starts over
-  if (!resume) return handle_input(self, input_kind::open, client_id, c.params_json, {});
+  if (!resume) {
+    c.opened = false;  // broadcasts reach it from its on_open on
+    return handle_input(self, input_kind::open, client_id, c.params_json, {});
+  }
+  c.opened = true;
   if (last_seq >= st.seq) return;
   const auto gated_from = first_gated(st);
   for (auto& g : st.gate)

@@ -106,6 +106,11 @@ struct member {
   std::uint64_t token = 0;                 // the connection joined (delivery.hpp)
   std::map<std::uint64_t, early_input> early;  // messages that overtook others, by cseq
   std::uint64_t leave_at = 0;              // leave once its next cseq reaches it
+  // False from a (fresh or reset) open's admission until it runs: with the
+  // poison guard an open waits for its pending record, and broadcasts of
+  // inputs handled before it must not reach the client ahead of its
+  // on_open (or reset) output. Resumes and adopted clients are open.
+  bool opened = true;
 };
 
 /// An input received while handing off, forwarded in order afterwards.

@@ -151,7 +151,7 @@ std::string render(node& n) {
         "Inputs quarantined because their handler crashed the process (never applied).",
         load(m.poison_inputs));
   f.add("skein_cluster_idle_closed_total", C,
-        "Connections to the cluster port closed after receiving nothing for 10 s (half-open handshakes).",
+        "Connections to the cluster port closed after receiving nothing for 10 s and never more than 4 KiB (half-open handshakes).",
         load(m.cluster_idle_closed));
   f.add("skein_passivations_total", C,
         "Activations stopped after their idle_ms without a client, or at --max-sessions.",

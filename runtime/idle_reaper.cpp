@@ -4,7 +4,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h>  // struct tcp_info with tcpi_bytes_received (glibc's lacks it)
 #include <sys/socket.h>
 
 #include <cstdlib>
@@ -65,8 +65,15 @@ std::size_t idle_reaper::scan(std::uint16_t port, std::chrono::milliseconds idle
     tcp_info info{};
     len = sizeof info;
     if (::getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) continue;
-    if (info.tcpi_state != TCP_ESTABLISHED) continue;
+    constexpr std::uint8_t established = 1;  // TCP_ESTABLISHED (include/net/tcp_states.h)
+    if (info.tcpi_state != established) continue;
     if (info.tcpi_last_data_recv <= static_cast<std::uint32_t>(idle.count())) continue;
+    // A member's connection carried a TLS and BASP handshake and gossip
+    // (kilobytes within seconds); one that never got past a handshake's
+    // worth of bytes is the kind this reaper is for. A member that goes
+    // quiet (SIGSTOP, a partition) keeps its connection: the membership's
+    // failure detector, not this, decides about members.
+    if (info.tcpi_bytes_received >= max_handshake_bytes) continue;
     spdlog::warn("cluster port: closing the connection from {}: no data for {} ms (a half-open "
                  "handshake or a silent peer)", peer_of(s), info.tcpi_last_data_recv);
     ::shutdown(s, SHUT_RDWR);

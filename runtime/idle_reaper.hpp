@@ -13,8 +13,12 @@
 //
 // How: every `every`, walk /proc/self/fd; for each TCP socket whose local
 // port is the cluster port and which is not the listener, read TCP_INFO;
-// if it is established and tcpi_last_data_recv (ms since it last received
-// data, or since it was established) exceeds `idle`, shutdown(2) it. CAF then
+// if it is established, received fewer than max_handshake_bytes in all
+// (never got past a handshake: members exchange kilobytes of gossip within
+// seconds) and tcpi_last_data_recv (ms since it last received data, or
+// since it was established) exceeds `idle`, shutdown(2) it. A member that
+// goes quiet (SIGSTOP, a partition) keeps its connection: cutting every
+// connection of a waking node at once is the failure detector's call. CAF then
 // sees the end of the stream and closes its side; the descriptor is never
 // closed under CAF's feet. Linux only (TCP_INFO, /proc).
 //
@@ -32,6 +36,9 @@ namespace skein {
 
 class idle_reaper {
 public:
+  /// Bytes a connection may have received and still count as half-open.
+  static constexpr std::uint64_t max_handshake_bytes = 4096;
+
   struct options {
     std::uint16_t port = 0;                          // the cluster port (bound)
     std::chrono::milliseconds idle{10000};           // no data received for this long
