@@ -137,6 +137,10 @@ function fmtMs(s) {
 }
 
 function nodeState(member, scrape) {
+  // A drained node exits: once the members call it down (or it left), that
+  // wins over the drain this page started (its drain_finished event is
+  // published on the drained node, which this page may not be watching).
+  if (member.state && member.state !== 'up' && member.state !== 'draining') return member.state;
   if (state.draining.get(member.name)) return 'draining';
   if (member.state && member.state !== 'up') return member.state;   // once members carry a state
   if (!scrape) return 'unreachable';
