@@ -64,6 +64,22 @@ function getOn(agent, url) {
   });
 }
 
+/** Retries a WebSocket to counter/ID while the node answers 503 (bounded), then checks it works. */
+async function acceptedAgain(url, id) {
+  let again;
+  await waitFor(async () => {
+    try {
+      again = await WsClient.connect(wsUrl(url, `/ws/counter/${id}`), { label: id });
+      return true;
+    } catch (e) {
+      if (e.statusCode !== 503) throw e;
+      return false;
+    }
+  }, { timeoutMs: 10_000, what: 'a stream accepted after one closed' });
+  await again.nextData(isValue, 10_000, 'initial value');
+  again.ws.terminate();
+}
+
 describe('limits', { timeout: 240_000 }, () => {
   const res = new Resources();
   const nodes = new Set();
@@ -119,18 +135,7 @@ describe('limits', { timeout: 240_000 }, () => {
     assert.ok(metric(text, 'skein_connections_refused_total') >= 2, 'skein_connections_refused_total counts both');
     // One closes: a new stream is accepted once the node has seen the close.
     await held.pop().close();
-    let again;
-    await waitFor(async () => {
-      try {
-        again = await WsClient.connect(wsUrl(n.url, '/ws/counter/again'), { label: 'again' });
-        return true;
-      } catch (e) {
-        if (e.statusCode !== 503) throw e;
-        return false;
-      }
-    }, { timeoutMs: 10_000, what: 'a stream accepted after one closed' });
-    await again.nextData(isValue, 10_000, 'initial value');
-    again.ws.terminate();
+    await acceptedAgain(n.url, 'again');
   });
 
   it('refuses client streams beyond --max-connections-per-address and accepts again after a close', async () => {
@@ -154,18 +159,7 @@ describe('limits', { timeout: 240_000 }, () => {
     assert.equal(metric(text, 'skein_connections_refused_total'), 0, 'not counted as the node-wide limit');
     // One closes: its slot is free again once the node has seen the close.
     await held.pop().close();
-    let again;
-    await waitFor(async () => {
-      try {
-        again = await WsClient.connect(wsUrl(n.url, '/ws/counter/addr-again'), { label: 'addr-again' });
-        return true;
-      } catch (e) {
-        if (e.statusCode !== 503) throw e;
-        return false;
-      }
-    }, { timeoutMs: 10_000, what: 'a stream accepted after one closed' });
-    await again.nextData(isValue, 10_000, 'initial value');
-    again.ws.terminate();
+    await acceptedAgain(n.url, 'addr-again');
   });
 
   it('survives more idle connections than file descriptors without spinning', async () => {
