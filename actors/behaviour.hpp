@@ -1,6 +1,6 @@
 // skein behaviour API: what users write a session kind against.
 //
-// A behaviour is a plain struct with three handlers and a msgpack-serialisable
+// A behaviour is a plain struct with handlers and a msgpack-serialisable
 // state type; the runtime runs one instance per session (`kind/id`) inside a
 // CAF actor, so handlers of one session never run concurrently and need no
 // locks. Example (see examples/counter):
@@ -14,6 +14,9 @@
 //     void on_close(skein::context<counter_state>& ctx, const skein::client& c);
 //   };
 //   registry.add<counter>("counter");
+//
+// Only on_message is required; every other handler (on_open, on_close, ...)
+// is optional: a kind that does not declare it ignores that input.
 //
 // Contract:
 // - State must be default-constructible and msgpack-serialisable

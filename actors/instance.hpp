@@ -55,9 +55,13 @@ class behaviour_model final : public behaviour_instance {
               const std::string& session_id) override {
     context<state_type> ctx{state_, fx, session_id};
     switch (kind) {
-      case input_kind::open: behaviour_.on_open(ctx, c); break;
+      case input_kind::open:
+        if constexpr (requires { behaviour_.on_open(ctx, c); }) behaviour_.on_open(ctx, c);
+        break;
       case input_kind::message: behaviour_.on_message(ctx, c, msg); break;
-      case input_kind::close: behaviour_.on_close(ctx, c); break;
+      case input_kind::close:
+        if constexpr (requires { behaviour_.on_close(ctx, c); }) behaviour_.on_close(ctx, c);
+        break;
     }
   }
 

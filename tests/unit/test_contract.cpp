@@ -1,0 +1,53 @@
+// The behaviour contract (issue 16, item 6): optional handlers, rejections
+// in skein's words, and a state rolled back when a handler throws.
+#include <catch2/catch.hpp>
+
+#include <stdexcept>
+
+#include "actors/apply.hpp"
+#include "actors/registry.hpp"
+
+using namespace skein;
+
+namespace {
+
+struct tally_state {
+  std::int64_t n = 0;
+  std::vector<std::string> seen;
+  MSGPACK_DEFINE(n, seen);
+};
+
+// Only on_message: on_open and on_close are optional.
+struct minimal {
+  using state_type = tally_state;
+  void on_message(context<tally_state>& ctx, const client&, const json& m) {
+    ctx.state().n += 1;
+    ctx.state().seen.push_back(m.dump());
+    if (m.contains("fail")) throw std::runtime_error("internal detail: " + m["fail"].get<std::string>());
+    if (m.contains("need")) (void)m.at("missing_field");  // nlohmann's out_of_range
+    if (m.contains("reject")) throw bad_input("no thanks");
+    if (m.contains("weird")) throw 42;  // not a std::exception: a crash-like bug
+    ctx.broadcast({{"n", ctx.state().n}});
+  }
+};
+
+std::vector<output> apply(behaviour_instance& b, input_kind k, const std::string& text = {},
+                          std::string* rejected = nullptr) {
+  auto rec = make_input(k, "c1", "{}", text);
+  return apply_input(b, rec, "s", false, 1, rejected);
+}
+
+}  // namespace
+
+TEST_CASE("a behaviour with only on_message ignores opens and closes", "[actors][contract]") {
+  behaviour_registry r;
+  r.add<minimal>("minimal");
+  auto b = r.create("minimal");
+  const auto before = b->snapshot();
+  CHECK(apply(*b, input_kind::open).empty());
+  CHECK(apply(*b, input_kind::close).empty());
+  CHECK(b->snapshot() == before);
+  auto outs = apply(*b, input_kind::message, R"({"x":1})");
+  REQUIRE(outs.size() == 1);
+  CHECK(outs[0].data == json{{"n", 1}});
+}
