@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
 namespace skein {
 
 const char* input_kind_name(input_kind k) {
@@ -29,6 +31,10 @@ json error_event(const std::string& message) {
   return json{{"type", "error"}, {"message", message}};
 }
 
+json error_event(const std::string& code, const std::string& message) {
+  return json{{"type", "error"}, {"code", code}, {"message", message}};
+}
+
 persistence::journal_record make_input(input_kind kind, const std::string& client_id,
                                        const std::string& params_json, const std::string& text,
                                        bool reset) {
@@ -48,9 +54,9 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
                                 const std::string& session_id, bool replay, std::uint64_t seed,
                                 std::string* rejected) {
   if (rejected) rejected->clear();
-  auto reject = [&](const std::string& why) {
-    if (rejected) *rejected = why;
-    return output{c_id_of(rec), error_event(why)};
+  auto reject = [&](const std::string& code, const std::string& why) {
+    if (rejected) *rejected = code + ": " + why;
+    return output{c_id_of(rec), error_event(code, why)};
   };
   const auto kind = parse_input_kind(rec.kind_of_input);
   auto payload = json::parse(rec.payload, nullptr, false);
@@ -72,16 +78,29 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
   json msg;
   if (kind == input_kind::message) {
     msg = json::parse(payload.value("text", std::string{}), nullptr, false);
-    if (msg.is_discarded()) return {reject("malformed JSON")};
+    if (msg.is_discarded()) return {reject(error_code::bad_json, "malformed JSON")};
   }
+  // A throwing handler has rolled the state back (behaviour_instance::handle);
+  // its outputs are dropped and only the sender of a message hears why, in
+  // skein's words: library exception text never reaches a client.
+  auto refuse = [&](const char* code, const std::string& why) {
+    fx.outputs.clear();
+    auto out = reject(code, why);
+    if (kind == input_kind::message) fx.outputs.push_back(std::move(out));
+  };
   try {
     logic.handle(kind, c, msg, fx, session_id);
+  } catch (const replay_divergence&) {
+    throw;
   } catch (const bad_input& e) {
-    fx.outputs.clear();
-    if (kind == input_kind::message) fx.outputs.push_back(reject(e.what()));
-  } catch (const json::exception& e) {
-    fx.outputs.clear();
-    if (kind == input_kind::message) fx.outputs.push_back(reject(e.what()));
+    refuse(error_code::bad_input, e.what());
+  } catch (const json::exception&) {
+    refuse(error_code::bad_input, "the message lacks a field or has one of the wrong type");
+  } catch (const std::exception& e) {
+    if (!replay)
+      spdlog::warn("session {}: {} handler threw for client {}; input rejected, state rolled "
+                   "back: {}", session_id, rec.kind_of_input, rec.client, e.what());
+    refuse(error_code::handler_error, "the session could not handle this input");
   }
   if (!replay) rec.random = fx.random;
   if (prefix.empty()) return std::move(fx.outputs);

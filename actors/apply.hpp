@@ -25,20 +25,33 @@ persistence::journal_record make_input(input_kind kind, const std::string& clien
                                        const std::string& params_json, const std::string& text,
                                        bool reset = false);
 
+/// Client-facing error codes of a rejected input (the `code` of error_event).
+namespace error_code {
+inline constexpr const char* bad_json = "bad_json";            // a message that is not JSON
+inline constexpr const char* bad_input = "bad_input";          // bad_input, or a json::exception
+inline constexpr const char* handler_error = "handler_error";  // any other std::exception
+}  // namespace error_code
+
 /// Runs `rec` through `logic`.
 /// - Live (replay == false): the time is `rec.time_ms` (set it first) and
 ///   random values are drawn from `seed`; they are stored into `rec.random`.
 /// - Replay (replay == true): time and random values come from `rec`.
-/// A rejected input (malformed JSON, bad_input, json::exception) yields one
-/// error output for the sender of a message input and leaves the state as
-/// the handler left it (handlers must validate before mutating). Any other
-/// exception, and replay_divergence, propagates to the caller. `rejected`
-/// (if given) is set to the reason when the input was rejected, else cleared.
+/// A rejected input (malformed JSON; a handler throwing bad_input,
+/// json::exception or any other std::exception) keeps the state as it was
+/// before the input and yields no outputs but one error_event(code, message)
+/// for the sender of a message input; the message is bad_input's text or a
+/// fixed sentence, never a library's exception text (a std::exception's
+/// what() is logged). An exception not derived from std::exception, and
+/// replay_divergence, propagates to the caller (the state rolled back).
+/// `rejected` (if given) is set to "code: message" when the input was
+/// rejected, else cleared.
 std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_record& rec,
                                 const std::string& session_id, bool replay,
                                 std::uint64_t seed = 0, std::string* rejected = nullptr);
 
 /// `{"type":"error","message":message}`
 json error_event(const std::string& message);
+/// `{"type":"error","code":code,"message":message}`
+json error_event(const std::string& code, const std::string& message);
 
 }  // namespace skein

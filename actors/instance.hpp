@@ -1,6 +1,7 @@
 // Type erasure of a behaviour: what the session actor (and replay) drive.
 #pragma once
 
+#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,7 +29,8 @@ class behaviour_instance {
   virtual std::string snapshot() const = 0;
 
   /// Runs one handler. `msg` is used for input_kind::message only.
-  /// Throws bad_input or nlohmann::json::exception to reject the input.
+  /// Whatever the handler throws propagates; the state is then the one
+  /// before the call (rolled back).
   virtual void handle(input_kind kind, const client& c, const json& msg,
                       effects& fx, const std::string& session_id) = 0;
 };
@@ -53,6 +55,9 @@ class behaviour_model final : public behaviour_instance {
 
   void handle(input_kind kind, const client& c, const json& msg, effects& fx,
               const std::string& session_id) override {
+    // A handler that throws leaves the state as it was before the input: a
+    // copy taken here is moved back while the exception propagates.
+    rollback guard{state_};
     context<state_type> ctx{state_, fx, session_id};
     switch (kind) {
       case input_kind::open:
@@ -68,6 +73,15 @@ class behaviour_model final : public behaviour_instance {
   const state_type& state() const noexcept { return state_; }
 
  private:
+  struct rollback {
+    state_type& live;
+    state_type before = live;
+    int unwinding = std::uncaught_exceptions();
+    ~rollback() {
+      if (std::uncaught_exceptions() > unwinding) live = std::move(before);
+    }
+  };
+
   Behaviour behaviour_{};
   state_type state_{};
 };

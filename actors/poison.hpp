@@ -12,8 +12,9 @@
 //  2. Recovery lists the pending records (actors/recovery.hpp). Before the
 //     new activation runs them, find_poison() runs them in a forked child
 //     process on a copy of the recovered state: the first one whose handler
-//     kills the child (a signal), throws, or runs past the timeout is the
-//     poison. It is quarantined: journaled with status `quarantined`, never
+//     kills the child (a signal), throws something that is not a
+//     std::exception (a std::exception only rejects its input, apply.hpp),
+//     or runs past the timeout is the poison. It is quarantined: journaled with status `quarantined`, never
 //     applied, its sender gets an error event and an error ack
 //     (`poison_input`), skein_poison_inputs_total counts it and the log names
 //     session, client and input. The inputs after it run as usual.
@@ -51,7 +52,7 @@ struct poison_verdict {
 
 /// Runs `pending` (journal seq, record) in order through a copy of `logic`
 /// in a forked child process, and names the first input whose handler
-/// killed the child, threw, or had not finished within `timeout` (the child
+/// killed the child, threw a non-std exception, or had not finished within `timeout` (the child
 /// is then killed). `logic` itself is not changed (the child's memory is a
 /// copy). Blocks the calling thread for as long as the handlers run. If the
 /// fork itself fails, returns no index and a `why` (the caller runs the

@@ -176,6 +176,11 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
     spdlog::error("session {}: handler failed, stopping activation: {}", st.key, e.what());
     self->quit(make_error(skein_error::handler_failed, std::string("handler failed: ") + e.what()));
     return false;
+  } catch (...) {
+    // Not a std::exception (apply_input rejects those): treated as above.
+    spdlog::error("session {}: handler threw a non-std exception, stopping activation", st.key);
+    self->quit(make_error(skein_error::handler_failed, "handler failed: a non-std exception"));
+    return false;
   }
   persistence::write_batch batch;
   gated_output g;

@@ -51,3 +51,49 @@ TEST_CASE("a behaviour with only on_message ignores opens and closes", "[actors]
   REQUIRE(outs.size() == 1);
   CHECK(outs[0].data == json{{"n", 1}});
 }
+
+TEST_CASE("a throwing handler rejects its input in skein's words and rolls the state back",
+          "[actors][contract]") {
+  behaviour_registry r;
+  r.add<minimal>("minimal");
+  auto b = r.create("minimal");
+  REQUIRE(apply(*b, input_kind::message, R"({"x":1})").size() == 1);
+  const auto before = b->snapshot();
+
+  std::string why;
+  auto outs = apply(*b, input_kind::message, R"({"fail":"secret"})", &why);
+  REQUIRE(outs.size() == 1);
+  CHECK(outs[0].target == "c1");
+  CHECK(outs[0].data == json{{"type", "error"}, {"code", "handler_error"},
+                             {"message", "the session could not handle this input"}});
+  CHECK(why == "handler_error: the session could not handle this input");
+  CHECK(b->snapshot() == before);  // n and seen as they were
+
+  outs = apply(*b, input_kind::message, R"({"need":1})", &why);
+  REQUIRE(outs.size() == 1);
+  CHECK(outs[0].data.at("code") == "bad_input");
+  const auto text = outs[0].data.at("message").get<std::string>();
+  CHECK(text.find("json.exception") == std::string::npos);  // no nlohmann text
+  CHECK(text.find("missing_field") == std::string::npos);
+  CHECK(b->snapshot() == before);
+
+  outs = apply(*b, input_kind::message, R"({"reject":1})", &why);
+  REQUIRE(outs.size() == 1);
+  CHECK(outs[0].data == json{{"type", "error"}, {"code", "bad_input"}, {"message", "no thanks"}});
+  CHECK(why == "bad_input: no thanks");
+  CHECK(b->snapshot() == before);
+
+  outs = apply(*b, input_kind::message, "{not json", &why);
+  REQUIRE(outs.size() == 1);
+  CHECK(outs[0].data.at("code") == "bad_json");
+
+  // Not a std::exception: propagates (the session stops), state still rolled back.
+  CHECK_THROWS(apply(*b, input_kind::message, R"({"weird":1})"));
+  CHECK(b->snapshot() == before);
+
+  // The session goes on: the next input counts from the rolled-back state.
+  outs = apply(*b, input_kind::message, R"({"x":2})", &why);
+  REQUIRE(outs.size() == 1);
+  CHECK(outs[0].data == json{{"n", 2}});
+  CHECK(why.empty());
+}

@@ -28,7 +28,8 @@ struct crash_kind {
   void on_message(context<crash_state>& ctx, const client&, const json& m) {
     const auto op = m.value("op", std::string{});
     if (op == "segv") std::raise(SIGSEGV);
-    if (op == "throw") throw std::logic_error("asked to throw");
+    if (op == "throw") throw std::logic_error("asked to throw");  // a rejection, not poison
+    if (op == "throw_int") throw 42;  // not a std::exception: poison
     if (op == "hang")
       for (volatile bool spin = true; spin;) {
       }
@@ -84,7 +85,11 @@ TEST_CASE("find_poison names the input whose handler kills the process", "[poiso
 TEST_CASE("find_poison names a handler that throws or hangs and passes innocent inputs", "[poison]") {
   auto r = registry();
   auto logic = r.create("crashy");
-  auto thrown = find_poison(*logic, pending({R"({"op":"throw"})"}), "p", std::chrono::seconds(5));
+  // A std::exception rejects its input (apply_input), it does not crash anything.
+  auto rejected = find_poison(*logic, pending({R"({"op":"throw"})", R"({"op":"inc"})"}), "p",
+                              std::chrono::seconds(5));
+  CHECK_FALSE(rejected.index);
+  auto thrown = find_poison(*logic, pending({R"({"op":"throw_int"})"}), "p", std::chrono::seconds(5));
   REQUIRE(thrown.index);
   CHECK(*thrown.index == 0);
   CHECK(thrown.why == "its handler threw");
