@@ -12,6 +12,7 @@ const char* input_kind_name(input_kind k) {
     case input_kind::open: return "open";
     case input_kind::message: return "message";
     case input_kind::close: return "close";
+    case input_kind::publish: return "publish";
   }
   return "?";
 }
@@ -20,6 +21,7 @@ input_kind parse_input_kind(const std::string& name) {
   if (name == "open") return input_kind::open;
   if (name == "message") return input_kind::message;
   if (name == "close") return input_kind::close;
+  if (name == "publish") return input_kind::publish;
   throw std::invalid_argument("unknown input kind '" + name + "'");
 }
 
@@ -44,7 +46,7 @@ persistence::journal_record make_input(input_kind kind, const std::string& clien
   json payload{{"params", json::parse(params_json, nullptr, false)}};
   if (payload["params"].is_discarded() || !payload["params"].is_object())
     payload["params"] = json::object();
-  if (kind == input_kind::message) payload["text"] = text;
+  if (kind == input_kind::message || kind == input_kind::publish) payload["text"] = text;
   if (reset) payload["reset"] = true;
   rec.payload = payload.dump();
   return rec;
@@ -76,17 +78,20 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
   if (kind == input_kind::open && payload.value("reset", false))
     prefix.push_back({c.id, json{{"type", "reset"}}});
   json msg;
-  if (kind == input_kind::message) {
+  const bool answers = kind == input_kind::message || kind == input_kind::publish;
+  if (answers) {
     msg = json::parse(payload.value("text", std::string{}), nullptr, false);
     if (msg.is_discarded()) return {reject(error_code::bad_json, "malformed JSON")};
   }
   // A throwing handler has rolled the state back (behaviour_instance::handle);
   // its outputs are dropped and only the sender of a message hears why, in
   // skein's words: library exception text never reaches a client.
+  bool refused = false;
   auto refuse = [&](const char* code, const std::string& why) {
+    refused = true;
     fx.outputs.clear();
     auto out = reject(code, why);
-    if (kind == input_kind::message) fx.outputs.push_back(std::move(out));
+    if (answers) fx.outputs.push_back(std::move(out));
   };
   try {
     logic.handle(kind, c, msg, fx, session_id);
@@ -94,6 +99,8 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
     throw;
   } catch (const bad_input& e) {
     refuse(error_code::bad_input, e.what());
+  } catch (const no_publish_handler& e) {
+    refuse(error_code::no_publish_handler, e.what());
   } catch (const json::exception&) {
     refuse(error_code::bad_input, "the message lacks a field or has one of the wrong type");
   } catch (const std::exception& e) {
@@ -102,6 +109,10 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
                    "back: {}", session_id, rec.kind_of_input, rec.client, e.what());
     refuse(error_code::handler_error, "the session could not handle this input");
   }
+  // A publish that was not rejected answers its publisher (a pseudo-client
+  // without a connection): the result is an output, so replay checks it.
+  if (kind == input_kind::publish && !refused)
+    fx.outputs.push_back({c.id, json{{"type", "published"}, {"result", fx.reply}}});
   if (!replay) rec.random = fx.random;
   if (prefix.empty()) return std::move(fx.outputs);
   prefix.insert(prefix.end(), fx.outputs.begin(), fx.outputs.end());

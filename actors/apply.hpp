@@ -30,6 +30,7 @@ namespace error_code {
 inline constexpr const char* bad_json = "bad_json";            // a message that is not JSON
 inline constexpr const char* bad_input = "bad_input";          // bad_input, or a json::exception
 inline constexpr const char* handler_error = "handler_error";  // any other std::exception
+inline constexpr const char* no_publish_handler = "no_publish_handler";  // publish, no on_publish
 }  // namespace error_code
 
 /// Runs `rec` through `logic`.

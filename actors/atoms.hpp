@@ -68,6 +68,10 @@ using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using ack_atom = caf::atom_constant<caf::atom("ack")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
 using deny_atom = caf::atom_constant<caf::atom("deny")>;
+/// net -> session (publish_atom, string client, bool keyed, string json_body, actor reply_to):
+/// one server-side publish (actors/session_publish.cpp); the answer comes back
+/// as (ack_atom, 0, id, string answer_json) once durable.
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
 /// session: stop if idle (passivation); the directory sends generation 0 = now
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 

@@ -17,6 +17,16 @@
 //
 // Only on_message is required; every other handler (on_open, on_close, ...)
 // is optional: a kind that does not declare it ignores that input.
+// Optional: `R on_publish(context<S>& ctx, const json& body)` receives a
+// server-side publish (POST /api/sessions/{kind}/{id}/messages); R is void
+// (answer with ctx.reply(json)) or anything convertible to json (the result).
+// A kind without on_publish refuses publishes (HTTP 409).
+//
+// State versions: a kind whose state struct changed declares
+//   static constexpr int state_version = 2;   // unversioned states are 1
+//   static state_type upgrade(std::string_view old_bytes, int from_version);
+// (old_bytes: the msgpack bytes of a snapshot written with from_version);
+// snapshots record the version, and restoring an older one calls upgrade().
 //
 // Contract:
 // - State must be default-constructible and msgpack-serialisable
@@ -81,6 +91,8 @@ struct effects {
   /// Replay: when set, random() hands out these recorded values instead of
   /// drawing, and throws replay_divergence when they run out.
   const std::vector<std::uint64_t>* recorded_random = nullptr;
+  /// on_publish: the result for the publisher (ctx.reply); null if none.
+  json reply;
 };
 
 /// Thrown during replay when a behaviour asks for more random values than
@@ -110,6 +122,10 @@ class context {
 
   /// Queue `data` for every client of the session, on every node.
   void broadcast(json data) { fx_.outputs.push_back({std::string{}, std::move(data)}); }
+
+  /// on_publish only: the result the publisher gets (HTTP 200 {"result":data});
+  /// the last call wins. Returning a value from on_publish does the same.
+  void reply(json data) { fx_.reply = std::move(data); }
 
   /// The time of the current input in ms since the Unix epoch. The same
   /// value for every call within one handler invocation.

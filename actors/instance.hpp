@@ -3,6 +3,8 @@
 
 #include <exception>
 #include <memory>
+#include <stdexcept>
+#include <type_traits>
 #include <string>
 #include <string_view>
 
@@ -13,7 +15,17 @@
 namespace skein {
 
 /// The kind of one session input.
-enum class input_kind { open, message, close };
+enum class input_kind { open, message, close, publish };
+
+/// restore() of a state version this binary cannot read.
+struct state_version_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Thrown by handle() for a publish to a kind without on_publish.
+struct no_publish_handler : std::logic_error {
+  using std::logic_error::logic_error;
+};
 
 /// One behaviour instance plus its state. Not thread-safe: owned by one
 /// session actor.
@@ -28,7 +40,16 @@ class behaviour_instance {
   /// The state as msgpack bytes.
   virtual std::string snapshot() const = 0;
 
-  /// Runs one handler. `msg` is used for input_kind::message only.
+  /// The kind's state_version (Behaviour::state_version, else 1).
+  virtual int state_version() const = 0;
+
+  /// restore() of bytes written with state version `version` (0: unversioned,
+  /// i.e. 1). An older version goes through Behaviour::upgrade(bytes, version);
+  /// throws state_version_error if the version is newer than this binary's
+  /// or older without an upgrade, std::runtime_error if the bytes do not decode.
+  virtual void restore(std::string_view state_bytes, int version) = 0;
+
+  /// Runs one handler. `msg` is used for input_kind::message and publish.
   /// Whatever the handler throws propagates; the state is then the one
   /// before the call (rolled back).
   virtual void handle(input_kind kind, const client& c, const json& msg,
@@ -53,6 +74,26 @@ class behaviour_model final : public behaviour_instance {
     return std::string(buf.data(), buf.size());
   }
 
+  int state_version() const override {
+    if constexpr (requires { Behaviour::state_version; }) return Behaviour::state_version;
+    else return 1;
+  }
+
+  void restore(std::string_view bytes, int version) override {
+    const int current = state_version();
+    if (version <= 0) version = 1;
+    if (version == current) return restore(bytes);
+    if (version > current)
+      throw state_version_error("state version " + std::to_string(version)
+                                + " is newer than this binary's (" + std::to_string(current) + ")");
+    if constexpr (requires { Behaviour::upgrade(bytes, version); }) {
+      state_ = Behaviour::upgrade(bytes, version);
+    } else {
+      throw state_version_error("state version " + std::to_string(version) + " is older than "
+                                + std::to_string(current) + " and the kind has no upgrade()");
+    }
+  }
+
   void handle(input_kind kind, const client& c, const json& msg, effects& fx,
               const std::string& session_id) override {
     // A handler that throws leaves the state as it was before the input: a
@@ -66,6 +107,16 @@ class behaviour_model final : public behaviour_instance {
       case input_kind::message: behaviour_.on_message(ctx, c, msg); break;
       case input_kind::close:
         if constexpr (requires { behaviour_.on_close(ctx, c); }) behaviour_.on_close(ctx, c);
+        break;
+      case input_kind::publish:
+        if constexpr (requires { behaviour_.on_publish(ctx, msg); }) {
+          if constexpr (std::is_void_v<decltype(behaviour_.on_publish(ctx, msg))>)
+            behaviour_.on_publish(ctx, msg);
+          else
+            ctx.reply(json(behaviour_.on_publish(ctx, msg)));
+        } else {
+          throw no_publish_handler("this kind has no on_publish handler");
+        }
         break;
     }
   }

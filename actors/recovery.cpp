@@ -25,7 +25,7 @@ recovered_session recover_session(const persistence::session_records& records,
   if (!records.snapshots.empty()) {
     const auto& snap = records.snapshots.back();
     try {
-      out.logic->restore(snap.state);
+      out.logic->restore(snap.state, static_cast<int>(snap.state_version));
     } catch (const std::exception& e) {
       throw recovery_error("snapshot " + persistence::printable(persistence::seq_key(key, snap.journal_seq))
                            + " does not decode as the state of kind '" + kind + "': " + e.what());

@@ -157,6 +157,9 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       st.lag.acked(id, node, clock::now());
       release(self);
     },
+    [self](publish_atom, std::string& client, bool keyed, std::string& body, caf::actor& reply_to) {
+      on_publish(self, client, keyed, std::move(body), reply_to);
+    },
     [self](members_atom, std::shared_ptr<const cluster_view>& view) { set_view(self, view); },
     [self](passivate_atom, std::uint64_t gen) {
       if (gen == 0 || gen == self->state.idle_gen) passivate(self);

@@ -55,7 +55,8 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
     return;
   batch.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
                                                           wall_clock_ms(), st.logic->snapshot(),
-                                                          st.delivery.to_records()});
+                                                          st.delivery.to_records(),
+                                                          static_cast<std::uint32_t>(st.logic->state_version())});
   st.snapshots.push_back({st.journal_seq, st.seq});
   st.inputs_since_snapshot = 0;
   st.last_snapshot = now;
@@ -181,6 +182,15 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
     spdlog::error("session {}: handler threw a non-std exception, stopping activation", st.key);
     self->quit(make_error(skein_error::handler_failed, "handler failed: a non-std exception"));
     return false;
+  }
+  if (kind == input_kind::publish) {
+    // The publisher's answer rides on its ack; a keyed publish keeps it in
+    // the delivery table (journaled with the input) for a repeat of the key.
+    rejected = publish_answer(rec, outs);
+    if (rec.msg_id != 0) {
+      rec.credential = rejected;
+      st.delivery.admit_credential(rec.client, rejected, rec.time_ms);
+    }
   }
   persistence::write_batch batch;
   gated_output g;

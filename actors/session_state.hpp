@@ -293,6 +293,16 @@ void attach_member(session_actor* self, const std::string& client_id, const std:
 /// After an aborted handoff: the resets that waited for its end.
 void run_deferred_resets(session_actor* self);
 
+// -- session_publish.cpp -----------------------------------------------------
+
+/// A server-side publish (POST /api/sessions/.../messages) as one input.
+void on_publish(session_actor* self, const std::string& client, bool keyed, std::string body,
+                const caf::actor& reply_to);
+
+/// The publisher's answer for a handled publish input (its outputs `outs`):
+/// {"ok":true,"result":R} or {"ok":false,"code":C,"message":M}.
+std::string publish_answer(const persistence::journal_record& rec, const std::vector<output>& outs);
+
 // -- session_handoff.cpp -----------------------------------------------------
 
 /// Routes one input by mode: serve it, stash it, or forward it.

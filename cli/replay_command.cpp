@@ -3,8 +3,12 @@
 // snapshot before --from, and prints one line per step: journal seq, input,
 // outputs, state diff (RFC 6902 JSON Patch of the state rendered as JSON).
 // A step whose outputs differ from the recorded outbox, a behaviour that
-// draws more random values than recorded, or a final state that differs from
-// a snapshot taken at the same point is a divergence: exit code 3.
+// draws more random values than recorded, or a state that differs from a
+// snapshot taken at the same point is a divergence: exit code 3. A session
+// the data dir does not hold is an error (exit 1). When the journal no
+// longer reaches back to the start (trimmed after a clean stop), replay
+// starts from the snapshot it continues from and says so on stderr; stdout
+// carries only the steps (with --json: only JSON lines).
 #include <iostream>
 #include <map>
 
@@ -36,16 +40,30 @@ int run_replay(const replay_args& args, const behaviour_registry& registry) {
   // Where to start: the snapshot before --from, or (no --from) the oldest
   // point the journal still covers.
   auto journal = store.load_journal(key);
+  auto snapshots = store.load_snapshots(key);
+  if (journal.empty() && snapshots.empty())
+    throw std::invalid_argument("no session " + key + " in " + args.data
+                                + " (no journal and no snapshot; `inspect --data` lists the sessions)");
   std::uint64_t from = args.from;
   if (from == 0) from = journal.empty() ? 1 : journal.front().first;
   std::uint64_t jseq = 0, seq = 0;
-  if (from > 1) {
-    auto snap = store.load_snapshot_at_or_before(key, from - 1);
-    if (snap) {
-      logic->restore(snap->state);
-      jseq = snap->journal_seq;
-      seq = snap->seq;
-    }
+  auto start_at = [&](const persistence::snapshot_record& snap) {
+    logic->restore(snap.state, static_cast<int>(snap.state_version));
+    jseq = snap.journal_seq;
+    seq = snap.seq;
+  };
+  if (from > 1)
+    if (auto snap = store.load_snapshot_at_or_before(key, from - 1)) start_at(*snap);
+  if (args.from == 0 && !snapshots.empty()
+      && (journal.empty() || journal.front().first > jseq + 1)) {
+    // The journal no longer covers the start (trimmed after a clean stop):
+    // the newest snapshot the journal continues from (or the newest) is the start.
+    const persistence::snapshot_record* use = &snapshots.back();
+    for (auto& s : snapshots)
+      if (!journal.empty() && s.journal_seq + 1 >= journal.front().first) { use = &s; break; }
+    start_at(*use);
+    std::cerr << "note: the journal of " << key << " does not reach back to the start; replaying "
+              << "from the snapshot at journal seq " << jseq << '\n';
   }
   if (!journal.empty() && journal.front().first > jseq + 1)
     throw std::runtime_error("cannot replay " + key + " from " + std::to_string(from)
@@ -54,6 +72,8 @@ int run_replay(const replay_args& args, const behaviour_registry& registry) {
   std::map<std::uint64_t, persistence::outbox_record> outbox;
   for (auto& [s, r] : store.load_outbox(key, seq + 1)) outbox.emplace(s, std::move(r));
 
+  // The state_version a snapshot written by this binary records (0: unversioned).
+  const auto version_now = static_cast<std::uint32_t>(logic->state_version() > 1 ? logic->state_version() : 0);
   std::uint64_t divergences = 0;
   json state = state_as_json(logic->snapshot());
   for (auto& [js, rec] : journal) {
@@ -99,6 +119,12 @@ int run_replay(const replay_args& args, const behaviour_registry& registry) {
                      + r->second.data + ", replayed " + outs[i].data.dump();
     }
     json after = state_as_json(logic->snapshot());
+    // A snapshot recorded at this step: the re-executed state must equal it.
+    if (divergence.empty())
+      for (auto& s : snapshots)
+        if (s.journal_seq == js && s.state_version == version_now && s.state != logic->snapshot())
+          divergence = "state differs from the snapshot recorded at journal seq " + std::to_string(js)
+                       + ": recorded " + state_as_json(s.state).dump() + ", replayed " + after.dump();
     json step{{"journal_seq", js},
               {"input", {{"kind", rec.kind_of_input}, {"client", rec.client},
                          {"payload", json_or_text(rec.payload)}, {"time_ms", rec.time_ms},
@@ -123,7 +149,8 @@ int run_replay(const replay_args& args, const behaviour_registry& registry) {
   // Compare the final state with a snapshot taken at the same point, if any.
   json snapshot_match = nullptr;
   if (auto snap = store.load_snapshot_at_or_before(key, jseq); snap && snap->journal_seq == jseq) {
-    bool same = snap->state == logic->snapshot();
+    // A snapshot of an older state version holds other bytes for the same state.
+    bool same = snap->state_version != version_now || snap->state == logic->snapshot();
     snapshot_match = same;
     if (!same) ++divergences;
   }

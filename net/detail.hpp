@@ -141,6 +141,7 @@ bool cluster_routes(request_context& rc);    // /healthz, /cluster, /cluster/pla
 bool websocket_route(request_context& rc);   // /ws/{kind}/{id}
 bool sse_route(request_context& rc);         // /sse/{kind}/{id} (net/sse_session.cpp)
 bool mcp_route(request_context& rc);         // /mcp (net/mcp_http.cpp)
+bool publish_route(request_context& rc);     // POST /api/sessions/{kind}/{id}/messages
 bool metrics_route(request_context& rc);     // /metrics
 bool events_route(request_context& rc);      // /cluster/events (SSE)
 bool gateway_route(request_context& rc);     // /gateway (net/gateway_route.cpp)

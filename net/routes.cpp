@@ -29,6 +29,7 @@ const route table[] = {
   {GET, "/ws/**", websocket_route},                   // /ws/{kind}/{id...}
   {GET | POST, "/sse/**", sse_route},                 // /sse/{kind}/{id...}
   {GET | POST | DELETE, "/mcp", mcp_route},           // MCP Streamable HTTP
+  {POST, "/api/sessions/**", publish_route},          // /api/sessions/{kind}/{id...}/messages
   {GET, "/metrics", metrics_route},
   {POST, "/admin/drain", admin_routes},
   {POST, "/admin/move", admin_routes},

@@ -29,6 +29,11 @@ void counter::on_message(skein::context<counter_state>& ctx, const skein::client
   ctx.broadcast({{"value", v}});
 }
 
+skein::json counter::on_publish(skein::context<counter_state>& ctx, const skein::json& msg) {
+  on_message(ctx, skein::client{}, msg);
+  return {{"value", ctx.state().value}};
+}
+
 void counter::on_close(skein::context<counter_state>&, const skein::client&) {}
 
 }  // namespace examples

@@ -1,0 +1,76 @@
+// A server-side publish (issue 16, item 3): one input of kind "publish" from
+// a pseudo-client ("publish:..."), journaled once like any input and
+// answered on its ack once durable. A publish with an Idempotency-Key uses a
+// pseudo-client per (principal, key) with message id 1: the delivery table
+// recognises a repeat, and the answer recorded with the first (the
+// credential of that delivery entry, journaled and snapshotted) is sent
+// again without applying anything.
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/session_state.hpp"
+
+namespace skein::session_internal {
+
+namespace {
+
+/// Answers `to` now, or behind everything in the gate (so it is not ahead
+/// of the durability of what it repeats).
+void answer_later(session_actor* self, const caf::actor& to, std::uint64_t id, std::string answer) {
+  auto& st = self->state;
+  if (st.gate.empty()) return self->send(to, ack_atom::value, std::uint64_t{0}, id, answer);
+  gated_output g;
+  g.local_done = true;
+  g.acks.push_back({to, 0, id, std::move(answer)});
+  st.gate.push_back(std::move(g));
+}
+
+std::string refusal(const char* code, const std::string& message) {
+  return json{{"ok", false}, {"code", code}, {"message", message}}.dump();
+}
+
+}  // namespace
+
+std::string publish_answer(const persistence::journal_record& rec, const std::vector<output>& outs) {
+  for (auto o = outs.rbegin(); o != outs.rend(); ++o) {
+    if (o->target != rec.client || !o->data.is_object()) continue;
+    const auto type = o->data.value("type", std::string{});
+    if (type == "published") return json{{"ok", true}, {"result", o->data.value("result", json())}}.dump();
+    if (type == "error")
+      return refusal(o->data.value("code", std::string("bad_input")).c_str(),
+                     o->data.value("message", std::string{}));
+  }
+  return refusal("handler_error", "the publish produced no answer");
+}
+
+void on_publish(session_actor* self, const std::string& client, bool keyed, std::string body,
+                const caf::actor& reply_to) {
+  auto& st = self->state;
+  const std::uint64_t id = keyed ? 1 : 0;
+  if (st.m != mode::serving)
+    return self->send(reply_to, ack_atom::value, std::uint64_t{0}, id,
+                      refusal("unavailable", "the session is moving to another node; retry"));
+  if (keyed) {
+    using v = delivery_table::verdict;
+    if (st.delivery.classify(client, 0, 0, id) != v::apply) {
+      auto recorded = st.delivery.credential(client);
+      if (recorded.empty())
+        return self->send(reply_to, ack_atom::value, std::uint64_t{0}, id,
+                          refusal("in_progress", "a publish with this Idempotency-Key is in "
+                                                 "progress; retry"));
+      return answer_later(self, reply_to, id, std::move(recorded));
+    }
+  }
+  auto rec = make_input(input_kind::publish, client, "{}", body);
+  rec.time_ms = wall_clock_ms();
+  rec.epoch = st.epoch;
+  rec.msg_id = id;
+  if (keyed) st.delivery.consume(client, 0, 0, id, rec.time_ms);
+  became_busy(self);
+  if (guard_on(st)) admit_guarded(self, std::move(rec), reply_to);
+  else run_input(self, std::move(rec), st.journal_seq + 1, reply_to);
+  if (st.clients.empty()) became_idle(self);
+}
+
+}  // namespace skein::session_internal

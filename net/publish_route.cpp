@@ -1,0 +1,183 @@
+// POST /api/sessions/{kind}/{id...}/messages: a server-side publish into a
+// session (issue 16, item 3; docs/protocol.md "Publish"). The JSON body is
+// one input of kind "publish" for the behaviour's on_publish, journaled once;
+// the answer waits until that input is durable (per the kind's durability).
+//
+//   Authorization: Bearer ADMIN_TOKEN, or a client JWT whose sessions claim
+//   admits the session (when client auth is on).
+//   Idempotency-Key: optional, 1..255 visible ASCII characters; a repeat of
+//   (principal, key) gets the first answer again, applied once.
+//
+//   200 {"result": R}                          on_publish's reply (null if none)
+//   400 {"error": M, "code": "bad_input"|"bad_json"}   the behaviour rejected it
+//   401 / 403                                  no or wrong token / not this session
+//   404                                        unknown kind, or no .../messages
+//   409 {"code": "no_publish_handler"|"in_progress"}   kind without on_publish;
+//                                              the same key still in flight
+//   413 body over --max-http-body; 415 not application/json
+//   422 {"code": "handler_error"|"poison_input"}  the handler threw / crashed
+//   503 the session cannot be reached or is moving; 504 no answer in 10 s
+// The request may land on any node: the session is resolved through this
+// node's host, which routes to the owner.
+#include <chrono>
+#include <cstdio>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+#include <xxhash.h>
+
+#include "actors/atoms.hpp"
+#include "actors/metrics.hpp"
+#include "actors/registry.hpp"
+#include "actors/session_key.hpp"
+#include "net/detail.hpp"
+#include "net/http_util.hpp"
+#include "net/input_check.hpp"
+#include "runtime/node.hpp"
+#include "runtime/session_host.hpp"
+
+namespace skein::net_detail {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string hex64(std::string_view text) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx",
+                static_cast<unsigned long long>(XXH64(text.data(), text.size(), 0)));
+  return buf;
+}
+
+bool valid_idempotency_key(std::string_view k) {
+  if (k.empty() || k.size() > 255) return false;
+  for (unsigned char c : k)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+/// Who publishes: "admin" or "user:SUB"; nullopt after answering 401/403.
+std::optional<std::string> principal_of(request_context& rc, const std::string& key) {
+  const auto authorization = header(rc.req, "Authorization");
+  auto bearer = bearer_token(authorization);
+  auto unauthorized = [&](const std::string& why) {
+    rc.respond(refusal_response(rc, refusal{http::status::unauthorized, why}));
+    return std::nullopt;
+  };
+  if (!bearer) return unauthorized("publish needs Authorization: Bearer TOKEN (admin or client token)");
+  const auto& admin = rc.server.opts.auth.admin_token;
+  if (!admin.empty() && same_secret(*bearer, admin)) return std::string("admin");
+  if (!rc.server.verifier.enabled()) return unauthorized("not the admin token");
+  client_identity id;
+  if (auto no = authenticate_client(rc, id)) {
+    rc.respond(refusal_response(rc, *no));
+    return std::nullopt;
+  }
+  if (auto no = authorize_session(rc, id, key)) {
+    rc.respond(refusal_response(rc, *no));
+    return std::nullopt;
+  }
+  return "user:" + id.user;
+}
+
+http::status status_of(const std::string& code) {
+  if (code == "bad_input" || code == "bad_json") return http::status::bad_request;
+  if (code == "no_publish_handler" || code == "in_progress") return http::status::conflict;
+  if (code == "unavailable") return http::status::service_unavailable;
+  return http::status::unprocessable_entity;  // handler_error, poison_input
+}
+
+}  // namespace
+
+bool publish_route(request_context& rc) {
+  auto& seg = rc.target.segments;  // api, sessions, kind, id..., messages
+  if (seg.size() < 5 || seg.back() != "messages") {
+    rc.respond(error_response(rc, http::status::not_found,
+                              "use POST /api/sessions/{kind}/{id}/messages"));
+    return true;
+  }
+  const auto& kind = seg[2];
+  if (!rc.server.n.registry().contains(kind) || kind == "mcp") {
+    rc.respond(error_response(rc, http::status::not_found, "unknown session kind '" + kind + "'"));
+    return true;
+  }
+  std::string key = kind;
+  for (std::size_t i = 3; i + 1 < seg.size(); ++i) key += "/" + seg[i];
+  if (!session_key::parse(key)) {
+    rc.respond(error_response(rc, http::status::bad_request,
+                              "malformed session id: " + session_key::why_invalid(key)));
+    return true;
+  }
+  auto principal = principal_of(rc, key);
+  if (!principal) return true;
+  if (!content_type_is(rc.req, "application/json")) {
+    rc.respond(error_response(rc, http::status::unsupported_media_type,
+                              "Content-Type must be application/json"));
+    return true;
+  }
+  if (auto problem = json_input_problem(rc.req.body(), rc.server.opts.max_json_depth)) {
+    rc.respond(error_response(rc, http::status::bad_request, "body: " + *problem));
+    return true;
+  }
+  if (json::parse(rc.req.body(), nullptr, false).is_discarded()) {
+    rc.respond(error_response(rc, http::status::bad_request, "body is not JSON"));
+    return true;
+  }
+  const auto idem = header(rc.req, "Idempotency-Key");
+  const bool keyed = !idem.empty();
+  if (keyed && !valid_idempotency_key(idem)) {
+    rc.respond(error_response(rc, http::status::bad_request,
+                              "Idempotency-Key must be 1..255 visible ASCII characters"));
+    return true;
+  }
+  // The pseudo-client: not a valid client id (':'), so no stream can claim it.
+  std::string client = "publish:" + hex64(*principal) + ":"
+                       + (keyed ? "k" + hex64(idem) : new_client_id());
+  metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
+
+  auto respond = rc.respond;
+  auto answer = json_response(rc, http::status::ok, "");
+  auto finish = [respond, answer](http::status status, const json& body) {
+    auto res = answer;
+    res.result(status);
+    res.body() = body.dump();
+    res.prepare_payload();
+    respond(std::move(res));
+  };
+  auto& n = rc.server.n;
+  n.system().spawn([host = n.host(), key, client, keyed, body = rc.req.body(),
+                    finish](caf::event_based_actor* a) mutable {
+    a->request(host, std::chrono::seconds(5), resolve_atom::value, key)
+      .then(
+        [a, client, keyed, body, finish](caf::actor session) {
+          a->send(session, publish_atom::value, client, keyed, body,
+                  caf::actor_cast<caf::actor>(a));
+          a->become(
+            [a, finish](ack_atom, std::uint64_t, std::uint64_t, std::string& text) {
+              auto ans = json::parse(text, nullptr, false);
+              if (!ans.is_object()) {  // the poison guard's "poison_input: ..."
+                finish(http::status::unprocessable_entity, {{"error", text}, {"code", "poison_input"}});
+              } else if (ans.value("ok", false)) {
+                finish(http::status::ok, {{"result", ans["result"]}});
+              } else {
+                auto code = ans.value("code", std::string("handler_error"));
+                finish(status_of(code), {{"error", ans.value("message", std::string{})}, {"code", code}});
+              }
+              a->quit();
+            },
+            caf::after(std::chrono::seconds(10)) >> [a, finish] {
+              finish(http::status::gateway_timeout,
+                     {{"error", "no answer within 10 s: the publish may or may not have been "
+                                "applied; repeat it with the same Idempotency-Key"}});
+              a->quit();
+            });
+        },
+        [a, finish](caf::error& err) {
+          finish(http::status::service_unavailable,
+                 {{"error", "session unavailable: " + a->system().render(err)}});
+        });
+  });
+  return true;
+}
+
+}  // namespace skein::net_detail
