@@ -77,6 +77,8 @@ struct gated_output {
   std::vector<gated_frame> frames;
   std::uint64_t runs = 0;          // poison guard: the journal seq of the input
                                    // whose handler runs once this batch is released
+  bool await_replicas = false;     // wait for every replica's ack whatever the
+                                   // durability (a drain's final snapshot)
 };
 
 /// Poison guard (actors/poison.hpp): an admitted input whose pending record
@@ -200,6 +202,7 @@ struct session_state {
   // passivation
   std::uint64_t idle_gen = 0;   // a passivate_atom of another generation is stale
   bool passivating = false;     // the final snapshot is committing; stop when released
+  bool drain_passivating = false;  // ... because the node drains (log, metrics)
 };
 
 using session_actor = caf::stateful_actor<session_state>;

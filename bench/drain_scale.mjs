@@ -60,7 +60,11 @@ const res = new Resources();
 let failed = false;
 try {
   const dataDir = res.tempDir('skein-bench-drain-');
-  const cluster = await res.launch({ nodes: 3, dataDir, timeoutMs: 120_000 });
+  // idle_ms=0: the counters stay active however long the fill takes, so the
+  // drain moves all of the drained node's share (with the default 300 s a
+  // slow fill passivates the first ones before the drain).
+  const cluster = await res.launch({ nodes: 3, dataDir, timeoutMs: 120_000,
+    extraArgs: ['--kind-option', 'counter.idle_ms=0'] });
   await waitForMembership(cluster);
   const urls = cluster.nodes.map((n) => n.url);
   const pids = Object.fromEntries(cluster.nodes.map((n) => [n.name, nodePid(dataDir, n.name)]));
@@ -90,6 +94,7 @@ try {
   const peak = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, peakRssMiB(p)]));
   // Every acknowledged counter must read 1 through the remaining nodes.
   let lost = 0, wrong = 0, unreadable = 0;
+  const unreadableWhy = [];
   const restUrls = rest.map((n) => n.url);
   await pool(SESSIONS, async (i) => {
     if (failedAdds.has(i)) return;
@@ -97,12 +102,16 @@ try {
       const v = await readCounterUntil(restUrls, `d-${i}`, performance.now() + 20_000);
       if (v.value === 0) lost++;
       else if (v.value !== 1) wrong++;
-    } catch { unreadable++; }
+    } catch (e) {
+      unreadable++;
+      if (unreadableWhy.length < 5) unreadableWhy.push(`d-${i}: ${e.message}`);
+    }
   });
   const line = {
     metric: 'drain_scale', sessions: SESSIONS, acked, failed_adds: failedAdds.size, fill_s: +fillS.toFixed(1),
     on_drained: onDrained, drain_finished: finished, drain_s: +drainS.toFixed(1),
     moved_per_s: Math.round(onDrained / drainS), peak_rss_mib: peak, lost, wrong, unreadable,
+    ...(unreadableWhy.length ? { unreadable_examples: unreadableWhy } : {}),
   };
   console.log(JSON.stringify(line));
   failed = !finished || lost > 0 || wrong > 0 || unreadable > 0;
