@@ -25,6 +25,18 @@ persistence::journal_record make_input(input_kind kind, const std::string& clien
                                        const std::string& params_json, const std::string& text,
                                        bool reset = false);
 
+/// The client id of timer inputs (no client sends it: ids are [A-Za-z0-9_-]).
+inline const std::string timer_client = "@timer";
+
+/// The journal record of timer `timer_id` firing; on_timer gets `payload`.
+persistence::journal_record make_timer_input(std::uint64_t timer_id, const json& payload);
+
+/// The journal record of tell `tell_id` from session `from` ("kind/id"):
+/// client "@kind/id", msg_id = tell_id (the receiver's delivery table drops
+/// a repeat). `payload_text` is JSON text (not JSON: on_tell gets null).
+persistence::journal_record make_tell_input(const std::string& from, std::uint64_t tell_id,
+                                            const std::string& payload_text);
+
 /// Runs `rec` through `logic`.
 /// - Live (replay == false): the time is `rec.time_ms` (set it first) and
 ///   random values are drawn from `seed`; they are stored into `rec.random`.
@@ -32,7 +44,9 @@ persistence::journal_record make_input(input_kind kind, const std::string& clien
 /// A rejected input (malformed JSON, bad_input, json::exception) yields one
 /// error output for the sender of a message input and leaves the state as
 /// the handler left it (handlers must validate before mutating). Any other
-/// exception, and replay_divergence, propagates to the caller. `rejected`
+/// exception, and replay_divergence, propagates to the caller. An applied
+/// input's timers, cancels and tells go into logic.runtime; a timer input
+/// removes its timer from it. `rejected`
 /// (if given) is set to the reason when the input was rejected, else cleared.
 std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_record& rec,
                                 const std::string& session_id, bool replay,

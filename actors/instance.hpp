@@ -8,11 +8,14 @@
 #include <msgpack.hpp>
 
 #include "actors/behaviour.hpp"
+#include "actors/timers.hpp"
 
 namespace skein {
 
 /// The kind of one session input.
-enum class input_kind { open, message, close };
+/// timer: a timer set with ctx.after/at fired; tell: a message from another
+/// session (ctx.tell).
+enum class input_kind { open, message, close, timer, tell };
 
 /// One behaviour instance plus its state. Not thread-safe: owned by one
 /// session actor.
@@ -27,7 +30,12 @@ class behaviour_instance {
   /// The state as msgpack bytes.
   virtual std::string snapshot() const = 0;
 
-  /// Runs one handler. `msg` is used for input_kind::message only.
+  /// Pending timers and unacknowledged tells, checkpointed beside the state
+  /// (actors/timers.hpp); apply_input keeps it.
+  session_runtime runtime;
+
+  /// Runs one handler. `msg` is used for input_kind::message, timer (the
+  /// payload) and tell (the payload; `c.id` is "@" + the sender's kind/id).
   /// Throws bad_input or nlohmann::json::exception to reject the input.
   virtual void handle(input_kind kind, const client& c, const json& msg,
                       effects& fx, const std::string& session_id) = 0;
@@ -58,6 +66,13 @@ class behaviour_model final : public behaviour_instance {
       case input_kind::open: behaviour_.on_open(ctx, c); break;
       case input_kind::message: behaviour_.on_message(ctx, c, msg); break;
       case input_kind::close: behaviour_.on_close(ctx, c); break;
+      case input_kind::timer:
+        if constexpr (requires { behaviour_.on_timer(ctx, msg); }) behaviour_.on_timer(ctx, msg);
+        break;
+      case input_kind::tell:
+        if constexpr (requires { behaviour_.on_tell(ctx, c.id, msg); })
+          behaviour_.on_tell(ctx, c.id.substr(1), msg);
+        break;
     }
   }
 

@@ -55,7 +55,8 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
     return;
   batch.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
                                                           wall_clock_ms(), st.logic->snapshot(),
-                                                          st.delivery.to_records()});
+                                                          st.delivery.to_records(),
+                                                          st.logic->runtime.encode()});
   st.snapshots.push_back({st.journal_seq, st.seq});
   st.inputs_since_snapshot = 0;
   st.last_snapshot = now;
@@ -96,7 +97,9 @@ void release(session_actor* self) {
     for (auto& f : g.frames)
       for (auto& conn : f.to) send_frame(self, conn, f.seq, f.frame);
     const auto runs = g.runs;
+    auto tells = std::move(g.tells);
     st.gate.pop_front();
+    released_tells(self, tells);
     if (runs != 0 && !run_guarded(self, runs)) return;
   }
   if (st.gate.empty() && st.m == mode::handing_off && !st.shipping) ship(self);
@@ -164,6 +167,7 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
   rec.status = persistence::input_status::applied;
   rec.time_ms = wall_clock_ms();
   const auto kind = parse_input_kind(rec.kind_of_input);
+  const auto first_id = st.logic->runtime.next_id();
   std::vector<output> outs;
   std::string rejected;
   try {
@@ -206,6 +210,7 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
       g.frames.push_back(std::move(f));
     }
   }
+  note_effects(self, kind, g, first_id, immediate);
   rec.outputs = static_cast<std::uint32_t>(outs.size());
   rec.last_seq = st.seq;
   st.journal_seq = jseq;

@@ -87,7 +87,8 @@ std::optional<std::string> with_memory_snapshot(session_actor* self, const std::
   }
   b.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
                                                       wall_clock_ms(), st.logic->snapshot(),
-                                                      st.delivery.to_records()});
+                                                      st.delivery.to_records(),
+                                                      st.logic->runtime.encode()});
   return b.encode();
 }
 

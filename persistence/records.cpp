@@ -110,7 +110,7 @@ void decode(std::string_view bytes, std::string_view printable_key, const char* 
 std::string encode(const snapshot_record& r) {
   msgpack::sbuffer buf;
   packer pk(buf);
-  pk.pack_array(7);
+  pk.pack_array(r.runtime.empty() ? 7 : 8);
   pk.pack(record_format_version);
   pk.pack(r.seq);
   pk.pack(r.journal_seq);
@@ -129,6 +129,7 @@ std::string encode(const snapshot_record& r) {
     pk.pack(d.used_ms);
     pack_str(pk, d.credential);
   }
+  if (!r.runtime.empty()) pack_str(pk, r.runtime);
   return to_string(buf);
 }
 
@@ -167,7 +168,8 @@ std::string encode(const outbox_record& r) {
 
 snapshot_record decode_snapshot(std::string_view bytes, std::string_view printable_key) {
   snapshot_record r;
-  decode(bytes, printable_key, "snapshots", 6, 7, [&](const msgpack::object* f, std::uint32_t v, std::uint32_t) {
+  decode(bytes, printable_key, "snapshots", 6, 8, [&](const msgpack::object* f, std::uint32_t v,
+                                                      std::uint32_t n) {
     r.seq = as_uint(f[1], "seq");
     r.journal_seq = as_uint(f[2], "journal_seq");
     r.epoch = as_uint(f[3], "epoch");
@@ -192,7 +194,10 @@ snapshot_record decode_snapshot(std::string_view bytes, std::string_view printab
       d.credential = as_str(e.ptr[6], "delivery credential");
       r.delivery.push_back(std::move(d));
     }
-  });
+    if (n < 8) return;
+    r.runtime = as_str(f[7], "runtime");
+    if (r.runtime.empty()) throw bad_shape{"runtime is present but empty"};
+  }, 1);
   return r;
 }
 

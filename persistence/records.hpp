@@ -4,7 +4,8 @@
 // format version (uint32, currently record_format_version = 2):
 //   snapshot: [2, seq:uint, journal_seq:uint, epoch:uint, time_ms:int, state:bin,
 //              delivery:[[client:str, token:uint, next_cseq:uint, last_id:uint,
-//                         retired:[uint...], used_ms:int, credential:str]...]]
+//                         retired:[uint...], used_ms:int, credential:str]...]
+//              (, runtime:str)]     runtime only when not empty
 //   journal:  [2, client:str, kind_of_input:str, payload:str, time_ms:int,
 //              random:[uint...], epoch:uint, last_seq:uint, outputs:uint32,
 //              token:uint, cseq:uint, msg_id:uint, credential:str
@@ -56,6 +57,9 @@ struct snapshot_record {
   std::int64_t time_ms = 0; // when the snapshot was taken
   std::string state;        // opaque bytes: the behaviour's msgpack-encoded state
   std::vector<delivery_entry> delivery;  // per-client dedup state (sorted by client)
+  // The session's pending timers and unacknowledged tells as JSON text
+  // (actors/timers.hpp; "" = none). Opaque here; the actors layer validates it.
+  std::string runtime;
   bool operator==(const snapshot_record&) const = default;
 };
 
