@@ -331,22 +331,33 @@ test('call.sleep survives kill -9 of the session owner (a session timer)', { tim
     const [n1] = cluster.nodes;
     const session = await mcpInitialize(n1.url);
     const where = await (await fetch(`${n1.url}/cluster/placement?key=${encodeURIComponent(`mcp/${session}`)}`)).json();
-    const caller = cluster.nodes.find((n) => n.name !== where.owner);
-    const call = await mcpPost(caller.url, { jsonrpc: '2.0', id: 5, method: 'tools/call',
-      params: { name: 'sleep', arguments: { ms: 1500 } } }, { session });
+    const owner = cluster.nodes.find((n) => n.name === where.owner);
+    const other = cluster.nodes.find((n) => n.name !== where.owner);
+    // The call goes to the owner, so its stream and the owner die together:
+    // only a timer kept with the session can still wake the call. The GET
+    // must take over the stream before the timer is due: a new activation
+    // does not know that the POST's carrier died with the old one (presence
+    // after node loss, issue 16 item 4), so an answer due earlier would go
+    // to that dead carrier.
+    const call = await mcpPost(owner.url, { jsonrpc: '2.0', id: 5, method: 'tools/call',
+      params: { name: 'sleep', arguments: { ms: 6000 } } }, { session });
     assert.equal(call.status, 200);
+    const priming = (await sseEvents(call.body).next()).value;
+    assert.match(priming?.id ?? '', /^[0-9a-f]{32}:\d+$/, 'the priming event names the stream');
     const pid = nodePid(cluster.dataDir, where.owner);
     assert.ok(pid, `pid of the owner ${where.owner}`);
     process.kill(pid, 'SIGKILL');
     await waitProcessGone(pid, 10_000);
-    const results = [];
-    for await (const e of sseEvents(call.body)) {
+    const resume = await fetch(`${other.url}/mcp`, { headers: { accept: 'text/event-stream', 'mcp-session-id': session,
+      'mcp-protocol-version': LATEST, 'last-event-id': priming.id } });
+    assert.equal(resume.status, 200);
+    let result = null;
+    for await (const e of sseEvents(resume.body)) {
       if (!e.data) continue;
       const m = JSON.parse(e.data);
-      if (m.id === 5) { results.push(m); break; }
+      if (m.id === 5) { result = m; break; }
     }
-    assert.equal(results.length, 1, 'an answer on the call\'s stream');
-    assert.equal(results[0].result?.content?.[0]?.text, 'Slept 1500 ms');
+    assert.equal(result?.result?.content?.[0]?.text, 'Slept 6000 ms');
   } finally {
     await cluster.stop();
   }
