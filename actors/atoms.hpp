@@ -75,7 +75,11 @@ using deny_atom = caf::atom_constant<caf::atom("deny")>;
 using timer_atom = caf::atom_constant<caf::atom("timer")>;
 using tell_atom = caf::atom_constant<caf::atom("tell")>;
 using tellretry_atom = caf::atom_constant<caf::atom("tellretry")>;
-/// session: stop if idle (passivation); the directory sends generation 0 = now
+/// session: stop if idle (passivation); the directory sends generation 0 = now,
+/// and `drain_passivation` when its node drains (the final snapshot then waits
+/// for every replica whatever the kind's durability, and a session that
+/// cannot passivate answers `handed_atom(key, false)` so it is handed off)
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+inline constexpr std::uint64_t drain_passivation = ~std::uint64_t{0};
 
 }  // namespace skein

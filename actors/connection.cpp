@@ -135,6 +135,8 @@ void resolve(connection_actor* self) {
           self->quit(err);
           return;
         }
+        spdlog::debug("connection {}: resolving {} failed ({}); retrying", st.init.client_id,
+                      st.init.session_key, why);
         detach_and_retry(self, why);
       });
 }

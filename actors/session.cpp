@@ -21,16 +21,23 @@ using namespace session_internal;
 /// Passivates the session if it is still idle: a forced snapshot, then the
 /// actor stops once it is committed (release() in session_gate.cpp). The
 /// directory forgets it on the down message; the next resolve recovers it.
-void passivate(session_actor* self) {
+/// `drain`: its node drains; the snapshot waits for every replica (the next
+/// owner is the first of them, so it recovers from its own copy). Returns
+/// false if the session cannot passivate (a client, a handoff, guarded input).
+bool passivate(session_actor* self, bool drain) {
   auto& st = self->state;
   if (!st.clients.empty() || st.m != mode::serving || st.passivating || !st.guarded.empty()
       || st.options.durable == durability::none || runtime_holds(st))
-    return;
+    return false;
   st.passivating = true;
+  st.drain_passivating = drain;
   persistence::write_batch batch;
   maybe_snapshot(self, batch, true);
-  if (!batch.empty()) commit(self, std::move(batch), gated_output{});
+  gated_output g;
+  g.await_replicas = drain;
+  if (!batch.empty()) commit(self, std::move(batch), std::move(g));
   release(self);
+  return true;
 }
 
 }  // namespace
@@ -50,6 +57,11 @@ void became_busy(session_actor* self) {
   auto& st = self->state;
   ++st.idle_gen;
   st.passivating = false;  // a final snapshot in flight is harmless
+  if (st.drain_passivating) {
+    // The directory waits for this passivation: it hands the session off now.
+    st.drain_passivating = false;
+    self->send(st.host, handed_atom::value, st.key, false);
+  }
   if (st.counters) st.counters->idle_since_ms.store(0, std::memory_order_relaxed);
 }
 
@@ -160,7 +172,12 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     },
     [self](members_atom, std::shared_ptr<const cluster_view>& view) { set_view(self, view); },
     [self](passivate_atom, std::uint64_t gen) {
-      if (gen == 0 || gen == self->state.idle_gen) passivate(self);
+      auto& st = self->state;
+      if (gen == drain_passivation) {
+        if (!passivate(self, true)) self->send(st.host, handed_atom::value, st.key, false);
+        return;
+      }
+      if (gen == 0 || gen == st.idle_gen) passivate(self, false);
     },
     [self](fence_atom, const std::string&, std::uint64_t epoch) {
       if (epoch > self->state.epoch)

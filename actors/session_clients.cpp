@@ -149,6 +149,8 @@ void on_join(session_actor* self, const std::string& client_id, const std::strin
     return;
   }
   became_busy(self);
+  spdlog::debug("session {} (epoch {}): join of {} (token {}, last_seq {}, resume {}, next {})",
+                st.key, st.epoch, client_id, token, last_seq, resume, next_unacked);
   auto& c = st.clients[client_id];
   if (c.conn && c.conn != conn) {
     self->demonitor(c.conn);

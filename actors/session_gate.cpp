@@ -85,7 +85,8 @@ void release(session_actor* self) {
   while (!st.gate.empty()) {
     auto& g = st.gate.front();
     if (!g.local_done) break;
-    if (st.options.durable == durability::replicated && !g.replicas.empty()) break;
+    if ((st.options.durable == durability::replicated || g.await_replicas) && !g.replicas.empty())
+      break;
     if (!g.frames.empty() && !liveness::unpaused_since(st.pause_gen))
       return fenced(self, "the process was paused; the cluster may have moved this session");
     if (!g.frames.empty() && !liveness::lease_held())
@@ -104,7 +105,7 @@ void release(session_actor* self) {
   }
   if (st.gate.empty() && st.m == mode::handing_off && !st.shipping) ship(self);
   if (st.gate.empty() && st.passivating && st.m == mode::serving) {
-    spdlog::debug("session {}: passivated (idle)", st.key);
+    spdlog::debug("session {}: passivated ({})", st.key, st.drain_passivating ? "drain" : "idle");
     metrics().passivations.fetch_add(1, std::memory_order_relaxed);
     self->quit();
   }
@@ -128,9 +129,11 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
     // A replica whose copy is still being read gets this batch after it.
     for (auto& [name, p] : st.pending_copies) {
       p.batches.emplace_back(g.commit, bytes);
-      if (st.options.durable == durability::replicated) g.replicas[name] = p.host;
+      if (st.options.durable == durability::replicated || g.await_replicas)
+        g.replicas[name] = p.host;
     }
-    if (st.options.durable == durability::replicated) g.bytes = std::move(bytes);
+    if (st.options.durable == durability::replicated || g.await_replicas)
+      g.bytes = std::move(bytes);
   }
   st.gate.push_back(std::move(g));
   st.committer->submit(std::move(batch), [me, id = st.gate.back().commit](const std::string& e) {

@@ -81,6 +81,8 @@ struct gated_output {
   std::uint64_t runs = 0;          // poison guard: the journal seq of the input
                                    // whose handler runs once this batch is released
   std::vector<std::uint64_t> tells;  // ids of the tells this input sent: sent once released
+  bool await_replicas = false;     // wait for every replica's ack whatever the
+                                   // durability (a drain's final snapshot)
 };
 
 /// Poison guard (actors/poison.hpp): an admitted input whose pending record
@@ -210,6 +212,7 @@ struct session_state {
   // passivation
   std::uint64_t idle_gen = 0;   // a passivate_atom of another generation is stale
   bool passivating = false;     // the final snapshot is committing; stop when released
+  bool drain_passivating = false;  // ... because the node drains (log, metrics)
 };
 
 using session_actor = caf::stateful_actor<session_state>;

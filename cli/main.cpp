@@ -20,6 +20,7 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   app.require_subcommand(1);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+    ->envname("SKEIN_LOG_LEVEL")  // nodes started by `launch` inherit it
     ->capture_default_str();
 
   cli::node_args node;

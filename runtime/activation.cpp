@@ -57,6 +57,8 @@ void fence_done(self_ptr self, const std::string& key, std::uint64_t gen, caf::e
   self->monitor(session);
   st.sessions[key] = local_session{session, false, a->pinned, {}, std::move(counters)};
   metrics().activations.fetch_add(1, std::memory_order_relaxed);
+  spdlog::debug("activation of {}: started with epoch {} ({} waiting)", key, epoch,
+                a->waiters.size());
   events().publish({{"type", "session_activated"}, {"session", key}, {"epoch", epoch}});
   for (auto& w : a->waiters) w.deliver(session);
   st.activating.erase(key);

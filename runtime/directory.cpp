@@ -192,6 +192,7 @@ directory_actor::behavior_type directory_fun(self_ptr self, directory_init init)
       if (i->second.actor.address() == dm.source) {
         events().publish({{"type", "session_stopped"}, {"session", i->first}});
         if (i->second.handing_off && st.handoffs_in_flight > 0) --st.handoffs_in_flight;
+        if (i->second.passivating && st.passivations_in_flight > 0) --st.passivations_in_flight;
         st.sessions.erase(i);
         on_directory_changed(self);
         return;

@@ -63,6 +63,8 @@ struct local_session {
   clock::time_point retry_after{};  // no new handoff attempt before this
   std::shared_ptr<session_counters> counters;  // clients, inputs (the session writes)
   clock::time_point passivate_asked{};         // the cap asked it to passivate then
+  bool passivating = false;          // asked to passivate because its owner changed
+  bool passivation_refused = false;  // it could not (a client came): hand it off
 };
 
 struct directory_state {
@@ -77,6 +79,7 @@ struct directory_state {
   std::map<std::string, std::string> overrides;                 // key -> node (admin move)
   std::deque<std::string> to_hand_off;  // keys whose owner changed, in order
   std::size_t handoffs_in_flight = 0;
+  std::size_t passivations_in_flight = 0;  // idle sessions leaving by passivation
   std::uint64_t next_gen = 1;
   bool drained_called = false;
   std::uint64_t pause_gen = 0;

@@ -45,7 +45,7 @@ const PROFILES = {
     rtt: { levels: [1, 10, 100, 1000], warmup: 1, duration: 3 },
     fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500, 1000], step: 2.5, stepWarmup: 0.5, minMessages: 25 },
     idle: { conns: 10000, settle: 5 },
-    failover: { pairs: 50, duration: 12, at: 4, msgTimeout: 1 },
+    failover: { pairs: 50, duration: 14, at: 4, msgTimeout: 1 },
     migrate: { pairs: 50, duration: 16, joinAt: 3, drainAt: 9, msgTimeout: 1 },
   },
   full: {
@@ -583,6 +583,8 @@ async function main() {
   if (failed) {
     log(`some scenarios failed; logs kept in ${logDir}`);
     process.exitCode = 1;
+  } else if (process.env.SKEIN_BENCH_KEEP) {
+    log(`SKEIN_BENCH_KEEP: logs and data kept in ${workDir}`);
   } else {
     fs.rmSync(workDir, { recursive: true, force: true });
   }

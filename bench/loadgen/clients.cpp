@@ -111,6 +111,7 @@ struct client {
   // skein resume: the id from the "welcome" frame and the last seq seen;
   // a reconnect asks for ?client=ID&last_seq=N and gets what it missed.
   std::string resume_id;
+  std::string resume_token;  // proves the resume is this client's (welcome frame)
   std::uint64_t last_seq = 0;
   bool resuming = false;  // the current connection is a resume
   int failures = 0;     // consecutive failed attempts
@@ -224,7 +225,8 @@ class connection : public std::enable_shared_from_this<connection> {
       path = "/ws/chat/" + c_->room + "?user=" + c_->user;
     c_->resuming = false;
     if (!is_socketio() && w_.o->resume && !c_->resume_id.empty()) {
-      path += "&client=" + c_->resume_id + "&last_seq=" + std::to_string(c_->last_seq);
+      path += "&client=" + c_->resume_id + "&last_seq=" + std::to_string(c_->last_seq)
+              + "&resume_token=" + c_->resume_token;
       c_->resuming = true;
     }
     const auto& t = (*w_.targets)[static_cast<std::size_t>(c_->node)];
@@ -265,6 +267,8 @@ class connection : public std::enable_shared_from_this<connection> {
     } else if (m.find("\"welcome\"") != std::string_view::npos) {
       auto id = field(m, "\"client\":\"");
       if (!id.empty()) c_->resume_id = std::string(id);
+      auto token = field(m, "\"resume_token\":\"");
+      if (!token.empty()) c_->resume_token = std::string(token);
       // A resumed client gets the events it missed, not the history.
       if (!ready_ && c_->resuming) {
         ready_ = true;
@@ -634,7 +638,9 @@ struct rtt_scenario final : scenario {
     ++w.st.delivered;
     w.count_completion(now);
     auto ev = event_ns.load(std::memory_order_relaxed);
-    if (ev != 0 && p.first_after_event == 0 && now > ev) p.first_after_event = now;
+    // Recovered: a message sent after the event made the round trip (one
+    // already in flight when a node was killed proves nothing).
+    if (ev != 0 && p.first_after_event == 0 && t0 > ev) p.first_after_event = now;
     p.waiting = false;
     p.turn ^= 1;
     kick(w, p);

@@ -6,14 +6,19 @@
 //    longest: 60 sessions opened one after the other never hold more than
 //    the cap (plus the batch being stopped), every value survives;
 //  - with 20 sessions busy (a client each) a 21st is refused: close 1013,
-//    and skein_sessions_refused_total counts it.
+//    and skein_sessions_refused_total counts it;
+//  - a drain moves idle sessions by passivation (runtime/handoff.cpp): after
+//    the drained node exited, none of its idle counters is active anywhere
+//    until it is read, and then every value is there (durability local, so
+//    the final snapshot's wait for the replicas is what keeps them); the one
+//    counter with a client is handed off and the client goes on.
 //
 //   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/passivation.test.mjs
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { Resources, waitFor, waitForMembership, wsUrl, httpGet } from './cluster.mjs';
-import { readCounter } from './procs.mjs';
+import { Resources, waitFor, waitForMembership, wsUrl, httpGet, httpGetJson } from './cluster.mjs';
+import { ctl, nodePid, readCounter, readCounterUntil, waitProcessGone } from './procs.mjs';
 
 async function metric(url, name) {
   const r = await httpGet(`${url}/metrics`);
@@ -53,7 +58,7 @@ function hold(url, id) {
   });
 }
 
-describe('passivation and --max-sessions', { timeout: 150_000 }, () => {
+describe('passivation and --max-sessions', { timeout: 240_000 }, () => {
   const res = new Resources();
   after(() => res.cleanup());
 
@@ -103,6 +108,47 @@ describe('passivation and --max-sessions', { timeout: 150_000 }, () => {
     assert.match(extra.closed.reason, /try again later/);
     assert.ok((await metric(url, 'skein_sessions_refused_total')) >= 1);
     for (const h of held) h.ws.terminate();
+    await res.stop(cluster);
+  });
+
+  it('a drain passivates idle sessions (no copy shipped, the next owner recovers them on use) and hands off busy ones', async () => {
+    const dataDir = res.tempDir('skein-drain-passivate-');
+    const cluster = await res.launch({ nodes: 3, dataDir, extraArgs: ['--kind-option', 'counter.durability=local'] });
+    await waitForMembership(cluster);
+    const [n1, n2, n3] = cluster.nodes;
+    const ids = Array.from({ length: 150 }, (_, i) => `dp-${i}`);
+    for (let i = 0; i < ids.length; i += 25)
+      await Promise.all(ids.slice(i, i + 25).map((id, k) => addOnce(cluster.nodes[(i + k) % 3].url, id, (i + k) % 7 + 1)));
+    const onN2 = (await httpGetJson(`${n2.url}/cluster`)).sessions.filter((k) => k.startsWith('counter/dp-'));
+    assert.ok(onN2.length > 20, `n2 should hold about a third of 150 counters, holds ${onN2.length}`);
+    // One of n2's counters keeps a client: it must be handed off, live.
+    const busyKey = onN2[0];
+    const busyId = busyKey.slice('counter/'.length);
+    const busy = new WebSocket(wsUrl(n1.url, `/ws/${busyKey}`), { perMessageDeflate: false });
+    const frames = [];
+    busy.on('message', (b) => frames.push(JSON.parse(b.toString('utf8'))));
+    await waitFor(() => frames.some((f) => f.seq > 0), { timeoutMs: 10_000, what: `the value of ${busyKey}` });
+
+    const pid = nodePid(dataDir, 'n2');
+    const r = await ctl(n1.url, ['drain', 'n2'], { dataDir });
+    assert.equal(r.code, 0, `ctl drain n2: ${r.stdout}${r.stderr}`);
+    await waitProcessGone(pid, 60_000, 'drained n2 to exit');
+    const active = new Set();
+    for (const n of [n1, n3]) for (const k of (await httpGetJson(`${n.url}/cluster`)).sessions) active.add(k);
+    const idleMoved = onN2.filter((k) => k !== busyKey && active.has(k));
+    assert.deepEqual(idleMoved, [], 'idle sessions of the drained node must leave by passivation (not active anywhere until used)');
+    assert.ok(active.has(busyKey), `${busyKey} (with a client) must have been handed off to its new owner`);
+    // The client goes on at the new owner.
+    busy.send(JSON.stringify({ id: 1, data: { op: 'add', by: 100 } }));
+    await waitFor(() => frames.some((f) => f.ack === 1), { timeoutMs: 15_000, what: `the ack of an add to ${busyKey} after the drain` });
+    busy.close();
+    // Every acknowledged value survives, read through the remaining nodes.
+    const deadline = performance.now() + 30_000;
+    for (let i = 0; i < ids.length; i++) {
+      const want = (i % 7 + 1) + (ids[i] === busyId ? 100 : 0);
+      const v = await readCounterUntil([n1.url, n3.url], ids[i], deadline);
+      assert.equal(v.value, want, `counter/${ids[i]} after the drain`);
+    }
     await res.stop(cluster);
   });
 });
