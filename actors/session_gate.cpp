@@ -87,9 +87,10 @@ void release(session_actor* self) {
     if (!g.local_done) break;
     if ((st.options.durable == durability::replicated || g.await_replicas) && !g.replicas.empty())
       break;
-    if (!g.frames.empty() && !liveness::unpaused_since(st.pause_gen))
+    const bool effects = !g.frames.empty() || !g.tells.empty();
+    if (effects && !liveness::unpaused_since(st.pause_gen))
       return fenced(self, "the process was paused; the cluster may have moved this session");
-    if (!g.frames.empty() && !liveness::lease_held())
+    if (effects && !liveness::lease_held())
       return fenced(self, "this node lost its quorum lease; the cluster may move this session");
     metrics().commits.fetch_add(1, std::memory_order_relaxed);
     metrics().checkpoint_latency.observe(static_cast<std::uint64_t>(
