@@ -13,6 +13,8 @@ const char* input_kind_name(input_kind k) {
     case input_kind::message: return "message";
     case input_kind::close: return "close";
     case input_kind::publish: return "publish";
+    case input_kind::timer: return "timer";
+    case input_kind::tell: return "tell";
   }
   return "?";
 }
@@ -22,6 +24,8 @@ input_kind parse_input_kind(const std::string& name) {
   if (name == "message") return input_kind::message;
   if (name == "close") return input_kind::close;
   if (name == "publish") return input_kind::publish;
+  if (name == "timer") return input_kind::timer;
+  if (name == "tell") return input_kind::tell;
   throw std::invalid_argument("unknown input kind '" + name + "'");
 }
 
@@ -52,6 +56,26 @@ persistence::journal_record make_input(input_kind kind, const std::string& clien
   return rec;
 }
 
+persistence::journal_record make_timer_input(std::uint64_t timer_id, const json& payload) {
+  persistence::journal_record rec;
+  rec.client = timer_client;
+  rec.kind_of_input = input_kind_name(input_kind::timer);
+  rec.payload = json{{"timer", timer_id}, {"data", payload}}.dump();
+  return rec;
+}
+
+persistence::journal_record make_tell_input(const std::string& from, std::uint64_t tell_id,
+                                            const std::string& payload_text) {
+  persistence::journal_record rec;
+  rec.client = "@" + from;
+  rec.kind_of_input = input_kind_name(input_kind::tell);
+  auto data = json::parse(payload_text, nullptr, false);
+  if (data.is_discarded()) data = nullptr;
+  rec.payload = json{{"from", from}, {"data", std::move(data)}}.dump();
+  rec.msg_id = tell_id;
+  return rec;
+}
+
 std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_record& rec,
                                 const std::string& session_id, bool replay, std::uint64_t seed,
                                 std::string* rejected) {
@@ -73,6 +97,7 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
   fx.now_ms = rec.time_ms;
   fx.random_state = seed;
   if (replay) fx.recorded_random = &rec.random;
+  fx.next_id = logic.runtime.next_id();
 
   std::vector<output> prefix;
   if (kind == input_kind::open && payload.value("reset", false))
@@ -82,6 +107,13 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
   if (answers) {
     msg = json::parse(payload.value("text", std::string{}), nullptr, false);
     if (msg.is_discarded()) return {reject(error_code::bad_json, "malformed JSON")};
+  }
+  if (kind == input_kind::timer || kind == input_kind::tell) {
+    // A timer fires once: its applied entry removes it, rejected or not.
+    // (The session journals a firing only for a pending timer; replay runs
+    // every journaled firing, whether or not it restored the runtime.)
+    if (kind == input_kind::timer) logic.runtime.fire(payload.value("timer", std::uint64_t{0}));
+    if (auto d = payload.find("data"); d != payload.end()) msg = *d;
   }
   // A throwing handler has rolled the state back (behaviour_instance::handle);
   // its outputs are dropped and only the sender of a message hears why, in
@@ -113,6 +145,8 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
   // without a connection): the result is an output, so replay checks it.
   if (kind == input_kind::publish && !refused)
     fx.outputs.push_back({c.id, json{{"type", "published"}, {"result", fx.reply}}});
+  // A rejected input sets no timer and sends no tell.
+  if (!refused) logic.runtime.absorb(fx);
   if (!replay) rec.random = fx.random;
   if (prefix.empty()) return std::move(fx.outputs);
   prefix.insert(prefix.end(), fx.outputs.begin(), fx.outputs.end());

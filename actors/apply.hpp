@@ -33,6 +33,18 @@ inline constexpr const char* handler_error = "handler_error";  // any other std:
 inline constexpr const char* no_publish_handler = "no_publish_handler";  // publish, no on_publish
 }  // namespace error_code
 
+/// The client id of timer inputs (no client sends it: ids are [A-Za-z0-9_-]).
+inline const std::string timer_client = "@timer";
+
+/// The journal record of timer `timer_id` firing; on_timer gets `payload`.
+persistence::journal_record make_timer_input(std::uint64_t timer_id, const json& payload);
+
+/// The journal record of tell `tell_id` from session `from` ("kind/id"):
+/// client "@kind/id", msg_id = tell_id (the receiver's delivery table drops
+/// a repeat). `payload_text` is JSON text (not JSON: on_tell gets null).
+persistence::journal_record make_tell_input(const std::string& from, std::uint64_t tell_id,
+                                            const std::string& payload_text);
+
 /// Runs `rec` through `logic`.
 /// - Live (replay == false): the time is `rec.time_ms` (set it first) and
 ///   random values are drawn from `seed`; they are stored into `rec.random`.
@@ -46,6 +58,8 @@ inline constexpr const char* no_publish_handler = "no_publish_handler";  // publ
 /// replay_divergence, propagates to the caller (the state rolled back).
 /// `rejected` (if given) is set to "code: message" when the input was
 /// rejected, else cleared.
+/// An applied input's timers, cancels and tells go into logic.runtime (a
+/// rejected one sets none); a timer input removes its timer from it.
 std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_record& rec,
                                 const std::string& session_id, bool replay,
                                 std::uint64_t seed = 0, std::string* rejected = nullptr);

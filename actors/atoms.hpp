@@ -26,6 +26,10 @@
 //                         (fence_atom, key, uint64 epoch) -> uint64 stored epoch
 //                         (drain_atom, string node), (move_atom, key, string to)
 // net -> connection       (message_atom, string json_text), (leave_atom)
+// session -> itself       (timer_atom, uint64 timer_id)  a timer is due (session_timers.cpp)
+//                         (tellretry_atom)  re-send unacknowledged tells
+// session -> session      (tell_atom, string from_key, uint64 tell_id, string json_text,
+//                          actor reply_to) -> later (ack_atom, 0, tell_id, error) to reply_to
 // committer -> session    (committed_atom, uint64 commit, string error)
 // host <-> host           (hello_atom, string name, string url, actor host)
 //                           -> (string name, string url)   the dialer introduces itself
@@ -72,6 +76,9 @@ using deny_atom = caf::atom_constant<caf::atom("deny")>;
 /// one server-side publish (actors/session_publish.cpp); the answer comes back
 /// as (ack_atom, 0, id, string answer_json) once durable.
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
+using timer_atom = caf::atom_constant<caf::atom("timer")>;
+using tell_atom = caf::atom_constant<caf::atom("tell")>;
+using tellretry_atom = caf::atom_constant<caf::atom("tellretry")>;
 /// session: stop if idle (passivation); the directory sends generation 0 = now,
 /// and `drain_passivation` when its node drains (the final snapshot then waits
 /// for every replica whatever the kind's durability, and a session that

@@ -41,6 +41,16 @@
 //   treated the same way.
 // - Outputs (send/broadcast) are released to clients only after the input's
 //   checkpoint is committed (output gate), in the order they were produced.
+// - Timers and messages to other sessions (optional handlers, see
+//   docs/user-guide.md): ctx.after(ms, payload) / ctx.at(time_ms, payload)
+//   set a timer and return its id, ctx.cancel(id) cancels it; it fires once
+//   as `void on_timer(context<S>&, const json& payload)`, also after a
+//   migration, failover or restart (late if the session was down, never
+//   twice). ctx.tell("kind/id", payload) delivers, exactly once, to that
+//   session's `void on_tell(context<S>&, const std::string& from,
+//   const json& payload)` (from = the sender's "kind/id"), wherever it
+//   lives. Both take effect only if the input is applied: an input rejected
+//   with bad_input sets no timer and sends no tell.
 #pragma once
 
 #include <cstdint>
@@ -93,6 +103,22 @@ struct effects {
   const std::vector<std::uint64_t>* recorded_random = nullptr;
   /// on_publish: the result for the publisher (ctx.reply); null if none.
   json reply;
+  /// Timers and tells (actors/timers.hpp keeps the pending ones): ids come
+  /// from next_id, which the runtime sets before the handler runs.
+  struct timer_set {
+    std::uint64_t id = 0;
+    std::int64_t due_ms = 0;  // ms since the Unix epoch
+    json payload;
+  };
+  struct tell_sent {
+    std::uint64_t id = 0;
+    std::string target;  // "kind/id"
+    json payload;
+  };
+  std::uint64_t next_id = 1;
+  std::vector<timer_set> timers;       // set by this call, in order
+  std::vector<std::uint64_t> cancels;  // ids of timers set by earlier inputs
+  std::vector<tell_sent> tells;        // in order
 };
 
 /// Thrown during replay when a behaviour asks for more random values than
@@ -146,6 +172,41 @@ class context {
     z ^= z >> 31;
     fx_.random.push_back(z);
     return z;
+  }
+
+  /// Sets a timer `delay_ms` (>= 0) after now(); returns its id (> 0, unique
+  /// within the session). It fires once as on_timer(ctx, payload).
+  std::uint64_t after(std::int64_t delay_ms, json payload = json::object()) {
+    return at(now() + (delay_ms > 0 ? delay_ms : 0), std::move(payload));
+  }
+
+  /// Sets a timer due at `time_ms` (ms since the Unix epoch; a time in the
+  /// past fires at once); returns its id.
+  std::uint64_t at(std::int64_t time_ms, json payload = json::object()) {
+    const auto id = fx_.next_id++;
+    fx_.timers.push_back({id, time_ms, std::move(payload)});
+    return id;
+  }
+
+  /// Cancels a pending timer; an unknown or fired id is ignored.
+  void cancel(std::uint64_t timer_id) {
+    for (auto i = fx_.timers.begin(); i != fx_.timers.end(); ++i)
+      if (i->id == timer_id) {
+        fx_.timers.erase(i);
+        return;
+      }
+    fx_.cancels.push_back(timer_id);
+  }
+
+  /// Sends `payload` to the session `target` ("kind/id"): it runs that
+  /// session's on_tell(ctx, "<this kind/id>", payload) once, after this
+  /// input is durable. Tells from one session to another arrive in order.
+  /// Throws std::invalid_argument if `target` has no '/'.
+  void tell(const std::string& target, json payload) {
+    const auto slash = target.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == target.size())
+      throw std::invalid_argument("tell target '" + target + "' is not kind/id");
+    fx_.tells.push_back({fx_.next_id++, target, std::move(payload)});
   }
 
  private:

@@ -11,11 +11,14 @@
 #include <msgpack.hpp>
 
 #include "actors/behaviour.hpp"
+#include "actors/timers.hpp"
 
 namespace skein {
 
 /// The kind of one session input.
-enum class input_kind { open, message, close, publish };
+/// publish: a server-side publish (on_publish); timer: a timer set with
+/// ctx.after/at fired; tell: a message from another session (ctx.tell).
+enum class input_kind { open, message, close, publish, timer, tell };
 
 /// restore() of a state version this binary cannot read.
 struct state_version_error : std::runtime_error {
@@ -49,9 +52,14 @@ class behaviour_instance {
   /// or older without an upgrade, std::runtime_error if the bytes do not decode.
   virtual void restore(std::string_view state_bytes, int version) = 0;
 
-  /// Runs one handler. `msg` is used for input_kind::message and publish.
-  /// Whatever the handler throws propagates; the state is then the one
-  /// before the call (rolled back).
+  /// Pending timers and unacknowledged tells, checkpointed beside the state
+  /// (actors/timers.hpp); apply_input keeps it.
+  session_runtime runtime;
+
+  /// Runs one handler. `msg` is used for input_kind::message and publish,
+  /// timer (the payload) and tell (the payload; `c.id` is "@" + the sender's
+  /// kind/id). Whatever the handler throws propagates; the state is then the
+  /// one before the call (rolled back).
   virtual void handle(input_kind kind, const client& c, const json& msg,
                       effects& fx, const std::string& session_id) = 0;
 };
@@ -117,6 +125,13 @@ class behaviour_model final : public behaviour_instance {
         } else {
           throw no_publish_handler("this kind has no on_publish handler");
         }
+        break;
+      case input_kind::timer:
+        if constexpr (requires { behaviour_.on_timer(ctx, msg); }) behaviour_.on_timer(ctx, msg);
+        break;
+      case input_kind::tell:
+        if constexpr (requires { behaviour_.on_tell(ctx, c.id, msg); })
+          behaviour_.on_tell(ctx, c.id.substr(1), msg);
         break;
     }
   }

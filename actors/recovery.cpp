@@ -30,6 +30,12 @@ recovered_session recover_session(const persistence::session_records& records,
       throw recovery_error("snapshot " + persistence::printable(persistence::seq_key(key, snap.journal_seq))
                            + " does not decode as the state of kind '" + kind + "': " + e.what());
     }
+    try {
+      out.logic->runtime = session_runtime::decode(snap.runtime);
+    } catch (const std::exception& e) {
+      throw recovery_error("snapshot " + persistence::printable(persistence::seq_key(key, snap.journal_seq))
+                           + ": " + e.what());
+    }
     out.seq = snap.seq;
     out.journal_seq = snap.journal_seq;
     out.epoch = snap.epoch;

@@ -27,7 +27,7 @@ using namespace session_internal;
 bool passivate(session_actor* self, bool drain) {
   auto& st = self->state;
   if (!st.clients.empty() || st.m != mode::serving || st.passivating || !st.guarded.empty()
-      || st.options.durable == durability::none)
+      || st.options.durable == durability::none || runtime_holds(st))
     return false;
   st.passivating = true;
   st.drain_passivating = drain;
@@ -101,6 +101,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   // Inputs the last activation admitted but did not finish (poison guard).
   run_recovered(self, std::move(init.recovered.pending), init.recovered.poison,
                 init.recovered.poison_why);
+  start_runtime(self);  // pending timers and tells (session_timers.cpp)
   if (st.clients.empty()) became_idle(self);
   self->set_down_handler([self](caf::down_msg& dm) {
     for (auto& [id, m] : self->state.clients)
@@ -193,6 +194,16 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       st.target_name = target;
       st.pinned = pinned;
       release(self);  // ships once the gate is empty
+    },
+    [self](timer_atom, std::uint64_t id) { on_timer(self, id); },
+    [self](tell_atom, const std::string& from, std::uint64_t id, const std::string& payload,
+           const caf::actor& reply_to) { receive_tell(self, from, id, payload, reply_to); },
+    [self](ack_atom, std::uint64_t, std::uint64_t id, const std::string& error) {
+      tell_acked(self, id, error);  // the receiver of a tell made it durable
+    },
+    [self](tellretry_atom) {
+      self->state.tell_retry_armed = false;
+      pump_tells(self);
     },
     [self](linger_atom, std::uint64_t seen) {
       // The forwarder stays while connections still reach it.

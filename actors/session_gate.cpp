@@ -56,7 +56,8 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
   batch.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
                                                           wall_clock_ms(), st.logic->snapshot(),
                                                           st.delivery.to_records(),
-                                                          static_cast<std::uint32_t>(st.logic->state_version())});
+                                                          static_cast<std::uint32_t>(st.logic->state_version()),
+                                                          st.logic->runtime.encode()});
   st.snapshots.push_back({st.journal_seq, st.seq});
   st.inputs_since_snapshot = 0;
   st.last_snapshot = now;
@@ -87,9 +88,10 @@ void release(session_actor* self) {
     if (!g.local_done) break;
     if ((st.options.durable == durability::replicated || g.await_replicas) && !g.replicas.empty())
       break;
-    if (!g.frames.empty() && !liveness::unpaused_since(st.pause_gen))
+    const bool effects = !g.frames.empty() || !g.tells.empty();
+    if (effects && !liveness::unpaused_since(st.pause_gen))
       return fenced(self, "the process was paused; the cluster may have moved this session");
-    if (!g.frames.empty() && !liveness::lease_held())
+    if (effects && !liveness::lease_held())
       return fenced(self, "this node lost its quorum lease; the cluster may move this session");
     metrics().commits.fetch_add(1, std::memory_order_relaxed);
     metrics().checkpoint_latency.observe(static_cast<std::uint64_t>(
@@ -98,7 +100,9 @@ void release(session_actor* self) {
     for (auto& f : g.frames)
       for (auto& conn : f.to) send_frame(self, conn, f.seq, f.frame);
     const auto runs = g.runs;
+    auto tells = std::move(g.tells);
     st.gate.pop_front();
+    released_tells(self, tells);
     if (runs != 0 && !run_guarded(self, runs)) return;
   }
   if (st.gate.empty() && st.m == mode::handing_off && !st.shipping) ship(self);
@@ -168,6 +172,7 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
   rec.status = persistence::input_status::applied;
   rec.time_ms = wall_clock_ms();
   const auto kind = parse_input_kind(rec.kind_of_input);
+  const auto first_id = st.logic->runtime.next_id();
   std::vector<output> outs;
   std::string rejected;
   try {
@@ -224,6 +229,7 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
       g.frames.push_back(std::move(f));
     }
   }
+  note_effects(self, kind, g, first_id, immediate);
   rec.outputs = static_cast<std::uint32_t>(outs.size());
   rec.last_seq = st.seq;
   st.journal_seq = jseq;

@@ -88,7 +88,8 @@ std::optional<std::string> with_memory_snapshot(session_actor* self, const std::
   b.put_snapshot(st.key, persistence::snapshot_record{st.seq, st.journal_seq, st.epoch,
                                                       wall_clock_ms(), st.logic->snapshot(),
                                                       st.delivery.to_records(),
-                                                      static_cast<std::uint32_t>(st.logic->state_version())});
+                                                      static_cast<std::uint32_t>(st.logic->state_version()),
+                                                      st.logic->runtime.encode()});
   return b.encode();
 }
 

@@ -8,6 +8,8 @@
 //   session_resume.cpp    a resuming client's missed frames (the outbox read)
 //   session_handoff.cpp   stash, ship, adopt, forward, abort
 //   session_replicas.cpp  view changes: the replica set and copies for new ones
+//   session_timers.cpp    timers: arming, firing as inputs, the passivation hold
+//   session_tells.cpp     session-to-session messages: send, re-send, receive, ack
 //   session.cpp           the behaviour: message handlers wiring the above, exit
 // Everything here runs on the session actor's thread (not thread-safe).
 #pragma once
@@ -19,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,6 +80,7 @@ struct gated_output {
   std::vector<gated_frame> frames;
   std::uint64_t runs = 0;          // poison guard: the journal seq of the input
                                    // whose handler runs once this batch is released
+  std::vector<std::uint64_t> tells;  // ids of the tells this input sent: sent once released
   bool await_replicas = false;     // wait for every replica's ack whatever the
                                    // durability (a drain's final snapshot)
 };
@@ -199,6 +203,12 @@ struct session_state {
   std::vector<stashed> stash;
   caf::actor successor;
   std::uint64_t forwarded = 0;
+  // timers and tells (the pending ones live in logic->runtime)
+  std::set<std::uint64_t> armed;        // timers with a timer_atom on its way (or firing)
+  std::set<std::uint64_t> tells_ready;  // tells whose input was released: may be sent
+  struct tell_flight { std::uint64_t id = 0; clock::time_point sent; };
+  std::map<std::string, tell_flight> tells_in_flight;  // by target: the one tell sent to it
+  bool tell_retry_armed = false;
   // passivation
   std::uint64_t idle_gen = 0;   // a passivate_atom of another generation is stale
   bool passivating = false;     // the final snapshot is committing; stop when released
@@ -317,6 +327,40 @@ void ship(session_actor* self);
 /// `stored` (a session copy the store actor read) plus a snapshot of the
 /// state in memory, encoded; nullopt (logged) if `stored` does not decode.
 std::optional<std::string> with_memory_snapshot(session_actor* self, const std::string& stored);
+
+// -- session_timers.cpp ------------------------------------------------------
+
+/// A new activation: arms its pending timers, sends its pending tells.
+void start_runtime(session_actor* self);
+
+/// After an input was applied (run_input): arms the timers it set; its
+/// tells wait in `g` for the release (or go at once when `immediate`).
+/// `first_id`: the runtime's next_id before the input ran.
+void note_effects(session_actor* self, input_kind kind, gated_output& g, std::uint64_t first_id,
+                  bool immediate);
+
+/// A timer_atom arrived: journals the firing as a "timer" input if it is
+/// still pending.
+void on_timer(session_actor* self, std::uint64_t id);
+
+/// Pending timers or unacknowledged tells keep the session from passivating.
+bool runtime_holds(const session_state& st);
+
+// -- session_tells.cpp -------------------------------------------------------
+
+/// The batch that sent tells `ids` is released: they may go out.
+void released_tells(session_actor* self, const std::vector<std::uint64_t>& ids);
+
+/// Sends (or re-sends, after tell_retry) the oldest ready tell of every target.
+void pump_tells(session_actor* self);
+
+/// Tell `id` from session `from` arrived: journal it once (a "tell" input),
+/// ack `reply_to` when durable.
+void receive_tell(session_actor* self, const std::string& from, std::uint64_t id,
+                  const std::string& payload, const caf::actor& reply_to);
+
+/// The receiver of tell `id` made it durable (error: its handler rejected it).
+void tell_acked(session_actor* self, std::uint64_t id, const std::string& error);
 
 // -- session_replicas.cpp ----------------------------------------------------
 

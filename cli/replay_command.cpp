@@ -49,6 +49,7 @@ int run_replay(const replay_args& args, const behaviour_registry& registry) {
   std::uint64_t jseq = 0, seq = 0;
   auto start_at = [&](const persistence::snapshot_record& snap) {
     logic->restore(snap.state, static_cast<int>(snap.state_version));
+    logic->runtime = session_runtime::decode(snap.runtime);  // timers: same ids as live
     jseq = snap.journal_seq;
     seq = snap.seq;
   };

@@ -110,8 +110,9 @@ void decode(std::string_view bytes, std::string_view printable_key, const char* 
 std::string encode(const snapshot_record& r) {
   msgpack::sbuffer buf;
   packer pk(buf);
-  const bool has_version = r.state_version > 1;
-  pk.pack_array(has_version ? 8 : 7);
+  const bool has_runtime = !r.runtime.empty();
+  const bool has_version = r.state_version > 1 || has_runtime;
+  pk.pack_array(7 + (has_version ? 1 : 0) + (has_runtime ? 1 : 0));
   pk.pack(record_format_version);
   pk.pack(r.seq);
   pk.pack(r.journal_seq);
@@ -131,6 +132,7 @@ std::string encode(const snapshot_record& r) {
     pack_str(pk, d.credential);
   }
   if (has_version) pk.pack(r.state_version);
+  if (has_runtime) pack_str(pk, r.runtime);
   return to_string(buf);
 }
 
@@ -169,7 +171,8 @@ std::string encode(const outbox_record& r) {
 
 snapshot_record decode_snapshot(std::string_view bytes, std::string_view printable_key) {
   snapshot_record r;
-  decode(bytes, printable_key, "snapshots", 6, 8, [&](const msgpack::object* f, std::uint32_t v, std::uint32_t n) {
+  decode(bytes, printable_key, "snapshots", 6, 9, [&](const msgpack::object* f, std::uint32_t v,
+                                                      std::uint32_t n) {
     r.seq = as_uint(f[1], "seq");
     r.journal_seq = as_uint(f[2], "journal_seq");
     r.epoch = as_uint(f[3], "epoch");
@@ -195,11 +198,19 @@ snapshot_record decode_snapshot(std::string_view bytes, std::string_view printab
       r.delivery.push_back(std::move(d));
     }
     if (n < 8) return;
+    auto runtime_at = [&](std::uint32_t i) {
+      r.runtime = as_str(f[i], "runtime");
+      if (r.runtime.empty()) throw bad_shape{"runtime is present but empty"};
+    };
+    // [.., delivery, state_version] or [.., delivery, state_version, runtime];
+    // an 8-element record whose last element is text holds only the runtime.
+    if (n == 8 && f[7].type == msgpack::type::STR) return runtime_at(7);
     const std::uint64_t version = as_uint(f[7], "state_version");
     if (version > std::numeric_limits<std::uint32_t>::max())
       throw bad_shape{"state_version does not fit in 32 bits"};
     r.state_version = static_cast<std::uint32_t>(version);
-  }, 1);
+    if (n == 9) runtime_at(8);
+  }, 2);
   return r;
 }
 

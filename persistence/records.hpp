@@ -5,7 +5,8 @@
 //   snapshot: [2, seq:uint, journal_seq:uint, epoch:uint, time_ms:int, state:bin,
 //              delivery:[[client:str, token:uint, next_cseq:uint, last_id:uint,
 //                         retired:[uint...], used_ms:int, credential:str]...]
-//              (, state_version:uint)]   only when above 1
+//              (, state_version:uint (, runtime:str))]   state_version when above
+//              1 or when runtime follows; runtime only when not empty
 //   journal:  [2, client:str, kind_of_input:str, payload:str, time_ms:int,
 //              random:[uint...], epoch:uint, last_seq:uint, outputs:uint32,
 //              token:uint, cseq:uint, msg_id:uint, credential:str
@@ -60,6 +61,9 @@ struct snapshot_record {
   // The behaviour's state_version the state bytes were written with
   // (0 or 1: an unversioned state, encoded by omission; actors/instance.hpp).
   std::uint32_t state_version = 0;
+  // The session's pending timers and unacknowledged tells as JSON text
+  // (actors/timers.hpp; "" = none). Opaque here; the actors layer validates it.
+  std::string runtime;
   bool operator==(const snapshot_record&) const = default;
 };
 

@@ -87,6 +87,11 @@ void server::on_message(context<session_state>& ctx, const client& c, const json
   if (!any_request) e.answer(c.id, outcome::accepted);
 }
 
+void server::on_timer(context<session_state>& ctx, const json& payload) const {
+  engine e{*this, ctx};
+  e.handle_wake(payload);
+}
+
 void server::on_close(context<session_state>& ctx, const client& c) const {
   engine e{*this, ctx};
   e.client_closed(c.id);

@@ -107,6 +107,7 @@ struct session_state {
   std::map<std::string, std::string> outgoing;       // request id (JSON text) -> call id
   std::string get_stream;                            // the standalone GET stream, if any
   std::vector<std::string> pending_wakes;            // wake controls with no transport yet
+                                                     // (before timers: call.sleep now uses ctx.after)
   MSGPACK_DEFINE(initialized, deleted, protocol_version, client_capabilities, client_info,
                  log_level, subscriptions, next_request, next_wake, streams, client_stream,
                  detached, calls, outgoing, get_stream, pending_wakes);
@@ -263,6 +264,8 @@ class server {
   void on_open(context<session_state>& ctx, const client& c) const;
   void on_message(context<session_state>& ctx, const client& c, const json& msg) const;
   void on_close(context<session_state>& ctx, const client& c) const;
+  /// A call.sleep timer (ctx.after) fired: `payload` is its wake control.
+  void on_timer(context<session_state>& ctx, const json& payload) const;
 
  private:
   std::string name_, version_, instructions_;
@@ -283,6 +286,9 @@ struct behaviour {
     App::server().on_message(ctx, c, msg);
   }
   void on_close(context<session_state>& ctx, const client& c) { App::server().on_close(ctx, c); }
+  void on_timer(context<session_state>& ctx, const json& payload) {
+    App::server().on_timer(ctx, payload);
+  }
   static kind_options options() {
     kind_options o;
     o.snapshot_every = 200;  // three journal entries per HTTP request

@@ -146,27 +146,16 @@ void engine::client_closed(const std::string& client) {
   detach(sid);
 }
 
-void engine::schedule_wake(const std::string& prefer, std::uint32_t ms, const std::string& token) {
+void engine::schedule_wake(const std::string&, std::uint32_t ms, const std::string& token) {
+  // A session timer: journaled with the session, so it fires on whichever
+  // node owns the session when it is due (also after the owner died).
   auto c = control("wake");
-  c["after_ms"] = ms;
   c["token"] = token;
-  std::string carrier;
-  if (auto it = st.streams.find(prefer); it != st.streams.end()) carrier = it->second.carrier;
-  if (carrier.empty() && !st.get_stream.empty())
-    if (auto it = st.streams.find(st.get_stream); it != st.streams.end()) carrier = it->second.carrier;
-  if (carrier.empty())
-    for (auto& [_, s] : st.streams)
-      if (!s.carrier.empty()) {
-        carrier = s.carrier;
-        break;
-      }
-  if (carrier.empty()) {
-    st.pending_wakes.push_back(c.dump());
-    return;
-  }
-  ctx.send(carrier, std::move(c));
+  ctx.after(ms, std::move(c));
 }
 
+// Wakes scheduled by a session from before session timers: delivered by the
+// transport that carried them (wire.hpp, "wake").
 void engine::flush_wakes(const std::string& client) {
   for (auto& w : st.pending_wakes) ctx.send(client, parse_or(w, json::object()));
   st.pending_wakes.clear();

@@ -33,6 +33,8 @@
 //           session was deleted, or a request was cancelled).
 //   wake    {"after_ms":N,"token":T}  after N ms, deliver a wake message
 //           with T to the session as a one-shot client (transport "wake").
+//           Only sessions from before session timers send it: call.sleep
+//           now sets a session timer (ctx.after).
 //
 // SSE event ids are "STREAM:SEQ": STREAM is the client id of the request
 // that opened the MCP stream (a resumed GET keeps the stream's id), SEQ the

@@ -219,6 +219,21 @@ skein::mcp::server build() {
            call.finish_text("Reconnection test completed successfully");
          }});
 
+  s.add({"sleep", "Waits `ms` milliseconds (a session timer: survives the owner's loss), then answers",
+         json{{"type", "object"},
+              {"properties", {{"ms", {{"type", "integer"}, {"minimum", 1}, {"maximum", 600000}}}}},
+              {"required", json::array({"ms"})}},
+         [](tool_call& call, const tool_event&) {
+           if (step(call) == 0) {
+             const auto& ms = call.arguments().value("ms", json());
+             if (!ms.is_number_integer() || ms.get<std::int64_t>() < 1 || ms.get<std::int64_t>() > 600000)
+               return call.finish_text("ms must be an integer from 1 to 600000", true);
+             next_step(call);
+             return call.sleep(static_cast<std::uint32_t>(ms.get<std::int64_t>()));
+           }
+           call.finish_text("Slept " + call.arguments()["ms"].dump() + " ms");
+         }});
+
   // ---- resources ---------------------------------------------------------------
   s.add(skein::mcp::resource{"test://static-text", "Static Text Resource",
                              "A static text resource for testing", "text/plain",

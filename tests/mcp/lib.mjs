@@ -87,6 +87,7 @@ export async function startCluster({ nodes = 1, lb = false, extraArgs = [] } = {
   }
   return {
     nodes: cluster.nodes,
+    dataDir,
     url: nginx ? nginx.url : cluster.nodes[0].url,
     async stop() {
       if (nginx) await nginx.stop();

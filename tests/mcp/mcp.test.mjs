@@ -7,7 +7,9 @@
 //    with Last-Event-ID on n2;
 //  - the `eventsource` client on /sse reconnecting through another node with
 //    Last-Event-ID;
-//  - bad input: the spec's status codes and JSON-RPC errors; the node keeps serving.
+//  - bad input: the spec's status codes and JSON-RPC errors; the node keeps serving;
+//  - call.sleep is a session timer: a sleeping tool call answers on its
+//    stream (on another node) after kill -9 of the session's owner.
 import assert from 'node:assert/strict';
 import test from 'node:test';
 
@@ -17,6 +19,8 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { EventSource } from 'eventsource';
 
 import { LATEST, delay, mcpHeaders, mcpInitialize, mcpPost, sseEvents, startCluster } from './lib.mjs';
+import { nodePid, waitProcessGone } from '../cluster/procs.mjs';
+import { waitForMembership } from '../cluster/cluster.mjs';
 
 /** The JSON-RPC message of each POST and the node (X-Skein-Node) that answered it. */
 function trackingFetch(log) {
@@ -313,6 +317,47 @@ test('1,000 random Mcp-Session-Ids: 404 each, no session activated, nothing stor
       const r = await mcpPost(u, { jsonrpc: '2.0', id: 2, method: 'ping' }, { session });
       assert.equal(r.status, 200);
     }
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('call.sleep survives kill -9 of the session owner (a session timer)', { timeout: 120_000 }, async () => {
+  // replicated: the call's 200 (its SSE stream) comes once the timer is on every replica.
+  const cluster = await startCluster({ nodes: 3,
+    extraArgs: ['--restart-backoff', '120000', '--kind-option', 'mcp.durability=replicated'] });
+  try {
+    await waitForMembership(cluster);
+    const [n1] = cluster.nodes;
+    const session = await mcpInitialize(n1.url);
+    const where = await (await fetch(`${n1.url}/cluster/placement?key=${encodeURIComponent(`mcp/${session}`)}`)).json();
+    const owner = cluster.nodes.find((n) => n.name === where.owner);
+    const other = cluster.nodes.find((n) => n.name !== where.owner);
+    // The call goes to the owner, so its stream and the owner die together:
+    // only a timer kept with the session can still wake the call. The GET
+    // must take over the stream before the timer is due: a new activation
+    // does not know that the POST's carrier died with the old one (presence
+    // after node loss, issue 16 item 4), so an answer due earlier would go
+    // to that dead carrier.
+    const call = await mcpPost(owner.url, { jsonrpc: '2.0', id: 5, method: 'tools/call',
+      params: { name: 'sleep', arguments: { ms: 6000 } } }, { session });
+    assert.equal(call.status, 200);
+    const priming = (await sseEvents(call.body).next()).value;
+    assert.match(priming?.id ?? '', /^[0-9a-f]{32}:\d+$/, 'the priming event names the stream');
+    const pid = nodePid(cluster.dataDir, where.owner);
+    assert.ok(pid, `pid of the owner ${where.owner}`);
+    process.kill(pid, 'SIGKILL');
+    await waitProcessGone(pid, 10_000);
+    const resume = await fetch(`${other.url}/mcp`, { headers: { accept: 'text/event-stream', 'mcp-session-id': session,
+      'mcp-protocol-version': LATEST, 'last-event-id': priming.id } });
+    assert.equal(resume.status, 200);
+    let result = null;
+    for await (const e of sseEvents(resume.body)) {
+      if (!e.data) continue;
+      const m = JSON.parse(e.data);
+      if (m.id === 5) { result = m; break; }
+    }
+    assert.equal(result?.result?.content?.[0]?.text, 'Slept 6000 ms');
   } finally {
     await cluster.stop();
   }
