@@ -44,6 +44,9 @@ describe('session timers and tells', { timeout: 170_000 }, () => {
     const first = await bob.nextData((d) => d.type === 'bid', 10_000, "ann's bid");
     assert.deepEqual(first.data, { type: 'bid', user: 'ann', amount: 5 });
     await bob.send({ type: 'bid', amount: 9 });
+    // The session orders the bids: ann ties only once bob's bid was applied
+    // (sent at once, the two travel different paths and may arrive either way).
+    await ann.nextData((d) => d.type === 'bid' && d.user === 'bob', 10_000, "bob's bid");
     await ann.send({ type: 'bid', amount: 9 });  // a tie: bob's earlier bid wins
     const closed = await ann.nextData((d) => d.type === 'closed', 1500 + LATE_MS + 5_000, 'the closed event');
     assert.deepEqual(closed.data, { type: 'closed', winner: 'bob', amount: 9 });
