@@ -21,7 +21,10 @@ constexpr std::size_t max_passivations = 128;
 /// it from its own copy when it is next used (as Orleans deactivates grains
 /// and Akka's rebalance stops entities). Nothing is shipped in bulk and no
 /// fence round trip is paid per session; a drain of 20,000 idle sessions is
-/// 20,000 small replicated writes.
+/// 20,000 small replicated writes. Only while this node drains: applied to
+/// the rebalance after a paused node rejoined (cluster.migration's SIGSTOP
+/// case), it lost acknowledged adds in 1 run of 2, not explained yet, so
+/// rebalancing on a join or a rejoin still hands every session off.
 bool leaves_by_passivation(const local_session& s) {
   return !s.passivation_refused && s.counters
          && s.counters->idle_since_ms.load(std::memory_order_relaxed) != 0;
@@ -54,7 +57,7 @@ void pump_handoffs(self_ptr self) {
       st.to_hand_off.pop_front();
       continue;
     }
-    if (leaves_by_passivation(i->second)) {
+    if (drain && leaves_by_passivation(i->second)) {
       if (st.passivations_in_flight >= max_passivations) break;
       st.to_hand_off.pop_front();
       start_passivation(self, i->second);
