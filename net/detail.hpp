@@ -135,6 +135,10 @@ bool member_origin(server_context& ctx, const std::string& origin);
 response json_response(const request_context& rc, http::status status, std::string body);
 /// `{"error": message}` with `status`.
 response error_response(const request_context& rc, http::status status, const std::string& message);
+/// The request's body as JSON, checked (Content-Type application/json, UTF-8,
+/// nesting up to --max-json-depth, well-formed); otherwise answers 415 or 400
+/// and returns nullopt.
+std::optional<nlohmann::json> json_body(request_context& rc);
 
 // Route handlers, one group per file (listed in net/routes.cpp).
 bool cluster_routes(request_context& rc);    // /healthz, /cluster, /cluster/placement

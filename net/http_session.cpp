@@ -10,6 +10,7 @@
 #include "actors/session_key.hpp"
 #include "net/any_stream.hpp"
 #include "net/detail.hpp"
+#include "net/http_util.hpp"
 #include "net/input_check.hpp"
 #include "runtime/node.hpp"
 #include "runtime/session_host.hpp"
@@ -30,6 +31,24 @@ response json_response(const request_context& rc, http::status status, std::stri
 response error_response(const request_context& rc, http::status status,
                         const std::string& message) {
   return json_response(rc, status, nlohmann::json{{"error", message}}.dump());
+}
+
+std::optional<nlohmann::json> json_body(request_context& rc) {
+  if (!content_type_is(rc.req, "application/json")) {
+    rc.respond(error_response(rc, http::status::unsupported_media_type,
+                              "Content-Type must be application/json"));
+    return std::nullopt;
+  }
+  if (auto problem = json_input_problem(rc.req.body(), rc.server.opts.max_json_depth)) {
+    rc.respond(error_response(rc, http::status::bad_request, "body: " + *problem));
+    return std::nullopt;
+  }
+  auto body = nlohmann::json::parse(rc.req.body(), nullptr, false);
+  if (body.is_discarded()) {
+    rc.respond(error_response(rc, http::status::bad_request, "body is not JSON"));
+    return std::nullopt;
+  }
+  return body;
 }
 
 std::optional<std::string> session_key_of(request_context& rc) {

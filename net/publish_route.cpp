@@ -110,19 +110,7 @@ bool publish_route(request_context& rc) {
   }
   auto principal = principal_of(rc, key);
   if (!principal) return true;
-  if (!content_type_is(rc.req, "application/json")) {
-    rc.respond(error_response(rc, http::status::unsupported_media_type,
-                              "Content-Type must be application/json"));
-    return true;
-  }
-  if (auto problem = json_input_problem(rc.req.body(), rc.server.opts.max_json_depth)) {
-    rc.respond(error_response(rc, http::status::bad_request, "body: " + *problem));
-    return true;
-  }
-  if (json::parse(rc.req.body(), nullptr, false).is_discarded()) {
-    rc.respond(error_response(rc, http::status::bad_request, "body is not JSON"));
-    return true;
-  }
+  if (!json_body(rc)) return true;
   const auto idem = header(rc.req, "Idempotency-Key");
   const bool keyed = !idem.empty();
   if (keyed && !valid_idempotency_key(idem)) {

@@ -171,20 +171,9 @@ bool sse_route(request_context& rc) {
   }
 
   // POST: one message.
-  if (!content_type_is(rc.req, "application/json")) {
-    rc.respond(error_response(rc, http::status::unsupported_media_type,
-                              "Content-Type must be application/json"));
-    return true;
-  }
-  if (auto problem = json_input_problem(rc.req.body(), rc.server.opts.max_json_depth)) {
-    rc.respond(error_response(rc, http::status::bad_request, "body: " + *problem));
-    return true;
-  }
-  auto body = json::parse(rc.req.body(), nullptr, false);
-  if (body.is_discarded()) {
-    rc.respond(error_response(rc, http::status::bad_request, "body is not JSON"));
-    return true;
-  }
+  auto parsed = json_body(rc);
+  if (!parsed) return true;
+  auto& body = *parsed;
   std::string client;
   if (auto q = rc.target.query.find("client"); q != rc.target.query.end()) client = q->second;
   if (client.empty()) client = header(rc.req, "X-Skein-Client");
