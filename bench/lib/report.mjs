@@ -295,7 +295,7 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + 'a message in flight to or from a client that had to reconnect is lost, and the pair sends a new one as soon as both are back. '
     + `Any message not delivered within ${results.profile.failover.msgTimeout} s counts as lost and the pair sends a new one `
     + '(for skein: a message the resume did not bring back, e.g. one written to the killed node before it accepted it). '
-    + 'Recovery = from the kill until every pair has delivered a message again. '
+    + 'Recovery = from the kill until every pair has delivered a message sent after the kill (for skein this includes the supervised restart of the killed node and its wait for a quorum lease, about 4.5 s). '
     + `migrate (skein only): the same load with ${results.profile.migrate.pairs} pairs while a 4th node joins (\`launch --add-node\`, `
     + `${results.profile.migrate.joinAt} s in) and the second node drains (\`ctl drain\`, ${results.profile.migrate.drainAt} s in); `
     + 'recovery counts from the drain. CPU and RSS columns do not include the joining node.', '');
