@@ -42,8 +42,13 @@ void check_gate(session_actor* self, std::uint64_t commit) {
   std::size_t resent = 0;
   for (auto& [name, host] : g.replicas) {
     awaited += (awaited.empty() ? "" : ",") + name;
-    if (g.bytes.empty() || st.pending_copies.count(name) || !host) continue;
-    self->send(host, replicate_atom::value, st.key, st.epoch, g.bytes, me, g.commit);
+    if (g.bytes.empty() || st.pending_copies.count(name) || !st.view) continue;
+    // To the member's host now (a proxy replaced since is picked up by
+    // set_view, which sends a full copy; this is for a message lost on a
+    // connection that stayed up as far as CAF could tell).
+    auto h = st.view->hosts.find(name);
+    if (h == st.view->hosts.end() || !same_proxy(h->second, host)) continue;
+    self->send(h->second, replicate_atom::value, st.key, st.epoch, g.bytes, me, g.commit);
     ++resent;
   }
   const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - g.handled);
