@@ -110,9 +110,7 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   // only once it is on every current replica. The copy is read by the store
   // actor (request_copy); the replica joins st.replicas once it is sent.
   // A replica is new too when its host changed: a new incarnation under the
-  // same name has none of what was sent to the old one, and a new proxy of
-  // the same one (its connection dropped and came back) may have lost what
-  // was in flight on the old connection.
+  // same name has none of what was sent to the old one.
   for (auto it = next.begin(); it != next.end();) {
     auto h = host_of(*it);
     if (!h) {
@@ -121,7 +119,7 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
     }
     auto known = st.replica_hosts.find(*it);
     if (std::find(st.replicas.begin(), st.replicas.end(), *it) != st.replicas.end()
-        && known != st.replica_hosts.end() && same_proxy(known->second, h)) {
+        && known != st.replica_hosts.end() && known->second == h) {
       ++it;
       continue;
     }
@@ -139,13 +137,12 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   auto alive = [&](const std::string& n) {
     return st.view && std::binary_search(st.view->alive.begin(), st.view->alive.end(), n);
   };
-  // An ack is not awaited either from a host that a new incarnation (or a
-  // new proxy) of the same member replaced: what was sent to the old one is
-  // gone; the new one gets a copy and the gated batches (request_copy).
+  // An ack is not awaited either from a host that a new incarnation of the
+  // same member replaced: the old one is gone for good.
   auto replaced = [&](const std::string& n, const caf::actor& sent_to) {
     if (!st.view) return false;
     auto h = st.view->hosts.find(n);
-    return h != st.view->hosts.end() && !same_proxy(h->second, sent_to);
+    return h != st.view->hosts.end() && h->second != sent_to;
   };
   for (auto& g : st.gate)
     for (auto it = g.replicas.begin(); it != g.replicas.end();)

@@ -39,7 +39,7 @@ cluster_state_ptr make_cluster_state(const std::string& self, const membership& 
     return out;
   };
   if (!last || last->up != sv->up || last->alive != sv->alive || last->replicas != sv->replicas
-      || !same_hosts(last->hosts, sv->hosts))
+      || last->hosts != sv->hosts)
     last = std::move(sv);
   cs->sessions_view = last;
   return cs;
