@@ -18,8 +18,13 @@ import assert from 'node:assert/strict';
 import { Resources, waitForMembership, wsUrl, findIdOwnedBy } from './cluster.mjs';
 import { nodePid, waitProcessGone, delay } from './procs.mjs';
 
-/** Set on every node: how long recovered clients have to resume. */
-const GRACE_MS = 1500;
+/**
+ * Set on every node: how long recovered clients have to resume. Shorter than
+ * the default, but longer than the time the surviving nodes take to notice
+ * the owner's death and re-attach their connections (a connection that
+ * comes back later is closed and then resumed: a leave and a join).
+ */
+const GRACE_MS = 5000;
 /** How long a node's death may take to reach the owner as a leave. */
 const LEAVE_BOUND_MS = 10_000;
 /** An absence check after the last expected event. */
