@@ -75,8 +75,13 @@ export class Cluster {
     n.running = true;
     n.paused = false;
     n.stderr = '';
+    // Every incarnation's log, appended: a restart must not erase the
+    // evidence of what the node did before (kept with the data dirs).
+    const logPath = path.join(this.dataDir, `${n.name}.log`);
+    fs.appendFileSync(logPath, `--- ${new Date().toISOString()} start ${n.name} (pid ${child.pid})\n`);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (c) => {
+      fs.appendFileSync(logPath, c);
       n.stderr += c;
       if (n.stderr.length > 256 * 1024) n.stderr = n.stderr.slice(-128 * 1024);
     });
