@@ -69,7 +69,7 @@ TEST_CASE("presence_set: one presence per user, counted by connection", "[presen
   CHECK(back.connections("bob") == 1);
 }
 
-TEST_CASE("the presence kind: join, leave, who; on_resume is idempotent", "[presence]") {
+TEST_CASE("the presence kind: join, leave, who, an idempotent on_resume", "[presence]") {
   auto r = registry();
   auto b = r.create("presence");
   REQUIRE(b->has_on_resume());
@@ -95,7 +95,7 @@ TEST_CASE("the presence kind: join, leave, who; on_resume is idempotent", "[pres
   CHECK(out[0]["type"] == "error");
 }
 
-TEST_CASE("the runtime keeps the open clients; recovery rebuilds them", "[presence][timers]") {
+TEST_CASE("the runtime keeps the open clients, recovery rebuilds them", "[presence][timers]") {
   auto r = registry();
   auto b = r.create("presence");
   persistence::session_records recs;
