@@ -69,7 +69,10 @@ export class Cluster {
       '--data', path.join(this.dataDir, n.name), '--failure-timeout', String(this.failureTimeoutMs),
       '--admin-token-file', this.adminTokenFile, ...this.extraArgs];
     if (seeds.length) args.push('--seeds', seeds.map((s) => `${s.host.addr}:${CLUSTER_PORT}`).join(','));
-    const child = spawn('ip', ['netns', 'exec', n.host.ns, this.bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Debug logs (activations, joins, handoffs, failures) are the evidence
+    // kept when the checker finds an anomaly; SKEIN_LOG_LEVEL overrides.
+    const env = { ...process.env, SKEIN_LOG_LEVEL: process.env.SKEIN_LOG_LEVEL ?? 'debug' };
+    const child = spawn('ip', ['netns', 'exec', n.host.ns, this.bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
     n.child = child;
     liveChildren.add(child);
     n.running = true;
