@@ -15,6 +15,7 @@ const char* input_kind_name(input_kind k) {
     case input_kind::publish: return "publish";
     case input_kind::timer: return "timer";
     case input_kind::tell: return "tell";
+    case input_kind::resume: return "resume";
   }
   return "?";
 }
@@ -26,6 +27,7 @@ input_kind parse_input_kind(const std::string& name) {
   if (name == "publish") return input_kind::publish;
   if (name == "timer") return input_kind::timer;
   if (name == "tell") return input_kind::tell;
+  if (name == "resume") return input_kind::resume;
   throw std::invalid_argument("unknown input kind '" + name + "'");
 }
 
@@ -147,6 +149,14 @@ std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_
     fx.outputs.push_back({c.id, json{{"type", "published"}, {"result", fx.reply}}});
   // A rejected input sets no timer and sends no tell.
   if (!refused) logic.runtime.absorb(fx);
+  // The open clients (timers.hpp), rejected or not: the client is attached
+  // (or gone) either way.
+  if (kind == input_kind::open || kind == input_kind::resume) {
+    auto p = payload.find("params");
+    logic.runtime.client_opened(c.id, p != payload.end() && p->is_object() ? p->dump() : "{}");
+  } else if (kind == input_kind::close) {
+    logic.runtime.client_closed(c.id);
+  }
   if (!replay) rec.random = fx.random;
   if (prefix.empty()) return std::move(fx.outputs);
   prefix.insert(prefix.end(), fx.outputs.begin(), fx.outputs.end());

@@ -17,8 +17,10 @@ namespace skein {
 
 /// The kind of one session input.
 /// publish: a server-side publish (on_publish); timer: a timer set with
-/// ctx.after/at fired; tell: a message from another session (ctx.tell).
-enum class input_kind { open, message, close, publish, timer, tell };
+/// ctx.after/at fired; tell: a message from another session (ctx.tell);
+/// resume: a client came back into an activation where it was not open
+/// (on_resume; journaled only for kinds that declare it).
+enum class input_kind { open, message, close, publish, timer, tell, resume };
 
 /// restore() of a state version this binary cannot read.
 struct state_version_error : std::runtime_error {
@@ -55,6 +57,9 @@ class behaviour_instance {
   /// Pending timers and unacknowledged tells, checkpointed beside the state
   /// (actors/timers.hpp); apply_input keeps it.
   session_runtime runtime;
+
+  /// Whether the kind declares on_resume (else no resume input is journaled).
+  virtual bool has_on_resume() const { return false; }
 
   /// Runs one handler. `msg` is used for input_kind::message and publish,
   /// timer (the payload) and tell (the payload; `c.id` is "@" + the sender's
@@ -102,6 +107,10 @@ class behaviour_model final : public behaviour_instance {
     }
   }
 
+  bool has_on_resume() const override {
+    return requires(Behaviour& b, context<state_type>& ctx, const client& c) { b.on_resume(ctx, c); };
+  }
+
   void handle(input_kind kind, const client& c, const json& msg, effects& fx,
               const std::string& session_id) override {
     // A handler that throws leaves the state as it was before the input: a
@@ -132,6 +141,9 @@ class behaviour_model final : public behaviour_instance {
       case input_kind::tell:
         if constexpr (requires { behaviour_.on_tell(ctx, c.id, msg); })
           behaviour_.on_tell(ctx, c.id.substr(1), msg);
+        break;
+      case input_kind::resume:
+        if constexpr (requires { behaviour_.on_resume(ctx, c); }) behaviour_.on_resume(ctx, c);
         break;
     }
   }

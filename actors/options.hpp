@@ -34,11 +34,15 @@ struct kind_options {
   /// for this many ms; the next request activates it again from the store.
   /// 0 = never. Ignored with durability none (its state lives only in memory).
   std::uint32_t idle_ms = 300000;
+  /// After a new activation recovered the session (failover, restart,
+  /// handoff), clients that were open but are not attached get this many ms
+  /// to resume; then each gets a journaled close (on_close). 0 = closed at once.
+  std::uint32_t resume_grace_ms = 10000;
 };
 
 /// Sets one option by name ("snapshot_every", "snapshot_interval_ms",
 /// "keep_snapshots", "outbox_keep", "durability" = none|local|replicated,
-/// "poison_guard" = on|off, "idle_ms"). Throws
+/// "poison_guard" = on|off, "idle_ms", "resume_grace_ms"). Throws
 /// std::invalid_argument naming the option or value on error.
 void set_kind_option(kind_options& o, const std::string& name, const std::string& value);
 

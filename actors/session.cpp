@@ -102,6 +102,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   run_recovered(self, std::move(init.recovered.pending), init.recovered.poison,
                 init.recovered.poison_why);
   start_runtime(self);  // pending timers and tells (session_timers.cpp)
+  await_recovered_clients(self);  // their resume grace (session_presence.cpp)
   if (st.clients.empty()) became_idle(self);
   self->set_down_handler([self](caf::down_msg& dm) {
     for (auto& [id, m] : self->state.clients)
@@ -201,6 +202,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     [self](ack_atom, std::uint64_t, std::uint64_t id, const std::string& error) {
       tell_acked(self, id, error);  // the receiver of a tell made it durable
     },
+    [self](grace_atom) { on_grace(self); },
     [self](tellretry_atom) {
       self->state.tell_retry_armed = false;
       pump_tells(self);

@@ -128,7 +128,7 @@ void on_leave(session_actor* self, const std::string& client_id, std::uint64_t t
 
 /// A client (re)attaches. Fresh: on_open. Resume: the events after
 /// `last_seq` it may see, from the outbox and the gate; a `reset` open if
-/// they are no longer there. A join of a connection the client already
+/// they are no longer there; then on_resume if it was not open here. A join of a connection the client already
 /// replaced (a late one, forwarded through an old activation) is ignored.
 void on_join(session_actor* self, const std::string& client_id, const std::string& params,
              const caf::actor& conn, std::uint64_t last_seq, bool resume, std::uint64_t token,
@@ -151,6 +151,7 @@ void on_join(session_actor* self, const std::string& client_id, const std::strin
   became_busy(self);
   spdlog::debug("session {} (epoch {}): join of {} (token {}, last_seq {}, resume {}, next {})",
                 st.key, st.epoch, client_id, token, last_seq, resume, next_unacked);
+  const bool returning = resume && returns_here(st, client_id);  // on_resume
   auto& c = st.clients[client_id];
   if (c.conn && c.conn != conn) {
     self->demonitor(c.conn);
@@ -163,6 +164,7 @@ void on_join(session_actor* self, const std::string& client_id, const std::strin
   }
   st.delivery.evict([&](const std::string& id) { return st.clients.count(id) > 0; });
   attach_member(self, client_id, params, conn, last_seq, resume);
+  if (returning) run_resume(self, client_id);
   if (token != 0) drain_early(self, client_id);
 }
 

@@ -10,6 +10,7 @@
 //   session_replicas.cpp  view changes: the replica set and copies for new ones
 //   session_timers.cpp    timers: arming, firing as inputs, the passivation hold
 //   session_tells.cpp     session-to-session messages: send, re-send, receive, ack
+//   session_presence.cpp  recovered clients' resume grace, on_resume
 //   session.cpp           the behaviour: message handlers wiring the above, exit
 // Everything here runs on the session actor's thread (not thread-safe).
 #pragma once
@@ -209,6 +210,8 @@ struct session_state {
   struct tell_flight { std::uint64_t id = 0; clock::time_point sent; };
   std::map<std::string, tell_flight> tells_in_flight;  // by target: the one tell sent to it
   bool tell_retry_armed = false;
+  // presence: recovered clients not attached yet (session_presence.cpp)
+  std::set<std::string> awaiting_resume;
   // passivation
   std::uint64_t idle_gen = 0;   // a passivate_atom of another generation is stale
   bool passivating = false;     // the final snapshot is committing; stop when released
@@ -345,6 +348,22 @@ void on_timer(session_actor* self, std::uint64_t id);
 
 /// Pending timers or unacknowledged tells keep the session from passivating.
 bool runtime_holds(const session_state& st);
+
+// -- session_presence.cpp ----------------------------------------------------
+
+/// A new activation: the open clients of the recovered state that are not
+/// attached become detached members; those not back in resume_grace_ms are closed.
+void await_recovered_clients(session_actor* self);
+
+/// The grace_atom: closes the awaited clients that did not resume.
+void on_grace(session_actor* self);
+
+/// Whether a resume of `client_id` comes back into this activation (the
+/// client has no member or its member has no connection): on_resume is due.
+bool returns_here(const session_state& st, const std::string& client_id);
+
+/// Journals a "resume" input for the (attached) client, if the kind has on_resume.
+void run_resume(session_actor* self, const std::string& client_id);
 
 // -- session_tells.cpp -------------------------------------------------------
 

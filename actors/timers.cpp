@@ -30,15 +30,16 @@ std::string session_runtime::encode() const {
   json timers = json::array(), tells = json::array();
   for (const auto& [id, t] : timers_) timers.push_back(json::array({id, t.due_ms, t.payload}));
   for (const auto& [id, t] : tells_) tells.push_back(json::array({id, t.target, t.payload}));
-  return json{{"next_id", next_id_}, {"timers", std::move(timers)}, {"tells", std::move(tells)}}
-    .dump();
+  json out{{"next_id", next_id_}, {"timers", std::move(timers)}, {"tells", std::move(tells)}};
+  if (!clients_.empty()) out["clients"] = clients_;
+  return out.dump();
 }
 
 session_runtime session_runtime::decode(const std::string& text) {
   session_runtime out;
   if (text.empty()) return out;
   auto bad = [](const std::string& why) {
-    return std::invalid_argument("session runtime (timers, tells): " + why);
+    return std::invalid_argument("session runtime (timers, tells, clients): " + why);
   };
   auto j = json::parse(text, nullptr, false);
   if (!j.is_object()) throw bad("not a JSON object");
@@ -71,6 +72,13 @@ session_runtime session_runtime::decode(const std::string& text) {
     if (target.find('/') == std::string::npos) throw bad("tell target is not kind/id");
     if (out.timers_.count(id) || !out.tells_.emplace(id, tell{std::move(target), e[2]}).second)
       throw bad("id " + std::to_string(id) + " appears twice");
+  }
+  if (auto c = j.find("clients"); c != j.end()) {
+    if (!c->is_object()) throw bad("clients is not an object");
+    for (const auto& [id, params] : c->items()) {
+      if (!params.is_string()) throw bad("params of client '" + id + "' are not a string");
+      out.clients_.emplace(id, params.get<std::string>());
+    }
   }
   return out;
 }

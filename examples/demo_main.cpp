@@ -5,6 +5,7 @@
 #include "examples/counter/counter.hpp"
 #include "examples/lobby/lobby.hpp"
 #include "examples/mcp/everything.hpp"
+#include "examples/presence/presence.hpp"
 
 int main(int argc, char** argv) {
   skein::behaviour_registry registry;
@@ -14,5 +15,6 @@ int main(int argc, char** argv) {
   registry.add<examples::game>("game");
   registry.add<examples::lobby>("lobby");
   registry.add<skein::mcp::behaviour<examples::mcp_everything>>("mcp");
+  registry.add<examples::presence_room>("presence");
   return skein::main(argc, argv, registry);
 }

@@ -1,7 +1,8 @@
 // <skein/skein.hpp>: everything a behaviour file and an application's main()
 // include — the behaviour API (skein::context, skein::client, skein::json,
 // skein::bad_input), per-kind options (skein::kind_options), the registry
-// (skein::behaviour_registry) and skein::main (the shared command line).
+// (skein::behaviour_registry), skein::main (the shared command line) and
+// skein::presence_set (skein/presence.hpp).
 //
 //   #include <skein/skein.hpp>
 //   struct my_state { int n = 0; MSGPACK_DEFINE(n); };
@@ -21,4 +22,5 @@
 
 #include "skein/behaviour.hpp"
 #include "skein/main.hpp"
+#include "skein/presence.hpp"
 #include "skein/registry.hpp"
