@@ -134,6 +134,11 @@ struct node_metrics {
   // batch submitted (local commit started) -> the last replica's ack, for
   // batches that had replicas to wait for
   latency_histogram replication_lag;
+  // The time between two heartbeats (gossip) received from one connected
+  // peer, every peer pooled; the heartbeat interval is 500 ms by default, so
+  // the 1 s bucket and above mean a heartbeat was late.
+  latency_histogram heartbeat_gap;
+  std::atomic<std::uint64_t> heartbeat_gap_max_us{0};  // the largest such gap seen
   std::array<transport_counters, transport_names.size()> transports{};
   kind_table kinds;
   transport_counters& transport(transport_slot t) noexcept {
@@ -156,6 +161,15 @@ struct node_metrics {
 inline node_metrics& metrics() {
   static node_metrics m;
   return m;
+}
+
+/// Records one heartbeat gap (microseconds) in the histogram and the maximum.
+inline void observe_heartbeat_gap(std::uint64_t us) noexcept {
+  auto& m = metrics();
+  m.heartbeat_gap.observe(us);
+  auto seen = m.heartbeat_gap_max_us.load(std::memory_order_relaxed);
+  while (us > seen && !m.heartbeat_gap_max_us.compare_exchange_weak(seen, us, std::memory_order_relaxed)) {
+  }
 }
 
 }  // namespace skein

@@ -202,6 +202,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     [self](ack_atom, std::uint64_t, std::uint64_t id, const std::string& error) {
       tell_acked(self, id, error);  // the receiver of a tell made it durable
     },
+    [self](gatecheck_atom, std::uint64_t commit) { check_gate(self, commit); },
     [self](tellretry_atom) {
       self->state.tell_retry_armed = false;
       pump_tells(self);

@@ -138,6 +138,7 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
       g.bytes = std::move(bytes);
   }
   st.gate.push_back(std::move(g));
+  watch_gate(self);
   st.committer->submit(std::move(batch), [me, id = st.gate.back().commit](const std::string& e) {
     caf::anon_send(me, committed_atom::value, id, e);
   });

@@ -213,6 +213,7 @@ struct session_state {
   // the earliest due time, nullopt for none; unknown until the first write.
   bool timer_index_known = false;
   std::optional<std::int64_t> timer_index_due;
+  bool gate_watch_armed = false;  // a gatecheck_atom is on its way (session_gate_watch.cpp)
   // passivation
   std::uint64_t idle_gen = 0;   // a passivate_atom of another generation is stale
   bool passivating = false;     // the final snapshot is committing; stop when released
@@ -220,6 +221,10 @@ struct session_state {
 };
 
 using session_actor = caf::stateful_actor<session_state>;
+
+/// session -> itself: is the oldest gated batch (its commit id) still
+/// waiting? (actors/session_gate_watch.cpp)
+using gatecheck_atom = caf::atom_constant<caf::atom("gatecheck")>;
 
 // -- session_gate.cpp --------------------------------------------------------
 
@@ -232,6 +237,13 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
 /// Sends every gated frame and ack whose batch is durable enough, in order;
 /// ships a handoff once the gate is empty.
 void release(session_actor* self);
+
+/// Arms the gate watch if the gate holds a batch and no check is on its way.
+void watch_gate(session_actor* self);
+/// The gate watch fired for the batch `commit`: if it is still the oldest
+/// gated one, logs what it waits for and sends it again to the replicas whose
+/// ack is missing; re-arms.
+void check_gate(session_actor* self, std::uint64_t commit);
 
 /// Writes `batch` locally and to the replica set; `g` waits for both.
 void commit(session_actor* self, persistence::write_batch batch, gated_output g);

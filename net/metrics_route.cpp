@@ -251,6 +251,13 @@ std::string render(node& n) {
                   "Time from a batch's local commit to the last replica's ack (0 if the replicas "
                   "acked first).",
                   histogram_of(m.replication_lag));
+  f.add_histogram("skein_heartbeat_gap_seconds",
+                  "Time between two heartbeats received from one connected peer (every peer "
+                  "pooled; sent every 500 ms by default).",
+                  histogram_of(m.heartbeat_gap));
+  f.add("skein_heartbeat_gap_max_seconds", G,
+        "The longest time between two heartbeats from one connected peer since the start.",
+        load(m.heartbeat_gap_max_us) / 1e6);
 
   auto ps = read_process_stats();
   if (ps.ok) {

@@ -341,6 +341,8 @@ void fail_activation(self_ptr self, const std::string& key, const caf::error& wh
   auto& st = self->state;
   auto i = st.activating.find(key);
   if (i == st.activating.end()) return;
+  spdlog::debug("activation of {} failed ({} waiting): {}", key, i->second.waiters.size(),
+                self->system().render(why));
   for (auto& w : i->second.waiters) w.deliver(why);
   st.activating.erase(i);
   if (draining(self)) on_directory_changed(self);

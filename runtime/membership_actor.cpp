@@ -19,6 +19,7 @@
 #include "runtime/cluster_state.hpp"
 #include "runtime/quorum.hpp"
 #include "runtime/session_host.hpp"
+#include "runtime/tcp_probe.hpp"
 
 namespace skein {
 
@@ -35,6 +36,7 @@ struct peer {
   membership_actor handle;  // its membership actor (monitored)
   peer_handles actors;      // its directory and replica
   bool connecting = false;
+  clock::time_point last_gossip{};  // when its previous heartbeat arrived (epoch: none yet)
 };
 
 struct membership_state {
@@ -185,10 +187,39 @@ void merge_view(self_ptr self, const std::string& from, const std::string& view_
   }
 }
 
+/// membership -> a detached prober: is host:port reachable? (runtime/tcp_probe.hpp)
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
+
+/// How long a dial's reachability probe may take.
+constexpr auto probe_timeout = std::chrono::milliseconds(1000);
+
+void dial_reachable(self_ptr self, const std::string& host, std::uint16_t port,
+                    std::string expected, std::function<void(bool)> done);
+
 void dial(self_ptr self, const std::string& host, std::uint16_t port, std::string expected,
           std::function<void(bool)> done) {
   // One connection per pair (the smaller name dials) also over TLS: two
   // nodes that both dial each other over libcaf-openssl stall their requests.
+  // The middleman connects with a blocking connect(2), one dial at a time:
+  // probe first, so that a host whose packets are dropped never reaches it
+  // (runtime/tcp_probe.hpp).
+  auto prober = self->spawn<caf::detached>([](caf::event_based_actor* p) -> caf::behavior {
+    return {[p](probe_atom, const std::string& h, std::uint16_t port) {
+      p->quit();
+      return tcp_probe(h, port, probe_timeout);
+    }};
+  });
+  self->request(prober, probe_timeout + std::chrono::seconds(1), probe_atom::value, host, port)
+    .then(
+      [self, host, port, expected, done](bool reachable) {
+        if (!reachable) return done(false);
+        dial_reachable(self, host, port, expected, done);
+      },
+      [done](caf::error&) { done(false); });
+}
+
+void dial_reachable(self_ptr self, const std::string& host, std::uint16_t port,
+                    std::string expected, std::function<void(bool)> done) {
   auto mm = self->state.init.tls ? self->system().openssl_manager().actor_handle()
                                  : self->system().middleman().actor_handle();
   self->request(mm, std::chrono::seconds(3), caf::connect_atom::value, host, port)
@@ -394,6 +425,16 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
            caf::actor& replica) {
       auto& st = self->state;
       auto now = clock::now();
+      if (auto p = st.peers.find(name); p != st.peers.end()) {
+        // The time between two heartbeats of a connected peer: what the
+        // failure detector sees, including any wait behind other traffic on
+        // the BASP stream or in the scheduler (docs/operations.md).
+        if (p->second.last_gossip != clock::time_point{}) {
+          auto gap = std::chrono::duration_cast<std::chrono::microseconds>(now - p->second.last_gossip);
+          observe_heartbeat_gap(static_cast<std::uint64_t>(gap.count()));
+        }
+        p->second.last_gossip = now;
+      }
       st.q->heard(name, now, ts, echo, suspects);
       check_lease(self, now);
       merge_view(self, name, view_json);

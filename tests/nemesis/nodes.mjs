@@ -69,14 +69,22 @@ export class Cluster {
       '--data', path.join(this.dataDir, n.name), '--failure-timeout', String(this.failureTimeoutMs),
       '--admin-token-file', this.adminTokenFile, ...this.extraArgs];
     if (seeds.length) args.push('--seeds', seeds.map((s) => `${s.host.addr}:${CLUSTER_PORT}`).join(','));
-    const child = spawn('ip', ['netns', 'exec', n.host.ns, this.bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Debug logs (activations, joins, handoffs, failures) are the evidence
+    // kept when the checker finds an anomaly; SKEIN_LOG_LEVEL overrides.
+    const env = { ...process.env, SKEIN_LOG_LEVEL: process.env.SKEIN_LOG_LEVEL ?? 'debug' };
+    const child = spawn('ip', ['netns', 'exec', n.host.ns, this.bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
     n.child = child;
     liveChildren.add(child);
     n.running = true;
     n.paused = false;
     n.stderr = '';
+    // Every incarnation's log, appended: a restart must not erase the
+    // evidence of what the node did before (kept with the data dirs).
+    const logPath = path.join(this.dataDir, `${n.name}.log`);
+    fs.appendFileSync(logPath, `--- ${new Date().toISOString()} start ${n.name} (pid ${child.pid})\n`);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (c) => {
+      fs.appendFileSync(logPath, c);
       n.stderr += c;
       if (n.stderr.length > 256 * 1024) n.stderr = n.stderr.slice(-128 * 1024);
     });

@@ -252,8 +252,8 @@ export async function runSchedule({ seed, net, bin, nodes = 5, durationMs = 60_0
   notes.push(`indeterminate: ${c.indeterminate} adds, ${h.indeterminate} says`);
   for (const s of stores) for (const e of s.errors) notes.push(`store of ${s.node}: ${e}`);
   if (anomalies.length || stalled.length) {
-    // Keep the evidence: every node's data dir and log, and the plan.
-    for (const n of cluster.nodes) fs.writeFileSync(path.join(dataDir, `${n.name}.log`), n.stderr ?? '');
+    // Keep the evidence: every node's data dir and log (nodes.mjs appends
+    // each incarnation's stderr to <dataDir>/<name>.log), and the plan.
     fs.writeFileSync(path.join(dataDir, 'plan.json'), JSON.stringify(plan, null, 1));
     notes.push(`data dirs and node logs kept in ${dataDir}`);
   } else {

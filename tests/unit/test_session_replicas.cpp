@@ -60,6 +60,32 @@ struct replicated {
   persistence::write_batch batch;
 };
 
+/// A counter session at epoch 3 whose replica set is {r1} (hosted by
+/// `replica`), reading its store through `reads`.
+caf::actor spawn_counter(caf::actor_system& sys, behaviour_registry& registry,
+                         persistence::committer& committer, const caf::actor& reads,
+                         const caf::actor& replica, const caf::actor& host) {
+  auto view = std::make_shared<cluster_view>();
+  view->self = "a";
+  view->up = view->alive = {"a", "r1"};
+  view->hosts["r1"] = replica;
+  view->replicas_of = [](const std::string&) { return std::vector<std::string>{"r1"}; };
+  session_init init;
+  init.key = key;
+  init.id = "p";
+  init.recovered = recover_session(persistence::session_records{}, registry, key);
+  init.epoch = 3;
+  init.options = registry.options("counter");
+  // The batches below are those of unguarded inputs (one per input); the
+  // poison guard's pending records are covered by the [poison] tests.
+  init.options.poison_guard = false;
+  init.committer = &committer;
+  init.store = caf::actor_cast<persistence::store_actor>(reads);
+  init.host = host;
+  init.view = view;
+  return spawn_session(sys, std::move(init));
+}
+
 }  // namespace
 
 TEST_CASE("a new replica gets its copy then every batch committed while it was read",
@@ -76,26 +102,7 @@ TEST_CASE("a new replica gets its copy then every batch committed while it was r
   caf::actor session;
   {
     caf::scoped_actor reads{sys}, replica{sys}, host{sys}, conn{sys};
-    auto view = std::make_shared<cluster_view>();
-    view->self = "a";
-    view->up = view->alive = {"a", "r1"};
-    view->hosts["r1"] = replica;
-    view->replicas_of = [](const std::string&) { return std::vector<std::string>{"r1"}; };
-
-    session_init init;
-    init.key = key;
-    init.id = "p";
-    init.recovered = recover_session(persistence::session_records{}, registry, key);
-    init.epoch = 3;
-    init.options = registry.options("counter");
-    // The batches below are those of unguarded inputs (one per input); the
-    // poison guard's pending records are covered by the [poison] tests.
-    init.options.poison_guard = false;
-    init.committer = &committer;
-    init.store = caf::actor_cast<persistence::store_actor>(reads);
-    init.host = host;
-    init.view = view;
-    session = spawn_session(sys, std::move(init));
+    session = spawn_counter(sys, registry, committer, reads, replica, host);
 
     // The copy for r1 is requested at once; it is answered after two inputs.
     caf::response_promise rp;
@@ -154,6 +161,61 @@ TEST_CASE("a new replica gets its copy then every batch committed while it was r
                     caf::after(quiet) >> [&] { more = false; });
     CHECK(out == std::vector<std::string>{R"({"seq":1,"data":{"value":0}})", "ack",
                                           R"({"seq":2,"data":{"value":5}})"});
+    caf::anon_send_exit(session, caf::exit_reason::kill);
+    caf::scoped_actor waiter{sys};
+    waiter->wait_for(session);
+  }
+  liveness::stop();
+}
+
+TEST_CASE("a batch whose replica ack was lost is sent again and its frames released",
+          "[session][replicas]") {
+  // BASP drops what is in flight when a connection closes; a replica that
+  // reconnects before it is declared down never acks that batch. The gate
+  // watch (actors/session_gate_watch.cpp) sends it again.
+  liveness::start(std::chrono::seconds(60));
+  liveness::set_lease_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
+  temp_dir tmp;
+  behaviour_registry registry;
+  registry.add<examples::counter>("counter");  // durability replicated
+  persistence::store db{persistence::store_options{tmp.path / "db"}};
+  persistence::committer committer{db};
+  caf::actor_system_config cfg;
+  caf::actor_system sys{configure(cfg)};
+  caf::actor session;
+  {
+    caf::scoped_actor reads{sys}, replica{sys}, host{sys}, conn{sys};
+    session = spawn_counter(sys, registry, committer, reads, replica, host);
+    reads->receive(
+      [&](persistence::copy_atom, const std::string&, std::uint64_t) {
+        return db.session_copy(key).encode();
+      },
+      caf::after(answer_within) >> [&] { FAIL("no copy read"); });
+    auto next_replicate = [&] {
+      std::uint64_t id = ~std::uint64_t{0};
+      replica->receive(
+        [&](replicate_atom, const std::string&, std::uint64_t, const std::string&,
+            const caf::actor&, std::uint64_t i) { id = i; },
+        caf::after(answer_within) >> [&] { FAIL("replicate missing"); });
+      return id;
+    };
+    REQUIRE(next_replicate() == 0);  // the copy
+    caf::anon_send(session, repl_ack_atom::value, std::string("r1"), std::uint64_t{0}, std::string{});
+    caf::anon_send(session, join_atom::value, std::string("c1"), std::string("{}"),
+                   caf::actor{conn}, std::uint64_t{0}, false, std::uint64_t{7}, std::uint64_t{1},
+                   std::string{});
+    REQUIRE(next_replicate() == 1);  // the open's batch: its ack is lost
+    // Nothing is released while the ack is missing ...
+    bool early = false;
+    conn->receive([&](caf::message&) { early = true; }, caf::after(quiet) >> [] {});
+    CHECK_FALSE(early);
+    // ... until the watch sends the batch again (within its 3 s period, plus slack).
+    REQUIRE(next_replicate() == 1);
+    caf::anon_send(session, repl_ack_atom::value, std::string("r1"), std::uint64_t{1}, std::string{});
+    std::string frame;
+    conn->receive([&](frame_atom, const std::string& f) { frame = f; },
+                  caf::after(answer_within) >> [&] { FAIL("frame not released"); });
+    CHECK(frame == R"({"seq":1,"data":{"value":0}})");
     caf::anon_send_exit(session, caf::exit_reason::kill);
     caf::scoped_actor waiter{sys};
     waiter->wait_for(session);
