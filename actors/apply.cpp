@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
+#include <xxhash.h>
 
 namespace skein {
 
@@ -76,6 +77,11 @@ persistence::journal_record make_tell_input(const std::string& from, std::uint64
   rec.payload = json{{"from", from}, {"data", std::move(data)}}.dump();
   rec.msg_id = tell_id;
   return rec;
+}
+
+std::uint64_t state_hash(std::string_view state_bytes) noexcept {
+  const std::uint64_t h = XXH3_64bits(state_bytes.data(), state_bytes.size());
+  return h == 0 ? 1 : h;
 }
 
 std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_record& rec,

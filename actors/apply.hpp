@@ -3,7 +3,9 @@
 // so that all three run exactly the same code.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "actors/instance.hpp"
@@ -63,6 +65,12 @@ persistence::journal_record make_tell_input(const std::string& from, std::uint64
 std::vector<output> apply_input(behaviour_instance& logic, persistence::journal_record& rec,
                                 const std::string& session_id, bool replay,
                                 std::uint64_t seed = 0, std::string* rejected = nullptr);
+
+/// The state hash journaled with an input when the kind's check_state option
+/// is on (persistence::journal_record::state_hash): XXH3-64 (xxHash, seed 0)
+/// of the state's msgpack bytes, never 0 (a hash of 0 becomes 1). Stable
+/// across builds and machines for the same bytes.
+std::uint64_t state_hash(std::string_view state_bytes) noexcept;
 
 /// `{"type":"error","message":message}`
 json error_event(const std::string& message);

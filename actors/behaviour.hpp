@@ -28,6 +28,12 @@
 // (old_bytes: the msgpack bytes of a snapshot written with from_version);
 // snapshots record the version, and restoring an older one calls upgrade().
 //
+// Field names: a state encoded with MSGPACK_DEFINE is a msgpack array, which
+// `skein inspect` and `skein replay` print as a JSON array. A state that
+// declares its members' names in MSGPACK_DEFINE order,
+//   static constexpr std::array field_names{"bids", "winner", "amount"};
+// is printed as a JSON object instead (MSGPACK_DEFINE_MAP states already are).
+//
 // Contract:
 // - State must be default-constructible and msgpack-serialisable
 //   (MSGPACK_DEFINE). It is checkpointed after every handled input and

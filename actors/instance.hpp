@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <msgpack.hpp>
 
@@ -44,6 +45,11 @@ class behaviour_instance {
 
   /// The state as msgpack bytes.
   virtual std::string snapshot() const = 0;
+
+  /// The names of the state's top-level fields in encoding order
+  /// (state_type::field_names), empty if the state does not declare them.
+  /// For tools that render the state (inspect, replay).
+  virtual std::vector<std::string> field_names() const { return {}; }
 
   /// The kind's state_version (Behaviour::state_version, else 1).
   virtual int state_version() const = 0;
@@ -85,6 +91,13 @@ class behaviour_model final : public behaviour_instance {
     msgpack::sbuffer buf;
     msgpack::pack(buf, state_);
     return std::string(buf.data(), buf.size());
+  }
+
+  std::vector<std::string> field_names() const override {
+    if constexpr (requires { state_type::field_names; })
+      return {std::begin(state_type::field_names), std::end(state_type::field_names)};
+    else
+      return {};
   }
 
   int state_version() const override {

@@ -38,11 +38,18 @@ struct kind_options {
   /// handoff), clients that were open but are not attached get this many ms
   /// to resume; then each gets a journaled close (on_close). 0 = closed at once.
   std::uint32_t resume_grace_ms = 10000;
+  /// Journal with every applied input a 64-bit hash of the state after its
+  /// handler (persistence::journal_record::state_hash), so that `replay
+  /// --check-state` finds the first input whose re-executed state differs
+  /// even where no snapshot was taken. Costs one serialisation of the state
+  /// and one XXH3 hash of its bytes per input, and 9 bytes per journal entry.
+  bool check_state = false;
 };
 
 /// Sets one option by name ("snapshot_every", "snapshot_interval_ms",
 /// "keep_snapshots", "outbox_keep", "durability" = none|local|replicated,
-/// "poison_guard" = on|off, "idle_ms", "resume_grace_ms"). Throws
+/// "poison_guard" = on|off, "idle_ms", "resume_grace_ms",
+/// "check_state" = on|off). Throws
 /// std::invalid_argument naming the option or value on error.
 void set_kind_option(kind_options& o, const std::string& name, const std::string& value);
 

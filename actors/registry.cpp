@@ -87,6 +87,10 @@ void set_kind_option(kind_options& o, const std::string& name, const std::string
     if (value == "on" || value == "true") o.poison_guard = true;
     else if (value == "off" || value == "false") o.poison_guard = false;
     else throw std::invalid_argument("option poison_guard: '" + value + "' is not on|off");
+  } else if (name == "check_state") {
+    if (value == "on" || value == "true") o.check_state = true;
+    else if (value == "off" || value == "false") o.check_state = false;
+    else throw std::invalid_argument("option check_state: '" + value + "' is not on|off");
   } else {
     throw std::invalid_argument("unknown kind option '" + name + "'");
   }

@@ -33,6 +33,7 @@ bool passivate(session_actor* self, bool drain) {
   st.drain_passivating = drain;
   persistence::write_batch batch;
   maybe_snapshot(self, batch, true);
+  index_timers(st, batch);  // clears a stale index entry
   gated_output g;
   g.await_replicas = drain;
   if (!batch.empty()) commit(self, std::move(batch), std::move(g));

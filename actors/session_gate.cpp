@@ -232,9 +232,11 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
   note_effects(self, kind, g, first_id, immediate);
   rec.outputs = static_cast<std::uint32_t>(outs.size());
   rec.last_seq = st.seq;
+  if (st.options.check_state) rec.state_hash = state_hash(st.logic->snapshot());
   st.journal_seq = jseq;
   st.admitted_seq = std::max(st.admitted_seq, jseq);
   batch.put_journal(st.key, jseq, rec);
+  index_timers(st, batch);
   ++st.inputs_since_snapshot;
   metrics().inputs.fetch_add(1, std::memory_order_relaxed);
   auto& kc = metrics().kinds.at(st.kind_slot);

@@ -4,9 +4,14 @@
 // pseudo-client per (principal, key) with message id 1: the delivery table
 // recognises a repeat, and the answer recorded with the first (the
 // credential of that delivery entry, journaled and snapshotted) is sent
-// again without applying anything.
+// again without applying anything. The recorded answer carries a hash of
+// the body ("body_hash"); a repeat of the key with another body is refused
+// (code idempotency_key_reused, HTTP 422), as Stripe does.
+#include <cstdio>
+
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
+#include <xxhash.h>
 
 #include "actors/atoms.hpp"
 #include "actors/session_state.hpp"
@@ -26,22 +31,55 @@ void answer_later(session_actor* self, const caf::actor& to, std::uint64_t id, s
   st.gate.push_back(std::move(g));
 }
 
+json refusal_json(const char* code, const std::string& message) {
+  return json{{"ok", false}, {"code", code}, {"message", message}};
+}
+
 std::string refusal(const char* code, const std::string& message) {
-  return json{{"ok", false}, {"code", code}, {"message", message}}.dump();
+  return refusal_json(code, message).dump();
+}
+
+/// The answer to a publish whose handler ran: its result or its rejection.
+json answer_of(const persistence::journal_record& rec, const std::vector<output>& outs) {
+  for (auto o = outs.rbegin(); o != outs.rend(); ++o) {
+    if (o->target != rec.client || !o->data.is_object()) continue;
+    const auto type = o->data.value("type", std::string{});
+    if (type == "published") return json{{"ok", true}, {"result", o->data.value("result", json())}};
+    if (type == "error")
+      return refusal_json(o->data.value("code", std::string("bad_input")).c_str(),
+                          o->data.value("message", std::string{}));
+  }
+  return refusal_json("handler_error", "the publish produced no answer");
+}
+
+/// Hex XXH3-64 of the body as canonical JSON (parsed and dumped: object keys
+/// sorted, no whitespace), so a repeat that only reorders keys is the same.
+std::string body_hash(const std::string& body) {
+  auto j = json::parse(body, nullptr, false);
+  const std::string canon = j.is_discarded() ? body : j.dump();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx",
+                static_cast<unsigned long long>(XXH3_64bits(canon.data(), canon.size())));
+  return buf;
+}
+
+/// True if the answer recorded for a key says it was for another body.
+/// Answers recorded before body hashes (no "body_hash") match any body.
+bool other_body(const std::string& recorded, const std::string& body) {
+  auto r = json::parse(recorded, nullptr, false);
+  if (!r.is_object() || !r.contains("body_hash") || !r["body_hash"].is_string()) return false;
+  return r["body_hash"].get<std::string>() != body_hash(body);
 }
 
 }  // namespace
 
 std::string publish_answer(const persistence::journal_record& rec, const std::vector<output>& outs) {
-  for (auto o = outs.rbegin(); o != outs.rend(); ++o) {
-    if (o->target != rec.client || !o->data.is_object()) continue;
-    const auto type = o->data.value("type", std::string{});
-    if (type == "published") return json{{"ok", true}, {"result", o->data.value("result", json())}}.dump();
-    if (type == "error")
-      return refusal(o->data.value("code", std::string("bad_input")).c_str(),
-                     o->data.value("message", std::string{}));
-  }
-  return refusal("handler_error", "the publish produced no answer");
+  auto a = answer_of(rec, outs);
+  // A repeat of the key must carry the same body (the payload's "text", make_input).
+  auto payload = json::parse(rec.payload, nullptr, false);
+  const bool wrapped = payload.is_object() && payload.contains("text") && payload["text"].is_string();
+  a["body_hash"] = body_hash(wrapped ? payload["text"].get<std::string>() : rec.payload);
+  return a.dump();
 }
 
 void on_publish(session_actor* self, const std::string& client, bool keyed, std::string body,
@@ -59,6 +97,10 @@ void on_publish(session_actor* self, const std::string& client, bool keyed, std:
         return self->send(reply_to, ack_atom::value, std::uint64_t{0}, id,
                           refusal("in_progress", "a publish with this Idempotency-Key is in "
                                                  "progress; retry"));
+      if (other_body(recorded, body))
+        return self->send(reply_to, ack_atom::value, std::uint64_t{0}, id,
+                          refusal("idempotency_key_reused",
+                                  "this Idempotency-Key was used with a different body"));
       return answer_later(self, reply_to, id, std::move(recorded));
     }
   }

@@ -212,6 +212,10 @@ struct session_state {
   bool tell_retry_armed = false;
   // presence: recovered clients not attached yet (session_presence.cpp)
   std::set<std::string> awaiting_resume;
+  // The timer index entry (persistence/keys.hpp) this activation last wrote:
+  // the earliest due time, nullopt for none; unknown until the first write.
+  bool timer_index_known = false;
+  std::optional<std::int64_t> timer_index_due;
   // passivation
   std::uint64_t idle_gen = 0;   // a passivate_atom of another generation is stale
   bool passivating = false;     // the final snapshot is committing; stop when released
@@ -348,6 +352,9 @@ void on_timer(session_actor* self, std::uint64_t id);
 
 /// Pending timers or unacknowledged tells keep the session from passivating.
 bool runtime_holds(const session_state& st);
+/// Adds to `batch` the put (or erase) of the session's timer index entry if
+/// the earliest due timer changed since this activation last wrote it.
+void index_timers(session_state& st, persistence::write_batch& batch);
 
 // -- session_presence.cpp ----------------------------------------------------
 

@@ -11,8 +11,16 @@
 // firing in flight, before it arms what is still pending.
 //
 // Passivation hold: a session with a pending timer or an unacknowledged
-// tell does not passivate (nothing else would wake it up); it becomes idle
-// again once they are done.
+// tell does not passivate (it stays active until they are done, then it
+// becomes idle again), so no hibernated or passivated session has a timer.
+//
+// Timer index: every batch that changes the earliest due timer also writes
+// the session's timer index entry (persistence/keys.hpp, timer_meta_key),
+// so the owner's and every replica's copy know the session has timers. A
+// node that becomes the owner of such a session because its owner left
+// (or that starts up) activates it from that index (runtime/timer_wake.cpp);
+// the activation re-arms the timers. The first batch of an activation (or
+// its passivation) writes the entry whatever it was, which clears a stale one.
 #include <algorithm>
 #include <chrono>
 
@@ -21,6 +29,8 @@
 #include "actors/atoms.hpp"
 #include "actors/session_state.hpp"
 #include "actors/poison.hpp"
+#include "persistence/keys.hpp"
+#include "persistence/write_batch.hpp"
 
 namespace skein::session_internal {
 
@@ -50,6 +60,16 @@ void arm_timers(session_actor* self) {
 
 bool runtime_holds(const session_state& st) {
   return st.logic && (!st.logic->runtime.timers().empty() || !st.logic->runtime.tells().empty());
+}
+
+void index_timers(session_state& st, persistence::write_batch& batch) {
+  auto due = st.logic->runtime.earliest_due();
+  if (st.timer_index_known && st.timer_index_due == due) return;
+  const auto key = persistence::timer_meta_key(st.key);
+  if (due) batch.put_meta(key, std::to_string(*due));
+  else batch.erase(persistence::column::meta, key);
+  st.timer_index_known = true;
+  st.timer_index_due = due;
 }
 
 void start_runtime(session_actor* self) {

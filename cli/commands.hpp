@@ -75,7 +75,9 @@ struct inspect_args {
   bool json = false;
 };
 /// Exit codes: 0 fine, 1 error, 4 some record failed to decode (listed).
-int run_inspect(const inspect_args& args);
+/// `registry`: for the states' field names (behaviour_instance::field_names);
+/// a kind it does not know prints its states unnamed.
+int run_inspect(const inspect_args& args, const behaviour_registry& registry);
 
 struct replay_args {
   std::string data;
@@ -83,6 +85,10 @@ struct replay_args {
   std::uint64_t from = 0;  // 0: from the oldest replayable point
   std::uint64_t at = 0;    // 0: to the end of the journal
   bool json = false;
+  // Compare the re-executed state after every input with the state hash
+  // journaled with it (kind option check_state); an error (exit 1) if no
+  // replayed input carries one.
+  bool check_state = false;
 };
 /// Exit codes: 0 replay matched the record, 1 error, 3 divergence.
 int run_replay(const replay_args& args, const behaviour_registry& registry);

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/registry.hpp"
+#include "actors/session_key.hpp"
 #include "cli/commands.hpp"
 #include "cli/state_json.hpp"
 #include "persistence/errors.hpp"
@@ -41,8 +43,21 @@ void print_summary_line(const persistence::session_summary& s) {
 }
 
 /// Every record of one session; a section that fails to decode shows the error.
-json session_records(const persistence::store& store, const std::string& key) {
+json session_records(const persistence::store& store, const std::string& key,
+                     const behaviour_registry& registry) {
   json out = summary_json(store.summarize(key));
+  // Field names describe the current layout: only states of that version get them.
+  std::vector<std::string> names;
+  int version_now = 1;
+  if (auto parsed = session_key::parse(key))
+    if (auto logic = registry.create(parsed->kind())) {
+      names = logic->field_names();
+      version_now = logic->state_version();
+    }
+  auto state_of = [&](const persistence::snapshot_record& s) {
+    const int v = s.state_version <= 1 ? 1 : static_cast<int>(s.state_version);
+    return state_as_json(s.state, v == version_now ? names : std::vector<std::string>{});
+  };
   auto section = [&](const char* name, auto load) {
     try {
       out[name] = load();
@@ -54,7 +69,7 @@ json session_records(const persistence::store& store, const std::string& key) {
     json arr = json::array();
     for (auto& s : store.load_snapshots(key))
       arr.push_back({{"journal_seq", s.journal_seq}, {"seq", s.seq}, {"epoch", s.epoch},
-                     {"time_ms", s.time_ms}, {"state", state_as_json(s.state)}});
+                     {"time_ms", s.time_ms}, {"state", state_of(s)}});
     return arr;
   });
   section("journal_records", [&] {
@@ -64,6 +79,7 @@ json session_records(const persistence::store& store, const std::string& key) {
                      {"payload", json_or_text(r.payload)}, {"time_ms", r.time_ms},
                      {"random", r.random}, {"epoch", r.epoch}, {"last_seq", r.last_seq},
                      {"outputs", r.outputs},
+                     {"state_hash", r.state_hash != 0 ? json(r.state_hash) : json(nullptr)},
                      {"status", r.status == persistence::input_status::applied   ? "applied"
                                 : r.status == persistence::input_status::pending ? "pending"
                                                                                  : "quarantined"}});
@@ -80,18 +96,18 @@ json session_records(const persistence::store& store, const std::string& key) {
 
 }  // namespace
 
-int run_inspect(const inspect_args& args) {
+int run_inspect(const inspect_args& args, const behaviour_registry& registry) {
   persistence::store store{persistence::store_options{args.data, false, true}};
   bool bad = false;
   if (!args.session.empty()) {
-    auto out = session_records(store, args.session);
+    auto out = session_records(store, args.session, registry);
     bad = !out["errors"].empty();
     std::cout << (args.json ? out.dump() : out.dump(2)) << '\n';
     return bad ? 4 : 0;
   }
   for (auto& key : store.session_keys()) {
     if (args.records) {
-      auto out = session_records(store, key);
+      auto out = session_records(store, key, registry);
       bad = bad || !out["errors"].empty();
       std::cout << (args.json ? out.dump() : out.dump(2)) << '\n';
       continue;

@@ -182,6 +182,9 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   replay_cmd->add_option("--from", replay.from, "first journal seq to replay (from the snapshot before it)");
   replay_cmd->add_option("--at", replay.at, "stop after this journal seq");
   replay_cmd->add_flag("--json", replay.json, "one JSON object per step");
+  replay_cmd->add_flag("--check-state", replay.check_state,
+                       "compare the state after each input with the hash journaled with it "
+                       "(kind option check_state=on); the first difference is a divergence");
 
   cli::add_config_sources(app, *node_cmd);  // --config FILE, SKEIN_* environment
 
@@ -202,7 +205,7 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
       node.cluster_port_given = cluster_port_opt->count() > 0;
       return cli::run_node(node, registry);
     }
-    if (*inspect_cmd) return cli::run_inspect(inspect);
+    if (*inspect_cmd) return cli::run_inspect(inspect, registry);
     if (*ctl_cmd) return cli::run_ctl(ctl);
     if (*replay_cmd) return cli::run_replay(replay, registry);
     if (*launch_cmd) return cli::run_launch(launch, "/proc/self/exe");

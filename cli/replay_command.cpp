@@ -1,16 +1,20 @@
-// `replay --data DIR --session kind/id [--from SEQ] [--at SEQ] [--json]`:
+// `replay --data DIR --session kind/id [--from SEQ] [--at SEQ] [--json] [--check-state]`:
 // re-executes a session's journal against the compiled behaviour, from the
 // snapshot before --from, and prints one line per step: journal seq, input,
 // outputs, state diff (RFC 6902 JSON Patch of the state rendered as JSON).
 // A step whose outputs differ from the recorded outbox, a behaviour that
 // draws more random values than recorded, or a state that differs from a
-// snapshot taken at the same point is a divergence: exit code 3. A session
+// snapshot taken at the same point is a divergence: exit code 3. With
+// --check-state, so is a state whose hash differs from the state hash
+// journaled with the input (kind option check_state); the final line names
+// the first divergent journal seq. A session
 // the data dir does not hold is an error (exit 1). When the journal no
 // longer reaches back to the start (trimmed after a clean stop), replay
 // starts from the snapshot it continues from and says so on stderr; stdout
 // carries only the steps (with --json: only JSON lines).
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -75,8 +79,10 @@ int run_replay(const replay_args& args, const behaviour_registry& registry) {
 
   // The state_version a snapshot written by this binary records (0: unversioned).
   const auto version_now = static_cast<std::uint32_t>(logic->state_version() > 1 ? logic->state_version() : 0);
-  std::uint64_t divergences = 0;
-  json state = state_as_json(logic->snapshot());
+  std::uint64_t divergences = 0, hashed = 0;
+  std::optional<std::uint64_t> first_divergence;
+  const auto names = logic->field_names();
+  json state = state_as_json(logic->snapshot(), names);
   for (auto& [js, rec] : journal) {
     if (js <= jseq) continue;
     if (args.at != 0 && js > args.at) break;
@@ -119,13 +125,19 @@ int run_replay(const replay_args& args, const behaviour_registry& registry) {
         divergence = "output seq " + std::to_string(seq + 1 + i) + " differs: recorded "
                      + r->second.data + ", replayed " + outs[i].data.dump();
     }
-    json after = state_as_json(logic->snapshot());
+    json after = state_as_json(logic->snapshot(), names);
+    if (args.check_state && rec.state_hash != 0) {
+      ++hashed;
+      if (divergence.empty() && state_hash(logic->snapshot()) != rec.state_hash)
+        divergence = "state differs from the one journaled with this input (its state hash): "
+                     "replayed " + after.dump();
+    }
     // A snapshot recorded at this step: the re-executed state must equal it.
     if (divergence.empty())
       for (auto& s : snapshots)
         if (s.journal_seq == js && s.state_version == version_now && s.state != logic->snapshot())
           divergence = "state differs from the snapshot recorded at journal seq " + std::to_string(js)
-                       + ": recorded " + state_as_json(s.state).dump() + ", replayed " + after.dump();
+                       + ": recorded " + state_as_json(s.state, names).dump() + ", replayed " + after.dump();
     json step{{"journal_seq", js},
               {"input", {{"kind", rec.kind_of_input}, {"client", rec.client},
                          {"payload", json_or_text(rec.payload)}, {"time_ms", rec.time_ms},
@@ -141,7 +153,10 @@ int run_replay(const replay_args& args, const behaviour_registry& registry) {
                 << " | diff " << step["diff"].dump() << '\n';
       if (!divergence.empty()) std::cout << "  DIVERGENCE: " << divergence << '\n';
     }
-    divergences += divergence.empty() ? 0 : 1;
+    if (!divergence.empty()) {
+      ++divergences;
+      if (!first_divergence) first_divergence = js;
+    }
     state = std::move(after);
     jseq = js;
     seq = rec.last_seq;
@@ -155,16 +170,23 @@ int run_replay(const replay_args& args, const behaviour_registry& registry) {
     snapshot_match = same;
     if (!same) ++divergences;
   }
+  if (args.check_state && hashed == 0)
+    throw std::runtime_error("--check-state: no replayed input of " + key
+                             + " carries a state hash (set the kind option check_state=on)");
   json final_line{{"final", true},         {"session", key},
                   {"journal_seq", jseq},   {"seq", seq},
                   {"state", state},        {"snapshot_match", snapshot_match},
-                  {"divergences", divergences}};
+                  {"divergences", divergences},
+                  {"first_divergence", first_divergence ? json(*first_divergence) : json(nullptr)},
+                  {"state_checked", args.check_state ? json(hashed) : json(nullptr)}};
   if (args.json) {
     std::cout << final_line.dump() << std::endl;
   } else {
     std::cout << "final state at journal seq " << jseq << ": " << state.dump()
-              << "\nsnapshot match: " << snapshot_match.dump() << "; divergences: " << divergences
-              << std::endl;
+              << "\nsnapshot match: " << snapshot_match.dump() << "; divergences: " << divergences;
+    if (first_divergence) std::cout << " (first at journal seq " << *first_divergence << ")";
+    if (args.check_state) std::cout << "; state hashes checked: " << hashed;
+    std::cout << std::endl;
   }
   return divergences > 0 ? 3 : 0;
 }

@@ -6,7 +6,8 @@
 //   Authorization: Bearer ADMIN_TOKEN, or a client JWT whose sessions claim
 //   admits the session (when client auth is on).
 //   Idempotency-Key: optional, 1..255 visible ASCII characters; a repeat of
-//   (principal, key) gets the first answer again, applied once.
+//   (principal, key) gets the first answer again, applied once; a repeat
+//   with another body (compared as canonical JSON) gets 422.
 //
 //   200 {"result": R}                          on_publish's reply (null if none)
 //   400 {"error": M, "code": "bad_input"|"bad_json"}   the behaviour rejected it
@@ -16,17 +17,23 @@
 //                                              the same key still in flight
 //   413 body over --max-http-body; 415 not application/json
 //   422 {"code": "handler_error"|"poison_input"}  the handler threw / crashed
-//   503 the session cannot be reached or is moving; 504 no answer in 10 s
+//   422 {"error": "idempotency_key_reused"}    the key was used with another body
+//   503 the session cannot be reached, or still moving after 8 s of retries
+//       (a publish that meets a handoff or a failover is retried at the new
+//       owner every 100 ms until then); 504 no answer in 10 s
 // The request may land on any node: the session is resolved through this
 // node's host, which routes to the owner.
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <memory>
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 #include <xxhash.h>
 
 #include "actors/atoms.hpp"
+#include "actors/errors.hpp"
 #include "actors/metrics.hpp"
 #include "actors/registry.hpp"
 #include "actors/session_key.hpp"
@@ -87,6 +94,86 @@ http::status status_of(const std::string& code) {
   return http::status::unprocessable_entity;  // handler_error, poison_input
 }
 
+
+/// How long a publish is retried while its session moves (a handoff, an
+/// activation after a failover): resolve failures and the session's
+/// "unavailable" answer are retried every `retry_every` until then. Neither
+/// applied anything, so a retry never applies a publish twice.
+constexpr auto retry_for = std::chrono::seconds(8);
+constexpr auto retry_every = std::chrono::milliseconds(100);
+
+using finish_fn = std::function<void(http::status, const json&)>;
+
+struct publish_job {
+  caf::actor host;
+  std::string key, client, body;
+  bool keyed = false;
+  finish_fn finish;
+  std::chrono::steady_clock::time_point deadline;
+  std::uint32_t attempts = 0;
+};
+
+/// Errors of resolve that another attempt cannot fix.
+bool final_error(const caf::error& err) {
+  return is(err, skein_error::overloaded) || is(err, skein_error::unrecoverable)
+         || is(err, skein_error::unknown_kind) || is(err, skein_error::malformed_key);
+}
+
+void attempt(caf::event_based_actor* a, std::shared_ptr<publish_job> job);
+
+/// Tries again after retry_every if the deadline allows; false if not.
+bool retry_later(caf::event_based_actor* a, const std::shared_ptr<publish_job>& job) {
+  if (std::chrono::steady_clock::now() + retry_every >= job->deadline) return false;
+  a->delayed_send(a, retry_every, retry_atom::value);
+  a->become([a, job](retry_atom) { attempt(a, job); });
+  return true;
+}
+
+void answered(caf::event_based_actor* a, const std::shared_ptr<publish_job>& job,
+              const std::string& text) {
+  auto ans = json::parse(text, nullptr, false);
+  if (!ans.is_object()) {  // the poison guard's "poison_input: ..."
+    job->finish(http::status::unprocessable_entity, {{"error", text}, {"code", "poison_input"}});
+  } else if (ans.value("ok", false)) {
+    job->finish(http::status::ok, {{"result", ans["result"]}});
+  } else {
+    auto code = ans.value("code", std::string("handler_error"));
+    if (code == "unavailable" && retry_later(a, job)) return;  // moving: not applied
+    if (code == "idempotency_key_reused")  // the error is the code, as Stripe's
+      job->finish(status_of(code), {{"error", code}, {"code", code},
+                                    {"message", ans.value("message", std::string{})}});
+    else
+      job->finish(status_of(code), {{"error", ans.value("message", std::string{})}, {"code", code}});
+  }
+  a->quit();
+}
+
+void attempt(caf::event_based_actor* a, std::shared_ptr<publish_job> job) {
+  ++job->attempts;
+  a->request(job->host, std::chrono::seconds(5), resolve_atom::value, job->key)
+    .then(
+      [a, job](caf::actor session) {
+        a->send(session, publish_atom::value, job->client, job->keyed, job->body,
+                caf::actor_cast<caf::actor>(a));
+        a->become(
+          [a, job](ack_atom, std::uint64_t, std::uint64_t, std::string& text) {
+            answered(a, job, text);
+          },
+          caf::after(std::chrono::seconds(10)) >> [a, job] {
+            job->finish(http::status::gateway_timeout,
+                        {{"error", "no answer within 10 s: the publish may or may not have been "
+                                   "applied; repeat it with the same Idempotency-Key"}});
+            a->quit();
+          });
+      },
+      [a, job](caf::error& err) {
+        if (!final_error(err) && retry_later(a, job)) return;
+        job->finish(http::status::service_unavailable,
+                    {{"error", "session unavailable: " + a->system().render(err)}});
+        a->quit();
+      });
+}
+
 }  // namespace
 
 bool publish_route(request_context& rc) {
@@ -125,46 +212,22 @@ bool publish_route(request_context& rc) {
 
   auto respond = rc.respond;
   auto answer = json_response(rc, http::status::ok, "");
-  auto finish = [respond, answer](http::status status, const json& body) {
+  finish_fn finish = [respond, answer](http::status status, const json& body) {
     auto res = answer;
     res.result(status);
     res.body() = body.dump();
     res.prepare_payload();
     respond(std::move(res));
   };
-  auto& n = rc.server.n;
-  n.system().spawn([host = n.host(), key, client, keyed, body = rc.req.body(),
-                    finish](caf::event_based_actor* a) mutable {
-    a->request(host, std::chrono::seconds(5), resolve_atom::value, key)
-      .then(
-        [a, client, keyed, body, finish](caf::actor session) {
-          a->send(session, publish_atom::value, client, keyed, body,
-                  caf::actor_cast<caf::actor>(a));
-          a->become(
-            [a, finish](ack_atom, std::uint64_t, std::uint64_t, std::string& text) {
-              auto ans = json::parse(text, nullptr, false);
-              if (!ans.is_object()) {  // the poison guard's "poison_input: ..."
-                finish(http::status::unprocessable_entity, {{"error", text}, {"code", "poison_input"}});
-              } else if (ans.value("ok", false)) {
-                finish(http::status::ok, {{"result", ans["result"]}});
-              } else {
-                auto code = ans.value("code", std::string("handler_error"));
-                finish(status_of(code), {{"error", ans.value("message", std::string{})}, {"code", code}});
-              }
-              a->quit();
-            },
-            caf::after(std::chrono::seconds(10)) >> [a, finish] {
-              finish(http::status::gateway_timeout,
-                     {{"error", "no answer within 10 s: the publish may or may not have been "
-                                "applied; repeat it with the same Idempotency-Key"}});
-              a->quit();
-            });
-        },
-        [a, finish](caf::error& err) {
-          finish(http::status::service_unavailable,
-                 {{"error", "session unavailable: " + a->system().render(err)}});
-        });
-  });
+  auto job = std::make_shared<publish_job>();
+  job->host = rc.server.n.host();
+  job->key = key;
+  job->client = client;
+  job->keyed = keyed;
+  job->body = rc.req.body();
+  job->finish = std::move(finish);
+  job->deadline = std::chrono::steady_clock::now() + retry_for;
+  rc.server.n.system().spawn([job](caf::event_based_actor* a) { attempt(a, job); });
   return true;
 }
 

@@ -64,4 +64,8 @@ std::string epoch_meta_key(std::string_view session_key) {
   return "epoch/" + std::string(session_key);
 }
 
+std::string timer_meta_key(std::string_view session_key) {
+  return std::string(timer_index_prefix) + std::string(session_key);
+}
+
 }  // namespace skein::persistence

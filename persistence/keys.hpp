@@ -38,4 +38,13 @@ std::string printable(std::string_view binary_key);
 // Its value is the epoch as decimal text.
 std::string epoch_meta_key(std::string_view session_key);
 
+// The meta-column key of a session's entry in the timer index:
+// timer_index_prefix + session key. Its value is the earliest due time of
+// the session's pending timers, ms since the Unix epoch, as decimal text.
+// Written (or erased when no timer is pending) in the same batch as the
+// journal entry that changed the timers, so every copy of the session
+// (owner and replicas) carries it; runtime/timer_wake.cpp reads it.
+inline constexpr std::string_view timer_index_prefix = "timers/";
+std::string timer_meta_key(std::string_view session_key);
+
 }  // namespace skein::persistence

@@ -139,8 +139,9 @@ std::string encode(const snapshot_record& r) {
 std::string encode(const journal_record& r) {
   msgpack::sbuffer buf;
   packer pk(buf);
-  const bool has_status = r.status != input_status::applied;
-  pk.pack_array(has_status ? 14 : 13);
+  const bool has_hash = r.state_hash != 0;
+  const bool has_status = has_hash || r.status != input_status::applied;
+  pk.pack_array(has_hash ? 15 : has_status ? 14 : 13);
   pk.pack(record_format_version);
   pack_str(pk, r.client);
   pack_str(pk, r.kind_of_input);
@@ -156,6 +157,7 @@ std::string encode(const journal_record& r) {
   pk.pack(r.msg_id);
   pack_str(pk, r.credential);
   if (has_status) pk.pack(static_cast<std::uint32_t>(r.status));
+  if (has_hash) pk.pack(r.state_hash);
   return to_string(buf);
 }
 
@@ -216,7 +218,7 @@ snapshot_record decode_snapshot(std::string_view bytes, std::string_view printab
 
 journal_record decode_journal(std::string_view bytes, std::string_view printable_key) {
   journal_record r;
-  decode(bytes, printable_key, "journal", 9, 14, [&](const msgpack::object* f, std::uint32_t v,
+  decode(bytes, printable_key, "journal", 9, 15, [&](const msgpack::object* f, std::uint32_t v,
                                                       std::uint32_t n) {
     r.client = as_str(f[1], "client");
     r.kind_of_input = as_str(f[2], "kind_of_input");
@@ -239,11 +241,15 @@ journal_record decode_journal(std::string_view bytes, std::string_view printable
     r.credential = as_str(f[12], "credential");
     if (n < 14) return;
     const std::uint64_t status = as_uint(f[13], "status");
-    if (status != static_cast<std::uint64_t>(input_status::pending)
+    // Written as 0 (applied) only when a state hash follows.
+    if ((status != 0 || n < 15) && status != static_cast<std::uint64_t>(input_status::pending)
         && status != static_cast<std::uint64_t>(input_status::quarantined))
       throw bad_shape{"status " + std::to_string(status) + " is not pending (1) or quarantined (2)"};
     r.status = static_cast<input_status>(status);
-  }, 1);
+    if (n < 15) return;
+    r.state_hash = as_uint(f[14], "state_hash");
+    if (r.state_hash == 0) throw bad_shape{"state_hash 0 is written by omission"};
+  }, 2);
   return r;
 }
 

@@ -10,7 +10,8 @@
 //   journal:  [2, client:str, kind_of_input:str, payload:str, time_ms:int,
 //              random:[uint...], epoch:uint, last_seq:uint, outputs:uint32,
 //              token:uint, cseq:uint, msg_id:uint, credential:str
-//              (, status:uint)]     status only when not 0 (applied)
+//              (, status:uint (, state_hash:uint))]  status when not 0 (applied)
+//              or when state_hash follows; state_hash only when not 0
 //   outbox:   [2, target:str, data:str]
 // Version 1 records (written before client message ids) have no delivery,
 // token, cseq or msg_id elements; they decode with those empty/zero, which is
@@ -93,6 +94,10 @@ struct journal_record {
   std::uint64_t msg_id = 0;           // the client's message id (0: none)
   std::string credential;             // open inputs: the client's resume token
   input_status status = input_status::applied;
+  // XXH3-64 (xxHash, seed 0) of the behaviour's msgpack state bytes after the
+  // handler ran, for `replay --check-state`; 0 = not recorded (the kind's
+  // check_state option is off, or the record predates it).
+  std::uint64_t state_hash = 0;
   bool operator==(const journal_record&) const = default;
 };
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -335,7 +336,28 @@ write_batch store::session_copy(std::string_view key) const {
   for (auto& s : load_snapshots(key)) b.put_snapshot(key, s);
   for (auto& [seq, r] : load_journal(key)) b.put_journal(key, seq, r);
   for (auto& [seq, r] : load_outbox(key)) b.put_outbox(key, seq, r);
+  if (auto due = get_meta(timer_meta_key(key))) b.put_meta(timer_meta_key(key), *due);
+  else b.erase(column::meta, timer_meta_key(key));
   return b;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> store::timer_index() const {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options(), impl_->cf(column::meta)));
+  const rocksdb::Slice prefix(timer_index_prefix.data(), timer_index_prefix.size());
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view key(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    std::string_view value(it->value().data(), it->value().size());
+    std::int64_t due = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), due);
+    if (ec != std::errc{} || p != value.data() + value.size() || key.empty()) {
+      spdlog::warn("timer index: skipping a malformed entry {}", printable(it->key().ToString()));
+      continue;
+    }
+    out.emplace_back(std::string(key), due);
+  }
+  if (!it->status().ok()) impl_->fail("timer index scan", it->status());
+  return out;
 }
 
 }  // namespace skein::persistence

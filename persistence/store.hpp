@@ -136,6 +136,12 @@ class store {
   // failure.
   session_summary summarize(std::string_view session_key) const;
 
+  // The timer index (keys.hpp, timer_meta_key): (session key, earliest due
+  // ms since the Unix epoch) of every session whose copy here has pending
+  // timers, sorted by session key. Malformed entries are logged and skipped.
+  // Cost: one scan of the index entries. Throws store_error.
+  std::vector<std::pair<std::string, std::int64_t>> timer_index() const;
+
   // The stored bytes under key, undecoded.
   std::optional<std::string> get_raw(column, std::string_view key) const;
 

@@ -121,6 +121,14 @@ store_actor::behavior_type store_fun(store_actor::pointer, store* db) {
         return current_error(key);
       }
     },
+    [db](due_atom) -> caf::result<timer_index_ptr> {
+      try {
+        return std::make_shared<const std::vector<std::pair<std::string, std::int64_t>>>(
+          db->timer_index());
+      } catch (...) {
+        return current_error("the timer index");
+      }
+    },
   };
 }
 

@@ -18,6 +18,7 @@
 //                                   does not decode counts as none and is logged)
 //   (epoch_atom, key)            -> uint64 the fencing epoch stored under
 //                                   epoch_meta_key(key), 0 if none
+//   (due_atom)                   -> timer_index_ptr  store::timer_index()
 // key is a session key "kind/id" (already validated by the requester).
 //
 // Errors: every request may fail with a caf::error of category `store_category`
@@ -63,19 +64,23 @@ struct session_records {
 };
 using session_records_ptr = std::shared_ptr<const session_records>;
 using outbox_ptr = std::shared_ptr<const std::vector<std::pair<std::uint64_t, outbox_record>>>;
+/// (session key, earliest due ms) pairs of store::timer_index().
+using timer_index_ptr = std::shared_ptr<const std::vector<std::pair<std::string, std::int64_t>>>;
 
 using load_atom = caf::atom_constant<caf::atom("load")>;
 using outbox_atom = caf::atom_constant<caf::atom("outbox")>;
 using copy_atom = caf::atom_constant<caf::atom("copy")>;
 using position_atom = caf::atom_constant<caf::atom("position")>;
 using epoch_atom = caf::atom_constant<caf::atom("epoch")>;
+using due_atom = caf::atom_constant<caf::atom("due")>;
 
 using store_actor = caf::typed_actor<
   caf::replies_to<load_atom, std::string>::with<session_records_ptr>,
   caf::replies_to<outbox_atom, std::string, std::uint64_t>::with<outbox_ptr>,
   caf::replies_to<copy_atom, std::string, std::uint64_t>::with<std::string>,
   caf::replies_to<position_atom, std::string>::with<std::uint64_t, std::uint64_t>,
-  caf::replies_to<epoch_atom, std::string>::with<std::uint64_t>>;
+  caf::replies_to<epoch_atom, std::string>::with<std::uint64_t>,
+  caf::replies_to<due_atom>::with<timer_index_ptr>>;
 
 /// The category atom of store errors (`err.category() == store_category`).
 constexpr caf::atom_value store_category = caf::atom("store");
@@ -124,3 +129,4 @@ session_records session_records_in(const write_batch& copy, const std::string& k
 // Local messages only (node-internal); never serialised.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skein::persistence::session_records_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skein::persistence::outbox_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skein::persistence::timer_index_ptr)

@@ -76,11 +76,13 @@ bool write_batch::confined_to(std::string_view session_key) const {
   const auto prefix = session_prefix(session_key);
   const auto upper = seq_key(session_key, ~std::uint64_t{0});
   const auto epoch = epoch_meta_key(session_key);
+  const auto timers = timer_meta_key(session_key);
   auto inside = [&](const std::string& k) {
     return k.size() >= prefix.size() && k.compare(0, prefix.size(), prefix) == 0;
   };
   for (const auto& o : ops_) {
     if (o.column == column::meta) {
+      if (o.key == timers && o.kind != op_kind::erase_range) continue;
       if (o.kind != op_kind::put || o.key != epoch) return false;
       continue;
     }

@@ -66,7 +66,8 @@ class write_batch {
   // True if every operation stays inside one session's records: puts and
   // erases in snapshots, journal and outbox under session_prefix(session_key)
   // (erase_range: both ends inside, or the end the session's upper bound
-  // seq_key(session_key, 2^64-1)), and in meta only epoch_meta_key(session_key).
+  // seq_key(session_key, 2^64-1)), and in meta only puts of
+  // epoch_meta_key(session_key) and puts and erases of timer_meta_key(session_key).
   // A replica checks this before writing a batch another node sent.
   bool confined_to(std::string_view session_key) const;
   bool empty() const;

@@ -110,6 +110,7 @@ void on_view(self_ptr self, cluster_state_ptr cs) {
   }
   rebalance(self);  // also retries handoffs that failed (after retry_after)
   on_directory_changed(self);
+  wake_timers(self);
 }
 
 void on_reset(self_ptr self, const caf::error& why, bool rejoining) {

@@ -85,6 +85,11 @@ struct directory_state {
   std::uint64_t pause_gen = 0;
   bool held = false;  // paused: hold resolves until the membership has rejoined
   pending_writes writes;  // copies awaited (activation.cpp)
+  // timer wake-up (timer_wake.cpp)
+  bool wake_scanned = false;          // the index was read once (start-up done)
+  std::vector<std::string> wake_up;   // the up members at the last read
+  std::deque<std::string> to_wake;    // keys to activate, earliest due first
+  std::size_t wakes_in_flight = 0;
 };
 
 using self_ptr = directory_actor::stateful_pointer<directory_state>;
@@ -107,6 +112,11 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
                               const std::string& batch, const std::string& clients, bool pinned);
 void submit(self_ptr self, persistence::write_batch b,
             std::function<void(const std::string&)> then);
+
+// timer_wake.cpp
+/// After a view change: activates the sessions with pending timers that this
+/// node now owns because their owner left (or all it owns, at start-up).
+void wake_timers(self_ptr self);
 
 // handoff.cpp
 void start_handoff(self_ptr self, const std::string& key, const std::string& target, bool pinned);

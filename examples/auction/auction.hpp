@@ -10,6 +10,7 @@
 // current highest {"winner":U,"amount":N}.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -27,6 +28,8 @@ struct auction_state {
   std::int64_t closes_at_ms = 0;  // 0 until the first bid
   bool closed = false;
   MSGPACK_DEFINE(bids, winner, amount, closes_at_ms, closed);
+  // inspect and replay print the state as an object with these names
+  static constexpr std::array field_names{"bids", "winner", "amount", "closes_at_ms", "closed"};
 };
 
 struct auction {

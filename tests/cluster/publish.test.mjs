@@ -6,7 +6,11 @@
 //  - a rejection by the behaviour answers 400 with its message;
 //  - no token -> 401; a client JWT for another session -> 403, one for this
 //    session -> 200;
-//  - the same Idempotency-Key twice -> the same answer, applied once.
+//  - the same Idempotency-Key twice -> the same answer, applied once;
+//  - the same Idempotency-Key with another body -> 422 idempotency_key_reused;
+//  - publishes sent while the session is moved back and forth (live
+//    handoffs) are all answered 200 and applied once (retried at the new
+//    owner instead of 503).
 //
 //   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/publish.test.mjs
 
@@ -15,7 +19,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Resources, waitForMembership, findIdOwnedBy, wsUrl } from './cluster.mjs';
+import { Resources, waitForMembership, findIdOwnedBy, wsUrl, waitFor } from './cluster.mjs';
 
 const SECRET = 'the-hs256-publish-secret-0123456789';
 const b64url = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -103,6 +107,53 @@ describe('skein cluster: publish API', { timeout: 120_000 }, () => {
     // Another key is another publish.
     const fresh = await publish(other, key, { op: 'add', by: 1 }, { ...admin, 'idempotency-key': `k-${crypto.randomUUID()}` });
     assert.equal(fresh.json.result.value, start + 11);
+  });
+
+  it('the same Idempotency-Key with another body is refused with 422, nothing applied', async () => {
+    const start = (await publish(other, key, { op: 'add', by: 0 }, admin)).json.result.value;
+    const h = { ...admin, 'idempotency-key': `k-${crypto.randomUUID()}` };
+    const first = await publish(other, key, { op: 'add', by: 5 }, h);
+    assert.equal(first.status, 200, first.text);
+    const reused = await publish(cluster.node('n1'), key, { op: 'add', by: 6 }, h);
+    assert.equal(reused.status, 422, reused.text);
+    assert.equal(reused.json.error, 'idempotency_key_reused');
+    // The same body with its keys in another order and other spacing is the same body.
+    const same = await publish(other, key, '{ "by": 5, "op": "add" }', h);
+    assert.equal(same.status, 200, same.text);
+    assert.deepEqual(same.json, first.json, 'the repeat gets the first answer');
+    const now = (await publish(other, key, { op: 'add', by: 0 }, admin)).json.result.value;
+    assert.equal(now, start + 5, 'only the first was applied');
+  });
+
+  it('a publish that meets a handoff is retried at the new owner, not answered 503', async () => {
+    const { key: moving } = await findIdOwnedBy(cluster, { kind: 'counter', prefix: 'mv-', owner: 'n1' });
+    const start = (await publish(other, moving, { op: 'add', by: 0 }, admin)).json.result.value;
+    let stop = false;
+    const statuses = [];
+    const failures = [];
+    const loop = async (node) => {
+      while (!stop) {
+        const r = await publish(node, moving, { op: 'add', by: 1 }, admin);
+        statuses.push(r.status);
+        if (r.status !== 200) failures.push(`${r.status} ${r.text}`);
+      }
+    };
+    const loops = [loop(cluster.node('n1')), loop(other), loop(cluster.node('n1')), loop(other)];
+    // Move it back and forth while the publishes run (each move is a live handoff).
+    for (const to of ['n2', 'n1', 'n2', 'n1']) {
+      const before = statuses.length;
+      await waitFor(() => statuses.length >= before + 10, { timeoutMs: 20_000, what: 'publishes between moves' });
+      const r = await fetch(`${other.url}/admin/move?key=${encodeURIComponent(moving)}&to=${to}`,
+        { method: 'POST', headers: admin });
+      assert.equal(r.status, 200, await r.text());
+    }
+    const before = statuses.length;
+    await waitFor(() => statuses.length >= before + 10, { timeoutMs: 20_000, what: 'publishes after the moves' });
+    stop = true;
+    await Promise.all(loops);
+    assert.deepEqual(failures, [], 'publishes during the handoffs');
+    const now = (await publish(other, moving, { op: 'add', by: 0 }, admin)).json.result.value;
+    assert.equal(now, start + statuses.length, 'every publish answered 200 was applied once');
   });
 
   it('refuses unknown kinds and malformed paths', async () => {

@@ -7,12 +7,17 @@
 //    just sent: the auction's `closed` event arrives exactly once after the
 //    failover, and the game (owned by another node) gets the lobby's start
 //    tell exactly once (its `start` event says starts = 1, and no second one
-//    follows).
+//    follows);
+//  - in the same kill: an auction owned by the victim whose only bidder
+//    left before the kill (nobody connected, nobody connects) is activated
+//    by its new owner from the timer index (runtime/timer_wake.cpp): GET
+//    /cluster of a survivor lists it with 0 clients and its timer input
+//    applied within a bound after it was due, and a newcomer sees it closed.
 //
 //   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/timers.test.mjs
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Resources, waitForMembership, wsUrl, findIdOwnedBy, placement } from './cluster.mjs';
+import { Resources, waitForMembership, wsUrl, findIdOwnedBy, placement, httpGetJson } from './cluster.mjs';
 import { nodePid, waitProcessGone, delay } from './procs.mjs';
 
 /** How late a timer may fire on a busy test machine (the issue's 50 ms is for an idle one). */
@@ -21,6 +26,18 @@ const LATE_MS = 1000;
 const QUIET_MS = 2500;
 
 const count = (client, type) => client.frames.filter((f) => f.data?.type === type).length;
+
+/** After kill -9 of the owner: failure detection (3 s) plus activation on a loaded machine. */
+const WAKE_MS = 15_000;
+
+/** The survivor whose GET /cluster lists `key` active with no client and >= 1 input, or null. */
+async function firedWithoutClient(nodes, key) {
+  for (const n of nodes) {
+    const s = (await httpGetJson(`${n.url}/cluster`)).session_stats.find((x) => x.key === key);
+    if (s && s.clients === 0 && s.inputs >= 1) return n;
+  }
+  return null;
+}
 
 describe('session timers and tells', { timeout: 170_000 }, () => {
   const res = new Resources();
@@ -72,6 +89,15 @@ describe('session timers and tells', { timeout: 170_000 }, () => {
     }
     assert.ok(lobbyId, 'no lobby owned by the victim with its game elsewhere');
 
+    // An auction nobody is connected to when its owner dies.
+    const { id: loneId } = await findIdOwnedBy(cluster, { kind: 'auction', prefix: 'lone-', owner: victim.name });
+    const lone = await res.connect(wsUrl(n1.url, `/ws/auction/${loneId}?user=cy&close_ms=3000`), { label: 'lone' });
+    await lone.nextData((d) => d.type === 'auction', 10_000, 'the auction hello');
+    await lone.send({ type: 'bid', amount: 7 });
+    await lone.nextData((d) => d.type === 'bid', 10_000, 'the bid');  // the timer is durable
+    const loneDue = performance.now() + 3000;
+    await lone.close();
+
     const bidder = await res.connect(wsUrl(n1.url, `/ws/auction/${auctionId}?user=ann&close_ms=3000`), { label: 'bidder' });
     await bidder.nextData((d) => d.type === 'auction', 10_000, 'the auction hello');
     const game = await res.connect(wsUrl(n2.url, `/ws/game/${lobbyId}-1`), { label: 'game' });
@@ -95,6 +121,18 @@ describe('session timers and tells', { timeout: 170_000 }, () => {
     assert.deepEqual(start.data.players, ['ann', 'bob']);
     assert.equal(start.data.from, `lobby/${lobbyId}`);
     assert.equal(start.data.starts, 1);
+    // The lone auction's timer fires on its new owner with nobody connected.
+    const loneKey = `auction/${loneId}`;
+    let woke = null;
+    while (!woke && performance.now() < loneDue + WAKE_MS) {
+      woke = await firedWithoutClient([n1, n2], loneKey);
+      if (!woke) await delay(100);
+    }
+    assert.ok(woke, `${loneKey} was not activated (timer not fired) within ${WAKE_MS} ms after it was due`);
+    const newcomer = await res.connect(wsUrl(woke.url, `/ws/auction/${loneId}?user=dee`), { label: 'newcomer' });
+    const seen = await newcomer.nextData((d) => d.type === 'auction', 10_000, 'the lone auction hello');
+    assert.deepEqual(seen.data, { type: 'auction', closed: true, bids: 1, winner: 'cy', amount: 7 });
+
     const closed = await bidder.nextData((d) => d.type === 'closed', 60_000, 'the closed event after the failover');
     assert.deepEqual(closed.data, { type: 'closed', winner: 'ann', amount: 3 });
     await delay(QUIET_MS);  // absence check: no second firing, no second tell
