@@ -86,6 +86,10 @@ using grace_atom = caf::atom_constant<caf::atom("grace")>;
 /// for every replica whatever the kind's durability, and a session that
 /// cannot passivate answers `handed_atom(key, false)` so it is handed off)
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+/// session -> its directory, directory -> the owner's directory: wake
+/// (key, due_ms wall clock, forwarded) at due_ms, a session that passivated
+/// with pending timers (runtime/timer_wake.cpp); alone: the directory's tick
+using alarm_atom = caf::atom_constant<caf::atom("alarm")>;
 inline constexpr std::uint64_t drain_passivation = ~std::uint64_t{0};
 
 }  // namespace skein

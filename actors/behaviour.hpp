@@ -56,7 +56,16 @@
 //   session's `void on_tell(context<S>&, const std::string& from,
 //   const json& payload)` (from = the sender's "kind/id"), wherever it
 //   lives. Both take effect only if the input is applied: an input rejected
-//   with bad_input sets no timer and sends no tell.
+//   with bad_input sets no timer and sends no tell. A session with pending
+//   timers may passivate; its directory activates it when the first is due.
+// - Presence (optional): `void on_resume(context<S>&, const client&)` runs
+//   when a client resumes into an activation in which it is not open (at the
+//   new owner after a failover or handoff, or after its connection went
+//   away); a resume into the activation it is open in runs nothing. After a
+//   failover, open clients that do not resume within the kind option
+//   `resume_grace_ms` (default 10000) get on_close. on_open, on_resume and
+//   on_close are journaled inputs like the others (<skein/presence.hpp>
+//   keeps a presence set from them; docs/user-guide.md, "Presence").
 #pragma once
 
 #include <cstdint>

@@ -38,6 +38,9 @@ bool passivate(session_actor* self, bool drain) {
   g.await_replicas = drain;
   if (!batch.empty()) commit(self, std::move(batch), std::move(g));
   release(self);
+  // Pending timers: the directory activates the session when the first is
+  // due (it forwards to the owner if that is another node, as in a drain).
+  if (auto due = wake_due(st)) self->send(st.host, alarm_atom::value, st.key, *due, false);
   return true;
 }
 

@@ -350,8 +350,12 @@ void note_effects(session_actor* self, input_kind kind, gated_output& g, std::ui
 /// still pending.
 void on_timer(session_actor* self, std::uint64_t id);
 
-/// Pending timers or unacknowledged tells keep the session from passivating.
+/// Unacknowledged tells keep the session from passivating (timers do not:
+/// the directory wakes a passivated session when its timer is due).
 bool runtime_holds(const session_state& st);
+/// When the session must next run without a client (wall clock ms): its
+/// earliest due timer, 0 while a tell is unacknowledged, nullopt for never.
+std::optional<std::int64_t> wake_due(const session_state& st);
 /// Adds to `batch` the put (or erase) of the session's timer index entry if
 /// the earliest due timer changed since this activation last wrote it.
 void index_timers(session_state& st, persistence::write_batch& batch);

@@ -10,17 +10,21 @@
 // activation runs the pending (poison guard) inputs, which include any
 // firing in flight, before it arms what is still pending.
 //
-// Passivation hold: a session with a pending timer or an unacknowledged
-// tell does not passivate (it stays active until they are done, then it
-// becomes idle again), so no hibernated or passivated session has a timer.
+// Passivation: a session with an unacknowledged tell does not passivate (it
+// stays active until the receiver acknowledges, then it becomes idle again).
+// A session with pending timers does: it tells its directory when its
+// earliest timer is due, and the directory activates it then (Durable
+// Objects' alarms; runtime/timer_wake.cpp), and the timers are re-armed
+// by recovery.
 //
-// Timer index: every batch that changes the earliest due timer also writes
-// the session's timer index entry (persistence/keys.hpp, timer_meta_key),
-// so the owner's and every replica's copy know the session has timers. A
-// node that becomes the owner of such a session because its owner left
-// (or that starts up) activates it from that index (runtime/timer_wake.cpp);
-// the activation re-arms the timers. The first batch of an activation (or
-// its passivation) writes the entry whatever it was, which clears a stale one.
+// Timer index: every batch that changes the session's wake time (its
+// earliest due timer, or 0 while a tell is unacknowledged) also writes the
+// session's timer index entry (persistence/keys.hpp, timer_meta_key), so
+// the owner's and every replica's copy know when the session must run. A
+// node that becomes the owner of such a session (or that starts up)
+// schedules its activation from that index (runtime/timer_wake.cpp). The
+// first batch of an activation (or its passivation) writes the entry
+// whatever it was, which clears a stale one.
 #include <algorithm>
 #include <chrono>
 
@@ -59,11 +63,17 @@ void arm_timers(session_actor* self) {
 }  // namespace
 
 bool runtime_holds(const session_state& st) {
-  return st.logic && (!st.logic->runtime.timers().empty() || !st.logic->runtime.tells().empty());
+  return st.logic && !st.logic->runtime.tells().empty();
+}
+
+std::optional<std::int64_t> wake_due(const session_state& st) {
+  if (!st.logic) return std::nullopt;
+  if (!st.logic->runtime.tells().empty()) return std::int64_t{0};  // at once: re-send them
+  return st.logic->runtime.earliest_due();
 }
 
 void index_timers(session_state& st, persistence::write_batch& batch) {
-  auto due = st.logic->runtime.earliest_due();
+  auto due = wake_due(st);
   if (st.timer_index_known && st.timer_index_due == due) return;
   const auto key = persistence::timer_meta_key(st.key);
   if (due) batch.put_meta(key, std::to_string(*due));

@@ -56,6 +56,7 @@ void fence_done(self_ptr self, const std::string& key, std::uint64_t gen, caf::e
   auto session = spawn_session(self->system(), std::move(*a->ready));
   self->monitor(session);
   st.sessions[key] = local_session{session, false, a->pinned, {}, std::move(counters)};
+  forget_wake(self, key);  // an active session arms its own timers
   metrics().activations.fetch_add(1, std::memory_order_relaxed);
   spdlog::debug("activation of {}: started with epoch {} ({} waiting)", key, epoch,
                 a->waiters.size());

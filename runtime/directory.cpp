@@ -185,7 +185,10 @@ directory_actor::behavior_type directory_fun(self_ptr self, directory_init init)
   st.pause_gen = liveness::generation();
   auto empty = std::make_shared<cluster_state>();
   empty->self = st.init.self;
-  empty->sessions_view = std::make_shared<cluster_view>();
+  // Before the first view: no replicas (an activation or adopt may come first).
+  auto no_view = std::make_shared<cluster_view>();
+  no_view->replicas_of = [](const std::string&) { return std::vector<std::string>{}; };
+  empty->sessions_view = std::move(no_view);
   st.cluster = std::move(empty);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
@@ -194,8 +197,10 @@ directory_actor::behavior_type directory_fun(self_ptr self, directory_init init)
         events().publish({{"type", "session_stopped"}, {"session", i->first}});
         if (i->second.handing_off && st.handoffs_in_flight > 0) --st.handoffs_in_flight;
         if (i->second.passivating && st.passivations_in_flight > 0) --st.passivations_in_flight;
+        auto key = i->first;
         st.sessions.erase(i);
         on_directory_changed(self);
+        session_stopped(self, key);
         return;
       }
   });
@@ -220,6 +225,10 @@ directory_actor::behavior_type directory_fun(self_ptr self, directory_init init)
       return adopt(self, key, epoch, batch, clients, pinned);
     },
     [self](handed_atom, const std::string& key, bool ok) { handed(self, key, ok); },
+    [self](alarm_atom, const std::string& key, std::int64_t due_ms, bool forwarded) {
+      schedule_wake(self, key, due_ms, forwarded);
+    },
+    [self](alarm_atom) { on_alarm_tick(self); },
     [self](fence_atom, const std::string& key, std::uint64_t epoch) {
       // A local activation of an older epoch must stop.
       auto i = self->state.sessions.find(key);

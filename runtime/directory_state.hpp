@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,11 @@ struct directory_state {
   std::vector<std::string> wake_up;   // the up members at the last read
   std::deque<std::string> to_wake;    // keys to activate, earliest due first
   std::size_t wakes_in_flight = 0;
+  std::map<std::string, std::int64_t> wake_due;       // key -> when to activate (wall ms)
+  std::set<std::pair<std::int64_t, std::string>> wake_at;  // the same, by due time
+  std::int64_t tick_for = 0;       // the due time the earliest alarm tick was sent for (0: none)
+  std::set<std::string> wake_on_stop;  // due while still active here: wake when it stops
+  std::map<std::string, int> wake_attempts;  // failed activations of a wake, by key
 };
 
 using self_ptr = directory_actor::stateful_pointer<directory_state>;
@@ -117,6 +123,17 @@ void submit(self_ptr self, persistence::write_batch b,
 /// After a view change: activates the sessions with pending timers that this
 /// node now owns because their owner left (or all it owns, at start-up).
 void wake_timers(self_ptr self);
+/// alarm_atom(key, due_ms, forwarded): a session passivated with a timer
+/// due at due_ms (wall clock): activate it then; forwarded to the owner's
+/// directory if that is another node and `forwarded` is false.
+void schedule_wake(self_ptr self, const std::string& key, std::int64_t due_ms, bool forwarded);
+/// alarm_atom alone: activates the sessions whose time has come.
+void on_alarm_tick(self_ptr self);
+/// A local session stopped: wakes it at once if its time came while it ran.
+void session_stopped(self_ptr self, const std::string& key);
+/// A session became active here: its planned wake is void (it runs its own
+/// timers and sends a new alarm_atom when it passivates).
+void forget_wake(self_ptr self, const std::string& key);
 
 // handoff.cpp
 void start_handoff(self_ptr self, const std::string& key, const std::string& target, bool pinned);

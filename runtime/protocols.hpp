@@ -115,6 +115,10 @@ using directory_actor = caf::typed_actor<
                   bool>::with<caf::actor>,
   // local sessions: the handoff ended
   caf::reacts_to<handed_atom, std::string, bool>,
+  // local sessions (passivated with timers) and peers' directories (forwarded):
+  // activate key at due_ms, wall clock (runtime/timer_wake.cpp)
+  caf::reacts_to<alarm_atom, std::string, std::int64_t, bool>,
+  caf::reacts_to<alarm_atom>,  // self: the alarm tick
   // local replica: an epoch above a local activation's was recorded
   caf::reacts_to<fence_atom, std::string, std::uint64_t>,
   // admin (net/ or peers): drain a member -> (node, sessions it holds)

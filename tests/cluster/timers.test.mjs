@@ -12,7 +12,12 @@
 //    left before the kill (nobody connected, nobody connects) is activated
 //    by its new owner from the timer index (runtime/timer_wake.cpp): GET
 //    /cluster of a survivor lists it with 0 clients and its timer input
-//    applied within a bound after it was due, and a newcomer sees it closed.
+//    applied within a bound after it was due, and a newcomer sees it closed;
+//  - a passivated session wakes by its timer (auction.idle_ms=6000): an
+//    auction whose bidder left passivates (GET /cluster of every node stops
+//    listing it) before its close timer is due, and is active again with
+//    its timer input applied and no client within a bound after the due
+//    time; a newcomer sees it closed.
 //
 //   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/timers.test.mjs
 import { describe, it, after } from 'node:test';
@@ -48,7 +53,7 @@ describe('session timers and tells', { timeout: 170_000 }, () => {
   it('an auction closes close_ms after the first bid with no further input', async () => {
     dataDir = res.tempDir('skein-timers-');
     cluster = await res.launch({ nodes: 3, dataDir,
-      extraArgs: ['--restart-backoff', '120000'] });
+      extraArgs: ['--restart-backoff', '120000', '--kind-option', 'auction.idle_ms=6000'] });
     await waitForMembership(cluster);
     const [n1, n2, n3] = cluster.nodes;
     const { id } = await findIdOwnedBy(cluster, { kind: 'auction', prefix: 'ontime-', owner: n3.name });
@@ -74,6 +79,48 @@ describe('session timers and tells', { timeout: 170_000 }, () => {
     await bob.send({ type: 'bid', amount: 20 });
     const late = await bob.nextData((d) => d.type === 'error', 5_000, 'a bid after the close is rejected');
     assert.match(late.data.message, /closed/);
+  });
+
+  /** Whether any of `nodes` lists `key` as active. */
+  async function activeOn(nodes, key) {
+    for (const n of nodes) {
+      const s = (await httpGetJson(`${n.url}/cluster`)).session_stats.find((x) => x.key === key);
+      if (s) return true;
+    }
+    return false;
+  }
+
+  it('a passivated session is activated by its timer', async () => {
+    const [n1, n2, n3] = cluster.nodes;
+    const { id } = await findIdOwnedBy(cluster, { kind: 'auction', prefix: 'nap-', owner: n1.name });
+    const key = `auction/${id}`;
+    const closeMs = 10000;
+    const c = await res.connect(wsUrl(n2.url, `/ws/auction/${id}?user=eve&close_ms=${closeMs}`), { label: 'nap' });
+    await c.nextData((d) => d.type === 'auction', 10_000, 'the auction hello');
+    await c.send({ type: 'bid', amount: 11 });
+    await c.nextData((d) => d.type === 'bid', 10_000, 'the bid');  // the timer is durable
+    const due = performance.now() + closeMs;
+    await c.close();
+    // It passivates (idle_ms 6000) well before its timer is due.
+    while (await activeOn([n1, n2, n3], key)) {
+      assert.ok(performance.now() < due - 500, `${key} did not passivate before its timer was due`);
+      await delay(50);
+    }
+    const passivatedAt = performance.now();
+    // Nothing wakes it before its time.
+    while (performance.now() < due - 300) {
+      assert.equal(await activeOn([n1, n2, n3], key), false, `${key} active again before its timer was due`);
+      await delay(100);
+    }
+    let woke = null;
+    while (!woke && performance.now() < due + LATE_MS * 3) {
+      woke = await firedWithoutClient([n1, n2, n3], key);
+      if (!woke) await delay(50);
+    }
+    assert.ok(woke, `${key} (passivated ${Math.round(due - passivatedAt)} ms before due) not woken within ${LATE_MS * 3} ms of its timer`);
+    const newcomer = await res.connect(wsUrl(woke.url, `/ws/auction/${id}?user=fay`), { label: 'nap newcomer' });
+    const seen = await newcomer.nextData((d) => d.type === 'auction', 10_000, 'the woken auction hello');
+    assert.deepEqual(seen.data, { type: 'auction', closed: true, bids: 1, winner: 'eve', amount: 11 });
   });
 
   it('kill -9 of the owner: a pending timer fires once, a lobby tells its game once', async () => {
@@ -143,4 +190,5 @@ describe('session timers and tells', { timeout: 170_000 }, () => {
     const hello = await late.nextData((d) => d.type === 'game', 10_000, 'the game hello');
     assert.equal(hello.data.starts, 1);
   });
+
 });
