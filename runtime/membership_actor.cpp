@@ -19,6 +19,7 @@
 #include "runtime/cluster_state.hpp"
 #include "runtime/quorum.hpp"
 #include "runtime/session_host.hpp"
+#include "runtime/tcp_probe.hpp"
 
 namespace skein {
 
@@ -185,8 +186,41 @@ void merge_view(self_ptr self, const std::string& from, const std::string& view_
   }
 }
 
+/// membership -> a detached prober: is host:port reachable? (runtime/tcp_probe.hpp)
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
+
+/// How long a dial's reachability probe may take.
+constexpr auto probe_timeout = std::chrono::milliseconds(1000);
+
+void dial_reachable(self_ptr self, const std::string& host, std::uint16_t port,
+                    std::string expected, std::function<void(bool)> done);
+
 void dial(self_ptr self, const std::string& host, std::uint16_t port, std::string expected,
           std::function<void(bool)> done) {
+  // The middleman connects with a blocking connect(2), one dial at a time:
+  // probe first, so that a host whose packets are dropped never reaches it
+  // (runtime/tcp_probe.hpp). Not over TLS: libcaf-openssl's acceptor and
+  // skein's half-open handshake reaper treat the probe's empty connection
+  // as a failed handshake (cluster.tls failed with it), so a TLS cluster
+  // still waits out a dial into a partition (docs/operations.md).
+  if (self->state.init.tls) return dial_reachable(self, host, port, std::move(expected), std::move(done));
+  auto prober = self->spawn<caf::detached>([](caf::event_based_actor* p) -> caf::behavior {
+    return {[p](probe_atom, const std::string& h, std::uint16_t port) {
+      p->quit();
+      return tcp_probe(h, port, probe_timeout);
+    }};
+  });
+  self->request(prober, probe_timeout + std::chrono::seconds(1), probe_atom::value, host, port)
+    .then(
+      [self, host, port, expected, done](bool reachable) {
+        if (!reachable) return done(false);
+        dial_reachable(self, host, port, expected, done);
+      },
+      [done](caf::error&) { done(false); });
+}
+
+void dial_reachable(self_ptr self, const std::string& host, std::uint16_t port,
+                    std::string expected, std::function<void(bool)> done) {
   // One connection per pair (the smaller name dials) also over TLS: two
   // nodes that both dial each other over libcaf-openssl stall their requests.
   auto mm = self->state.init.tls ? self->system().openssl_manager().actor_handle()
