@@ -161,8 +161,18 @@ void rejoin(self_ptr self, const char* why) {
     wall_ms(), static_cast<std::int64_t>(self_info(self).incarnation) + 1));
   me.state = member_state::joining;
   st.init.self = me;
+  // The new incarnation keeps the last known membership: its quorum and its
+  // "connected to every member known alive" test (joining -> up) are taken
+  // over it, and the members' gossip updates it. Starting from an empty view
+  // let two nodes of a minority that both rejoined during a partition reach
+  // each other as seeds, see a view of two, hold a quorum of 2 of 2 and
+  // serve beside the majority (nemesis seed 9713: {n1,n2} up with a lease
+  // while {n3,n4,n5} held one, and they never dialled each other again).
+  auto last = std::move(st.view);
   st.view = membership{};
   st.view.merge(me);
+  for (auto& [n, m] : last.members())
+    if (n != me.name) st.view.merge(m);
   st.seed_reached = false;
   st.seed_dialing = false;
   st.next_seed = 0;
