@@ -8,7 +8,7 @@
 namespace skein {
 
 int effective_replicas(int configured, std::size_t members) {
-  return std::max(configured, static_cast<int>((members + 1) / 2));
+  return std::max(configured, static_cast<int>(members / 2 + 1));
 }
 
 cluster_state_ptr make_cluster_state(const std::string& self, const membership& view,

@@ -10,12 +10,17 @@
 
 namespace skein {
 
-/// Copies per session: the configured R, raised to ceil(M/2) for M members
-/// known (down ones included). Then every majority of the members holds a
-/// copy of every session: the side of a partition that keeps its quorum lease
-/// always finds the latest copy among the members it can reach, instead of
-/// activating the session from nothing (seen in the nemesis with R = 2 and 5
-/// nodes: a partition that isolated both copies lost the session's history).
+/// Copies per session: the configured R, raised to floor(M/2) + 1 for M
+/// members known (down ones included). Then every quorum of the members
+/// (runtime/quorum.hpp: a majority, or exactly half with the smallest name)
+/// holds a copy of every session, since R plus the smallest quorum exceeds
+/// M: the side of a partition that keeps its quorum lease always finds the
+/// latest copy among the members it can reach, instead of activating the
+/// session from nothing or from an older copy. Seen in the nemesis: R = 2
+/// with 5 nodes lost a session's history; ceil(M/2) = 3 with 6 nodes (a
+/// sixth joined) let a 3|3 partition hold all three copies on the side
+/// without n1 while the side with n1 kept its lease (seeds 9812 and 9823,
+/// stop 23: up to 274 acknowledged adds lost).
 int effective_replicas(int configured, std::size_t members);
 
 /// The state for the directory. `peers`: the connected members' actors.

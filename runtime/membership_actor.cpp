@@ -332,7 +332,10 @@ void on_view_changed(self_ptr self) {
                       && clock::now() - st.joining_since > st.init.seed_timeout);
     if (all && seeded) set_self_state(self, member_state::up);
   }
-  st.q->set_members(st.view.alive(), clock::now());
+  std::vector<std::string> joining;
+  for (auto& [name, m] : st.view.members())
+    if (m.state == member_state::joining) joining.push_back(name);
+  st.q->set_members(st.view.alive(), clock::now(), joining);
   liveness::set_lease_until(st.q->lease_until());  // the transitions happen in check_lease
   self->send(st.init.directory, view_atom::value, snapshot(self));
   gossip(self);

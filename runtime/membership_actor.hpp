@@ -41,7 +41,7 @@ struct host_status;
 struct membership_init {
   member_info self;                          // name, addresses, incarnation
   std::vector<std::pair<std::string, std::uint16_t>> seeds;  // cluster addresses
-  int replicas = 2;                          // configured R (raised to ceil(M/2))
+  int replicas = 2;                          // configured R (raised to floor(M/2) + 1)
   std::chrono::milliseconds heartbeat_interval{500};
   std::chrono::milliseconds failure_timeout{3000};
   std::chrono::milliseconds seed_timeout{2000};

@@ -7,9 +7,11 @@ namespace skein {
 
 quorum::quorum(std::string self, config cfg) : self_(std::move(self)), cfg_(cfg) {
   members_.insert(self_);
+  settled_.insert(self_);
 }
 
-void quorum::set_members(const std::vector<std::string>& alive, time_point now) {
+void quorum::set_members(const std::vector<std::string>& alive, time_point now,
+                         const std::vector<std::string>& joining) {
   std::set<std::string> next(alive.begin(), alive.end());
   next.insert(self_);
   for (auto& n : next) {
@@ -25,6 +27,9 @@ void quorum::set_members(const std::vector<std::string>& alive, time_point now) 
     it = next.count(it->first) || it->second.connected ? std::next(it) : peers_.erase(it);
   for (auto it = quorum_suspects_since_.begin(); it != quorum_suspects_since_.end();)
     it = next.count(it->first) ? std::next(it) : quorum_suspects_since_.erase(it);
+  settled_ = next;
+  for (auto& j : joining)
+    if (j != self_) settled_.erase(j);
   members_ = std::move(next);
 }
 
@@ -69,11 +74,19 @@ std::int64_t quorum::echo_for(const std::string& to, time_point now) const {
   return p.last_ts;
 }
 
-bool quorum::is_quorum(const std::set<std::string>& group) const {
-  std::size_t n = members_.size(), k = 0;
-  for (auto& g : group) k += members_.count(g);
+namespace {
+
+bool quorum_of(const std::set<std::string>& members, const std::set<std::string>& group) {
+  std::size_t n = members.size(), k = 0;
+  for (auto& g : group) k += members.count(g);
   if (2 * k > n) return true;
-  return 2 * k == n && !members_.empty() && group.count(*members_.begin());
+  return 2 * k == n && !members.empty() && group.count(*members.begin());
+}
+
+}  // namespace
+
+bool quorum::is_quorum(const std::set<std::string>& group) const {
+  return quorum_of(members_, group) && quorum_of(settled_, group);
 }
 
 quorum::time_point quorum::lease_until() const {

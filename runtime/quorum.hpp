@@ -25,7 +25,15 @@
 // they need not agree.
 //
 // Quorum: more than half of the members not down, or exactly half when the
-// half holds the smallest member name (Akka SBR's keep-majority tie-break).
+// half holds the smallest member name (Akka SBR's keep-majority tie-break),
+// counted twice: over the members not down, and over those of them that are
+// not `joining` (self always counted). A group is a quorum only if it is one
+// in both. A joiner is known to the side it dialled before the other side
+// has heard of it: counted on one side only, 3 of {n1,n2,n6} (n6 joining,
+// holding n1) is a quorum of six while 3 of {n3,n4,n5} is one of five: two
+// leases at once. Requiring the quorum without joiners too (Raft's joint
+// consensus, Ongaro 2014 §4.3, with the joiners as the new configuration)
+// leaves {n1,n2} of five short of it.
 // So a 2-node cluster survives the loss of the node with the larger name and
 // stops serving when it loses the one with the smaller name; a 1-node cluster
 // always has quorum. Sources: the lease argument of Gray & Cheriton (1989),
@@ -59,7 +67,10 @@ class quorum {
   /// period of `failure_timeout` before a silence suspicion; one new to the
   /// set that we are connected to (it just greeted us) supports us for one
   /// lease from now, its first echo being on its way.
-  void set_members(const std::vector<std::string>& alive, time_point now);
+  /// `joining`: those of `alive` still joining (counted in the second
+  /// quorum's members only once they are up; see above).
+  void set_members(const std::vector<std::string>& alive, time_point now,
+                   const std::vector<std::string>& joining = {});
   const std::set<std::string>& members() const { return members_; }
 
   /// A heartbeat from `from`, received at `now`: its clock reading `ts`, the
@@ -86,7 +97,8 @@ class quorum {
   /// may be declared down now. Call periodically (every heartbeat).
   std::vector<std::string> downable(time_point now);
 
-  /// True if `group` (names) is a quorum of the current members.
+  /// True if `group` (names) is a quorum of the current members, both with
+  /// and without the joining ones.
   bool is_quorum(const std::set<std::string>& group) const;
 
  private:
@@ -107,6 +119,7 @@ class quorum {
   std::string self_;
   config cfg_;
   std::set<std::string> members_;
+  std::set<std::string> settled_;  // members_ minus the joining ones, self always
   std::map<std::string, peer_info> peers_;
   std::map<std::string, time_point> quorum_suspects_since_;
 };

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/cluster_state.hpp"
 #include "runtime/quorum.hpp"
 
 using namespace skein;
@@ -179,4 +180,49 @@ TEST_CASE("quorum: after a heal the old minority regains its lease", "[quorum]")
   s.run(8s);  // echoes resume after failure_timeout + lease of no suspicion
   CHECK(s.serving("n3"));
   CHECK(s.violations == 0);
+}
+
+TEST_CASE("quorum: every quorum holds a copy of every session (R = floor(M/2) + 1)",
+          "[quorum]") {
+  // For M members, every group the quorum rule accepts must meet every set
+  // of R = effective_replicas(2, M) members (a session's copies): else the
+  // side that keeps its lease can activate a session from an older copy.
+  // With ceil(M/2) this failed at M = 6: {n1,n2,n3} vs copies {n4,n5,n6}.
+  for (std::size_t m = 1; m <= 9; ++m) {
+    std::vector<std::string> names;
+    for (std::size_t i = 1; i <= m; ++i) names.push_back("n" + std::to_string(i));
+    quorum q("n1", {});
+    q.set_members(names, tp(1s));
+    const auto r = static_cast<std::size_t>(effective_replicas(2, m));
+    REQUIRE(r <= std::max<std::size_t>(m, 2));
+    for (unsigned group = 1; group < (1u << m); ++group) {
+      std::set<std::string> g;
+      for (std::size_t i = 0; i < m; ++i)
+        if (group & (1u << i)) g.insert(names[i]);
+      if (!q.is_quorum(g)) continue;
+      // The largest set of copies that could avoid g: the members outside it.
+      INFO("M = " << m << ", quorum of " << g.size() << ", R = " << r);
+      CHECK(m - g.size() < r);
+    }
+  }
+}
+
+TEST_CASE("quorum: a joiner known to one side only does not make two quorums",
+          "[quorum]") {
+  // n6 dialled n1 and is `joining` in the view of n1 and n2; n3, n4 and n5
+  // have not heard of it (the partition came first).
+  quorum a("n1", {});
+  a.set_members({"n1", "n2", "n3", "n4", "n5", "n6"}, tp(1s), {"n6"});
+  quorum b("n3", {});
+  b.set_members({"n1", "n2", "n3", "n4", "n5"}, tp(1s));
+  CHECK(b.is_quorum({"n3", "n4", "n5"}));
+  // Half of six with the smallest name, but only two of the five settled.
+  CHECK_FALSE(a.is_quorum({"n1", "n2", "n6"}));
+  CHECK(a.is_quorum({"n1", "n2", "n3", "n6"}));
+  // Once n6 is up everywhere, {n1,n2,n6} is a quorum of six, and n3's side
+  // (which then knows n6) is not.
+  a.set_members({"n1", "n2", "n3", "n4", "n5", "n6"}, tp(2s));
+  b.set_members({"n1", "n2", "n3", "n4", "n5", "n6"}, tp(2s), {"n6"});
+  CHECK(a.is_quorum({"n1", "n2", "n6"}));
+  CHECK_FALSE(b.is_quorum({"n3", "n4", "n5"}));
 }
