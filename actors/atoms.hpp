@@ -28,6 +28,7 @@
 // net -> connection       (message_atom, string json_text), (leave_atom)
 // session -> itself       (timer_atom, uint64 timer_id)  a timer is due (session_timers.cpp)
 //                         (tellretry_atom)  re-send unacknowledged tells
+//                         (resend_atom)  re-send batches whose replica acks are overdue
 //                         (grace_atom)  recovered clients' resume_grace_ms is over
 // session -> session      (tell_atom, string from_key, uint64 tell_id, string json_text,
 //                          actor reply_to) -> later (ack_atom, 0, tell_id, error) to reply_to
@@ -80,6 +81,7 @@ using publish_atom = caf::atom_constant<caf::atom("publish")>;
 using timer_atom = caf::atom_constant<caf::atom("timer")>;
 using tell_atom = caf::atom_constant<caf::atom("tell")>;
 using tellretry_atom = caf::atom_constant<caf::atom("tellretry")>;
+using resend_atom = caf::atom_constant<caf::atom("resend")>;
 using grace_atom = caf::atom_constant<caf::atom("grace")>;
 /// session: stop if idle (passivation); the directory sends generation 0 = now,
 /// and `drain_passivation` when its node drains (the final snapshot then waits

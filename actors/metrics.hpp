@@ -122,10 +122,12 @@ struct node_metrics {
   std::atomic<std::uint64_t> migrations_out{0};
   std::atomic<std::uint64_t> membership_changes{0};
   std::atomic<std::uint64_t> slow_consumers{0};
-  std::atomic<std::uint64_t> poison_inputs{0};
-  std::atomic<std::uint64_t> passivations{0};
-  std::atomic<std::uint64_t> cluster_idle_closed{0};  // cluster-port connections reaped (idle_reaper)   // activations stopped for being idle
-  std::atomic<std::uint64_t> sessions_refused{0};  // activations refused at max_sessions  // inputs quarantined (actors/poison.hpp)
+  std::atomic<std::uint64_t> poison_inputs{0};      // inputs quarantined (actors/poison.hpp)
+  std::atomic<std::uint64_t> passivations{0};       // activations stopped for being idle
+  std::atomic<std::uint64_t> cluster_idle_closed{0};  // cluster-port connections reaped (idle_reaper)
+  std::atomic<std::uint64_t> sessions_refused{0};   // activations refused at max_sessions
+  std::atomic<std::uint64_t> replica_resends{0};    // batches sent again for overdue replica acks
+  std::atomic<std::uint64_t> activations_verified_stale{0};  // restarted: a fenced replica had more
   // store faults (persistence/, runtime/activation.cpp)
   std::atomic<std::uint64_t> corrupt_reads{0};  // activations whose local records were unreadable
   std::atomic<std::uint64_t> wal_tails_dropped{0};  // WAL files the store's open did not replay fully

@@ -207,6 +207,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       tell_acked(self, id, error);  // the receiver of a tell made it durable
     },
     [self](grace_atom) { on_grace(self); },
+    [self](resend_atom) { resend_overdue(self); },
     [self](tellretry_atom) {
       self->state.tell_retry_armed = false;
       pump_tells(self);

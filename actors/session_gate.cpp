@@ -137,7 +137,9 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
     if (st.options.durable == durability::replicated || g.await_replicas)
       g.bytes = std::move(bytes);
   }
+  const bool awaits = !g.replicas.empty();
   st.gate.push_back(std::move(g));
+  if (awaits) arm_resend(self);
   st.committer->submit(std::move(batch), [me, id = st.gate.back().commit](const std::string& e) {
     caf::anon_send(me, committed_atom::value, id, e);
   });

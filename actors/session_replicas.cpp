@@ -1,7 +1,8 @@
 // The session's replica set follows the cluster view: a replica new to the
 // set (or a new incarnation of one) gets a full copy, read by the store
 // actor, then every batch committed since; acks owed by members declared down
-// or replaced are no longer awaited.
+// or replaced are no longer awaited; acks overdue are asked for again by
+// sending the batches once more.
 #include <algorithm>
 
 #include <caf/all.hpp>
@@ -81,7 +82,62 @@ void copy_read(session_actor* self, const std::string& name, std::uint64_t reque
     st.replicas.push_back(name);
 }
 
+/// How long a gated batch waits for a replica's ack before it (and every
+/// batch after it) is sent to that replica again, and the least time between
+/// two re-sends to one replica.
+constexpr auto resend_after = std::chrono::seconds(3);
+
 }  // namespace
+
+void arm_resend(session_actor* self) {
+  auto& st = self->state;
+  if (st.resend_armed) return;
+  st.resend_armed = true;
+  self->delayed_send(self, resend_after, resend_atom::value);
+}
+
+// A batch sent on a BASP connection that then dropped is lost with it. When
+// the member reconnects, its replica's handle may come back equal to the one
+// the batch went to (so set_view sees no new host and sends no copy), and
+// the ack it owes would never come: the gate, every later output and any
+// handoff would wait forever (nemesis seed 9810: a drain stuck `draining`).
+// Re-sending is safe: a batch is blind puts and deletes, and every batch from
+// the first one owed is sent again in commit order, so the replica ends as
+// if it had applied each once (the batches before it it has acknowledged).
+void resend_overdue(session_actor* self) {
+  auto& st = self->state;
+  st.resend_armed = false;
+  if (!st.view || st.m == mode::forwarding) return;
+  auto now = clock::now();
+  bool waiting = false;
+  std::set<std::string> done;
+  for (auto first = st.gate.begin(); first != st.gate.end(); ++first) {
+    for (auto& [name, sent_to] : first->replicas) {
+      waiting = true;
+      if (done.count(name) || now - first->handled < resend_after) continue;
+      done.insert(name);
+      if (st.pending_copies.count(name)) continue;  // a full copy is on its way
+      if (auto r = st.resent_at.find(name); r != st.resent_at.end() && now - r->second < resend_after)
+        continue;
+      auto h = st.view->hosts.find(name);
+      if (h == st.view->hosts.end() || h->second != sent_to) continue;  // set_view's case
+      st.resent_at[name] = now;
+      auto me = caf::actor_cast<caf::actor>(self);
+      std::size_t n = 0;
+      for (auto g = first; g != st.gate.end(); ++g) {
+        if (g->bytes.empty()) continue;
+        self->send(h->second, replicate_atom::value, st.key, st.epoch, g->bytes, me, g->commit);
+        ++n;
+      }
+      spdlog::debug("session {}: replica {} owes acks for {} ms: {} batch(es) sent again", st.key,
+                    name,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(now - first->handled).count(),
+                    n);
+      metrics().replica_resends.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (waiting) arm_resend(self);
+}
 
 void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   auto& st = self->state;

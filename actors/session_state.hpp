@@ -181,6 +181,8 @@ struct session_state {
   std::vector<std::string> replicas;
   std::map<std::string, caf::actor> replica_hosts;  // the host each replica was last sent to
   std::map<std::string, pending_copy> pending_copies;  // replicas waiting for their copy
+  std::map<std::string, clock::time_point> resent_at;  // last re-send of gated batches, by replica
+  bool resend_armed = false;                           // a resend_atom is on its way
   std::map<caf::actor, catch_up> catching_up;        // resuming connections, by connection
   std::uint64_t next_request = 1;                    // ids of store reads
   std::deque<snapshot_mark> snapshots;
@@ -396,5 +398,10 @@ void tell_acked(session_actor* self, std::uint64_t id, const std::string& error)
 
 /// A new cluster view: the replica set follows it.
 void set_view(session_actor* self, std::shared_ptr<const cluster_view> view);
+/// Replica acks overdue (`resend_after`): every gated batch from the first
+/// one a replica still owes is sent to it again, in order (session_replicas.cpp).
+void resend_overdue(session_actor* self);
+/// Arms the resend check if a gated batch awaits a replica.
+void arm_resend(session_actor* self);
 
 }  // namespace skein::session_internal

@@ -156,6 +156,12 @@ std::string render(node& n) {
   f.add("skein_passivations_total", C,
         "Activations stopped after their idle_ms without a client, or at --max-sessions.",
         load(m.passivations));
+  f.add("skein_replica_resends_total", C,
+        "Times a session sent its gated batches to a replica again because that replica's ack was over 3 s overdue.",
+        load(m.replica_resends));
+  f.add("skein_activations_restarted_total", C,
+        "Activations that found, after fencing, a replica holding a longer journal than they recovered (another member's activation served meanwhile); the client retries and the next activation fetches it.",
+        load(m.activations_verified_stale));
   f.add("skein_sessions_refused_total", C,
         "Activations refused at --max-sessions with no idle session to passivate (close 1013).",
         load(m.sessions_refused));

@@ -47,4 +47,9 @@ std::string epoch_meta_key(std::string_view session_key);
 inline constexpr std::string_view timer_index_prefix = "timers/";
 std::string timer_meta_key(std::string_view session_key);
 
+// The meta-column key of the last cluster membership this node knew
+// (runtime/membership_actor.cpp): membership::to_json of its view, without
+// the session and connection counts. Read once at start.
+inline constexpr std::string_view membership_meta_key = "cluster/membership";
+
 }  // namespace skein::persistence

@@ -39,8 +39,60 @@ activation* current(self_ptr self, const std::string& key, std::uint64_t gen) {
   return i == self->state.activating.end() || i->second.gen != gen ? nullptr : &i->second;
 }
 
+void start(self_ptr self, const std::string& key, std::uint64_t gen);
+
+/// One answer to a verification: the last one starts the session, unless a
+/// fenced replica's copy is longer than the records it recovered from.
+void check_done(self_ptr self, const std::string& key, std::uint64_t gen, std::string newer) {
+  auto* a = current(self, key, gen);
+  if (!a || a->at != phase::verifying) return;
+  if (!newer.empty() && a->newer.empty()) a->newer = std::move(newer);
+  if (--a->pending_checks > 0) return;
+  if (!a->newer.empty()) {
+    metrics().activations_verified_stale.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("activation of {} restarts: {}", key, a->newer);
+    return fail_activation(self, key, make_error(skein_error::owner_unreachable,
+                                                 "activation of " + key + " restarts: " + a->newer));
+  }
+  start(self, key, gen);
+}
+
+/// Every fence is recorded, so no older activation can have a batch
+/// acknowledged by a fenced replica any more; but one that was still serving
+/// (another member that thought it owned the session, after a view change)
+/// may have had batches acknowledged between this activation's claims and
+/// its fences, and released their outputs: records this activation did not
+/// load. Every replica set of the older activation meets ours (R is more
+/// than half the members), and every such batch is on each of its replicas,
+/// so asking our fenced replicas for their copy's journal position finds
+/// them: a longer copy fails this activation (its clients retry, and the
+/// next claims fetch that copy). Seen in the nemesis (seed 9823, stop 24):
+/// two activations released different events at the same seq.
+void verify(self_ptr self, const std::string& key, std::uint64_t gen) {
+  auto* a = current(self, key, gen);
+  if (!a) return;
+  a->at = phase::verifying;
+  a->pending_checks = a->fenced.size();
+  const auto loaded = a->loaded_jseq;
+  for (std::size_t i = 0; i < a->fenced.size(); ++i) {
+    auto who = i == 0 ? std::string("this node's replica") : "replica " + std::to_string(i);
+    self->request(caf::actor_cast<replica_actor>(a->fenced[i]), fence_timeout, claim_atom::value,
+                  key)
+      .then(
+        [self, key, gen, loaded, who](std::uint64_t, std::uint64_t jseq) {
+          check_done(self, key, gen,
+                     jseq > loaded ? who + " holds journal seq " + std::to_string(jseq)
+                                       + " > " + std::to_string(loaded) + " recovered"
+                                   : std::string{});
+        },
+        [self, key, gen, who](caf::error& err) {
+          check_done(self, key, gen, who + " did not answer: " + self->system().render(err));
+        });
+  }
+}
+
 /// One answer to an activation's fence (the local replica or a remote one):
-/// the first error fails the activation; the last success starts the session.
+/// the first error fails the activation; the last success verifies it.
 void fence_done(self_ptr self, const std::string& key, std::uint64_t gen, caf::error err) {
   auto* a = current(self, key, gen);
   if (!a || a->at != phase::fencing) return;
@@ -49,6 +101,13 @@ void fence_done(self_ptr self, const std::string& key, std::uint64_t gen, caf::e
     return fail_activation(self, key, err);
   }
   if (--a->pending_fences > 0) return;
+  verify(self, key, gen);
+}
+
+/// Verified: the session starts.
+void start(self_ptr self, const std::string& key, std::uint64_t gen) {
+  auto* a = current(self, key, gen);
+  if (!a) return;
   auto& st = self->state;
   const auto epoch = a->ready->epoch;
   auto counters = std::make_shared<session_counters>();
@@ -74,6 +133,7 @@ void fence(self_ptr self, const std::string& key, activation& a, session_init in
   a.ready = std::move(init);
   a.at = phase::fencing;
   a.pending_fences = 1;
+  a.fenced.assign(1, caf::actor_cast<caf::actor>(st.init.replica));
   auto on_error = [self, key, gen](std::string who) {
     return [self, key, gen, who](caf::error& err) {
       auto code = is(err, skein_error::fenced) ? skein_error::fenced : skein_error::fence_failed;
@@ -97,6 +157,7 @@ void fence(self_ptr self, const std::string& key, activation& a, session_init in
     auto p = st.cluster->peers.find(r);
     if (p == st.cluster->peers.end() || !p->second.replica) continue;
     ++a.pending_fences;
+    a.fenced.push_back(p->second.replica);
     self->request(caf::actor_cast<replica_actor>(p->second.replica), fence_timeout,
                   fence_atom::value, key, epoch)
       .then([self, key, gen](std::uint64_t) { fence_done(self, key, gen, caf::error{}); },
@@ -140,6 +201,11 @@ void recovered(self_ptr self, const std::string& key, std::uint64_t gen, std::ui
     }
   }
   init.epoch = std::max({init.recovered.epoch, a->max_epoch, known}) + 1;
+  // Measured as the claims measure a copy (store_actor position_of): the
+  // last journal record, pending or not, else the newest snapshot's.
+  a->loaded_jseq = records.journal.empty()
+                     ? (records.snapshots.empty() ? 0 : records.snapshots.back().journal_seq)
+                     : records.journal.back().first;
   init.key = key;
   init.id = std::string(parsed->id());
   init.options = st.init.registry->options(std::string(parsed->kind()));
@@ -487,7 +553,7 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
         // refuse; the sender keeps serving and tries again.
         if (auto a = st.activating.find(key); a != st.activating.end()
             && (a->second.at == phase::loading || a->second.at == phase::fencing
-                || a->second.at == phase::adopting))
+                || a->second.at == phase::verifying || a->second.at == phase::adopting))
           return void(rp.deliver(make_error(skein_error::fenced,
                                             "an activation of " + key + " is starting here")));
         auto& a = st.activating[key];

@@ -27,6 +27,23 @@ bool out_of_placement(self_ptr self) {
   return self->state.cluster->self_state != member_state::up;
 }
 
+std::string pinned_owner(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  auto o = st.overrides.find(key);
+  if (o == st.overrides.end()) return {};
+  auto m = st.cluster->view.find(o->second);
+  if (m && m->state != member_state::down) return o->second;
+  st.overrides.erase(o);
+  return {};
+}
+
+std::string placement_owner(self_ptr self, const std::string& key) {
+  auto owner = pinned_owner(self, key);
+  if (!owner.empty()) return owner;
+  auto up = self->state.cluster->view.up();
+  return up.empty() ? std::string{} : hrw_owner(key, up);
+}
+
 namespace {
 
 caf::result<caf::actor> resolve(self_ptr self, const std::string& key, std::uint64_t hops,
@@ -48,12 +65,7 @@ caf::result<caf::actor> resolve(self_ptr self, const std::string& key, std::uint
   if (!st.init.registry->contains(kind))
     return make_error(skein_error::unknown_kind, "unknown session kind '" + kind + "'");
   if (auto i = st.sessions.find(key); i != st.sessions.end()) return i->second.actor;
-  std::string owner;
-  if (auto o = st.overrides.find(key); o != st.overrides.end()) {
-    auto m = st.cluster->view.find(o->second);
-    if (m && m->state != member_state::down) owner = o->second;
-    else st.overrides.erase(o);
-  }
+  std::string owner = pinned_owner(self, key);
   auto up = st.cluster->view.up();
   if (st.held || !liveness::lease_held()
       || (owner.empty() && (up.empty() || st.cluster->self_state == member_state::joining))) {
@@ -255,7 +267,7 @@ directory_actor::behavior_type directory_fun(self_ptr self, directory_init init)
       auto& st = self->state;
       auto ranking = hrw_ranking(key, st.cluster->view.up());
       std::string owner = ranking.empty() ? self_name(self) : ranking.front();
-      if (auto o = st.overrides.find(key); o != st.overrides.end()) owner = o->second;
+      if (auto pinned = pinned_owner(self, key); !pinned.empty()) owner = pinned;
       std::vector<std::string> replicas;
       for (auto& n : ranking)
         if (n != owner && static_cast<int>(replicas.size()) < st.cluster->replicas - 1)

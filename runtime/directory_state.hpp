@@ -37,6 +37,7 @@ enum class phase {
   adopting,        // writing a copy handed off to us
   loading,         // reading the records and the epoch
   fencing,         // recording the new epoch locally and at the replicas
+  verifying,       // asking the fenced replicas whether a longer copy reached them
 };
 
 struct activation {
@@ -53,6 +54,10 @@ struct activation {
   bool pinned = false;
   std::optional<session_init> ready;   // fencing: the session to start
   std::size_t pending_fences = 0;
+  std::vector<caf::actor> fenced;      // the replicas that recorded the epoch (local first)
+  std::uint64_t loaded_jseq = 0;       // the journal position of the records it recovered from
+  std::size_t pending_checks = 0;      // verifying: answers still missing
+  std::string newer;                   // verifying: why a fenced replica's copy is newer
   bool existing_only = false;          // every waiter asked for an existing session only
   bool refetched = false;  // the local records were unreadable: fetched from a replica once
 };
@@ -108,6 +113,12 @@ bool draining(self_ptr self);
 /// This node owns nothing by placement (joining or draining): rebalance hands
 /// off every local activation, pinned ones included.
 bool out_of_placement(self_ptr self);
+/// The member an admin move pinned `key` to, if that member is not down (a
+/// pin to a down member is dropped); empty otherwise.
+std::string pinned_owner(self_ptr self, const std::string& key);
+/// The owner by placement: pinned_owner, else the HRW owner among the up
+/// members; empty while there are none.
+std::string placement_owner(self_ptr self, const std::string& key);
 
 // activation.cpp
 caf::result<caf::actor> activate(self_ptr self, const std::string& key, bool existing = false);

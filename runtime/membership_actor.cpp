@@ -16,6 +16,8 @@
 #include "actors/events.hpp"
 #include "actors/liveness.hpp"
 #include "actors/metrics.hpp"
+#include "persistence/committer.hpp"
+#include "persistence/keys.hpp"
 #include "runtime/cluster_state.hpp"
 #include "runtime/quorum.hpp"
 #include "runtime/session_host.hpp"
@@ -53,6 +55,7 @@ struct membership_state {
   bool lease_held = false;          // as of the last check
   clock::time_point lease_lost_since{};
   bool rejoined = false;            // after a rejoin a node never forms a cluster alone
+  std::string recorded_view;        // the view last written to the store
   std::shared_ptr<const cluster_view> sessions_view;  // last sent (reused while unchanged)
 };
 
@@ -186,6 +189,64 @@ bool check_pause(self_ptr self) {
   if (liveness::generation() == self->state.pause_gen) return false;
   rejoin(self, "the process was paused longer than the failure timeout");
   return true;
+}
+
+/// Records the view in the store when it changed (counts left out), so that
+/// a restarted process starts from it (restore_view).
+void record_view(self_ptr self) {
+  auto& st = self->state;
+  if (!st.init.committer) return;
+  membership v;
+  for (auto [_, m] : st.view.members()) {
+    m.sessions = 0;
+    m.connections = 0;
+    v.merge(m);
+  }
+  auto text = v.to_json();
+  if (text == st.recorded_view) return;
+  st.recorded_view = text;
+  persistence::write_batch b;
+  b.put_meta(persistence::membership_meta_key, text);
+  st.init.committer->submit(std::move(b), [](const std::string& err) {
+    if (!err.empty()) spdlog::warn("cannot record the cluster membership: {}", err);
+  });
+}
+
+/// A restarted process starts from the membership its store recorded, as an
+/// in-process rejoin keeps its last view: it is up only once connected to
+/// every member that view calls alive (or once a quorum has declared the
+/// missing ones down), and it never forms a cluster alone. Starting from its
+/// seeds alone let two restarted nodes of a minority that reach only each
+/// other see a view of two and hold a quorum of 2 of 2 beside the majority.
+void restore_view(self_ptr self) {
+  auto& st = self->state;
+  if (st.init.last_view.empty()) return;
+  membership last;
+  try {
+    last = membership::from_json(st.init.last_view);
+  } catch (const std::exception& e) {
+    spdlog::warn("the recorded cluster membership is unreadable ({}): starting from the seeds",
+                 e.what());
+    return;
+  }
+  if (!last.find(self_name(self))) {
+    spdlog::warn("the recorded cluster membership does not list {} (was the node renamed?): "
+                 "starting from the seeds", self_name(self));
+    return;
+  }
+  std::size_t alive = 0;
+  for (auto& [n, m] : last.members()) {
+    if (n == self_name(self)) continue;
+    st.view.merge(m);
+    if (m.state == member_state::down) continue;
+    ++alive;
+    auto addr = std::make_pair(m.host, m.cluster_port);
+    if (std::find(st.seeds.begin(), st.seeds.end(), addr) == st.seeds.end())
+      st.seeds.push_back(addr);
+  }
+  if (alive == 0) return;  // alone before: a fresh start
+  st.rejoined = true;
+  spdlog::info("starting from the recorded membership: {} other member(s) alive in it", alive);
 }
 
 void merge_view(self_ptr self, const std::string& from, const std::string& view_json) {
@@ -340,6 +401,7 @@ void on_view_changed(self_ptr self) {
   self->send(st.init.directory, view_atom::value, snapshot(self));
   gossip(self);
   publish_counts(self);
+  record_view(self);
 }
 
 /// Publishes the quorum lease. Losing it stops every activation (clients
@@ -403,6 +465,7 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
   st.init = std::move(init);
   st.seeds = st.init.seeds;
   st.view.merge(st.init.self);
+  restore_view(self);
   st.pause_gen = liveness::generation();
   st.lease_lost_since = clock::now();
   st.q = std::make_unique<quorum>(self_name(self),

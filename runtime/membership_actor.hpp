@@ -36,6 +36,7 @@
 
 namespace skein {
 
+namespace persistence { class committer; }
 struct host_status;
 
 struct membership_init {
@@ -50,6 +51,12 @@ struct membership_init {
   replica_actor replica;                     // this node's
   std::shared_ptr<host_status> status;       // counters for HTTP handlers
   bool tls = false;                          // dial through the openssl manager (mutual TLS)
+  /// The membership this node's store recorded last (JSON, may be empty):
+  /// a restarted process starts from it as a rejoin does. Malformed text,
+  /// or a view that does not list this node's name, is logged and ignored.
+  std::string last_view;
+  /// Where every change of the view is recorded (null: not recorded).
+  persistence::committer* committer = nullptr;
 };
 
 membership_actor spawn_membership(caf::actor_system& sys, membership_init init);

@@ -17,6 +17,8 @@
 #include "actors/registry.hpp"
 #include "persistence/ballast.hpp"
 #include "persistence/committer.hpp"
+#include "persistence/keys.hpp"
+#include "persistence/store.hpp"
 #include "persistence/store_actor.hpp"
 #include "runtime/idle_reaper.hpp"
 
@@ -127,6 +129,7 @@ node::node(node_options opts, const behaviour_registry& registry)
   init.store = d.reader;
   init.committer = &d.committer;
   init.status = d.status;
+  if (auto v = d.store->get_meta(persistence::membership_meta_key)) init.last_view = std::move(*v);
   const bool init_tls = init.cluster_tls;
   d.host = spawn_session_host(d.system, std::move(init));
   // The node cannot serve without any of these: one that stops while the

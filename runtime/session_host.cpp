@@ -37,6 +37,8 @@ host_actors spawn_session_host(caf::actor_system& sys, host_init init) {
   m.replica = h.replica;
   m.status = init.status;
   m.tls = init.cluster_tls;
+  m.last_view = std::move(init.last_view);
+  m.committer = init.committer;
   h.membership = spawn_membership(sys, std::move(m));
   caf::anon_send(h.directory, wire_atom::value, caf::actor_cast<caf::actor>(h.membership));
   caf::anon_send(h.replica, wire_atom::value, caf::actor_cast<caf::actor>(h.directory));

@@ -60,6 +60,8 @@ struct host_init {
   bool cluster_tls = false;
   /// Activations this node holds (0: no cap). See directory_init.
   std::size_t max_sessions = 0;
+  /// The membership the store recorded last (membership_init::last_view).
+  std::string last_view;
 };
 
 /// The three actors of one node's host.

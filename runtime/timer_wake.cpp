@@ -58,15 +58,6 @@ bool ready(self_ptr self) {
   return !st.held && st.cluster->self_state == member_state::up && liveness::lease_held();
 }
 
-/// The owner by placement: an admin override, else the HRW owner of the up
-/// members; empty while there are none.
-std::string owner_of(self_ptr self, const std::string& key) {
-  auto& st = self->state;
-  if (auto o = st.overrides.find(key); o != st.overrides.end()) return o->second;
-  auto up = st.cluster->view.up();
-  return up.empty() ? std::string{} : hrw_owner(key, up);
-}
-
 void put(self_ptr self, const std::string& key, std::int64_t due_ms);
 
 void pump_wakes(self_ptr self) {
@@ -136,7 +127,7 @@ void on_index(self_ptr self, const persistence::timer_index_ptr& index) {
   std::string some;  // the first few keys, for the log
   for (const auto& [key, at] : *index) {
     if (st.sessions.count(key) || st.activating.count(key)) continue;  // runs its own timers
-    if (owner_of(self, key) != me) continue;
+    if (placement_owner(self, key) != me) continue;
     put(self, key, at);
     if (++n <= 4) some += (n > 1 ? ", " : "") + key;
   }
@@ -163,7 +154,7 @@ void wake_timers(self_ptr self) {
 }
 
 void schedule_wake(self_ptr self, const std::string& key, std::int64_t due_ms, bool forwarded) {
-  auto owner = owner_of(self, key);
+  auto owner = placement_owner(self, key);
   if (!forwarded && !owner.empty() && owner != self_name(self)) {
     if (auto d = peer_directory(self, owner)) {
       caf::anon_send(caf::actor_cast<directory_actor>(d), alarm_atom::value, key, due_ms, true);

@@ -6,7 +6,7 @@
 // (not root, or ip/iptables missing); 2 = bad arguments or harness error.
 //
 //   node tests/nemesis/main.mjs [--minutes M] [--seed S] [--nodes 5]
-//        [--faults safe|all|KIND,KIND...] [--schedule-seconds D] [--schedules K]
+//        [--faults safe|all|every|KIND,KIND...]  (every: all plus restart_minority) [--schedule-seconds D] [--schedules K]
 //        [--rate ADDS_PER_S (overrides the plan's)]
 //        [--unsafe-skip-fencing] [--expect-anomalies] [--bin PATH]
 
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { byClass } from './checker.mjs';
 import { cleanupStale, createNet, unavailableReason } from './netns.mjs';
-import { ALL_FAULTS, SAFE_FAULTS, runSchedule } from './schedule.mjs';
+import { ALL_FAULTS, EVERY_FAULT, SAFE_FAULTS, runSchedule } from './schedule.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -36,9 +36,10 @@ const budgetMs = Number(opt.minutes) * 60_000;
 const nodes = Number(opt.nodes);
 const named = opt.faults.split(',');
 const faults = opt.faults === 'all' ? ALL_FAULTS : opt.faults === 'safe' ? SAFE_FAULTS
-  : named.every((f) => ALL_FAULTS.includes(f)) ? named : null;
+  : opt.faults === 'every' ? EVERY_FAULT
+  : named.every((f) => EVERY_FAULT.includes(f)) ? named : null;
 if (!faults || !(budgetMs > 0) || !(nodes >= 3)) {
-  console.error('usage: main.mjs [--minutes M] [--seed S] [--nodes N>=3] [--faults safe|all|KIND,...] [--rate R] [--schedule-seconds D] [--schedules K]');
+  console.error('usage: main.mjs [--minutes M] [--seed S] [--nodes N>=3] [--faults safe|all|every|KIND,...] [--rate R] [--schedule-seconds D] [--schedules K]');
   process.exit(2);
 }
 const why = unavailableReason();

@@ -32,6 +32,11 @@ export function mulberry32(seed) {
 
 export const SAFE_FAULTS = ['kill', 'pause_short', 'pause_long', 'drain', 'join'];
 export const ALL_FAULTS = [...SAFE_FAULTS, 'partition_majority', 'partition_bridge', 'isolate', 'loss'];
+// Faults added after seeds were published: named with --faults, or all of
+// them with --faults every. Not in ALL_FAULTS, so that `--faults all --seed S`
+// keeps replaying the schedule it printed (the draw depends on the list).
+export const EXTRA_FAULTS = ['restart_minority'];
+export const EVERY_FAULT = [...ALL_FAULTS, ...EXTRA_FAULTS];
 
 const between = (rng, lo, hi) => lo + rng() * (hi - lo);
 
@@ -128,6 +133,25 @@ async function applyStep(cluster, step, log) {
       for (const x of [...a, ...b]) heal(x.host);
       const names = (xs) => xs.map((x) => x.name).join(',');
       return `${step.kind} {${names(a)}} | {${names(b)}}${bridge ? ` bridge ${bridge.name}` : ''} for ${step.holdMs} ms`;
+    }
+    case 'restart_minority': {
+      // A strict minority is cut off, killed with -9 and restarted while
+      // still cut off: its restarted processes reach only each other and
+      // must not form a cluster of their own (they keep their stores).
+      const order = shuffled(members, step.pick[1]);
+      const k = Math.ceil(order.length / 2) - 1;
+      if (k < 1) return 'restart_minority skipped (too few members)';
+      const a = order.slice(0, k);
+      const b = order.slice(k);
+      for (const x of a) cut(x.host, b.map((y) => y.host));
+      for (const y of b) cut(y.host, a.map((x) => x.host));
+      await Promise.all(a.map((x) => cluster.kill(x)));
+      await delay(500);
+      for (const x of a) cluster.restart(x);
+      await hold();
+      for (const x of [...a, ...b]) heal(x.host);
+      const names = (xs) => xs.map((x) => x.name).join(',');
+      return `restart_minority {${names(a)}} killed and restarted behind a partition from {${names(b)}} for ${step.holdMs} ms`;
     }
     case 'loss': {
       const victims = [target, pickFrom(live, step.pick[1])].filter((x, i, xs) => xs.indexOf(x) === i);

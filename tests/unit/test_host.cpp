@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -79,12 +80,17 @@ struct host_fixture {
   caf::actor host;  // the directory
 
   // reader: the store actor the host reads through (default: a real one).
+  // recorded_view: the membership the store holds before the node starts
+  // (persistence::membership_meta_key), as after a restart.
   explicit host_fixture(std::function<persistence::store_actor(caf::actor_system&,
                                                                persistence::store&)>
-                          make_reader = {})
+                          make_reader = {},
+                        std::string recorded_view = {})
     : store(persistence::store_options{(tmp.path / "db").string()}),
       committer(store),
       sys(configure(cfg)) {
+    if (!recorded_view.empty())
+      put_meta(std::string(persistence::membership_meta_key), recorded_view);
     reader = make_reader ? make_reader(sys, store) : persistence::spawn_store_actor(sys, store);
     registry.add<examples::counter>("counter");
     host_init init;
@@ -96,6 +102,7 @@ struct host_fixture {
     init.store = reader;
     init.committer = &committer;
     init.status = std::make_shared<host_status>();
+    if (auto v = store.get_meta(persistence::membership_meta_key)) init.last_view = *v;  // as node.cpp
     actors = spawn_session_host(sys, std::move(init));
     host = caf::actor_cast<caf::actor>(actors.directory);
   }
@@ -145,6 +152,21 @@ struct host_fixture {
         .receive([&](node_status_ptr& st) { seen = st->cluster && st->cluster->peers.count(name); },
                  [&](caf::error& e) { FAIL(sys.render(e)); });
     REQUIRE(seen);
+  }
+
+  // The first view the directory got from the membership (polls status).
+  cluster_state_ptr first_view() {
+    caf::scoped_actor self{sys};
+    cluster_state_ptr out;
+    for (int i = 0; i < 1000 && !out; ++i)
+      self->request(host, answer_within, status_atom::value)
+        .receive([&](node_status_ptr& st) {
+                   // The directory's placeholder before the first view lists nobody.
+                   if (st->cluster && st->cluster->view.find("a")) out = st->cluster;
+                 },
+                 [&](caf::error& e) { FAIL(sys.render(e)); });
+    REQUIRE(out);
+    return out;
   }
 
   // A key whose HRW owner among {a, b} is a.
@@ -347,4 +369,50 @@ TEST_CASE("a store read that never answers stalls only its own session", "[host]
   REQUIRE(fast);
   CHECK(*fast);
   for (auto& a : fakes) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a restarted node starts from the membership its store recorded", "[host][membership]") {
+  // a, b and c were up when a's process died. Restarted without seeds, a
+  // used to form a cluster alone at once (a quorum of 1 of 1) beside b and c;
+  // from its recorded view it stays joining until it reaches them.
+  membership before;
+  before.merge(member("a", member_state::up));
+  before.merge(member("b", member_state::up));
+  before.merge(member("c", member_state::up));
+  host_fixture f({}, before.to_json());
+  auto cs = f.first_view();
+  REQUIRE(cs->view.find("b"));
+  REQUIRE(cs->view.find("c"));
+  CHECK(cs->view.find("b")->state == member_state::up);
+  CHECK(cs->self_state == member_state::joining);
+  // The view it starts from is recorded again (the committer is asynchronous).
+  std::optional<std::string> recorded;
+  caf::scoped_actor self{f.sys};
+  for (int i = 0; i < 1000; ++i) {
+    recorded = f.store.get_meta(persistence::membership_meta_key);
+    if (recorded && recorded->find("joining") != std::string::npos) break;
+    self->request(f.host, answer_within, status_atom::value)
+      .receive([](node_status_ptr&) {}, [](caf::error&) {});
+  }
+  REQUIRE(recorded);
+  auto back = membership::from_json(*recorded);
+  CHECK(back.find("a"));
+  CHECK(back.find("c"));
+}
+
+TEST_CASE("a recorded membership without this node's name is ignored", "[host][membership]") {
+  membership other;
+  other.merge(member("x", member_state::up));
+  other.merge(member("y", member_state::up));
+  host_fixture f({}, other.to_json());
+  auto cs = f.first_view();
+  CHECK_FALSE(cs->view.find("x"));
+  CHECK(cs->self_state == member_state::up);  // no seeds: it forms a cluster alone
+}
+
+TEST_CASE("a recorded membership that is not JSON is ignored", "[host][membership]") {
+  host_fixture f({}, std::string("\xff{not json", 12));
+  auto cs = f.first_view();
+  CHECK(cs->view.members().size() == 1);
+  CHECK(cs->self_state == member_state::up);
 }
