@@ -309,19 +309,16 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
     start(children[0], seeds);
     rc = wait_healthy({&children[0]}, -1);
   } else {
-    // The first node forms the cluster; the others join through it.
+    // The first node forms the cluster; the others join through it. All
+    // start at once: a node restarted on a data dir that recorded the
+    // cluster (runtime/membership_actor.cpp, restore_view) is up only once
+    // it reaches the members it recorded, so waiting for the first alone
+    // would wait forever on a relaunch.
     start(children[0], {});
-    rc = wait_healthy({&children[0]}, 0);
-    if (rc == 0 && count > 1) {
-      std::vector<child*> rest;
-      for (int i = 1; i < count; ++i) {
-        start(children[i], {{"127.0.0.1", children[0].cluster_port}});
-        rest.push_back(&children[i]);
-      }
-      std::vector<child*> all;
-      for (auto& c : children) all.push_back(&c);
-      rc = wait_healthy(all, count - 1);
-    }
+    for (int i = 1; i < count; ++i) start(children[i], {{"127.0.0.1", children[0].cluster_port}});
+    std::vector<child*> all;
+    for (auto& c : children) all.push_back(&c);
+    rc = wait_healthy(all, count - 1);
   }
   if (rc == 130) return 0;
   if (rc != 0) return rc;

@@ -494,6 +494,11 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
            caf::actor& replica) -> caf::result<std::string, std::string, caf::actor, caf::actor> {
       if (name == self_name(self))
         return make_error(skein_error::name_conflict, "hello from a node with my name");
+      // A member that dialled us is as good a contact as a seed that
+      // answered: a node restarted from its recorded view on a relaunch whose
+      // ports all changed reaches no recorded address, but the others dial
+      // it. It is still up only once connected to every member known alive.
+      self->state.seed_reached = true;
       peer_up(self, name, caf::actor_cast<membership_actor>(handle), {directory, replica});
       merge_view(self, name, view_json);
       on_view_changed(self);
