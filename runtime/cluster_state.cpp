@@ -8,7 +8,10 @@
 namespace skein {
 
 int effective_replicas(int configured, std::size_t members) {
-  return std::max(configured, static_cast<int>(members / 2 + 1));
+  // Every quorum must hold a copy: a strict majority meets any ceil(M/2)
+  // members; the two-member tie-break ({n1} alone) needs both to hold one.
+  const auto m = static_cast<int>(members);
+  return std::max({configured, (m + 1) / 2, std::min(m, 2)});
 }
 
 cluster_state_ptr make_cluster_state(const std::string& self, const membership& view,

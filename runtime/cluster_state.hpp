@@ -10,17 +10,19 @@
 
 namespace skein {
 
-/// Copies per session: the configured R, raised to floor(M/2) + 1 for M
-/// members known (down ones included). Then every quorum of the members
-/// (runtime/quorum.hpp: a majority, or exactly half with the smallest name)
-/// holds a copy of every session, since R plus the smallest quorum exceeds
-/// M: the side of a partition that keeps its quorum lease always finds the
-/// latest copy among the members it can reach, instead of activating the
-/// session from nothing or from an older copy. Seen in the nemesis: R = 2
-/// with 5 nodes lost a session's history; ceil(M/2) = 3 with 6 nodes (a
-/// sixth joined) let a 3|3 partition hold all three copies on the side
-/// without n1 while the side with n1 kept its lease (seeds 9812 and 9823,
-/// stop 23: up to 274 acknowledged adds lost).
+/// Copies per session: the configured R, raised to ceil(M/2) for M members
+/// known (down ones included), and to 2 for two members. Then every quorum
+/// (runtime/quorum.hpp: a strict majority, or in a cluster of two the
+/// smaller name) holds a copy of every session, since R plus the smallest
+/// quorum exceeds the members: the side of a partition that keeps its
+/// quorum lease always finds the latest copy among the members it can
+/// reach, instead of activating the session from nothing or from an older
+/// copy. Seen in the nemesis: R = 2 with 5 nodes lost a session's history;
+/// with 6 nodes (a sixth joined) the exact-half tie-break let a 3|3
+/// partition keep all three copies on the side without n1 while the side
+/// with n1 kept its lease (seeds 9812 and 9823, stop 23: up to 274
+/// acknowledged adds lost). The tie-break is now for two members only;
+/// raising R to M/2 + 1 instead cost a third more replication at 4 nodes.
 int effective_replicas(int configured, std::size_t members);
 
 /// The state for the directory. `peers`: the connected members' actors.

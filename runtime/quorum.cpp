@@ -80,7 +80,9 @@ bool quorum_of(const std::set<std::string>& members, const std::set<std::string>
   std::size_t n = members.size(), k = 0;
   for (auto& g : group) k += members.count(g);
   if (2 * k > n) return true;
-  return 2 * k == n && !members.empty() && group.count(*members.begin());
+  // The tie-break only for two members: for four or more, an exact half
+  // could hold every copy of no session (R = ceil(M/2), cluster_state.hpp).
+  return n == 2 && k == 1 && group.count(*members.begin());
 }
 
 }  // namespace

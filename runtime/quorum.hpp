@@ -24,8 +24,10 @@
 // advance at roughly the same rate (drift well under lease/failure_timeout);
 // they need not agree.
 //
-// Quorum: more than half of the members not down, or exactly half when the
-// half holds the smallest member name (Akka SBR's keep-majority tie-break),
+// Quorum: more than half of the members not down, or, in a cluster of two,
+// the member with the smaller name (Akka SBR's keep-majority tie-break; for
+// four or more members an exact half is no quorum, as in Raft: the copies
+// of a session, R = ceil(M/2) of them, could all be on the other half),
 // counted twice: over the members not down, and over those of them that are
 // not `joining` (self always counted). A group is a quorum only if it is one
 // in both. A joiner is known to the side it dialled before the other side
@@ -33,10 +35,13 @@
 // holding n1) is a quorum of six while 3 of {n3,n4,n5} is one of five: two
 // leases at once. Requiring the quorum without joiners too (Raft's joint
 // consensus, Ongaro 2014 §4.3, with the joiners as the new configuration)
-// leaves {n1,n2} of five short of it.
+// leaves {n1,n2} of five short of it. (With the tie-break confined to two
+// members, {n1,n2,n6} of six is no quorum either; the joint count still
+// matters from two members to three: {n1} of two with a joiner n2 is a
+// quorum of the settled {n1} while n2 may know a third member.)
 // So a 2-node cluster survives the loss of the node with the larger name and
 // stops serving when it loses the one with the smaller name; a 1-node cluster
-// always has quorum. Sources: the lease argument of Gray & Cheriton (1989),
+// always has quorum; a 4-node cluster split 2|2 serves on neither side. Sources: the lease argument of Gray & Cheriton (1989),
 // Akka's split-brain resolver (keep-majority, stable-after).
 //
 // Value type; not synchronised (owned by the membership actor).

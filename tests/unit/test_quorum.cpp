@@ -71,13 +71,18 @@ struct sim {
 
 }  // namespace
 
-TEST_CASE("quorum: majority, and the smallest name breaks a tie", "[quorum]") {
+TEST_CASE("quorum: a strict majority; the smaller name breaks a tie of two only",
+          "[quorum]") {
   quorum q("n2", {});
   q.set_members({"n1", "n2", "n3", "n4"}, tp(1s));
   CHECK(q.is_quorum({"n1", "n2", "n3"}));
-  CHECK(q.is_quorum({"n1", "n4"}));
+  CHECK_FALSE(q.is_quorum({"n1", "n4"}));  // half of four is no quorum
   CHECK_FALSE(q.is_quorum({"n2", "n3"}));
   CHECK_FALSE(q.is_quorum({"n2", "x", "y"}));  // non-members do not count
+  quorum two("n2", {});
+  two.set_members({"n1", "n2"}, tp(1s));
+  CHECK(two.is_quorum({"n1"}));
+  CHECK_FALSE(two.is_quorum({"n2"}));
 }
 
 TEST_CASE("quorum: a lone node always holds its lease", "[quorum]") {
@@ -182,18 +187,19 @@ TEST_CASE("quorum: after a heal the old minority regains its lease", "[quorum]")
   CHECK(s.violations == 0);
 }
 
-TEST_CASE("quorum: every quorum holds a copy of every session (R = floor(M/2) + 1)",
-          "[quorum]") {
+TEST_CASE("quorum: every quorum holds a copy of every session", "[quorum]") {
   // For M members, every group the quorum rule accepts must meet every set
-  // of R = effective_replicas(2, M) members (a session's copies): else the
+  // of R = effective_replicas(c, M) members (a session's copies): else the
   // side that keeps its lease can activate a session from an older copy.
-  // With ceil(M/2) this failed at M = 6: {n1,n2,n3} vs copies {n4,n5,n6}.
+  // With the exact-half tie-break for any even M this failed at M = 4 and 6
+  // ({n1,n2,n3} vs copies {n4,n5,n6}).
+  for (int configured : {1, 2})
   for (std::size_t m = 1; m <= 9; ++m) {
     std::vector<std::string> names;
     for (std::size_t i = 1; i <= m; ++i) names.push_back("n" + std::to_string(i));
     quorum q("n1", {});
     q.set_members(names, tp(1s));
-    const auto r = static_cast<std::size_t>(effective_replicas(2, m));
+    const auto r = static_cast<std::size_t>(effective_replicas(configured, m));
     REQUIRE(r <= std::max<std::size_t>(m, 2));
     for (unsigned group = 1; group < (1u << m); ++group) {
       std::set<std::string> g;
@@ -216,13 +222,19 @@ TEST_CASE("quorum: a joiner known to one side only does not make two quorums",
   quorum b("n3", {});
   b.set_members({"n1", "n2", "n3", "n4", "n5"}, tp(1s));
   CHECK(b.is_quorum({"n3", "n4", "n5"}));
-  // Half of six with the smallest name, but only two of the five settled.
   CHECK_FALSE(a.is_quorum({"n1", "n2", "n6"}));
   CHECK(a.is_quorum({"n1", "n2", "n3", "n6"}));
-  // Once n6 is up everywhere, {n1,n2,n6} is a quorum of six, and n3's side
-  // (which then knows n6) is not.
-  a.set_members({"n1", "n2", "n3", "n4", "n5", "n6"}, tp(2s));
+  // Once n6 is known everywhere, n3's side is three of six: no quorum.
   b.set_members({"n1", "n2", "n3", "n4", "n5", "n6"}, tp(2s), {"n6"});
-  CHECK(a.is_quorum({"n1", "n2", "n6"}));
   CHECK_FALSE(b.is_quorum({"n3", "n4", "n5"}));
+  // From two members to three: n1 holds the tie-break of two over the
+  // settled {n1,n2}; a joiner n3 known to n1 only is counted, so n1 and n3
+  // are two of three in both counts, and n2 alone is a quorum of neither.
+  quorum c("n1", {});
+  c.set_members({"n1", "n2", "n3"}, tp(1s), {"n3"});
+  CHECK_FALSE(c.is_quorum({"n1"}));
+  CHECK(c.is_quorum({"n1", "n3"}));
+  quorum d("n2", {});
+  d.set_members({"n1", "n2"}, tp(1s));
+  CHECK_FALSE(d.is_quorum({"n2"}));
 }
