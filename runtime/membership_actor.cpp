@@ -49,6 +49,7 @@ struct membership_state {
   std::size_t next_seed = 0;
   bool seed_dialing = false;
   bool seed_reached = false;
+  bool dialled_in = false;          // a member dialled us (counts as a contact)
   clock::time_point joining_since = clock::now();
   std::uint64_t pause_gen = 0;
   std::unique_ptr<quorum> q;        // leases and down decisions
@@ -177,6 +178,7 @@ void rejoin(self_ptr self, const char* why) {
   for (auto& [n, m] : last.members())
     if (n != me.name) st.view.merge(m);
   st.seed_reached = false;
+  st.dialled_in = false;
   st.seed_dialing = false;
   st.next_seed = 0;
   st.joining_since = clock::now();
@@ -339,8 +341,25 @@ void connect_peer(self_ptr self, const std::string& name) {
 void dial_next_seed(self_ptr self) {
   auto& st = self->state;
   if (st.seed_dialing || st.seeds.empty()) return;
-  auto [host, port] = st.seeds[st.next_seed++ % st.seeds.size()];
-  if (host == st.init.self.host && port == st.init.self.cluster_port) return;
+  // The next seed that is neither this node nor a connected member (a
+  // second connection to a connected peer is what CAF 0.17 mishandles).
+  auto connected = [&](const std::string& host, std::uint16_t port) {
+    for (auto& [n, p] : st.peers)
+      if (auto m = st.view.find(n); p.handle && m && m->host == host && m->cluster_port == port)
+        return true;
+    return false;
+  };
+  std::string host;
+  std::uint16_t port = 0;
+  for (std::size_t i = 0; i < st.seeds.size() && port == 0; ++i) {
+    auto& s = st.seeds[st.next_seed++ % st.seeds.size()];
+    if ((s.first == st.init.self.host && s.second == st.init.self.cluster_port)
+        || connected(s.first, s.second))
+      continue;
+    host = s.first;
+    port = s.second;
+  }
+  if (port == 0) return;
   st.seed_dialing = true;
   dial(self, host, port, {}, [self](bool ok) {
     self->state.seed_dialing = false;
@@ -388,7 +407,7 @@ void on_view_changed(self_ptr self) {
     // alone it would hold a quorum of one.
     bool first_seed = !st.init.seeds.empty() && st.init.seeds.front().first == st.init.self.host
                       && st.init.seeds.front().second == st.init.self.cluster_port;
-    bool seeded = st.seed_reached || (!st.rejoined && st.init.seeds.empty())
+    bool seeded = st.seed_reached || st.dialled_in || (!st.rejoined && st.init.seeds.empty())
                   || (!st.rejoined && first_seed
                       && clock::now() - st.joining_since > st.init.seed_timeout);
     if (all && seeded) set_self_state(self, member_state::up);
@@ -495,10 +514,14 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
       if (name == self_name(self))
         return make_error(skein_error::name_conflict, "hello from a node with my name");
       // A member that dialled us is as good a contact as a seed that
-      // answered: a node restarted from its recorded view on a relaunch whose
+      // answered (a node restarted from its recorded view on a relaunch whose
       // ports all changed reaches no recorded address, but the others dial
-      // it. It is still up only once connected to every member known alive.
-      self->state.seed_reached = true;
+      // it); it is still up only once connected to every member known alive.
+      // It does not stop the seed dials: members that declared this node's
+      // previous incarnation down do not dial it, so it must reach one of
+      // them itself (nemesis seed 9905, stop 24: a restarted minority dialled
+      // by each other stayed joining after the heal).
+      self->state.dialled_in = true;
       peer_up(self, name, caf::actor_cast<membership_actor>(handle), {directory, replica});
       merge_view(self, name, view_json);
       on_view_changed(self);
