@@ -353,9 +353,11 @@ void dial_next_seed(self_ptr self) {
   std::uint16_t port = 0;
   for (std::size_t i = 0; i < st.seeds.size() && port == 0; ++i) {
     auto& s = st.seeds[st.next_seed++ % st.seeds.size()];
-    if ((s.first == st.init.self.host && s.second == st.init.self.cluster_port)
-        || connected(s.first, s.second))
-      continue;
+    if (s.first == st.init.self.host && s.second == st.init.self.cluster_port) continue;
+    if (connected(s.first, s.second)) {
+      st.seed_reached = true;  // already connected to it: reached
+      return;
+    }
     host = s.first;
     port = s.second;
   }
