@@ -14,7 +14,10 @@
 // session -> reply_to     (ack_atom, uint64 cseq, uint64 id, string error)  the input is
 //                          durable (error: it was rejected, not applied)
 // host -> host            (gossip_atom, string name, string view_json, int64 ts, int64 echo,
-//                          vector<string> suspects)   heartbeat + view (runtime/quorum.hpp)
+//                          vector<string> suspects, actor directory, actor replica,
+//                          string beat_key)   heartbeat + view (runtime/quorum.hpp)
+//                         (beat_atom, string datagram)  a UDP heartbeat, handed over by the
+//                          local heartbeat channel (runtime/heartbeat_wire.hpp)
 //                         (claim_atom, key) -> (bool active, uint64 epoch, uint64 journal_seq)
 //                         (fetch_atom, key) -> string batch      a full copy of a session
 //                         (handoff_atom, key, string target)     hand your activation off
@@ -55,6 +58,7 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using gossip_atom = caf::atom_constant<caf::atom("gossip")>;
+using beat_atom = caf::atom_constant<caf::atom("beat")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using claim_atom = caf::atom_constant<caf::atom("claim")>;
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;

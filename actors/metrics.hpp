@@ -128,6 +128,19 @@ struct node_metrics {
   std::atomic<std::uint64_t> sessions_refused{0};   // activations refused at max_sessions
   std::atomic<std::uint64_t> replica_resends{0};    // batches sent again for overdue replica acks
   std::atomic<std::uint64_t> activations_verified_stale{0};  // restarted: a fenced replica had more
+  // heartbeats received (runtime/membership_actor.cpp), by channel:
+  // [0] BASP gossip, [1] UDP datagram (runtime/heartbeat_channel.hpp)
+  std::array<std::atomic<std::uint64_t>, 2> heartbeats{};
+  // of those, the ones that came more than one lease after the same peer's
+  // previous heartbeat on the same channel (within one connection)
+  std::array<std::atomic<std::uint64_t>, 2> heartbeats_late{};
+  // the longest such gap seen, microseconds
+  std::array<std::atomic<std::uint64_t>, 2> heartbeat_gap_max_us{};
+  // UDP datagrams dropped: malformed, bad mac, another receiver, an unknown
+  // or unconnected sender, another incarnation, or a ts not above the last
+  std::atomic<std::uint64_t> heartbeats_rejected{0};
+  std::atomic<std::int64_t> lease_held{0};      // 1 while this node holds its quorum lease
+  std::atomic<std::uint64_t> leases_lost{0};    // times it lost it (stopped serving)
   // store faults (persistence/, runtime/activation.cpp)
   std::atomic<std::uint64_t> corrupt_reads{0};  // activations whose local records were unreadable
   std::atomic<std::uint64_t> wal_tails_dropped{0};  // WAL files the store's open did not replay fully

@@ -1,18 +1,29 @@
 // Handoff at scale (issue 11, item 5): a 3-node cluster holding N counters
-// without clients, each acknowledged (a message ack) at value 1; one node is drained; the
-// drain must finish with every acknowledged value intact. Prints JSON lines:
-//   {"metric":"drain_scale", sessions, on_drained, drain_s, moved_per_s,
-//    peak_rss_mib:{n1,n2,n3}, lost, wrong, unreadable, membership_changes}
-// and exits 1 if any acknowledged value is lost or the drain does not finish.
+// without clients, each acknowledged (a message ack) at value 1; then either
+// one node is drained (--mode drain, the default: its idle sessions leave by
+// passivation) or a fourth node joins (--mode join: every session it now
+// owns is handed off to it, a full copy each over BASP, the bulk state that
+// heartbeats must not wait behind). The move must finish with every
+// acknowledged value intact, and no node may lose its quorum lease. Prints
+// one JSON line:
+//   {"metric":"drain_scale"|"join_scale", sessions, on_drained|to_joiner,
+//    drain_s|join_s, moved_per_s, peak_rss_mib:{n1,n2,n3(,n4)}, lost, wrong,
+//    unreadable, heartbeats:{late:{basp,udp}, gap_max_s:{basp,udp}},
+//    leases_lost, membership_changes}
+// (heartbeats: summed over the nodes, from their /metrics, during the move;
+// gap_max_s: the longest gap any node saw since it started) and exits 1 if
+// any acknowledged value is lost, the move does not finish or a lease is lost.
 //
 //   SKEIN_DEMO=build/bin/skein-demo node bench/drain_scale.mjs [--sessions 60000]
-//     [--concurrency 200] [--drain n1] [--timeout-s 300]
+//     [--mode drain|join] [--concurrency 200] [--drain n1] [--timeout-s 300]
+//     [--heartbeat-udp true|false]
 
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { SkeinClient } from '../clients/js/dist/index.js';
 import { Resources, httpGetJson, waitFor, waitForMembership } from '../tests/cluster/cluster.mjs';
-import { nodePid, readCounterUntil, ctl } from '../tests/cluster/procs.mjs';
+import { nodePid, readCounterUntil, ctl, addNode } from '../tests/cluster/procs.mjs';
+import { httpGet, placement } from '../tests/cluster/cluster.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -23,6 +34,25 @@ const SESSIONS = Number(opt('sessions', 60000));
 const CONCURRENCY = Number(opt('concurrency', 200));
 const DRAIN = opt('drain', 'n1');
 const TIMEOUT_S = Number(opt('timeout-s', 300));
+const MODE = opt('mode', 'drain');
+const HEARTBEAT_UDP = opt('heartbeat-udp', 'true');
+if (!['drain', 'join'].includes(MODE)) { console.error('--mode drain|join'); process.exit(2); }
+
+/** Sums of the heartbeat and lease metrics over `urls`. */
+async function heartbeatMetrics(urls) {
+  const sum = { late: { basp: 0, udp: 0 }, gap_max_s: { basp: 0, udp: 0 }, leases_lost: 0, membership_changes: 0 };
+  for (const url of urls) {
+    const body = (await httpGet(`${url}/metrics`, { timeoutMs: 10_000 })).body;
+    const num = (re) => { const m = re.exec(body); return m ? Number(m[1]) : 0; };
+    for (const ch of ['basp', 'udp']) {
+      sum.late[ch] += num(new RegExp(`^skein_heartbeats_late_total\\{channel="${ch}"\\} (\\S+)$`, 'm'));
+      sum.gap_max_s[ch] = Math.max(sum.gap_max_s[ch], num(new RegExp(`^skein_heartbeat_gap_max_seconds\\{channel="${ch}"\\} (\\S+)$`, 'm')));
+    }
+    sum.leases_lost += num(/^skein_quorum_leases_lost_total (\S+)$/m);
+    sum.membership_changes += num(/^skein_membership_changes_total (\S+)$/m);
+  }
+  return sum;
+}
 
 /**
  * Adds 1 to counter/ID through @skein/client (clients/js; build it first:
@@ -58,13 +88,14 @@ function peakRssMiB(pid) {
 
 const res = new Resources();
 let failed = false;
+let joiner = null;  // --mode join: the fourth node (stopped at the end)
 try {
   const dataDir = res.tempDir('skein-bench-drain-');
   // idle_ms=0: the counters stay active however long the fill takes, so the
   // drain moves all of the drained node's share (with the default 300 s a
   // slow fill passivates the first ones before the drain).
   const cluster = await res.launch({ nodes: 3, dataDir, timeoutMs: 120_000,
-    extraArgs: ['--kind-option', 'counter.idle_ms=0'] });
+    extraArgs: ['--kind-option', 'counter.idle_ms=0', '--heartbeat-udp', HEARTBEAT_UDP] });
   await waitForMembership(cluster);
   const urls = cluster.nodes.map((n) => n.url);
   const pids = Object.fromEntries(cluster.nodes.map((n) => [n.name, nodePid(dataDir, n.name)]));
@@ -78,28 +109,60 @@ try {
     } catch (e) { failedAdds.add(i); }
   });
   const fillS = (performance.now() - t0) / 1000;
-  const drained = cluster.node(DRAIN);
-  const before = await httpGetJson(`${drained.url}/cluster`);
-  const onDrained = before.sessions.length;
-  const rest = cluster.nodes.filter((n) => n.name !== DRAIN);
-  const td = performance.now();
-  const r = await ctl(drained.url, ['drain', DRAIN], { timeoutMs: 60_000, dataDir });
-  if (r.code !== 0) throw new Error(`ctl drain: ${r.stdout} ${r.stderr}`);
-  let finished = true;
-  await waitFor(async () => {
-    const views = await Promise.all(rest.map((n) => httpGetJson(`${n.url}/cluster`).catch(() => null)));
-    return views.every((v) => v && !v.members.some((m) => m.name === DRAIN && m.state !== 'down'));
-  }, { timeoutMs: TIMEOUT_S * 1000, intervalMs: 250, what: `${DRAIN} to drain and leave` }).catch(() => { finished = false; });
-  const drainS = (performance.now() - td) / 1000;
+  let readUrls, moved, moveS, finished = true;
+  // The nodes that stay: their metrics are summed before and after.
+  const stay = MODE === 'drain' ? cluster.nodes.filter((n) => n.name !== DRAIN).map((n) => n.url) : urls;
+  const hb0 = await heartbeatMetrics(stay);
+  const tm = performance.now();
+  if (MODE === 'drain') {
+    const drained = cluster.node(DRAIN);
+    const before = await httpGetJson(`${drained.url}/cluster`);
+    moved = before.sessions.length;
+    const rest = cluster.nodes.filter((n) => n.name !== DRAIN);
+    const r = await ctl(drained.url, ['drain', DRAIN], { timeoutMs: 60_000, dataDir });
+    if (r.code !== 0) throw new Error(`ctl drain: ${r.stdout} ${r.stderr}`);
+    await waitFor(async () => {
+      const views = await Promise.all(rest.map((n) => httpGetJson(`${n.url}/cluster`).catch(() => null)));
+      return views.every((v) => v && !v.members.some((m) => m.name === DRAIN && m.state !== 'down'));
+    }, { timeoutMs: TIMEOUT_S * 1000, intervalMs: 250, what: `${DRAIN} to drain and leave` }).catch(() => { finished = false; });
+    readUrls = rest.map((n) => n.url);
+  } else {
+    // A fourth node joins: every session it now owns is handed off to it
+    // (a full copy each). Its share is known once it is up: ask it where
+    // each counter goes, then wait until it holds all of them.
+    joiner = await addNode(dataDir, { timeoutMs: 120_000,
+      extraArgs: ['--kind-option', 'counter.idle_ms=0', '--heartbeat-udp', HEARTBEAT_UDP] });
+    pids[joiner.name] = joiner.child.pid;
+    const mine = [];
+    let next = 0;
+    await Promise.all(Array.from({ length: 50 }, async () => {
+      while (next < SESSIONS) {
+        const i = next++;
+        if (failedAdds.has(i)) continue;
+        const p = await placement({ url: joiner.url }, `counter/d-${i}`);
+        if (p.owner === joiner.name) mine.push(`counter/d-${i}`);
+      }
+    }));
+    moved = mine.length;
+    let missing = moved;
+    await waitFor(async () => {
+      const held = new Set((await httpGetJson(`${joiner.url}/cluster`)).sessions);
+      missing = mine.filter((k) => !held.has(k)).length;
+      return missing === 0;
+    }, { timeoutMs: TIMEOUT_S * 1000, intervalMs: 250, what: `${joiner.name} to hold its ${moved} sessions`,
+         describe: () => `${missing} missing` }).catch(() => { finished = false; });
+    readUrls = [...urls, joiner.url];
+  }
+  moveS = (performance.now() - tm) / 1000;
+  const hb1 = await heartbeatMetrics(readUrls);
   const peak = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, peakRssMiB(p)]));
   // Every acknowledged counter must read 1 through the remaining nodes.
   let lost = 0, wrong = 0, unreadable = 0;
   const unreadableWhy = [];
-  const restUrls = rest.map((n) => n.url);
   await pool(SESSIONS, async (i) => {
     if (failedAdds.has(i)) return;
     try {
-      const v = await readCounterUntil(restUrls, `d-${i}`, performance.now() + 20_000);
+      const v = await readCounterUntil(readUrls, `d-${i}`, performance.now() + 20_000);
       if (v.value === 0) lost++;
       else if (v.value !== 1) wrong++;
     } catch (e) {
@@ -108,17 +171,26 @@ try {
     }
   });
   const line = {
-    metric: 'drain_scale', sessions: SESSIONS, acked, failed_adds: failedAdds.size, fill_s: +fillS.toFixed(1),
-    on_drained: onDrained, drain_finished: finished, drain_s: +drainS.toFixed(1),
-    moved_per_s: Math.round(onDrained / drainS), peak_rss_mib: peak, lost, wrong, unreadable,
+    metric: MODE === 'drain' ? 'drain_scale' : 'join_scale', sessions: SESSIONS, acked, failed_adds: failedAdds.size,
+    fill_s: +fillS.toFixed(1), heartbeat_udp: HEARTBEAT_UDP === 'true',
+    [MODE === 'drain' ? 'on_drained' : 'to_joiner']: moved, finished,
+    [MODE === 'drain' ? 'drain_s' : 'join_s']: +moveS.toFixed(1),
+    moved_per_s: Math.round(moved / moveS), peak_rss_mib: peak, lost, wrong, unreadable,
+    heartbeats: {
+      late: { basp: hb1.late.basp - hb0.late.basp, udp: hb1.late.udp - hb0.late.udp },
+      gap_max_s: { basp: +hb1.gap_max_s.basp.toFixed(3), udp: +hb1.gap_max_s.udp.toFixed(3) },
+    },
+    leases_lost: hb1.leases_lost - hb0.leases_lost,
+    membership_changes: hb1.membership_changes - hb0.membership_changes,
     ...(unreadableWhy.length ? { unreadable_examples: unreadableWhy } : {}),
   };
   console.log(JSON.stringify(line));
-  failed = !finished || lost > 0 || wrong > 0 || unreadable > 0;
+  failed = !finished || lost > 0 || wrong > 0 || unreadable > 0 || line.leases_lost > 0;
 } catch (e) {
   console.error(`drain_scale: ${e.stack ?? e}`);
   failed = true;
 } finally {
+  await joiner?.stop().catch(() => {});
   await res.cleanup().catch(() => {});
 }
 process.exit(failed ? 1 : 0);

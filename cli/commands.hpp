@@ -22,6 +22,7 @@ struct node_args {
   int replicas = 2;
   int failure_timeout_ms = 3000;
   int heartbeat_ms = 500;
+  bool heartbeat_udp = true;
   std::string data;          // RocksDB directory
   std::size_t max_frame = 1 << 20;
   std::size_t max_connections = 16384;  // client streams per node
@@ -55,6 +56,7 @@ struct launch_args {
   double ready_timeout_s = 60;
   std::vector<std::string> kind_options;  // passed to every node
   int replicas = 2;
+  bool heartbeat_udp = true;  // passed to every node
   bool add_node = false;  // start one more node joining the cluster launched on `data`
   int max_restarts = 5;          // crashes in a row before giving up (exit 1)
   int restart_backoff_ms = 500;  // first restart delay; doubles, capped at 30 s

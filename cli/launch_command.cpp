@@ -232,7 +232,8 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
                                std::to_string(args.max_connections_per_address),
                                "--max-message-rate", std::to_string(args.max_message_rate),
                                "--message-burst", std::to_string(args.message_burst),
-                               "--replicas", std::to_string(args.replicas)};
+                               "--replicas", std::to_string(args.replicas),
+                               "--heartbeat-udp", args.heartbeat_udp ? "true" : "false"};
     if (!via.empty()) {
       a.push_back("--seeds");
       a.push_back(format_addresses(via));

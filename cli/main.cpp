@@ -49,6 +49,10 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
                        "ms of silence before a member is declared down")->capture_default_str();
   node_cmd->add_option("--heartbeat", node.heartbeat_ms, "ms between heartbeats")
     ->capture_default_str();
+  node_cmd->add_option("--heartbeat-udp", node.heartbeat_udp,
+                       "also send heartbeats over UDP on the cluster port's number, beside BASP, "
+                       "so that leases never wait behind bulk state (false: BASP only)")
+    ->capture_default_str();
   node_cmd->add_option("--data", node.data, "RocksDB data directory")->required();
   node_cmd->add_option("--max-frame", node.max_frame, "largest inbound WebSocket message, bytes")
     ->capture_default_str();
@@ -126,6 +130,8 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
     ->capture_default_str();
   launch_cmd->add_option("--kind-option", launch.kind_options, "passed to every node (repeatable)");
   launch_cmd->add_option("--replicas", launch.replicas, "passed to every node")->capture_default_str();
+  launch_cmd->add_option("--heartbeat-udp", launch.heartbeat_udp, "passed to every node")
+    ->capture_default_str();
   launch_cmd->add_flag("--add-node", launch.add_node,
                        "start one more node that joins the cluster launched on --data");
   launch_cmd->add_option("--max-restarts", launch.max_restarts,

@@ -100,6 +100,7 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   opts.max_sessions = args.max_sessions;
   opts.failure_timeout = std::chrono::milliseconds(args.failure_timeout_ms);
   opts.heartbeat_interval = std::chrono::milliseconds(args.heartbeat_ms);
+  opts.heartbeat_udp = args.heartbeat_udp;
   // A drained node stops like on SIGTERM and exits 0.
   opts.on_drained = [] { ::kill(::getpid(), SIGTERM); };
   opts.data_dir = args.data;

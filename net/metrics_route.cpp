@@ -162,6 +162,27 @@ std::string render(node& n) {
   f.add("skein_activations_restarted_total", C,
         "Activations that found, after fencing, a replica holding a longer journal than they recovered (another member's activation served meanwhile); the client retries and the next activation fetches it.",
         load(m.activations_verified_stale));
+  {
+    static constexpr const char* channels[] = {"basp", "udp"};
+    f.add_labelled("skein_heartbeats_total", C,
+                   "Heartbeats received from peers, by channel (basp: the gossip; udp: the heartbeat channel).",
+                   "channel", 2, [&](std::size_t i) { return std::pair{channels[i], double(load(m.heartbeats[i]))}; });
+    f.add_labelled("skein_heartbeats_late_total", C,
+                   "Heartbeats that came more than one lease (failure timeout / 2) after the same peer's previous one on the same channel.",
+                   "channel", 2, [&](std::size_t i) { return std::pair{channels[i], double(load(m.heartbeats_late[i]))}; });
+    f.add_labelled("skein_heartbeat_gap_max_seconds", G,
+                   "The longest gap between two heartbeats of one peer on one channel since the node started (within one connection).",
+                   "channel", 2, [&](std::size_t i) { return std::pair{channels[i], double(load(m.heartbeat_gap_max_us[i])) / 1e6}; });
+  }
+  f.add("skein_quorum_lease", G,
+        "1 while this node holds its quorum lease (activates sessions and releases outputs), else 0.",
+        load(m.lease_held));
+  f.add("skein_quorum_leases_lost_total", C,
+        "Times this node lost its quorum lease and stopped every activation.",
+        load(m.leases_lost));
+  f.add("skein_heartbeats_rejected_total", C,
+        "UDP heartbeat datagrams dropped: malformed, a bad mac, meant for another member, from an unknown or unconnected sender or another incarnation, or replayed.",
+        load(m.heartbeats_rejected));
   f.add("skein_sessions_refused_total", C,
         "Activations refused at --max-sessions with no idle session to passivate (close 1013).",
         load(m.sessions_refused));

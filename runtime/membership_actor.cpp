@@ -3,6 +3,7 @@
 #include "runtime/membership_actor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <map>
 #include <set>
@@ -19,6 +20,8 @@
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
 #include "runtime/cluster_state.hpp"
+#include "runtime/heartbeat_channel.hpp"
+#include "runtime/heartbeat_wire.hpp"
 #include "runtime/quorum.hpp"
 #include "runtime/session_host.hpp"
 #include "runtime/tcp_probe.hpp"
@@ -40,6 +43,13 @@ struct peer {
   bool connecting = false;
 };
 
+/// Per peer: what the heartbeat channel needs, and the gap metrics.
+struct beat_peer {
+  std::string key;           // its heartbeat key, as its gossip last gave it
+  std::int64_t last_ts = 0;  // the newest ts taken from its datagrams (replays are older)
+  std::array<clock::time_point, 2> last{};  // its last heartbeat per channel (0 BASP, 1 UDP)
+};
+
 struct membership_state {
   static inline const char* name = "skein.membership";
   membership_init init;
@@ -58,6 +68,9 @@ struct membership_state {
   bool rejoined = false;            // after a rejoin a node never forms a cluster alone
   std::string recorded_view;        // the view last written to the store
   std::shared_ptr<const cluster_view> sessions_view;  // last sent (reused while unchanged)
+  heartbeat_channel_ptr channel;    // UDP heartbeats (null: BASP gossip only)
+  std::string beat_key = heartbeat_wire::new_key();  // HMAC key of our datagrams
+  std::map<std::string, beat_peer> beat_peers;
 };
 
 using self_ptr = membership_actor::stateful_pointer<membership_state>;
@@ -68,6 +81,25 @@ caf::actor my_directory(self_ptr self) { return caf::actor_cast<caf::actor>(self
 caf::actor my_replica(self_ptr self) { return caf::actor_cast<caf::actor>(self->state.init.replica); }
 
 void on_view_changed(self_ptr self);
+bool check_lease(self_ptr self, clock::time_point now);
+
+/// Counts a heartbeat from `name` on `channel` (0 BASP, 1 UDP) and the gap
+/// since its previous one on that channel (docs/metrics.md).
+void note_heartbeat(self_ptr self, const std::string& name, int channel, clock::time_point now) {
+  auto& m = metrics();
+  m.heartbeats[channel].fetch_add(1, std::memory_order_relaxed);
+  auto& last = self->state.beat_peers[name].last[channel];
+  if (last != clock::time_point{}) {
+    auto gap = std::chrono::duration_cast<std::chrono::microseconds>(now - last).count();
+    if (gap > std::chrono::duration_cast<std::chrono::microseconds>(self->state.init.lease).count())
+      m.heartbeats_late[channel].fetch_add(1, std::memory_order_relaxed);
+    auto& max = m.heartbeat_gap_max_us[channel];
+    auto seen = max.load(std::memory_order_relaxed);
+    auto g = static_cast<std::uint64_t>(gap > 0 ? gap : 0);
+    while (g > seen && !max.compare_exchange_weak(seen, g, std::memory_order_relaxed)) {}
+  }
+  last = now;
+}
 
 void publish_counts(self_ptr self) {
   auto& st = self->state;
@@ -102,10 +134,42 @@ void gossip(self_ptr self) {
   auto now = clock::now();
   auto view = st.view.to_json();
   auto suspects = st.q->suspects(now);
-  for (auto& [name, p] : st.peers)
-    if (p.handle)
-      self->send(p.handle, gossip_atom::value, self_name(self), view, quorum::stamp(now),
-                 st.q->echo_for(name, now), suspects, my_directory(self), my_replica(self));
+  auto ts = quorum::stamp(now);
+  for (auto& [name, p] : st.peers) {
+    if (!p.handle) continue;
+    auto echo = st.q->echo_for(name, now);
+    self->send(p.handle, gossip_atom::value, self_name(self), view, ts, echo, suspects,
+               my_directory(self), my_replica(self), st.beat_key);
+    // The same ts and echo on the heartbeat channel: it arrives even while
+    // the gossip waits behind bulk state in BASP's stream.
+    auto m = st.view.find(name);
+    if (st.channel && m && !m->host.empty() && m->cluster_port)
+      st.channel->send(m->host, m->cluster_port,
+                       heartbeat_wire::encode({self_name(self), me.incarnation, name, ts, echo, {}},
+                                              st.beat_key));
+  }
+}
+
+/// A UDP heartbeat: taken only from a connected member of this incarnation,
+/// addressed to us, authenticated with the key its gossip gave, and newer
+/// than the last one taken (runtime/heartbeat_wire.hpp).
+void on_beat(self_ptr self, const std::string& datagram) {
+  auto& st = self->state;
+  auto reject = [] { metrics().heartbeats_rejected.fetch_add(1, std::memory_order_relaxed); };
+  auto b = heartbeat_wire::decode(datagram);
+  if (!b || b->to != self_name(self) || b->from == self_name(self)) return reject();
+  auto m = st.view.find(b->from);
+  auto p = st.peers.find(b->from);
+  auto bp = st.beat_peers.find(b->from);
+  if (!m || m->state == member_state::down || m->incarnation != b->incarnation
+      || p == st.peers.end() || !p->second.handle || bp == st.beat_peers.end()
+      || !heartbeat_wire::verify(*b, bp->second.key) || b->ts <= bp->second.last_ts)
+    return reject();
+  bp->second.last_ts = b->ts;
+  auto now = clock::now();
+  note_heartbeat(self, b->from, 1, now);
+  st.q->beat(b->from, now, b->ts, b->echo);
+  check_lease(self, now);
 }
 
 void peer_up(self_ptr self, const std::string& name, membership_actor handle, peer_handles actors) {
@@ -116,6 +180,7 @@ void peer_up(self_ptr self, const std::string& name, membership_actor handle, pe
   p.actors = std::move(actors);
   p.connecting = false;
   st.q->connected(name, true, clock::now());
+  st.beat_peers[name].last = {clock::now(), clock::now()};  // gaps count within a connection
   self->monitor(p.handle);
   spdlog::info("peer {} connected", name);
   events().publish({{"type", "member_up"}, {"member", name}});
@@ -443,6 +508,8 @@ bool check_lease(self_ptr self, clock::time_point now) {
     return false;
   }
   st.lease_held = held;
+  metrics().lease_held.store(held ? 1 : 0, std::memory_order_relaxed);
+  if (!held) metrics().leases_lost.fetch_add(1, std::memory_order_relaxed);
   if (held) {
     spdlog::info("node {} holds a quorum lease again", self_name(self));
     events().publish({{"type", "quorum_regained"}, {"member", self_name(self)}});
@@ -503,6 +570,7 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
         events().publish({{"type", "member_unreachable"}, {"member", name}});
         st.q->connected(name, false, clock::now());
         st.peers.erase(name);
+        st.beat_peers[name].last = {};
         on_view_changed(self);
         return;
       }
@@ -531,9 +599,17 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
     },
     [self](gossip_atom, const std::string& name, const std::string& view_json, std::int64_t ts,
            std::int64_t echo, const std::vector<std::string>& suspects, caf::actor& directory,
-           caf::actor& replica) {
+           caf::actor& replica, const std::string& beat_key) {
       auto& st = self->state;
       auto now = clock::now();
+      if (name != self_name(self)) {
+        auto& bp = st.beat_peers[name];
+        if (beat_key.size() == heartbeat_wire::key_bytes && beat_key != bp.key) {
+          bp.key = beat_key;  // a new process: its datagrams' ts start over
+          bp.last_ts = 0;
+        }
+        note_heartbeat(self, name, 0, now);
+      }
       st.q->heard(name, now, ts, echo, suspects);
       check_lease(self, now);
       merge_view(self, name, view_json);
@@ -551,6 +627,8 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
         }
     },
     [self](tick_atom) { tick(self); },
+    [self](beat_atom, const std::string& datagram) { on_beat(self, datagram); },
+    [self](beat_atom, heartbeat_channel_ptr& channel) { self->state.channel = std::move(channel); },
     [self](drain_atom) {
       set_self_state(self, member_state::draining);
       events().publish({{"type", "drain_started"}, {"member", self_name(self)}});

@@ -20,6 +20,7 @@
 #include "persistence/keys.hpp"
 #include "persistence/store.hpp"
 #include "persistence/store_actor.hpp"
+#include "runtime/heartbeat_channel.hpp"
 #include "runtime/idle_reaper.hpp"
 
 namespace skein {
@@ -70,6 +71,7 @@ struct node::impl {
   host_actors host;
   bool stopped = false;
   idle_reaper reaper;  // the cluster port's half-open connections
+  heartbeat_channel_ptr heartbeats;  // UDP heartbeats (null: off or unbound)
   // Set before the node stops its actors on purpose; read by their exit
   // functors on CAF's threads.
   std::shared_ptr<std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>(false);
@@ -161,6 +163,23 @@ node::node(node_options opts, const behaviour_registry& registry)
   }
   spdlog::info("node {} cluster port {}:{}", d.opts.name, d.opts.cluster_host, *port);
   d.reaper.start({*port});
+  if (d.opts.heartbeat_udp) {
+    // The channel hands datagrams to the membership actor while it lives;
+    // it holds only a weak reference (the actor holds the channel).
+    try {
+      auto addr = d.host.membership.address();
+      auto channel = std::make_shared<heartbeat_channel>(
+        d.opts.cluster_host, static_cast<std::uint16_t>(*port), [addr](std::string datagram) {
+          if (auto m = caf::actor_cast<membership_actor>(addr))
+            caf::anon_send(m, beat_atom::value, std::move(datagram));
+        });
+      caf::anon_send(d.host.membership, beat_atom::value, channel);
+      d.heartbeats = std::move(channel);
+      spdlog::info("heartbeat channel: UDP {}:{}", d.opts.cluster_host, *port);
+    } catch (const std::exception& e) {
+      spdlog::warn("no heartbeat channel ({}): heartbeats go over BASP gossip only", e.what());
+    }
+  }
   if (init_tls)
     spdlog::info("cluster port: mutual TLS (CA {})", (d.opts.cluster_tls_dir / "ca.pem").string());
   else
@@ -190,6 +209,7 @@ void node::stop() {
     caf::scoped_actor waiter{d.system};
     waiter->wait_for(d.reader);
   }
+  d.heartbeats.reset();
   d.system.await_all_actors_done();
   d.committer.stop();
   liveness::stop();

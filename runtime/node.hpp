@@ -35,6 +35,11 @@ struct node_options {
   int replicas = 2;                     // R: the owner plus R-1 replicas
   std::chrono::milliseconds heartbeat_interval{500};
   std::chrono::milliseconds failure_timeout{3000};  // silence before a member is declared down
+  // Heartbeats also over UDP on the cluster port's host and port number
+  // (runtime/heartbeat_channel.hpp), so that quorum leases never wait behind
+  // bulk state in BASP. false: BASP gossip only. A port that cannot be bound
+  // is logged and the node runs on BASP gossip alone.
+  bool heartbeat_udp = true;
   std::filesystem::path data_dir;       // RocksDB directory of this node
   bool sync = false;                    // fsync every group commit
   // Mutual TLS on the cluster port (libcaf-openssl): DIR/ca.pem (the

@@ -80,6 +80,9 @@ struct node_status {
 };
 using node_status_ptr = std::shared_ptr<const node_status>;
 
+class heartbeat_channel;  // runtime/heartbeat_channel.hpp
+using heartbeat_channel_ptr = std::shared_ptr<heartbeat_channel>;
+
 using replica_actor = caf::typed_actor<
   // from sessions of any node: store this batch (epoch-checked) and answer the
   // session with (repl_ack_atom, string node, uint64 id, string error)
@@ -144,9 +147,15 @@ using membership_actor = caf::typed_actor<
   caf::replies_to<hello_atom, std::string, std::string, caf::actor, caf::actor,
                   caf::actor>::with<std::string, std::string, caf::actor, caf::actor>,
   // heartbeat: name, view json, clock stamp, echo, suspects (runtime/quorum.hpp),
-  // and the sender's directory and replica
+  // the sender's directory and replica, and its heartbeat key (the HMAC key
+  // of its UDP heartbeats, runtime/heartbeat_wire.hpp; empty: none)
   caf::reacts_to<gossip_atom, std::string, std::string, std::int64_t, std::int64_t,
-                 std::vector<std::string>, caf::actor, caf::actor>,
+                 std::vector<std::string>, caf::actor, caf::actor, std::string>,
+  // a UDP heartbeat datagram, from the local heartbeat channel (validated
+  // and authenticated here; anything else is dropped and counted)
+  caf::reacts_to<beat_atom, std::string>,
+  // local node: the heartbeat channel to send UDP heartbeats on
+  caf::reacts_to<beat_atom, heartbeat_channel_ptr>,
   caf::reacts_to<tick_atom>,                // self: every heartbeat interval
   caf::reacts_to<drain_atom>,               // local directory: this node drains
   caf::reacts_to<check_atom>>;              // local directory: look for a pause now
@@ -156,3 +165,4 @@ using membership_actor = caf::typed_actor<
 // Node-internal messages only; never serialised.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skein::cluster_state_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skein::node_status_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skein::heartbeat_channel_ptr)

@@ -43,6 +43,13 @@ void quorum::heard(const std::string& from, time_point now, std::int64_t ts, std
   p.reports_at = now;
 }
 
+void quorum::beat(const std::string& from, time_point now, std::int64_t ts, std::int64_t echo) {
+  auto& p = peers_[from];
+  p.last_heard = std::max(p.last_heard, now);
+  if (ts > p.last_ts) p.last_ts = ts;
+  if (echo > p.echo) p.echo = echo;
+}
+
 void quorum::connected(const std::string& from, bool up, time_point now) {
   auto& p = peers_[from];
   p.connected = up;

@@ -82,6 +82,10 @@ class quorum {
   /// echo of our own reading (0: none) and the members it suspects.
   void heard(const std::string& from, time_point now, std::int64_t ts, std::int64_t echo,
              const std::vector<std::string>& suspects);
+  /// A heartbeat from `from` that carries no suspect list (a UDP heartbeat,
+  /// runtime/heartbeat_wire.hpp): proves it alive at `now` and updates its
+  /// ts and echo, leaving its reports as the last gossip gave them.
+  void beat(const std::string& from, time_point now, std::int64_t ts, std::int64_t echo);
   /// The connection to `from` opened (true) or closed (false).
   void connected(const std::string& from, bool up, time_point now);
 

@@ -139,6 +139,18 @@ export function cut(host, peers) {
   }
 }
 
+/**
+ * Drop TCP only between `host` and each address in `peers` (both
+ * directions, on host's side): BASP streams stall (the kernel retransmits,
+ * the connections stay open) while UDP still passes.
+ */
+export function cutTcp(host, peers) {
+  for (const p of peers) {
+    iptables(host.ns, ['-A', 'INPUT', '-s', p.addr, '-p', 'tcp', '-j', 'DROP']);
+    iptables(host.ns, ['-A', 'OUTPUT', '-d', p.addr, '-p', 'tcp', '-j', 'DROP']);
+  }
+}
+
 /** Drop a random fraction `p` of the packets `host` receives and sends. */
 export function lose(host, p) {
   for (const chain of ['INPUT', 'OUTPUT'])
