@@ -128,14 +128,31 @@ try {
     readUrls = rest.map((n) => n.url);
   } else {
     // A fourth node joins: every session it now owns is handed off to it
-    // (a full copy each). Its share is known once it is up: ask it where
-    // each counter goes, then wait until it holds all of them.
+    // (a full copy each). Its skein_migrations_in_total is sampled every
+    // 500 ms from the moment it is ready (cheap: /cluster on a node holding
+    // 20,000 sessions is megabytes of JSON, and polling it slowed the move
+    // it measured); its share is asked of it meanwhile, eight placement
+    // queries at a time. The move is done when the count reaches that
+    // share; then one /cluster checks that it holds every one of them.
     joiner = await addNode(dataDir, { timeoutMs: 120_000,
       extraArgs: ['--kind-option', 'counter.idle_ms=0', '--heartbeat-udp', HEARTBEAT_UDP] });
-    pids[joiner.name] = joiner.child.pid;
+    pids[joiner.name] = nodePid(dataDir, joiner.name);
+    const samples = [];  // [performance.now(), migrations in]
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const t = performance.now();
+        const body = (await httpGet(`${joiner.url}/metrics`, { timeoutMs: 10_000 }).catch(() => null))?.body ?? '';
+        const m = /^skein_migrations_in_total (\S+)$/m.exec(body);
+        if (m) samples.push([t, Number(m[1])]);
+        if (samples.length % 20 === 0 && samples.length)
+          process.stderr.write(`join: ${((t - joiner.readyAt) / 1000).toFixed(0)} s, ${samples.at(-1)[1]} moved in\n`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
     const mine = [];
     let next = 0;
-    await Promise.all(Array.from({ length: 50 }, async () => {
+    await Promise.all(Array.from({ length: 8 }, async () => {
       while (next < SESSIONS) {
         const i = next++;
         if (failedAdds.has(i)) continue;
@@ -144,16 +161,32 @@ try {
       }
     }));
     moved = mine.length;
-    let missing = moved;
-    await waitFor(async () => {
-      const held = new Set((await httpGetJson(`${joiner.url}/cluster`)).sessions);
-      missing = mine.filter((k) => !held.has(k)).length;
-      return missing === 0;
-    }, { timeoutMs: TIMEOUT_S * 1000, intervalMs: 250, what: `${joiner.name} to hold its ${moved} sessions`,
-         describe: () => `${missing} missing` }).catch(() => { finished = false; });
+    await waitFor(async () => (samples.at(-1)?.[1] ?? 0) >= moved,
+      { timeoutMs: TIMEOUT_S * 1000, intervalMs: 250, what: `${joiner.name} to take its ${moved} sessions`,
+        describe: () => `${samples.at(-1)?.[1] ?? 0} moved in` }).catch(() => { finished = false; });
+    // A retried handoff (its answer timed out) counts twice on the joiner:
+    // once the count is reached, /cluster is asked every 2 s until every
+    // session of its share is there.
+    let notHeld = mine;
+    let allHeldAt = null;
+    if (finished)
+      await waitFor(async () => {
+        const held = new Set((await httpGetJson(`${joiner.url}/cluster`, { timeoutMs: 60_000 })).sessions);
+        notHeld = mine.filter((k) => !held.has(k));
+        if (notHeld.length === 0) allHeldAt = performance.now();
+        return notHeld.length === 0;
+      }, { timeoutMs: TIMEOUT_S * 1000, intervalMs: 2_000, what: `${joiner.name} to hold its share` }).catch(() => {});
+    polling = false;
+    await poller;
+    if (notHeld.length) {
+      finished = false;
+      process.stderr.write(`join: ${notHeld.length} of its sessions not on ${joiner.name}, e.g. ${notHeld.slice(0, 5)}\n`);
+    }
+    // From ready to the /cluster that showed every session of its share.
+    moveS = ((allHeldAt ?? performance.now()) - joiner.readyAt) / 1000;
     readUrls = [...urls, joiner.url];
   }
-  moveS = (performance.now() - tm) / 1000;
+  if (MODE === 'drain') moveS = (performance.now() - tm) / 1000;
   const hb1 = await heartbeatMetrics(readUrls);
   const peak = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, peakRssMiB(p)]));
   // Every acknowledged counter must read 1 through the remaining nodes.

@@ -12,7 +12,7 @@ namespace skein::directory_detail {
 
 namespace {
 
-constexpr std::size_t max_handoffs = 16;
+constexpr std::size_t max_handoffs = 64;
 constexpr std::size_t max_passivations = 128;
 
 /// An idle session (no client; durable kind) leaves its node by passivation

@@ -509,7 +509,10 @@ bool check_lease(self_ptr self, clock::time_point now) {
   }
   st.lease_held = held;
   metrics().lease_held.store(held ? 1 : 0, std::memory_order_relaxed);
-  if (!held) metrics().leases_lost.fetch_add(1, std::memory_order_relaxed);
+  // A joining node's lease rests on its peers' connect grace until it is up
+  // and gossiping (it activates nothing meanwhile): its lapses are not counted.
+  if (!held && self_info(self).state != member_state::joining)
+    metrics().leases_lost.fetch_add(1, std::memory_order_relaxed);
   if (held) {
     spdlog::info("node {} holds a quorum lease again", self_name(self));
     events().publish({{"type", "quorum_regained"}, {"member", self_name(self)}});
@@ -641,7 +644,12 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
 }  // namespace
 
 membership_actor spawn_membership(caf::actor_system& sys, membership_init init) {
-  return sys.spawn(membership_fun, std::move(init));
+  // Detached: its own thread, so heartbeats are sent and taken on time even
+  // while the scheduler's threads are busy with sessions and handoffs (a
+  // join into 60,000 sessions queued it long enough for the old members to
+  // lose their leases and stop every activation; bench/drain_scale.mjs
+  // --mode join, stop 25).
+  return sys.spawn<caf::detached>(membership_fun, std::move(init));
 }
 
 }  // namespace skein
