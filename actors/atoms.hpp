@@ -18,7 +18,8 @@
 //                          string beat_key)   heartbeat + view (runtime/quorum.hpp)
 //                         (beat_atom, string datagram)  a UDP heartbeat, handed over by the
 //                          local heartbeat channel (runtime/heartbeat_wire.hpp)
-//                         (claim_atom, key) -> (bool active, uint64 epoch, uint64 journal_seq)
+//                         (claim_atom, key) -> (bool active, uint64 epoch, uint64 data_epoch,
+//                          uint64 journal_seq)
 //                         (fetch_atom, key) -> string batch      a full copy of a session
 //                         (handoff_atom, key, string target)     hand your activation off
 //                         (adopt_atom, key, uint64 epoch, string batch, string clients,

@@ -79,17 +79,20 @@ void verify(self_ptr self, const std::string& key, std::uint64_t gen) {
   a->pending_checks = a->fenced.size() - first;
   // TEST ONLY: without fencing there is nothing to verify against.
   if (a->pending_checks == 0 || self->state.init.unsafe_skip_fencing) return start(self, key, gen);
-  const auto loaded = a->loaded_jseq;
+  const auto loaded = a->loaded;
   for (std::size_t i = first; i < a->fenced.size(); ++i) {
     auto who = i == 0 ? std::string("this node's replica") : "replica " + std::to_string(i);
     self->request(caf::actor_cast<replica_actor>(a->fenced[i]), fence_timeout, claim_atom::value,
                   key)
       .then(
-        [self, key, gen, loaded, who](std::uint64_t, std::uint64_t jseq) {
+        [self, key, gen, loaded, who](std::uint64_t, std::uint64_t data_epoch,
+                                      std::uint64_t jseq) {
           check_done(self, key, gen,
-                     jseq > loaded ? who + " holds journal seq " + std::to_string(jseq)
-                                       + " > " + std::to_string(loaded) + " recovered"
-                                   : std::string{});
+                     std::make_pair(data_epoch, jseq) > loaded
+                       ? who + " holds journal seq " + std::to_string(jseq) + " of epoch "
+                           + std::to_string(data_epoch) + " > " + std::to_string(loaded.second)
+                           + " of epoch " + std::to_string(loaded.first) + " recovered"
+                       : std::string{});
         },
         [self, key, gen, who](caf::error& err) {
           check_done(self, key, gen, who + " did not answer: " + self->system().render(err));
@@ -209,9 +212,11 @@ void recovered(self_ptr self, const std::string& key, std::uint64_t gen, std::ui
   init.epoch = std::max({init.recovered.epoch, a->max_epoch, known}) + 1;
   // Measured as the claims measure a copy (store_actor position_of): the
   // last journal record, pending or not, else the newest snapshot's.
-  a->loaded_jseq = records.journal.empty()
-                     ? (records.snapshots.empty() ? 0 : records.snapshots.back().journal_seq)
-                     : records.journal.back().first;
+  a->loaded = records.journal.empty()
+                ? (records.snapshots.empty()
+                     ? std::pair<std::uint64_t, std::uint64_t>{0, 0}
+                     : std::pair{records.snapshots.back().epoch, records.snapshots.back().journal_seq})
+                : std::pair{records.journal.back().second.epoch, records.journal.back().first};
   init.key = key;
   init.id = std::string(parsed->id());
   init.options = st.init.registry->options(std::string(parsed->kind()));
@@ -503,26 +508,33 @@ caf::result<caf::actor> activate(self_ptr self, const std::string& key, bool exi
   auto gen = a.gen;
   for (auto& [name, handle] : asked) {
     auto on_answer = [self, key, gen, name = name](bool active, std::uint64_t epoch,
-                                                   std::uint64_t jseq) {
+                                                   std::uint64_t data_epoch, std::uint64_t jseq) {
       auto* a = current(self, key, gen);
       if (!a || a->at != phase::claiming) return;
       a->max_epoch = std::max(a->max_epoch, epoch);
       if (active) a->active_node = name;
-      if (std::make_pair(epoch, jseq) > a->best) {
-        a->best = {epoch, jseq};
+      // Copies are ordered by their data: the epoch of the last record,
+      // then its seq (Raft's up-to-date rule). Ordering by the highest
+      // epoch known let a copy that an aborted activation had only fenced
+      // (epoch 9 over records of epoch 6 ending at seq 94) outrank the
+      // local copy of epoch 7 ending at 184; the activation refetched the
+      // older one and acknowledged new adds over 90 lost ones (nemesis seed
+      // 25001, stop 25).
+      if (std::make_pair(data_epoch, jseq) > a->best) {
+        a->best = {data_epoch, jseq};
         a->best_node = name;
       }
       if (--a->pending_claims == 0) claims_done(self, key);
     };
     self->request(caf::actor_cast<directory_actor>(handle), claim_timeout, claim_atom::value, key)
-      .then([on_answer](bool active, std::uint64_t epoch,
-                        std::uint64_t jseq) { on_answer(active, epoch, jseq); },
+      .then([on_answer](bool active, std::uint64_t epoch, std::uint64_t data_epoch,
+                        std::uint64_t jseq) { on_answer(active, epoch, data_epoch, jseq); },
             [self, key, gen, name = name, on_answer](caf::error&) {
               // An unanswered claim may hide the freshest copy: the
               // activation fails (the connection retries) rather than
               // starting from an older one.
               if (auto* a = current(self, key, gen)) a->unanswered = name;
-              on_answer(false, 0, 0);
+              on_answer(false, 0, 0, 0);
             });
   }
   return rp;

@@ -55,7 +55,9 @@ struct activation {
   std::optional<session_init> ready;   // fencing: the session to start
   std::size_t pending_fences = 0;
   std::vector<caf::actor> fenced;      // the replicas that recorded the epoch (local first)
-  std::uint64_t loaded_jseq = 0;       // the journal position of the records it recovered from
+  // (epoch, journal seq) of the last record it recovered from, measured as
+  // the claims measure a copy
+  std::pair<std::uint64_t, std::uint64_t> loaded{0, 0};
   std::size_t pending_checks = 0;      // verifying: answers still missing
   std::string newer;                   // verifying: why a fenced replica's copy is newer
   bool existing_only = false;          // every waiter asked for an existing session only

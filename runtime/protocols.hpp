@@ -94,7 +94,10 @@ using replica_actor = caf::typed_actor<
   // from activating directories: a full copy of a session (batch bytes)
   caf::replies_to<fetch_atom, std::string>::with<std::string>,
   // local directory: (highest epoch known or stored, newest journal seq)
-  caf::replies_to<claim_atom, std::string>::with<std::uint64_t, std::uint64_t>,
+  // (highest epoch known: fences included, epoch of the copy's last record,
+  // journal seq of that record); the last two order copies, as Raft orders
+  // logs by last term then index: a fence alone makes no copy fresher
+  caf::replies_to<claim_atom, std::string>::with<std::uint64_t, std::uint64_t, std::uint64_t>,
   // local directory: the fencing epoch known for a key
   caf::replies_to<persistence::epoch_atom, std::string>::with<std::uint64_t>,
   caf::reacts_to<reset_atom>,                                 // local: forget cached epochs
@@ -110,7 +113,8 @@ using directory_actor = caf::typed_actor<
   // skein_error::no_session; nothing is written for an unknown key
   caf::replies_to<resolve_atom, std::string, std::uint64_t, bool>::with<caf::actor>,
   // peers' activations: (holds a live activation, highest epoch, journal seq)
-  caf::replies_to<claim_atom, std::string>::with<bool, std::uint64_t, std::uint64_t>,
+  caf::replies_to<claim_atom, std::string>::with<bool, std::uint64_t, std::uint64_t,
+                                                std::uint64_t>,
   // peers: hand your activation of key off to the named member (pinned: keep it there)
   caf::reacts_to<handoff_atom, std::string, std::string, bool>,
   // peers' sessions: take this activation (epoch, copy, clients json, pinned)

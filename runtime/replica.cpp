@@ -145,14 +145,15 @@ caf::result<std::string> fetch(replica_self self, const std::string& key) {
   return rp;
 }
 
-caf::result<std::uint64_t, std::uint64_t> claim(replica_self self, const std::string& key) {
-  auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
+caf::result<std::uint64_t, std::uint64_t, std::uint64_t> claim(replica_self self,
+                                                                const std::string& key) {
+  auto rp = self->make_response_promise<std::uint64_t, std::uint64_t, std::uint64_t>();
   self->request(self->state.init.store, store_timeout, persistence::position_atom::value, key)
     .then(
-      [self, key, rp](std::uint64_t epoch, std::uint64_t jseq) mutable {
-        with_epoch(self, key, [rp, epoch, jseq](caf::expected<std::uint64_t> known) mutable {
+      [self, key, rp](std::uint64_t data_epoch, std::uint64_t jseq) mutable {
+        with_epoch(self, key, [rp, data_epoch, jseq](caf::expected<std::uint64_t> known) mutable {
           if (!known) return void(rp.deliver(known.error()));
-          rp.deliver(std::max(epoch, *known), jseq);
+          rp.deliver(std::max(data_epoch, *known), data_epoch, jseq);
         });
       },
       [self, key, rp](caf::error& err) mutable {

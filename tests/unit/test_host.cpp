@@ -248,13 +248,14 @@ TEST_CASE("a replica that refuses the fence fails the activation", "[host][bug]"
   auto b = f.sys.spawn([]() -> caf::behavior {
     return {
       [](claim_atom, const std::string&) {
-        return std::make_tuple(false, std::uint64_t{0}, std::uint64_t{0});
+        return std::make_tuple(false, std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0});
       },
       [](fence_atom, const std::string&, std::uint64_t) -> caf::result<std::uint64_t> {
         return make_error(skein_error::store_failure, "disk full");
       },
       [](gossip_atom, const std::string&, const std::string&, std::int64_t, std::int64_t,
-         const std::vector<std::string>&, const caf::actor&, const caf::actor&) {},
+         const std::vector<std::string>&, const caf::actor&, const caf::actor&,
+         const std::string&) {},
     };
   });
   f.introduce("b", b);
