@@ -419,23 +419,32 @@ void dial_next_seed(self_ptr self) {
   for (std::size_t i = 0; i < st.seeds.size() && port == 0; ++i) {
     auto& s = st.seeds[st.next_seed++ % st.seeds.size()];
     if (s.first == st.init.self.host && s.second == st.init.self.cluster_port) continue;
-    if (connected(s.first, s.second)) continue;  // reached or not: see connected_to_established
+    if (connected(s.first, s.second)) {
+      st.seed_reached = true;  // a contact; the dials go on (see tick)
+      continue;
+    }
     host = s.first;
     port = s.second;
   }
   if (port == 0) return;
   st.seed_dialing = true;
-  dial(self, host, port, {}, [self](bool) { self->state.seed_dialing = false; });
+  dial(self, host, port, {}, [self](bool ok) {
+    self->state.seed_dialing = false;
+    if (ok) self->state.seed_reached = true;
+  });
 }
 
-/// A seed is reached once this node is connected to a member that its view
-/// calls up or draining: an established member, which knows the cluster.
-/// A connection to another joining node is not enough: two members of a
-/// minority killed and restarted behind a partition reach each other first,
-/// and the majority, which declared their previous incarnations down, never
-/// dials them, so they must go on dialling their seeds until one of those
-/// answers (nemesis seed 25001, stop 25: a restarted {n5,n6} connected to
-/// each other, stopped dialling and stayed joining after the heal).
+/// True once this node is connected to a member that its view calls up or
+/// draining: an established member, which knows the cluster. Until then a
+/// joining node goes on dialling its seeds, even after one answered: two
+/// members of a minority killed and restarted behind a partition reach each
+/// other first, and the majority, which declared their previous
+/// incarnations down, never dials them (nemesis seed 25001, stop 25: a
+/// restarted {n5,n6} connected to each other, stopped dialling and stayed
+/// joining after the heal). Reaching a seed (any member) still counts for
+/// becoming up: after a split in which every node rejoined, all are joining
+/// and none is established (seed 25106 stayed joining for 90 s when only an
+/// established member counted).
 bool connected_to_established(self_ptr self) {
   auto& st = self->state;
   for (auto& [n, p] : st.peers) {
@@ -550,8 +559,7 @@ void tick(self_ptr self) {
     if (check_lease(self, now)) {
       // rejoined: nothing else to do this tick
     } else if (self_info(self).state == member_state::joining) {
-      if (!st.seed_reached && connected_to_established(self)) st.seed_reached = true;
-      if (!st.seed_reached) dial_next_seed(self);
+      if (!st.seed_reached || !connected_to_established(self)) dial_next_seed(self);
       on_view_changed(self);
     } else {
       for (auto& n : st.view.alive()) connect_peer(self, n);
