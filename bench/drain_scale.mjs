@@ -21,9 +21,8 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { SkeinClient } from '../clients/js/dist/index.js';
-import { Resources, httpGetJson, waitFor, waitForMembership } from '../tests/cluster/cluster.mjs';
+import { Resources, httpGet, httpGetJson, placement, waitFor, waitForMembership } from '../tests/cluster/cluster.mjs';
 import { nodePid, readCounterUntil, ctl, addNode } from '../tests/cluster/procs.mjs';
-import { httpGet, placement } from '../tests/cluster/cluster.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
