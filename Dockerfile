@@ -39,7 +39,8 @@ COPY deploy/docker/entrypoint.sh /usr/local/bin/skein-entrypoint
 USER skein:skein
 WORKDIR /var/lib/skein
 ENV SKEIN_LISTEN=0.0.0.0:8080 SKEIN_CLUSTER_PORT=7070 SKEIN_DATA=/var/lib/skein
-EXPOSE 8080 7070
+# 7070/udp: heartbeats beside BASP (--heartbeat-udp, docs/operations.md)
+EXPOSE 8080 7070/tcp 7070/udp
 VOLUME ["/var/lib/skein"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1

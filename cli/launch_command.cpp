@@ -13,6 +13,7 @@
 // everything with exit 1. A node that exits 0 (drained) stays down unless a
 // restart request (`ctl rolling-restart`) is waiting for it. When no node is
 // left the launcher exits (0).
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -219,6 +220,14 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
     }
   }
 
+  // Every node on this one machine: CAF's default (a scheduler thread per
+  // core in each node) puts nodes x cores work-stealing threads on the
+  // cores, and their idle polling costs more than it gives.
+  const int scheduler_threads =
+    args.scheduler_threads > 0
+      ? args.scheduler_threads
+      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, args.nodes));
+
   auto start = [&](child& c, const std::vector<address>& via) {
     std::vector<std::string> a{"node",
                                "--name", c.name,
@@ -233,7 +242,10 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
                                "--max-message-rate", std::to_string(args.max_message_rate),
                                "--message-burst", std::to_string(args.message_burst),
                                "--replicas", std::to_string(args.replicas),
-                               "--heartbeat-udp", args.heartbeat_udp ? "true" : "false"};
+                               "--heartbeat-udp", args.heartbeat_udp ? "true" : "false",
+                               "--scheduler-threads", std::to_string(scheduler_threads),
+                               "--scheduler-policy", args.scheduler_policy,
+                               "--basp-workers", std::to_string(args.basp_workers)};
     if (!via.empty()) {
       a.push_back("--seeds");
       a.push_back(format_addresses(via));

@@ -53,6 +53,19 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
                        "also send heartbeats over UDP on the cluster port's number, beside BASP, "
                        "so that leases never wait behind bulk state (false: BASP only)")
     ->capture_default_str();
+  node_cmd->add_option("--scheduler-threads", node.scheduler_threads,
+                       "threads of the actor scheduler (CAF scheduler.max-threads); 0: one per "
+                       "core. Several nodes on one machine run best with the cores divided among "
+                       "them (what `launch` does)")
+    ->capture_default_str()->check(CLI::Range(0, 256));
+  node_cmd->add_option("--scheduler-policy", node.scheduler_policy,
+                       "stealing (a queue per thread; idle threads poll, then sleep) or sharing "
+                       "(one queue; idle threads block on it)")
+    ->capture_default_str()->check(CLI::IsMember({"stealing", "sharing"}));
+  node_cmd->add_option("--basp-workers", node.basp_workers,
+                       "threads that deserialize inbound cluster messages (CAF middleman.workers); "
+                       "-1: CAF's default, min(3, cores/4)+1; 0: the cluster I/O thread does it")
+    ->capture_default_str()->check(CLI::Range(-1, 64));
   node_cmd->add_option("--data", node.data, "RocksDB data directory")->required();
   node_cmd->add_option("--max-frame", node.max_frame, "largest inbound WebSocket message, bytes")
     ->capture_default_str();
@@ -132,6 +145,16 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   launch_cmd->add_option("--replicas", launch.replicas, "passed to every node")->capture_default_str();
   launch_cmd->add_option("--heartbeat-udp", launch.heartbeat_udp, "passed to every node")
     ->capture_default_str();
+  launch_cmd->add_option("--scheduler-threads", launch.scheduler_threads,
+                         "actor scheduler threads per node; 0: this machine's cores divided among "
+                         "the nodes, at least 1")
+    ->capture_default_str()->check(CLI::Range(0, 256));
+  launch_cmd->add_option("--scheduler-policy", launch.scheduler_policy,
+                         "passed to every node; sharing by default here: idle threads block "
+                         "instead of polling, which the other nodes on these cores would pay for")
+    ->capture_default_str()->check(CLI::IsMember({"stealing", "sharing"}));
+  launch_cmd->add_option("--basp-workers", launch.basp_workers, "passed to every node")
+    ->capture_default_str()->check(CLI::Range(-1, 64));
   launch_cmd->add_flag("--add-node", launch.add_node,
                        "start one more node that joins the cluster launched on --data");
   launch_cmd->add_option("--max-restarts", launch.max_restarts,

@@ -101,6 +101,9 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   opts.failure_timeout = std::chrono::milliseconds(args.failure_timeout_ms);
   opts.heartbeat_interval = std::chrono::milliseconds(args.heartbeat_ms);
   opts.heartbeat_udp = args.heartbeat_udp;
+  opts.scheduler_threads = static_cast<std::size_t>(args.scheduler_threads);
+  opts.scheduler_policy = args.scheduler_policy;
+  opts.basp_workers = args.basp_workers;
   // A drained node stops like on SIGTERM and exits 0.
   opts.on_drained = [] { ::kill(::getpid(), SIGTERM); };
   opts.data_dir = args.data;

@@ -76,8 +76,11 @@ std::size_t idle_reaper::scan(std::uint16_t port, std::chrono::milliseconds idle
     if (info.tcpi_bytes_received >= max_handshake_bytes) continue;
     spdlog::warn("cluster port: closing the connection from {}: no data for {} ms (a half-open "
                  "handshake or a silent peer)", peer_of(s), info.tcpi_last_data_recv);
-    ::shutdown(s, SHUT_RDWR);
+    // Count before the shutdown: the peer may see the close and read
+    // /metrics before this scan finishes walking the descriptors.
+    metrics().cluster_idle_closed.fetch_add(1, std::memory_order_relaxed);
     ++closed;
+    ::shutdown(s, SHUT_RDWR);
   }
   ::closedir(dir);
   return closed;
@@ -94,10 +97,7 @@ void idle_reaper::start(options o) {
     while (!cv_.wait_for(lock, o.every, [this] { return stopping_; })) {
       lock.unlock();
       auto n = scan(o.port, o.idle);
-      if (n) {
-        closed_.fetch_add(n, std::memory_order_relaxed);
-        metrics().cluster_idle_closed.fetch_add(n, std::memory_order_relaxed);
-      }
+      if (n) closed_.fetch_add(n, std::memory_order_relaxed);
       lock.lock();
     }
   });

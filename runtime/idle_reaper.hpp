@@ -57,7 +57,9 @@ public:
   std::uint64_t closed() const { return closed_.load(std::memory_order_relaxed); }
 
   /// One scan now (the thread calls it; tests may too). Returns how many
-  /// connections it shut down.
+  /// connections it shut down; each is counted in
+  /// skein_cluster_idle_closed_total before its shutdown(2), so a peer that
+  /// sees the close and then reads /metrics sees it counted.
   static std::size_t scan(std::uint16_t port, std::chrono::milliseconds idle);
 
 private:

@@ -54,6 +54,10 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_op
   cfg.set("middleman.heartbeat-interval", caf::timespan{opts.heartbeat_interval});
   cfg.set("middleman.connection-timeout", caf::timespan{opts.failure_timeout});
   if (opts.scheduler_threads > 0) cfg.set("scheduler.max-threads", opts.scheduler_threads);
+  if (opts.basp_workers >= 0)
+    cfg.set("middleman.workers", static_cast<std::size_t>(opts.basp_workers));
+  if (!opts.scheduler_policy.empty())
+    cfg.set("scheduler.policy", caf::atom_from_string(opts.scheduler_policy));
   return cfg;
 }
 }  // namespace

@@ -46,7 +46,16 @@ struct node_options {
   // cluster's CA), DIR/node.pem (this node's certificate, signed by it) and
   // DIR/node.key. Empty: plaintext BASP (development; logged once).
   std::filesystem::path cluster_tls_dir;
-  std::size_t scheduler_threads = 0;    // 0: one per core
+  // CAF's scheduler (scheduler.max-threads, scheduler.policy): threads, 0
+  // for one per core; policy "stealing" (CAF's default: a queue per thread,
+  // idle threads poll and steal) or "sharing" (one queue; idle threads
+  // block on it). Empty: CAF's default.
+  std::size_t scheduler_threads = 0;
+  std::string scheduler_policy;
+  // CAF's middleman.workers: threads that deserialize inbound BASP
+  // messages. -1: CAF's default (min(3, cores / 4) + 1); 0: the middleman's
+  // own thread deserializes them (one thread hand-off less per message).
+  int basp_workers = -1;
   std::function<void()> on_drained;     // called once when a drain has finished
 };
 

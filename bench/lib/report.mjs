@@ -210,6 +210,23 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   L.push(`| migrate | latency and loss while a node joins and another drains | ${mg(S.migrate)} | – | | | |`);
   L.push('');
 
+  // every system's rtt peak side by side (skein-none, skein-local: the cost of durability)
+  const rttSystems = Object.entries(results.systems).filter(([, r]) => !na(r.rtt) && r.rtt.levels?.length);
+  if (rttSystems.length > 2 || results.skein_args) {
+    const peerPeak = na(P.rtt) || !P.rtt.levels?.length ? null : P.rtt.levels.reduce((a, b) => (b.rate > a.rate ? b : a));
+    L.push('### rtt peak of every system', '');
+    if (results.skein_args) L.push(`skein systems launched with \`${results.skein_args.join(' ')}\`.`, '');
+    L.push('| system | peak msg/s (pairs) | p99 at the peak (ms) | p99 at the peer\'s peak pairs (ms) | server CPU µs per message at the peak | × Socket.IO peak |');
+    L.push('|---|---:|---:|---:|---:|---:|');
+    for (const [sys, r] of rttSystems) {
+      const b = r.rtt.levels.reduce((x, y) => (y.rate > x.rate ? y : x));
+      const atPeer = peerPeak ? r.rtt.levels.find((l) => l.pairs === peerPeak.pairs) : null;
+      const us = b.rate ? (b.server_cpu_pct / 100) * 1e6 / b.rate : null;
+      L.push(`| ${sys} | ${fmt(b.rate)} (${b.pairs}) | ${ms(b.latency_ms.p99)} | ${ms(atPeer?.latency_ms.p99)} | ${fmt(us, 1)} | ${ratio(b.rate, peerPeak?.rate)} |`);
+    }
+    L.push('');
+  }
+
   // missed targets
   const missed = [];
   if (rs && !rs.met) missed.push(`**rtt**: skein reaches ${rs.sAtLimit ? `${fmt(rs.sAtLimit.rate)} msg/s` : 'no level'} with p99 ≤ ${ms(rs.limit)} ms, ${rs.x ? `${fmt(rs.x, 2)}×` : '0×'} the peer's ${fmt(rs.pb.rate)} msg/s (target 10×). Its peak is ${fmt(rs.sb.rate)} msg/s (${ratio(rs.sb.rate, rs.pb.rate)} the peer's peak) at p99 ${ms(rs.sb.latency_ms.p99)} ms, with the servers at ${fmt(rs.sb.server_cpu_pct)} % CPU (of 200 %).`);

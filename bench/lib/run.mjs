@@ -7,6 +7,9 @@
 // Called by bench/run (which installs and builds first):
 //   node bench/lib/run.mjs [--quick|--full] [--build-dir build] [--only rtt,fanout,...]
 //                          [--systems skein,socketio] [--out docs] [--repeat N] [--threads N]
+//                          [--skein-args "ARGS"]
+// Systems: skein (the demo's defaults: chat durability=replicated), skein-none
+// and skein-local (chat durability none / local), socketio.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +31,11 @@ const { values: opts } = parseArgs({
     threads: { type: 'string', default: '2' },
     repeat: { type: 'string' },
     profile: { type: 'boolean', default: true },
+    // Extra `skein-demo launch` arguments for every skein system (a lever to
+    // measure, e.g. --skein-args "--scheduler-threads 2"); recorded in results.json.
+    'skein-args': { type: 'string', default: '' },
+    // A malloc to LD_PRELOAD into the skein nodes only (a lever to measure).
+    'skein-preload': { type: 'string', default: '' },
   },
 });
 const mode = opts.full ? 'full' : 'quick';
@@ -167,12 +175,17 @@ async function stopChild(child, graceMs = 15000) {
   clearTimeout(t);
 }
 
-const SYSTEMS = {
-  skein: {
-    label: 'skein',
+const skeinArgs = opts['skein-args'].split(/\s+/).filter(Boolean);
+
+/// skein as 3 nodes of `skein-demo launch`, with `extra` launch arguments.
+function skeinSystem(label, extra) {
+  return {
+    label,
     async start(tag) {
       const data = path.join(workDir, `data-${tag}`);
-      const child = track(spawn(demo, ['launch', '--nodes', '3', '--data', data], { stdio: ['ignore', 'pipe', 'pipe'] }), `skein-${tag}`);
+      const args = ['launch', '--nodes', '3', '--data', data, ...extra, ...skeinArgs];
+      const env = opts['skein-preload'] ? { ...process.env, LD_PRELOAD: opts['skein-preload'] } : process.env;
+      const child = track(spawn(demo, args, { stdio: ['ignore', 'pipe', 'pipe'], env }), `skein-${tag}`);
       const lines = await readUntil(child, (l) => l === 'ready', 90000, 'skein-demo launch');
       const nodes = lines.filter((l) => l.startsWith('node ')).map((l) => {
         const [, name, url] = l.split(' ');
@@ -194,7 +207,13 @@ const SYSTEMS = {
         stop: () => stopChild(child),
       };
     },
-  },
+  };
+}
+
+const SYSTEMS = {
+  skein: skeinSystem('skein', []),
+  'skein-none': skeinSystem('skein, durability none', ['--kind-option', 'chat.durability=none']),
+  'skein-local': skeinSystem('skein, durability local', ['--kind-option', 'chat.durability=local']),
   socketio: {
     label: 'Socket.IO',
     async start(tag) {
@@ -248,8 +267,9 @@ function runLoadgen(args, name, { onLine, timeoutMs = 600000 } = {}) {
   });
 }
 
+const isSkein = (sys) => sys.startsWith('skein');
 const common = (sys, cluster, nThreads = threads) => [
-  '--proto', sys === 'skein' ? 'skein' : 'socketio',
+  '--proto', isSkein(sys) ? 'skein' : 'socketio',
   '--urls', cluster.urls.join(','),
   '--pids', cluster.procs.map((p) => p.pid).join(','),
   '--threads', String(nThreads),
@@ -361,7 +381,7 @@ const RUN = {
 
   async failover(sys, cluster, tag) {
     const p = profile.failover;
-    if (sys === 'skein' && !skeinControls().ctl)
+    if (isSkein(sys) && !skeinControls().ctl)
       return { available: false, reason: 'skein-demo has no `ctl` command yet (membership and crash failover: issue 4); with static membership the sessions of a killed node stay unreachable' };
     const victim = cluster.nodes[1];
     const lines = await runLoadgen([...common(sys, cluster), '--scenario', 'rtt', '--tag', tag,
@@ -373,7 +393,7 @@ const RUN = {
 
   async migrate(sys, cluster, tag) {
     const p = profile.migrate;
-    if (sys !== 'skein') return { available: false, reason: 'no live migration in Socket.IO' };
+    if (!isSkein(sys)) return { available: false, reason: 'no live migration in Socket.IO' };
     const c = skeinControls();
     if (!c.ctl) return { available: false, reason: 'skein-demo has no `ctl` command yet (join/drain/move: issue 4)' };
     // The drain is a short command the load generator runs at its time; the
@@ -513,8 +533,11 @@ function interference(r) {
 
 async function main() {
   for (const f of [demo, loadgen]) if (!fs.existsSync(f)) throw new Error(`${f} is missing: build first (bench/run does)`);
+  for (const s of systemNames) if (!SYSTEMS[s]) throw new Error(`unknown system ${s} (${Object.keys(SYSTEMS).join(', ')})`);
   const started = Date.now();
   const results = { mode, command: `bench/run --${mode}`, machine: machine(), profile, systems: {}, started: new Date().toISOString() };
+  if (skeinArgs.length) results.skein_args = skeinArgs;
+  if (opts['skein-preload']) results.skein_preload = opts['skein-preload'];
   log(`mode ${mode}; logs in ${logDir}`);
   for (const scenario of scenarios) {
     // Repeated scenarios alternate systems (A B A B) and keep, per system, the
@@ -524,7 +547,7 @@ async function main() {
     for (let rep = 0; rep < repeats; rep++) {
       for (const sys of systemNames) {
         runs[sys] ??= [];
-        if (scenario === 'migrate' && sys !== 'skein') {
+        if (scenario === 'migrate' && !isSkein(sys)) {
           runs[sys].push({ available: false, reason: 'no live migration in Socket.IO' });
           continue;
         }

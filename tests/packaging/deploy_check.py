@@ -87,7 +87,9 @@ def check_dockerfile(src):
         copied = [shlex.split(a)[-1] for w, a in final if w == "COPY"]
         check(target in copied, f"ENTRYPOINT {target} is not COPY'd into the final stage")
     exposed = " ".join(a for w, a in final if w == "EXPOSE").split()
-    check("8080" in exposed and "7070" in exposed, f"EXPOSE {exposed}: want 8080 and 7070")
+    check("8080" in exposed and ("7070" in exposed or "7070/tcp" in exposed),
+          f"EXPOSE {exposed}: want 8080 and 7070")
+    check("7070/udp" in exposed, f"EXPOSE {exposed}: want 7070/udp (UDP heartbeats, --heartbeat-udp)")
 
 
 def check_kubernetes(src):
@@ -115,6 +117,13 @@ def check_kubernetes(src):
     check(bool(spec.get("volumeClaimTemplates")), "no volumeClaimTemplates (data must be stable per name)")
     c = spec["template"]["spec"]["containers"][0]
     port_names = {p["name"] for p in c.get("ports", [])}
+    cluster_ports = {(p["containerPort"], p.get("protocol", "TCP")) for p in c.get("ports", [])
+                     if p.get("name") in ("cluster", "heartbeat")}
+    check(len(cluster_ports) == 2 and len({n for n, _ in cluster_ports}) == 1,
+          f"want the cluster port over TCP and UDP (heartbeats) on one number: {sorted(cluster_ports)}")
+    if headless:
+        protos = {p.get("protocol", "TCP") for p in headless["spec"]["ports"]}
+        check(protos == {"TCP", "UDP"}, f"the headless Service should carry TCP and UDP (heartbeats): {protos}")
     rp = c.get("readinessProbe", {}).get("httpGet", {})
     check(rp.get("path") == "/healthz", "readinessProbe is not GET /healthz")
     check(rp.get("port") in port_names or isinstance(rp.get("port"), int), "readinessProbe port unknown")
