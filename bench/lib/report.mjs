@@ -9,11 +9,16 @@ import { fileURLToPath } from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+// Issue 15's targets.
 const TARGETS = {
-  rtt: 10, // x the peer's msg/s at a tenth of its p99
-  fanout: 10, // x the peer's deliveries/s before p99 passes 50 ms
-  idleKiB: 4, // server RSS per idle connection
+  rttPeak: 1.5, // x the peer's peak msg/s, skein with the demo's durability (replicated)
+  rttPeakNone: 3, // x the peer's peak msg/s, skein-none (durability none)
+  fanout: 3, // x the peer's deliveries/s before p99 passes 50 ms
+  idleKiB: 6, // server RSS per idle connection, session included
 };
+
+// Hand-written sections of docs/benchmarks.md after this line survive a rerun.
+const KEEP_MARKER = '<!-- bench/run keeps the hand-written sections below this line -->';
 
 const fmt = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–'
   : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
@@ -39,7 +44,7 @@ function rttSummary(s, p) {
   const ok = s.levels.filter((l) => l.latency_ms.p99 <= limit);
   const sAtLimit = ok.length ? best(ok) : null;
   const x = sAtLimit ? sAtLimit.rate / pb.rate : 0;
-  return { pb, sb, limit, sAtLimit, x, met: x >= TARGETS.rtt };
+  return { pb, sb, limit, sAtLimit, x };
 }
 
 function fanoutBest(r) {
@@ -180,11 +185,18 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   L.push('| scenario | measure | skein | Socket.IO + redis | skein / peer | target | met |');
   L.push('|---|---|---:|---:|---:|---|---|');
   if (rs) {
-    L.push(`| rtt | peak msg/s (pairs) | ${fmt(rs.sb.rate)} (${rs.sb.pairs}) | ${fmt(rs.pb.rate)} (${rs.pb.pairs}) | ${ratio(rs.sb.rate, rs.pb.rate)} | | |`);
-    L.push(`| rtt | p99 at the peer's peak (ms) | ${ms(S.rtt.levels.find((l) => l.pairs === rs.pb.pairs)?.latency_ms.p99)} | ${ms(rs.pb.latency_ms.p99)} | ${ratio(S.rtt.levels.find((l) => l.pairs === rs.pb.pairs)?.latency_ms.p99, rs.pb.latency_ms.p99)} | | |`);
-    L.push(`| rtt | msg/s with p99 ≤ ${ms(rs.limit)} ms (a tenth of the peer's p99 at its peak) | ${rs.sAtLimit ? `${fmt(rs.sAtLimit.rate)} (${rs.sAtLimit.pairs} pairs)` : 'none'} | ${fmt(rs.pb.rate)} | ${rs.x ? `${fmt(rs.x, 2)}×` : '0×'} | ≥ ${TARGETS.rtt}× | ${rs.met ? 'yes' : '**no**'} |`);
+    const peakMet = rs.sb.rate >= TARGETS.rttPeak * rs.pb.rate;
+    L.push(`| rtt | peak msg/s (pairs) | ${fmt(rs.sb.rate)} (${rs.sb.pairs}) | ${fmt(rs.pb.rate)} (${rs.pb.pairs}) | ${ratio(rs.sb.rate, rs.pb.rate)} | ≥ ${TARGETS.rttPeak}× | ${peakMet ? 'yes' : '**no**'} |`);
+    const N = results.systems['skein-none'];
+    if (!na(N?.rtt) && N.rtt.levels?.length) {
+      const nb = N.rtt.levels.reduce((a, b) => (b.rate > a.rate ? b : a));
+      L.push(`| rtt | peak msg/s, skein with durability none (pairs) | ${fmt(nb.rate)} (${nb.pairs}) | ${fmt(rs.pb.rate)} (${rs.pb.pairs}) | ${ratio(nb.rate, rs.pb.rate)} | ≥ ${TARGETS.rttPeakNone}× | ${nb.rate >= TARGETS.rttPeakNone * rs.pb.rate ? 'yes' : '**no**'} |`);
+    }
+    const atPeer = S.rtt.levels.find((l) => l.pairs === rs.pb.pairs)?.latency_ms.p99;
+    L.push(`| rtt | p99 at the peer's peak (ms) | ${ms(atPeer)} | ${ms(rs.pb.latency_ms.p99)} | ${ratio(atPeer, rs.pb.latency_ms.p99)} | ≤ the peer's | ${atPeer !== undefined && atPeer <= rs.pb.latency_ms.p99 ? 'yes' : '**no**'} |`);
+    L.push(`| rtt | msg/s with p99 ≤ ${ms(rs.limit)} ms (a tenth of the peer's p99 at its peak) | ${rs.sAtLimit ? `${fmt(rs.sAtLimit.rate)} (${rs.sAtLimit.pairs} pairs)` : 'none'} | ${fmt(rs.pb.rate)} | ${rs.x ? `${fmt(rs.x, 2)}×` : '0×'} | | |`);
   } else {
-    L.push(`| rtt | | ${na(S.rtt) ?? ''} | ${na(P.rtt) ?? ''} | | ≥ ${TARGETS.rtt}× | – |`);
+    L.push(`| rtt | | ${na(S.rtt) ?? ''} | ${na(P.rtt) ?? ''} | | ≥ ${TARGETS.rttPeak}× | – |`);
   }
   if (fS && fP) {
     const subs = results.profile.fanout.subscribers;
@@ -229,9 +241,9 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
 
   // missed targets
   const missed = [];
-  if (rs && !rs.met) missed.push(`**rtt**: skein reaches ${rs.sAtLimit ? `${fmt(rs.sAtLimit.rate)} msg/s` : 'no level'} with p99 ≤ ${ms(rs.limit)} ms, ${rs.x ? `${fmt(rs.x, 2)}×` : '0×'} the peer's ${fmt(rs.pb.rate)} msg/s (target 10×). Its peak is ${fmt(rs.sb.rate)} msg/s (${ratio(rs.sb.rate, rs.pb.rate)} the peer's peak) at p99 ${ms(rs.sb.latency_ms.p99)} ms, with the servers at ${fmt(rs.sb.server_cpu_pct)} % CPU (of 200 %).`);
-  if (fS && fP && fP.step && fS.deliveries_per_s / fP.deliveries_per_s < TARGETS.fanout) missed.push(`**fanout**: ${ratio(fS.deliveries_per_s, fP.deliveries_per_s)} the peer's deliveries per second under the 50 ms p99 limit (target 10×).`);
-  if (!na(S.idle) && !(S.idle.per_conn_kib <= TARGETS.idleKiB)) missed.push(`**idle**: ${fmt(S.idle.per_conn_kib, 2)} KiB of server RSS per idle connection (target ≤ 4 KiB).`);
+  if (rs && rs.sb.rate < TARGETS.rttPeak * rs.pb.rate) missed.push(`**rtt**: skein's peak is ${fmt(rs.sb.rate)} msg/s, ${ratio(rs.sb.rate, rs.pb.rate)} the peer's ${fmt(rs.pb.rate)} (target ${TARGETS.rttPeak}×), at p99 ${ms(rs.sb.latency_ms.p99)} ms, with the servers at ${fmt(rs.sb.server_cpu_pct)} % CPU (of 200 %).`);
+  if (fS && fP && fP.step && fS.deliveries_per_s / fP.deliveries_per_s < TARGETS.fanout) missed.push(`**fanout**: ${ratio(fS.deliveries_per_s, fP.deliveries_per_s)} the peer's deliveries per second under the 50 ms p99 limit (target ${TARGETS.fanout}×).`);
+  if (!na(S.idle) && !(S.idle.per_conn_kib <= TARGETS.idleKiB)) missed.push(`**idle**: ${fmt(S.idle.per_conn_kib, 2)} KiB of server RSS per idle connection (target ≤ ${TARGETS.idleKiB} KiB).`);
   if (missed.length) {
     L.push('### Where skein misses its targets', '');
     for (const x of missed) L.push(`- ${x}`);
@@ -385,7 +397,13 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + 'goes from the sender\'s node to the room\'s owner node (HRW placement) and from there to each receiver\'s node (0 to 2 cluster hops); '
     + 'a Socket.IO message goes from the sender\'s node through redis to every node.');
   L.push('');
-  fs.writeFileSync(path.join(outDir, 'benchmarks.md'), `${L.join('\n')}\n`);
+  // What follows the marker in the page being replaced (hand-written
+  // measurements of single levers) is carried over.
+  const page = path.join(outDir, 'benchmarks.md');
+  const old = fs.existsSync(page) ? fs.readFileSync(page, 'utf8') : '';
+  const at = old.indexOf(KEEP_MARKER);
+  const kept = at >= 0 ? old.slice(at) : `${KEEP_MARKER}\n`;
+  fs.writeFileSync(page, `${L.join('\n')}\n${kept}`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
