@@ -183,7 +183,10 @@ function skeinSystem(label, extra) {
     label,
     async start(tag) {
       const data = path.join(workDir, `data-${tag}`);
-      const args = ['launch', '--nodes', '3', '--data', data, ...extra, ...skeinArgs];
+      // --max-connections: the idle scenario puts 50,000 / 3 = 16,667 streams
+      // on a node, above launch's default cap of 16,384 (a process here may
+      // hold 20,000 descriptors).
+      const args = ['launch', '--nodes', '3', '--data', data, '--max-connections', '19000', ...extra, ...skeinArgs];
       const env = opts['skein-preload'] ? { ...process.env, LD_PRELOAD: opts['skein-preload'] } : process.env;
       const child = track(spawn(demo, args, { stdio: ['ignore', 'pipe', 'pipe'], env }), `skein-${tag}`);
       const lines = await readUntil(child, (l) => l === 'ready', 90000, 'skein-demo launch');
