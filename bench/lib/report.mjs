@@ -35,9 +35,12 @@ function na(r) {
 
 // --- derived numbers ---------------------------------------------------------------
 
+/// The level with the highest msg/s.
+const peakLevel = (levels) => levels.reduce((a, b) => (b.rate > a.rate ? b : a));
+
 function rttSummary(s, p) {
   if (na(s) || na(p) || !s.levels?.length || !p.levels?.length) return null;
-  const best = (levels) => levels.reduce((a, b) => (b.rate > a.rate ? b : a));
+  const best = peakLevel;
   const pb = best(p.levels);
   const sb = best(s.levels);
   const limit = pb.latency_ms.p99 / 10;
@@ -189,7 +192,7 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     L.push(`| rtt | peak msg/s (pairs) | ${fmt(rs.sb.rate)} (${rs.sb.pairs}) | ${fmt(rs.pb.rate)} (${rs.pb.pairs}) | ${ratio(rs.sb.rate, rs.pb.rate)} | ≥ ${TARGETS.rttPeak}× | ${peakMet ? 'yes' : '**no**'} |`);
     const N = results.systems['skein-none'];
     if (!na(N?.rtt) && N.rtt.levels?.length) {
-      const nb = N.rtt.levels.reduce((a, b) => (b.rate > a.rate ? b : a));
+      const nb = peakLevel(N.rtt.levels);
       L.push(`| rtt | peak msg/s, skein with durability none (pairs) | ${fmt(nb.rate)} (${nb.pairs}) | ${fmt(rs.pb.rate)} (${rs.pb.pairs}) | ${ratio(nb.rate, rs.pb.rate)} | ≥ ${TARGETS.rttPeakNone}× | ${nb.rate >= TARGETS.rttPeakNone * rs.pb.rate ? 'yes' : '**no**'} |`);
     }
     const atPeer = S.rtt.levels.find((l) => l.pairs === rs.pb.pairs)?.latency_ms.p99;
@@ -225,13 +228,13 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   // every system's rtt peak side by side (skein-none, skein-local: the cost of durability)
   const rttSystems = Object.entries(results.systems).filter(([, r]) => !na(r.rtt) && r.rtt.levels?.length);
   if (rttSystems.length > 2 || results.skein_args) {
-    const peerPeak = na(P.rtt) || !P.rtt.levels?.length ? null : P.rtt.levels.reduce((a, b) => (b.rate > a.rate ? b : a));
+    const peerPeak = na(P.rtt) || !P.rtt.levels?.length ? null : peakLevel(P.rtt.levels);
     L.push('### rtt peak of every system', '');
     if (results.skein_args) L.push(`skein systems launched with \`${results.skein_args.join(' ')}\`.`, '');
     L.push('| system | peak msg/s (pairs) | p99 at the peak (ms) | p99 at the peer\'s peak pairs (ms) | server CPU µs per message at the peak | × Socket.IO peak |');
     L.push('|---|---:|---:|---:|---:|---:|');
     for (const [sys, r] of rttSystems) {
-      const b = r.rtt.levels.reduce((x, y) => (y.rate > x.rate ? y : x));
+      const b = peakLevel(r.rtt.levels);
       const atPeer = peerPeak ? r.rtt.levels.find((l) => l.pairs === peerPeak.pairs) : null;
       const us = b.rate ? (b.server_cpu_pct / 100) * 1e6 / b.rate : null;
       L.push(`| ${sys} | ${fmt(b.rate)} (${b.pairs}) | ${ms(b.latency_ms.p99)} | ${ms(atPeer?.latency_ms.p99)} | ${fmt(us, 1)} | ${ratio(b.rate, peerPeak?.rate)} |`);

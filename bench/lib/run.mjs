@@ -7,7 +7,7 @@
 // Called by bench/run (which installs and builds first):
 //   node bench/lib/run.mjs [--quick|--full] [--build-dir build] [--only rtt,fanout,...]
 //                          [--systems skein,socketio] [--out docs] [--repeat N] [--threads N]
-//                          [--skein-args "ARGS"]
+//                          [--skein-args="ARGS"] [--skein-preload LIB]
 // Systems: skein (the demo's defaults: chat durability=replicated), skein-none
 // and skein-local (chat durability none / local), socketio.
 import fs from 'node:fs';
@@ -32,7 +32,7 @@ const { values: opts } = parseArgs({
     repeat: { type: 'string' },
     profile: { type: 'boolean', default: true },
     // Extra `skein-demo launch` arguments for every skein system (a lever to
-    // measure, e.g. --skein-args "--scheduler-threads 2"); recorded in results.json.
+    // measure, e.g. --skein-args="--scheduler-threads 2"); recorded in results.json.
     'skein-args': { type: 'string', default: '' },
     // A malloc to LD_PRELOAD into the skein nodes only (a lever to measure).
     'skein-preload': { type: 'string', default: '' },
