@@ -28,6 +28,10 @@
 //                          uint64 id)  -> later (repl_ack_atom, string node, uint64 id,
 //                          string error) to the session
 //                         (fence_atom, key, uint64 epoch) -> uint64 stored epoch
+//                         (relay_atom, vector<actor> conns, message m)  m is one
+//                          (frame_atom, ...) or (ack_atom, ...) for connections on the
+//                          replica's node: sent on to each as if by the session
+//                          (actors/session_relay.cpp, runtime/replica.cpp)
 //                         (drain_atom, string node), (move_atom, key, string to)
 // net -> connection       (message_atom, string json_text), (leave_atom)
 // session -> itself       (timer_atom, uint64 timer_id)  a timer is due (session_timers.cpp)
@@ -68,6 +72,7 @@ using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 using replicate_atom = caf::atom_constant<caf::atom("replicate")>;
 using repl_ack_atom = caf::atom_constant<caf::atom("repl_ack")>;
 using fence_atom = caf::atom_constant<caf::atom("fence")>;
+using relay_atom = caf::atom_constant<caf::atom("relay")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using move_atom = caf::atom_constant<caf::atom("move")>;
 using moved_atom = caf::atom_constant<caf::atom("moved")>;

@@ -44,12 +44,17 @@ struct kind_options {
   /// even where no snapshot was taken. Costs one serialisation of the state
   /// and one XXH3 hash of its bytes per input, and 9 bytes per journal entry.
   bool check_state = false;
+  /// Send frames and acks for connections on other nodes through the relay
+  /// of their node (actors/session_relay.cpp): a broadcast then crosses the
+  /// cluster once per node instead of once per connection, for one more
+  /// actor hop on the receiving node. Off: one message per connection.
+  bool relay = true;
 };
 
 /// Sets one option by name ("snapshot_every", "snapshot_interval_ms",
 /// "keep_snapshots", "outbox_keep", "durability" = none|local|replicated,
 /// "poison_guard" = on|off, "idle_ms", "resume_grace_ms",
-/// "check_state" = on|off). Throws
+/// "check_state" = on|off, "relay" = on|off). Throws
 /// std::invalid_argument naming the option or value on error.
 void set_kind_option(kind_options& o, const std::string& name, const std::string& value);
 

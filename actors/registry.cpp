@@ -91,6 +91,10 @@ void set_kind_option(kind_options& o, const std::string& name, const std::string
     if (value == "on" || value == "true") o.check_state = true;
     else if (value == "off" || value == "false") o.check_state = false;
     else throw std::invalid_argument("option check_state: '" + value + "' is not on|off");
+  } else if (name == "relay") {
+    if (value == "on" || value == "true") o.relay = true;
+    else if (value == "off" || value == "false") o.relay = false;
+    else throw std::invalid_argument("option relay: '" + value + "' is not on|off");
   } else {
     throw std::invalid_argument("unknown kind option '" + name + "'");
   }

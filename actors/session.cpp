@@ -116,6 +116,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
           drop_client(self, client_id);
         } else {
           self->state.catching_up.erase(m.conn);
+          forget_conn(self, m.conn);
           m.conn = nullptr;
         }
         return;

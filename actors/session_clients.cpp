@@ -68,6 +68,7 @@ void drop_client(session_actor* self, const std::string& client_id) {
   if (m.conn) {
     self->demonitor(m.conn);
     st.catching_up.erase(m.conn);
+    forget_conn(self, m.conn);
   }
   handle_input(self, input_kind::close, client_id, m.params_json, {});
   if (st.clients.empty()) became_idle(self);

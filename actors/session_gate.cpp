@@ -28,7 +28,22 @@ void send_frame(session_actor* self, const caf::actor& to, std::uint64_t seq,
   if (auto c = st.catching_up.find(to); c != st.catching_up.end())
     c->second.held.push_back({false, seq, frame});
   else
-    self->send(to, frame_atom::value, frame);
+    to_conn(self, to, caf::make_message(frame_atom::value, frame));
+}
+
+void send_frames(session_actor* self, const std::vector<caf::actor>& to, std::uint64_t seq,
+                 const std::string& frame) {
+  auto& st = self->state;
+  if (to.size() == 1) return send_frame(self, to.front(), seq, frame);
+  std::vector<caf::actor> now;
+  now.reserve(to.size());
+  for (const auto& conn : to) {
+    if (auto c = st.catching_up.find(conn); c != st.catching_up.end())
+      c->second.held.push_back({false, seq, frame});
+    else
+      now.push_back(conn);
+  }
+  if (!now.empty()) to_conns(self, now, caf::make_message(frame_atom::value, frame));
 }
 
 /// Sends an ack, or holds it (behind the held frames) while `to` catches up.
@@ -38,7 +53,7 @@ void send_ack(session_actor* self, const caf::actor& to, std::uint64_t cseq, std
   if (auto c = st.catching_up.find(to); c != st.catching_up.end())
     c->second.held.push_back({true, 0, {}, cseq, id, error});
   else
-    self->send(to, ack_atom::value, cseq, id, error);
+    to_conn(self, to, caf::make_message(ack_atom::value, cseq, id, error));
 }
 
 void fenced(session_actor* self, const std::string& why) {
@@ -98,7 +113,7 @@ void release(session_actor* self) {
       std::chrono::duration_cast<std::chrono::microseconds>(now - g.handled).count()));
     for (auto& a : g.acks) send_ack(self, a.to, a.cseq, a.id, a.error);
     for (auto& f : g.frames)
-      for (auto& conn : f.to) send_frame(self, conn, f.seq, f.frame);
+      send_frames(self, f.to, f.seq, f.frame);
     const auto runs = g.runs;
     auto tells = std::move(g.tells);
     st.gate.pop_front();
@@ -226,7 +241,7 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
     f.frame = frame_text(f.seq, data);
     batch.put_outbox(st.key, f.seq, persistence::outbox_record{o.target, std::move(data)});
     if (immediate) {
-      for (auto& conn : f.to) send_frame(self, conn, f.seq, f.frame);
+      send_frames(self, f.to, f.seq, f.frame);
     } else {
       g.frames.push_back(std::move(f));
     }

@@ -61,7 +61,7 @@ void reset_member(session_actor* self, const caf::actor& conn) {
   auto done = std::move(cu->second);
   st.catching_up.erase(cu);
   for (auto& h : done.held)
-    if (h.is_ack) self->send(conn, ack_atom::value, h.cseq, h.id, h.error);
+    if (h.is_ack) to_conn(self, conn, caf::make_message(ack_atom::value, h.cseq, h.id, h.error));
   for (auto& g : st.gate)
     for (auto& f : g.frames) f.to.erase(std::remove(f.to.begin(), f.to.end(), conn), f.to.end());
   auto m = st.clients.find(done.client);
@@ -98,14 +98,14 @@ void end_catch_up(session_actor* self, const caf::actor& conn, std::uint64_t req
       if (seq >= done.first_gated) break;
       if (seq <= sent) continue;
       if (r.target.empty() || r.target == done.client)
-        self->send(conn, frame_atom::value, frame_text(seq, r.data));
+        to_conn(self, conn, caf::make_message(frame_atom::value, frame_text(seq, r.data)));
       sent = seq;
     }
   for (auto& h : done.held) {
     if (h.is_ack) {
-      self->send(conn, ack_atom::value, h.cseq, h.id, h.error);
+      to_conn(self, conn, caf::make_message(ack_atom::value, h.cseq, h.id, h.error));
     } else if (h.seq > sent) {
-      self->send(conn, frame_atom::value, h.frame);
+      to_conn(self, conn, caf::make_message(frame_atom::value, h.frame));
       sent = h.seq;
     }
   }
@@ -119,6 +119,7 @@ void attach_member(session_actor* self, const std::string& client_id, const std:
   auto& st = self->state;
   auto& c = st.clients[client_id];
   if (c.params_json.empty()) c.params_json = params;
+  if (c.conn && c.conn != conn) forget_conn(self, c.conn);
   c.conn = conn;
   self->monitor(conn);
   st.catching_up.erase(conn);  // a join again of the same connection starts over

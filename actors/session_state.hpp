@@ -184,6 +184,7 @@ struct session_state {
   std::map<std::string, clock::time_point> resent_at;  // last re-send of gated batches, by replica
   bool resend_armed = false;                           // a resend_atom is on its way
   std::map<caf::actor, catch_up> catching_up;        // resuming connections, by connection
+  std::map<caf::actor, caf::actor> relay_of;  // connection -> its node's relay (null: direct); session_relay.cpp
   std::uint64_t next_request = 1;                    // ids of store reads
   std::deque<snapshot_mark> snapshots;
   std::uint32_t inputs_since_snapshot = 0;
@@ -244,6 +245,23 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
 /// Sends a frame to a connection, or holds it while the connection catches up.
 void send_frame(session_actor* self, const caf::actor& to, std::uint64_t seq,
                 const std::string& frame);
+
+/// send_frame to each of `to`: one message per node (session_relay.cpp).
+void send_frames(session_actor* self, const std::vector<caf::actor>& to, std::uint64_t seq,
+                 const std::string& frame);
+
+// -- session_relay.cpp -------------------------------------------------------
+
+/// Sends m (a frame_atom or ack_atom message) to conn: directly if conn is on
+/// this node, else through the relay of its node, the path kept per
+/// connection until forget_conn.
+void to_conn(session_actor* self, const caf::actor& conn, caf::message m);
+
+/// to_conn for each of conns, one relay message per node.
+void to_conns(session_actor* self, const std::vector<caf::actor>& conns, const caf::message& m);
+
+/// Forgets conn's path: it left, went down or was replaced.
+void forget_conn(session_actor* self, const caf::actor& conn);
 
 /// Sends an ack, or holds it (behind the held frames) while `to` catches up.
 void send_ack(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id,

@@ -156,6 +156,12 @@ std::string render(node& n) {
   f.add("skein_passivations_total", C,
         "Activations stopped after their idle_ms without a client, or at --max-sessions.",
         load(m.passivations));
+  f.add("skein_relay_messages_total", C,
+        "Frame and ack messages from sessions on other nodes taken by this node's relay (one per node per broadcast).",
+        load(m.relay_messages));
+  f.add("skein_relay_deliveries_total", C,
+        "Frames and acks this node's relay sent on to its local connections.",
+        load(m.relay_deliveries));
   f.add("skein_replica_resends_total", C,
         "Times a session sent its gated batches to a replica again because that replica's ack was over 3 s overdue.",
         load(m.replica_resends));

@@ -100,6 +100,10 @@ using replica_actor = caf::typed_actor<
   caf::replies_to<claim_atom, std::string>::with<std::uint64_t, std::uint64_t, std::uint64_t>,
   // local directory: the fencing epoch known for a key
   caf::replies_to<persistence::epoch_atom, std::string>::with<std::uint64_t>,
+  // from sessions of any node: send m (a frame_atom or ack_atom message) to
+  // each of conns, connections of this node, with the session as its sender
+  // (one message per node for a broadcast; actors/session_relay.cpp)
+  caf::reacts_to<relay_atom, std::vector<caf::actor>, caf::message>,
   caf::reacts_to<reset_atom>,                                 // local: forget cached epochs
   caf::reacts_to<written_atom, std::uint64_t, std::string>,   // committer callback
   caf::reacts_to<wire_atom, caf::actor>>;                     // local: the directory

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/errors.hpp"
+#include "actors/metrics.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/write_batch.hpp"
@@ -163,6 +164,23 @@ caf::result<std::uint64_t, std::uint64_t, std::uint64_t> claim(replica_self self
   return rp;
 }
 
+/// A session's frame or ack for connections of this node, sent on to each
+/// with the session as the sender (the connection checks it), so a broadcast
+/// crosses the cluster once per node. Only frame and ack messages and only
+/// local actors: a relay is not a way to reach anything else.
+void relay(replica_self self, const std::vector<caf::actor>& conns, const caf::message& m) {
+  if (m.empty() || !m.match_element<caf::atom_value>(0)) return;
+  const auto what = m.get_as<caf::atom_value>(0);
+  if (what != frame_atom::value && what != ack_atom::value) return;
+  const auto& sender = self->current_sender();
+  metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& c : conns)
+    if (c && c.node() == self->node()) {
+      c->enqueue(sender, caf::make_message_id(), m, self->context());
+      metrics().relay_deliveries.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
 replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
   self->state.init = std::move(init);
   return {
@@ -182,6 +200,9 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
         else rp.deliver(known.error());
       });
       return rp;
+    },
+    [self](relay_atom, const std::vector<caf::actor>& conns, const caf::message& m) {
+      relay(self, conns, m);
     },
     [self](reset_atom) { self->state.epochs.clear(); },
     [self](written_atom, std::uint64_t id, const std::string& err) {

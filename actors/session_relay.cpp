@@ -1,0 +1,62 @@
+// How a session's frames and acks reach its connections: directly to a
+// connection of this node; through the replica actor of the connection's
+// node (runtime/replica.cpp, relay_atom) to one elsewhere. A broadcast to many
+// connections of one node then crosses the cluster once, as one message, and
+// is fanned out there (as Socket.IO's adapter publishes once per broadcast).
+//
+// Order: CAF keeps the order of messages between one sender and one receiver,
+// not across paths, and a connection drops a frame at or below the seq it has
+// seen (resume overlap), so a frame overtaken by a later one on another path
+// would be lost. Each connection's path is therefore chosen once, at the first
+// frame or ack this activation sends it, and kept until the connection leaves
+// (forget_conn): every frame and ack to it takes that one path. A node whose
+// replica actor is not in the view at that moment gets direct sends.
+#include <map>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/session_state.hpp"
+
+namespace skein::session_internal {
+
+namespace {
+
+/// The relay pinned for `conn`; null for a direct send.
+caf::actor path_of(session_actor* self, const caf::actor& conn) {
+  auto& st = self->state;
+  if (!st.options.relay || !conn || conn.node() == self->node()) return {};
+  auto [it, fresh] = st.relay_of.try_emplace(conn);
+  if (fresh && st.view)
+    for (const auto& [name, host] : st.view->hosts)
+      if (host && host.node() == conn.node()) {
+        it->second = host;
+        break;
+      }
+  return it->second;
+}
+
+}  // namespace
+
+void to_conn(session_actor* self, const caf::actor& conn, caf::message m) {
+  if (auto relay = path_of(self, conn))
+    self->send(relay, relay_atom::value, std::vector<caf::actor>{conn}, std::move(m));
+  else
+    self->send(conn, std::move(m));
+}
+
+void to_conns(session_actor* self, const std::vector<caf::actor>& conns, const caf::message& m) {
+  std::map<caf::actor, std::vector<caf::actor>> by_relay;
+  for (const auto& conn : conns) {
+    if (auto relay = path_of(self, conn)) by_relay[relay].push_back(conn);
+    else self->send(conn, m);
+  }
+  for (auto& [relay, group] : by_relay) self->send(relay, relay_atom::value, std::move(group), m);
+}
+
+void forget_conn(session_actor* self, const caf::actor& conn) {
+  self->state.relay_of.erase(conn);
+}
+
+}  // namespace skein::session_internal
