@@ -14,6 +14,7 @@ const TARGETS = {
   rttPeak: 1.5, // x the peer's peak msg/s, skein with the demo's durability (replicated)
   rttPeakNone: 3, // x the peer's peak msg/s, skein-none (durability none)
   fanout: 3, // x the peer's deliveries/s before p99 passes 50 ms
+  fanoutCeiling: 0.7, // ... or this fraction of the ceiling's, if the ceiling is below 3x the peer
   idleKiB: 6, // server RSS per idle connection, session included
 };
 
@@ -50,6 +51,21 @@ function rttSummary(s, p) {
   return { pb, sb, limit, sAtLimit, x };
 }
 
+const pct = (a, b) => (a && b ? `${fmt(100 * a / b, 0)} %` : '–');
+
+// Systems other than skein and socketio, in the order they ran, and how the
+// report names them.
+const NAMES = {
+  skein: 'skein',
+  socketio: 'Socket.IO + redis',
+  'skein-none': 'skein, durability none',
+  'skein-local': 'skein, durability local',
+  'socketio-durable': 'Socket.IO + redis streams, recovery, AOF',
+  ceiling: 'ceiling',
+};
+const nameOf = (sys) => NAMES[sys] ?? sys;
+const others = (results) => Object.keys(results.systems).filter((k) => k !== 'skein' && k !== 'socketio');
+
 function fanoutBest(r) {
   if (na(r) || !r.steps?.length) return null;
   const ok = r.steps.filter((st) => !st.broken);
@@ -68,6 +84,9 @@ function gnuplot(script, dir) {
   return r.status === 0;
 }
 
+// The p99 lines of the systems other than skein and socketio.
+const COLORS = { 'skein-none': '#2ca02c', 'skein-local': '#9467bd', 'socketio-durable': '#ff7f0e', ceiling: '#000000' };
+
 function writePlots(results, plotDir, tmp) {
   const made = [];
   const S = results.systems.skein ?? {};
@@ -78,10 +97,17 @@ function writePlots(results, plotDir, tmp) {
     fs.writeFileSync(f, `${rows.map((r) => r.join(' ')).join('\n')}\n`);
     return f;
   };
+  const extra = (scenario, rows, x, y) => others(results).filter((k) => !na(results.systems[k][scenario])).map((k, i) => {
+    const f = dat(`${scenario}-x${i}.dat`, rows(results.systems[k][scenario]));
+    return `, \\\n     '${f}' using ${x}:${y} with linespoints lw 2 pt ${8 + 2 * i} lc rgb '${COLORS[k] ?? '#8c564b'}' title '${nameOf(k)} p99'`;
+  }).join('');
 
   // rtt: latency vs throughput, one point per concurrency level
-  if (!na(S.rtt) || !na(P.rtt)) {
-    const rows = (r) => (na(r) ? [] : r.levels.map((l) => [l.rate, l.latency_ms.p50, l.latency_ms.p99, l.pairs]));
+  const rttRows = (r) => (na(r) ? [] : r.levels.map((l) => [l.rate, l.latency_ms.p50, l.latency_ms.p99, l.pairs]));
+  const rttMore = extra('rtt', rttRows, 1, 3);
+  if (!na(S.rtt) || !na(P.rtt) || rttMore) {
+    const rows = rttRows;
+    const more = rttMore;
     const fs1 = dat('rtt-skein.dat', rows(S.rtt));
     const fs2 = dat('rtt-sio.dat', rows(P.rtt));
     const out = path.join(plotDir, 'rtt.png');
@@ -98,13 +124,16 @@ plot '${fs1}' using 1:3 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'skein
      '${fs2}' using 1:3 with linespoints lw 2 pt 5 lc rgb '#d62728' title 'Socket.IO + redis p99', \\
      '${fs2}' using 1:2 with linespoints lw 1 pt 4 dt 2 lc rgb '#d62728' title 'Socket.IO + redis p50', \\
      '${fs1}' using 1:3:4 with labels offset 0,1 notitle, \\
-     '${fs2}' using 1:3:4 with labels offset 0,1 notitle
+     '${fs2}' using 1:3:4 with labels offset 0,1 notitle${more}
 `, tmp)) made.push('rtt.png');
   }
 
   // fanout: p99 vs deliveries per second, one point per publish rate
-  if (!na(S.fanout) || !na(P.fanout)) {
-    const rows = (r) => (na(r) ? [] : r.steps.map((st) => [Math.max(1, st.deliveries_per_s), st.latency_ms.p99, st.latency_ms.p50, st.rate]));
+  const fanRows = (r) => (na(r) ? [] : r.steps.map((st) => [Math.max(1, st.deliveries_per_s), st.latency_ms.p99, st.latency_ms.p50, st.rate]));
+  const fanMore = extra('fanout', fanRows, 1, 2);
+  if (!na(S.fanout) || !na(P.fanout) || fanMore) {
+    const rows = fanRows;
+    const more = fanMore;
     const f1 = dat('fan-skein.dat', rows(S.fanout));
     const f2 = dat('fan-sio.dat', rows(P.fanout));
     const out = path.join(plotDir, 'fanout.png');
@@ -122,7 +151,7 @@ plot '${f1}' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'skein 
      '${f2}' using 1:3 with linespoints lw 1 pt 4 dt 2 lc rgb '#d62728' title 'Socket.IO + redis p50', \\
      50 with lines dt 3 lc rgb '#555555' title 'p99 limit 50 ms', \\
      '${f1}' using 1:2:4 with labels offset 0,1 notitle, \\
-     '${f2}' using 1:2:4 with labels offset 0,1 notitle
+     '${f2}' using 1:2:4 with labels offset 0,1 notitle${more}
 `, tmp)) made.push('fanout.png');
   }
 
@@ -169,21 +198,45 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   const P = results.systems.socketio ?? {};
   const m = results.machine;
   const L = [];
+  // A table of one scenario's rows for the systems other than skein and the
+  // peer that ran it; `rows(r)` gives the cells after the system's name.
+  const otherSystems = (scenario, ceilingNote, columns, rows) => {
+    const ks = others(results).filter((k) => results.systems[k][scenario]);
+    if (!ks.length) return;
+    L.push(`The other systems of this run${ks.includes('ceiling') ? ` (${ceilingNote})` : ''}:`, '');
+    L.push(`| system | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---:|').join('')}`);
+    for (const k of ks) {
+      const r = results.systems[k][scenario];
+      if (na(r)) L.push(`| ${k} | ${na(r)} |${' |'.repeat(columns.length - 1)}`);
+      else for (const cells of rows(r)) L.push(`| ${k} | ${cells} |`);
+    }
+    L.push('');
+  };
   const machineLine = `${m.nproc} cores (${m.cpu}), ${m.ram_gib} GiB RAM, Linux ${m.kernel}, Node ${m.node}, `
-    + `redis-server ${m.redis}, socket.io ${m.socketio} + @socket.io/redis-adapter ${m.redis_adapter}, `
+    + `redis-server ${m.redis}, socket.io ${m.socketio} + @socket.io/redis-adapter ${m.redis_adapter}`
+    + `${m.redis_streams_adapter ? ` (durable peer: @socket.io/redis-streams-adapter ${m.redis_streams_adapter})` : ''}, `
     + `${m.date}, skein ${m.commit}, load average at start ${m.loadavg.join(' ')}`;
 
   L.push('# Benchmarks', '');
   L.push(`skein against Socket.IO 4 + \`@socket.io/redis-adapter\` over redis-server (3 Node processes), `
     + `both as 3 processes on one machine, measured back to back in the same run by the same load generator `
     + `(\`skein-loadgen\`, C++/Beast, which shares the machine). Produced by \`${results.command}\` `
-    + `(${results.wall_s} s); raw numbers in [bench/results.json](${relPlot('results.json')}).`, '');
+    + `(${results.wall_s} s); raw numbers in [bench/results.json](${relPlot('results.json')}).`
+    + (results.systems['socketio-durable'] ? ' The durable peer (`socketio-durable`) is the same peer with `@socket.io/redis-streams-adapter` '
+      + '(every broadcast an XADD to a redis stream), Socket.IO\'s connection state recovery, and redis-server with `appendonly yes` (`appendfsync everysec`).' : '')
+    + (results.systems.ceiling ? ` The ceiling (\`ceiling\`, [bench/ceiling/ceiling.cpp](${path.relative(outDir, path.join(repo, 'bench/ceiling/ceiling.cpp'))})) is the smallest server that speaks the same chat protocol: `
+      + 'one process, one Beast io thread, rooms in memory, no actors, no persistence, no cluster.' : ''), '');
   L.push(`**Machine:** ${machineLine}.`, '');
 
   // summary
   const rs = rttSummary(S.rtt, P.rtt);
   const fS = fanoutBest(S.fanout);
   const fP = fanoutBest(P.fanout);
+  const C = results.systems.ceiling ?? {};
+  const fC = fanoutBest(C.fanout);
+  const cPeak = na(C.rtt) || !C.rtt.levels?.length ? null : peakLevel(C.rtt.levels);
+  // Issue 15: fanout >= 3x the peer, or >= 70 % of the ceiling if the ceiling is lower than that.
+  const fanCeiling = fC?.step && fP?.step && fC.deliveries_per_s < TARGETS.fanout * fP.deliveries_per_s ? fC.deliveries_per_s : null;
   L.push('## Summary', '');
   L.push('| scenario | measure | skein | Socket.IO + redis | skein / peer | target | met |');
   L.push('|---|---|---:|---:|---:|---|---|');
@@ -209,8 +262,13 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     if (fS.step && fP.step) { x = fS.deliveries_per_s / fP.deliveries_per_s; rx = ratio(fS.deliveries_per_s, fP.deliveries_per_s); }
     else if (fS.step) { x = fS.deliveries_per_s / (fP.broke.rate * subs); rx = `> ${fmt(x, 2)}×`; }
     else { x = 0; rx = '–'; }
-    const metF = fS.step && !fP.step ? (x >= TARGETS.fanout ? 'yes' : 'undecided (the peer broke at the lowest rate)') : (x >= TARGETS.fanout ? 'yes' : '**no**');
-    L.push(`| fanout | deliveries/s with p99 ≤ 50 ms (publishes/s) | ${cellF(fS)} | ${cellF(fP)} | ${rx} | ≥ ${TARGETS.fanout}× | ${metF} |`);
+    let metF = fS.step && !fP.step ? (x >= TARGETS.fanout ? 'yes' : 'undecided (the peer broke at the lowest rate)') : (x >= TARGETS.fanout ? 'yes' : '**no**');
+    let targetF = `≥ ${TARGETS.fanout}×`;
+    if (fanCeiling) {
+      targetF = `≥ ${fmt(100 * TARGETS.fanoutCeiling)} % of the ceiling's ${fmt(fanCeiling)} (below ${TARGETS.fanout}× the peer)`;
+      metF = fS.deliveries_per_s >= TARGETS.fanoutCeiling * fanCeiling ? 'yes' : '**no**';
+    }
+    L.push(`| fanout | deliveries/s with p99 ≤ 50 ms (publishes/s) | ${cellF(fS)} | ${cellF(fP)} | ${rx} | ${targetF} | ${metF} |`);
   } else {
     L.push(`| fanout | | ${na(S.fanout) ?? ''} | ${na(P.fanout) ?? ''} | | ≥ ${TARGETS.fanout}× | – |`);
   }
@@ -231,13 +289,51 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     const peerPeak = na(P.rtt) || !P.rtt.levels?.length ? null : peakLevel(P.rtt.levels);
     L.push('### rtt peak of every system', '');
     if (results.skein_args) L.push(`skein systems launched with \`${results.skein_args.join(' ')}\`.`, '');
-    L.push('| system | peak msg/s (pairs) | p99 at the peak (ms) | p99 at the peer\'s peak pairs (ms) | server CPU µs per message at the peak | × Socket.IO peak |');
-    L.push('|---|---:|---:|---:|---:|---:|');
+    L.push(`| system | peak msg/s (pairs) | p99 at the peak (ms) | p99 at the peer's peak pairs (ms) | server CPU µs per message at the peak | × Socket.IO peak |${cPeak ? ' of the ceiling |' : ''}`);
+    L.push(`|---|---:|---:|---:|---:|---:|${cPeak ? '---:|' : ''}`);
     for (const [sys, r] of rttSystems) {
       const b = peakLevel(r.rtt.levels);
       const atPeer = peerPeak ? r.rtt.levels.find((l) => l.pairs === peerPeak.pairs) : null;
       const us = b.rate ? (b.server_cpu_pct / 100) * 1e6 / b.rate : null;
-      L.push(`| ${sys} | ${fmt(b.rate)} (${b.pairs}) | ${ms(b.latency_ms.p99)} | ${ms(atPeer?.latency_ms.p99)} | ${fmt(us, 1)} | ${ratio(b.rate, peerPeak?.rate)} |`);
+      L.push(`| ${sys} | ${fmt(b.rate)} (${b.pairs}) | ${ms(b.latency_ms.p99)} | ${ms(atPeer?.latency_ms.p99)} | ${fmt(us, 1)} | ${ratio(b.rate, peerPeak?.rate)} |${cPeak ? ` ${pct(b.rate, cPeak.rate)} |` : ''}`);
+    }
+    L.push('');
+  }
+
+  // every system's fanout, when more than skein and the peer ran it
+  const fanSystems = Object.entries(results.systems).filter(([, r]) => !na(r.fanout) && r.fanout.steps?.length);
+  if (fanSystems.length > 2) {
+    const peerF = fP?.step ? fP.deliveries_per_s : null;
+    L.push('### fanout of every system', '');
+    L.push(`| system | deliveries/s with p99 ≤ 50 ms (publishes/s) | p99 there (ms) | server CPU µs per delivery there | × Socket.IO |${fC?.step ? ' of the ceiling |' : ''}`);
+    L.push(`|---|---:|---:|---:|---:|${fC?.step ? '---:|' : ''}`);
+    for (const [sys, r] of fanSystems) {
+      const f = fanoutBest(r.fanout);
+      const st = f.step;
+      const us = st?.deliveries_per_s ? (st.server_cpu_pct / 100) * 1e6 / st.deliveries_per_s : null;
+      L.push(`| ${sys} | ${st ? `${fmt(st.deliveries_per_s)} (${st.rate})` : `none (broke at ${f.broke.rate}/s)`} | ${ms(st?.latency_ms.p99)} | ${fmt(us, 1)} | ${ratio(st?.deliveries_per_s, peerF)} |${fC?.step ? ` ${pct(st?.deliveries_per_s, fC.deliveries_per_s)} |` : ''}`);
+    }
+    L.push('');
+  }
+
+  // skein as a fraction of the ceiling (issue 15: how close to this machine's limit the runtime is)
+  if (cPeak || fC?.step) {
+    L.push('### skein against this machine\'s ceiling', '');
+    const parts = [];
+    const sPeak = na(S.rtt) || !S.rtt.levels?.length ? null : peakLevel(S.rtt.levels);
+    if (cPeak && sPeak) parts.push(`${pct(sPeak.rate, cPeak.rate)} of the ceiling's rtt peak (${fmt(sPeak.rate)} vs ${fmt(cPeak.rate)} msg/s)`);
+    if (fC?.step && fS) parts.push(`${pct(fS.deliveries_per_s, fC.deliveries_per_s)} of its fanout (${fmt(fS.deliveries_per_s)} vs ${fmt(fC.deliveries_per_s)} deliveries/s with p99 ≤ 50 ms)`);
+    if (parts.length) L.push(`**skein is ${parts.join(' and ')}.**`, '');
+    L.push('The ceiling is one process with one io thread, so it uses at most one of the cores and its clients all reach it directly '
+      + '(no hop between nodes); skein runs 3 nodes on the same cores. The table lists every skein system measured in this run.', '');
+    L.push('| system | rtt peak msg/s (pairs) | of the ceiling | fanout deliveries/s (publishes/s) | of the ceiling |');
+    L.push('|---|---:|---:|---:|---:|');
+    const rows = Object.keys(results.systems).filter((k) => k.startsWith('skein') || k === 'ceiling');
+    for (const sys of rows) {
+      const r = results.systems[sys];
+      const pk = na(r.rtt) || !r.rtt.levels?.length ? null : peakLevel(r.rtt.levels);
+      const f = fanoutBest(r.fanout);
+      L.push(`| ${sys} | ${pk ? `${fmt(pk.rate)} (${pk.pairs})` : na(r.rtt)} | ${pct(pk?.rate, cPeak?.rate)} | ${f?.step ? `${fmt(f.deliveries_per_s)} (${f.step.rate})` : (f ? '0' : na(r.fanout))} | ${f ? pct(f.deliveries_per_s, fC?.step ? fC.deliveries_per_s : null) : '–'} |`);
     }
     L.push('');
   }
@@ -245,7 +341,8 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   // missed targets
   const missed = [];
   if (rs && rs.sb.rate < TARGETS.rttPeak * rs.pb.rate) missed.push(`**rtt**: skein's peak is ${fmt(rs.sb.rate)} msg/s, ${ratio(rs.sb.rate, rs.pb.rate)} the peer's ${fmt(rs.pb.rate)} (target ${TARGETS.rttPeak}×), at p99 ${ms(rs.sb.latency_ms.p99)} ms, with the servers at ${fmt(rs.sb.server_cpu_pct)} % CPU (of 200 %).`);
-  if (fS && fP && fP.step && fS.deliveries_per_s / fP.deliveries_per_s < TARGETS.fanout) missed.push(`**fanout**: ${ratio(fS.deliveries_per_s, fP.deliveries_per_s)} the peer's deliveries per second under the 50 ms p99 limit (target ${TARGETS.fanout}×).`);
+  if (fS && fP && fP.step && fanCeiling && fS.deliveries_per_s < TARGETS.fanoutCeiling * fanCeiling) missed.push(`**fanout**: ${pct(fS.deliveries_per_s, fanCeiling)} of the ceiling's deliveries per second under the 50 ms p99 limit (target ${fmt(100 * TARGETS.fanoutCeiling)} %, since the ceiling is below ${TARGETS.fanout}× the peer).`);
+  else if (fS && fP && fP.step && !fanCeiling && fS.deliveries_per_s / fP.deliveries_per_s < TARGETS.fanout) missed.push(`**fanout**: ${ratio(fS.deliveries_per_s, fP.deliveries_per_s)} the peer's deliveries per second under the 50 ms p99 limit (target ${TARGETS.fanout}×).`);
   if (!na(S.idle) && !(S.idle.per_conn_kib <= TARGETS.idleKiB)) missed.push(`**idle**: ${fmt(S.idle.per_conn_kib, 2)} KiB of server RSS per idle connection (target ≤ ${TARGETS.idleKiB} KiB).`);
   if (missed.length) {
     L.push('### Where skein misses its targets', '');
@@ -275,6 +372,9 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   if (na(S.rtt) || na(P.rtt)) L.push('', `skein: ${na(S.rtt) ?? 'ok'}; Socket.IO: ${na(P.rtt) ?? 'ok'}`);
   const lost = [S.rtt, P.rtt].map((r) => (na(r) ? 0 : r.levels.reduce((s, l) => s + l.lost + l.errors, 0)));
   L.push('', `Lost or failed messages: skein ${lost[0]}, Socket.IO ${lost[1]}.`, '');
+  otherSystems('rtt', 'the ceiling is one process: both clients of a pair reach the same server',
+    ['pairs', 'msg/s', 'p50 / p99 / p999 ms', 'CPU % / RSS MiB', 'loadgen / other CPU %', 'lost + errors'],
+    (r) => r.levels.map((l) => `${l.pairs} | ${rttRow(l)} | ${fmt(l.lost + l.errors)}`));
 
   // fanout detail
   L.push('## fanout', '');
@@ -294,6 +394,9 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   }
   if (na(S.fanout) || na(P.fanout)) L.push('', `skein: ${na(S.fanout) ?? 'ok'}; Socket.IO: ${na(P.fanout) ?? 'ok'}`);
   L.push('');
+  otherSystems('fanout', 'the ceiling: every subscriber on its one process',
+    ['publishes/s', 'deliveries/s', 'p50 / p99 ms', 'CPU %'],
+    (r) => r.steps.map((st) => `${st.rate} | ${fanRow(st)}`));
 
   // idle detail
   L.push('## idle', '');
@@ -301,16 +404,23 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + `${Math.ceil(results.profile.idle.conns / 16000)} loadgen process(es) (source addresses 127.0.0.2 and up, \`IP_BIND_ADDRESS_NO_PORT\`). `
     + `RSS per connection = (sum of the servers' VmRSS ${results.profile.idle.settle} s after the last connect − before the first) / connections. `
     + `skein's figure includes the connection actor, the session actor and its journal entry; Socket.IO's the socket and its room.`, '');
-  L.push('| | skein | Socket.IO + redis |');
-  L.push('|---|---:|---:|');
+  // skein and the peer, then any other system that ran idle
+  const idleCols = [['skein', S.idle], ['Socket.IO + redis', P.idle],
+    ...others(results).filter((k) => results.systems[k].idle).map((k) => [k, results.systems[k].idle])];
+  L.push(`| | ${idleCols.map(([h]) => h).join(' | ')} |`);
+  L.push(`|---|${idleCols.map(() => '---:|').join('')}`);
   const idle = (r, f) => (na(r) ? na(r) : f(r));
-  L.push(`| connected / asked | ${idle(S.idle, (r) => `${fmt(r.connected)} / ${fmt(r.conns)}`)} | ${idle(P.idle, (r) => `${fmt(r.connected)} / ${fmt(r.conns)}`)} |`);
-  L.push(`| connect time (connects/s; failed attempts, retried) | ${idle(S.idle, (r) => `${fmt(r.connect_s, 1)} s (${fmt(r.connects_per_s)}; ${fmt(r.connect_failures)})`)} | ${idle(P.idle, (r) => `${fmt(r.connect_s, 1)} s (${fmt(r.connects_per_s)}; ${fmt(r.connect_failures)})`)} |`);
-  L.push(`| server RSS before → after (MiB) | ${idle(S.idle, (r) => `${mib(r.rss_before_kb)} → ${mib(r.rss_after_kb)}`)} | ${idle(P.idle, (r) => `${mib(r.rss_before_kb)} → ${mib(r.rss_after_kb)}`)} |`);
-  L.push(`| RSS per connection (KiB) | ${idle(S.idle, (r) => fmt(r.per_conn_kib, 2))} | ${idle(P.idle, (r) => fmt(r.per_conn_kib, 2))} |`);
-  L.push(`| server CPU while idle (% of one core) | ${idle(S.idle, (r) => fmt(r.idle_cpu_pct, 1))} | ${idle(P.idle, (r) => fmt(r.idle_cpu_pct, 1))} |`);
-  L.push(`| still connected at the end | ${idle(S.idle, (r) => fmt(r.still_connected))} | ${idle(P.idle, (r) => fmt(r.still_connected))} |`);
+  const idleRow = (label, f) => L.push(`| ${label} | ${idleCols.map(([, r]) => idle(r, f)).join(' | ')} |`);
+  idleRow('connected / asked', (r) => `${fmt(r.connected)} / ${fmt(r.conns)}`);
+  idleRow('connect time (connects/s; failed attempts, retried)', (r) => `${fmt(r.connect_s, 1)} s (${fmt(r.connects_per_s)}; ${fmt(r.connect_failures)})`);
+  idleRow('server RSS before → after (MiB)', (r) => `${mib(r.rss_before_kb)} → ${mib(r.rss_after_kb)}`);
+  idleRow('RSS per connection (KiB)', (r) => fmt(r.per_conn_kib, 2));
+  idleRow('server CPU while idle (% of one core)', (r) => fmt(r.idle_cpu_pct, 1));
+  idleRow('still connected at the end', (r) => fmt(r.still_connected));
   L.push('');
+  for (const [h, r] of idleCols) {
+    if (!na(r) && r.capped_from) L.push(`${h}: ${fmt(r.conns)} clients instead of ${fmt(r.capped_from)}: one process holds at most \`ulimit -n\` descriptors.`, '');
+  }
   const sr = !na(S.idle) && S.idle.shared_rooms;
   if (sr) {
     L.push(`Split of skein's figure: with ${fmt(sr.connected)} clients sharing ${sr.rooms} rooms (so almost no sessions), `
@@ -331,9 +441,15 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + `migrate (skein only): the same load with ${results.profile.migrate.pairs} pairs while a 4th node joins (\`launch --add-node\`, `
     + `${results.profile.migrate.joinAt} s in) and the second node drains (\`ctl drain\`, ${results.profile.migrate.drainAt} s in); `
     + 'recovery counts from the drain. CPU and RSS columns do not include the joining node.', '');
-  L.push('| | skein failover | Socket.IO failover | skein migrate |');
-  L.push('|---|---:|---:|---:|');
-  const cols = [S.failover, P.failover, S.migrate];
+  // skein and the peer, then the other systems that were part of the run
+  // (a system that cannot fail over shows why in a note)
+  const foCols = [['skein failover', S.failover], ['Socket.IO failover', P.failover],
+    ...others(results).filter((k) => results.systems[k].failover).map((k) => [`${k} failover`, results.systems[k].failover]),
+    ['skein migrate', S.migrate],
+    ...others(results).filter((k) => k.startsWith('skein') && results.systems[k].migrate).map((k) => [`${k} migrate`, results.systems[k].migrate])];
+  L.push(`| | ${foCols.map(([h]) => h).join(' | ')} |`);
+  L.push(`|---|${foCols.map(() => '---:|').join('')}`);
+  const cols = foCols.map(([, r]) => r);
   const notes = [];
   const cell = (r, f) => {
     const why = na(r);
@@ -373,8 +489,8 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
 
   // method
   L.push('## How it is measured', '');
-  L.push('- `bench/run --quick` (under 5 minutes) or `bench/run --full` (under 30) installs what is missing '
-    + '(redis-server, gnuplot, the pinned npm packages of `bench/peers/socketio`), builds `skein-demo` and `skein-loadgen`, '
+  L.push('- `bench/run --quick` (under 5 minutes) or `bench/run --full` (under 45, five systems) installs what is missing '
+    + '(redis-server, gnuplot, the pinned npm packages of `bench/peers/socketio`), builds `skein-demo`, `skein-loadgen` and `skein-bench-ceiling`, '
     + 'and runs every scenario on a fresh cluster of each system: skein with `skein-demo launch --nodes 3` (the demo\'s defaults: '
     + 'the chat kind uses `durability=replicated` with 2 replicas: every message is journaled to RocksDB on its owner and its replica '
     + 'and released only after both have it, no fsync), then the peer with '
@@ -395,6 +511,14 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + 'limit of 50 ms sits close to the noise; compare the two systems within one run, not across runs.');
   L.push('- The servers, the load generator and whatever else runs on the machine share its cores: the tables show the '
     + 'load generator\'s CPU and the CPU of other processes during each window. Numbers from a busy machine move by tens of percent between runs.');
+  if (results.systems['socketio-durable']) L.push('- `socketio-durable` is `bench/peers/socketio/launch.js --durable`: redis-server with `--appendonly yes --appendfsync everysec` '
+    + '(its AOF in a temporary directory), and each `server.js --durable` uses `@socket.io/redis-streams-adapter` (every broadcast is an XADD '
+    + 'to one redis stream that every node reads with XREAD) with `connectionStateRecovery` (2 minutes). The load generator does not present '
+    + 'a Socket.IO session id on reconnect, so its failover shows what recovery costs, not what it restores.');
+  if (results.systems.ceiling) L.push('- `ceiling` is `skein-bench-ceiling` (bench/ceiling/ceiling.cpp): one process, one io_context on one thread, '
+    + 'Beast WebSocket streams, rooms and their last 50 messages in memory, one serialized frame shared by every receiver of a broadcast. '
+    + 'It speaks skein\'s chat protocol as the load generator uses it (welcome, history, said with per-room seq, acks for `{"id","data"}`, '
+    + 'reset on a resume, since it keeps nothing to replay); failover and migrate skip it (no cluster), and the idle scenario asks it for at most 18,000 clients.');
   L.push('- What differs: skein persists every chat input (journal + outbox in RocksDB, replicated to a second node) and keeps each room\'s last 50 messages, '
     + 'which it sends on join; the Socket.IO server keeps nothing, and its adapter is pub/sub through redis. A skein message '
     + 'goes from the sender\'s node to the room\'s owner node (HRW placement) and from there to each receiver\'s node (0 to 2 cluster hops); '

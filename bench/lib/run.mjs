@@ -6,10 +6,14 @@
 //
 // Called by bench/run (which installs and builds first):
 //   node bench/lib/run.mjs [--quick|--full] [--build-dir build] [--only rtt,fanout,...]
-//                          [--systems skein,socketio] [--out docs] [--repeat N] [--threads N]
+//                          [--systems skein,skein-none,socketio] [--out docs] [--repeat N] [--threads N]
 //                          [--skein-args="ARGS"] [--skein-preload LIB]
 // Systems: skein (the demo's defaults: chat durability=replicated), skein-none
-// and skein-local (chat durability none / local), socketio.
+// and skein-local (chat durability none / local), socketio, socketio-durable
+// (the peer with the redis streams adapter, connection state recovery and
+// redis appendonly everysec: launch.js --durable) and ceiling
+// (skein-bench-ceiling: one process, one Beast io thread, no actors, no
+// persistence; it has no cluster, so failover and migrate skip it).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +30,8 @@ const { values: opts } = parseArgs({
     full: { type: 'boolean', default: false },
     'build-dir': { type: 'string', default: 'build' },
     only: { type: 'string' },
-    systems: { type: 'string', default: 'skein,socketio' },
+    // default: skein,skein-none,socketio (--quick); every system (--full)
+    systems: { type: 'string' },
     out: { type: 'string', default: 'docs' },
     threads: { type: 'string', default: '2' },
     repeat: { type: 'string' },
@@ -42,12 +47,13 @@ const mode = opts.full ? 'full' : 'quick';
 const buildDir = path.resolve(repo, opts['build-dir']);
 const demo = path.join(buildDir, 'bin/skein-demo');
 const loadgen = path.join(buildDir, 'bin/skein-loadgen');
+const ceiling = path.join(buildDir, 'bin/skein-bench-ceiling');
 const outDir = path.resolve(repo, opts.out);
 const plotDir = path.join(outDir, 'bench');
 const threads = Number(opts.threads);
 
 // Every size and duration of both modes. --quick stays under 5 minutes,
-// --full under 30, on 2 cores with the load generator sharing them.
+// --full under 45 (five systems), on 2 cores with the load generator sharing them.
 const PROFILES = {
   quick: {
     rtt: { levels: [1, 10, 100, 1000], warmup: 1, duration: 3 },
@@ -68,7 +74,11 @@ const profile = PROFILES[mode];
 const SCENARIOS = ['rtt', 'fanout', 'idle', 'failover', 'migrate'];
 const scenarios = opts.only ? opts.only.split(',') : SCENARIOS;
 for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
-const systemNames = opts.systems.split(',');
+const DEFAULT_SYSTEMS = {
+  quick: 'skein,skein-none,socketio',
+  full: 'skein,skein-none,socketio,socketio-durable,ceiling',
+};
+const systemNames = (opts.systems ?? DEFAULT_SYSTEMS[mode]).split(',');
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-bench-'));
 const logDir = path.join(workDir, 'logs');
@@ -117,6 +127,7 @@ function machine() {
     redis: redis ?? 'unknown',
     socketio: sio['socket.io'],
     redis_adapter: sio['@socket.io/redis-adapter'],
+    redis_streams_adapter: sio['@socket.io/redis-streams-adapter'],
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
     ulimit_n: Number(spawnSync('sh', ['-c', 'ulimit -n']).stdout.toString().trim()),
@@ -181,6 +192,8 @@ const skeinArgs = opts['skein-args'].split(/\s+/).filter(Boolean);
 function skeinSystem(label, extra) {
   return {
     label,
+    proto: 'skein',
+    binary: demo,
     async start(tag) {
       const data = path.join(workDir, `data-${tag}`);
       // --max-connections: the idle scenario puts 50,000 / 3 = 16,667 streams
@@ -213,14 +226,15 @@ function skeinSystem(label, extra) {
   };
 }
 
-const SYSTEMS = {
-  skein: skeinSystem('skein', []),
-  'skein-none': skeinSystem('skein, durability none', ['--kind-option', 'chat.durability=none']),
-  'skein-local': skeinSystem('skein, durability local', ['--kind-option', 'chat.durability=local']),
-  socketio: {
-    label: 'Socket.IO',
+/// The Socket.IO peer: redis-server + 3 Node processes (launch.js), with
+/// `extra` launch.js arguments.
+function socketioSystem(label, extra) {
+  return {
+    label,
+    proto: 'socketio',
+    skip: (scenario) => (scenario === 'migrate' ? 'no live migration in Socket.IO' : null),
     async start(tag) {
-      const child = track(spawn(process.execPath, [path.join(repo, 'bench/peers/socketio/launch.js'), '--nodes', '3'],
+      const child = track(spawn(process.execPath, [path.join(repo, 'bench/peers/socketio/launch.js'), '--nodes', '3', ...extra],
         { stdio: ['ignore', 'pipe', 'pipe'] }), `socketio-${tag}`);
       const lines = await readUntil(child, (l) => l === 'ready', 60000, 'socket.io launch');
       const nodes = [];
@@ -234,6 +248,38 @@ const SYSTEMS = {
         }
       }
       return { urls: nodes.map((n) => n.url), procs, nodes, stop: () => stopChild(child) };
+    },
+  };
+}
+
+const ONE_PROCESS = 'the ceiling is one process with no cluster';
+
+const SYSTEMS = {
+  skein: skeinSystem('skein', []),
+  'skein-none': skeinSystem('skein, durability none', ['--kind-option', 'chat.durability=none']),
+  'skein-local': skeinSystem('skein, durability local', ['--kind-option', 'chat.durability=local']),
+  socketio: socketioSystem('Socket.IO', []),
+  'socketio-durable': socketioSystem('Socket.IO, redis streams adapter + connection state recovery, redis AOF', ['--durable']),
+  ceiling: {
+    label: 'ceiling (one Beast io thread, no actors, no persistence)',
+    proto: 'skein',
+    binary: ceiling,
+    // One process holds at most ulimit -n (20,000 here) descriptors: the
+    // idle scenario asks it for fewer connections when it would need more.
+    maxConns: 18000,
+    skip: (scenario) => ({
+      failover: `${ONE_PROCESS}: no node to fail over to`,
+      migrate: `${ONE_PROCESS}: no node to migrate to`,
+    })[scenario] ?? null,
+    async start(tag) {
+      const child = track(spawn(ceiling, ['--host', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] }), `ceiling-${tag}`);
+      const lines = await readUntil(child, (l) => l === 'ready', 30000, 'skein-bench-ceiling');
+      const nodes = lines.filter((l) => l.startsWith('node ')).map((l) => {
+        const [, name, url] = l.split(' ');
+        return { name, url, pid: child.pid };
+      });
+      if (nodes.length !== 1) throw new Error('skein-bench-ceiling did not print its `node` line');
+      return { urls: nodes.map((n) => n.url), procs: [{ name: 'ceiling', pid: child.pid }], nodes, stop: () => stopChild(child) };
     },
   },
 };
@@ -272,7 +318,7 @@ function runLoadgen(args, name, { onLine, timeoutMs = 600000 } = {}) {
 
 const isSkein = (sys) => sys.startsWith('skein');
 const common = (sys, cluster, nThreads = threads) => [
-  '--proto', isSkein(sys) ? 'skein' : 'socketio',
+  '--proto', SYSTEMS[sys].proto,
   '--urls', cluster.urls.join(','),
   '--pids', cluster.procs.map((p) => p.pid).join(','),
   '--threads', String(nThreads),
@@ -368,7 +414,9 @@ const RUN = {
   },
 
   async idle(sys, cluster, tag) {
-    const r = await idleOnce(sys, cluster, tag, profile.idle.conns, 0);
+    const cap = SYSTEMS[sys].maxConns;
+    const r = await idleOnce(sys, cluster, tag, cap ? Math.min(cap, profile.idle.conns) : profile.idle.conns, 0);
+    if (cap && cap < profile.idle.conns) r.capped_from = profile.idle.conns;
     if (sys === 'skein') {
       // The same with the clients sharing 30 rooms: the connection's share
       // of the per-connection memory, without a session each.
@@ -535,8 +583,10 @@ function interference(r) {
 }
 
 async function main() {
-  for (const f of [demo, loadgen]) if (!fs.existsSync(f)) throw new Error(`${f} is missing: build first (bench/run does)`);
   for (const s of systemNames) if (!SYSTEMS[s]) throw new Error(`unknown system ${s} (${Object.keys(SYSTEMS).join(', ')})`);
+  // skein-demo only when a skein system runs (the ceiling needs its own binary).
+  const binaries = new Set([loadgen, ...systemNames.map((s) => SYSTEMS[s].binary).filter(Boolean)]);
+  for (const f of binaries) if (!fs.existsSync(f)) throw new Error(`${f} is missing: build first (bench/run does)`);
   const started = Date.now();
   const results = { mode, command: `bench/run --${mode}`, machine: machine(), profile, systems: {}, started: new Date().toISOString() };
   if (skeinArgs.length) results.skein_args = skeinArgs;
@@ -550,8 +600,9 @@ async function main() {
     for (let rep = 0; rep < repeats; rep++) {
       for (const sys of systemNames) {
         runs[sys] ??= [];
-        if (scenario === 'migrate' && !isSkein(sys)) {
-          runs[sys].push({ available: false, reason: 'no live migration in Socket.IO' });
+        const skipped = SYSTEMS[sys].skip?.(scenario);
+        if (skipped) {
+          runs[sys].push({ available: false, reason: skipped });
           continue;
         }
         const tag = `${scenario.slice(0, 2)}${sys.slice(0, 2)}${rep}${Date.now().toString(36).slice(-4)}`;

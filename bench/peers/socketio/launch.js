@@ -4,10 +4,16 @@
 // per node and `ready` once every node answers /healthz; SIGINT/SIGTERM stops
 // every child (SIGTERM, SIGKILL after 5 s) and exits 0. A child that dies is
 // reported on stderr and not restarted (the failover scenario kills one).
+// --durable (the bench system `socketio-durable`): redis-server with
+// `--appendonly yes --appendfsync everysec` in a temporary directory (removed
+// on exit) and `server.js --durable` (redis streams adapter, connection state
+// recovery); without it redis keeps nothing on disk (no RDB, no AOF).
 //
-//   node launch.js [--nodes 3] [--redis-server /usr/bin/redis-server]
+//   node launch.js [--nodes 3] [--durable] [--redis-server /usr/bin/redis-server]
 'use strict';
 
+const fs = require('node:fs');
+const os = require('node:os');
 const net = require('node:net');
 const http = require('node:http');
 const path = require('node:path');
@@ -19,6 +25,7 @@ const { values: opts } = parseArgs({
     nodes: { type: 'string', default: '3' },
     'redis-server': { type: 'string', default: 'redis-server' },
     'ready-timeout': { type: 'string', default: '30' },
+    durable: { type: 'boolean', default: false },
   },
 });
 const nodes = Number(opts.nodes);
@@ -62,6 +69,7 @@ function redisUp(port) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const children = [];
 let stopping = false;
+let redisDir = null;  // --durable: redis-server's dir (the AOF)
 
 function track(name, child) {
   children.push({ name, child });
@@ -85,6 +93,7 @@ async function stopAll() {
   const killer = setTimeout(() => { for (const { child } of alive) child.kill('SIGKILL'); }, 5000);
   await Promise.all(exited);
   clearTimeout(killer);
+  if (redisDir) fs.rmSync(redisDir, { recursive: true, force: true });
 }
 
 async function main() {
@@ -92,8 +101,13 @@ async function main() {
   process.on('SIGINT', () => stopAll().then(() => process.exit(0)));
 
   const redisPort = await freePort();
+  let persistence = ['--appendonly', 'no'];
+  if (opts.durable) {
+    redisDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-bench-redis-'));
+    persistence = ['--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', redisDir];
+  }
   const redis = track('redis', spawn(opts['redis-server'], [
-    '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', ...persistence,
     '--protected-mode', 'no', '--daemonize', 'no', '--loglevel', 'warning',
   ], { stdio: ['ignore', 2, 2] }));
   const deadline = Date.now() + Number(opts['ready-timeout']) * 1000;
@@ -109,8 +123,8 @@ async function main() {
   for (let i = 1; i <= nodes; i++) {
     const port = await freePort();
     const name = `s${i}`;
-    const child = track(name, spawn(process.execPath, [server, '--port', String(port), '--redis', redisUrl, '--name', name],
-      { stdio: ['ignore', 2, 2] }));
+    const args = [server, '--port', String(port), '--redis', redisUrl, '--name', name, ...(opts.durable ? ['--durable'] : [])];
+    const child = track(name, spawn(process.execPath, args, { stdio: ['ignore', 2, 2] }));
     urls.push({ name, url: `http://127.0.0.1:${port}`, child });
   }
   for (const u of urls) {
