@@ -4,7 +4,7 @@
 #include "actors/rate_limit.hpp"
 
 #include <charconv>
-#include <deque>
+#include <boost/container/deque.hpp>
 #include <random>
 #include <utility>
 #include <vector>
@@ -35,7 +35,7 @@ struct connection_state {
   connection_init init;
   caf::actor session;                 // the attached activation
   std::uint64_t token = 0;            // this connection's id in the session's delivery table
-  std::deque<unacked_input> unacked;  // sent (or to send) and not acknowledged, by cseq
+  boost::container::deque<unacked_input> unacked;  // sent (or to send) and not acknowledged, by cseq
   std::uint64_t next_cseq = 1;
   std::uint64_t last_seq = 0;         // highest event seq handed to the transport
   std::uint64_t acked_at_check = 0;   // cseq of the oldest unacked input at the last check

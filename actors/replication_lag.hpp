@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <boost/container/deque.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -57,9 +57,10 @@ class replication_lag_tracker {
   /// Every node for which `gone(node)` holds is no longer awaited.
   template <class Pred>
   void forget_if(Pred gone) {
-    std::erase_if(entries_, [&](entry& e) {
-      return std::erase_if(e.waiting, gone) > 0 && e.waiting.empty();
-    });
+    entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [&](entry& e) {
+                     return std::erase_if(e.waiting, gone) > 0 && e.waiting.empty();
+                   }),
+                   entries_.end());
   }
   std::size_t tracked() const noexcept { return entries_.size(); }
 
@@ -83,7 +84,7 @@ class replication_lag_tracker {
       std::chrono::duration_cast<std::chrono::microseconds>(lag).count()));
     entries_.erase(i);
   }
-  std::deque<entry> entries_;
+  boost::container::deque<entry> entries_;  // allocates nothing while empty (std::deque: 576 bytes)
 };
 
 }  // namespace skein

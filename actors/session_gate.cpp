@@ -80,7 +80,7 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
   while (st.snapshots.size() > st.options.keep_snapshots) {
     batch.erase(persistence::column::snapshots,
                 persistence::seq_key(st.key, st.snapshots.front().journal_seq));
-    st.snapshots.pop_front();
+    st.snapshots.erase(st.snapshots.begin());
     dropped = true;
   }
   if (!dropped && st.snapshots.size() > 1) return;

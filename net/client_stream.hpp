@@ -20,7 +20,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <boost/container/deque.hpp>
 #include <memory>
 #include <string>
 
@@ -108,7 +108,7 @@ class client_stream : public std::enable_shared_from_this<client_stream> {
 
   asio::any_io_executor executor_;
   stream_limits limits_;
-  std::deque<std::string> queue_;
+  boost::container::deque<std::string> queue_;  // allocates nothing until used
   std::size_t bytes_ = 0;
   bool writing_ = false;
   bool closing_ = false;

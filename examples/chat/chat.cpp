@@ -20,7 +20,7 @@ void chat::on_message(skein::context<chat_state>& ctx, const skein::client& c,
   auto user = c.param("user", "anonymous");
   auto& history = ctx.state().history;
   history.push_back({user, t});
-  while (history.size() > history_size) history.pop_front();
+  while (history.size() > history_size) history.erase(history.begin());
   ctx.broadcast({{"type", "said"}, {"user", user}, {"text", t}});
 }
 
