@@ -51,6 +51,8 @@ function rttSummary(s, p) {
   return { pb, sb, limit, sAtLimit, x };
 }
 
+// Server CPU per message in µs: CPU % of one core at `rate` messages per second.
+const cpuUs = (cpuPct, rate) => (rate > 0 && cpuPct != null ? (cpuPct / 100) * 1e6 / rate : null);
 const pct = (a, b) => (a && b ? `${fmt(100 * a / b, 0)} %` : '–');
 
 // Systems other than skein and socketio, in the order they ran, and how the
@@ -227,6 +229,8 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + (results.systems.ceiling ? ` The ceiling (\`ceiling\`, [bench/ceiling/ceiling.cpp](${path.relative(outDir, path.join(repo, 'bench/ceiling/ceiling.cpp'))})) is the smallest server that speaks the same chat protocol: `
       + 'one process, one Beast io thread, rooms in memory, no actors, no persistence, no cluster.' : ''), '');
   L.push(`**Machine:** ${machineLine}.`, '');
+  for (const mg of results.merged ?? [])
+    L.push(`Merged from a later run (\`bench/lib/merge.mjs\`; ${mg.date ?? mg.started}, skein ${mg.commit}): ${mg.scenarios.join(', ')}.`, '');
 
   // summary
   const rs = rttSummary(S.rtt, P.rtt);
@@ -276,6 +280,13 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     const si = na(S.idle) ? null : S.idle;
     const pi = na(P.idle) ? null : P.idle;
     L.push(`| idle | server RSS per connection (KiB), ${fmt(results.profile.idle.conns)} clients | ${si ? fmt(si.per_conn_kib, 2) : na(S.idle)} | ${pi ? fmt(pi.per_conn_kib, 2) : na(P.idle)} | ${ratio(si?.per_conn_kib, pi?.per_conn_kib)} | ≤ ${TARGETS.idleKiB} KiB (skein) | ${si ? (si.per_conn_kib <= TARGETS.idleKiB && si.connected === si.conns ? 'yes' : '**no**') : '–'} |`);
+  }
+  for (const sc of ['held1', 'held6']) {
+    const pr = results.profile[sc];
+    if (!pr || (!S[sc] && !P[sc])) continue;
+    const cell = (r) => (!r ? '–' : na(r) ? na(r) : `${fmt(r.still_connected)} of ${fmt(r.conns)}${r.failed ? `, ${fmt(r.failed)} failed` : ''}`);
+    const sr = S[sc] && !na(S[sc]) ? S[sc] : null;
+    L.push(`| connections | idle WebSockets held on ${pr.nodes} node${pr.nodes > 1 ? 's' : ''} | ${cell(S[sc])} | ${cell(P[sc])} | | ${fmt(pr.conns)} (skein) | ${sr ? (sr.held ? 'yes' : '**no**') : '–'} |`);
   }
   const fo = (r) => (na(r) ? na(r) : `${r.recover_s >= 0 ? `${fmt(r.recover_s, 2)} s` : '–'}${r.unrecovered_pairs ? ` (${r.unrecovered_pairs} pairs never recovered)` : ''}, ${fmt(r.lost)} lost`);
   L.push(`| failover | time until every pair delivers again; messages lost | ${fo(S.failover)} | ${fo(P.failover)} | | | |`);
@@ -343,6 +354,10 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   if (rs && rs.sb.rate < TARGETS.rttPeak * rs.pb.rate) missed.push(`**rtt**: skein's peak is ${fmt(rs.sb.rate)} msg/s, ${ratio(rs.sb.rate, rs.pb.rate)} the peer's ${fmt(rs.pb.rate)} (target ${TARGETS.rttPeak}×), at p99 ${ms(rs.sb.latency_ms.p99)} ms, with the servers at ${fmt(rs.sb.server_cpu_pct)} % CPU (of 200 %).`);
   if (fS && fP && fP.step && fanCeiling && fS.deliveries_per_s < TARGETS.fanoutCeiling * fanCeiling) missed.push(`**fanout**: ${pct(fS.deliveries_per_s, fanCeiling)} of the ceiling's deliveries per second under the 50 ms p99 limit (target ${fmt(100 * TARGETS.fanoutCeiling)} %, since the ceiling is below ${TARGETS.fanout}× the peer).`);
   else if (fS && fP && fP.step && !fanCeiling && fS.deliveries_per_s / fP.deliveries_per_s < TARGETS.fanout) missed.push(`**fanout**: ${ratio(fS.deliveries_per_s, fP.deliveries_per_s)} the peer's deliveries per second under the 50 ms p99 limit (target ${TARGETS.fanout}×).`);
+  for (const sc of ['held1', 'held6']) {
+    const r = S[sc];
+    if (r && !na(r) && !r.held) missed.push(`**connections**: ${fmt(r.still_connected)} of ${fmt(r.conns)} idle WebSockets held on ${r.nodes} node(s) (${fmt(r.failed)} failed).`);
+  }
   if (!na(S.idle) && !(S.idle.per_conn_kib <= TARGETS.idleKiB)) missed.push(`**idle**: ${fmt(S.idle.per_conn_kib, 2)} KiB of server RSS per idle connection (target ≤ ${TARGETS.idleKiB} KiB).`);
   if (missed.length) {
     L.push('### Where skein misses its targets', '');
@@ -360,8 +375,8 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + `The clients of all ${Math.max(...results.profile.rtt.levels)} pairs stay connected throughout (the pairs above the level idle), so RSS includes them. `
     + `${results.profile.rtt.warmup} s warm-up, then ${results.profile.rtt.duration} s measured per level. CPU is in % of one core (the machine has ${m.nproc}); `
     + `"other" is CPU used by processes outside the benchmark during the window.`, '');
-  const rttRow = (l) => (l ? `${fmt(l.rate)} | ${ms(l.latency_ms.p50)} / ${ms(l.latency_ms.p99)} / ${ms(l.latency_ms.p999)} | ${fmt(l.server_cpu_pct)} / ${mib(l.server_rss_kb)} | ${fmt(l.loadgen_cpu_pct)} / ${fmt(l.other_cpu_pct)}` : '– | – | – | –');
-  L.push('| pairs | skein msg/s | skein p50 / p99 / p999 ms | skein CPU % / RSS MiB | loadgen / other CPU % | Socket.IO msg/s | Socket.IO p50 / p99 / p999 ms | Socket.IO CPU % / RSS MiB | loadgen / other CPU % | msg/s ratio |');
+  const rttRow = (l) => (l ? `${fmt(l.rate)} | ${ms(l.latency_ms.p50)} / ${ms(l.latency_ms.p99)} / ${ms(l.latency_ms.p999)} | ${fmt(l.server_cpu_pct)} (${fmt(cpuUs(l.server_cpu_pct, l.rate), 1)}) / ${mib(l.server_rss_kb)} | ${fmt(l.loadgen_cpu_pct)} / ${fmt(l.other_cpu_pct)}` : '– | – | – | –');
+  L.push('| pairs | skein msg/s | skein p50 / p99 / p999 ms | skein CPU % (µs per msg) / RSS MiB | loadgen / other CPU % | Socket.IO msg/s | Socket.IO p50 / p99 / p999 ms | Socket.IO CPU % (µs per msg) / RSS MiB | loadgen / other CPU % | msg/s ratio |');
   L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const levels = [...new Set([...(S.rtt?.levels ?? []), ...(P.rtt?.levels ?? [])].map((l) => l.pairs))].sort((a, b) => a - b);
   for (const n of levels) {
@@ -373,7 +388,7 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   const lost = [S.rtt, P.rtt].map((r) => (na(r) ? 0 : r.levels.reduce((s, l) => s + l.lost + l.errors, 0)));
   L.push('', `Lost or failed messages: skein ${lost[0]}, Socket.IO ${lost[1]}.`, '');
   otherSystems('rtt', 'the ceiling is one process: both clients of a pair reach the same server',
-    ['pairs', 'msg/s', 'p50 / p99 / p999 ms', 'CPU % / RSS MiB', 'loadgen / other CPU %', 'lost + errors'],
+    ['pairs', 'msg/s', 'p50 / p99 / p999 ms', 'CPU % (µs per msg) / RSS MiB', 'loadgen / other CPU %', 'lost + errors'],
     (r) => r.levels.map((l) => `${l.pairs} | ${rttRow(l)} | ${fmt(l.lost + l.errors)}`));
 
   // fanout detail
@@ -383,10 +398,10 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + `Each rate runs ${results.profile.fanout.step} s, or longer at low rates so that at least ${results.profile.fanout.minMessages ?? 50} measured messages are published `
     + `(the first ${results.profile.fanout.stepWarmup} s are unmeasured); the rates go up until p99 passes 50 ms `
     + `or fewer than 99 % of the deliveries arrive within 3 s after the step.`, '');
-  L.push('| publishes/s | offered deliveries/s | skein deliveries/s | skein p50 / p99 ms | skein CPU % | Socket.IO deliveries/s | Socket.IO p50 / p99 ms | Socket.IO CPU % |');
+  L.push('| publishes/s | offered deliveries/s | skein deliveries/s | skein p50 / p99 ms | skein CPU % (µs per delivery) | Socket.IO deliveries/s | Socket.IO p50 / p99 ms | Socket.IO CPU % (µs per delivery) |');
   L.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
   const rates = [...new Set([...(S.fanout?.steps ?? []), ...(P.fanout?.steps ?? [])].map((st) => st.rate))].sort((a, b) => a - b);
-  const fanRow = (st) => (st ? `${fmt(st.deliveries_per_s)}${st.broken ? ' (broke)' : ''} | ${ms(st.latency_ms.p50)} / ${ms(st.latency_ms.p99)} | ${fmt(st.server_cpu_pct)}` : '– | – | –');
+  const fanRow = (st) => (st ? `${fmt(st.deliveries_per_s)}${st.broken ? ' (broke)' : ''} | ${ms(st.latency_ms.p50)} / ${ms(st.latency_ms.p99)} | ${fmt(st.server_cpu_pct)} (${fmt(cpuUs(st.server_cpu_pct, st.deliveries_per_s), 1)})` : '– | – | –');
   for (const r of rates) {
     const a = S.fanout?.steps?.find((st) => st.rate === r);
     const b = P.fanout?.steps?.find((st) => st.rate === r);
@@ -395,7 +410,7 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   if (na(S.fanout) || na(P.fanout)) L.push('', `skein: ${na(S.fanout) ?? 'ok'}; Socket.IO: ${na(P.fanout) ?? 'ok'}`);
   L.push('');
   otherSystems('fanout', 'the ceiling: every subscriber on its one process',
-    ['publishes/s', 'deliveries/s', 'p50 / p99 ms', 'CPU %'],
+    ['publishes/s', 'deliveries/s', 'p50 / p99 ms', 'CPU % (µs per delivery)'],
     (r) => r.steps.map((st) => `${st.rate} | ${fanRow(st)}`));
 
   // idle detail
@@ -429,7 +444,22 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
       + '(session actor with its chat state, directory entry, journal entry in the memtable).', '');
   }
 
+  // connections held (held1, held6)
+  const heldCols = Object.entries(results.systems).flatMap(([k, r]) => ['held1', 'held6'].filter((sc) => r[sc] && !na(r[sc])).map((sc) => [k, sc, r[sc]]));
+  if (heldCols.length) {
+    L.push('## connections held', '');
+    L.push('The idle scenario\'s clients (each in its own room/session, one loadgen process per 16,000, source addresses 127.0.0.2 and up) '
+      + 'on a cluster of 1 node (`held1`: a process may hold 20,000 descriptors here) and of 6 nodes (`held6`), all on this one machine; '
+      + 'held = still connected when the loadgen stops, after the settle time.', '');
+    L.push('| system | nodes | asked | connected | still connected | connect time (connects/s) | RSS per connection (KiB) | server RSS after (MiB) |');
+    L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const [k, , r] of heldCols)
+      L.push(`| ${k} | ${r.nodes} | ${fmt(r.conns)} | ${fmt(r.connected)} | ${fmt(r.still_connected)} | ${fmt(r.connect_s, 1)} s (${fmt(r.connects_per_s)}) | ${fmt(r.per_conn_kib, 2)} | ${mib(r.rss_after_kb)} |`);
+    L.push('');
+  }
+
   // failover + migrate
+  L.push('## failover and migrate', '');  // failover + migrate
   L.push('## failover and migrate', '');
   L.push(`failover: rtt with ${results.profile.failover.pairs} pairs; ${results.profile.failover.at} s into the window the second node is killed with SIGKILL. `
     + 'Clients whose connection ends reconnect to the next node (50 ms backoff, growing). A skein client resumes '
