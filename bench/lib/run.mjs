@@ -359,7 +359,7 @@ function skeinControls() {
 
 async function held(sys, cluster, tag, p) {
   const r = await idleOnce(sys, cluster, tag, p.conns, 0, p.settle);
-  return { ...r, nodes: cluster.procs.length, held: r.still_connected >= p.conns && r.failed === 0 };
+  return { ...r, nodes: cluster.nodes.length, held: r.still_connected >= p.conns && r.failed === 0 };
 }
 
 async function idleOnce(sys, cluster, tag, conns, rooms, settle = profile.idle.settle) {
