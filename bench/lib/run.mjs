@@ -35,7 +35,8 @@ const { values: opts } = parseArgs({
     out: { type: 'string', default: 'docs' },
     threads: { type: 'string', default: '2' },
     repeat: { type: 'string' },
-    profile: { type: 'boolean', default: true },
+    // the perf profile of a skein node during rtt: default on with --full only
+    profile: { type: 'boolean' },
     // Extra `skein-demo launch` arguments for every skein system (a lever to
     // measure, e.g. --skein-args="--scheduler-threads 2"); recorded in results.json.
     'skein-args': { type: 'string', default: '' },
@@ -199,7 +200,9 @@ const skeinArgs = opts['skein-args'].split(/\s+/).filter(Boolean);
 function skeinSystem(label, extra, { held = true } = {}) {
   return {
     label,
-    skip: (scenario) => (scenario.startsWith('held') && !held ? HELD_ONLY : null),
+    skip: (scenario) => (scenario.startsWith('held') && !held ? HELD_ONLY
+      : QUICK_SKIPS_NONE.includes(scenario) && mode === 'quick' && extra.some((a) => a.endsWith('durability=none'))
+        ? 'skein-none runs failover and migrate with --full only (--quick stays under 5 minutes)' : null),
     proto: 'skein',
     binary: demo,
     async start(tag, { nodes: count = 3 } = {}) {
@@ -263,6 +266,7 @@ function socketioSystem(label, extra) {
 }
 
 const ONE_PROCESS = 'the ceiling is one process with no cluster';
+const QUICK_SKIPS_NONE = ['failover', 'migrate'];
 // The connection counts take minutes per system: skein, skein-none and the
 // plain peer only.
 const HELD_ONLY = 'connection counts (held1, held6) are measured for skein, skein-none and socketio only';
@@ -671,7 +675,7 @@ async function main() {
       results.systems[sys][scenario] = pick;
     }
   }
-  if (opts.profile && systemNames.includes('skein') && scenarios.includes('rtt')) {
+  if ((opts.profile ?? mode === 'full') && systemNames.includes('skein') && scenarios.includes('rtt')) {
     log('profile of a skein node during rtt (perf)');
     try {
       results.hot_path = await profileSkein(`pf${Date.now().toString(36).slice(-4)}`);
