@@ -21,28 +21,33 @@
 
 namespace skein::session_internal {
 
+namespace {
+
+/// Holds a frame for `to` if it is catching up; false if it is not.
+bool hold_frame(session_state& st, const caf::actor& to, std::uint64_t seq,
+                const std::string& frame) {
+  auto c = st.catching_up.find(to);
+  if (c == st.catching_up.end()) return false;
+  c->second.held.push_back({false, seq, frame});
+  return true;
+}
+
+}  // namespace
+
 /// Sends a frame to a connection, or holds it while the connection catches up.
 void send_frame(session_actor* self, const caf::actor& to, std::uint64_t seq,
                 const std::string& frame) {
-  auto& st = self->state;
-  if (auto c = st.catching_up.find(to); c != st.catching_up.end())
-    c->second.held.push_back({false, seq, frame});
-  else
+  if (!hold_frame(self->state, to, seq, frame))
     to_conn(self, to, caf::make_message(frame_atom::value, frame));
 }
 
 void send_frames(session_actor* self, const std::vector<caf::actor>& to, std::uint64_t seq,
                  const std::string& frame) {
-  auto& st = self->state;
-  if (to.size() == 1) return send_frame(self, to.front(), seq, frame);
+  if (to.size() == 1) return send_frame(self, to.front(), seq, frame);  // no vector
   std::vector<caf::actor> now;
   now.reserve(to.size());
-  for (const auto& conn : to) {
-    if (auto c = st.catching_up.find(conn); c != st.catching_up.end())
-      c->second.held.push_back({false, seq, frame});
-    else
-      now.push_back(conn);
-  }
+  for (const auto& conn : to)
+    if (!hold_frame(self->state, conn, seq, frame)) now.push_back(conn);
   if (!now.empty()) to_conns(self, now, caf::make_message(frame_atom::value, frame));
 }
 
