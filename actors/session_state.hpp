@@ -168,7 +168,13 @@ enum class mode { serving, handing_off, forwarding };
 /// OOPSLA 2014) from a random start: 8 bytes per session, where the
 /// std::mt19937_64 it replaces kept 2.5 KiB of state in every activation.
 struct seed_stream {
-  std::uint64_t state = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+  std::uint64_t state = initial();
+  /// One std::random_device per thread: constructing one per session cost
+  /// 1 % of all CPU while 12,000 sessions activated on 6 nodes.
+  static std::uint64_t initial() {
+    static thread_local std::random_device rd;  // the OS's source (getrandom)
+    return (std::uint64_t{rd()} << 32) ^ rd();
+  }
   std::uint64_t operator()() {
     std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

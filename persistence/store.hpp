@@ -19,7 +19,12 @@
 // atomic with it. The keys of seqs 0..n of session s are exactly
 //   [seq_key(s, 0), seq_key(s, n + 1))
 // e.g. erase_range(column::journal, seq_key(s, 0), seq_key(s, n + 1)) drops
-// the journal up to and including n.
+// the journal up to and including n. write() turns an erase_range into one
+// point delete per key it covers (up to 4,096; beyond, a RocksDB range
+// tombstone): RocksDB re-fragments the memtable's range tombstones for every
+// new iterator, so one per session trim made reads slow down as sessions
+// accumulated (store.cpp, store::write). A range it cannot read (corrupt
+// SST blocks) is always written as a range tombstone, which needs no read.
 //
 // Errors: store_error when RocksDB reports a failure (the message holds the
 // RocksDB status and the directory); record_error when stored bytes (or a key

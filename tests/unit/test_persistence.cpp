@@ -310,6 +310,47 @@ TEST_CASE("erase and erase_range", "[persistence]") {
   CHECK(s.load_outbox("chat/b").size() == 1);
 }
 
+// store::write turns an erase_range into point deletes of the keys it covers
+// (in the store and put earlier in the same batch), and into a range
+// tombstone past 4,096 keys: both must delete the same keys.
+TEST_CASE("erase_range deletes stored keys and earlier puts of its batch", "[persistence]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+  auto seqs = [](const auto& entries) {
+    std::vector<std::uint64_t> out;
+    for (const auto& e : entries) out.push_back(e.first);
+    return out;
+  };
+  write_batch b;
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) b.put_journal("chat/a", seq, sample_journal(seq));
+  b.put_journal("chat/b", 1, sample_journal(1));
+  s.write(b);
+
+  write_batch trim;
+  trim.put_journal("chat/a", 6, sample_journal(6));  // earlier in the batch: covered
+  trim.put_journal("chat/a", 9, sample_journal(9));  // outside the range: kept
+  trim.erase_range(column::journal, seq_key("chat/a", 0), seq_key("chat/a", 8));
+  trim.put_journal("chat/a", 2, sample_journal(2));  // after the erase: kept
+  trim.erase_range(column::journal, seq_key("chat/a", 20), seq_key("chat/a", 10));  // empty
+  s.write(trim);
+  CHECK(seqs(s.load_journal("chat/a")) == std::vector<std::uint64_t>{2, 9});
+  CHECK(seqs(s.load_journal("chat/b")) == std::vector<std::uint64_t>{1});
+
+  // Past 4,096 covered keys: one range tombstone, the same result.
+  write_batch many;
+  for (std::uint64_t seq = 100; seq < 5100; ++seq) many.put_journal("chat/c", seq, sample_journal(seq));
+  s.write(many);
+  write_batch drop;
+  drop.put_journal("chat/c", 6000, sample_journal(6000));
+  drop.erase_range(column::journal, seq_key("chat/c", 0), seq_key("chat/c", 5050));
+  s.write(drop);
+  auto left = seqs(s.load_journal("chat/c"));
+  REQUIRE(left.size() == 51);
+  CHECK(left.front() == 5050);
+  CHECK(left.back() == 6000);
+  CHECK(seqs(s.load_journal("chat/a")) == std::vector<std::uint64_t>{2, 9});
+}
+
 TEST_CASE("write_batch append and later ops win", "[persistence]") {
   write_batch a, b;
   a.put_meta("k", "1");
