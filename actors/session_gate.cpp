@@ -116,9 +116,14 @@ void release(session_actor* self) {
     metrics().commits.fetch_add(1, std::memory_order_relaxed);
     metrics().checkpoint_latency.observe(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(now - g.handled).count()));
-    for (auto& a : g.acks) send_ack(self, a.to, a.cseq, a.id, a.error);
-    for (auto& f : g.frames)
-      send_frames(self, f.to, f.seq, f.frame);
+    {
+      // One relay message per node for this input's acks and frames (the
+      // sender's ack and its echo cross the cluster together).
+      relay_batch batch(self);
+      for (auto& a : g.acks) send_ack(self, a.to, a.cseq, a.id, a.error);
+      for (auto& f : g.frames)
+        send_frames(self, f.to, f.seq, f.frame);
+    }
     const auto runs = g.runs;
     auto tells = std::move(g.tells);
     st.gate.pop_front();

@@ -11,6 +11,7 @@
 // frame or ack this activation sends it, and kept until the connection leaves
 // (forget_conn): every frame and ack to it takes that one path. A node whose
 // replica actor is not in the view at that moment gets direct sends.
+#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -37,11 +38,42 @@ caf::actor path_of(session_actor* self, const caf::actor& conn) {
   return it->second;
 }
 
+
+/// Sends (conns, m) to relay, or adds it to the open relay_batch.
+void via(session_actor* self, const caf::actor& relay, std::vector<caf::actor> conns,
+         caf::message m) {
+  auto& st = self->state;
+  if (st.relay_hold == 0)
+    return self->send(relay, relay_atom::value, std::move(conns), std::move(m));
+  auto i = std::find_if(st.relay_out.begin(), st.relay_out.end(),
+                        [&](const auto& e) { return e.first == relay; });
+  if (i == st.relay_out.end()) i = st.relay_out.insert(st.relay_out.end(), {relay, {}});
+  i->second.emplace_back(std::move(conns), std::move(m));
+}
+
 }  // namespace
+
+relay_batch::relay_batch(session_actor* self) : self_(self) { ++self_->state.relay_hold; }
+
+relay_batch::~relay_batch() {
+  auto& st = self_->state;
+  if (--st.relay_hold > 0 || st.relay_out.empty()) return;
+  auto out = std::move(st.relay_out);
+  st.relay_out.clear();
+  for (auto& [relay, pairs] : out) {
+    if (pairs.size() == 1) {  // one pair: the plain form
+      self_->send(relay, relay_atom::value, std::move(pairs[0].first), std::move(pairs[0].second));
+      continue;
+    }
+    caf::message_builder b;
+    for (auto& [conns, m] : pairs) b.append(std::move(conns)).append(std::move(m));
+    self_->send(relay, relay_atom::value, b.move_to_message());
+  }
+}
 
 void to_conn(session_actor* self, const caf::actor& conn, caf::message m) {
   if (auto relay = path_of(self, conn))
-    self->send(relay, relay_atom::value, std::vector<caf::actor>{conn}, std::move(m));
+    via(self, relay, std::vector<caf::actor>{conn}, std::move(m));
   else
     self->send(conn, std::move(m));
 }
@@ -52,7 +84,7 @@ void to_conns(session_actor* self, const std::vector<caf::actor>& conns, const c
     if (auto relay = path_of(self, conn)) by_relay[relay].push_back(conn);
     else self->send(conn, m);
   }
-  for (auto& [relay, group] : by_relay) self->send(relay, relay_atom::value, std::move(group), m);
+  for (auto& [relay, group] : by_relay) via(self, relay, std::move(group), m);
 }
 
 void forget_conn(session_actor* self, const caf::actor& conn) {

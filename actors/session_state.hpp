@@ -206,6 +206,10 @@ struct session_state {
   bool resend_armed = false;                           // a resend_atom is on its way
   std::map<caf::actor, catch_up> catching_up;        // resuming connections, by connection
   std::map<caf::actor, caf::actor> relay_of;  // connection -> its node's relay (null: direct); session_relay.cpp
+  int relay_hold = 0;  // > 0: relay messages wait in relay_out (a relay_batch is open)
+  // (relay, its (connections, message) pairs in order), first use first
+  std::vector<std::pair<caf::actor, std::vector<std::pair<std::vector<caf::actor>, caf::message>>>>
+    relay_out;
   std::uint64_t next_request = 1;                    // ids of store reads
   std::vector<snapshot_mark> snapshots;  // at most keep_snapshots + 1; a vector: an empty std::deque allocates 576 bytes
   std::uint32_t inputs_since_snapshot = 0;
@@ -285,6 +289,22 @@ void to_conns(session_actor* self, const std::vector<caf::actor>& conns, const c
 
 /// Forgets conn's path: it left, went down or was replaced.
 void forget_conn(session_actor* self, const caf::actor& conn);
+
+/// While one is alive, to_conn and to_conns collect what they would send to
+/// each relay, and the last one to end sends it as one message per relay
+/// (relay_atom, caf::message), in the order collected. release() opens one:
+/// an input's ack and frames for a sender on another node then cross the
+/// cluster as one message. Nests; not copyable.
+class relay_batch {
+ public:
+  explicit relay_batch(session_actor* self);
+  ~relay_batch();
+  relay_batch(const relay_batch&) = delete;
+  relay_batch& operator=(const relay_batch&) = delete;
+
+ private:
+  session_actor* self_;
+};
 
 /// Sends an ack, or holds it (behind the held frames) while `to` catches up.
 void send_ack(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id,

@@ -104,6 +104,11 @@ using replica_actor = caf::typed_actor<
   // each of conns, connections of this node, with the session as its sender
   // (one message per node for a broadcast; actors/session_relay.cpp)
   caf::reacts_to<relay_atom, std::vector<caf::actor>, caf::message>,
+  // the same for several (conns, m) pairs, as one message whose elements
+  // alternate std::vector<caf::actor> and caf::message, delivered in order:
+  // what one release of a session's gate sends to this node (its ack and
+  // its frames to a sender here cross the cluster once)
+  caf::reacts_to<relay_atom, caf::message>,
   caf::reacts_to<reset_atom>,                                 // local: forget cached epochs
   caf::reacts_to<written_atom, std::uint64_t, std::string>,   // committer callback
   caf::reacts_to<wire_atom, caf::actor>>;                     // local: the directory

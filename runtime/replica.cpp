@@ -173,7 +173,6 @@ void relay(replica_self self, const std::vector<caf::actor>& conns, const caf::m
   const auto what = m.get_as<caf::atom_value>(0);
   if (what != frame_atom::value && what != ack_atom::value) return;
   const auto& sender = self->current_sender();
-  metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
   for (const auto& c : conns)
     if (c && c.node() == self->node()) {
       c->enqueue(sender, caf::make_message_id(), m, self->context());
@@ -202,7 +201,18 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
       return rp;
     },
     [self](relay_atom, const std::vector<caf::actor>& conns, const caf::message& m) {
+      metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
       relay(self, conns, m);
+    },
+    [self](relay_atom, const caf::message& batch) {
+      metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
+      // Pairs in order; a malformed pair ends the batch (a peer's bug).
+      for (std::size_t i = 0; i + 1 < batch.size(); i += 2) {
+        if (!batch.match_element<std::vector<caf::actor>>(i)
+            || !batch.match_element<caf::message>(i + 1))
+          return;
+        relay(self, batch.get_as<std::vector<caf::actor>>(i), batch.get_as<caf::message>(i + 1));
+      }
     },
     [self](reset_atom) { self->state.epochs.clear(); },
     [self](written_atom, std::uint64_t id, const std::string& err) {

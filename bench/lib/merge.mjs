@@ -32,7 +32,10 @@ for (const [sys, runs] of Object.entries(extra.systems)) {
     scenarios.add(scenario);
   }
 }
-(base.merged ??= []).push({ started: extra.started, commit: extra.machine?.commit, date: extra.machine?.date, scenarios: [...scenarios] });
+// An earlier merge whose scenarios this one replaces is no longer on the page.
+base.merged = (base.merged ?? []).map((m) => ({ ...m, scenarios: m.scenarios.filter((x) => !scenarios.has(x)) }))
+  .filter((m) => m.scenarios.length > 0);
+base.merged.push({ started: extra.started, commit: extra.machine?.commit, date: extra.machine?.date, scenarios: [...scenarios] });
 const outDir = path.resolve(repo, out);
 const plotDir = path.join(outDir, 'bench');
 fs.mkdirSync(plotDir, { recursive: true });

@@ -460,7 +460,6 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
 
   // failover + migrate
   L.push('## failover and migrate', '');  // failover + migrate
-  L.push('## failover and migrate', '');
   L.push(`failover: rtt with ${results.profile.failover.pairs} pairs; ${results.profile.failover.at} s into the window the second node is killed with SIGKILL. `
     + 'Clients whose connection ends reconnect to the next node (50 ms backoff, growing). A skein client resumes '
     + '(`?client=ID&last_seq=N`: the server replays what it missed from the outbox); a Socket.IO client has no such thing, so '

@@ -3,6 +3,8 @@
 // reach n1 and n2 as one relay message each (skein_relay_messages_total),
 // sent on there to every local listener (skein_relay_deliveries_total), and
 // every listener must still see every frame, in seq order, exactly once.
+// An input from a node other than the owner's gets its ack and the frames for
+// that node back as one relay message.
 //
 //   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/relay.test.mjs
 
@@ -74,6 +76,33 @@ describe('skein cluster: broadcasts relayed once per node', { timeout: 170_000 }
     for (const c of listeners) {
       const said = c.frames.filter((f) => isSaid(f.data));
       assert.deepEqual(said.map((f) => f.data.text), ['sync', ...texts], `${c.label}: every frame once, in order`);
+      assert.equal(seqProblem(c.frames), null, `${c.label}: seqs`);
+      assert.deepEqual(c.violations, [], `${c.label}: protocol violations`);
+    }
+  });
+
+  it('sends an input\'s ack and frames to the sender\'s node as one message', { timeout: 90_000 }, async () => {
+    const room = await findIdOwnedBy(cluster, { kind: 'chat', prefix: 'relay-ack-', owner: 'n3' });
+    const n1 = cluster.node('n1');
+    const speaker = await res.connect(wsUrl(n1.url, `/ws/chat/${room.id}?user=speaker`), { label: 'speaker@n1' });
+    const listeners = [];
+    for (let i = 0; i < 3; i++)
+      listeners.push(await res.connect(wsUrl(n1.url, `/ws/chat/${room.id}?user=l${i}`), { label: `l${i}@n1` }));
+    for (const c of [speaker, ...listeners]) await c.nextData((d) => d?.type === 'history', 15_000, 'the history frame');
+    await speaker.send({ type: 'say', text: 'sync' });
+    for (const c of [speaker, ...listeners]) await c.nextData((d) => isSaid(d) && d.text === 'sync', 15_000, 'the sync frame');
+
+    const before = await relayCounters(n1);
+    const texts = Array.from({ length: 10 }, (_, i) => `a${i}`);
+    for (const t of texts) await speaker.send({ type: 'say', text: t });
+    for (const c of [speaker, ...listeners])
+      for (const t of texts) await c.nextData((d) => isSaid(d) && d.text === t, 15_000, `said ${t}`);
+    const after = await relayCounters(n1);
+    // Per input: its ack and 4 frames (the speaker's echo and 3 listeners'),
+    // in one relay message (without the batch: two, the ack and the frames).
+    assert.equal(after.messages - before.messages, texts.length, 'n1: one relay message per input');
+    assert.equal(after.deliveries - before.deliveries, texts.length * 5, 'n1: an ack and 4 frames per input');
+    for (const c of [speaker, ...listeners]) {
       assert.equal(seqProblem(c.frames), null, `${c.label}: seqs`);
       assert.deepEqual(c.violations, [], `${c.label}: protocol violations`);
     }
