@@ -38,29 +38,29 @@ caf::actor path_of(session_actor* self, const caf::actor& conn) {
   return it->second;
 }
 
-
 /// Sends (conns, m) to relay, or adds it to the open relay_batch.
 void via(session_actor* self, const caf::actor& relay, std::vector<caf::actor> conns,
          caf::message m) {
-  auto& st = self->state;
-  if (st.relay_hold == 0)
-    return self->send(relay, relay_atom::value, std::move(conns), std::move(m));
-  auto i = std::find_if(st.relay_out.begin(), st.relay_out.end(),
-                        [&](const auto& e) { return e.first == relay; });
-  if (i == st.relay_out.end()) i = st.relay_out.insert(st.relay_out.end(), {relay, {}});
-  i->second.emplace_back(std::move(conns), std::move(m));
+  if (auto* batch = self->state.open_batch) return batch->add(relay, std::move(conns), std::move(m));
+  self->send(relay, relay_atom::value, std::move(conns), std::move(m));
 }
 
 }  // namespace
 
-relay_batch::relay_batch(session_actor* self) : self_(self) { ++self_->state.relay_hold; }
+relay_batch::relay_batch(session_actor* self) : self_(self), outer_(!self->state.open_batch) {
+  if (outer_) self_->state.open_batch = this;
+}
+
+void relay_batch::add(const caf::actor& relay, std::vector<caf::actor> conns, caf::message m) {
+  auto i = std::find_if(out_.begin(), out_.end(), [&](const auto& e) { return e.first == relay; });
+  if (i == out_.end()) i = out_.insert(out_.end(), {relay, {}});
+  i->second.emplace_back(std::move(conns), std::move(m));
+}
 
 relay_batch::~relay_batch() {
-  auto& st = self_->state;
-  if (--st.relay_hold > 0 || st.relay_out.empty()) return;
-  auto out = std::move(st.relay_out);
-  st.relay_out.clear();
-  for (auto& [relay, pairs] : out) {
+  if (!outer_) return;
+  self_->state.open_batch = nullptr;
+  for (auto& [relay, pairs] : out_) {
     if (pairs.size() == 1) {  // one pair: the plain form
       self_->send(relay, relay_atom::value, std::move(pairs[0].first), std::move(pairs[0].second));
       continue;

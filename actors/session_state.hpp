@@ -183,6 +183,8 @@ struct seed_stream {
   }
 };
 
+class relay_batch;  // below
+
 struct session_state {
   static inline const char* name = "skein.session";
   std::string key, id;
@@ -206,10 +208,7 @@ struct session_state {
   bool resend_armed = false;                           // a resend_atom is on its way
   std::map<caf::actor, catch_up> catching_up;        // resuming connections, by connection
   std::map<caf::actor, caf::actor> relay_of;  // connection -> its node's relay (null: direct); session_relay.cpp
-  int relay_hold = 0;  // > 0: relay messages wait in relay_out (a relay_batch is open)
-  // (relay, its (connections, message) pairs in order), first use first
-  std::vector<std::pair<caf::actor, std::vector<std::pair<std::vector<caf::actor>, caf::message>>>>
-    relay_out;
+  relay_batch* open_batch = nullptr;  // the outermost open relay_batch; session_relay.cpp
   std::uint64_t next_request = 1;                    // ids of store reads
   std::vector<snapshot_mark> snapshots;  // at most keep_snapshots + 1; a vector: an empty std::deque allocates 576 bytes
   std::uint32_t inputs_since_snapshot = 0;
@@ -302,8 +301,15 @@ class relay_batch {
   relay_batch(const relay_batch&) = delete;
   relay_batch& operator=(const relay_batch&) = delete;
 
+  /// (conns, m) for relay, after what it already holds for relay.
+  void add(const caf::actor& relay, std::vector<caf::actor> conns, caf::message m);
+
  private:
   session_actor* self_;
+  bool outer_;  // false: nested in another, which sends
+  // (relay, its (connections, message) pairs in order), first use first
+  std::vector<std::pair<caf::actor, std::vector<std::pair<std::vector<caf::actor>, caf::message>>>>
+    out_;
 };
 
 /// Sends an ack, or holds it (behind the held frames) while `to` catches up.

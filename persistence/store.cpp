@@ -210,8 +210,16 @@ void store::write(const write_batch& batch) {
   constexpr std::size_t max_point_deletes = 4096;
   std::lock_guard lock(impl_->write_mutex);
   rocksdb::WriteBatch wb;
-  // Keys put earlier in this batch, per column (views into batch.ops_).
+  // Keys put earlier in this batch, per column (views into batch.ops_):
+  // indexed from the first erase_range on, so a batch without one (every
+  // input's) allocates nothing for it.
   std::array<std::set<std::string_view>, all_columns.size()> put_here;
+  bool indexed = false;
+  auto track = [&](const write_batch::op& o) {
+    auto& puts = put_here[static_cast<std::size_t>(o.column)];
+    if (o.kind == write_batch::op_kind::put) puts.insert(o.key);
+    else if (o.kind == write_batch::op_kind::erase) puts.erase(o.key);
+  };
   std::vector<std::string> covered;
   for (const auto& o : batch.ops_) {
     auto* cf = impl_->cf(o.column);
@@ -220,14 +228,18 @@ void store::write(const write_batch& batch) {
     switch (o.kind) {
       case write_batch::op_kind::put:
         s = wb.Put(cf, o.key, o.value);
-        puts.insert(o.key);
+        if (indexed) track(o);
         break;
       case write_batch::op_kind::erase:
         s = wb.Delete(cf, o.key);
-        puts.erase(o.key);
+        if (indexed) track(o);
         break;
       case write_batch::op_kind::erase_range: {
         if (!(o.key < o.value)) break;  // an empty range
+        if (!indexed) {
+          for (const auto* p = batch.ops_.data(); p != &o; ++p) track(*p);
+          indexed = true;
+        }
         covered.clear();
         bool too_many = false;
         {
