@@ -236,6 +236,7 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
         st.unacked.pop_front();
         if (exact && id != 0) st.init.out->deliver(ack_frame(id, error));
       }
+      if (st.unacked.empty()) st.unacked.shrink_to_fit();  // an idle connection keeps no block
     },
     [self](check_atom) {
       auto& st = self->state;

@@ -127,6 +127,7 @@ void release(session_actor* self) {
     const auto runs = g.runs;
     auto tells = std::move(g.tells);
     st.gate.pop_front();
+    if (st.gate.empty()) st.gate.shrink_to_fit();  // an idle session keeps no block
     released_tells(self, tells);
     if (runs != 0 && !run_guarded(self, runs)) return;
   }

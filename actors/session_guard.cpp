@@ -103,6 +103,7 @@ bool run_guarded(session_actor* self, std::uint64_t jseq) {
   }
   auto in = std::move(st.guarded.front());
   st.guarded.pop_front();
+  if (st.guarded.empty()) st.guarded.shrink_to_fit();  // an idle session keeps no block
   return run_admitted(self, in.jseq, std::move(in.rec), in.reply_to);
 }
 

@@ -91,6 +91,7 @@ void client_stream::write_done(beast::error_code ec) {
       release(queue_.front().size());
       queue_.pop_front();
     }
+    queue_.shrink_to_fit();
     return on_write_error(ec);
   }
   metrics().messages_out.fetch_add(1, std::memory_order_relaxed);
@@ -98,6 +99,9 @@ void client_stream::write_done(beast::error_code ec) {
   release(queue_.front().size());
   queue_.pop_front();
   if (!queue_.empty()) return write_front();
+  // An idle stream holds no queue storage (a block and its map: about
+  // 500 bytes); the next frame allocates it again.
+  queue_.shrink_to_fit();
   if (closing_ && !drained_) {
     drained_ = true;
     on_drained();

@@ -68,24 +68,35 @@ class websocket_session final : public client_stream {
   void on_accept(beast::error_code ec) {
     if (ec) return;  // handshake failed; nothing was spawned
     connection_init init;
-    init.session_key = key_;
-    init.params_json = params_;
+    // Moved out: the handshake's strings are not kept for the stream's life.
+    init.session_key = std::move(key_);
+    init.params_json = std::move(params_);
     init.node_name = ctx_.n.options().name;
     init.welcome = true;
     init.resume = resume_;
     init.last_seq = last_seq_;
-    client_id_ = resume_ ? resume_client_ : new_client_id();
+    client_id_ = resume_ ? std::move(resume_client_) : new_client_id();
     init.client_id = client_id_;
     // A new client gets a fresh resume token in its welcome; a resume proves
     // itself with the one it got (the session checks it).
-    init.resume_token = resume_ ? resume_token_ : secure_random_id();
+    init.resume_token = resume_ ? std::move(resume_token_) : secure_random_id();
     spawn_connection_actor(std::move(init));
     do_read();
   }
 
+  // A message is read piece by piece: the first piece into at most
+  // first_piece bytes, so that the read an idle stream keeps pending holds
+  // that much rather than Beast's 1,536 (its frame-sized default); the rest
+  // of a longer message in pieces of up to next_piece. Between messages the
+  // buffer is freed (shrink_to_fit). Beast still enforces read_message_max
+  // over the whole message.
+  static constexpr std::size_t first_piece = 256;
+  static constexpr std::size_t next_piece = 64 * 1024;
+
   void do_read() {
-    ws_.async_read(buffer_, beast::bind_front_handler(&websocket_session::on_read,
-                                                      self<websocket_session>()));
+    ws_.async_read_some(buffer_, buffer_.size() == 0 ? first_piece : next_piece,
+                        beast::bind_front_handler(&websocket_session::on_read,
+                                                  self<websocket_session>()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -96,10 +107,12 @@ class websocket_session final : public client_stream {
       leave_connection();
       return;
     }
+    if (!ws_.is_message_done()) return do_read();
     metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
     metrics().transport(transport_slot::ws).messages_in.fetch_add(1, std::memory_order_relaxed);
     auto text = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
+    buffer_.shrink_to_fit();
     // Beast checks text frames for UTF-8 (1007); binary frames are ours to check.
     if (!ws_.got_text() && !valid_utf8(text)) {
       spdlog::info("client {}: binary frame that is not UTF-8, closed with 1007", client_id_);

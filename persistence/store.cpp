@@ -154,6 +154,8 @@ store::store(const store_options& options) : impl_(std::make_unique<impl>()) {
   // Corruption found while flushing or compacting stops writes instead of
   // being ignored (reads verify block checksums: read_options()).
   db_options.paranoid_checks = true;
+  db_options.db_write_buffer_size = options.memtable_budget;
+  db_options.max_open_files = options.max_open_files;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());

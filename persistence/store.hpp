@@ -59,6 +59,17 @@ struct store_options {
   // was committed (WAL included) when it was opened, and nothing later.
   // write() then throws store_error. The directory must exist.
   bool read_only = false;
+  // Bytes the memtables of all column families may hold together; past it
+  // RocksDB flushes the largest to an SST file (DBOptions::db_write_buffer_size).
+  // Bounds the store's share of a node's memory whatever the session count:
+  // without it each column family keeps up to two 64 MiB memtables
+  // (RocksDB's write_buffer_size default), and idle sessions' records stay
+  // in memory until one fills. 0: RocksDB's per-column limits only.
+  std::size_t memtable_budget = 16u << 20;
+  // SST files kept open (DBOptions::max_open_files); more are opened on
+  // demand through the table cache. RocksDB's default, -1, keeps every file
+  // open, and a node needs its descriptors for client sockets.
+  int max_open_files = 512;
 };
 
 // What store::summarize found for one session. Ranges come from the keys

@@ -143,6 +143,37 @@ describe('skein cluster: bad input', { timeout: 170_000 }, () => {
     }
   });
 
+  it('messages of every size around the first read (256 bytes) and fragmented messages arrive whole, once, in order', { timeout: 30_000 }, async () => {
+    // The node reads a message's first 256 bytes, then the rest in larger
+    // pieces (websocket_session.cpp); a message in several WebSocket
+    // fragments is one input.
+    const n1 = cluster.node('n1');
+    const c = await res.connect(wsUrl(n1.url, '/ws/chat/pieces-room?user=pat'), { label: 'pat@n1' });
+    await c.next(() => true, 10_000, 'the history frame');
+    const frameOf = (text, bytes) => {
+      const body = JSON.stringify({ type: 'say', text });
+      return body + ' '.repeat(bytes - Buffer.byteLength(body));
+    };
+    const texts = [];
+    for (const bytes of [200, 255, 256, 257, 511, 512, 513, 3000]) {
+      const text = `size-${bytes}-` + 'y'.repeat(Math.min(bytes, 4000) - 60);
+      texts.push(text);
+      await c.send(frameOf(text, bytes));
+    }
+    // One message of 1,800 bytes in three fragments (text, continuation, final).
+    const whole = frameOf('fragmented-' + 'z'.repeat(1500), 1800);
+    texts.push('fragmented-' + 'z'.repeat(1500));
+    await new Promise((resolve, reject) => c.ws.send(whole.slice(0, 100), { fin: false }, (e) => (e ? reject(e) : resolve())));
+    await new Promise((resolve, reject) => c.ws.send(whole.slice(100, 1000), { fin: false }, (e) => (e ? reject(e) : resolve())));
+    await new Promise((resolve, reject) => c.ws.send(whole.slice(1000), { fin: true }, (e) => (e ? reject(e) : resolve())));
+    await c.nextData((d) => isSaid(d) && d.text.startsWith('fragmented-'), 10_000, 'said for the fragmented message');
+    const said = c.frames.filter((f) => isSaid(f.data)).map((f) => f.data.text);
+    assert.deepEqual(said, texts, 'each message echoed whole, once, in order');
+    assert.ok(!c.frames.some((f) => isError(f.data)), `no error frame: ${c.describe()}`);
+    assert.equal(seqProblem(c.frames), null, `${c.label}: ${seqProblem(c.frames)}`);
+    await c.close();
+  });
+
   it('session keys that are not valid UTF-8: HTTP 400, and the node keeps serving', { timeout: 40_000 }, async () => {
     const n2 = cluster.node('n2');
     const upgrade = {
