@@ -102,6 +102,17 @@ using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 /// (key, due_ms wall clock, forwarded) at due_ms, a session that passivated
 /// with pending timers (runtime/timer_wake.cpp); alone: the directory's tick
 using alarm_atom = caf::atom_constant<caf::atom("alarm")>;
+/// session -> itself: check whether it may hibernate (kind option
+/// hibernate_ms); session -> its clients' connections (the directory that
+/// keeps them): the activation hibernated, stay attached to nothing until
+/// the client sends or the directory wakes you
+using hibernate_atom = caf::atom_constant<caf::atom("hibernate")>;
+/// session -> its directory: (key, clients json, connections) it hibernated
+/// with; the directory keeps them until the session activates again
+using dormant_atom = caf::atom_constant<caf::atom("dormant")>;
+/// directory -> a hibernated connection: the session activated again (or
+/// moved): resolve and resume
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
 inline constexpr std::uint64_t drain_passivation = ~std::uint64_t{0};
 
 }  // namespace skein

@@ -44,6 +44,12 @@ struct connection_state {
   bool checking = false;              // a check timer is armed
   clock::time_point detached_since = clock::now();
   token_bucket rate{1000, 1000};      // replaced from init when spawned
+  // Hibernation (actors/session_hibernate.cpp): the activation stopped with
+  // this client kept by its directory; nothing is attached until the client
+  // sends or leaves, the directory wakes it, or the directory goes down.
+  bool dormant = false;
+  caf::actor dormant_host;            // monitored while dormant
+  bool leaving = false;               // the stream closed while detached: leave once attached
 };
 
 using connection_actor = caf::stateful_actor<connection_state>;
@@ -88,13 +94,35 @@ void attach(connection_actor* self, caf::actor session) {
   // Everything not acknowledged goes (again) to this activation: it applies
   // what it has not seen and acknowledges the rest (actors/delivery.hpp).
   for (auto& in : st.unacked) send_input(self, in);
+  if (st.leaving) {
+    // The stream closed while this connection was dormant or resolving:
+    // the session runs on_close now, after the inputs above.
+    self->send(st.session, leave_atom::value, st.init.client_id, st.token, st.next_cseq, me);
+    self->quit();
+    return;
+  }
   arm_check(self);
+}
+
+/// Leaves dormancy and resolves the session (which activates it).
+void wake(connection_actor* self) {
+  auto& st = self->state;
+  if (!st.dormant) return;
+  st.dormant = false;
+  if (st.dormant_host) self->demonitor(st.dormant_host);
+  st.dormant_host = nullptr;
+  st.detached_since = clock::now();
+  resolve(self);
 }
 
 void detach_and_retry(connection_actor* self, const std::string& why) {
   auto& st = self->state;
   if (st.session) self->demonitor(st.session);
   st.session = nullptr;
+  if (st.leaving) {  // its stream is gone: nobody waits for the session
+    self->quit();
+    return;
+  }
   if (clock::now() - st.detached_since > st.init.reattach_timeout) {
     st.init.out->close(1012, "session unavailable (" + why + "); reconnect to resume");
     self->quit();
@@ -175,6 +203,13 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
   st.token = random_token();
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
+    if (st.dormant && st.dormant_host && dm.source == st.dormant_host.address()) {
+      // The directory that kept this client hibernated is gone (its node
+      // died or stopped): the session activates on its next owner.
+      st.dormant_host = nullptr;
+      wake(self);
+      return;
+    }
     if (!st.session || dm.source != st.session.address()) return;
     if (activation_failed(dm.reason)) {
       st.init.out->close(1012, is(dm.reason, skein_error::store_failure)
@@ -223,7 +258,10 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
         return;
       }
       st.unacked.push_back({st.next_cseq++, in.id, std::move(in.text)});
-      if (!st.session) return;  // sent once attached
+      if (!st.session) {  // sent once attached
+        wake(self);
+        return;
+      }
       send_input(self, st.unacked.back());
       arm_check(self);
     },
@@ -271,6 +309,12 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
     },
     [self](leave_atom) {
       auto& st = self->state;
+      if (!st.session && (st.dormant || st.resolving)) {
+        // Detached: the session hears of the leave (on_close) once attached.
+        st.leaving = true;
+        wake(self);
+        return;
+      }
       if (st.session)
         self->send(st.session, leave_atom::value, st.init.client_id, st.token, st.next_cseq,
                    caf::actor_cast<caf::actor>(self));
@@ -296,6 +340,24 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
       attach(self, std::move(successor));
     },
     [self](retry_atom) { resolve(self); },
+    [self](hibernate_atom, caf::actor& host) {
+      auto& st = self->state;
+      const auto& from = self->current_sender();
+      if (!st.session || !from || from->address() != st.session.address()) return;
+      self->demonitor(st.session);
+      st.session = nullptr;
+      st.detached_since = clock::now();
+      if (!st.unacked.empty()) {
+        // Inputs crossed the hibernation (the session stopped before they
+        // arrived): they go to the next activation at once.
+        resolve(self);
+        return;
+      }
+      st.dormant = true;
+      st.dormant_host = std::move(host);
+      if (st.dormant_host) self->monitor(st.dormant_host);
+    },
+    [self](wake_atom) { wake(self); },
     [self](deny_atom, std::string& reason) {
       spdlog::info("connection {}: {}: {}", self->state.init.client_id,
                    self->state.init.session_key, reason);

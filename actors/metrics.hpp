@@ -124,6 +124,8 @@ struct node_metrics {
   std::atomic<std::uint64_t> slow_consumers{0};
   std::atomic<std::uint64_t> poison_inputs{0};      // inputs quarantined (actors/poison.hpp)
   std::atomic<std::uint64_t> passivations{0};       // activations stopped for being idle
+  std::atomic<std::uint64_t> hibernations{0};      // activations stopped with their clients kept
+  std::atomic<std::uint64_t> hibernated{0};         // sessions this node's directory keeps hibernated
   std::atomic<std::uint64_t> relay_messages{0};     // relay_atom messages taken by this node's replica actor
   std::atomic<std::uint64_t> relay_deliveries{0};   // frames and acks it sent on to local connections
   std::atomic<std::uint64_t> cluster_idle_closed{0};  // cluster-port connections reaped (idle_reaper)

@@ -34,6 +34,16 @@ struct kind_options {
   /// for this many ms; the next request activates it again from the store.
   /// 0 = never. Ignored with durability none (its state lives only in memory).
   std::uint32_t idle_ms = 300000;
+  /// Hibernate an activation whose clients are all attached but which has
+  /// had no input for this many ms (as Durable Objects' WebSocket
+  /// hibernation): a forced snapshot, then the session actor stops while
+  /// its clients' streams stay open. Its directory keeps the clients (ids,
+  /// params, tokens) and their connection actors; the next input of any of
+  /// them, a leave, a publish, a tell or a timer activates the session
+  /// again from its snapshot, the directory wakes every hibernated
+  /// connection and each resumes from its last seq (so nothing is missed
+  /// or repeated). 0 = never (the default). Ignored with durability none.
+  std::uint32_t hibernate_ms = 0;
   /// After a new activation recovered the session (failover, restart,
   /// handoff), clients that were open but are not attached get this many ms
   /// to resume; then each gets a journaled close (on_close). 0 = closed at once.
@@ -53,7 +63,7 @@ struct kind_options {
 
 /// Sets one option by name ("snapshot_every", "snapshot_interval_ms",
 /// "keep_snapshots", "outbox_keep", "durability" = none|local|replicated,
-/// "poison_guard" = on|off, "idle_ms", "resume_grace_ms",
+/// "poison_guard" = on|off, "idle_ms", "hibernate_ms", "resume_grace_ms",
 /// "check_state" = on|off, "relay" = on|off). Throws
 /// std::invalid_argument naming the option or value on error.
 void set_kind_option(kind_options& o, const std::string& name, const std::string& value);

@@ -77,6 +77,7 @@ void set_kind_option(kind_options& o, const std::string& name, const std::string
   else if (name == "keep_snapshots") o.keep_snapshots = number();
   else if (name == "outbox_keep") o.outbox_keep = number();
   else if (name == "idle_ms") o.idle_ms = number();
+  else if (name == "hibernate_ms") o.hibernate_ms = number();
   else if (name == "resume_grace_ms") o.resume_grace_ms = number();
   else if (name == "durability") {
     if (value == "none") o.durable = durability::none;

@@ -53,14 +53,24 @@ void became_idle(session_actor* self) {
   const bool may = st.options.durable != durability::none;
   if (st.counters) st.counters->idle_since_ms.store(may ? wall_clock_ms() : 0, std::memory_order_relaxed);
   if (!may || st.options.idle_ms == 0) return;
-  self->delayed_send(self, std::chrono::milliseconds(st.options.idle_ms), passivate_atom::value,
-                     ++st.idle_gen);
+  const auto after = std::chrono::milliseconds(st.options.idle_ms);
+  if (!st.host) {
+    self->delayed_send(self, after, passivate_atom::value, ++st.idle_gen);
+    return;
+  }
+  // Through the directory, which forwards it to this activation if it still
+  // runs: a delayed message to self would hold the actor (its receiver and
+  // sender are strong references) for idle_ms after it stopped, which is
+  // what a hibernated session must not cost.
+  caf::delayed_anon_send(st.host, after, passivate_atom::value, st.key, self->id(), ++st.idle_gen);
 }
 
 void became_busy(session_actor* self) {
   auto& st = self->state;
   ++st.idle_gen;
   st.passivating = false;  // a final snapshot in flight is harmless
+  st.hibernating = false;
+  st.last_input = clock::now();
   if (st.drain_passivating) {
     // The directory waits for this passivation: it hands the session off now.
     st.drain_passivating = false;
@@ -208,6 +218,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       tell_acked(self, id, error);  // the receiver of a tell made it durable
     },
     [self](grace_atom) { on_grace(self); },
+    [self](hibernate_atom) { on_hibernate_check(self); },
     [self](resend_atom) { resend_overdue(self); },
     [self](tellretry_atom) {
       self->state.tell_retry_armed = false;

@@ -167,6 +167,7 @@ void on_join(session_actor* self, const std::string& client_id, const std::strin
   attach_member(self, client_id, params, conn, last_seq, resume);
   if (returning) run_resume(self, client_id);
   if (token != 0) drain_early(self, client_id);
+  arm_hibernate(self);
 }
 
 }  // namespace skein::session_internal

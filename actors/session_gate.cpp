@@ -133,6 +133,11 @@ void release(session_actor* self) {
   }
   if (st.gate.empty() && st.m == mode::handing_off && !st.shipping) ship(self);
   if (st.gate.empty() && st.passivating && st.m == mode::serving) {
+    if (st.hibernating) {
+      if (!finish_hibernation(self)) return;  // an input came: it serves on
+      self->quit();
+      return;
+    }
     spdlog::debug("session {}: passivated ({})", st.key, st.drain_passivating ? "drain" : "idle");
     metrics().passivations.fetch_add(1, std::memory_order_relaxed);
     self->quit();
@@ -176,6 +181,7 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
                   const std::string& params_json, const std::string& text, bool reset,
                   const input_origin* origin) {
   auto& st = self->state;
+  st.last_input = clock::now();  // hibernation counts from the last input
   auto rec = make_input(kind, client_id, params_json, text, reset);
   rec.time_ms = wall_clock_ms();
   rec.epoch = st.epoch;

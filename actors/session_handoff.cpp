@@ -13,14 +13,14 @@
 
 namespace skein::session_internal {
 
-namespace {
-
 std::string clients_json(session_actor* self) {
   auto arr = json::array();
   for (auto& [id, c] : self->state.clients)
     arr.push_back({{"id", id}, {"params", c.params_json}, {"token", c.token}});
   return arr.dump();
 }
+
+namespace {
 
 /// The handoff failed: serve again (stashed inputs first) and tell the host.
 void abort_handoff(session_actor* self, const std::string& why) {

@@ -11,6 +11,7 @@
 //   session_timers.cpp    timers: arming, firing as inputs, the passivation hold
 //   session_tells.cpp     session-to-session messages: send, re-send, receive, ack
 //   session_presence.cpp  recovered clients' resume grace, on_resume
+//   session_hibernate.cpp hibernation: no input for hibernate_ms, clients kept
 //   session.cpp           the behaviour: message handlers wiring the above, exit
 // Everything here runs on the session actor's thread (not thread-safe).
 #pragma once
@@ -249,6 +250,11 @@ struct session_state {
   std::uint64_t idle_gen = 0;   // a passivate_atom of another generation is stale
   bool passivating = false;     // the final snapshot is committing; stop when released
   bool drain_passivating = false;  // ... because the node drains (log, metrics)
+  // hibernation (session_hibernate.cpp)
+  clock::time_point last_input = clock::now();  // the last input or join
+  bool hibernate_armed = false;  // a hibernate_atom is on its way
+  bool hibernating = false;      // the passivation under way is a hibernation
+  clock::time_point hibernate_at{};  // when it began (a later input aborts it)
 };
 
 using session_actor = caf::stateful_actor<session_state>;
@@ -359,6 +365,22 @@ void became_idle(session_actor* self);
 
 /// A client (re)joins: no passivation.
 void became_busy(session_actor* self);
+
+// -- session_hibernate.cpp ---------------------------------------------------
+
+/// Arms the hibernation check if the kind hibernates and clients are here.
+void arm_hibernate(session_actor* self);
+/// The check: hibernate when no input came for hibernate_ms, else re-arm.
+void on_hibernate_check(session_actor* self);
+/// The final snapshot of a hibernation is committed (release()): true if the
+/// session hibernates now (its clients and the directory were told; the
+/// caller stops it), false if an input or a join came meanwhile (it serves on).
+bool finish_hibernation(session_actor* self);
+
+// -- session_handoff.cpp -----------------------------------------------------
+
+/// The clients as the directory adopts them: [{"id","params","token"}, ...].
+std::string clients_json(session_actor* self);
 
 // -- session_clients.cpp -----------------------------------------------------
 

@@ -156,6 +156,12 @@ std::string render(node& n) {
   f.add("skein_passivations_total", C,
         "Activations stopped after their idle_ms without a client, or at --max-sessions.",
         load(m.passivations));
+  f.add("skein_hibernations_total", C,
+        "Activations that hibernated: no input for the kind's hibernate_ms; their clients' streams stay open.",
+        load(m.hibernations));
+  f.add("skein_sessions_hibernated", G,
+        "Sessions this node's directory keeps hibernated, with their clients, until one sends or the session activates.",
+        load(m.hibernated));
   f.add("skein_relay_messages_total", C,
         "Frame and ack messages from sessions on other nodes taken by this node's relay (one per node per broadcast).",
         load(m.relay_messages));

@@ -130,6 +130,7 @@ void start(self_ptr self, const std::string& key, std::uint64_t gen) {
                 a->waiters.size());
   events().publish({{"type", "session_activated"}, {"session", key}, {"epoch", epoch}});
   for (auto& w : a->waiters) w.deliver(session);
+  wake_dormant(self, key);  // its hibernated connections resume here
   st.activating.erase(key);
   on_directory_changed(self);
 }
@@ -225,6 +226,8 @@ void recovered(self_ptr self, const std::string& key, std::uint64_t gen, std::ui
   init.host = caf::actor_cast<caf::actor>(self);
   init.view = st.cluster->sessions_view;
   init.clients_json = a->clients_json;
+  if (auto d = st.dormant.find(key); d != st.dormant.end() && init.clients_json == "[]")
+    init.clients_json = d->second.clients_json;  // it hibernated here: its clients
   fence(self, key, *a, std::move(init));
 }
 

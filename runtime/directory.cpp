@@ -44,6 +44,23 @@ std::string placement_owner(self_ptr self, const std::string& key) {
   return up.empty() ? std::string{} : hrw_owner(key, up);
 }
 
+void wake_dormant(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  auto i = st.dormant.find(key);
+  if (i == st.dormant.end()) return;
+  for (auto& c : i->second.conns) caf::anon_send(c, wake_atom::value);
+  st.dormant.erase(i);
+  metrics().hibernated.store(st.dormant.size(), std::memory_order_relaxed);
+}
+
+void wake_dormant_elsewhere(self_ptr self, bool all) {
+  auto& st = self->state;
+  std::vector<std::string> keys;
+  for (auto& [key, _] : st.dormant)
+    if (all || placement_owner(self, key) != self_name(self)) keys.push_back(key);
+  for (auto& key : keys) wake_dormant(self, key);
+}
+
 namespace {
 
 caf::result<caf::actor> resolve(self_ptr self, const std::string& key, std::uint64_t hops,
@@ -121,6 +138,9 @@ void on_view(self_ptr self, cluster_state_ptr cs) {
     for (auto& w : held) w.promise.delegate(me, resolve_atom::value, w.key, w.hops, w.existing);
   }
   rebalance(self);  // also retries handoffs that failed (after retry_after)
+  // Hibernated sessions whose owner changed: their connections resolve and
+  // activate them at the new owner (a draining or joining node owns none).
+  wake_dormant_elsewhere(self, out_of_placement(self));
   on_directory_changed(self);
   wake_timers(self);
 }
@@ -128,6 +148,7 @@ void on_view(self_ptr self, cluster_state_ptr cs) {
 void on_reset(self_ptr self, const caf::error& why, bool rejoining) {
   auto& st = self->state;
   stop_activations(self, why);
+  wake_dormant_elsewhere(self, true);  // they resolve once the node serves again
   if (!rejoining) return;
   st.pause_gen = liveness::generation();  // the membership handled any pause before this
   for (auto& [_, ws] : st.waiting)
@@ -242,6 +263,22 @@ directory_actor::behavior_type directory_fun(self_ptr self, directory_init init)
       schedule_wake(self, key, due_ms, forwarded);
     },
     [self](alarm_atom) { on_alarm_tick(self); },
+    [self](passivate_atom, const std::string& key, caf::actor_id aid, std::uint64_t gen) {
+      auto& st = self->state;
+      auto i = st.sessions.find(key);
+      if (i != st.sessions.end() && i->second.actor && i->second.actor.id() == aid)
+        caf::anon_send(i->second.actor, passivate_atom::value, gen);
+    },
+    [self](dormant_atom, std::string& key, std::string& clients, std::vector<caf::actor>& conns) {
+      // A local session hibernated (actors/session_hibernate.cpp).
+      auto& st = self->state;
+      auto& d = st.dormant[key];
+      d.clients_json = std::move(clients);
+      d.conns = std::move(conns);
+      metrics().hibernated.store(st.dormant.size(), std::memory_order_relaxed);
+      // Not ours any more (a view change crossed the hibernation): wake now.
+      if (placement_owner(self, key) != self_name(self)) wake_dormant(self, key);
+    },
     [self](fence_atom, const std::string& key, std::uint64_t epoch) {
       // A local activation of an older epoch must stop.
       auto i = self->state.sessions.find(key);

@@ -64,6 +64,14 @@ struct activation {
   bool refetched = false;  // the local records were unreadable: fetched from a replica once
 };
 
+/// A session that hibernated here: its clients as the next activation
+/// adopts them, and their connection actors (on any node), woken when it
+/// activates again or this node stops owning it.
+struct dormant_session {
+  std::string clients_json;
+  std::vector<caf::actor> conns;
+};
+
 struct local_session {
   caf::actor actor;
   bool handing_off = false;
@@ -103,6 +111,8 @@ struct directory_state {
   std::int64_t tick_for = 0;       // the due time the earliest alarm tick was sent for (0: none)
   std::set<std::string> wake_on_stop;  // due while still active here: wake when it stops
   std::map<std::string, int> wake_attempts;  // failed activations of a wake, by key
+  // hibernated sessions (actors/session_hibernate.cpp): key -> what it kept
+  std::map<std::string, dormant_session> dormant;
 };
 
 using self_ptr = directory_actor::stateful_pointer<directory_state>;
@@ -121,6 +131,11 @@ std::string pinned_owner(self_ptr self, const std::string& key);
 /// The owner by placement: pinned_owner, else the HRW owner among the up
 /// members; empty while there are none.
 std::string placement_owner(self_ptr self, const std::string& key);
+
+/// Wakes the hibernated connections of `key` (if any) and forgets them.
+void wake_dormant(self_ptr self, const std::string& key);
+/// Wakes every hibernated session this node no longer owns (all: `all`).
+void wake_dormant_elsewhere(self_ptr self, bool all);
 
 // activation.cpp
 caf::result<caf::actor> activate(self_ptr self, const std::string& key, bool existing = false);

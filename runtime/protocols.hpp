@@ -135,6 +135,11 @@ using directory_actor = caf::typed_actor<
   // activate key at due_ms, wall clock (runtime/timer_wake.cpp)
   caf::reacts_to<alarm_atom, std::string, std::int64_t, bool>,
   caf::reacts_to<alarm_atom>,  // self: the alarm tick
+  // local sessions' idle timers: (key, actor id, idle generation), forwarded
+  // to the activation if it is still that actor (actors/session.cpp)
+  caf::reacts_to<passivate_atom, std::string, caf::actor_id, std::uint64_t>,
+  // local sessions: hibernated with (key, clients json, their connections)
+  caf::reacts_to<dormant_atom, std::string, std::string, std::vector<caf::actor>>,
   // local replica: an epoch above a local activation's was recorded
   caf::reacts_to<fence_atom, std::string, std::uint64_t>,
   // admin (net/ or peers): drain a member -> (node, sessions it holds)

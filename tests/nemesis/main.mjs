@@ -27,6 +27,9 @@ const { values: opt } = parseArgs({
     rate: { type: 'string' },
     'unsafe-skip-fencing': { type: 'boolean', default: false },
     'expect-anomalies': { type: 'boolean', default: false },
+    // Added to every node's command line, e.g. --node-arg=--kind-option
+    // --node-arg=chat.hibernate_ms=200 (repeatable, in order).
+    'node-arg': { type: 'string', multiple: true, default: [] },
     bin: { type: 'string', default: process.env.SKEIN_DEMO ?? path.resolve('build/bin/skein-demo') },
   },
 });
@@ -39,7 +42,7 @@ const faults = opt.faults === 'all' ? ALL_FAULTS : opt.faults === 'safe' ? SAFE_
   : opt.faults === 'every' ? EVERY_FAULT
   : named.every((f) => EVERY_FAULT.includes(f)) ? named : null;
 if (!faults || !(budgetMs > 0) || !(nodes >= 3)) {
-  console.error('usage: main.mjs [--minutes M] [--seed S] [--nodes N>=3] [--faults safe|all|every|KIND,...] [--rate R] [--schedule-seconds D] [--schedules K]');
+  console.error('usage: main.mjs [--minutes M] [--seed S] [--nodes N>=3] [--faults safe|all|every|KIND,...] [--rate R] [--schedule-seconds D] [--schedules K] [--node-arg=ARG ...]');
   process.exit(2);
 }
 const why = unavailableReason();
@@ -51,8 +54,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130)
 
 const log = (s) => console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${s}`);
 let seed = opt.seed !== undefined ? Number(opt.seed) >>> 0 : Math.floor(Math.random() * 2 ** 32);
-const extraArgs = opt['unsafe-skip-fencing'] ? ['--unsafe-skip-fencing'] : [];
-console.log(`nemesis: seed ${seed}, ${nodes} nodes, faults ${opt.faults} (${faults.join(',')}), ${opt.minutes} min${extraArgs.length ? ', nodes run with --unsafe-skip-fencing' : ''}`);
+const extraArgs = [...(opt['unsafe-skip-fencing'] ? ['--unsafe-skip-fencing'] : []), ...opt['node-arg']];
+console.log(`nemesis: seed ${seed}, ${nodes} nodes, faults ${opt.faults} (${faults.join(',')}), ${opt.minutes} min${extraArgs.length ? `, nodes run with ${extraArgs.join(' ')}` : ''}`);
 console.log(`nemesis: rerun with --seed ${seed} --faults ${opt.faults} --nodes ${nodes} --schedule-seconds ${opt['schedule-seconds']}`);
 
 cleanupStale();
