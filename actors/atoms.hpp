@@ -113,6 +113,13 @@ using dormant_atom = caf::atom_constant<caf::atom("dormant")>;
 /// directory -> a hibernated connection: the session activated again (or
 /// moved): resolve and resume
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
+/// any actor -> its node's lane (runtime/lane.hpp): (bundle_atom, actor or
+/// vector<actor> targets, message m): deliver m to targets on another node,
+/// coalesced with other messages to that node; lane -> a peer's replica
+/// actor: (bundle_atom, message) of (sender, targets, m) triples
+using bundle_atom = caf::atom_constant<caf::atom("bundle")>;
+/// lane -> itself: send what has been coalesced
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 inline constexpr std::uint64_t drain_passivation = ~std::uint64_t{0};
 
 }  // namespace skein

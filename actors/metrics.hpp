@@ -128,6 +128,9 @@ struct node_metrics {
   std::atomic<std::uint64_t> hibernated{0};         // sessions this node's directory keeps hibernated
   std::atomic<std::uint64_t> relay_messages{0};     // relay_atom messages taken by this node's replica actor
   std::atomic<std::uint64_t> relay_deliveries{0};   // frames and acks it sent on to local connections
+  std::atomic<std::uint64_t> lane_bundles{0};       // bundles this node's lane sent (runtime/lane.hpp)
+  std::atomic<std::uint64_t> lane_bundled{0};       // messages in them
+  std::atomic<std::uint64_t> lane_direct{0};        // messages it sent directly (node not yet known)
   std::atomic<std::uint64_t> cluster_idle_closed{0};  // cluster-port connections reaped (idle_reaper)
   std::atomic<std::uint64_t> sessions_refused{0};   // activations refused at max_sessions
   std::atomic<std::uint64_t> replica_resends{0};    // batches sent again for overdue replica acks

@@ -99,6 +99,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   st.committer = init.committer;
   st.store = init.store;
   st.host = init.host;
+  st.lane = init.lane;
   st.pause_gen = liveness::generation();
   st.counters = std::move(init.counters);
   st.kind_slot = metrics().kinds.find(std::string_view(st.key).substr(0, st.key.find('/')));

@@ -51,6 +51,7 @@ struct session_init {
   persistence::store_actor store;               // reads: resume (outbox), handoff and replica copies
   caf::actor host;                              // the local session host
   std::shared_ptr<const cluster_view> view;     // members, replica hosts
+  caf::actor lane;                              // remote sends go through it (runtime/lane.hpp)
   std::string clients_json = "[]";              // clients adopted in a handoff
   std::shared_ptr<session_counters> counters;   // live numbers for the host (may be null)
 };

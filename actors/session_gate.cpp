@@ -155,7 +155,8 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
     for (auto& r : st.replicas) {
       auto h = st.view->hosts.find(r);
       if (h == st.view->hosts.end()) continue;
-      self->send(h->second, replicate_atom::value, st.key, st.epoch, bytes, me, g.commit);
+      to_replica(self, h->second,
+                 caf::make_message(replicate_atom::value, st.key, st.epoch, bytes, me, g.commit));
       g.replicas[r] = h->second;
       st.lag.waiting_on(g.commit, r);
     }

@@ -11,6 +11,10 @@
 // frame or ack this activation sends it, and kept until the connection leaves
 // (forget_conn): every frame and ack to it takes that one path. A node whose
 // replica actor is not in the view at that moment gets direct sends.
+//
+// With a lane (runtime/lane.hpp) the relayed messages go to it instead, and
+// it sends what every session of this node has for one node in one bundle
+// to that node's relay; the lane keeps their order.
 #include <algorithm>
 #include <map>
 #include <vector>
@@ -42,7 +46,9 @@ caf::actor path_of(session_actor* self, const caf::actor& conn) {
 void via(session_actor* self, const caf::actor& relay, std::vector<caf::actor> conns,
          caf::message m) {
   if (auto* batch = self->state.open_batch) return batch->add(relay, std::move(conns), std::move(m));
-  self->send(relay, relay_atom::value, std::move(conns), std::move(m));
+  if (self->state.lane)
+    self->send(self->state.lane, bundle_atom::value, std::move(conns), std::move(m));
+  else self->send(relay, relay_atom::value, std::move(conns), std::move(m));
 }
 
 }  // namespace
@@ -60,6 +66,14 @@ void relay_batch::add(const caf::actor& relay, std::vector<caf::actor> conns, ca
 relay_batch::~relay_batch() {
   if (!outer_) return;
   self_->state.open_batch = nullptr;
+  if (const auto& lane = self_->state.lane) {
+    // The lane coalesces these (and what other sessions send to the same
+    // nodes in this turn) into one cluster message per node.
+    for (auto& [relay, pairs] : out_)
+      for (auto& [conns, m] : pairs)
+        self_->send(lane, bundle_atom::value, std::move(conns), std::move(m));
+    return;
+  }
   for (auto& [relay, pairs] : out_) {
     if (pairs.size() == 1) {  // one pair: the plain form
       self_->send(relay, relay_atom::value, std::move(pairs[0].first), std::move(pairs[0].second));
@@ -85,6 +99,11 @@ void to_conns(session_actor* self, const std::vector<caf::actor>& conns, const c
     else self->send(conn, m);
   }
   for (auto& [relay, group] : by_relay) via(self, relay, std::move(group), m);
+}
+
+void to_replica(session_actor* self, const caf::actor& host, caf::message m) {
+  if (self->state.lane) self->send(self->state.lane, bundle_atom::value, host, std::move(m));
+  else self->send(host, std::move(m));
 }
 
 void forget_conn(session_actor* self, const caf::actor& conn) {

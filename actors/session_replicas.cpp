@@ -74,9 +74,11 @@ void copy_read(session_actor* self, const std::string& name, std::uint64_t reque
     return release(self);
   }
   auto me = caf::actor_cast<caf::actor>(self);
-  self->send(p.host, replicate_atom::value, st.key, st.epoch, *copy, me, std::uint64_t{0});
+  to_replica(self, p.host, caf::make_message(replicate_atom::value, st.key, st.epoch, *copy, me,
+                                             std::uint64_t{0}));
   for (auto& [commit, bytes] : p.batches)
-    self->send(p.host, replicate_atom::value, st.key, st.epoch, bytes, me, commit);
+    to_replica(self, p.host,
+               caf::make_message(replicate_atom::value, st.key, st.epoch, bytes, me, commit));
   st.replica_hosts[name] = p.host;
   if (std::find(st.replicas.begin(), st.replicas.end(), name) == st.replicas.end())
     st.replicas.push_back(name);
@@ -126,7 +128,8 @@ void resend_overdue(session_actor* self) {
       std::size_t n = 0;
       for (auto g = first; g != st.gate.end(); ++g) {
         if (g->bytes.empty()) continue;
-        self->send(h->second, replicate_atom::value, st.key, st.epoch, g->bytes, me, g->commit);
+        to_replica(self, h->second, caf::make_message(replicate_atom::value, st.key, st.epoch,
+                                                      g->bytes, me, g->commit));
         ++n;
       }
       spdlog::debug("session {}: replica {} owes acks for {} ms: {} batch(es) sent again", st.key,

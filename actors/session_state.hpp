@@ -201,6 +201,7 @@ struct session_state {
   persistence::committer* committer = nullptr;
   persistence::store_actor store;
   caf::actor host;
+  caf::actor lane;  // this node's outbound lane (runtime/lane.hpp); null: send directly
   std::shared_ptr<const cluster_view> view;
   std::vector<std::string> replicas;
   std::map<std::string, caf::actor> replica_hosts;  // the host each replica was last sent to
@@ -291,6 +292,11 @@ void to_conn(session_actor* self, const caf::actor& conn, caf::message m);
 
 /// to_conn for each of conns, one relay message per node.
 void to_conns(session_actor* self, const std::vector<caf::actor>& conns, const caf::message& m);
+
+/// Sends m (a replicate_atom message) to a replica host: through the lane if
+/// the session has one. Every batch to a replica takes this one path, so
+/// the replica sees them in the order sent.
+void to_replica(session_actor* self, const caf::actor& host, caf::message m);
 
 /// Forgets conn's path: it left, went down or was replaced.
 void forget_conn(session_actor* self, const caf::actor& conn);

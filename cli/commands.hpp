@@ -34,6 +34,7 @@ struct node_args {
   int scheduler_threads = 0;  // CAF scheduler threads (0: one per core)
   std::string scheduler_policy = "stealing";  // stealing | sharing
   int basp_workers = -1;  // CAF middleman.workers (-1: CAF's default)
+  bool cluster_lane = true;  // coalesce messages to other nodes (runtime/lane.hpp)
   std::vector<std::string> kind_options;  // KIND.NAME=VALUE
   bool unsafe_skip_fencing = false;  // test-only deliberate safety bug (tests/nemesis)
   std::string jwt_secret_file;       // HS256 key (file bytes less one trailing newline)
@@ -63,6 +64,7 @@ struct launch_args {
   int scheduler_threads = 0;  // per node; 0: the machine's cores divided among the nodes (at least 1)
   std::string scheduler_policy = "sharing";  // passed to every node (nodes share the cores)
   int basp_workers = -1;  // passed to every node
+  bool cluster_lane = true;  // passed to every node
   bool add_node = false;  // start one more node joining the cluster launched on `data`
   int max_restarts = 5;          // crashes in a row before giving up (exit 1)
   int restart_backoff_ms = 500;  // first restart delay; doubles, capped at 30 s

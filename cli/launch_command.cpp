@@ -245,7 +245,8 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
                                "--heartbeat-udp", args.heartbeat_udp ? "true" : "false",
                                "--scheduler-threads", std::to_string(scheduler_threads),
                                "--scheduler-policy", args.scheduler_policy,
-                               "--basp-workers", std::to_string(args.basp_workers)};
+                               "--basp-workers", std::to_string(args.basp_workers),
+                               "--cluster-lane", args.cluster_lane ? "true" : "false"};
     if (!via.empty()) {
       a.push_back("--seeds");
       a.push_back(format_addresses(via));

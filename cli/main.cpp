@@ -66,6 +66,11 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
                        "threads that deserialize inbound cluster messages (CAF middleman.workers); "
                        "-1: CAF's default, min(3, cores/4)+1; 0: the cluster I/O thread does it")
     ->capture_default_str()->check(CLI::Range(-1, 64));
+  node_cmd->add_option("--cluster-lane", node.cluster_lane,
+                       "send what this node's sessions and replica send to another node through "
+                       "the outbound lane, one cluster message per node and turn (false: each "
+                       "message on its own)")
+    ->capture_default_str();
   node_cmd->add_option("--data", node.data, "RocksDB data directory")->required();
   node_cmd->add_option("--max-frame", node.max_frame, "largest inbound WebSocket message, bytes")
     ->capture_default_str();
@@ -155,6 +160,8 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
     ->capture_default_str()->check(CLI::IsMember({"stealing", "sharing"}));
   launch_cmd->add_option("--basp-workers", launch.basp_workers, "passed to every node")
     ->capture_default_str()->check(CLI::Range(-1, 64));
+  launch_cmd->add_option("--cluster-lane", launch.cluster_lane, "passed to every node")
+    ->capture_default_str();
   launch_cmd->add_flag("--add-node", launch.add_node,
                        "start one more node that joins the cluster launched on --data");
   launch_cmd->add_option("--max-restarts", launch.max_restarts,

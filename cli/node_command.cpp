@@ -104,6 +104,7 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   opts.scheduler_threads = static_cast<std::size_t>(args.scheduler_threads);
   opts.scheduler_policy = args.scheduler_policy;
   opts.basp_workers = args.basp_workers;
+  opts.cluster_lane = args.cluster_lane;
   // A drained node stops like on SIGTERM and exits 0.
   opts.on_drained = [] { ::kill(::getpid(), SIGTERM); };
   opts.data_dir = args.data;

@@ -163,11 +163,20 @@ std::string render(node& n) {
         "Sessions this node's directory keeps hibernated, with their clients, until one sends or the session activates.",
         load(m.hibernated));
   f.add("skein_relay_messages_total", C,
-        "Frame and ack messages from sessions on other nodes taken by this node's relay (one per node per broadcast).",
+        "Cluster messages carrying frames or acks from sessions on other nodes taken by this node's relay (at most one per node per broadcast; a bundle may carry several).",
         load(m.relay_messages));
   f.add("skein_relay_deliveries_total", C,
         "Frames and acks this node's relay sent on to its local connections.",
         load(m.relay_deliveries));
+  f.add("skein_lane_bundles_total", C,
+        "Cluster messages this node's outbound lane sent, each carrying what this node's actors sent to one other node in one turn.",
+        load(m.lane_bundles));
+  f.add("skein_lane_bundled_messages_total", C,
+        "Messages this node's actors sent to other nodes in the lane's bundles (divided by skein_lane_bundles_total: messages per cluster message).",
+        load(m.lane_bundled));
+  f.add("skein_lane_direct_messages_total", C,
+        "Messages the outbound lane sent directly: their node's relay was not yet in a view.",
+        load(m.lane_direct));
   f.add("skein_replica_resends_total", C,
         "Times a session sent its gated batches to a replica again because that replica's ack was over 3 s overdue.",
         load(m.replica_resends));

@@ -112,8 +112,12 @@ void on_view(self_ptr self, cluster_state_ptr cs) {
   const bool sessions_view_changed = cs->sessions_view != st.cluster->sessions_view;
   st.cluster = std::move(cs);
   if (st.cluster->self_state == member_state::joining) st.held = false;  // rejoined
-  if (sessions_view_changed)
+  if (sessions_view_changed) {
+    // The lane first: a session's first bundle after the change then finds
+    // the new members' relays.
+    if (st.init.lane) caf::anon_send(st.init.lane, members_atom::value, st.cluster->sessions_view);
     for (auto& [_, s] : st.sessions) caf::anon_send(s.actor, members_atom::value, st.cluster->sessions_view);
+  }
   auto me = caf::actor_cast<directory_actor>(self);
   // Resolutions waiting for an owner: delegate once it is connected, resolve
   // again once it is gone.

@@ -51,6 +51,7 @@ struct directory_init {
   persistence::store_actor store;                // reads
   persistence::committer* committer = nullptr;   // writes; outlives the actor
   replica_actor replica;                         // this node's
+  caf::actor lane;                               // this node's (runtime/lane.hpp); may be null
   std::shared_ptr<host_status> status;
   std::function<void()> on_drained;              // called once, on the actor's thread
   bool unsafe_skip_fencing = false;              // TEST ONLY (host_init)

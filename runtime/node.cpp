@@ -117,6 +117,7 @@ node::node(node_options opts, const behaviour_registry& registry)
   init.self.cluster_port = d.opts.cluster_advertise_port ? d.opts.cluster_advertise_port
                                                          : d.opts.cluster_port;
   init.unsafe_skip_fencing = d.opts.unsafe_skip_fencing;
+  init.lane = d.opts.cluster_lane;
   init.cluster_tls = !d.opts.cluster_tls_dir.empty();
   init.self.url = url();
   init.self.incarnation = static_cast<std::uint64_t>(
@@ -154,6 +155,8 @@ node::node(node_options opts, const behaviour_registry& registry)
   caf::actor_cast<caf::abstract_actor*>(d.host.membership)->attach_functor(fatal("membership"));
   caf::actor_cast<caf::abstract_actor*>(d.host.directory)->attach_functor(fatal("directory"));
   caf::actor_cast<caf::abstract_actor*>(d.host.replica)->attach_functor(fatal("replica"));
+  if (d.host.lane)
+    caf::actor_cast<caf::abstract_actor*>(d.host.lane)->attach_functor(fatal("lane"));
   caf::actor_cast<caf::abstract_actor*>(d.reader)->attach_functor(fatal("store"));
   auto port = init_tls ? caf::openssl::publish(d.host.membership, d.opts.cluster_port,
                                                d.opts.cluster_host.c_str(), true)
@@ -215,6 +218,12 @@ void node::stop() {
   }
   d.heartbeats.reset();
   d.system.await_all_actors_done();
+  // The lane is hidden too: every actor that sends through it is gone now.
+  if (d.host.lane) {
+    caf::anon_send_exit(d.host.lane, caf::exit_reason::user_shutdown);
+    caf::scoped_actor waiter{d.system};
+    waiter->wait_for(d.host.lane);
+  }
   d.committer.stop();
   liveness::stop();
 }

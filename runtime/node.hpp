@@ -56,6 +56,10 @@ struct node_options {
   // messages. -1: CAF's default (min(3, cores / 4) + 1); 0: the middleman's
   // own thread deserializes them (one thread hand-off less per message).
   int basp_workers = -1;
+  // Coalesce what this node's sessions and replica actor send to other
+  // nodes into one cluster message per node and scheduling turn
+  // (runtime/lane.hpp). false: each message goes on its own.
+  bool cluster_lane = true;
   std::function<void()> on_drained;     // called once when a drain has finished
 };
 

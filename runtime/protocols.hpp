@@ -109,6 +109,11 @@ using replica_actor = caf::typed_actor<
   // what one release of a session's gate sends to this node (its ack and
   // its frames to a sender here cross the cluster once)
   caf::reacts_to<relay_atom, caf::message>,
+  // from peers' lanes (runtime/lane.hpp): (sender actor, vector<actor>
+  // targets, message) triples, each message sent on to its targets on this
+  // node with that sender, in order; only what relayable() in replica.cpp
+  // admits (frames, acks, replica acks, replicate)
+  caf::reacts_to<bundle_atom, caf::message>,
   caf::reacts_to<reset_atom>,                                 // local: forget cached epochs
   caf::reacts_to<written_atom, std::uint64_t, std::string>,   // committer callback
   caf::reacts_to<wire_atom, caf::actor>>;                     // local: the directory

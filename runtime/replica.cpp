@@ -72,6 +72,16 @@ void with_epoch(replica_self self, const std::string& key, epoch_fn fn) {
           [self, key, done](caf::error& err) { done(from_store(self, key, err)); });
 }
 
+/// (repl_ack_atom, node, id, err) to a session, through the lane if there is
+/// one (acks of one commit group to one node go as one cluster message).
+/// Called on this actor or on the committer's thread.
+void send_ack(const caf::actor& lane, const std::string& node, const caf::actor& session,
+              std::uint64_t id, std::string err) {
+  auto m = caf::make_message(repl_ack_atom::value, node, id, std::move(err));
+  if (lane) caf::anon_send(lane, bundle_atom::value, session, std::move(m));
+  else caf::anon_send(session, std::move(m));
+}
+
 /// Submits b; then(err) runs on this actor once it is durable.
 void submit(replica_self self, persistence::write_batch b,
             std::function<void(const std::string&)> then) {
@@ -85,7 +95,7 @@ void replicate(replica_self self, const std::string& key, std::uint64_t epoch,
   with_epoch(self, key, [self, key, epoch, bytes, session, id](caf::expected<std::uint64_t> known) {
     auto& st = self->state;
     auto ack = [&](std::string err) {
-      caf::anon_send(session, repl_ack_atom::value, st.init.self, id, std::move(err));
+      send_ack(st.init.lane, st.init.self, session, id, std::move(err));
     };
     if (!known) return ack(self->system().render(known.error()));
     if (epoch < *known && !st.init.unsafe_skip_fencing)
@@ -102,8 +112,9 @@ void replicate(replica_self self, const std::string& key, std::uint64_t epoch,
       batch.put_meta(persistence::epoch_meta_key(key), std::to_string(epoch));
     }
     st.init.committer->submit(std::move(batch),
-                              [session, id, name = st.init.self](const std::string& err) {
-                                caf::anon_send(session, repl_ack_atom::value, name, id, err);
+                              [session, id, lane = st.init.lane,
+                               name = st.init.self](const std::string& err) {
+                                send_ack(lane, name, session, id, err);
                               });
   });
 }
@@ -164,20 +175,40 @@ caf::result<std::uint64_t, std::uint64_t, std::uint64_t> claim(replica_self self
   return rp;
 }
 
-/// A session's frame or ack for connections of this node, sent on to each
-/// with the session as the sender (the connection checks it), so a broadcast
-/// crosses the cluster once per node. Only frame and ack messages and only
-/// local actors: a relay is not a way to reach anything else.
-void relay(replica_self self, const std::vector<caf::actor>& conns, const caf::message& m) {
-  if (m.empty() || !m.match_element<caf::atom_value>(0)) return;
+/// What a relay or a bundle may carry: messages a peer could send to these
+/// actors directly, and only to actors of this node; a relay is not a way
+/// to reach anything else.
+bool relayable(const caf::message& m) {
+  if (m.empty() || !m.match_element<caf::atom_value>(0)) return false;
   const auto what = m.get_as<caf::atom_value>(0);
-  if (what != frame_atom::value && what != ack_atom::value) return;
-  const auto& sender = self->current_sender();
-  for (const auto& c : conns)
-    if (c && c.node() == self->node()) {
+  return what == frame_atom::value          // session -> connection
+         || what == ack_atom::value         // session -> connection
+         || what == repl_ack_atom::value    // replica -> session
+         || what == replicate_atom::value;  // session -> replica
+}
+
+/// Sends m on to each of targets (actors of this node) with `sender` as its
+/// sender (a connection checks that a frame comes from its session), so a
+/// broadcast crosses the cluster once per node.
+void relay(replica_self self, const caf::strong_actor_ptr& sender,
+           const std::vector<caf::actor>& targets, const caf::message& m) {
+  if (!relayable(m)) return;
+  const auto what = m.get_as<caf::atom_value>(0);
+  const bool to_conns = what == frame_atom::value || what == ack_atom::value;
+  const bool to_self = what == replicate_atom::value;  // batches are for this actor only
+  for (const auto& c : targets)
+    if (c && c.node() == self->node() && (!to_self || c.address() == self->address())) {
       c->enqueue(sender, caf::make_message_id(), m, self->context());
-      metrics().relay_deliveries.fetch_add(1, std::memory_order_relaxed);
+      if (to_conns) metrics().relay_deliveries.fetch_add(1, std::memory_order_relaxed);
     }
+}
+
+/// True if m carries a frame or an ack for connections (what the relay
+/// counters count).
+bool carries_frames(const caf::message& m) {
+  return !m.empty() && m.match_element<caf::atom_value>(0)
+         && (m.get_as<caf::atom_value>(0) == frame_atom::value
+             || m.get_as<caf::atom_value>(0) == ack_atom::value);
 }
 
 replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
@@ -202,7 +233,7 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
     },
     [self](relay_atom, const std::vector<caf::actor>& conns, const caf::message& m) {
       metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
-      relay(self, conns, m);
+      if (carries_frames(m)) relay(self, self->current_sender(), conns, m);
     },
     [self](relay_atom, const caf::message& batch) {
       metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
@@ -211,8 +242,26 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
         if (!batch.match_element<std::vector<caf::actor>>(i)
             || !batch.match_element<caf::message>(i + 1))
           return;
-        relay(self, batch.get_as<std::vector<caf::actor>>(i), batch.get_as<caf::message>(i + 1));
+        const auto& m = batch.get_as<caf::message>(i + 1);
+        if (carries_frames(m))
+          relay(self, self->current_sender(), batch.get_as<std::vector<caf::actor>>(i), m);
       }
+    },
+    [self](bundle_atom, const caf::message& bundle) {
+      // (sender, targets, message) triples from a peer's lane, in order; a
+      // malformed triple ends the bundle (a peer's bug).
+      bool frames = false;
+      for (std::size_t i = 0; i + 2 < bundle.size(); i += 3) {
+        if (!bundle.match_element<caf::actor>(i)
+            || !bundle.match_element<std::vector<caf::actor>>(i + 1)
+            || !bundle.match_element<caf::message>(i + 2))
+          break;
+        const auto& m = bundle.get_as<caf::message>(i + 2);
+        frames = frames || carries_frames(m);
+        relay(self, caf::actor_cast<caf::strong_actor_ptr>(bundle.get_as<caf::actor>(i)),
+              bundle.get_as<std::vector<caf::actor>>(i + 1), m);
+      }
+      if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
     },
     [self](reset_atom) { self->state.epochs.clear(); },
     [self](written_atom, std::uint64_t id, const std::string& err) {

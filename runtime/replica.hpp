@@ -20,7 +20,7 @@
 // is named), store_failure (a read or write failed).
 #pragma once
 
-#include <caf/fwd.hpp>
+#include <caf/actor.hpp>
 
 #include "persistence/store_actor.hpp"
 #include "runtime/protocols.hpp"
@@ -33,6 +33,7 @@ struct replica_init {
   persistence::store_actor store;         // reads
   persistence::committer* committer = nullptr;  // writes; outlives the actor
   bool unsafe_skip_fencing = false;       // TEST ONLY: accept every epoch
+  caf::actor lane;                        // acks go through it (runtime/lane.hpp); null: directly
 };
 
 replica_actor spawn_replica(caf::actor_system& sys, replica_init init);

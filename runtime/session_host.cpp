@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 
 #include "runtime/directory.hpp"
+#include "runtime/lane.hpp"
 #include "runtime/membership_actor.hpp"
 #include "runtime/replica.hpp"
 
@@ -11,8 +12,9 @@ namespace skein {
 
 host_actors spawn_session_host(caf::actor_system& sys, host_init init) {
   host_actors h;
+  if (init.lane) h.lane = spawn_lane(sys);
   h.replica = spawn_replica(sys, replica_init{init.self.name, init.store, init.committer,
-                                              init.unsafe_skip_fencing});
+                                              init.unsafe_skip_fencing, h.lane});
   directory_init d;
   d.max_sessions = init.max_sessions;
   d.self = init.self.name;
@@ -21,6 +23,7 @@ host_actors spawn_session_host(caf::actor_system& sys, host_init init) {
   d.store = init.store;
   d.committer = init.committer;
   d.replica = h.replica;
+  d.lane = h.lane;
   d.status = init.status;
   d.on_drained = std::move(init.on_drained);
   d.unsafe_skip_fencing = init.unsafe_skip_fencing;

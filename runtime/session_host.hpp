@@ -55,6 +55,7 @@ struct host_init {
   /// activates a session where it is asked, without claims, and replicas
   /// accept writes and fences of any epoch: split brain on purpose.
   bool unsafe_skip_fencing = false;
+  bool lane = true;  // spawn the outbound lane (runtime/lane.hpp)
   /// Dial peers through the openssl manager (mutual TLS; node.cpp publishes
   /// through it too).
   bool cluster_tls = false;
@@ -69,6 +70,7 @@ struct host_actors {
   membership_actor membership;  // publish this on the cluster port
   directory_actor directory;    // resolve, admin, status (node::host())
   replica_actor replica;
+  caf::actor lane;              // hidden; node.cpp stops it after every other actor
 };
 
 /// Spawns and wires the three actors. Stop them with stop_session_host.

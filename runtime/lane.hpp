@@ -1,0 +1,55 @@
+// The outbound lane of a node: coalesces what this node's actors send to
+// actors on other nodes into one cluster message per destination node and
+// scheduling turn, as Akka Artery's outbound lanes or a TCP cork do.
+//
+// Why: CAF 0.17's BASP reads each cluster message with two recv calls (its
+// header, then its payload) and hands it to the scheduler on its own; a chat
+// message crosses the cluster three or four times (the input to its session,
+// the batch to the replica, the replica's ack, the frames to the receivers'
+// nodes). Under load many sessions do this at once, and a bundle carries
+// what all of them send to one node in one message (docs/benchmarks.md,
+// "Lever: the outbound lane").
+//
+// Messages (all local; the lane is not reachable from other nodes):
+// - (bundle_atom, caf::actor target, caf::message m)
+// - (bundle_atom, std::vector<caf::actor> targets, caf::message m)
+//     deliver m to each target with the current sender as its sender. A
+//     target on this node, or on a node whose replica actor the lane has not
+//     seen in a view, gets m directly; else m joins the bundle for that
+//     node's replica actor, which sends it on (runtime/replica.cpp).
+// - (members_atom, std::shared_ptr<const cluster_view>)  from the directory:
+//     learn the replica actors of the connected members. A node once seen is
+//     never forgotten (a node id names one process), so a sender's messages
+//     to a target never switch from the bundle back to the direct path.
+// - (flush_atom)  to itself: send the open bundles.
+//
+// Order: a bundle is sent at the end of the turn in which its first message
+// arrived (a flush_atom queued behind it), in arrival order, on the same
+// BASP connection as any direct message to that node; the replica actor
+// there enqueues its messages in order. So two messages from one sender to
+// one target that both pass the lane arrive in the order sent. A message to
+// a target's node that goes directly (the node not yet known) and a later
+// one in a bundle also keep their order: the direct one is in the target's
+// mailbox when the bundle is read.
+//
+// Bounds: a bundle is sent when it holds `max_bundle` messages, without
+// waiting for the flush.
+//
+// Thread-safety: an actor; its handle may be used from any thread (the
+// committer's callbacks use it).
+#pragma once
+
+#include <cstddef>
+
+#include <caf/fwd.hpp>
+
+namespace skein {
+
+/// Messages per bundle at most.
+inline constexpr std::size_t max_bundle = 64;
+
+/// Spawns the lane, hidden (await_all_actors_done does not wait for it:
+/// stop it after the actors that use it, runtime/node.cpp).
+caf::actor spawn_lane(caf::actor_system& sys);
+
+}  // namespace skein
