@@ -5,7 +5,8 @@
 //   node bench/lib/merge.mjs BASE/bench/results.json EXTRA/bench/results.json [OUT_DIR (default docs)]
 //
 // Every scenario EXTRA measured replaces BASE's for that system, with
-// EXTRA's profile entry for it; the merged results record which scenarios
+// EXTRA's profile entry and its runs (all_runs) for it, and a rerun of rtt
+// brings its perf profile (hot_path); the merged results record which scenarios
 // came from which run (`merged`: started, commit and scenarios of EXTRA).
 // For a scenario rerun alone (e.g. --only held1,held6 after a --full run);
 // compare within one run only, the machine moves between runs.
@@ -29,9 +30,16 @@ for (const [sys, runs] of Object.entries(extra.systems)) {
   for (const [scenario, r] of Object.entries(runs)) {
     base.systems[sys][scenario] = r;
     base.profile[scenario] = extra.profile[scenario];
+    if (extra.all_runs?.[sys]?.[scenario]) {
+      base.all_runs ??= {};
+      base.all_runs[sys] ??= {};
+      base.all_runs[sys][scenario] = extra.all_runs[sys][scenario];
+    }
     scenarios.add(scenario);
   }
 }
+// The perf profile is taken during rtt (run.mjs): it goes with that scenario.
+if (scenarios.has('rtt') && extra.hot_path) base.hot_path = extra.hot_path;
 // An earlier merge whose scenarios this one replaces is no longer on the page.
 base.merged = (base.merged ?? []).map((m) => ({ ...m, scenarios: m.scenarios.filter((x) => !scenarios.has(x)) }))
   .filter((m) => m.scenarios.length > 0);
