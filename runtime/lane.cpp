@@ -66,10 +66,12 @@ void deliver(lane_self self, std::vector<caf::actor> targets, caf::message m) {
     st.open.erase(r->second);
     return;
   }
-  if (!st.flush_queued) {
-    st.flush_queued = true;
-    self->send(self, flush_atom::value);
-  }
+  if (st.flush_queued) return;
+  // Nothing else waiting in the mailbox (a quiet node): send now rather than
+  // after one more turn for the flush message.
+  if (self->mailbox().empty()) return flush(self);
+  st.flush_queued = true;
+  self->send(self, flush_atom::value);
 }
 
 /// Splits targets by node (a caller may mix them), in order.

@@ -23,8 +23,11 @@
 //     to a target never switch from the bundle back to the direct path.
 // - (flush_atom)  to itself: send the open bundles.
 //
-// Order: a bundle is sent at the end of the turn in which its first message
-// arrived (a flush_atom queued behind it), in arrival order, on the same
+// When: a message that finds the lane's mailbox empty is sent at once (a
+// bundle of one: nothing else is coming now); else its bundle is sent at
+// the end of the turn (a flush_atom queued behind what is waiting).
+//
+// Order: the messages of a bundle keep their arrival order, on the same
 // BASP connection as any direct message to that node; the replica actor
 // there enqueues its messages in order. So two messages from one sender to
 // one target that both pass the lane arrive in the order sent. A message to
