@@ -1,6 +1,7 @@
 // The outbound lane (runtime/lane.hpp).
 #include "runtime/lane.hpp"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <utility>

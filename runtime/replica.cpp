@@ -175,6 +175,14 @@ caf::result<std::uint64_t, std::uint64_t, std::uint64_t> claim(replica_self self
   return rp;
 }
 
+/// True if m carries a frame or an ack for connections (what the relay
+/// counters count).
+bool carries_frames(const caf::message& m) {
+  return !m.empty() && m.match_element<caf::atom_value>(0)
+         && (m.get_as<caf::atom_value>(0) == frame_atom::value
+             || m.get_as<caf::atom_value>(0) == ack_atom::value);
+}
+
 /// What a relay or a bundle may carry: messages a peer could send to these
 /// actors directly, and only to actors of this node; a relay is not a way
 /// to reach anything else.
@@ -193,22 +201,13 @@ bool relayable(const caf::message& m) {
 void relay(replica_self self, const caf::strong_actor_ptr& sender,
            const std::vector<caf::actor>& targets, const caf::message& m) {
   if (!relayable(m)) return;
-  const auto what = m.get_as<caf::atom_value>(0);
-  const bool to_conns = what == frame_atom::value || what == ack_atom::value;
-  const bool to_self = what == replicate_atom::value;  // batches are for this actor only
+  const bool to_conns = carries_frames(m);
+  const bool to_self = m.get_as<caf::atom_value>(0) == replicate_atom::value;  // for this actor only
   for (const auto& c : targets)
     if (c && c.node() == self->node() && (!to_self || c.address() == self->address())) {
       c->enqueue(sender, caf::make_message_id(), m, self->context());
       if (to_conns) metrics().relay_deliveries.fetch_add(1, std::memory_order_relaxed);
     }
-}
-
-/// True if m carries a frame or an ack for connections (what the relay
-/// counters count).
-bool carries_frames(const caf::message& m) {
-  return !m.empty() && m.match_element<caf::atom_value>(0)
-         && (m.get_as<caf::atom_value>(0) == frame_atom::value
-             || m.get_as<caf::atom_value>(0) == ack_atom::value);
 }
 
 replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
