@@ -58,13 +58,13 @@ const threads = Number(opts.threads);
 const PROFILES = {
   quick: {
     rtt: { levels: [1, 10, 100, 1000], warmup: 1, duration: 3 },
-    fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500, 1000], step: 2.5, stepWarmup: 0.5, minMessages: 25 },
+    fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500, 1000], step: 2.5, stepWarmup: 0.5, minMessages: 20 },
     // kindOptions: skein systems run the scenario with these kind options.
     // Issue 15 measures idle memory after the sessions' idle time has
     // passed and lets the bench set a short one: every session hibernates
     // soon after its client joined, before the measure (report.mjs says
     // so); --quick waits only 5 s after the last connect, so 1 s there.
-    idle: { conns: 10000, settle: 5, kindOptions: ['chat.hibernate_ms=1000'] },
+    idle: { conns: 8000, settle: 5, kindOptions: ['chat.hibernate_ms=1000'] },
     held1: { nodes: 1, conns: 5000, settle: 5 },
     held6: { nodes: 6, conns: 12000, settle: 5 },
     failover: { pairs: 50, duration: 14, at: 4, msgTimeout: 1 },
