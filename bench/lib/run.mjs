@@ -216,7 +216,13 @@ function skeinSystem(label, extra, { held = true } = {}) {
       // on a node, above launch's default cap of 16,384 (a process here may
       // hold 20,000 descriptors).
       // (held1 puts 19,000 on one node: the cap leaves room for them.)
-      const args = ['launch', '--nodes', String(count), '--data', data, '--max-connections', '19500', ...extra,
+      // --max-message-rate 0: the per-client rate limit (1,000 msg/s, a
+      // protection against one abusive client) is off, as the peers have
+      // none: at one rtt pair each client says some 2,000-2,500 times a
+      // second, and the limit closed its stream (1008) three or four times
+      // in 20 s; each refused message then counted as lost after 5 s.
+      const args = ['launch', '--nodes', String(count), '--data', data, '--max-connections', '19500',
+        '--max-message-rate', '0', ...extra,
         ...kindOptions.flatMap((o) => ['--kind-option', o]), ...skeinArgs];
       const env = opts['skein-preload'] ? { ...process.env, LD_PRELOAD: opts['skein-preload'] } : process.env;
       const child = track(spawn(demo, args, { stdio: ['ignore', 'pipe', 'pipe'], env }), `skein-${tag}`);
