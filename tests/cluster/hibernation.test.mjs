@@ -7,12 +7,17 @@
 //    history holds every message;
 //  - a presence room: a client that closes while the room hibernates gets
 //    its leave broadcast (the close activates the session, which runs
-//    on_close), and the others see no second join after the wake.
+//    on_close), and the others see no second join after the wake;
+//  - kill -9 of the node that owns a hibernated room: its clients on the
+//    other nodes (their connections dormant, kept by the dead node's
+//    directory) are woken, and the next message of one reaches the other,
+//    once and in seq order, from the room's next owner.
 //
 //   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/hibernation.test.mjs
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Resources, waitFor, waitForMembership, wsUrl, httpGet, seqProblem } from './cluster.mjs';
+import { Resources, waitFor, waitForMembership, wsUrl, httpGet, seqProblem, findIdOwnedBy } from './cluster.mjs';
+import { nodePid, waitProcessGone } from './procs.mjs';
 
 const isSaid = (d) => d !== null && typeof d === 'object' && d.type === 'said';
 
@@ -40,11 +45,13 @@ async function hibernated(cluster, count) {
 describe('skein cluster: hibernation', { timeout: 170_000 }, () => {
   const res = new Resources();
   let cluster;
+  let dataDir;
 
   before(async () => {
+    dataDir = res.tempDir('skein-hibernate-');
     cluster = await res.launch({
       nodes: 3,
-      dataDir: res.tempDir('skein-hibernate-'),
+      dataDir,
       extraArgs: ['--kind-option', 'chat.hibernate_ms=300', '--kind-option', 'presence.hibernate_ms=300'],
     });
     await waitForMembership(cluster);
@@ -100,6 +107,34 @@ describe('skein cluster: hibernation', { timeout: 170_000 }, () => {
     const joinsAfter = q.frames.filter((f) => f.data?.type === 'join').length;
     assert.equal(joinsAfter, joinsBefore, `no join after the wake: ${q.describe()}`);
     assert.equal(seqProblem(q.frames), null, `${q.label}: ${seqProblem(q.frames)}`);
+    await res.closeClients();
+  });
+
+  it('kill -9 of a hibernated room\'s owner: its dormant clients on the other nodes still get the next message', async () => {
+    const [n1, n2, n3] = ['n1', 'n2', 'n3'].map((n) => cluster.node(n));
+    const { id } = await findIdOwnedBy(cluster, { prefix: 'hib-owned-', owner: 'n3' });
+    const before = await metricSum(cluster, 'skein_hibernations_total');
+    const a = await res.connect(wsUrl(n1.url, `/ws/chat/${id}?user=ann`), { label: 'ann@n1' });
+    const b = await res.connect(wsUrl(n2.url, `/ws/chat/${id}?user=bob`), { label: 'bob@n2' });
+    for (const c of [a, b]) await c.next(() => true, 10_000, 'the history frame');
+    const said = (c, text) => c.nextData((d) => isSaid(d) && d.text === text, 30_000, `said "${text}" at ${c.label}`);
+    await a.send({ type: 'say', text: 'one' });
+    for (const c of [a, b]) await said(c, 'one');
+    await hibernated(cluster, before + 1);
+
+    const pid = nodePid(dataDir, 'n3');
+    assert.ok(pid, 'pid of n3');
+    process.kill(pid, 'SIGKILL');
+    await waitProcessGone(pid, 10_000);
+    // ann's connection is dormant on n1, bob's on n2: only bob sends.
+    await b.send({ type: 'say', text: 'two' });
+    for (const c of [a, b]) await said(c, 'two');
+    assert.ok(a.isOpen && b.isOpen, 'both streams stay open');
+    for (const c of [a, b]) {
+      const texts = c.frames.filter((f) => isSaid(f.data)).map((f) => f.data.text);
+      assert.deepEqual(texts, ['one', 'two'], `${c.label}: every message once, in order`);
+      assert.equal(seqProblem(c.frames), null, `${c.label}: ${seqProblem(c.frames)}`);
+    }
     await res.closeClients();
   });
 });
