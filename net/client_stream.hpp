@@ -6,7 +6,8 @@
 // Lifetime (Beast's example/advanced/server): a stream is owned by
 // shared_ptrs only; every asynchronous handler captures shared_from_this(),
 // so the object lives exactly as long as some I/O or timer is pending on it.
-// Everything runs on the stream's strand (its executor); the connection
+// Everything runs on the stream's executor (a strand, or with one io thread
+// the io_context: one handler at a time either way); the connection
 // actor reaches it through `bridge` (posts to the strand, holds a weak_ptr).
 //
 // Slow consumers: a frame is refused when this stream already holds

@@ -94,8 +94,19 @@ struct http_server::impl {
   impl(node& n, server_options opts)
     : ctx{n, std::move(opts)}, acceptor(asio::make_strand(ioc)) {}
 
+  // Each stream's executor. With one io thread (the default) every handler
+  // already runs on that thread, one at a time: a strand per stream would
+  // only add its queue to each completion and its memory to each stream
+  // (the strand's state, and executor copies too large for any_executor's
+  // inline buffer, about 0.3 KiB per idle connection). With several io
+  // threads each stream gets a strand, as Beast's examples do.
+  asio::any_io_executor stream_executor() {
+    if (ctx.opts.threads > 1) return asio::make_strand(ioc);
+    return ioc.get_executor();
+  }
+
   void do_accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+    acceptor.async_accept(stream_executor(), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
       if (ec) {
         // Out of file descriptors (EMFILE/ENFILE) or another accept error:

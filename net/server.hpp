@@ -1,5 +1,6 @@
 // The HTTP side of a node (Boost.Beast): one listener, one object per stream,
-// each stream on its own strand (Beast's example/advanced/server shape).
+// each stream on its own executor: a strand with several io threads (Beast's
+// example/advanced/server shape), the io_context itself with one.
 //
 // Routes: see the route table in net/routes.cpp. Beast headers stay inside
 // net/*.cpp.
