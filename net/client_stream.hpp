@@ -8,7 +8,7 @@
 // so the object lives exactly as long as some I/O or timer is pending on it.
 // Everything runs on the stream's executor (a strand, or with one io thread
 // the io_context: one handler at a time either way); the connection
-// actor reaches it through `bridge` (posts to the strand, holds a weak_ptr).
+// actor reaches it through `bridge` (posts to the executor, holds a weak_ptr).
 //
 // Slow consumers: a frame is refused when this stream already holds
 // `max_frames` frames or `max_bytes` bytes, or when the node's streams
@@ -54,9 +54,9 @@ class client_stream : public std::enable_shared_from_this<client_stream> {
 
   asio::any_io_executor executor() const { return executor_; }
 
-  /// A frame of the connection actor ({"seq":N,"data":D} text), on the strand.
+  /// A frame of the connection actor ({"seq":N,"data":D} text), on the executor.
   virtual void on_frame(std::string) {}
-  /// The connection actor closes the stream (WebSocket close code), on the strand.
+  /// The connection actor closes the stream (WebSocket close code), on the executor.
   virtual void on_transport_close(std::uint16_t, std::string) {}
   /// Keeps `slot` (this stream's place under the per-address limit) until
   /// this stream is destroyed.
@@ -125,7 +125,7 @@ class client_stream : public std::enable_shared_from_this<client_stream> {
 };
 
 /// The skein::transport of a connection actor: posts frames and closes onto
-/// the stream's strand; drops them once the stream is gone.
+/// the stream's executor; drops them once the stream is gone.
 class stream_bridge final : public transport {
  public:
   stream_bridge(std::weak_ptr<client_stream> s, asio::any_io_executor ex)

@@ -81,7 +81,7 @@ struct request_context {
   /// (or closes, per keep-alive). Callable once, from any thread.
   std::function<void(response)> respond;
   /// Takes the connection over (streams: WebSocket, SSE). After this,
-  /// respond must not be called. Call on the connection's strand, i.e. from
+  /// respond must not be called. Call on the connection's executor, i.e. from
   /// within the route function itself.
   std::function<any_stream()> take_stream;
   /// The peer's IP address (text, e.g. "127.0.0.1"); empty if unknown.

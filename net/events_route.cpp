@@ -13,7 +13,7 @@
 //   falls that far behind is closed, its EventSource reconnects and gets the
 //   recent events) come from there.
 // - The feed calls the subscriber under its mutex on the publisher's thread;
-//   the subscriber only posts the text to this stream's strand.
+//   the subscriber only posts the text to this stream's executor.
 #include <atomic>
 #include <memory>
 #include <string>
@@ -66,7 +66,7 @@ class event_stream final : public http_exchange {
     metrics().transport(transport_).connections.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  // On the strand (called from the route).
+  // On the stream's executor (called from the route).
   void start(const std::string& origin) {
     // CORS only for the members' own origins (the dashboard of another node).
     std::string extra;

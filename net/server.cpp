@@ -98,8 +98,9 @@ struct http_server::impl {
   // already runs on that thread, one at a time: a strand per stream would
   // only add its queue to each completion and its memory to each stream
   // (the strand's state, and executor copies too large for any_executor's
-  // inline buffer, about 0.3 KiB per idle connection). With several io
-  // threads each stream gets a strand, as Beast's examples do.
+  // inline buffer: about 0.5 KiB less per idle connection without it,
+  // docs/benchmarks.md). With several io threads each stream gets a
+  // strand, as Beast's examples do.
   asio::any_io_executor stream_executor() {
     if (ctx.opts.threads > 1) return asio::make_strand(ioc);
     return ioc.get_executor();

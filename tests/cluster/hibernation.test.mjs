@@ -17,7 +17,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Resources, waitFor, waitForMembership, wsUrl, httpGet, seqProblem, findIdOwnedBy } from './cluster.mjs';
-import { nodePid, waitProcessGone } from './procs.mjs';
+import { killLaunchedNode } from './procs.mjs';
 
 const isSaid = (d) => d !== null && typeof d === 'object' && d.type === 'said';
 
@@ -111,7 +111,7 @@ describe('skein cluster: hibernation', { timeout: 170_000 }, () => {
   });
 
   it('kill -9 of a hibernated room\'s owner: its dormant clients on the other nodes still get the next message', async () => {
-    const [n1, n2, n3] = ['n1', 'n2', 'n3'].map((n) => cluster.node(n));
+    const [n1, n2] = ['n1', 'n2'].map((n) => cluster.node(n));
     const { id } = await findIdOwnedBy(cluster, { prefix: 'hib-owned-', owner: 'n3' });
     const before = await metricSum(cluster, 'skein_hibernations_total');
     const a = await res.connect(wsUrl(n1.url, `/ws/chat/${id}?user=ann`), { label: 'ann@n1' });
@@ -122,10 +122,7 @@ describe('skein cluster: hibernation', { timeout: 170_000 }, () => {
     for (const c of [a, b]) await said(c, 'one');
     await hibernated(cluster, before + 1);
 
-    const pid = nodePid(dataDir, 'n3');
-    assert.ok(pid, 'pid of n3');
-    process.kill(pid, 'SIGKILL');
-    await waitProcessGone(pid, 10_000);
+    await killLaunchedNode(dataDir, 'n3');
     // ann's connection is dormant on n1, bob's on n2: only bob sends.
     await b.send({ type: 'say', text: 'two' });
     for (const c of [a, b]) await said(c, 'two');

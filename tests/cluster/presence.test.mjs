@@ -16,7 +16,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Resources, waitForMembership, wsUrl, findIdOwnedBy } from './cluster.mjs';
-import { nodePid, waitProcessGone, delay } from './procs.mjs';
+import { killLaunchedNode, delay } from './procs.mjs';
 
 /**
  * Set on every node: how long recovered clients have to resume. Shorter than
@@ -39,13 +39,6 @@ async function who(client) {
   const answer = await client.next((f) => f.data?.type === 'members' && client.frames.indexOf(f) >= from,
     10_000, 'the answer to who');
   return answer.data.users;
-}
-
-async function killNode(dataDir, node) {
-  const pid = nodePid(dataDir, node.name);
-  assert.ok(pid, `pid of ${node.name}`);
-  process.kill(pid, 'SIGKILL');
-  await waitProcessGone(pid, 10_000);
 }
 
 describe('presence after node and owner death', { timeout: 170_000 }, () => {
@@ -78,7 +71,7 @@ describe('presence after node and owner death', { timeout: 170_000 }, () => {
     assert.deepEqual(events(carl, 'join'), ['carl', 'dave', 'bob'], carl.describe());  // one per user
 
     const killed = performance.now();
-    await killNode(dataDir, n3);
+    await killLaunchedNode(dataDir, n3.name);
     const left = await ann.nextData((d) => d.type === 'leave', LEAVE_BOUND_MS, "bob's leave");
     assert.equal(left.data.user, 'bob');
     assert.ok(left.at - killed <= LEAVE_BOUND_MS);
@@ -110,7 +103,7 @@ describe('presence after node and owner death', { timeout: 170_000 }, () => {
     const joinsBefore = new Map([[ann, events(ann, 'join').length], [bob, events(bob, 'join').length]]);
 
     const killed = performance.now();
-    await killNode(dataDir, n3);
+    await killLaunchedNode(dataDir, n3.name);
     const left = await ann.nextData((d) => d.type === 'leave', 60_000, "carl's leave after the failover");
     assert.equal(left.data.user, 'carl');
     assert.ok(left.at - killed >= GRACE_MS - 100,

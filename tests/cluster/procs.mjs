@@ -3,6 +3,8 @@
 //
 //  - nodePid(dataDir, name): pid of the `skein-demo node --name NAME` whose
 //    --data is DIR/NAME (found through /proc, not by a broad pattern).
+//  - killLaunchedNode(dataDir, name): SIGKILL that node and wait until it is
+//    gone; returns its pid (`launch` may restart it under a new one).
 //  - addNode(dataDir): `skein-demo launch --add-node --data DIR`, parsed like
 //    launchCluster (one `node nI URL` line, then `ready`); stop() = SIGTERM.
 //  - ctl(url, ...args): run `skein-demo ctl --node URL ...`, bounded.
@@ -65,6 +67,14 @@ export function isAlive(pid) {
 
 export async function waitProcessGone(pid, timeoutMs, what = `process ${pid} to exit`) {
   await waitFor(() => !isAlive(pid), { timeoutMs, intervalMs: 50, what });
+}
+
+export async function killLaunchedNode(dataDir, name, timeoutMs = 10_000) {
+  const pid = nodePid(dataDir, name);
+  if (!pid) throw new Error(`no process for node ${name} under ${dataDir}`);
+  process.kill(pid, 'SIGKILL');
+  await waitProcessGone(pid, timeoutMs);
+  return pid;
 }
 
 export function readLaunchJson(dataDir) {
