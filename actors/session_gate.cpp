@@ -90,13 +90,21 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
   }
   if (!dropped && st.snapshots.size() > 1) return;
   const auto& oldest = st.snapshots.front();
-  batch.erase_range(persistence::column::journal, persistence::seq_key(st.key, 0),
-                    persistence::seq_key(st.key, oldest.journal_seq + 1));
+  // Each range starts where this activation's previous trim ended: the keys
+  // below it are gone, and reading from 0 walked their tombstones again on
+  // every trim (docs/benchmarks.md, "Lever: memtable insert hints").
+  if (oldest.journal_seq + 1 > st.journal_trimmed) {
+    batch.erase_range(persistence::column::journal, persistence::seq_key(st.key, st.journal_trimmed),
+                      persistence::seq_key(st.key, oldest.journal_seq + 1));
+    st.journal_trimmed = oldest.journal_seq + 1;
+  }
   std::uint64_t keep_from = st.seq > st.options.outbox_keep ? st.seq - st.options.outbox_keep : 0;
   std::uint64_t upto = std::min(oldest.seq, keep_from);
-  if (upto > 0)
-    batch.erase_range(persistence::column::outbox, persistence::seq_key(st.key, 0),
+  if (upto > 0 && upto + 1 > st.outbox_trimmed) {
+    batch.erase_range(persistence::column::outbox, persistence::seq_key(st.key, st.outbox_trimmed),
                       persistence::seq_key(st.key, upto + 1));
+    st.outbox_trimmed = upto + 1;
+  }
 }
 
 /// Sends every gated frame whose batch is durable enough, in order.

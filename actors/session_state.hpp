@@ -214,6 +214,11 @@ struct session_state {
   std::uint64_t next_request = 1;                    // ids of store reads
   std::vector<snapshot_mark> snapshots;  // at most keep_snapshots + 1; a vector: an empty std::deque allocates 576 bytes
   std::uint32_t inputs_since_snapshot = 0;
+  // Where the next retention trim starts (session_gate.cpp, maybe_snapshot):
+  // the end of this activation's previous trim, 0 before the first. A trim
+  // reads the keys it deletes, and starting at 0 every time walked every
+  // tombstone of the earlier trims again.
+  std::uint64_t journal_trimmed = 0, outbox_trimmed = 0;
   clock::time_point last_snapshot = clock::now();
   std::map<std::string, member> clients;
   delivery_table delivery;                           // per-client dedup, checkpointed
