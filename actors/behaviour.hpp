@@ -44,7 +44,12 @@
 // - To reject an input, throw skein::bad_input("why") BEFORE mutating state;
 //   the sender gets {"type":"error","message":"why"} and the session goes on.
 //   A nlohmann::json exception (e.g. msg.at("text") on a missing field) is
-//   treated the same way.
+//   treated the same way. The runtime copies the state before each handler
+//   and puts the copy back if the handler throws, so a handler that breaks
+//   this rule still leaves the state as it was. A kind whose handlers keep
+//   it (nothing changes the state before a handler's last possible throw)
+//   may skip that copy, a cost that grows with the state's size:
+//     static constexpr bool rollback = false;
 // - Outputs (send/broadcast) are released to clients only after the input's
 //   checkpoint is committed (output gate), in the order they were produced.
 // - Timers and messages to other sessions (optional handlers, see

@@ -127,8 +127,29 @@ class behaviour_model final : public behaviour_instance {
   void handle(input_kind kind, const client& c, const json& msg, effects& fx,
               const std::string& session_id) override {
     // A handler that throws leaves the state as it was before the input: a
-    // copy taken here is moved back while the exception propagates.
-    rollback guard{state_};
+    // copy taken here is moved back while the exception propagates. A kind
+    // that declares `static constexpr bool rollback = false;` promises that
+    // its handlers change nothing before their last throw, and skips the
+    // copy (actors/behaviour.hpp, docs/benchmarks.md "Cost of the handler
+    // rollback copy").
+    if constexpr (takes_copy()) {
+      rollback guard{state_};
+      dispatch(kind, c, msg, fx, session_id);
+    } else {
+      dispatch(kind, c, msg, fx, session_id);
+    }
+  }
+
+  const state_type& state() const noexcept { return state_; }
+
+ private:
+  static constexpr bool takes_copy() {
+    if constexpr (requires { Behaviour::rollback; }) return Behaviour::rollback;
+    else return true;
+  }
+
+  void dispatch(input_kind kind, const client& c, const json& msg, effects& fx,
+                const std::string& session_id) {
     context<state_type> ctx{state_, fx, session_id};
     switch (kind) {
       case input_kind::open:
@@ -161,9 +182,6 @@ class behaviour_model final : public behaviour_instance {
     }
   }
 
-  const state_type& state() const noexcept { return state_; }
-
- private:
   struct rollback {
     state_type& live;
     state_type before = live;

@@ -18,10 +18,12 @@ void chat::on_message(skein::context<chat_state>& ctx, const skein::client& c,
   auto t = text.get<std::string>();
   if (t.size() > max_text) throw skein::bad_input("text longer than 4096 bytes");
   auto user = c.param("user", "anonymous");
-  auto& history = ctx.state().history;
-  history.push_back({user, t});
-  while (history.size() > history_size) history.erase(history.begin());
   ctx.broadcast({{"type", "said"}, {"user", user}, {"text", t}});
+  // The state changes last, and only by a push_back that leaves it as it was
+  // if it throws and by erases that cannot throw: chat::rollback is false.
+  auto& history = ctx.state().history;
+  history.push_back({std::move(user), std::move(t)});
+  while (history.size() > history_size) history.erase(history.begin());
 }
 
 void chat::on_close(skein::context<chat_state>&, const skein::client&) {}

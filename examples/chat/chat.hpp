@@ -35,6 +35,10 @@ struct chat {
     o.durable = skein::durability::replicated;
     return o;
   }
+  // Its handlers change the state only after their last possible throw, so
+  // the runtime need not copy the 50 messages before each input
+  // (actors/behaviour.hpp, "Contract").
+  static constexpr bool rollback = false;
   static constexpr std::size_t history_size = 50;
   static constexpr std::size_t max_text = 4096;  // bytes of one message's text
 

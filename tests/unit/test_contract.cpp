@@ -31,6 +31,14 @@ struct minimal {
   }
 };
 
+// The same handler in a kind that declares it needs no rollback copy
+// (actors/behaviour.hpp): the runtime takes none, so what the handler
+// changed before throwing stays. The kind broke its promise on purpose here,
+// to show that the copy is skipped.
+struct no_copy : minimal {
+  static constexpr bool rollback = false;
+};
+
 std::vector<output> apply(behaviour_instance& b, input_kind k, const std::string& text = {},
                           std::string* rejected = nullptr) {
   auto rec = make_input(k, "c1", "{}", text);
@@ -96,4 +104,21 @@ TEST_CASE("a throwing handler rejects its input in skein's words and rolls the s
   REQUIRE(outs.size() == 1);
   CHECK(outs[0].data == json{{"n", 2}});
   CHECK(why.empty());
+}
+
+TEST_CASE("a kind with rollback = false gets no state copy: a throw after a change keeps it",
+          "[actors][contract]") {
+  behaviour_registry r;
+  r.add<no_copy>("no_copy");
+  auto b = r.create("no_copy");
+  REQUIRE(apply(*b, input_kind::message, R"({"x":1})").size() == 1);
+  const auto before = b->snapshot();
+  std::string why;
+  auto outs = apply(*b, input_kind::message, R"({"fail":"x"})", &why);
+  REQUIRE(outs.size() == 1);  // still rejected in skein's words, outputs dropped
+  CHECK(why == "handler_error: the session could not handle this input");
+  CHECK(b->snapshot() != before);  // n went to 2: no copy was put back
+  outs = apply(*b, input_kind::message, R"({"x":3})");
+  REQUIRE(outs.size() == 1);
+  CHECK(outs[0].data == json{{"n", 3}});
 }
