@@ -33,7 +33,6 @@ class websocket_session final : public client_stream {
     : client_stream(ctx, stream.get_executor(), stream_limits::from(ctx.opts), std::move(slot)),
       ws_(std::move(stream)) {
     transport_ = transport_slot::ws;
-    ws_.next_layer().cork();  // an ack and its echo, frames of several sessions: one sendmsg
   }
 
   void run(http::request<http::string_body> req, std::string key, std::string params,
