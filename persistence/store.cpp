@@ -3,7 +3,6 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -38,58 +37,6 @@ rocksdb::ReadOptions read_options() {
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
   return ro;
-}
-
-// The session part of a seq_key (persistence/keys.hpp: the session key, a
-// NUL, then the seq as 8 big-endian bytes), as the prefix of RocksDB's
-// memtable insert hints (ColumnFamilyOptions::
-// memtable_insert_with_hint_prefix_extractor), set on the journal and outbox
-// columns. A session appends its records there in seq order, so each insert
-// lands right after the session's previous one: with the hint the skiplist
-// starts its search there instead of at the head. Without it the memtable
-// insert was about a tenth of a node's CPU at the rtt peak, in the
-// skiplist's search through a memtable of some 100,000 keys
-// (docs/benchmarks.md, "Lever: memtable insert hints"). RocksDB keeps one
-// hint (about 250 bytes, in the memtable's arena) per prefix per memtable.
-//
-// Only seq_keys with a seq above 0 are in the domain, and a range tombstone
-// never starts at one (hint_safe_begin below): RocksDB 7.8's MemTable::Add
-// uses the same hints for its range-tombstone table as for its point keys,
-// and a range tombstone inserted with a point key's hint corrupts that table
-// (an assertion in InlineSkipList::Insert; later releases fixed it by not
-// hinting range tombstones). Our range tombstones start at seq 0 or are
-// moved there by hint_safe_begin.
-class seq_key_prefix final : public rocksdb::SliceTransform {
- public:
-  const char* Name() const override { return "skein.seq_key_prefix"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return {key.data(), key.size() - 8};
-  }
-  bool InDomain(const rocksdb::Slice& key) const override {
-    return hinted({key.data(), key.size()});
-  }
-
-  static bool hinted(std::string_view key) {
-    if (key.size() < 9 || key[key.size() - 9] != '\0') return false;
-    if (key.substr(0, key.size() - 9).find('\0') != std::string_view::npos) return false;
-    return key.substr(key.size() - 8).find_first_not_of('\0') != std::string_view::npos;
-  }
-};
-
-// A begin key for a range tombstone over [begin, ...) that deletes the same
-// keys but lies outside seq_key_prefix's domain: for a seq_key with seq n > 0,
-// the key just after seq_key(s, n - 1) (that key and a NUL byte), which no
-// seq_key lies between it and seq_key(s, n).
-std::string hint_safe_begin(std::string_view begin) {
-  std::string b(begin);
-  if (!seq_key_prefix::hinted(b)) return b;
-  for (auto i = b.size(); i-- > b.size() - 8;) {  // seq - 1, big-endian
-    auto byte = static_cast<unsigned char>(b[i]);
-    b[i] = static_cast<char>(byte - 1);
-    if (byte != 0) break;
-  }
-  b += '\0';
-  return b;
 }
 
 }  // namespace
@@ -212,13 +159,8 @@ store::store(const store_options& options) : impl_(std::make_unique<impl>()) {
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  auto hints = std::make_shared<seq_key_prefix>();
-  for (column c : all_columns) {
-    rocksdb::ColumnFamilyOptions cf_options;
-    if (c == column::journal || c == column::outbox)
-      cf_options.memtable_insert_with_hint_prefix_extractor = hints;
-    descriptors.emplace_back(column_name(c), cf_options);
-  }
+  for (column c : all_columns)
+    descriptors.emplace_back(column_name(c), rocksdb::ColumnFamilyOptions());
 
   if (!options.read_only) {
     std::error_code ec;
@@ -321,7 +263,7 @@ void store::write(const write_batch& batch) {
         auto first = puts.lower_bound(o.key), last = puts.lower_bound(o.value);
         if (too_many || covered.size() + static_cast<std::size_t>(std::distance(first, last))
                           > max_point_deletes) {
-          s = wb.DeleteRange(cf, hint_safe_begin(o.key), o.value);
+          s = wb.DeleteRange(cf, o.key, o.value);
         } else {
           for (const auto& k : covered)
             if (s.ok()) s = wb.Delete(cf, k);

@@ -351,10 +351,10 @@ TEST_CASE("erase_range deletes stored keys and earlier puts of its batch", "[per
   CHECK(seqs(s.load_journal("chat/a")) == std::vector<std::uint64_t>{2, 9});
 
   // A range tombstone that starts inside the session (a trim that starts
-  // where the previous one ended), then more appends: the journal and
-  // outbox memtables hint their inserts by session, and a range tombstone
-  // must not use those hints (RocksDB 7.8 corrupts its skiplist, an
-  // assertion in InlineSkipList::Insert); it deletes exactly its range.
+  // where the previous one ended), then more appends: it deletes exactly its
+  // range. (With RocksDB 7.8's memtable insert hints on these columns, tried
+  // and not kept, a range tombstone inserted with a point key's hint
+  // corrupted the memtable: docs/benchmarks.md, "Levers of stop 33".)
   for (auto c : {column::journal, column::outbox}) {
     write_batch fill;
     for (std::uint64_t seq = 1; seq <= 5200; ++seq) {
