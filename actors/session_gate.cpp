@@ -92,7 +92,7 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
   const auto& oldest = st.snapshots.front();
   // Each range starts where this activation's previous trim ended: the keys
   // below it are gone, and reading from 0 walked their tombstones again on
-  // every trim (docs/benchmarks.md, "Lever: memtable insert hints").
+  // every trim (docs/benchmarks.md, "Levers of stop 33").
   if (oldest.journal_seq + 1 > st.journal_trimmed) {
     batch.erase_range(persistence::column::journal, persistence::seq_key(st.key, st.journal_trimmed),
                       persistence::seq_key(st.key, oldest.journal_seq + 1));
