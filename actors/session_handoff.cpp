@@ -99,7 +99,7 @@ std::optional<std::string> with_memory_snapshot(session_actor* self, const std::
 void ship(session_actor* self) {
   auto& st = self->state;
   st.shipping = true;
-  self->request(st.store, store_read_timeout, persistence::copy_atom::value, st.key,
+  self->request(st.store, persistence::store_wait, persistence::copy_atom::value, st.key,
                 std::uint64_t{0})
     .then(
       [self](std::string& stored) {

@@ -40,7 +40,7 @@ void request_copy(session_actor* self, const std::string& name, const caf::actor
       p.batches.emplace_back(g.commit, g.bytes);
       g.replicas[name] = host;
     }
-  self->request(st.store, store_read_timeout, persistence::copy_atom::value, st.key,
+  self->request(st.store, persistence::store_wait, persistence::copy_atom::value, st.key,
                 std::uint64_t{0})
     .then(
       [self, name, request = p.request](std::string& stored) {

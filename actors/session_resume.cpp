@@ -138,7 +138,7 @@ void attach_member(session_actor* self, const std::string& client_id, const std:
   if (gated_from <= last_seq + 1) return;  // the gate holds everything it missed
   const auto request = st.next_request++;
   st.catching_up[conn] = catch_up{client_id, request, last_seq, gated_from, false, {}};
-  self->request(st.store, store_read_timeout, persistence::outbox_atom::value, st.key, last_seq + 1)
+  self->request(st.store, persistence::store_wait, persistence::outbox_atom::value, st.key, last_seq + 1)
     .then(
       [self, conn, request](persistence::outbox_ptr& stored) {
         end_catch_up(self, conn, request, stored);

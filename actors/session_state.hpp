@@ -44,9 +44,6 @@ namespace skein::session_internal {
 
 using clock = std::chrono::steady_clock;
 
-/// How long a read of the store actor may take before it counts as failed.
-constexpr auto store_read_timeout = std::chrono::seconds(30);
-
 inline std::int64_t wall_clock_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();

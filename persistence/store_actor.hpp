@@ -44,6 +44,7 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -81,6 +82,20 @@ using store_actor = caf::typed_actor<
   caf::replies_to<position_atom, std::string>::with<std::uint64_t, std::uint64_t>,
   caf::replies_to<epoch_atom, std::string>::with<std::uint64_t>,
   caf::replies_to<due_atom>::with<timer_index_ptr>>;
+
+/// How long a requester waits for the store actor (and for the node's own
+/// replica actor, whose local answers wait only on it): without a limit.
+/// The store actor answers every request, with a value or a store error,
+/// and a request sent to it after it stopped fails at once with
+/// caf::sec::request_receiver_down. A per-request timeout would only cost
+/// memory: CAF 0.17 keeps every request's timeout in its clock until it
+/// expires, answered or not (about 90 bytes per request for the whole
+/// timeout). With the former 60 s, a 3-node cluster held some 20 such
+/// entries per newly connected client for a minute, 1.8 KiB per idle
+/// connection (docs/benchmarks.md, "Lever: request timeouts that outlive
+/// their answers"). A node whose disk hangs serves none of its sessions,
+/// with or without the timeout.
+inline constexpr caf::infinite_t store_wait{};
 
 /// The category atom of store errors (`err.category() == store_category`).
 constexpr caf::atom_value store_category = caf::atom("store");

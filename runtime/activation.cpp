@@ -27,7 +27,6 @@ namespace {
 constexpr auto claim_timeout = std::chrono::seconds(2);
 constexpr auto fetch_timeout = std::chrono::seconds(5);
 constexpr auto fence_timeout = std::chrono::seconds(3);
-constexpr auto store_timeout = std::chrono::seconds(60);
 /// How long the pending inputs of a recovering session may run in the
 /// poison check's child process (actors/poison.hpp) before it is killed.
 constexpr auto poison_check_timeout = std::chrono::milliseconds(5000);
@@ -238,7 +237,7 @@ bool refetch_after_bad_read(self_ptr self, const std::string& key, std::uint64_t
 /// Reads the records after the known epoch, so that an epoch written by a
 /// fence in between is seen by the next activation's claim, never lost.
 void load(self_ptr self, const std::string& key, std::uint64_t gen, std::uint64_t known) {
-  self->request(self->state.init.store, store_timeout, persistence::load_atom::value, key)
+  self->request(self->state.init.store, persistence::store_wait, persistence::load_atom::value, key)
     .then(
       [self, key, gen, known](persistence::session_records_ptr& records) {
         recovered(self, key, gen, known, *records);
@@ -264,7 +263,7 @@ void start_from_copy(self_ptr self, const std::string& key, std::uint64_t gen,
     return fail_activation(self, key, make_error(skein_error::no_quorum,
                                                  "this node cannot see a majority of the cluster"));
   a->at = phase::loading;
-  self->request(self->state.init.replica, store_timeout, persistence::epoch_atom::value, key)
+  self->request(self->state.init.replica, persistence::store_wait, persistence::epoch_atom::value, key)
     .then([self, key, gen, records](std::uint64_t known) { recovered(self, key, gen, known, *records); },
           [self, key, gen, records](caf::error& err) {
             if (!current(self, key, gen)) return;
@@ -390,7 +389,7 @@ void claims_done(self_ptr self, const std::string& key) {
     }
   }
   auto gen = a.gen;
-  self->request(st.init.store, store_timeout, persistence::position_atom::value, key)
+  self->request(st.init.store, persistence::store_wait, persistence::position_atom::value, key)
     .then(
       [self, key, gen](std::uint64_t epoch, std::uint64_t jseq) {
         auto* a = current(self, key, gen);
@@ -438,7 +437,7 @@ void load_and_start(self_ptr self, const std::string& key) {
                                                  "this node cannot see a majority of the cluster"));
   a.at = phase::loading;
   auto gen = a.gen;
-  self->request(st.init.replica, store_timeout, persistence::epoch_atom::value, key)
+  self->request(st.init.replica, persistence::store_wait, persistence::epoch_atom::value, key)
     .then([self, key, gen](std::uint64_t known) { load(self, key, gen, known); },
           [self, key, gen](caf::error& err) {
             if (!current(self, key, gen)) return;
@@ -560,7 +559,7 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
     return make_error(skein_error::store_failure,
                       "cannot adopt " + key + ": the copy writes outside its records");
   auto rp = self->make_response_promise<caf::actor>();
-  self->request(st.init.replica, store_timeout, persistence::epoch_atom::value, key)
+  self->request(st.init.replica, persistence::store_wait, persistence::epoch_atom::value, key)
     .then(
       [self, key, epoch, clients, pinned, rp,
        copy = std::move(copy)](std::uint64_t known) mutable {

@@ -166,7 +166,7 @@ void on_reset(self_ptr self, const caf::error& why, bool rejoining) {
 caf::result<bool, std::uint64_t, std::uint64_t, std::uint64_t> claim(self_ptr self,
                                                                       const std::string& key) {
   auto rp = self->make_response_promise<bool, std::uint64_t, std::uint64_t, std::uint64_t>();
-  self->request(self->state.init.replica, std::chrono::seconds(60), claim_atom::value, key)
+  self->request(self->state.init.replica, persistence::store_wait, claim_atom::value, key)
     .then(
       [self, key, rp](std::uint64_t epoch, std::uint64_t data_epoch, std::uint64_t jseq) mutable {
         rp.deliver(self->state.sessions.count(key) > 0, epoch, data_epoch, jseq);

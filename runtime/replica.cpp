@@ -22,8 +22,6 @@ namespace skein {
 
 namespace {
 
-constexpr auto store_timeout = std::chrono::seconds(60);
-
 using epoch_fn = std::function<void(caf::expected<std::uint64_t>)>;
 
 struct replica_state {
@@ -67,7 +65,7 @@ void with_epoch(replica_self self, const std::string& key, epoch_fn fn) {
       else w(st.epochs[key]);
     }
   };
-  self->request(st.init.store, store_timeout, persistence::epoch_atom::value, key)
+  self->request(st.init.store, persistence::store_wait, persistence::epoch_atom::value, key)
     .then([done](std::uint64_t e) { done(e); },
           [self, key, done](caf::error& err) { done(from_store(self, key, err)); });
 }
@@ -147,7 +145,7 @@ caf::result<std::string> fetch(replica_self self, const std::string& key) {
   auto rp = self->make_response_promise<std::string>();
   with_epoch(self, key, [self, key, rp](caf::expected<std::uint64_t> known) mutable {
     if (!known) return void(rp.deliver(known.error()));
-    self->request(self->state.init.store, store_timeout, persistence::copy_atom::value, key, *known)
+    self->request(self->state.init.store, persistence::store_wait, persistence::copy_atom::value, key, *known)
       .then([rp](std::string& bytes) mutable { rp.deliver(std::move(bytes)); },
             [self, rp, key](caf::error& err) mutable {
               rp.deliver(make_error(skein_error::store_failure,
@@ -160,7 +158,7 @@ caf::result<std::string> fetch(replica_self self, const std::string& key) {
 caf::result<std::uint64_t, std::uint64_t, std::uint64_t> claim(replica_self self,
                                                                 const std::string& key) {
   auto rp = self->make_response_promise<std::uint64_t, std::uint64_t, std::uint64_t>();
-  self->request(self->state.init.store, store_timeout, persistence::position_atom::value, key)
+  self->request(self->state.init.store, persistence::store_wait, persistence::position_atom::value, key)
     .then(
       [self, key, rp](std::uint64_t data_epoch, std::uint64_t jseq) mutable {
         with_epoch(self, key, [rp, data_epoch, jseq](caf::expected<std::uint64_t> known) mutable {

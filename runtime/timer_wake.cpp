@@ -44,7 +44,6 @@ namespace {
 
 constexpr std::size_t max_wakes_in_flight = 8;
 constexpr auto wake_timeout = std::chrono::seconds(60);
-constexpr auto index_timeout = std::chrono::seconds(60);
 /// While the node cannot activate (joining, paused, no lease): look again.
 constexpr std::int64_t not_ready_retry_ms = 1000;
 /// A wake whose activation failed (a claim unanswered during a failover, a
@@ -146,7 +145,7 @@ void wake_timers(self_ptr self) {
   if (up.empty() || (st.wake_scanned && up == st.wake_up)) return;
   st.wake_up = up;
   st.wake_scanned = true;
-  self->request(st.init.store, index_timeout, persistence::due_atom::value)
+  self->request(st.init.store, persistence::store_wait, persistence::due_atom::value)
     .then([self](const persistence::timer_index_ptr& index) { on_index(self, index); },
           [self](caf::error& err) {
             spdlog::warn("timer wake: cannot read the timer index: {}", self->system().render(err));
