@@ -48,26 +48,60 @@ bool passivate(session_actor* self, bool drain) {
 
 namespace session_internal {
 
+namespace {
+
+/// The first check of an activation's idle countdown comes after this (or
+/// idle_ms if shorter): an activation usually starts for a client that
+/// joins a moment later, and a check for idle_ms would stay in the clock
+/// for the whole idle_ms (300 s by default) after the join made it moot.
+constexpr auto first_idle_check = std::chrono::seconds(5);
+
+void send_idle_check(session_actor* self, std::chrono::milliseconds after) {
+  auto& st = self->state;
+  st.idle_check_armed = true;
+  const auto gen = ++st.idle_check_gen;
+  if (!st.host) {
+    self->delayed_send(self, after, passivate_atom::value, gen);
+    return;
+  }
+  // Through the directory, which forwards it to this activation if it still
+  // runs: a delayed message to self would hold the actor (its receiver and
+  // sender are strong references) until it fires, after the actor stopped,
+  // which is what a hibernated session must not cost.
+  caf::delayed_anon_send(st.host, after, passivate_atom::value, st.key, self->id(), gen);
+}
+
+}  // namespace
+
 void became_idle(session_actor* self) {
   auto& st = self->state;
   const bool may = st.options.durable != durability::none;
   if (st.counters) st.counters->idle_since_ms.store(may ? wall_clock_ms() : 0, std::memory_order_relaxed);
   if (!may || st.options.idle_ms == 0) return;
-  const auto after = std::chrono::milliseconds(st.options.idle_ms);
-  if (!st.host) {
-    self->delayed_send(self, after, passivate_atom::value, ++st.idle_gen);
+  st.idle_since = clock::now();
+  if (st.idle_check_armed) return;  // the check on its way sends the next one
+  auto after = std::chrono::milliseconds(st.options.idle_ms);
+  if (!st.idle_checked) after = std::min<std::chrono::milliseconds>(after, first_idle_check);
+  send_idle_check(self, after);
+}
+
+void on_idle_check(session_actor* self) {
+  auto& st = self->state;
+  st.idle_check_armed = false;
+  st.idle_checked = true;
+  if (!st.idle_since) return;  // busy since; the next became_idle sends a check
+  const auto idle_for = clock::now() - *st.idle_since;
+  const auto limit = std::chrono::milliseconds(st.options.idle_ms);
+  if (idle_for >= limit) {
+    passivate(self, false);
     return;
   }
-  // Through the directory, which forwards it to this activation if it still
-  // runs: a delayed message to self would hold the actor (its receiver and
-  // sender are strong references) for idle_ms after it stopped, which is
-  // what a hibernated session must not cost.
-  caf::delayed_anon_send(st.host, after, passivate_atom::value, st.key, self->id(), ++st.idle_gen);
+  send_idle_check(self, std::chrono::ceil<std::chrono::milliseconds>(limit - idle_for));
 }
 
 void became_busy(session_actor* self) {
   auto& st = self->state;
-  ++st.idle_gen;
+  st.idle_since.reset();
   st.passivating = false;  // a final snapshot in flight is harmless
   st.hibernating = false;
   st.last_input = clock::now();
@@ -197,7 +231,8 @@ caf::behavior session_fun(session_actor* self, session_init init) {
         if (!passivate(self, true)) self->send(st.host, handed_atom::value, st.key, false);
         return;
       }
-      if (gen == 0 || gen == st.idle_gen) passivate(self, false);
+      if (gen == 0) passivate(self, false);
+      else if (st.idle_check_armed && gen == st.idle_check_gen) on_idle_check(self);
     },
     [self](fence_atom, const std::string&, std::uint64_t epoch) {
       if (epoch > self->state.epoch)

@@ -250,7 +250,14 @@ struct session_state {
   bool timer_index_known = false;
   std::optional<std::int64_t> timer_index_due;
   // passivation
-  std::uint64_t idle_gen = 0;   // a passivate_atom of another generation is stale
+  // The idle countdown (session.cpp): at most one check is on its way at a
+  // time, since a delayed message costs a clock entry until it fires (CAF
+  // 0.17 cannot cancel one); a check finding the session idle for less than
+  // idle_ms sends the next one for the rest.
+  std::optional<clock::time_point> idle_since;  // since the last became_idle; none when busy
+  std::uint64_t idle_check_gen = 0;  // the check on its way; others are stale
+  bool idle_check_armed = false;
+  bool idle_checked = false;         // the activation's first check has come
   bool passivating = false;     // the final snapshot is committing; stop when released
   bool drain_passivating = false;  // ... because the node drains (log, metrics)
   // hibernation (session_hibernate.cpp)
@@ -370,6 +377,9 @@ bool run_guarded(session_actor* self, std::uint64_t jseq);
 
 /// The last client left (or none came): passivate after idle_ms.
 void became_idle(session_actor* self);
+
+/// A check of the idle countdown arrived (passivate_atom of its generation).
+void on_idle_check(session_actor* self);
 
 /// A client (re)joins: no passivation.
 void became_busy(session_actor* self);

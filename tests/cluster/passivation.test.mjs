@@ -2,6 +2,8 @@
 //  - a counter with no client for its idle_ms (here 300 ms) is snapshotted
 //    and stopped (skein_sessions drops, skein_passivations_total counts it);
 //    the next client activates it again from its records, value intact;
+//  - clients that come and go back to back keep it active (each leave
+//    starts the countdown again), and it passivates idle_ms after the last;
 //  - at --max-sessions 20, new activations passivate the sessions idle
 //    longest: 60 sessions opened one after the other never hold more than
 //    the cap (plus the batch being stopped), every value survives;
@@ -74,6 +76,37 @@ describe('passivation and --max-sessions', { timeout: 240_000 }, () => {
     assert.ok((await metric(url, 'skein_passivations_total')) >= 2);
     assert.equal((await readCounter(url, 'idle-1')).value, 5);
     assert.equal((await readCounter(url, 'idle-2')).value, 7);
+    await res.stop(cluster);
+  });
+
+  it('a session busy again before its idle check is not passivated by it, and passivates idle_ms after its last client', async () => {
+    // One idle check is on its way at a time (actors/session.cpp): a check
+    // that finds the session idle for less than idle_ms sends the next one
+    // for the rest. Clients come and go back to back for 3 idle_ms; each
+    // leave starts the countdown again, so no check may passivate it then
+    // (the session is idle 400 ms between clients),
+    // and once they stop it must passivate.
+    const cluster = await res.launch({ nodes: 1, dataDir: res.tempDir('skein-passivate-'),
+      extraArgs: ['--kind-option', 'counter.idle_ms=1500'] });
+    await waitForMembership(cluster);
+    const url = cluster.nodes[0].url;
+    const before = await metric(url, 'skein_passivations_total');
+    const until = Date.now() + 4500;
+    let adds = 0;
+    while (Date.now() < until) {
+      await addOnce(url, 'busy-1', 1);
+      adds += 1;
+      // Idle for a while between clients (pacing, well under idle_ms): a
+      // check sent for an earlier countdown lands in such a gap.
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    assert.equal(await metric(url, 'skein_passivations_total'), before,
+      'no passivation while clients came back within idle_ms');
+    assert.equal(await metric(url, 'skein_sessions'), 1);
+    await waitFor(async () => (await metric(url, 'skein_sessions')) === 0,
+      { timeoutMs: 15_000, what: 'the session passivated after its last client' });
+    assert.equal(await metric(url, 'skein_passivations_total'), before + 1);
+    assert.equal((await readCounter(url, 'busy-1')).value, adds);
     await res.stop(cluster);
   });
 
