@@ -443,12 +443,20 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   }
   const sr = !na(S.idle) && S.idle.shared_rooms;
   if (sr) {
+    const rest = S.idle.per_conn_kib - sr.per_conn_kib;
+    const sessionShare = results.profile.idle.kindOptions?.length
+      ? '(a hibernated session: its clients\' entry in the directory and its records in the memtable; no actor).'
+      : '(session actor with its chat state, directory entry, journal entry in the memtable).';
     L.push(`Split of skein's figure: with ${fmt(sr.connected)} clients sharing ${sr.rooms} rooms (so almost no sessions), `
       + `the servers grow by ${fmt(sr.per_conn_kib, 2)} KiB per connection: that is the connection's share (WebSocket stream, `
-      + `connection actor, buffers); the remaining ${fmt(S.idle.per_conn_kib - sr.per_conn_kib, 2)} KiB is the session's `
-      + (results.profile.idle.kindOptions?.length
-        ? '(a hibernated session: its clients\' entry in the directory and its records in the memtable; no actor).'
-        : '(session actor with its chat state, directory entry, journal entry in the memtable).'), '');
+      + 'connection actor, buffers)'
+      + (rest >= 0
+        ? `; the remaining ${fmt(rest, 2)} KiB is the session's ${sessionShare}`
+        // The growth that does not scale with the clients (memtables filling
+        // up to their cap, thread caches) is divided by fewer clients here.
+        : `, more than the whole figure with ${fmt(S.idle.connected)} clients: what grows once per node whatever the number of clients `
+          + `(the memtables filling up to their cap of 16 MiB per node, caches) weighs ${fmt(S.idle.connected / sr.connected, 0)}× more per `
+          + 'connection at the smaller count, so the session\'s share is too small to read off as a difference here.'), '');
   }
 
   // connections held (held1, held6)
