@@ -10,6 +10,7 @@
 // the same for text frames); JSON nested deeper than max_json_depth gets a
 // connection-level error frame (seq 0) and goes no further.
 #include <charconv>
+#include <memory>
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -37,12 +38,13 @@ class websocket_session final : public client_stream {
 
   void run(http::request<http::string_body> req, std::string key, std::string params,
            std::string resume_client, std::uint64_t last_seq, std::string resume_token) {
-    key_ = std::move(key);
-    resume_token_ = std::move(resume_token);
-    params_ = std::move(params);
-    resume_ = !resume_client.empty();
-    resume_client_ = std::move(resume_client);
-    last_seq_ = last_seq;
+    hs_ = std::make_unique<handshake>();
+    hs_->key = std::move(key);
+    hs_->resume_token = std::move(resume_token);
+    hs_->params = std::move(params);
+    hs_->resume = !resume_client.empty();
+    hs_->resume_client = std::move(resume_client);
+    hs_->last_seq = last_seq;
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.set_option(websocket::stream_base::decorator([hdr = ctx_.server_header](
                                                        websocket::response_type& res) {
@@ -60,26 +62,29 @@ class websocket_session final : public client_stream {
     if (closing()) return;
     // RFC 6455 allows 123 bytes of reason; Beast throws on more.
     if (reason.size() > 123) reason.resize(123);
-    close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+    close_reason_ = std::make_unique<websocket::close_reason>(static_cast<websocket::close_code>(code),
+                                                              reason);
     close_after_flush();
   }
 
  private:
   void on_accept(beast::error_code ec) {
+    // The handshake's strings are not kept for the stream's life: they move
+    // into the connection actor, and their holder is freed.
+    auto hs = std::move(hs_);
     if (ec) return;  // handshake failed; nothing was spawned
     connection_init init;
-    // Moved out: the handshake's strings are not kept for the stream's life.
-    init.session_key = std::move(key_);
-    init.params_json = std::move(params_);
+    init.session_key = std::move(hs->key);
+    init.params_json = std::move(hs->params);
     init.node_name = ctx_.n.options().name;
     init.welcome = true;
-    init.resume = resume_;
-    init.last_seq = last_seq_;
-    client_id_ = resume_ ? std::move(resume_client_) : new_client_id();
+    init.resume = hs->resume;
+    init.last_seq = hs->last_seq;
+    client_id_ = hs->resume ? std::move(hs->resume_client) : new_client_id();
     init.client_id = client_id_;
     // A new client gets a fresh resume token in its welcome; a resume proves
     // itself with the one it got (the session checks it).
-    init.resume_token = resume_ ? std::move(resume_token_) : secure_random_id();
+    init.resume_token = hs->resume ? std::move(hs->resume_token) : secure_random_id();
     spawn_connection_actor(std::move(init));
     do_read();
   }
@@ -142,23 +147,32 @@ class websocket_session final : public client_stream {
   }
   void on_write_error(beast::error_code) override {}  // the read side sees it too and leaves
   void on_drained() override {
-    ws_.async_close(close_reason_, [self = self<websocket_session>()](beast::error_code) {});
+    ws_.async_close(close_reason_ ? *close_reason_ : websocket::close_reason{},
+                    [self = self<websocket_session>()](beast::error_code) {});
   }
   void on_slow_consumer() override {
     spdlog::warn("client {}: slow consumer, closing", client_id_);
     on_transport_close(1008, "slow consumer: outbound queue full; reconnect with last_seq");
   }
 
+  // What the upgrade request said, until the handshake ends (on_accept).
+  struct handshake {
+    std::string key;
+    std::string params;
+    bool resume = false;
+    std::string resume_client;
+    std::uint64_t last_seq = 0;
+    std::string resume_token;
+  };
+
   websocket::stream<any_stream> ws_;
   beast::flat_buffer buffer_;
-  websocket::close_reason close_reason_;
-  std::string key_;
-  std::string params_;
+  // Held apart so that an open stream does not carry them: the handshake
+  // (about 140 bytes) and the close reason (Beast's 123-byte static string),
+  // which exists only once the connection actor closes the stream.
+  std::unique_ptr<handshake> hs_;
+  std::unique_ptr<websocket::close_reason> close_reason_;
   std::string client_id_;
-  bool resume_ = false;
-  std::string resume_client_;
-  std::uint64_t last_seq_ = 0;
-  std::string resume_token_;
 };
 
 }  // namespace
