@@ -16,7 +16,7 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config \
       libcaf-dev libcaf-openssl0.17 libboost-dev librocksdb-dev libmsgpack-cxx-dev libxxhash-dev \
       nlohmann-json3-dev libspdlog-dev libcli11-dev libprometheus-cpp-dev \
-      libjwt-dev libssl-dev \
+      libjwt-dev libssl-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -29,7 +29,7 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libcaf-core0.17 libcaf-io0.17 libcaf-openssl0.17 librocksdb7.8 libspdlog1.10 libfmt9 libxxhash0 \
-      libprometheus-cpp-core1.0 libjwt0 libssl3 curl ca-certificates \
+      libprometheus-cpp-core1.0 libjwt0 libssl3 libjemalloc2 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 skein \
  && useradd --system --uid 10001 --gid skein --home-dir /var/lib/skein --shell /usr/sbin/nologin skein \

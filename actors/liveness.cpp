@@ -1,6 +1,7 @@
 // The pause watchdog thread and the process-wide quorum lease timestamp (actors/liveness.hpp).
 #include "actors/liveness.hpp"
 
+#include <pthread.h>
 #include <atomic>
 #include <limits>
 #include <condition_variable>
@@ -33,6 +34,7 @@ void start(std::chrono::milliseconds limit) {
   limit_ms = limit.count();
   last_tick_ms = now_ms();
   watchdog = std::thread([] {
+    ::pthread_setname_np(::pthread_self(), "skein.watchdog");
     std::unique_lock<std::mutex> lock{mutex};
     while (running) {
       cv.wait_for(lock, std::chrono::milliseconds(100));

@@ -23,6 +23,7 @@
 
 #include "actors/metrics.hpp"
 #include "net/detail.hpp"
+#include "persistence/committer.hpp"
 #include "runtime/node.hpp"
 
 namespace skein::net_detail {
@@ -225,6 +226,12 @@ std::string render(node& n) {
         load(m.messages_out));
   f.add("skein_inputs_total", C, "Inputs (open, message, close) handled by sessions on this node.",
         load(m.inputs));
+  f.add("skein_store_writes_total", C,
+        "RocksDB writes of the group committer; each carries one or more batches.",
+        static_cast<double>(n.committer().commits()));
+  f.add("skein_store_write_batches_total", C,
+        "Batches (of sessions and replicas) the group committer has written.",
+        static_cast<double>(n.committer().batches()));
   f.add("skein_commits_total", C,
         "Checkpoint batches (journal, outbox, snapshot) committed for sessions on this node.",
         load(m.commits));

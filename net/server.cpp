@@ -1,4 +1,5 @@
 // The listener and the io threads of a node's HTTP side.
+#include <pthread.h>
 #include <atomic>
 #include <random>
 #include <stdexcept>
@@ -175,7 +176,10 @@ void http_server::run() {
   auto& d = *impl_;
   d.do_accept();
   for (int i = 0; i < std::max(1, d.ctx.opts.threads); ++i)
-    d.threads.emplace_back([&d] { d.ioc.run(); });
+    d.threads.emplace_back([&d] {
+      ::pthread_setname_np(::pthread_self(), "skein.io");
+      d.ioc.run();
+    });
 }
 
 void http_server::stop() {

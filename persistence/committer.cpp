@@ -1,6 +1,7 @@
 // The group committer thread (persistence/committer.hpp).
 #include "persistence/committer.hpp"
 
+#include <pthread.h>
 #include <exception>
 #include <utility>
 #include <vector>
@@ -10,7 +11,10 @@
 namespace skein::persistence {
 
 committer::committer(store& s, committer_options options)
-    : store_(s), options_(options), thread_([this] { run(); }) {}
+    : store_(s), options_(options), thread_([this] {
+        ::pthread_setname_np(::pthread_self(), "skein.commit");
+        run();
+      }) {}
 
 committer::~committer() { stop(); }
 

@@ -2,6 +2,7 @@
 // poll(2) on the UDP socket and an eventfd that wakes the thread for sends.
 #include "runtime/heartbeat_channel.hpp"
 
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -161,7 +162,10 @@ heartbeat_channel::heartbeat_channel(const std::string& host, std::uint16_t port
                    : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   d.wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (d.wake < 0) fail("heartbeat channel: eventfd", errno);
-  d.thread = std::thread([&d] { d.run(); });
+  d.thread = std::thread([&d] {
+    ::pthread_setname_np(::pthread_self(), "skein.heartbeat");
+    d.run();
+  });
 }
 
 heartbeat_channel::~heartbeat_channel() {

@@ -1,6 +1,7 @@
 // idle_reaper: /proc/self/fd, getsockname and TCP_INFO (runtime/idle_reaper.hpp).
 #include "runtime/idle_reaper.hpp"
 
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -93,6 +94,7 @@ void idle_reaper::start(options o) {
     stopping_ = false;
   }
   thread_ = std::thread([this, o] {
+    ::pthread_setname_np(::pthread_self(), "skein.reaper");
     std::unique_lock<std::mutex> lock(mu_);
     while (!cv_.wait_for(lock, o.every, [this] { return stopping_; })) {
       lock.unlock();

@@ -233,6 +233,7 @@ caf::actor node::host() const { return caf::actor_cast<caf::actor>(impl_->host.d
 const node_options& node::options() const { return impl_->opts; }
 const behaviour_registry& node::registry() const { return impl_->registry; }
 const host_status& node::status() const { return *impl_->status; }
+const persistence::committer& node::committer() const { return impl_->committer; }
 std::string node::url() const {
   if (!impl_->opts.advertise_url.empty()) return impl_->opts.advertise_url;
   return "http://" + impl_->opts.http_host + ":" + std::to_string(impl_->opts.http_port);

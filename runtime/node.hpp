@@ -19,6 +19,9 @@
 namespace skein {
 
 class behaviour_registry;
+namespace persistence {
+class committer;
+}
 
 struct node_options {
   std::string name;                     // unique in the cluster; the HRW identity
@@ -82,6 +85,8 @@ class node {
   const behaviour_registry& registry() const;
   const host_status& status() const;
   std::string url() const;
+  /// The node's group committer (its commit and batch counters).
+  const persistence::committer& committer() const;
 
   /// Stops the host and every session, waits for all actors, flushes the
   /// committer. Idempotent.

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git curl
-  libcaf-dev libcaf-openssl0.17 libboost-dev librocksdb-dev libmsgpack-cxx-dev libxxhash-dev
+  libcaf-dev libcaf-openssl0.17 libboost-dev librocksdb-dev libmsgpack-cxx-dev libxxhash-dev libjemalloc-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev catch2 libjwt-dev libssl-dev openssl
   chromium fonts-liberation nginx haproxy prometheus-cpp-dev python3-yaml systemd
   iproute2 iptables
