@@ -1,12 +1,13 @@
 // The pause watchdog thread and the process-wide quorum lease timestamp (actors/liveness.hpp).
 #include "actors/liveness.hpp"
 
-#include <pthread.h>
 #include <atomic>
 #include <limits>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+
+#include <pthread.h>
 
 namespace skein::liveness {
 

@@ -38,11 +38,11 @@ endif()
 
 # jemalloc (libjemalloc-dev): the allocator skein's own node binaries link
 # (skein-demo, skein, skein-test-app; not the unit tests or fuzzers). With
-# glibc's malloc a node spends a fifth of its actor thread in malloc and
-# free (messages are built on one thread and freed on another, which
-# glibc's per-thread caches do not absorb); with jemalloc three nodes on
-# two cores carry about a quarter more chat messages per second
-# (docs/benchmarks.md, "Lever: jemalloc"). An application links
+# glibc's malloc a loaded node spent over a quarter of its actor thread's
+# samples in malloc and free (messages are built on one thread and freed on
+# another, which glibc's per-thread caches do not absorb); with jemalloc
+# three nodes on two cores carry about a fifth more chat messages per
+# second (docs/benchmarks.md, "Lever: jemalloc"). An application links
 # skein::jemalloc into its own binary the same way; it is not part of
 # skein::skein, since the allocator is the executable's choice. Absent
 # (no jemalloc.pc) the target is not defined.

@@ -1,10 +1,11 @@
 // The listener and the io threads of a node's HTTP side.
-#include <pthread.h>
 #include <atomic>
 #include <random>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include <pthread.h>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>

@@ -1,10 +1,11 @@
 // The group committer thread (persistence/committer.hpp).
 #include "persistence/committer.hpp"
 
-#include <pthread.h>
 #include <exception>
 #include <utility>
 #include <vector>
+
+#include <pthread.h>
 
 #include "persistence/store.hpp"
 

@@ -7,6 +7,9 @@
 // An input from a node other than the owner's gets its ack and the frames for
 // that node back in one relay message. What crosses the cluster goes through
 // the sending node's lane (skein_lane_bundles_total counts its messages).
+// The owner's group committer wrote each input's batch before its frames left
+// (the demo's durability), in no more RocksDB writes than batches
+// (skein_store_writes_total, skein_store_write_batches_total).
 //
 //   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/relay.test.mjs
 
@@ -30,6 +33,8 @@ async function relayCounters(node) {
     deliveries: await metric(node, 'skein_relay_deliveries_total'),
     bundles: await metric(node, 'skein_lane_bundles_total'),
     bundled: await metric(node, 'skein_lane_bundled_messages_total'),
+    writes: await metric(node, 'skein_store_writes_total'),
+    batches: await metric(node, 'skein_store_write_batches_total'),
   };
 }
 
@@ -85,6 +90,9 @@ describe('skein cluster: broadcasts relayed once per node', { timeout: 170_000 }
     // session's batches for the room's replica), in at most as many bundles.
     assert.ok(delta('n3', 'bundled') >= 2 * texts.length, `n3: ${delta('n3', 'bundled')} messages through its lane`);
     assertCoalesced(delta('n3', 'bundles'), delta('n3', 'bundled'), "n3: its lane's bundles");
+    // Every input's batch was committed on n3 before its frames were sent.
+    assert.ok(delta('n3', 'batches') >= texts.length, `n3: ${delta('n3', 'batches')} batches written`);
+    assertCoalesced(delta('n3', 'writes'), delta('n3', 'batches'), "n3: its committer's RocksDB writes");
 
     for (const c of listeners) {
       const said = c.frames.filter((f) => isSaid(f.data));
