@@ -2,8 +2,8 @@
 #include "actors/liveness.hpp"
 
 #include <atomic>
-#include <limits>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <thread>
 
