@@ -3,7 +3,11 @@
 // a window and prints, per kind of thread summed over the nodes, the CPU,
 // the system calls and the context switches per client message.
 //
-//   node bench/thread-costs.mjs --pids P1,P2,P3 --urls URL1,URL2,URL3 [--seconds 8]
+//   node bench/thread-costs.mjs --pids P1,P2,P3 --urls URL1,URL2,URL3 [--seconds 8] [--json]
+//
+// --json prints one object (bench/lib/run.mjs's profile keeps it):
+//   {messages, seconds, nodes, threads: [{kind, cpu_us, syscalls, switches}],
+//    total: {...}, store_batches, rocksdb_writes}   (all per client message)
 //
 // Run it while a load runs (skein-loadgen --scenario rtt ...). Messages are
 // the nodes' skein_messages_in_total over the window (in rtt, one per
@@ -23,16 +27,17 @@ import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => {
-  if (v.startsWith('--')) a.push([v.slice(2), all[i + 1]]);
+  if (v.startsWith('--') && v !== '--json') a.push([v.slice(2), all[i + 1]]);
   return a;
 }, []));
 if (!args.pids || !args.urls) {
-  console.error('usage: node bench/thread-costs.mjs --pids P1,P2 --urls URL1,URL2 [--seconds 8]');
+  console.error('usage: node bench/thread-costs.mjs --pids P1,P2 --urls URL1,URL2 [--seconds 8] [--json]');
   process.exit(2);
 }
 const pids = args.pids.split(',').map(Number);
 const urls = args.urls.split(',');
 const seconds = Number(args.seconds ?? 8);
+const json = process.argv.includes('--json');
 const EPOLL = new Set(['232', '281', '441']);  // epoll_wait, epoll_pwait, epoll_pwait2 (x86-64)
 
 function tasks() {
@@ -125,16 +130,27 @@ for (const [tid, b] of t1) {
   kinds.set(kind, k);
 }
 
-const per = (x, d = 2) => (msgs > 0 ? (x / msgs).toFixed(d) : '–');
-console.log(`${msgs} client messages in ${seconds} s (${(msgs / seconds).toFixed(0)}/s) on ${pids.length} nodes`);
-console.log('| thread (all nodes) | CPU µs per message | system calls per message | context switches per message |');
-console.log('|---|---:|---:|---:|');
-let total = { ticks: 0, cs: 0, sys: 0 };
-for (const [kind, k] of [...kinds].sort((x, y) => y[1].ticks - x[1].ticks)) {
-  if (k.ticks === 0 && k.cs === 0) continue;
-  total = { ticks: total.ticks + k.ticks, cs: total.cs + k.cs, sys: total.sys + k.sys };
-  console.log(`| ${kind} | ${per(k.ticks * 1e4, 1)} | ${perfOk ? per(k.sys) : '–'} | ${per(k.cs)} |`);
+const rows = [...kinds].filter(([, k]) => k.ticks > 0 || k.cs > 0).sort((x, y) => y[1].ticks - x[1].ticks);
+const total = rows.reduce((t, [, k]) => ({ ticks: t.ticks + k.ticks, cs: t.cs + k.cs, sys: t.sys + k.sys }), { ticks: 0, cs: 0, sys: 0 });
+const per = (x) => (msgs > 0 ? x / msgs : null);
+const usPer = (ticks) => per(ticks * 1e4);  // 100 ticks a second
+if (json) {
+  const r2 = (x) => (x === null ? null : Math.round(x * 100) / 100);
+  const row = (kind, k) => ({ kind, cpu_us: r2(usPer(k.ticks)), syscalls: perfOk ? r2(per(k.sys)) : null, switches: r2(per(k.cs)) });
+  console.log(JSON.stringify({
+    messages: msgs, seconds, nodes: pids.length,
+    threads: rows.map(([kind, k]) => row(kind, k)),
+    total: row('all', total),
+    store_batches: r2(per(c1.batches - c0.batches)),
+    rocksdb_writes: msgs > 0 ? Math.round(per(c1.writes - c0.writes) * 1000) / 1000 : null,
+  }));
+} else {
+  const f = (x, d = 2) => (x === null ? '–' : x.toFixed(d));
+  console.log(`${msgs} client messages in ${seconds} s (${(msgs / seconds).toFixed(0)}/s) on ${pids.length} nodes`);
+  console.log('| thread (all nodes) | CPU µs per message | system calls per message | context switches per message |');
+  console.log('|---|---:|---:|---:|');
+  for (const [kind, k] of rows) console.log(`| ${kind} | ${f(usPer(k.ticks), 1)} | ${perfOk ? f(per(k.sys)) : '–'} | ${f(per(k.cs))} |`);
+  console.log(`| all | ${f(usPer(total.ticks), 1)} | ${perfOk ? f(per(total.sys)) : '–'} | ${f(per(total.cs))} |`);
+  console.log('');
+  console.log(`store batches per message: ${f(per(c1.batches - c0.batches))}; RocksDB writes per message: ${f(per(c1.writes - c0.writes), 3)}`);
 }
-console.log(`| all | ${per(total.ticks * 1e4, 1)} | ${perfOk ? per(total.sys) : '–'} | ${per(total.cs)} |`);
-console.log('');
-console.log(`store batches per message: ${per(c1.batches - c0.batches)}; RocksDB writes per message: ${per(c1.writes - c0.writes, 3)}`);

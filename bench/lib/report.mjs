@@ -541,6 +541,17 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
       L.push('', 'Top functions by self time:', '', '| self | function |', '|---:|---|');
       for (const t of hp.top_self) L.push(`| ${fmt(t.pct, 1)} % | ${t.kernel ? '[kernel] ' : ''}\`${t.sym.replace(/\|/g, '\\|')}\` |`);
       L.push('');
+      const th = hp.threads;
+      if (th?.messages > 0) {
+        L.push(`By thread, on all ${th.nodes} nodes (\`${th.command}\`; ${fmt(th.messages)} client messages in ${th.seconds} s). `
+          + 'CAF 0.17 names its workers and its BASP middleman alike; the middleman is the one found in epoll_wait. '
+          + 'Per client message:', '');
+        L.push('| thread | CPU µs | system calls | context switches |', '|---|---:|---:|---:|');
+        const cell = (x, d) => (x === null || x === undefined ? '–' : fmt(x, d));
+        for (const t of [...th.threads.filter((t) => t.cpu_us >= 0.5), th.total])
+          L.push(`| ${t.kind === 'all' ? '**all**' : t.kind} | ${cell(t.cpu_us, 1)} | ${cell(t.syscalls, 2)} | ${cell(t.switches, 2)} |`);
+        L.push('', `Store batches per client message: ${cell(th.store_batches, 2)}; RocksDB writes per client message: ${cell(th.rocksdb_writes, 3)}.`, '');
+      }
     }
   }
 

@@ -537,7 +537,7 @@ const RUN = {
 
 const PROFILE_BUCKETS = [
   // [label, how to find it: inclusive (children) share of the first symbol matching]
-  ['CAF scheduler idle polling: workers sleep 50 µs between polls (nanosleep, context switches)', /^clock_nanosleep@/],
+  ['CAF scheduler idle polling (nanosleep between polls; only with the stealing policy, launch uses sharing)', /^clock_nanosleep@/],
   ['RocksDB write per input (journal + outbox batch: memtable insert, WAL)', /^rocksdb::DBImpl::Write$/],
   ['socket sends: one sendmsg per WebSocket frame and per BASP message', /^__libc_sendmsg$/],
   ['socket receives (recvmsg)', /^__libc_recvmsg$/],
@@ -545,7 +545,8 @@ const PROFILE_BUCKETS = [
 ];
 // [label, self time summed over the symbols (or libraries) matching]
 const PROFILE_SELF = [
-  ['malloc/free (self time)', (x) => /^(malloc|_int_malloc|cfree@.*|free|_int_free|malloc_consolidate|operator new|operator delete)/.test(x.sym)],
+  ['malloc/free, glibc or jemalloc (self time)', (x) => /^libjemalloc/.test(x.dso)
+    || /^(malloc|_int_malloc|cfree@.*|free|_int_free|malloc_consolidate|operator new|operator delete)/.test(x.sym)],
   ['JSON parse and dump, nlohmann (self time)', (x) => /^nlohmann::/.test(x.sym)],
   ['CAF runtime code, libcaf_core + libcaf_io (self time)', (x) => /^libcaf_/.test(x.dso)],
   ['RocksDB code (self time)', (x) => /^librocksdb/.test(x.dso)],
@@ -570,11 +571,17 @@ async function profileSkein(tag) {
   try {
     const pairs = 100;
     const lg = runLoadgen([...common('skein', cluster), '--scenario', 'rtt', '--tag', tag, '--levels', String(pairs),
-      '--warmup', '2', '--duration', '8'], `loadgen-${tag}`);
+      '--warmup', '2', '--duration', '15'], `loadgen-${tag}`);
     await sleep(4000);
     const node = cluster.nodes[0];
     const data = path.join(workDir, `perf-${tag}.data`);
     const rec = spawnSync('perf', ['record', '-F', '499', '-g', '-p', String(node.pid), '-o', data, '--', 'sleep', '5'], { encoding: 'utf8' });
+    // Then, without perf record beside it, the cost per message by thread on every node.
+    const tc = spawnSync(process.execPath, [path.join(repo, 'bench/thread-costs.mjs'), '--pids', cluster.procs.map((p) => p.pid).join(','),
+      '--urls', cluster.urls.join(','), '--seconds', '5', '--json'], { encoding: 'utf8' });
+    let threads = null;
+    try { threads = tc.status === 0 ? JSON.parse(tc.stdout) : null; } catch { threads = null; }
+    if (!threads) log(`thread-costs failed: ${(tc.stderr ?? '').trim().split('\n').pop()}`);
     const [level] = (await lg).filter((l) => l.type === 'rtt');
     if (rec.status !== 0) return { available: false, reason: `perf record failed: ${rec.stderr.trim().split('\n').pop()}` };
     const report = (args) => spawnSync('perf', ['report', '-i', data, '--stdio', '-g', 'none', '--sort', 'dso,sym', ...args],
@@ -597,6 +604,7 @@ async function profileSkein(tag) {
       buckets,
       self_sums: selfSums,
       top_self: self.slice(0, 15).map((x) => ({ pct: x.self, kernel: x.kernel, sym: sym(x) })),
+      threads: threads ? { command: `node bench/thread-costs.mjs --pids ... --urls ... --seconds 5, after the perf window`, ...threads } : null,
     };
   } finally {
     await cluster.stop();
