@@ -43,6 +43,7 @@ const EPOLL = new Set(['232', '281', '441']);  // epoll_wait, epoll_pwait, epoll
 function tasks() {
   const out = new Map();
   for (const pid of pids) {
+    if (!fs.existsSync(`/proc/${pid}/task`)) throw new Error(`process ${pid} has ended`);
     for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
       try {
         const base = `/proc/${pid}/task/${tid}`;
@@ -69,7 +70,8 @@ async function counters() {
     c.batches += get('skein_store_write_batches_total');
     c.writes += get('skein_store_writes_total');
   }
-  if (Number.isNaN(c.msgs)) throw new Error('a node\'s /metrics has no skein_messages_in_total');
+  if (Number.isNaN(c.msgs + c.batches + c.writes))
+    throw new Error('a node\'s /metrics lacks skein_messages_in_total or the store write counters');
   return c;
 }
 
@@ -93,6 +95,7 @@ while (Date.now() < until) {
   await new Promise((r) => setTimeout(r, 50));
 }
 await new Promise((r) => (perf.exitCode !== null || !perfOk ? r() : perf.on('exit', r)));
+perfOk = perfOk && perf.exitCode === 0;  // e.g. not root: no counts, not zeros
 const t1 = tasks();
 const c1 = await counters();
 const msgs = c1.msgs - c0.msgs;
