@@ -790,6 +790,33 @@ struct runtime {
   }
 };
 
+/// The index in `targets` of the node GET /gateway?session=chat/{room}
+/// names (asked of targets[0]); throws when it answers otherwise or names a
+/// node that is not in --urls.
+int owner_of(const std::vector<target>& targets, const std::string& room) {
+  namespace http = beast::http;
+  asio::io_context ioc;
+  beast::tcp_stream s(ioc);
+  s.expires_after(std::chrono::seconds(10));
+  s.connect(targets[0].ep);
+  http::request<http::empty_body> req{http::verb::get, "/gateway?session=chat/" + room, 11};
+  req.set(http::field::host, targets[0].host);
+  http::write(s, req);
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  beast::error_code ec;
+  s.socket().shutdown(tcp::socket::shutdown_both, ec);
+  if (res.result() != http::status::ok)
+    throw std::runtime_error("GET /gateway?session=chat/" + room + ": " +
+                             std::to_string(res.result_int()));
+  auto url = json::parse(res.body()).at("url").get<std::string>();
+  auto ep = parse_url(url).ep;
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    if (targets[i].ep == ep) return static_cast<int>(i);
+  throw std::runtime_error("the gateway named " + url + ", which is not in --urls");
+}
+
 int run_rtt(runtime& rt) {
   const auto& o = rt.o;
   rtt_scenario sc;
@@ -803,8 +830,11 @@ int run_rtt(runtime& rt) {
   for (int i = 0; i < max_pairs; ++i) {
     int wi = i % o.threads;
     auto room = o.tag + "-r" + std::to_string(i);
-    auto& a = rt.add_client(2 * i, i, i % nodes, wi, o.tag + "a" + std::to_string(i), room);
-    auto& b = rt.add_client(2 * i + 1, i, (i + 1) % nodes, wi, o.tag + "b" + std::to_string(i), room);
+    int na = i % nodes, nb = (i + 1) % nodes;
+    if (o.placement == "owner")
+      na = nb = o.proto == protocol::skein ? owner_of(rt.targets, room) : na;
+    auto& a = rt.add_client(2 * i, i, na, wi, o.tag + "a" + std::to_string(i), room);
+    auto& b = rt.add_client(2 * i + 1, i, nb, wi, o.tag + "b" + std::to_string(i), room);
     auto& p = sc.pairs[static_cast<std::size_t>(i)];
     p.a = &a;
     p.b = &b;

@@ -34,6 +34,13 @@ struct options {
   int connect_concurrency = 256;
   double connect_timeout_s = 120;
   bool resume = true;  // skein: reconnect with ?client=ID&last_seq=N
+  // rtt: where a pair's two clients connect. "spread": to two
+  // different nodes, round robin (every message crosses nodes); "owner": both
+  // to the node GET /gateway?session=chat/{room} names (the session's owner),
+  // as skein's client library (@skein/client) connects; Socket.IO, which
+  // has no owner, puts both on node (pair mod nodes), as a load balancer
+  // sticky by room would.
+  std::string placement = "spread";
 
   // rtt (and failover/migrate: rtt with timed commands)
   std::vector<int> levels{1, 10, 100};

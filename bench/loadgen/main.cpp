@@ -121,6 +121,11 @@ int main(int argc, char** argv) {
   app.add_option("--connect-concurrency", o.connect_concurrency, "connects in flight");
   app.add_flag("!--no-resume", o.resume, "skein: reconnect as a new client, without ?client=&last_seq=");
   app.add_option("--connect-timeout", o.connect_timeout_s, "seconds to get every client in");
+  app.add_option("--placement", o.placement,
+                 "rtt: spread (a pair's clients on two nodes, round robin) | owner (both on the "
+                 "session's owner, asked of GET /gateway?session=, as @skein/client does; "
+                 "socketio: both on one node, as a balancer sticky by room would)")
+    ->check(CLI::IsMember({"spread", "owner"}));
   app.add_option("--levels", levels, "rtt: pair counts, comma separated");
   app.add_option("--warmup", o.warmup_s, "rtt: seconds before each measured window");
   app.add_option("--duration", o.duration_s, "rtt: seconds measured per level");
