@@ -27,6 +27,7 @@
 #include "runtime/placement.hpp"
 #include "runtime/protocols.hpp"
 #include "runtime/session_host.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 using namespace skein;
 namespace fs = std::filesystem;
@@ -35,18 +36,8 @@ namespace {
 
 constexpr auto answer_within = std::chrono::seconds(10);
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path()
-           / ("skein-host-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct temp_dir : skein::test::temp_dir {
+  temp_dir() : skein::test::temp_dir("skein-host") {}
 };
 
 caf::actor_system_config& configure(caf::actor_system_config& cfg) {

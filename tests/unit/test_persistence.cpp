@@ -16,6 +16,7 @@
 #include "persistence/keys.hpp"
 #include "persistence/records.hpp"
 #include "persistence/store.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace skein::persistence;
@@ -24,19 +25,8 @@ using namespace std::string_literals;
 namespace {
 
 // A fresh directory under the system temp dir, removed on destruction.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() /
-           ("skein-persistence-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path db() const { return path / "db"; }
+struct temp_dir : skein::test::temp_dir {
+  temp_dir() : skein::test::temp_dir("skein-persistence") {}
 };
 
 snapshot_record sample_snapshot() {

@@ -20,6 +20,7 @@
 #include "cli/commands.hpp"
 #include "persistence/store.hpp"
 #include "persistence/write_batch.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 using namespace skein;
 namespace fs = std::filesystem;
@@ -60,17 +61,8 @@ struct named {
   }
 };
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("skein-replay-state-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct temp_dir : skein::test::temp_dir {
+  temp_dir() : skein::test::temp_dir("skein-replay-state") {}
 };
 
 behaviour_registry kinds() {

@@ -24,6 +24,7 @@
 #include "persistence/committer.hpp"
 #include "persistence/store.hpp"
 #include "persistence/store_actor.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 using namespace skein;
 namespace fs = std::filesystem;
@@ -34,18 +35,8 @@ constexpr auto answer_within = std::chrono::seconds(10);
 constexpr auto quiet = std::chrono::milliseconds(300);
 const std::string key = "counter/p";
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path()
-           / ("skein-replicas-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct temp_dir : skein::test::temp_dir {
+  temp_dir() : skein::test::temp_dir("skein-replicas") {}
 };
 
 caf::actor_system_config& configure(caf::actor_system_config& cfg) {
