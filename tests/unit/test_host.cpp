@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
-#include <random>
 #include <string>
 
 #include <caf/all.hpp>

@@ -12,7 +12,6 @@
 #include <array>
 #include <filesystem>
 #include <iostream>
-#include <random>
 #include <sstream>
 
 #include "actors/apply.hpp"

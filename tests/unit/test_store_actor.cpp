@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <random>
 #include <string>
 #include <tuple>
 #include <utility>
