@@ -31,6 +31,7 @@ struct node_args {
   double message_burst = 1000;
   bool sync = false;
   int io_threads = 1;
+  std::int64_t ws_idle_timeout_ms = 300000;  // WebSocket keep-alive (server_options::ws_idle_timeout)
   int scheduler_threads = 0;  // CAF scheduler threads (0: one per core)
   std::string scheduler_policy = "stealing";  // stealing | sharing
   int basp_workers = -1;  // CAF middleman.workers (-1: CAF's default)

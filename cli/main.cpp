@@ -98,6 +98,10 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
                        "messages one client stream may send at once")->capture_default_str();
   node_cmd->add_flag("--sync", node.sync, "fsync every group commit");
   node_cmd->add_option("--io-threads", node.io_threads, "HTTP io threads")->capture_default_str();
+  node_cmd->add_option("--ws-idle-timeout", node.ws_idle_timeout_ms,
+                       "ms: a WebSocket silent for half of this gets a ping, silent for all of it is closed")
+    ->check(CLI::Range(std::int64_t{100}, std::int64_t{86400000}))
+    ->capture_default_str();
   node_cmd->add_option("--jwt-secret-file", node.jwt_secret_file,
                        "HS256 key for client tokens (the file's bytes less one trailing newline); "
                        "with it /ws, /sse, /mcp need a JWT");

@@ -122,6 +122,7 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   sopts.message_burst = args.message_burst;
   raise_fd_limit();
   sopts.threads = args.io_threads;
+  sopts.ws_idle_timeout = std::chrono::milliseconds(args.ws_idle_timeout_ms);
   if (!args.jwt_secret_file.empty()) {
     sopts.auth.jwt_secret = read_secret_file(args.jwt_secret_file);
     warn_if_shared(args.jwt_secret_file);

@@ -35,6 +35,7 @@ class context;
 namespace skein::net_detail {
 
 class any_stream;  // net/any_stream.hpp: a connection's plain or TLS byte stream
+class ws_keepalive;  // net/websocket_session.cpp: the WebSocket streams' keep-alive
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -67,7 +68,16 @@ struct server_context {
 
   std::uint64_t add_connection(caf::actor conn);
   void remove_connection(std::uint64_t id);
+
+  // The WebSocket streams' keep-alive (opts.ws_idle_timeout); set by
+  // start_ws_keepalive before the first accept.
+  std::shared_ptr<ws_keepalive> keepalive;
 };
+
+/// Starts the WebSocket keep-alive's sweep on `ex` (net/websocket_session.cpp).
+void start_ws_keepalive(server_context& ctx, asio::any_io_executor ex);
+/// Stops the sweep; streams still registered are left alone.
+void stop_ws_keepalive(server_context& ctx);
 
 using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;

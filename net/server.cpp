@@ -175,6 +175,7 @@ bool http_server::tls() const { return impl_->ctx.tls != nullptr; }
 
 void http_server::run() {
   auto& d = *impl_;
+  start_ws_keepalive(d.ctx, d.ioc.get_executor());
   d.do_accept();
   for (int i = 0; i < std::max(1, d.ctx.opts.threads); ++i)
     d.threads.emplace_back([&d] {
@@ -192,6 +193,7 @@ void http_server::stop() {
     d.acceptor.close(ec);
     d.pause_timer.cancel();
   });
+  stop_ws_keepalive(d.ctx);
   // Close every stream politely (1001 after a short flush) while the io
   // threads still run; give them up to 2 s, then stop hard.
   {

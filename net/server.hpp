@@ -43,6 +43,10 @@ struct server_options {
   double max_message_rate = 1000;        // messages/s per client stream; <= 0: no limit
   double message_burst = 1000;           // messages at once above the rate
   int threads = 1;                  // io_context threads
+  // WebSocket keep-alive (net/websocket_session.cpp): a stream that sent
+  // nothing for half of this gets a ping; one that sent nothing (not even a
+  // pong) for all of it is closed. As Beast's timeout::suggested(server).
+  std::chrono::milliseconds ws_idle_timeout{300000};
   // Client TLS: with both files (PEM: the certificate chain, leaf first, and
   // its private key) every connection of the listener is TLS (https, wss;
   // TLS 1.2 or newer); with neither, plain HTTP. One without the other is

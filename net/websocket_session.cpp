@@ -1,16 +1,50 @@
 // One WebSocket stream <-> one connection actor (GET /ws/{kind}/{id}).
 //
-// Inbound: each complete message is handed to the connection actor with
-// anon_send. Outbound: the actor's frames arrive on this stream's strand
-// (client_stream's bridge) and go through client_stream's bounded queue; one
-// write is in flight at a time. Over a cap (slow consumer) the queue is
-// dropped and the stream closed with 1008 (the client resumes later from
-// its last seq). Inbound frames are checked before the session sees them:
-// a binary frame that is not UTF-8 closes the stream with 1007 (Beast does
-// the same for text frames); JSON nested deeper than max_json_depth gets a
+// skein speaks RFC 6455 itself here (net/ws_frame.hpp) rather than through
+// Beast's websocket::stream: an idle stream then holds no read buffer and
+// no composed read operation, only the socket and a wait for readability
+// (plain TCP), and no timer of its own (the node-wide keep-alive below).
+// Beast still parses the upgrade request (net/http_session.cpp).
+//
+// Handshake: the 101 answer is the first write of the stream's queue; the
+// connection actor is spawned and reading starts once it is written.
+// Inbound: plain TCP waits for the socket to be readable, then reads what
+// is there into the io thread's 64 KiB buffer (a TLS stream reads into a
+// 4 KiB buffer of its own: decrypted bytes may wait inside the TLS layer)
+// and feeds the frame reader; each whole message goes to the connection
+// actor with anon_send. Outbound: frames of the connection actor arrive on
+// this stream's executor (client_stream's bridge) and go through
+// client_stream's bounded queue, already framed; one write in flight. Over
+// a cap (slow consumer) the queue is dropped and the stream closed with 1008
+// (the client resumes later from its last seq). Inbound messages are checked
+// before the session sees them: a message that is not UTF-8 closes the
+// stream with 1007, one over --max-frame with 1009, a protocol error with
+// 1002 (net/ws_frame.hpp); JSON nested deeper than max_json_depth gets a
 // connection-level error frame (seq 0) and goes no further.
+//
+// Close (RFC 6455 §5.5.1, §7): the side that closes sends a close frame and
+// the other answers with one; then the server ends TCP (FIN) and reads
+// until the client's FIN. A close that is not answered, or a TCP end that
+// does not come, within close_timeout ends the stream hard.
+//
+// Keep-alive (as Beast's timeout::suggested(server), one timer per node
+// instead of one per stream): a stream that received nothing for half of
+// server_options::ws_idle_timeout gets a ping; one that received nothing for
+// the whole of it (a vanished peer, or one that does not answer pings) is
+// closed. The sweep runs every ws_idle_timeout / 8.
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
 #include <charconv>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -22,9 +56,88 @@
 #include "net/client_stream.hpp"
 #include "net/http_util.hpp"
 #include "net/input_check.hpp"
+#include "net/ws_frame.hpp"
 #include "runtime/node.hpp"
 
 namespace skein::net_detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count());
+}
+
+/// Sec-WebSocket-Accept for a client's Sec-WebSocket-Key (RFC 6455 §4.2.2):
+/// base64(SHA-1(key + the protocol's GUID)).
+std::string accept_key(std::string_view key) {
+  static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  std::string in;
+  in.reserve(key.size() + guid.size());
+  in.append(key).append(guid);
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(in.data()), in.size(), digest);
+  unsigned char out[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
+  const int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
+  return std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+}
+
+/// A Sec-WebSocket-Key is base64 of 16 bytes: 22 characters and "==".
+bool valid_ws_key(std::string_view k) {
+  if (k.size() != 24 || k.substr(22) != "==") return false;
+  for (char c : k.substr(0, 22))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) return false;
+  return true;
+}
+
+constexpr std::chrono::seconds close_timeout{5};
+
+class websocket_session;
+
+}  // namespace
+
+/// The node-wide keep-alive of the WebSocket streams (see the top of this
+/// file). Streams register when their handshake is written and leave when
+/// destroyed; touched once per connect and disconnect and once per sweep.
+class ws_keepalive : public std::enable_shared_from_this<ws_keepalive> {
+ public:
+  ws_keepalive(asio::any_io_executor ex, std::chrono::milliseconds idle)
+    : timer_(std::move(ex)), idle_(idle) {}
+
+  std::uint64_t add(std::weak_ptr<websocket_session> s) {
+    std::lock_guard<std::mutex> g{mutex_};
+    streams_.emplace(next_, std::move(s));
+    return next_++;
+  }
+  void remove(std::uint64_t id) {
+    std::lock_guard<std::mutex> g{mutex_};
+    streams_.erase(id);
+  }
+  void start() { arm(); }
+  void stop() {
+    asio::post(timer_.get_executor(), [self = shared_from_this()] { self->timer_.cancel(); });
+  }
+  std::uint64_t idle_ms() const { return static_cast<std::uint64_t>(idle_.count()); }
+
+ private:
+  void arm() {
+    timer_.expires_after(std::max(std::chrono::milliseconds(50), idle_ / 8));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      self->sweep();
+      self->arm();
+    });
+  }
+  void sweep();
+
+  asio::steady_timer timer_;
+  std::chrono::milliseconds idle_;
+  std::mutex mutex_;
+  std::unordered_map<std::uint64_t, std::weak_ptr<websocket_session>> streams_;
+  std::uint64_t next_ = 1;
+};
 
 namespace {
 
@@ -32,12 +145,25 @@ class websocket_session final : public client_stream {
  public:
   websocket_session(any_stream&& stream, server_context& ctx, address_slot slot)
     : client_stream(ctx, stream.get_executor(), stream_limits::from(ctx.opts), std::move(slot)),
-      ws_(std::move(stream)) {
+      reader_(ctx.opts.max_frame) {
     transport_ = transport_slot::ws;
+    if (stream.is_tls()) {
+      tls_ = std::make_unique<any_stream>(std::move(stream));
+    } else {
+      sock_.emplace(stream.tcp().release_socket());
+      beast::error_code ec;
+      sock_->non_blocking(true, ec);
+    }
   }
 
-  void run(http::request<http::string_body> req, std::string key, std::string params,
-           std::string resume_client, std::uint64_t last_seq, std::string resume_token) {
+  ~websocket_session() override {
+    if (keepalive_) keepalive_->remove(keepalive_id_);
+  }
+
+  /// Answers the upgrade (its first write) and keeps what the connection
+  /// actor will need until that answer is written.
+  void run(std::string_view ws_key, std::string key, std::string params, std::string resume_client,
+           std::uint64_t last_seq, std::string resume_token) {
     hs_ = std::make_unique<handshake>();
     hs_->key = std::move(key);
     hs_->resume_token = std::move(resume_token);
@@ -45,34 +171,106 @@ class websocket_session final : public client_stream {
     hs_->resume = !resume_client.empty();
     hs_->resume_client = std::move(resume_client);
     hs_->last_seq = last_seq;
-    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws_.set_option(websocket::stream_base::decorator([hdr = ctx_.server_header](
-                                                       websocket::response_type& res) {
-      res.set(http::field::server, hdr);
-    }));
-    ws_.read_message_max(ctx_.opts.max_frame);
-    ws_.async_accept(req, beast::bind_front_handler(&websocket_session::on_accept,
-                                                    self<websocket_session>()));
+    std::string answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Accept: ";
+    answer += accept_key(ws_key);
+    answer += "\r\nServer: ";
+    answer += ctx_.server_header;
+    answer += "\r\n\r\n";
+    push_unchecked(std::move(answer));
   }
 
-  void on_frame(std::string frame) override { push(std::move(frame)); }
+  void on_frame(std::string frame) override {
+    std::string f;
+    f.reserve(frame.size() + 10);
+    ws::append_header(f, ws::opcode::text, frame.size());
+    f.append(frame);
+    push(std::move(f));
+  }
 
   // Flushes queued frames, then closes.
   void on_transport_close(std::uint16_t code, std::string reason) override {
     if (closing()) return;
-    // RFC 6455 allows 123 bytes of reason; Beast throws on more.
-    if (reason.size() > 123) reason.resize(123);
-    close_reason_ = std::make_unique<websocket::close_reason>(static_cast<websocket::close_code>(code),
-                                                              reason);
+    close_code_ = code;
+    close_reason_ = std::move(reason);
     close_after_flush();
   }
 
+  std::uint64_t last_rx() const { return last_rx_.load(std::memory_order_relaxed); }
+
+  // The keep-alive's sweep found this stream silent for half the idle time.
+  void keepalive(std::uint64_t now, std::uint64_t idle) {
+    if (ended_ || close_sent_) return;
+    const auto silent = now - std::min(now, last_rx());
+    if (silent >= idle) {
+      spdlog::info("client {}: nothing received for {} ms, closed", client_id_, silent);
+      end_hard();
+      return;
+    }
+    if (!pinged_ && !closing()) {
+      pinged_ = true;
+      push(ws::make_frame(ws::opcode::ping, {}));
+    }
+  }
+
  private:
-  void on_accept(beast::error_code ec) {
+  void end_hard() {
+    ended_ = true;
+    beast::error_code ec;
+    if (sock_) {
+      sock_->shutdown(tcp::socket::shutdown_both, ec);
+      sock_->close(ec);
+    } else {
+      tls_->close();
+    }
+    if (close_timer_) close_timer_->cancel();
+  }
+
+  // client_stream
+  void start_write(const std::string& data) override {
+    auto done = [self = self<websocket_session>()](beast::error_code ec, std::size_t) { self->on_written(ec); };
+    if (sock_)
+      asio::async_write(*sock_, asio::buffer(data), std::move(done));
+    else
+      asio::async_write(*tls_, asio::buffer(data), std::move(done));
+  }
+
+  void on_written(beast::error_code ec) {
+    if (!accepted_) {
+      accepted_ = true;
+      write_done(ec);
+      if (!ec) on_accepted();
+      return;
+    }
+    write_done(ec);
+    if (!ec && close_sent_ && !writing() && queued_frames() == 0 && !close_written_) {
+      close_written_ = true;
+      // Answered the peer's close, or the reader failed (it would not see
+      // the answer to ours): the server ends TCP now. Else the peer's
+      // close frame is awaited.
+      if (close_received_ || reader_.failed()) end_tcp();
+    }
+  }
+
+  void on_write_error(beast::error_code) override {}  // the read side sees it too and leaves
+  void on_drained() override {
+    close_sent_ = true;
+    push_unchecked(ws::make_close_frame(close_code_, close_reason_));
+    close_reason_ = std::string{};
+    close_timer_ = std::make_unique<asio::steady_timer>(executor(), close_timeout);
+    close_timer_->async_wait([self = self<websocket_session>()](beast::error_code ec) {
+      if (!ec && !self->ended_) self->end_hard();
+    });
+  }
+  void on_slow_consumer() override {
+    spdlog::warn("client {}: slow consumer, closing", client_id_);
+    on_transport_close(ws::close_code::policy, "slow consumer: outbound queue full; reconnect with last_seq");
+  }
+
+  void on_accepted() {
     // The handshake's strings are not kept for the stream's life: they move
     // into the connection actor, and their holder is freed.
     auto hs = std::move(hs_);
-    if (ec) return;  // handshake failed; nothing was spawned
     connection_init init;
     init.session_key = std::move(hs->key);
     init.params_json = std::move(hs->params);
@@ -85,77 +283,148 @@ class websocket_session final : public client_stream {
     // A new client gets a fresh resume token in its welcome; a resume proves
     // itself with the one it got (the session checks it).
     init.resume_token = hs->resume ? std::move(hs->resume_token) : secure_random_id();
+    last_rx_.store(now_ms(), std::memory_order_relaxed);
+    keepalive_ = ctx_.keepalive;
+    keepalive_id_ = keepalive_->add(std::static_pointer_cast<websocket_session>(shared_from_this()));
     spawn_connection_actor(std::move(init));
     do_read();
   }
 
-  // A message is read piece by piece: the first piece into at most
-  // first_piece bytes, so that the read an idle stream keeps pending holds
-  // that much rather than Beast's 1,536 (its frame-sized default); the rest
-  // of a longer message in pieces of up to next_piece. Between messages the
-  // buffer is freed (shrink_to_fit). Beast still enforces read_message_max
-  // over the whole message.
-  static constexpr std::size_t first_piece = 256;
-  static constexpr std::size_t next_piece = 64 * 1024;
-
+  // Plain TCP: no buffer and no read while the socket is quiet, only a wait.
   void do_read() {
-    ws_.async_read_some(buffer_, buffer_.size() == 0 ? first_piece : next_piece,
-                        beast::bind_front_handler(&websocket_session::on_read,
-                                                  self<websocket_session>()));
-  }
-
-  void on_read(beast::error_code ec, std::size_t) {
-    if (ec) {
-      if (ec == websocket::error::message_too_big)
-        spdlog::info("client {}: frame over {} bytes, closed with 1009", client_id_,
-                     ctx_.opts.max_frame);
-      leave_connection();
+    if (sock_) {
+      sock_->async_wait(tcp::socket::wait_read, [self = self<websocket_session>()](beast::error_code ec) {
+        self->on_readable(ec);
+      });
       return;
     }
-    if (!ws_.is_message_done()) return do_read();
-    metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
-    metrics().transport(transport_slot::ws).messages_in.fetch_add(1, std::memory_order_relaxed);
-    auto text = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
-    buffer_.shrink_to_fit();
-    // Beast checks text frames for UTF-8 (1007); binary frames are ours to check.
-    if (!ws_.got_text() && !valid_utf8(text)) {
-      spdlog::info("client {}: binary frame that is not UTF-8, closed with 1007", client_id_);
-      on_transport_close(1007, "frame is not valid UTF-8");
-      return do_read();  // until the close handshake ends the stream
+    if (!tls_buf_) tls_buf_ = std::make_unique<char[]>(tls_piece);
+    tls_->async_read_some(asio::buffer(tls_buf_.get(), tls_piece),
+                          [self = self<websocket_session>()](beast::error_code ec, std::size_t n) {
+                            if (ec) return self->on_read_end(ec);
+                            if (self->consume(self->tls_buf_.get(), n)) self->do_read();
+                          });
+  }
+
+  void on_readable(beast::error_code ec) {
+    if (ec) return on_read_end(ec);
+    static thread_local std::array<char, 64 * 1024> buf;
+    // Up to four buffers at a time, then the others' turn.
+    for (int round = 0; round < 4; ++round) {
+      const auto n = sock_->read_some(asio::buffer(buf), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec) return on_read_end(ec);
+      if (!consume(buf.data(), n)) return;
+      if (n < buf.size()) break;
     }
-    if (json_depth(text, ctx_.opts.max_json_depth) > ctx_.opts.max_json_depth) {
-      // Refused before anyone parses it; a connection-level error (seq 0).
-      push(nlohmann::json{{"seq", 0},
-                          {"data", {{"type", "error"},
-                                    {"message", "JSON nested deeper than "
-                                                  + std::to_string(ctx_.opts.max_json_depth) + " levels"}}}}
-             .dump());
-      return do_read();
-    }
-    caf::anon_send(conn(), message_atom::value, std::move(text));
     do_read();
   }
 
-  // client_stream
-  void start_write(const std::string& data) override {
-    ws_.text(true);
-    ws_.async_write(asio::buffer(data), [self = self<websocket_session>()](beast::error_code ec,
-                                                                          std::size_t) {
-      self->write_done(ec);
-    });
-  }
-  void on_write_error(beast::error_code) override {}  // the read side sees it too and leaves
-  void on_drained() override {
-    ws_.async_close(close_reason_ ? *close_reason_ : websocket::close_reason{},
-                    [self = self<websocket_session>()](beast::error_code) {});
-  }
-  void on_slow_consumer() override {
-    spdlog::warn("client {}: slow consumer, closing", client_id_);
-    on_transport_close(1008, "slow consumer: outbound queue full; reconnect with last_seq");
+  // The stream ended (the peer's FIN or reset, or end_hard): the connection
+  // actor is told once.
+  void on_read_end(beast::error_code) {
+    if (!ended_) {
+      ended_ = true;
+      beast::error_code ignored;
+      if (sock_) sock_->close(ignored);
+      else tls_->close();
+      if (close_timer_) close_timer_->cancel();
+    }
+    leave_connection();
   }
 
-  // What the upgrade request said, until the handshake ends (on_accept).
+  // Feeds bytes read to the frame reader. False: stop reading (ended).
+  bool consume(const char* p, std::size_t n) {
+    if (ended_) return false;
+    last_rx_.store(now_ms(), std::memory_order_relaxed);
+    pinged_ = false;
+    ws::event ev;
+    while (n > 0 && !reader_.failed()) {
+      const auto used = reader_.feed(p, n, ev);
+      p += used;
+      n -= used;
+      if (ev.what != ws::event::kind::none) on_event(ev);
+      if (ended_) return false;
+    }
+    return true;
+  }
+
+  void on_event(ws::event& ev) {
+    using kind = ws::event::kind;
+    switch (ev.what) {
+      case kind::message:
+        if (close_sent_ || close_received_) return;  // after a close frame: discarded
+        on_message(std::move(ev.data), ev.text);
+        return;
+      case kind::ping:
+        if (!closing()) push(ws::make_frame(ws::opcode::pong, ev.data));
+        return;
+      case kind::pong:
+        return;
+      case kind::close:
+        if (close_received_) return;
+        close_received_ = true;
+        if (close_sent_) {
+          // The answer to our close: the handshake is done once ours is written.
+          if (close_written_) end_tcp();
+          return;
+        }
+        // The peer closes: answer with its code after what is being written.
+        leave_connection();
+        drop_queue();
+        on_transport_close(ev.code == ws::close_code::no_status ? ws::close_code::normal : ev.code, {});
+        return;
+      case kind::error:
+        if (ev.code == ws::close_code::too_big)
+          spdlog::info("client {}: message over {} bytes, closed with 1009", client_id_, ctx_.opts.max_frame);
+        else
+          spdlog::info("client {}: {}, closed with {}", client_id_, ev.data, ev.code);
+        leave_connection();
+        drop_queue();
+        on_transport_close(ev.code, ev.data);
+        return;
+      case kind::none:
+        return;
+    }
+  }
+
+  void on_message(std::string text, bool is_text) {
+    metrics().messages_in.fetch_add(1, std::memory_order_relaxed);
+    metrics().transport(transport_slot::ws).messages_in.fetch_add(1, std::memory_order_relaxed);
+    // The reader checks text messages for UTF-8 (1007); binary ones are ours to check.
+    if (!is_text && !valid_utf8(text)) {
+      spdlog::info("client {}: binary frame that is not UTF-8, closed with 1007", client_id_);
+      on_transport_close(ws::close_code::invalid_payload, "frame is not valid UTF-8");
+      return;
+    }
+    if (json_depth(text, ctx_.opts.max_json_depth) > ctx_.opts.max_json_depth) {
+      // Refused before anyone parses it; a connection-level error (seq 0).
+      on_frame(nlohmann::json{{"seq", 0},
+                              {"data", {{"type", "error"},
+                                        {"message", "JSON nested deeper than "
+                                                      + std::to_string(ctx_.opts.max_json_depth) + " levels"}}}}
+                 .dump());
+      return;
+    }
+    caf::anon_send(conn(), message_atom::value, std::move(text));
+  }
+
+  // Both close frames have passed: the server ends TCP first (RFC 6455
+  // §7.1.1) and reads on until the client's FIN (or close_timeout).
+  void end_tcp() {
+    if (ended_ || tcp_ended_) return;
+    tcp_ended_ = true;
+    if (sock_) {
+      beast::error_code ec;
+      sock_->shutdown(tcp::socket::shutdown_send, ec);
+    } else {
+      // TLS: no close_notify exchange beside the pending read; the close
+      // frames already ended the conversation.
+      end_hard();
+    }
+  }
+
+  // What the upgrade request said, until the handshake ends (on_accepted).
   struct handshake {
     std::string key;
     std::string params;
@@ -165,17 +434,56 @@ class websocket_session final : public client_stream {
     std::string resume_token;
   };
 
-  websocket::stream<any_stream> ws_;
-  beast::flat_buffer buffer_;
-  // Held apart so that an open stream does not carry them: the handshake
-  // (about 140 bytes) and the close reason (Beast's 123-byte static string),
-  // which exists only once the connection actor closes the stream.
+  static constexpr std::size_t tls_piece = 4096;
+
+  std::optional<tcp::socket> sock_;     // plain TCP
+  std::unique_ptr<any_stream> tls_;     // or TLS
+  std::unique_ptr<char[]> tls_buf_;     // TLS: the read buffer
+  ws::frame_reader reader_;
+  std::atomic<std::uint64_t> last_rx_{0};  // now_ms() of the last bytes read (the keep-alive reads it)
+  // Held, not reached through ctx_: a stream may outlive the server's
+  // context when the io_context destroys its last handlers.
+  std::shared_ptr<ws_keepalive> keepalive_;
+  std::uint64_t keepalive_id_ = 0;
   std::unique_ptr<handshake> hs_;
-  std::unique_ptr<websocket::close_reason> close_reason_;
+  std::unique_ptr<asio::steady_timer> close_timer_;  // only once closing
+  std::string close_reason_;
   std::string client_id_;
+  std::uint16_t close_code_ = ws::close_code::normal;
+  bool accepted_ = false;        // the 101 answer is written
+  bool pinged_ = false;          // a keep-alive ping went since the last bytes read
+  bool close_sent_ = false;      // our close frame is queued
+  bool close_written_ = false;   // ... and written
+  bool close_received_ = false;  // the peer's close frame arrived
+  bool tcp_ended_ = false;       // our FIN is sent
+  bool ended_ = false;           // the socket is closed
 };
 
 }  // namespace
+
+void ws_keepalive::sweep() {
+  const auto now = now_ms();
+  const auto idle = idle_ms();
+  std::vector<std::shared_ptr<websocket_session>> due;
+  {
+    std::lock_guard<std::mutex> g{mutex_};
+    for (auto& [_, w] : streams_)
+      if (auto s = w.lock(); s && now - std::min(now, s->last_rx()) >= idle / 2) due.push_back(std::move(s));
+  }
+  for (auto& s : due) {
+    auto ex = s->executor();
+    asio::post(ex, [s = std::move(s), now, idle] { s->keepalive(now, idle); });
+  }
+}
+
+void start_ws_keepalive(server_context& ctx, asio::any_io_executor ex) {
+  ctx.keepalive = std::make_shared<ws_keepalive>(std::move(ex), ctx.opts.ws_idle_timeout);
+  ctx.keepalive->start();
+}
+
+void stop_ws_keepalive(server_context& ctx) {
+  if (ctx.keepalive) ctx.keepalive->stop();
+}
 
 bool websocket_route(request_context& rc) {
   client_identity id;
@@ -197,6 +505,19 @@ bool websocket_route(request_context& rc) {
   }
   if (!websocket::is_upgrade(rc.req)) {
     rc.respond(error_response(rc, http::status::upgrade_required, "WebSocket upgrade required"));
+    return true;
+  }
+  // RFC 6455 §4.2.1: version 13 (else 426 naming it) and a 16-byte key.
+  if (auto v = rc.req[http::field::sec_websocket_version]; v != "13") {
+    auto res = error_response(rc, v.empty() ? http::status::bad_request : http::status::upgrade_required,
+                              "Sec-WebSocket-Version must be 13");
+    res.set(http::field::sec_websocket_version, "13");
+    rc.respond(std::move(res));
+    return true;
+  }
+  const std::string ws_key(rc.req[http::field::sec_websocket_key]);
+  if (!valid_ws_key(ws_key)) {
+    rc.respond(error_response(rc, http::status::bad_request, "Sec-WebSocket-Key must be base64 of 16 bytes"));
     return true;
   }
   std::string key = std::move(*session_key);
@@ -237,7 +558,7 @@ bool websocket_route(request_context& rc) {
   auto stream = rc.take_stream();
   stream.expires_never();  // the WebSocket's own timeouts apply from here
   std::make_shared<websocket_session>(std::move(stream), rc.server, std::move(slot))
-    ->run(std::move(rc.req), std::move(key), params.dump(),
+    ->run(ws_key, std::move(key), params.dump(),
           std::move(resume_client), last_seq, std::move(resume_token));
   return true;
 }
