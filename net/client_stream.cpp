@@ -2,6 +2,9 @@
 // policy shared by every outbound client stream (see client_stream.hpp).
 #include "net/client_stream.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
@@ -15,15 +18,14 @@ namespace {
 std::atomic<std::size_t> node_queued_bytes{0};
 }  // namespace
 
-stream_limits stream_limits::from(const server_options& o) {
-  return stream_limits{o.max_queued_frames, o.max_queued_bytes, o.max_node_queued_bytes};
-}
-
 std::size_t queued_bytes_total() { return node_queued_bytes.load(std::memory_order_relaxed); }
 
-client_stream::client_stream(server_context& ctx, asio::any_io_executor ex, stream_limits limits,
+client_stream::client_stream(server_context& ctx, asio::any_io_executor ex, std::size_t max_frames,
                              address_slot slot)
-  : ctx_(ctx), executor_(std::move(ex)), limits_(limits), slot_(std::move(slot)) {}
+  : ctx_(ctx),
+    executor_(std::move(ex)),
+    max_frames_(static_cast<std::uint32_t>(std::min<std::size_t>(max_frames, UINT32_MAX))),
+    slot_(std::move(slot)) {}
 
 client_stream::~client_stream() {
   release(bytes_);
@@ -40,8 +42,8 @@ bool client_stream::push(std::string frame) {
   if (closing_) return false;
   const auto n = frame.size();
   if (!queue_.empty()
-      && (queue_.size() >= limits_.max_frames || bytes_ + n > limits_.max_bytes
-          || queued_bytes_total() + n > limits_.max_node_bytes)) {
+      && (queue_.size() >= max_frames_ || bytes_ + n > ctx_.opts.max_queued_bytes
+          || queued_bytes_total() + n > ctx_.opts.max_node_queued_bytes)) {
     spdlog::warn("client stream: slow consumer ({} frames, {} bytes queued; {} bytes on the node), closing",
                  queue_.size(), bytes_, queued_bytes_total());
     metrics().slow_consumers.fetch_add(1, std::memory_order_relaxed);

@@ -11,8 +11,9 @@
 // actor reaches it through `bridge` (posts to the executor, holds a weak_ptr).
 //
 // Slow consumers: a frame is refused when this stream already holds
-// `max_frames` frames or `max_bytes` bytes, or when the node's streams
-// together hold `max_node_bytes` (server_options; the first frame of an
+// `max_frames` frames (its constructor's; server_options::max_queued_frames
+// for most streams) or server_options::max_queued_bytes bytes, or when the
+// node's streams together hold max_node_queued_bytes (the first frame of an
 // empty queue is always taken). Then the queue is dropped (except the write
 // in flight), skein_slow_consumers_total counts it and on_slow_consumer()
 // closes the stream (WebSocket 1008, SSE: a close event and the end).
@@ -35,14 +36,6 @@
 
 namespace skein::net_detail {
 
-/// Caps of one stream's write queue.
-struct stream_limits {
-  std::size_t max_frames = 8192;      // frames queued (the one in flight included)
-  std::size_t max_bytes = 4u << 20;   // bytes queued
-  std::size_t max_node_bytes = 256u << 20;  // bytes queued by all streams of the process
-  static stream_limits from(const server_options& o);
-};
-
 /// Bytes queued for writing by every client stream of this process.
 std::size_t queued_bytes_total();
 
@@ -63,7 +56,9 @@ class client_stream : public std::enable_shared_from_this<client_stream> {
   void hold(address_slot slot) { slot_ = std::move(slot); }
 
  protected:
-  client_stream(server_context& ctx, asio::any_io_executor ex, stream_limits limits,
+  /// `max_frames`: frames this stream may hold queued (the one in flight
+  /// included); more than 2^32 - 1 counts as that.
+  client_stream(server_context& ctx, asio::any_io_executor ex, std::size_t max_frames,
                 address_slot slot = {});
 
   template <class T>
@@ -108,9 +103,9 @@ class client_stream : public std::enable_shared_from_this<client_stream> {
   void release(std::size_t bytes);
 
   asio::any_io_executor executor_;
-  stream_limits limits_;
   boost::container::deque<std::string> queue_;  // allocates nothing until used
   std::size_t bytes_ = 0;
+  std::uint32_t max_frames_;
   bool writing_ = false;
   bool closing_ = false;
   bool drained_ = false;

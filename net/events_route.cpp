@@ -44,16 +44,10 @@ bool names_mcp_session(const std::string& line) {
   return s != j.end() && s->is_string() && s->get_ref<const std::string&>().rfind("mcp/", 0) == 0;
 }
 
-stream_limits event_limits(const server_options& o) {
-  auto l = stream_limits::from(o);
-  l.max_frames = max_queued_events;
-  return l;
-}
-
 class event_stream final : public http_exchange {
  public:
   event_stream(any_stream&& s, server_context& ctx, unsigned version)
-    : http_exchange(std::move(s), ctx, version, false, event_limits(ctx.opts)) {
+    : http_exchange(std::move(s), ctx, version, false, max_queued_events) {
     open_streams.fetch_add(1, std::memory_order_relaxed);
     transport_ = transport_slot::events;
     metrics().transport(transport_).connections.fetch_add(1, std::memory_order_relaxed);

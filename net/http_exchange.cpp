@@ -10,11 +10,11 @@ namespace skein::net_detail {
 
 http_exchange::http_exchange(any_stream&& stream, server_context& ctx, unsigned version,
                              bool keep_alive)
-  : http_exchange(std::move(stream), ctx, version, keep_alive, stream_limits::from(ctx.opts)) {}
+  : http_exchange(std::move(stream), ctx, version, keep_alive, ctx.opts.max_queued_frames) {}
 
 http_exchange::http_exchange(any_stream&& stream, server_context& ctx, unsigned version,
-                             bool keep_alive, stream_limits limits)
-  : client_stream(ctx, stream.get_executor(), limits),
+                             bool keep_alive, std::size_t max_frames)
+  : client_stream(ctx, stream.get_executor(), max_frames),
     stream_(std::move(stream)),
     version_(version),
     keep_alive_(keep_alive),

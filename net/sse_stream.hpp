@@ -29,7 +29,7 @@ class http_exchange : public client_stream {
  public:
   http_exchange(any_stream&& stream, server_context& ctx, unsigned version, bool keep_alive);
   http_exchange(any_stream&& stream, server_context& ctx, unsigned version, bool keep_alive,
-                stream_limits limits);
+                std::size_t max_frames);
 
  protected:
   /// Sends one complete response and finishes. Not after start_sse.

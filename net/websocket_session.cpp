@@ -65,8 +65,11 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-std::uint64_t now_ms() {
-  return static_cast<std::uint64_t>(
+/// A 32-bit millisecond clock (it wraps every 49.7 days; silences are
+/// differences of two readings, taken modulo 2^32, so they stay right as
+/// long as they are shorter than that).
+std::uint32_t now_ms() {
+  return static_cast<std::uint32_t>(
     std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count());
 }
 
@@ -119,7 +122,7 @@ class ws_keepalive : public std::enable_shared_from_this<ws_keepalive> {
   void stop() {
     asio::post(timer_.get_executor(), [self = shared_from_this()] { self->timer_.cancel(); });
   }
-  std::uint64_t idle_ms() const { return static_cast<std::uint64_t>(idle_.count()); }
+  std::uint32_t idle_ms() const { return static_cast<std::uint32_t>(idle_.count()); }
 
  private:
   void arm() {
@@ -144,11 +147,11 @@ namespace {
 class websocket_session final : public client_stream {
  public:
   websocket_session(any_stream&& stream, server_context& ctx, address_slot slot)
-    : client_stream(ctx, stream.get_executor(), stream_limits::from(ctx.opts), std::move(slot)),
+    : client_stream(ctx, stream.get_executor(), ctx.opts.max_queued_frames, std::move(slot)),
       reader_(ctx.opts.max_frame) {
     transport_ = transport_slot::ws;
     if (stream.is_tls()) {
-      tls_ = std::make_unique<any_stream>(std::move(stream));
+      tls_ = std::make_unique<tls_part>(std::move(stream));
     } else {
       sock_.emplace(stream.tcp().release_socket());
       beast::error_code ec;
@@ -191,19 +194,23 @@ class websocket_session final : public client_stream {
   // Flushes queued frames, then closes.
   void on_transport_close(std::uint16_t code, std::string reason) override {
     if (closing()) return;
-    close_code_ = code;
-    close_reason_ = std::move(reason);
+    closing_ = std::make_unique<closing_state>(executor());
+    closing_->code = code;
+    closing_->reason = std::move(reason);
     close_after_flush();
   }
 
-  std::uint64_t last_rx() const { return last_rx_.load(std::memory_order_relaxed); }
+  /// now_ms() - the time of the last bytes read: how long the peer has been silent.
+  std::uint32_t silent_for(std::uint32_t now) const {
+    return now - last_rx_.load(std::memory_order_relaxed);
+  }
 
   // The keep-alive's sweep found this stream silent for half the idle time.
-  void keepalive(std::uint64_t now, std::uint64_t idle) {
+  void keepalive(std::uint32_t now, std::uint32_t idle) {
     if (ended_ || close_sent_) return;
-    const auto silent = now - std::min(now, last_rx());
+    const auto silent = silent_for(now);
     if (silent >= idle) {
-      spdlog::info("client {}: nothing received for {} ms, closed", client_id_, silent);
+      spdlog::info("WebSocket from {}: nothing received for {} ms, closed", peer(), silent);
       end_hard();
       return;
     }
@@ -221,9 +228,17 @@ class websocket_session final : public client_stream {
       sock_->shutdown(tcp::socket::shutdown_both, ec);
       sock_->close(ec);
     } else {
-      tls_->close();
+      tls_->stream.close();
     }
-    if (close_timer_) close_timer_->cancel();
+    if (closing_) closing_->timer.cancel();
+  }
+
+  /// The peer's address, for the log.
+  std::string peer() {
+    beast::error_code ec;
+    auto ep = sock_ ? sock_->remote_endpoint(ec) : tls_->stream.tcp().socket().remote_endpoint(ec);
+    if (ec) return "a closed socket";
+    return ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
   // client_stream
@@ -232,7 +247,7 @@ class websocket_session final : public client_stream {
     if (sock_)
       asio::async_write(*sock_, asio::buffer(data), std::move(done));
     else
-      asio::async_write(*tls_, asio::buffer(data), std::move(done));
+      asio::async_write(tls_->stream, asio::buffer(data), std::move(done));
   }
 
   void on_written(beast::error_code ec) {
@@ -255,15 +270,16 @@ class websocket_session final : public client_stream {
   void on_write_error(beast::error_code) override {}  // the read side sees it too and leaves
   void on_drained() override {
     close_sent_ = true;
-    push_unchecked(ws::make_close_frame(close_code_, close_reason_));
-    close_reason_ = std::string{};
-    close_timer_ = std::make_unique<asio::steady_timer>(executor(), close_timeout);
-    close_timer_->async_wait([self = self<websocket_session>()](beast::error_code ec) {
+    if (!closing_) closing_ = std::make_unique<closing_state>(executor());
+    push_unchecked(ws::make_close_frame(closing_->code, closing_->reason));
+    closing_->reason = std::string{};
+    closing_->timer.expires_after(close_timeout);
+    closing_->timer.async_wait([self = self<websocket_session>()](beast::error_code ec) {
       if (!ec && !self->ended_) self->end_hard();
     });
   }
   void on_slow_consumer() override {
-    spdlog::warn("client {}: slow consumer, closing", client_id_);
+    spdlog::warn("WebSocket from {}: slow consumer, closing", peer());
     on_transport_close(ws::close_code::policy, "slow consumer: outbound queue full; reconnect with last_seq");
   }
 
@@ -278,8 +294,7 @@ class websocket_session final : public client_stream {
     init.welcome = true;
     init.resume = hs->resume;
     init.last_seq = hs->last_seq;
-    client_id_ = hs->resume ? std::move(hs->resume_client) : new_client_id();
-    init.client_id = client_id_;
+    init.client_id = hs->resume ? std::move(hs->resume_client) : new_client_id();
     // A new client gets a fresh resume token in its welcome; a resume proves
     // itself with the one it got (the session checks it).
     init.resume_token = hs->resume ? std::move(hs->resume_token) : secure_random_id();
@@ -298,12 +313,11 @@ class websocket_session final : public client_stream {
       });
       return;
     }
-    if (!tls_buf_) tls_buf_ = std::make_unique<char[]>(tls_piece);
-    tls_->async_read_some(asio::buffer(tls_buf_.get(), tls_piece),
-                          [self = self<websocket_session>()](beast::error_code ec, std::size_t n) {
-                            if (ec) return self->on_read_end(ec);
-                            if (self->consume(self->tls_buf_.get(), n)) self->do_read();
-                          });
+    tls_->stream.async_read_some(asio::buffer(tls_->buf),
+                                 [self = self<websocket_session>()](beast::error_code ec, std::size_t n) {
+                                   if (ec) return self->on_read_end(ec);
+                                   if (self->consume(self->tls_->buf.data(), n)) self->do_read();
+                                 });
   }
 
   void on_readable(beast::error_code ec) {
@@ -327,8 +341,8 @@ class websocket_session final : public client_stream {
       ended_ = true;
       beast::error_code ignored;
       if (sock_) sock_->close(ignored);
-      else tls_->close();
-      if (close_timer_) close_timer_->cancel();
+      else tls_->stream.close();
+      if (closing_) closing_->timer.cancel();
     }
     leave_connection();
   }
@@ -376,9 +390,9 @@ class websocket_session final : public client_stream {
         return;
       case kind::error:
         if (ev.code == ws::close_code::too_big)
-          spdlog::info("client {}: message over {} bytes, closed with 1009", client_id_, ctx_.opts.max_frame);
+          spdlog::info("WebSocket from {}: message over {} bytes, closed with 1009", peer(), ctx_.opts.max_frame);
         else
-          spdlog::info("client {}: {}, closed with {}", client_id_, ev.data, ev.code);
+          spdlog::info("WebSocket from {}: {}, closed with {}", peer(), ev.data, ev.code);
         leave_connection();
         drop_queue();
         on_transport_close(ev.code, ev.data);
@@ -393,7 +407,7 @@ class websocket_session final : public client_stream {
     metrics().transport(transport_slot::ws).messages_in.fetch_add(1, std::memory_order_relaxed);
     // The reader checks text messages for UTF-8 (1007); binary ones are ours to check.
     if (!is_text && !valid_utf8(text)) {
-      spdlog::info("client {}: binary frame that is not UTF-8, closed with 1007", client_id_);
+      spdlog::info("WebSocket from {}: binary frame that is not UTF-8, closed with 1007", peer());
       on_transport_close(ws::close_code::invalid_payload, "frame is not valid UTF-8");
       return;
     }
@@ -434,22 +448,35 @@ class websocket_session final : public client_stream {
     std::string resume_token;
   };
 
-  static constexpr std::size_t tls_piece = 4096;
+  // A TLS stream and its read buffer (decrypted bytes may wait inside the
+  // TLS layer, so it reads rather than waits).
+  struct tls_part {
+    explicit tls_part(any_stream&& s) : stream(std::move(s)) {}
+    any_stream stream;
+    std::array<char, 4096> buf;
+  };
 
+  // What closing needs, made when it begins: the close frame's code and
+  // reason, then the bound on the close handshake.
+  struct closing_state {
+    explicit closing_state(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    std::string reason;
+    std::uint16_t code = ws::close_code::normal;
+  };
+
+  // Members ordered for size: an idle stream's object is 512 bytes with its
+  // shared_ptr control block (a jemalloc size class).
   std::optional<tcp::socket> sock_;     // plain TCP
-  std::unique_ptr<any_stream> tls_;     // or TLS
-  std::unique_ptr<char[]> tls_buf_;     // TLS: the read buffer
+  std::unique_ptr<tls_part> tls_;       // or TLS
   ws::frame_reader reader_;
-  std::atomic<std::uint64_t> last_rx_{0};  // now_ms() of the last bytes read (the keep-alive reads it)
   // Held, not reached through ctx_: a stream may outlive the server's
   // context when the io_context destroys its last handlers.
   std::shared_ptr<ws_keepalive> keepalive_;
   std::uint64_t keepalive_id_ = 0;
   std::unique_ptr<handshake> hs_;
-  std::unique_ptr<asio::steady_timer> close_timer_;  // only once closing
-  std::string close_reason_;
-  std::string client_id_;
-  std::uint16_t close_code_ = ws::close_code::normal;
+  std::unique_ptr<closing_state> closing_;
+  std::atomic<std::uint32_t> last_rx_{0};  // now_ms() of the last bytes read (the keep-alive reads it)
   bool accepted_ = false;        // the 101 answer is written
   bool pinged_ = false;          // a keep-alive ping went since the last bytes read
   bool close_sent_ = false;      // our close frame is queued
@@ -468,7 +495,7 @@ void ws_keepalive::sweep() {
   {
     std::lock_guard<std::mutex> g{mutex_};
     for (auto& [_, w] : streams_)
-      if (auto s = w.lock(); s && now - std::min(now, s->last_rx()) >= idle / 2) due.push_back(std::move(s));
+      if (auto s = w.lock(); s && s->silent_for(now) >= idle / 2) due.push_back(std::move(s));
   }
   for (auto& s : due) {
     auto ex = s->executor();

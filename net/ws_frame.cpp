@@ -27,7 +27,6 @@ std::size_t frame_reader::fail(event& out, std::uint16_t code, std::string why, 
   out.code = code;
   out.data = std::move(why);
   message_ = std::string{};
-  control_ = std::string{};
   return used;
 }
 
@@ -61,7 +60,7 @@ bool frame_reader::finish_header(event& out) {
   mask_off_ = 0;
   remaining_ = len;
   if (control(op_)) {
-    control_.clear();
+    control_from_ = message_.size();
   } else {
     if (op_ == opcode::continuation && !in_message_) {
       fail(out, close_code::protocol_error, "continuation frame with no message begun", 0);
@@ -110,11 +109,11 @@ std::size_t frame_reader::feed(const char* p, std::size_t n, event& out) {
       if (!finish_header(out)) return used;
     }
     // state::payload
-    std::string& dst = control(op_) ? control_ : message_;
     const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, n - used));
-    const std::size_t from = dst.size();
-    dst.append(p + used, take);
-    for (std::size_t i = 0; i < take; ++i) dst[from + i] = static_cast<char>(dst[from + i] ^ mask_[(mask_off_ + i) & 3]);
+    const std::size_t from = message_.size();
+    message_.append(p + used, take);
+    for (std::size_t i = 0; i < take; ++i)
+      message_[from + i] = static_cast<char>(message_[from + i] ^ mask_[(mask_off_ + i) & 3]);
     mask_off_ = static_cast<std::uint8_t>((mask_off_ + take) & 3);
     used += take;
     remaining_ -= take;
@@ -123,37 +122,17 @@ std::size_t frame_reader::feed(const char* p, std::size_t n, event& out) {
     state_ = state::header;
     hlen_ = 0;
     need_ = 2;
-    switch (op_) {
-      case opcode::ping:
-        out.what = event::kind::ping;
-        out.data = std::move(control_);
-        control_ = std::string{};
-        return used;
-      case opcode::pong:
-        out.what = event::kind::pong;
-        control_.clear();
-        return used;
-      case opcode::close: {
-        std::string body = std::move(control_);
-        control_ = std::string{};
-        if (body.size() == 1) return fail(out, close_code::protocol_error, "close frame of 1 byte", used);
-        std::uint16_t code = close_code::no_status;
-        if (body.size() >= 2) {
-          code = static_cast<std::uint16_t>((static_cast<unsigned char>(body[0]) << 8)
-                                            | static_cast<unsigned char>(body[1]));
-          if (!sendable_close_code(code))
-            return fail(out, close_code::protocol_error, "close code " + std::to_string(code) + " may not be sent",
-                        used);
-          body.erase(0, 2);
-          if (!valid_utf8(body)) return fail(out, close_code::invalid_payload, "close reason not UTF-8", used);
-        }
-        out.what = event::kind::close;
-        out.code = code;
-        out.data = std::move(body);
-        return used;
+    if (control(op_)) {
+      // The control frame's payload leaves the message's string.
+      std::string body;
+      if (control_from_ == 0) {
+        body = std::move(message_);
+        message_ = std::string{};
+      } else {
+        body.assign(message_, control_from_, std::string::npos);
+        message_.resize(control_from_);
       }
-      default:
-        break;
+      return control_frame(std::move(body), out, used);
     }
     if (!fin_) {
       if (used == n) return used;
@@ -168,6 +147,34 @@ std::size_t frame_reader::feed(const char* p, std::size_t n, event& out) {
     message_ = std::string{};
     return used;
   }
+}
+
+// A whole control frame's payload (`body`): its event, or a failure.
+std::size_t frame_reader::control_frame(std::string body, event& out, std::size_t used) {
+  if (op_ == opcode::ping) {
+    out.what = event::kind::ping;
+    out.data = std::move(body);
+    return used;
+  }
+  if (op_ == opcode::pong) {
+    out.what = event::kind::pong;
+    return used;
+  }
+  // close
+  if (body.size() == 1) return fail(out, close_code::protocol_error, "close frame of 1 byte", used);
+  std::uint16_t code = close_code::no_status;
+  if (body.size() >= 2) {
+    code = static_cast<std::uint16_t>((static_cast<unsigned char>(body[0]) << 8)
+                                      | static_cast<unsigned char>(body[1]));
+    if (!sendable_close_code(code))
+      return fail(out, close_code::protocol_error, "close code " + std::to_string(code) + " may not be sent", used);
+    body.erase(0, 2);
+    if (!valid_utf8(body)) return fail(out, close_code::invalid_payload, "close reason not UTF-8", used);
+  }
+  out.what = event::kind::close;
+  out.code = code;
+  out.data = std::move(body);
+  return used;
 }
 
 void append_header(std::string& out, opcode op, std::size_t size) {

@@ -17,8 +17,9 @@
 // - 1009 (too big): a message over `max_message` bytes, refused when the
 //   frame header that would pass it arrives, before its payload is stored.
 // Memory: the reader holds a message's bytes only until it is whole (then
-// they move out with the event) and at most 125 bytes of a control frame;
-// an idle reader owns no heap.
+// they move out with the event) and at most 125 bytes of a control frame
+// (after the message's bytes so far, in the same string); an idle reader
+// owns no heap.
 // Thread-safety: none; one reader per stream, used on its executor.
 #pragma once
 
@@ -90,6 +91,7 @@ class frame_reader {
   enum class state : std::uint8_t { header, payload };
   std::size_t fail(event& out, std::uint16_t code, std::string why, std::size_t used);
   bool finish_header(event& out);
+  std::size_t control_frame(std::string body, event& out, std::size_t used);
 
   std::size_t max_message_;
   state state_ = state::header;
@@ -104,8 +106,10 @@ class frame_reader {
   unsigned char hdr_[14] = {};
   unsigned char mask_[4] = {};
   std::uint64_t remaining_ = 0;  // payload bytes of the current frame still to come
-  std::string message_;  // the data message so far
-  std::string control_;  // the control frame's payload so far
+  // The data message so far; during a control frame, its payload follows
+  // from control_from_ on.
+  std::string message_;
+  std::size_t control_from_ = 0;
 };
 
 /// Appends the header of an unfragmented server frame (FIN set, not
