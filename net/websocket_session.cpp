@@ -37,10 +37,10 @@
 #include <atomic>
 #include <cctype>
 #include <charconv>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
 #include <openssl/evp.h>
@@ -103,20 +103,32 @@ class websocket_session;
 
 /// The node-wide keep-alive of the WebSocket streams (see the top of this
 /// file). Streams register when their handshake is written and leave when
-/// destroyed; touched once per connect and disconnect and once per sweep.
+/// destroyed; the mutex is taken once per connect and disconnect and once
+/// per sweep. Each entry holds its stream's last-read time, which the stream
+/// stores (an atomic, no lock) on every read: the sweep reads it without
+/// touching the stream, and takes a reference only to a stream it pings or
+/// closes (and lets go of it after the mutex, since the last reference to a
+/// stream removes its entry).
 class ws_keepalive : public std::enable_shared_from_this<ws_keepalive> {
  public:
+  struct entry {
+    entry(std::weak_ptr<websocket_session> s, std::uint32_t now) : stream(std::move(s)), last_rx(now) {}
+    std::weak_ptr<websocket_session> stream;
+    std::atomic<std::uint32_t> last_rx;  // now_ms() of the stream's last read
+  };
+  using handle = std::list<entry>::iterator;  // stable until remove()
+
   ws_keepalive(asio::any_io_executor ex, std::chrono::milliseconds idle)
     : timer_(std::move(ex)), idle_(idle) {}
 
-  std::uint64_t add(std::weak_ptr<websocket_session> s) {
+  handle add(std::weak_ptr<websocket_session> s, std::uint32_t now) {
     std::lock_guard<std::mutex> g{mutex_};
-    streams_.emplace(next_, std::move(s));
-    return next_++;
+    streams_.emplace_back(std::move(s), now);
+    return std::prev(streams_.end());
   }
-  void remove(std::uint64_t id) {
+  void remove(handle h) {
     std::lock_guard<std::mutex> g{mutex_};
-    streams_.erase(id);
+    streams_.erase(h);
   }
   void start() { arm(); }
   void stop() {
@@ -138,8 +150,7 @@ class ws_keepalive : public std::enable_shared_from_this<ws_keepalive> {
   asio::steady_timer timer_;
   std::chrono::milliseconds idle_;
   std::mutex mutex_;
-  std::unordered_map<std::uint64_t, std::weak_ptr<websocket_session>> streams_;
-  std::uint64_t next_ = 1;
+  std::list<entry> streams_;
 };
 
 namespace {
@@ -160,7 +171,7 @@ class websocket_session final : public client_stream {
   }
 
   ~websocket_session() override {
-    if (keepalive_) keepalive_->remove(keepalive_id_);
+    if (keepalive_) keepalive_->remove(keepalive_entry_);
   }
 
   /// Answers the upgrade (its first write) and keeps what the connection
@@ -202,7 +213,7 @@ class websocket_session final : public client_stream {
 
   /// now_ms() - the time of the last bytes read: how long the peer has been silent.
   std::uint32_t silent_for(std::uint32_t now) const {
-    return now - last_rx_.load(std::memory_order_relaxed);
+    return now - keepalive_entry_->last_rx.load(std::memory_order_relaxed);
   }
 
   // The keep-alive's sweep found this stream silent for half the idle time.
@@ -298,9 +309,8 @@ class websocket_session final : public client_stream {
     // A new client gets a fresh resume token in its welcome; a resume proves
     // itself with the one it got (the session checks it).
     init.resume_token = hs->resume ? std::move(hs->resume_token) : secure_random_id();
-    last_rx_.store(now_ms(), std::memory_order_relaxed);
     keepalive_ = ctx_.keepalive;
-    keepalive_id_ = keepalive_->add(std::static_pointer_cast<websocket_session>(shared_from_this()));
+    keepalive_entry_ = keepalive_->add(std::static_pointer_cast<websocket_session>(shared_from_this()), now_ms());
     spawn_connection_actor(std::move(init));
     do_read();
   }
@@ -350,7 +360,7 @@ class websocket_session final : public client_stream {
   // Feeds bytes read to the frame reader. False: stop reading (ended).
   bool consume(const char* p, std::size_t n) {
     if (ended_) return false;
-    last_rx_.store(now_ms(), std::memory_order_relaxed);
+    keepalive_entry_->last_rx.store(now_ms(), std::memory_order_relaxed);
     pinged_ = false;
     ws::event ev;
     while (n > 0 && !reader_.failed()) {
@@ -473,10 +483,9 @@ class websocket_session final : public client_stream {
   // Held, not reached through ctx_: a stream may outlive the server's
   // context when the io_context destroys its last handlers.
   std::shared_ptr<ws_keepalive> keepalive_;
-  std::uint64_t keepalive_id_ = 0;
+  ws_keepalive::handle keepalive_entry_;  // valid once keepalive_ is set
   std::unique_ptr<handshake> hs_;
   std::unique_ptr<closing_state> closing_;
-  std::atomic<std::uint32_t> last_rx_{0};  // now_ms() of the last bytes read (the keep-alive reads it)
   bool accepted_ = false;        // the 101 answer is written
   bool pinged_ = false;          // a keep-alive ping went since the last bytes read
   bool close_sent_ = false;      // our close frame is queued
@@ -494,8 +503,10 @@ void ws_keepalive::sweep() {
   std::vector<std::shared_ptr<websocket_session>> due;
   {
     std::lock_guard<std::mutex> g{mutex_};
-    for (auto& [_, w] : streams_)
-      if (auto s = w.lock(); s && s->silent_for(now) >= idle / 2) due.push_back(std::move(s));
+    for (auto& e : streams_) {
+      if (static_cast<std::uint32_t>(now - e.last_rx.load(std::memory_order_relaxed)) < idle / 2) continue;
+      if (auto s = e.stream.lock()) due.push_back(std::move(s));
+    }
   }
   for (auto& s : due) {
     auto ex = s->executor();

@@ -11,6 +11,7 @@
 //    then the server's FIN;
 //  - keep-alive (--ws-idle-timeout 1000): a client that answers pings stays
 //    open; one that does not is closed once the timeout passes.
+// All of it with one io thread and with two.
 //
 //   SKEIN_DEMO=build/bin/skein-demo node --test tests/cluster/websocket.test.mjs
 
@@ -126,12 +127,14 @@ class RawWs {
 
 const closeBody = (code, reason = '') => Buffer.concat([Buffer.from([code >> 8, code & 0xff]), Buffer.from(reason)]);
 
-describe('skein node: WebSocket protocol (RFC 6455)', { timeout: 120_000 }, () => {
+// Once with one io thread (streams on the io_context) and once with two
+// (a strand per stream; the keep-alive's sweep runs beside the streams).
+for (const ioThreads of [1, 2]) describe(`skein node: WebSocket protocol (RFC 6455), ${ioThreads} io thread(s)`, { timeout: 120_000 }, () => {
   const res = new Resources();
   let node;
 
   before(async () => {
-    node = await startNode({ bin: skeinDemoPath(), dataDir: res.tempDir('skein-ws-'), extraArgs: ['--ws-idle-timeout', String(IDLE_MS)] });
+    node = await startNode({ bin: skeinDemoPath(), dataDir: res.tempDir('skein-ws-'), extraArgs: ['--ws-idle-timeout', String(IDLE_MS), '--io-threads', String(ioThreads)] });
   }, { timeout: 60_000 });
 
   after(async () => {
