@@ -7,11 +7,9 @@
 // the TLS path of each operation once per handler type, in the TUs that
 // already hold Beast (no session class is a template).
 //
-// It meets Beast's AsyncReadStream and AsyncWriteStream and offers the
-// websocket customisation points (teardown, close on timeout), so
-// websocket::stream<any_stream> works. Not thread-safe: use it on its
-// strand (its executor) like any Beast stream. At most one read and one
-// write in flight, as for ssl_stream.
+// It meets Beast's AsyncReadStream and AsyncWriteStream. Not thread-safe:
+// use it on its strand (its executor) like any Beast stream. At most one
+// read and one write in flight, as for ssl_stream.
 #pragma once
 
 #include <chrono>
@@ -21,8 +19,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 
 namespace skein::net_detail {
 
@@ -82,30 +78,6 @@ class any_stream {
     boost::beast::error_code ec;
     tcp().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
     tcp().socket().close(ec);
-  }
-
-  // Beast customisation points, found by argument-dependent lookup.
-  friend void beast_close_socket(any_stream& s) { s.close(); }
-  friend void teardown(boost::beast::role_type role, any_stream& s, boost::beast::error_code& ec) {
-    using boost::beast::websocket::teardown;
-    if (s.tls_) {
-      using boost::beast::teardown;
-      teardown(role, *s.tls_, ec);
-    } else {
-      teardown(role, s.plain_->socket(), ec);
-    }
-  }
-  template <class Handler>
-  friend void async_teardown(boost::beast::role_type role, any_stream& s, Handler&& h) {
-    if (s.tls_) {
-      // close_notify and the peer's; bounded, a peer may never answer.
-      s.tcp().expires_after(std::chrono::seconds(5));
-      using boost::beast::async_teardown;
-      async_teardown(role, *s.tls_, std::forward<Handler>(h));
-    } else {
-      using boost::beast::websocket::async_teardown;
-      async_teardown(role, *s.plain_, std::forward<Handler>(h));
-    }
   }
 
  private:

@@ -18,7 +18,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>  // websocket::is_upgrade
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 #include <nlohmann/json.hpp>
