@@ -113,6 +113,10 @@ class ws_keepalive : public std::enable_shared_from_this<ws_keepalive> {
  public:
   struct entry {
     entry(std::weak_ptr<websocket_session> s, std::uint32_t now) : stream(std::move(s)), last_rx(now) {}
+    /// How long the stream has read nothing, at now_ms() `now`.
+    std::uint32_t silent_for(std::uint32_t now) const {
+      return now - last_rx.load(std::memory_order_relaxed);
+    }
     std::weak_ptr<websocket_session> stream;
     std::atomic<std::uint32_t> last_rx;  // now_ms() of the stream's last read
   };
@@ -194,13 +198,7 @@ class websocket_session final : public client_stream {
     push_unchecked(std::move(answer));
   }
 
-  void on_frame(std::string frame) override {
-    std::string f;
-    f.reserve(frame.size() + 10);
-    ws::append_header(f, ws::opcode::text, frame.size());
-    f.append(frame);
-    push(std::move(f));
-  }
+  void on_frame(std::string frame) override { push(ws::make_frame(ws::opcode::text, frame)); }
 
   // Flushes queued frames, then closes.
   void on_transport_close(std::uint16_t code, std::string reason) override {
@@ -211,15 +209,10 @@ class websocket_session final : public client_stream {
     close_after_flush();
   }
 
-  /// now_ms() - the time of the last bytes read: how long the peer has been silent.
-  std::uint32_t silent_for(std::uint32_t now) const {
-    return now - keepalive_entry_->last_rx.load(std::memory_order_relaxed);
-  }
-
   // The keep-alive's sweep found this stream silent for half the idle time.
   void keepalive(std::uint32_t now, std::uint32_t idle) {
     if (ended_ || close_sent_) return;
-    const auto silent = silent_for(now);
+    const auto silent = keepalive_entry_->silent_for(now);
     if (silent >= idle) {
       spdlog::info("WebSocket from {}: nothing received for {} ms, closed", peer(), silent);
       end_hard();
@@ -347,13 +340,7 @@ class websocket_session final : public client_stream {
   // The stream ended (the peer's FIN or reset, or end_hard): the connection
   // actor is told once.
   void on_read_end(beast::error_code) {
-    if (!ended_) {
-      ended_ = true;
-      beast::error_code ignored;
-      if (sock_) sock_->close(ignored);
-      else tls_->stream.close();
-      if (closing_) closing_->timer.cancel();
-    }
+    if (!ended_) end_hard();
     leave_connection();
   }
 
@@ -394,22 +381,26 @@ class websocket_session final : public client_stream {
           return;
         }
         // The peer closes: answer with its code after what is being written.
-        leave_connection();
-        drop_queue();
-        on_transport_close(ev.code == ws::close_code::no_status ? ws::close_code::normal : ev.code, {});
+        close_now(ev.code == ws::close_code::no_status ? ws::close_code::normal : ev.code, {});
         return;
       case kind::error:
         if (ev.code == ws::close_code::too_big)
           spdlog::info("WebSocket from {}: message over {} bytes, closed with 1009", peer(), ctx_.opts.max_frame);
         else
           spdlog::info("WebSocket from {}: {}, closed with {}", peer(), ev.data, ev.code);
-        leave_connection();
-        drop_queue();
-        on_transport_close(ev.code, ev.data);
+        close_now(ev.code, std::move(ev.data));
         return;
       case kind::none:
         return;
     }
+  }
+
+  // Nothing more goes to the connection actor or waits in the queue: the
+  // close frame follows the write in flight.
+  void close_now(std::uint16_t code, std::string reason) {
+    leave_connection();
+    drop_queue();
+    on_transport_close(code, std::move(reason));
   }
 
   void on_message(std::string text, bool is_text) {
@@ -504,7 +495,7 @@ void ws_keepalive::sweep() {
   {
     std::lock_guard<std::mutex> g{mutex_};
     for (auto& e : streams_) {
-      if (static_cast<std::uint32_t>(now - e.last_rx.load(std::memory_order_relaxed)) < idle / 2) continue;
+      if (e.silent_for(now) < idle / 2) continue;
       if (auto s = e.stream.lock()) due.push_back(std::move(s));
     }
   }

@@ -15,6 +15,22 @@ bool known(std::uint8_t op) {
   return op <= 0x2 || (op >= 0x8 && op <= 0xA);
 }
 
+// The header of an unfragmented server frame carrying `size` bytes.
+void append_header(std::string& out, opcode op, std::size_t size) {
+  out.push_back(static_cast<char>(0x80 | static_cast<std::uint8_t>(op)));
+  if (size < 126) {
+    out.push_back(static_cast<char>(size));
+  } else if (size <= 0xFFFF) {
+    out.push_back(static_cast<char>(126));
+    out.push_back(static_cast<char>((size >> 8) & 0xFF));
+    out.push_back(static_cast<char>(size & 0xFF));
+  } else {
+    out.push_back(static_cast<char>(127));
+    for (int shift = 56; shift >= 0; shift -= 8)
+      out.push_back(static_cast<char>((static_cast<std::uint64_t>(size) >> shift) & 0xFF));
+  }
+}
+
 }  // namespace
 
 bool sendable_close_code(std::uint16_t c) {
@@ -175,21 +191,6 @@ std::size_t frame_reader::control_frame(std::string body, event& out, std::size_
   out.code = code;
   out.data = std::move(body);
   return used;
-}
-
-void append_header(std::string& out, opcode op, std::size_t size) {
-  out.push_back(static_cast<char>(0x80 | static_cast<std::uint8_t>(op)));
-  if (size < 126) {
-    out.push_back(static_cast<char>(size));
-  } else if (size <= 0xFFFF) {
-    out.push_back(static_cast<char>(126));
-    out.push_back(static_cast<char>((size >> 8) & 0xFF));
-    out.push_back(static_cast<char>(size & 0xFF));
-  } else {
-    out.push_back(static_cast<char>(127));
-    for (int shift = 56; shift >= 0; shift -= 8)
-      out.push_back(static_cast<char>((static_cast<std::uint64_t>(size) >> shift) & 0xFF));
-  }
 }
 
 std::string make_frame(opcode op, std::string_view payload) {

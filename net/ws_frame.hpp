@@ -112,11 +112,7 @@ class frame_reader {
   std::size_t control_from_ = 0;
 };
 
-/// Appends the header of an unfragmented server frame (FIN set, not
-/// masked) carrying `payload_size` bytes.
-void append_header(std::string& out, opcode op, std::size_t payload_size);
-
-/// One whole server frame.
+/// One whole server frame: FIN set, not masked, the shortest length form.
 std::string make_frame(opcode op, std::string_view payload);
 
 /// A close frame: `code` then `reason` cut to the 123 bytes a control frame
