@@ -94,6 +94,12 @@ struct request_context {
   /// respond must not be called. Call on the connection's executor, i.e. from
   /// within the route function itself.
   std::function<any_stream()> take_stream;
+  /// The bytes read past this request (a client that sent more before the
+  /// answer, e.g. WebSocket frames right behind its upgrade request), taken
+  /// out of the connection's read buffer. Plaintext also over TLS. At most
+  /// one read's worth (Beast's read size, a few KiB). Call on the
+  /// connection's executor, with take_stream.
+  std::function<std::string()> take_buffered;
   /// The peer's IP address (text, e.g. "127.0.0.1"); empty if unknown.
   std::string remote_address;
 };

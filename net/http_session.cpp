@@ -99,7 +99,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void on_read(beast::error_code ec, std::size_t) {
     if (ec == http::error::end_of_stream) return do_shutdown();
     if (ec == http::error::body_limit) {
-      request_context rc{ctx_, parser_->get(), {}, {}, {}, remote_address_};
+      request_context rc{ctx_, parser_->get(), {}, {}, {}, {}, remote_address_};
       auto res = error_response(rc, http::status::payload_too_large, "request body too large");
       res.keep_alive(false);
       return send(std::move(res));
@@ -107,7 +107,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (ec) return;
     stream_.expires_never();
     auto self = shared_from_this();
-    request_context rc{ctx_, parser_->release(), {}, {}, {}, remote_address_};
+    request_context rc{ctx_, parser_->release(), {}, {}, {}, {}, remote_address_};
     auto raw = rc.req.target();
     std::string why;
     auto parsed = parse_target(std::string_view(raw.data(), raw.size()), &why);
@@ -116,6 +116,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
                  [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
     };
     rc.take_stream = [self]() { return std::move(self->stream_); };
+    rc.take_buffered = [self]() {
+      const auto d = self->buffer_.data();
+      std::string bytes(static_cast<const char*>(d.data()), d.size());
+      self->buffer_.consume(d.size());
+      return bytes;
+    };
     if (!parsed) return rc.respond(error_response(rc, http::status::bad_request, "bad request target: " + why));
     // Header values reach JSON (error messages, client params): UTF-8 only.
     for (const auto& field : rc.req)

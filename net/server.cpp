@@ -85,8 +85,11 @@ void start_tls_handshake(tcp::socket s, server_context& ctx) {
 using namespace net_detail;
 
 struct http_server::impl {
-  asio::io_context ioc;
+  // ctx before ioc: the io_context's destructor destroys the handlers still
+  // pending (a stream's read or wait holds the stream), and a stream's
+  // destructor reaches ctx (remove_connection). So ctx must outlive ioc.
   server_context ctx;
+  asio::io_context ioc;
   tcp::acceptor acceptor;
   asio::steady_timer pause_timer{acceptor.get_executor()};
   std::atomic<bool> accept_paused{false};
@@ -95,6 +98,10 @@ struct http_server::impl {
 
   impl(node& n, server_options opts)
     : ctx{n, std::move(opts)}, acceptor(asio::make_strand(ioc)) {}
+
+  // The keep-alive's timer lives on ioc: ctx lets go of it first, so that
+  // its last owner (the timer's pending handler, or a stream) goes with ioc.
+  ~impl() { ctx.keepalive.reset(); }
 
   // Each stream's executor. With one io thread (the default) every handler
   // already runs on that thread, one at a time: a strand per stream would

@@ -181,8 +181,9 @@ class websocket_session final : public client_stream {
   /// Answers the upgrade (its first write) and keeps what the connection
   /// actor will need until that answer is written.
   void run(std::string_view ws_key, std::string key, std::string params, std::string resume_client,
-           std::uint64_t last_seq, std::string resume_token) {
+           std::uint64_t last_seq, std::string resume_token, std::string early) {
     hs_ = std::make_unique<handshake>();
+    hs_->early = std::move(early);
     hs_->key = std::move(key);
     hs_->resume_token = std::move(resume_token);
     hs_->params = std::move(params);
@@ -305,6 +306,10 @@ class websocket_session final : public client_stream {
     keepalive_ = ctx_.keepalive;
     keepalive_entry_ = keepalive_->add(std::static_pointer_cast<websocket_session>(shared_from_this()), now_ms());
     spawn_connection_actor(std::move(init));
+    // Frames the client sent right behind its upgrade request (RFC 6455
+    // §4.1 asks it to wait for the answer; some do not) came with the
+    // request's read: they are the stream's first bytes.
+    if (!hs->early.empty() && !consume(hs->early.data(), hs->early.size())) return;
     do_read();
   }
 
@@ -447,6 +452,7 @@ class websocket_session final : public client_stream {
     std::string resume_client;
     std::uint64_t last_seq = 0;
     std::string resume_token;
+    std::string early;  // bytes read past the upgrade request
   };
 
   // A TLS stream and its read buffer (decrypted bytes may wait inside the
@@ -584,11 +590,12 @@ bool websocket_route(request_context& rc) {
   apply_identity(rc, id, params);
   address_slot slot;
   if (refuse_over_connection_limit(rc, slot)) return true;
+  auto early = rc.take_buffered();
   auto stream = rc.take_stream();
   stream.expires_never();  // the WebSocket's own timeouts apply from here
   std::make_shared<websocket_session>(std::move(stream), rc.server, std::move(slot))
     ->run(ws_key, std::move(key), params.dump(),
-          std::move(resume_client), last_seq, std::move(resume_token));
+          std::move(resume_client), last_seq, std::move(resume_token), std::move(early));
   return true;
 }
 

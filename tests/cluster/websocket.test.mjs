@@ -2,7 +2,8 @@
 // net/websocket_session.cpp) against RFC 6455, over raw TCP where a library
 // client would refuse to misbehave, and with the `ws` package otherwise:
 //  - the handshake: 101 with the right Sec-WebSocket-Accept; a wrong
-//    version 426 naming 13; a bad key 400;
+//    version 426 naming 13; a bad key 400; frames sent in the same write
+//    as the upgrade request are applied;
 //  - a message split into fragments with a ping between them: the pong
 //    carries the ping's payload, the message is applied whole;
 //  - protocol errors (unmasked frame, reserved bit, 1-byte close) close
@@ -44,14 +45,16 @@ function frame(b0, payload, { masked = true } = {}) {
  * frames (unmasked) as they come. `ended` resolves on the server's FIN.
  */
 class RawWs {
-  static async open(port, path, headers = {}) {
+  static async open(port, path, headers = {}, early = null) {
     const sock = net.connect(port, '127.0.0.1');
     await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
     const c = new RawWs(sock);
     const key = headers['Sec-WebSocket-Key'] ?? crypto.randomBytes(16).toString('base64');
     const h = { Host: `127.0.0.1:${port}`, Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': key,
       'Sec-WebSocket-Version': '13', ...headers };
-    sock.write(`GET ${path} HTTP/1.1\r\n${Object.entries(h).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+    const request = Buffer.from(`GET ${path} HTTP/1.1\r\n${Object.entries(h).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+    // `early`: frames in the same write as the request, before the answer.
+    sock.write(early ? Buffer.concat([request, early]) : request);
     c.key = key;
     await c.head;
     return c;
@@ -159,6 +162,19 @@ for (const ioThreads of [1, 2]) describe(`skein node: WebSocket protocol (RFC 64
     assert.equal(badKey.response.status, 400);
     badKey.destroy();
     assert.equal(node.exitInfo, null);
+  });
+
+  it('applies frames sent in the same write as the upgrade request', async () => {
+    const early = Buffer.concat([
+      frame(0x81, JSON.stringify({ type: 'say', text: 'early one' })),
+      frame(0x81, JSON.stringify({ type: 'say', text: 'early two' })),
+    ]);
+    const c = await RawWs.open(node.port, '/ws/chat/early?user=e', {}, early);
+    assert.equal(c.response.status, 101);
+    const one = await c.json((v) => v.data?.type === 'said' && v.data.text === 'early one', 'the first early message');
+    const two = await c.json((v) => v.data?.type === 'said' && v.data.text === 'early two', 'the second early message');
+    assert.ok(two.seq > one.seq, 'applied in the order sent');
+    c.destroy();
   });
 
   it('applies a fragmented message whole and answers a ping between its fragments', async () => {
