@@ -584,8 +584,9 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
                                   quorum::config{st.init.failure_timeout, st.init.lease});
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
-    for (auto& [name, p] : st.peers)
+    for (auto& [key, p] : st.peers)
       if (p.handle && p.handle.address() == dm.source) {
+        const std::string name = key;  // a copy: erasing the peer frees its key
         // Connection lost: a suspicion, not a verdict. The member is
         // declared down once a quorum has suspected it for the lease
         // (runtime/quorum.hpp); meanwhile the smaller name redials.
