@@ -185,8 +185,15 @@ describe('skein cluster: migration, failover, fencing, resume', { timeout: 290_0
         return toN4.every((id) => last.has(`counter/${id}`));
       }, { timeoutMs: 20_000, intervalMs: 25, what: `n4 to hold the ${toN4.length} counters it owns`, describe: () => `missing: ${toN4.filter((id) => !last?.has(`counter/${id}`)).slice(0, 10)}` });
       const rebalanceMs = performance.now() - joinStart;
-      // Exactly the sessions whose owner changed moved; nothing else.
-      const after1 = await sessionsByNode([...cluster.nodes, n4]);
+      // Exactly the sessions whose owner changed moved; nothing else. An old
+      // owner lists a session until its directory has seen the handed-off
+      // activation stop, which may come a moment after n4 lists it: wait
+      // (bounded) for the old owners to let go, then check every node.
+      const movedAway = (by) => cluster.nodes.every((n) => [...before[n.name]].every(
+        (key) => owners.get(key.replace(/^counter\//, '')) !== 'n4' || !by[n.name].has(key)));
+      let after1 = null;
+      await waitFor(async () => movedAway(after1 = await sessionsByNode([...cluster.nodes, n4])),
+        { timeoutMs: 10_000, intervalMs: 25, what: 'the old owners to stop listing the sessions that moved to n4' });
       for (const key of after1.n4) {
         assert.equal(owners.get(key.replace(/^counter\//, '')), 'n4', `n4 holds ${key} which it does not own`);
       }
