@@ -91,10 +91,32 @@ std::uint64_t random_token() {
   return t;
 }
 
+/// Sends m to the session: through the node's lane when the session is on
+/// another node, so that inputs of many connections cross the cluster in one
+/// message (runtime/lane.hpp). Every message to the session takes this path,
+/// so a join, the inputs and a leave keep their order.
+void to_session(connection_actor* self, caf::message m) {
+  auto& st = self->state;
+  if (st.init.lane && st.session.node() != self->node())
+    self->send(st.init.lane, bundle_atom::value, st.session, std::move(m));
+  else
+    self->send(st.session, std::move(m));
+}
+
+/// Quits once the lane has sent on what this connection gave it: the session
+/// then hears of this actor's end (its down message goes directly) after the
+/// inputs and the leave that went through the lane, not before them.
+void quit_after_lane(connection_actor* self) {
+  auto& st = self->state;
+  if (!st.init.lane || !st.session || st.session.node() == self->node()) return self->quit();
+  self->request(st.init.lane, caf::infinite, flush_atom::value)
+    .then([self] { self->quit(); }, [self](caf::error&) { self->quit(); });
+}
+
 void send_input(connection_actor* self, const unacked_input& in) {
   auto& st = self->state;
-  self->send(st.session, message_atom::value, st.init.client_id, st.token, in.cseq, in.id,
-             in.text, caf::actor_cast<caf::actor>(self));
+  to_session(self, caf::make_message(message_atom::value, st.init.client_id, st.token, in.cseq,
+                                     in.id, in.text, caf::actor_cast<caf::actor>(self)));
 }
 
 /// While inputs wait for acks, check now and then that the activation they
@@ -117,16 +139,18 @@ void attach(connection_actor* self, caf::actor session) {
   st.attached_once = true;
   auto me = caf::actor_cast<caf::actor>(self);
   const auto next_unacked = st.unacked.empty() ? st.next_cseq : st.unacked.front().cseq;
-  self->send(st.session, join_atom::value, st.init.client_id, st.init.params_json, me,
-             st.last_seq, resume, st.token, next_unacked, st.init.resume_token);
+  to_session(self, caf::make_message(join_atom::value, st.init.client_id, st.init.params_json, me,
+                                     st.last_seq, resume, st.token, next_unacked,
+                                     st.init.resume_token));
   // Everything not acknowledged goes (again) to this activation: it applies
   // what it has not seen and acknowledges the rest (actors/delivery.hpp).
   for (auto& in : st.unacked) send_input(self, in);
   if (st.leaving) {
     // The stream closed while this connection was dormant or resolving:
     // the session runs on_close now, after the inputs above.
-    self->send(st.session, leave_atom::value, st.init.client_id, st.token, st.next_cseq, me);
-    self->quit();
+    to_session(self, caf::make_message(leave_atom::value, st.init.client_id, st.token,
+                                       st.next_cseq, me));
+    quit_after_lane(self);
     return;
   }
   arm_check(self);
@@ -277,12 +301,12 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
             .dump());
         st.init.out->close(1008, "message rate limit exceeded");
         metrics().rate_limited.fetch_add(1, std::memory_order_relaxed);
-        self->quit();
+        quit_after_lane(self);
         return;
       }
       if (st.unacked.size() >= st.init.max_unacked) {
         st.init.out->close(1008, "too many unacknowledged messages");
-        self->quit();
+        quit_after_lane(self);
         return;
       }
       st.unacked.push_back({st.next_cseq++, in.id, std::move(in.text)});
@@ -343,9 +367,9 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
         return;
       }
       if (st.session)
-        self->send(st.session, leave_atom::value, st.init.client_id, st.token, st.next_cseq,
-                   caf::actor_cast<caf::actor>(self));
-      self->quit();
+        to_session(self, caf::make_message(leave_atom::value, st.init.client_id, st.token,
+                                           st.next_cseq, caf::actor_cast<caf::actor>(self)));
+      quit_after_lane(self);
     },
     [self](frame_atom, std::string& frame) {
       auto& st = self->state;

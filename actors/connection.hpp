@@ -43,6 +43,7 @@ struct connection_init {
   std::string params_json;                  // JSON object of the URL's query parameters
   std::shared_ptr<transport> out;           // the stream's outbound side
   caf::actor host;                          // the local session host
+  caf::actor lane;                          // the node's lane (runtime/lane.hpp); may be null
   std::chrono::milliseconds resolve_timeout{5000};
   std::string node_name;                    // for the welcome frame
   bool resume = false;                      // the client reconnects (?client=&last_seq=)

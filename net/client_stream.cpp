@@ -113,6 +113,7 @@ void client_stream::write_done(beast::error_code ec) {
 void client_stream::spawn_connection_actor(connection_init init) {
   init.out = std::make_shared<stream_bridge>(weak_from_this(), executor_);
   init.host = ctx_.n.host();
+  init.lane = ctx_.n.lane();
   init.max_message_rate = ctx_.opts.max_message_rate;
   init.message_burst = ctx_.opts.message_burst;
   conn_ = spawn_connection(ctx_.n.system(), std::move(init));

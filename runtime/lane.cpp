@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <map>
+#include <chrono>
 #include <memory>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -12,20 +14,27 @@
 #include "actors/atoms.hpp"
 #include "actors/cluster_view.hpp"
 #include "actors/metrics.hpp"
+#include "runtime/bundle.hpp"
 
 namespace skein {
 
 namespace {
 
-/// The messages coalesced for one node: (sender, targets, message) triples.
+/// The messages coalesced for one node: typed entries for a relay that
+/// reads them, else (sender, targets, message) triples (runtime/bundle.hpp).
+/// A bundle opened with triples may go on with entries once the relay has
+/// answered the probe; the triples are older and go first.
 struct open_bundle {
   caf::message_builder parts;
+  std::vector<bundle_entry> entries;
   std::size_t messages = 0;
 };
 
 struct lane_state {
   static inline const char* name = "skein.lane";
   std::map<caf::node_id, caf::actor> relays;  // a node's replica actor, once seen
+  std::set<caf::node_id> typed;               // ... that reads typed bundles
+  std::set<caf::node_id> probing;             // ... asked, no answer yet
   std::map<caf::actor, open_bundle> open;     // by relay
   bool flush_queued = false;
 };
@@ -36,7 +45,9 @@ void send_bundle(lane_self self, const caf::actor& relay, open_bundle& b) {
   if (b.messages == 0) return;
   metrics().lane_bundles.fetch_add(1, std::memory_order_relaxed);
   metrics().lane_bundled.fetch_add(b.messages, std::memory_order_relaxed);
-  self->send(relay, bundle_atom::value, b.parts.move_to_message());
+  if (!b.parts.empty()) self->send(relay, bundle_atom::value, b.parts.move_to_message());
+  if (!b.entries.empty()) self->send(relay, bundle_atom::value, std::move(b.entries));
+  b.entries = {};
   b.messages = 0;
 }
 
@@ -61,7 +72,14 @@ void deliver(lane_self self, std::vector<caf::actor> targets, caf::message m) {
     return;
   }
   auto& b = st.open[r->second];
-  b.parts.append(caf::actor_cast<caf::actor>(sender)).append(std::move(targets)).append(std::move(m));
+  if (st.typed.count(node) != 0) {
+    auto& e = b.entries.emplace_back();
+    e.sender = caf::actor_cast<caf::actor>(sender);
+    e.targets = std::move(targets);
+    to_entry(std::move(m), e);
+  } else {
+    b.parts.append(caf::actor_cast<caf::actor>(sender)).append(std::move(targets)).append(std::move(m));
+  }
   if (++b.messages >= max_bundle) {
     send_bundle(self, r->second, b);
     st.open.erase(r->second);
@@ -88,6 +106,23 @@ void deliver_all(lane_self self, std::vector<caf::actor>& targets, const caf::me
   for (auto& [_, group] : by_node) deliver(self, std::move(group), m);
 }
 
+/// Asks a relay whether it reads typed bundles; until it says so (a peer
+/// built before them answers with an error), it gets triples.
+/// One probe per node at a time; a node that failed to answer is asked again
+/// at the next view.
+void probe(lane_self self, const caf::actor& relay) {
+  auto& st = self->state;
+  const auto node = relay.node();
+  if (st.typed.count(node) != 0 || !st.probing.insert(node).second) return;
+  self->request(relay, std::chrono::seconds{30}, bundle_atom::value)
+    .then(
+      [self, node](std::uint32_t format) {
+        self->state.probing.erase(node);
+        if (format == bundle_format) self->state.typed.insert(node);
+      },
+      [self, node](caf::error&) { self->state.probing.erase(node); });
+}
+
 caf::behavior lane_fun(lane_self self) {
   return {
     [self](bundle_atom, caf::actor& target, caf::message& m) {
@@ -99,8 +134,15 @@ caf::behavior lane_fun(lane_self self) {
     [self](flush_atom) { flush(self); },
     [self](members_atom, const std::shared_ptr<const cluster_view>& view) {
       if (!view) return;
-      for (const auto& [_, host] : view->hosts)
-        if (host && host.node() != self->node()) self->state.relays[host.node()] = host;
+      for (const auto& [_, host] : view->hosts) {
+        if (!host || host.node() == self->node()) continue;
+        // Always the view's handle: after a lost connection CAF makes a new
+        // proxy, which compares equal to the old, dead one (caf::actor
+        // compares by node and id), so an equality test would keep the dead
+        // one (nemesis seed 9713 found that).
+        self->state.relays[host.node()] = host;
+        probe(self, host);
+      }
     },
   };
 }

@@ -21,7 +21,16 @@
 //     learn the replica actors of the connected members. A node once seen is
 //     never forgotten (a node id names one process), so a sender's messages
 //     to a target never switch from the bundle back to the direct path.
-// - (flush_atom)  to itself: send the open bundles.
+//     Each view's handle replaces the one held: after a lost connection CAF
+//     makes a new proxy that compares equal to the old, dead one.
+// - (flush_atom)  to itself: send the open bundles. As a request (from a
+//     connection about to quit): the same, then an empty answer, so that
+//     what the requester gave the lane is on its way before it quits.
+//
+// Format: typed entries (runtime/bundle.hpp) to a replica actor that has
+// answered the probe (bundle_atom) with bundle_format, sent when the lane
+// first sees it; (sender, targets, message) triples in one message before
+// that and to a node built before typed bundles.
 //
 // When: a message that finds the lane's mailbox empty is sent at once (a
 // bundle of one: nothing else is coming now); else its bundle is sent at

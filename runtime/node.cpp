@@ -20,6 +20,7 @@
 #include "persistence/keys.hpp"
 #include "persistence/store.hpp"
 #include "persistence/store_actor.hpp"
+#include "runtime/bundle.hpp"
 #include "runtime/heartbeat_channel.hpp"
 #include "runtime/idle_reaper.hpp"
 
@@ -47,6 +48,8 @@ void configure_tls(caf::actor_system_config& cfg, const node_options& opts) {
 caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_options& opts) {
   cfg.load<caf::io::middleman>();
   configure_tls(cfg, opts);
+  // The one cluster message type of skein's own (runtime/bundle.hpp).
+  add_bundle_types(cfg);
   add_error_category(cfg);
   persistence::add_store_error_category(cfg);
   // BASP heartbeats, so that a frozen peer's connection is closed (and its
@@ -229,6 +232,7 @@ void node::stop() {
 }
 
 caf::actor_system& node::system() { return impl_->system; }
+caf::actor node::lane() const { return impl_->host.lane; }
 caf::actor node::host() const { return caf::actor_cast<caf::actor>(impl_->host.directory); }
 const node_options& node::options() const { return impl_->opts; }
 const behaviour_registry& node::registry() const { return impl_->registry; }

@@ -81,6 +81,8 @@ class node {
 
   caf::actor_system& system();
   caf::actor host() const;
+  /// The node's outbound lane (runtime/lane.hpp); null with cluster_lane off.
+  caf::actor lane() const;
   const node_options& options() const;
   const behaviour_registry& registry() const;
   const host_status& status() const;

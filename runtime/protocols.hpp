@@ -35,6 +35,7 @@
 #include "actors/atoms.hpp"
 #include "actors/cluster_view.hpp"
 #include "persistence/store_actor.hpp"
+#include "runtime/bundle.hpp"
 #include "runtime/membership.hpp"
 
 namespace skein {
@@ -112,8 +113,14 @@ using replica_actor = caf::typed_actor<
   // from peers' lanes (runtime/lane.hpp): (sender actor, vector<actor>
   // targets, message) triples, each message sent on to its targets on this
   // node with that sender, in order; only what relayable() in replica.cpp
-  // admits (frames, acks, replica acks, replicate)
+  // admits (frames, acks, replica acks, replicate; a connection's join,
+  // input and leave to a session)
   caf::reacts_to<bundle_atom, caf::message>,
+  // the same as typed entries (runtime/bundle.hpp), from peers' lanes that
+  // learnt from the probe below that this actor reads them
+  caf::reacts_to<bundle_atom, std::vector<bundle_entry>>,
+  // from peers' lanes: the typed bundle format this actor reads (bundle_format)
+  caf::replies_to<bundle_atom>::with<std::uint32_t>,
   caf::reacts_to<reset_atom>,                                 // local: forget cached epochs
   caf::reacts_to<written_atom, std::uint64_t, std::string>,   // committer callback
   caf::reacts_to<wire_atom, caf::actor>>;                     // local: the directory

@@ -187,10 +187,18 @@ bool carries_frames(const caf::message& m) {
 bool relayable(const caf::message& m) {
   if (m.empty() || !m.match_element<caf::atom_value>(0)) return false;
   const auto what = m.get_as<caf::atom_value>(0);
-  return what == frame_atom::value          // session -> connection
-         || what == ack_atom::value         // session -> connection
-         || what == repl_ack_atom::value    // replica -> session
-         || what == replicate_atom::value;  // session -> replica
+  if (what == frame_atom::value          // session -> connection
+      || what == ack_atom::value         // session -> connection
+      || what == repl_ack_atom::value    // replica -> session
+      || what == replicate_atom::value)  // session -> replica
+    return true;
+  // connection -> session, in the session's shapes only: a connection's own
+  // (message_atom, text) and (leave_atom) from its stream stay local.
+  return m.match_elements<message_atom, std::string, std::uint64_t, std::uint64_t, std::uint64_t,
+                          std::string, caf::actor>()
+         || m.match_elements<join_atom, std::string, std::string, caf::actor, std::uint64_t, bool,
+                             std::uint64_t, std::uint64_t, std::string>()
+         || m.match_elements<leave_atom, std::string, std::uint64_t, std::uint64_t, caf::actor>();
 }
 
 /// Sends m on to each of targets (actors of this node) with `sender` as its
@@ -260,6 +268,18 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
       }
       if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
     },
+    [self](bundle_atom, std::vector<bundle_entry>& entries) {
+      // The same triples, typed (runtime/bundle.hpp); an entry of a kind this
+      // node does not know becomes an empty message, which relay() skips.
+      bool frames = false;
+      for (auto& e : entries) {
+        const auto m = to_message(e);
+        frames = frames || carries_frames(m);
+        relay(self, caf::actor_cast<caf::strong_actor_ptr>(e.sender), e.targets, m);
+      }
+      if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
+    },
+    [](bundle_atom) { return bundle_format; },
     [self](reset_atom) { self->state.epochs.clear(); },
     [self](written_atom, std::uint64_t id, const std::string& err) {
       self->state.writes.complete(id, err);
