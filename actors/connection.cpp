@@ -95,9 +95,14 @@ std::uint64_t random_token() {
 /// another node, so that inputs of many connections cross the cluster in one
 /// message (runtime/lane.hpp). Every message to the session takes this path,
 /// so a join, the inputs and a leave keep their order.
+bool via_lane(connection_actor* self) {
+  const auto& st = self->state;
+  return st.init.lane && st.session && st.session.node() != self->node();
+}
+
 void to_session(connection_actor* self, caf::message m) {
   auto& st = self->state;
-  if (st.init.lane && st.session.node() != self->node())
+  if (via_lane(self))
     self->send(st.init.lane, bundle_atom::value, st.session, std::move(m));
   else
     self->send(st.session, std::move(m));
@@ -107,9 +112,8 @@ void to_session(connection_actor* self, caf::message m) {
 /// then hears of this actor's end (its down message goes directly) after the
 /// inputs and the leave that went through the lane, not before them.
 void quit_after_lane(connection_actor* self) {
-  auto& st = self->state;
-  if (!st.init.lane || !st.session || st.session.node() == self->node()) return self->quit();
-  self->request(st.init.lane, caf::infinite, flush_atom::value)
+  if (!via_lane(self)) return self->quit();
+  self->request(self->state.init.lane, caf::infinite, flush_atom::value)
     .then([self] { self->quit(); }, [self](caf::error&) { self->quit(); });
 }
 

@@ -216,6 +216,14 @@ void relay(replica_self self, const caf::strong_actor_ptr& sender,
     }
 }
 
+/// relay() for one message of a peer's bundle; true if it carried frames
+/// (the relay counter counts a bundle once).
+bool relay_bundled(replica_self self, const caf::actor& sender,
+                   const std::vector<caf::actor>& targets, const caf::message& m) {
+  relay(self, caf::actor_cast<caf::strong_actor_ptr>(sender), targets, m);
+  return carries_frames(m);
+}
+
 replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
   self->state.init = std::move(init);
   return {
@@ -261,10 +269,9 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
             || !bundle.match_element<std::vector<caf::actor>>(i + 1)
             || !bundle.match_element<caf::message>(i + 2))
           break;
-        const auto& m = bundle.get_as<caf::message>(i + 2);
-        frames = frames || carries_frames(m);
-        relay(self, caf::actor_cast<caf::strong_actor_ptr>(bundle.get_as<caf::actor>(i)),
-              bundle.get_as<std::vector<caf::actor>>(i + 1), m);
+        frames |= relay_bundled(self, bundle.get_as<caf::actor>(i),
+                                bundle.get_as<std::vector<caf::actor>>(i + 1),
+                                bundle.get_as<caf::message>(i + 2));
       }
       if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
     },
@@ -272,11 +279,7 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
       // The same triples, typed (runtime/bundle.hpp); an entry of a kind this
       // node does not know becomes an empty message, which relay() skips.
       bool frames = false;
-      for (auto& e : entries) {
-        const auto m = to_message(e);
-        frames = frames || carries_frames(m);
-        relay(self, caf::actor_cast<caf::strong_actor_ptr>(e.sender), e.targets, m);
-      }
+      for (auto& e : entries) frames |= relay_bundled(self, e.sender, e.targets, to_message(e));
       if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
     },
     [](bundle_atom) { return bundle_format; },
