@@ -15,6 +15,7 @@
 #include "actors/atoms.hpp"
 #include "actors/envelope.hpp"
 #include "actors/errors.hpp"
+#include "actors/lane_barrier.hpp"
 
 namespace skein {
 
@@ -113,8 +114,7 @@ void to_session(connection_actor* self, caf::message m) {
 /// inputs and the leave that went through the lane, not before them.
 void quit_after_lane(connection_actor* self) {
   if (!via_lane(self)) return self->quit();
-  self->request(self->state.init.lane, caf::infinite, flush_atom::value)
-    .then([self] { self->quit(); }, [self](caf::error&) { self->quit(); });
+  quit_after_flush(self, self->state.init.lane);
 }
 
 void send_input(connection_actor* self, const unacked_input& in) {

@@ -9,6 +9,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
+#include "actors/lane_barrier.hpp"
 #include "actors/liveness.hpp"
 #include "actors/session_state.hpp"
 
@@ -117,6 +118,24 @@ void became_busy(session_actor* self) {
 
 namespace {
 
+/// A client's connection ended (its down message, after the relay barrier):
+/// serving, the client is dropped (its close input); catching up, only the
+/// connection is forgotten. A client that has a newer connection keeps it.
+void connection_down(session_actor* self, const caf::actor_addr& source) {
+  for (auto& [id, m] : self->state.clients)
+    if (m.conn && m.conn.address() == source) {
+      auto client_id = id;
+      if (self->state.m == mode::serving) {
+        drop_client(self, client_id);
+      } else {
+        self->state.catching_up.erase(m.conn);
+        forget_conn(self, m.conn);
+        m.conn = nullptr;
+      }
+      return;
+    }
+}
+
 caf::behavior session_fun(session_actor* self, session_init init) {
   auto& st = self->state;
   st.key = std::move(init.key);
@@ -134,6 +153,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   st.store = init.store;
   st.host = init.host;
   st.lane = init.lane;
+  st.relay = init.relay;
   st.pause_gen = liveness::generation();
   st.counters = std::move(init.counters);
   st.kind_slot = metrics().kinds.find(std::string_view(st.key).substr(0, st.key.find('/')));
@@ -153,19 +173,12 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   start_runtime(self);  // pending timers and tells (session_timers.cpp)
   await_recovered_clients(self);  // their resume grace (session_presence.cpp)
   if (st.clients.empty()) became_idle(self);
+  // A connection on another node sent its last inputs and its leave through
+  // the lanes; its down message may arrive while they wait in this node's
+  // relay (actors/lane_barrier.hpp).
   self->set_down_handler([self](caf::down_msg& dm) {
-    for (auto& [id, m] : self->state.clients)
-      if (m.conn && m.conn.address() == dm.source) {
-        auto client_id = id;
-        if (self->state.m == mode::serving) {
-          drop_client(self, client_id);
-        } else {
-          self->state.catching_up.erase(m.conn);
-          forget_conn(self, m.conn);
-          m.conn = nullptr;
-        }
-        return;
-      }
+    after_relay(self, self->state.relay, dm.source,
+                [self, source = dm.source] { connection_down(self, source); });
   });
   self->set_exit_handler([self](caf::exit_msg& em) {
     auto& st = self->state;

@@ -52,6 +52,8 @@ struct session_init {
   caf::actor host;                              // the local session host
   std::shared_ptr<const cluster_view> view;     // members, replica hosts
   caf::actor lane;                              // remote sends go through it (runtime/lane.hpp)
+  caf::actor relay;                             // this node's replica actor, through which other
+                                                // nodes' lanes reach the session (null: none)
   std::string clients_json = "[]";              // clients adopted in a handoff
   std::shared_ptr<session_counters> counters;   // live numbers for the host (may be null)
 };

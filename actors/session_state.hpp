@@ -199,6 +199,7 @@ struct session_state {
   persistence::store_actor store;
   caf::actor host;
   caf::actor lane;  // this node's outbound lane (runtime/lane.hpp); null: send directly
+  caf::actor relay;  // this node's replica actor: remote lanes' bundles come through it
   std::shared_ptr<const cluster_view> view;
   std::vector<std::string> replicas;
   std::map<std::string, caf::actor> replica_hosts;  // the host each replica was last sent to

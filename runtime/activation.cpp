@@ -225,6 +225,7 @@ void recovered(self_ptr self, const std::string& key, std::uint64_t gen, std::ui
   init.host = caf::actor_cast<caf::actor>(self);
   init.view = st.cluster->sessions_view;
   init.lane = st.init.lane;
+  init.relay = caf::actor_cast<caf::actor>(st.init.replica);
   init.clients_json = a->clients_json;
   if (auto d = st.dormant.find(key); d != st.dormant.end() && init.clients_json == "[]")
     init.clients_json = d->second.clients_json;  // it hibernated here: its clients

@@ -121,6 +121,9 @@ using replica_actor = caf::typed_actor<
   caf::reacts_to<bundle_atom, std::vector<bundle_entry>>,
   // from peers' lanes: the typed bundle format this actor reads (bundle_format)
   caf::replies_to<bundle_atom>::with<std::uint32_t>,
+  // local: a session's barrier for a remote connection's down message
+  // (actors/lane_barrier.hpp): answered after what came before it is relayed
+  caf::reacts_to<flush_atom>,
   caf::reacts_to<reset_atom>,                                 // local: forget cached epochs
   caf::reacts_to<written_atom, std::uint64_t, std::string>,   // committer callback
   caf::reacts_to<wire_atom, caf::actor>>;                     // local: the directory

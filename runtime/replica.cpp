@@ -283,6 +283,7 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
       if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
     },
     [](bundle_atom) { return bundle_format; },
+    [](flush_atom) {},  // after_relay (actors/lane_barrier.hpp): the answer is the barrier
     [self](reset_atom) { self->state.epochs.clear(); },
     [self](written_atom, std::uint64_t id, const std::string& err) {
       self->state.writes.complete(id, err);
