@@ -44,10 +44,10 @@
 
 #include <caf/actor.hpp>
 #include <caf/error.hpp>
-#include <caf/sec.hpp>
 #include <caf/fwd.hpp>
 #include <caf/message.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/sec.hpp>
 
 namespace skein {
 
@@ -77,16 +77,18 @@ struct bundle_entry {
 /// it in `other`). BASP drops a message it cannot read: the whole bundle.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bundle_entry& x) {
+  auto fields = [&] {
+    return f(caf::meta::type_name("skein::bundle_entry"), x.sender, x.targets, x.what, x.n1, x.n2,
+             x.n3, x.s1, x.s2, x.a, x.other);
+  };
   if constexpr (Inspector::writes_state) {
     try {
-      return f(caf::meta::type_name("skein::bundle_entry"), x.sender, x.targets, x.what, x.n1,
-               x.n2, x.n3, x.s1, x.s2, x.a, x.other);
+      return fields();
     } catch (const std::exception&) {
       return caf::make_error(caf::sec::invalid_argument);
     }
   } else {
-    return f(caf::meta::type_name("skein::bundle_entry"), x.sender, x.targets, x.what, x.n1, x.n2,
-             x.n3, x.s1, x.s2, x.a, x.other);
+    return fields();
   }
 }
 

@@ -2,8 +2,8 @@
 #include "runtime/lane.hpp"
 
 #include <algorithm>
-#include <map>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 #include <utility>

@@ -44,7 +44,7 @@ TEST_CASE("bundle entries carry each kind across serialization unchanged", "[bun
     caf::make_message(ack_atom::value, std::uint64_t{3}, std::uint64_t{41}, std::string{"busy"}),
     caf::make_message(repl_ack_atom::value, std::string{"n2"}, std::uint64_t{9}, std::string{}),
     caf::make_message(replicate_atom::value, std::string{"chat/r"}, std::uint64_t{5},
-                      std::string{"\x00\x01batch", 7}, a, std::uint64_t{12}),
+                      std::string{"\x00\x01" "batch", 7}, a, std::uint64_t{12}),
     caf::make_message(message_atom::value, std::string{"c1"}, std::uint64_t{77}, std::uint64_t{4},
                       std::uint64_t{8}, std::string{"{\"text\":\"x\"}"}, b),
     // a kind without its own fields: travels as a type-erased message
