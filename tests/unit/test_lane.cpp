@@ -347,6 +347,11 @@ caf::behavior holding_relay(caf::stateful_actor<holding_state>* self) {
   };
 }
 
+/// A frame as the stubs below send it: seq `seq`, data `name`.
+std::string frame_of(std::uint64_t seq, const std::string& name) {
+  return "{\"seq\":" + std::to_string(seq) + ",\"data\":\"" + name + "\"}";
+}
+
 /// An activation as far as a connection sees it: it records the join's
 /// last_seq and, on (send_atom, from, to), sends frames from..to (data: its
 /// name), through its node's `lane` when it has one.
@@ -380,9 +385,7 @@ caf::behavior activation_stub(caf::stateful_actor<activation_state>* self, std::
     },
     [self, name, lane](send_atom, std::uint64_t from, std::uint64_t to) {
       for (auto seq = from; seq <= to; ++seq) {
-        auto frame = caf::make_message(
-          frame_atom::value,
-          "{\"seq\":" + std::to_string(seq) + ",\"data\":\"" + name + "\"}");
+        auto frame = caf::make_message(frame_atom::value, frame_of(seq, name));
         if (lane) self->send(lane, bundle_atom::value, self->state.conn, std::move(frame));
         else self->send(self->state.conn, std::move(frame));
       }
@@ -437,10 +440,6 @@ class recording_transport : public transport {
   std::vector<std::string> frames_;
   std::string closed_;
 };
-
-std::string frame_of(std::uint64_t seq, const std::string& name) {
-  return "{\"seq\":" + std::to_string(seq) + ",\"data\":\"" + name + "\"}";
-}
 
 /// Node `a` holds the connection, its host and its relay (holding); node `b`
 /// holds the first activation and a lane that reaches a's relay.
