@@ -8,12 +8,27 @@
 
 namespace skein {
 
-/// When outputs are released to clients.
+/// When outputs are released to clients, and what is written for them.
 enum class durability {
-  none,   // at once, before the input's journal entry is committed
+  /// Nothing is written: no journal, outbox, snapshot or replica copy. The
+  /// state and the last `outbox_keep` events (for resumes) live only in the
+  /// activation's memory; a drain or rebalance hands the state over (one
+  /// snapshot, written on the next owner), a crash or a kill loses it (the
+  /// next activation starts from nothing and resuming clients get a reset).
+  /// Outputs go out at once. What Socket.IO or an Orleans grain without
+  /// storage gives.
+  none,
+  /// Outputs go out at once, before the input's journal entry is committed;
+  /// the journal, outbox and snapshots are written and replicated behind
+  /// them (write-behind). A crash loses at most the inputs not committed yet.
+  async,
   local,  // after the journal entry is committed to this node's RocksDB (output gate)
   replicated,  // after it is committed here and on every live replica
 };
+
+/// True for the levels that send outputs before any commit (none, async):
+/// no output gate, so no passivation, hibernation or poison guard either.
+constexpr bool releases_at_once(durability d) { return d == durability::none || d == durability::async; }
 
 struct kind_options {
   /// Take a snapshot after this many inputs since the last one. >= 1.
@@ -23,16 +38,18 @@ struct kind_options {
   /// Snapshots kept per session; the journal is kept from the oldest one on.
   std::uint32_t keep_snapshots = 2;
   /// Outbound events kept beyond that, for clients that resume (at least).
+  /// With durability none: the events kept in memory (the last this many).
   std::uint32_t outbox_keep = 256;
   durability durable = durability::local;
   /// Journal each input as pending before its handler runs, so an input
   /// whose handler crashes the process is quarantined by the next
   /// activation instead of crashing it too (actors/poison.hpp). Costs one
-  /// more journal write per input. Ignored with durability none.
+  /// more journal write per input. Ignored with durability none and async.
   bool poison_guard = true;
   /// Passivate (snapshot and stop) an activation that has had no client
   /// for this many ms; the next request activates it again from the store.
-  /// 0 = never. Ignored with durability none (its state lives only in memory).
+  /// 0 = never. Ignored with durability none and async (no output gate to
+  /// wait for the final snapshot behind).
   std::uint32_t idle_ms = 300000;
   /// Hibernate an activation whose clients are all attached but which has
   /// had no input for this many ms (as Durable Objects' WebSocket
@@ -42,7 +59,7 @@ struct kind_options {
   /// them, a leave, a publish, a tell or a timer activates the session
   /// again from its snapshot, the directory wakes every hibernated
   /// connection and each resumes from its last seq (so nothing is missed
-  /// or repeated). 0 = never (the default). Ignored with durability none.
+  /// or repeated). 0 = never (the default). Ignored with durability none and async.
   std::uint32_t hibernate_ms = 0;
   /// After a new activation recovered the session (failover, restart,
   /// handoff), clients that were open but are not attached get this many ms
@@ -62,7 +79,7 @@ struct kind_options {
 };
 
 /// Sets one option by name ("snapshot_every", "snapshot_interval_ms",
-/// "keep_snapshots", "outbox_keep", "durability" = none|local|replicated,
+/// "keep_snapshots", "outbox_keep", "durability" = none|async|local|replicated,
 /// "poison_guard" = on|off, "idle_ms", "hibernate_ms", "resume_grace_ms",
 /// "check_state" = on|off, "relay" = on|off). Throws
 /// std::invalid_argument naming the option or value on error.

@@ -81,9 +81,10 @@ void set_kind_option(kind_options& o, const std::string& name, const std::string
   else if (name == "resume_grace_ms") o.resume_grace_ms = number();
   else if (name == "durability") {
     if (value == "none") o.durable = durability::none;
+    else if (value == "async") o.durable = durability::async;
     else if (value == "local") o.durable = durability::local;
     else if (value == "replicated") o.durable = durability::replicated;
-    else throw std::invalid_argument("option durability: '" + value + "' is not none|local|replicated");
+    else throw std::invalid_argument("option durability: '" + value + "' is not none|async|local|replicated");
   } else if (name == "poison_guard") {
     if (value == "on" || value == "true") o.poison_guard = true;
     else if (value == "off" || value == "false") o.poison_guard = false;

@@ -12,6 +12,8 @@
 #include "actors/lane_barrier.hpp"
 #include "actors/liveness.hpp"
 #include "actors/session_state.hpp"
+#include "persistence/committer.hpp"
+#include "persistence/keys.hpp"
 
 namespace skein {
 
@@ -28,7 +30,7 @@ using namespace session_internal;
 bool passivate(session_actor* self, bool drain) {
   auto& st = self->state;
   if (!st.clients.empty() || st.m != mode::serving || st.passivating || !st.guarded.empty()
-      || st.options.durable == durability::none || runtime_holds(st))
+      || releases_at_once(st.options.durable) || runtime_holds(st))
     return false;
   st.passivating = true;
   st.drain_passivating = drain;
@@ -43,6 +45,24 @@ bool passivate(session_actor* self, bool drain) {
   // due (it forwards to the owner if that is another node, as in a drain).
   if (auto due = wake_due(st)) self->send(st.host, alarm_atom::value, st.key, *due, false);
   return true;
+}
+
+/// Durability none, recovered from records (a handoff's copy, or ones left
+/// by an earlier durability of the kind): they are erased, since nothing
+/// keeps them current and a later activation must not go back to them. The
+/// erase needs no gate: nothing of this activation depends on it.
+void forget_records(session_actor* self) {
+  auto& st = self->state;
+  auto end = persistence::session_prefix(st.key);
+  end.back() = '\x01';  // just above every seq key of the session
+  persistence::write_batch batch;
+  for (auto c : {persistence::column::snapshots, persistence::column::journal,
+                 persistence::column::outbox})
+    batch.erase_range(c, persistence::session_prefix(st.key), end);
+  st.snapshots.clear();
+  st.committer->submit(std::move(batch), [key = st.key](const std::string& e) {
+    if (!e.empty()) spdlog::warn("session {}: its old records were not erased: {}", key, e);
+  });
 }
 
 }  // namespace
@@ -76,7 +96,7 @@ void send_idle_check(session_actor* self, std::chrono::milliseconds after) {
 
 void became_idle(session_actor* self) {
   auto& st = self->state;
-  const bool may = st.options.durable != durability::none;
+  const bool may = !releases_at_once(st.options.durable);
   if (st.counters) st.counters->idle_since_ms.store(may ? wall_clock_ms() : 0, std::memory_order_relaxed);
   if (!may || st.options.idle_ms == 0) return;
   st.idle_since = clock::now();
@@ -167,6 +187,8 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     }
   if (st.counters) st.counters->clients.store(static_cast<std::uint32_t>(st.clients.size()));
   set_view(self, init.view);
+  if (st.options.durable == durability::none && (!st.snapshots.empty() || st.journal_seq != 0))
+    forget_records(self);
   // Inputs the last activation admitted but did not finish (poison guard).
   run_recovered(self, std::move(init.recovered.pending), init.recovered.poison,
                 init.recovered.poison_why);

@@ -61,6 +61,12 @@ void send_ack(session_actor* self, const caf::actor& to, std::uint64_t cseq, std
     to_conn(self, to, caf::make_message(ack_atom::value, cseq, id, error));
 }
 
+void remember(session_state& st, std::uint64_t seq, const std::string& target, std::string data) {
+  if (st.options.outbox_keep == 0) return;
+  st.recent.push_back({seq, target, std::move(data)});
+  while (st.recent.size() > st.options.outbox_keep) st.recent.pop_front();
+}
+
 void fenced(session_actor* self, const std::string& why) {
   spdlog::warn("session {} (epoch {}) stops: {}", self->state.key, self->state.epoch, why);
   self->quit(make_error(skein_error::fenced, "fenced: " + why));
@@ -157,6 +163,14 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
   auto& st = self->state;
   g.commit = st.next_commit++;
   g.handled = clock::now();
+  if (st.options.durable == durability::none) {
+    // Nothing is written (options.hpp): what the batch would have held is
+    // dropped, and whatever g holds (tells) is released in order at once.
+    g.local_done = true;
+    st.gate.push_back(std::move(g));
+    release(self);
+    return;
+  }
   auto me = caf::actor_cast<caf::actor>(self);
   if ((!st.replicas.empty() || !st.pending_copies.empty()) && st.view) {
     auto bytes = batch.encode();
@@ -245,7 +259,8 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
   }
   persistence::write_batch batch;
   gated_output g;
-  const bool immediate = st.options.durable == durability::none;
+  const bool immediate = releases_at_once(st.options.durable);
+  const bool in_memory = st.options.durable == durability::none;
   if (reply_to) {
     pending_ack a{reply_to, rec.cseq, rec.msg_id, rejected};
     if (immediate) send_ack(self, a.to, a.cseq, a.id, a.error);
@@ -265,7 +280,10 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
     auto data = o.data.dump();
     f.seq = ++st.seq;
     f.frame = frame_text(f.seq, data);
-    batch.put_outbox(st.key, f.seq, persistence::outbox_record{o.target, std::move(data)});
+    if (in_memory)
+      remember(st, f.seq, o.target, std::move(data));
+    else
+      batch.put_outbox(st.key, f.seq, persistence::outbox_record{o.target, std::move(data)});
     if (immediate) {
       send_frames(self, f.to, f.seq, f.frame);
     } else {
@@ -278,9 +296,11 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
   if (st.options.check_state) rec.state_hash = state_hash(st.logic->snapshot());
   st.journal_seq = jseq;
   st.admitted_seq = std::max(st.admitted_seq, jseq);
-  batch.put_journal(st.key, jseq, rec);
-  index_timers(st, batch);
-  ++st.inputs_since_snapshot;
+  if (!in_memory) {
+    batch.put_journal(st.key, jseq, rec);
+    index_timers(st, batch);
+    ++st.inputs_since_snapshot;
+  }
   metrics().inputs.fetch_add(1, std::memory_order_relaxed);
   auto& kc = metrics().kinds.at(st.kind_slot);
   kc.inputs.fetch_add(1, std::memory_order_relaxed);
@@ -291,7 +311,7 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
                                std::memory_order_relaxed);
   }
   metrics().outbox_events.fetch_add(outs.size(), std::memory_order_relaxed);
-  maybe_snapshot(self, batch, false);
+  if (!in_memory) maybe_snapshot(self, batch, false);
   commit(self, std::move(batch), std::move(g));
   return true;
 }

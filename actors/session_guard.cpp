@@ -80,7 +80,7 @@ bool run_admitted(session_actor* self, std::uint64_t jseq, persistence::journal_
 }  // namespace
 
 bool guard_on(const session_state& st) {
-  return st.options.poison_guard && st.options.durable != durability::none;
+  return st.options.poison_guard && !releases_at_once(st.options.durable);
 }
 
 void admit_guarded(session_actor* self, persistence::journal_record rec, const caf::actor& reply_to) {

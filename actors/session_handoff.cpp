@@ -99,6 +99,15 @@ std::optional<std::string> with_memory_snapshot(session_actor* self, const std::
 void ship(session_actor* self) {
   auto& st = self->state;
   st.shipping = true;
+  if (st.options.durable == durability::none) {
+    // Nothing in the store: the copy is the state in memory alone. Events
+    // kept for resumes stay behind; a client that missed some resumes at
+    // the successor with a reset (one that saw them all, as is usual after
+    // the gate-less release, resumes as it is).
+    auto copy = with_memory_snapshot(self, persistence::write_batch{}.encode());
+    if (!copy) return abort_handoff(self, "the session's state cannot be encoded");
+    return adopt(self, *copy);
+  }
   self->request(st.store, persistence::store_wait, persistence::copy_atom::value, st.key,
                 std::uint64_t{0})
     .then(

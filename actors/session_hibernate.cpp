@@ -35,7 +35,7 @@ namespace {
 
 /// `committing`: its final snapshot is committed (passivating is set).
 bool may_hibernate(const session_state& st, bool committing) {
-  if (st.options.hibernate_ms == 0 || st.options.durable == durability::none) return false;
+  if (st.options.hibernate_ms == 0 || releases_at_once(st.options.durable)) return false;
   if (st.clients.empty() || st.m != mode::serving || (st.passivating && !committing)
       || !st.guarded.empty()
       || !st.gate.empty() || !st.catching_up.empty() || !st.pending_copies.empty()
@@ -61,7 +61,7 @@ void arm(session_actor* self, std::chrono::milliseconds after) {
 void arm_hibernate(session_actor* self) {
   auto& st = self->state;
   if (st.hibernate_armed || st.options.hibernate_ms == 0
-      || st.options.durable == durability::none || st.clients.empty())
+      || releases_at_once(st.options.durable) || st.clients.empty())
     return;
   arm(self, std::chrono::milliseconds(st.options.hibernate_ms));
 }

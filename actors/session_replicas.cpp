@@ -145,8 +145,10 @@ void resend_overdue(session_actor* self) {
 void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   auto& st = self->state;
   st.view = std::move(view);
-  auto next = st.view && st.view->replicas_of ? st.view->replicas_of(st.key)
-                                              : std::vector<std::string>{};
+  // Durability none keeps no copies anywhere: no replica set.
+  auto next = st.view && st.view->replicas_of && st.options.durable != durability::none
+                ? st.view->replicas_of(st.key)
+                : std::vector<std::string>{};
   auto host_of = [&](const std::string& n) -> caf::actor {
     if (!st.view) return {};
     auto h = st.view->hosts.find(n);

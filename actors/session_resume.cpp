@@ -40,9 +40,12 @@ namespace skein::session_internal {
 // connection goes down or is replaced by a newer one, or the session hands
 // off (the connection then resumes at the successor, whose copy holds the
 // whole outbox); a reset due while handing off waits for the handoff's end.
-// With durability none, frames are sent before they are committed, so the
+// With durability async, frames are sent before they are committed, so the
 // outbox may not hold all of [last_seq + 1, first_gated) yet: that is a reset
 // too (the synchronous read this replaces skipped those frames silently).
+// With durability none there is no outbox in the store: the session keeps
+// its last outbox_keep events in memory (st.recent) and a resume is served
+// from them at once, or reset if they do not reach back to last_seq + 1.
 
 namespace {
 
@@ -111,6 +114,23 @@ void end_catch_up(session_actor* self, const caf::actor& conn, std::uint64_t req
   }
 }
 
+/// Durability none: the events after last_seq from st.recent, or a reset if
+/// it no longer reaches back that far. Nothing is gated (frames go out as
+/// they are made), so these are all it missed.
+void resume_from_memory(session_actor* self, const caf::actor& conn, const std::string& client_id,
+                        std::uint64_t last_seq) {
+  auto& st = self->state;
+  if (st.recent.empty() || st.recent.front().seq > last_seq + 1) {
+    st.clients[client_id].opened = false;
+    return handle_input(self, input_kind::open, client_id, st.clients[client_id].params_json, {},
+                        true);
+  }
+  relay_batch batch(self);  // one relay message for all of them
+  for (const auto& e : st.recent)
+    if (e.seq > last_seq && (e.target.empty() || e.target == client_id))
+      to_conn(self, conn, caf::make_message(frame_atom::value, frame_text(e.seq, e.data)));
+}
+
 }  // namespace
 
 /// The member part of a join: its connection, then on_open or the events it missed.
@@ -127,8 +147,20 @@ void attach_member(session_actor* self, const std::string& client_id, const std:
     c.opened = false;  // broadcasts reach it from its on_open on
     return handle_input(self, input_kind::open, client_id, c.params_json, {});
   }
+  if (last_seq > st.seq) {
+    // The client saw events this activation never had: they were lost with
+    // the state (durability none or async after a crash, or local after a
+    // failover to a replica that missed the tail). Its connection drops
+    // every frame at or below last_seq as delivered, so the seq goes on
+    // above it (journaled with the reset, so a recovery keeps it), and the
+    // client starts over from the current state with a reset.
+    st.seq = last_seq;
+    c.opened = false;
+    return handle_input(self, input_kind::open, client_id, c.params_json, {}, true);
+  }
   c.opened = true;
-  if (last_seq >= st.seq) return;
+  if (last_seq == st.seq) return;
+  if (st.options.durable == durability::none) return resume_from_memory(self, conn, client_id, last_seq);
   const auto gated_from = first_gated(st);
   for (auto& g : st.gate)
     for (auto& f : g.frames)

@@ -183,6 +183,13 @@ struct seed_stream {
 
 class relay_batch;  // below
 
+/// An event kept in memory for resumes (durability none): the outbox record.
+struct recent_event {
+  std::uint64_t seq = 0;
+  std::string target;  // empty: every client
+  std::string data;    // the event's JSON
+};
+
 struct session_state {
   static inline const char* name = "skein.session";
   std::string key, id;
@@ -210,6 +217,9 @@ struct session_state {
   std::map<caf::actor, caf::actor> relay_of;  // connection -> its node's relay (null: direct); session_relay.cpp
   relay_batch* open_batch = nullptr;  // the outermost open relay_batch; session_relay.cpp
   std::uint64_t next_request = 1;                    // ids of store reads
+  // Durability none: the last outbox_keep events, oldest first, in place of
+  // the outbox in the store (resumes read them; session_resume.cpp).
+  boost::container::deque<recent_event> recent;
   std::vector<snapshot_mark> snapshots;  // at most keep_snapshots + 1; a vector: an empty std::deque allocates 576 bytes
   std::uint32_t inputs_since_snapshot = 0;
   // Where the next retention trim starts (session_gate.cpp, maybe_snapshot):
@@ -274,6 +284,9 @@ using session_actor = caf::stateful_actor<session_state>;
 
 /// Stops the activation: a newer one may exist (logged with `why`).
 void fenced(session_actor* self, const std::string& why);
+
+/// Durability none: keeps event `seq` in st.recent (at most outbox_keep).
+void remember(session_state& st, std::uint64_t seq, const std::string& target, std::string data);
 
 /// Adds a snapshot and the retention deletes to `batch` when one is due (or `force`).
 void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool force);

@@ -118,7 +118,7 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
     ->configurable(false);
   node_cmd->add_option("--kind-option", node.kind_options,
                        "KIND.NAME=VALUE: snapshot_every, snapshot_interval_ms, keep_snapshots, "
-                       "outbox_keep, durability=none|local (repeatable)");
+                       "outbox_keep, durability=none|async|local|replicated (repeatable)");
 
   cli::launch_args launch;
   auto* launch_cmd = app.add_subcommand("launch", "start N local nodes and wait for Ctrl-C");

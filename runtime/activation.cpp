@@ -184,7 +184,7 @@ void recovered(self_ptr self, const std::string& key, std::uint64_t gen, std::ui
                                                  "this node cannot see a majority of the cluster"));
   auto parsed = session_key::parse(key);  // resolve() validated it
   if (a->existing_only && records.snapshots.empty() && records.journal.empty()
-      && st.init.registry->options(std::string(parsed->kind())).durable != durability::none)
+      && !releases_at_once(st.init.registry->options(std::string(parsed->kind())).durable))
     // No member had a copy (the claims found none to fetch) and none here:
     // an unknown id. Nothing is written, no actor is spawned.
     return fail_activation(self, key, make_error(skein_error::no_session,

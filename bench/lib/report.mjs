@@ -61,6 +61,7 @@ const NAMES = {
   skein: 'skein',
   socketio: 'Socket.IO + redis',
   'skein-none': 'skein, durability none',
+  'skein-async': 'skein, durability async',
   'skein-local': 'skein, durability local',
   'socketio-durable': 'Socket.IO + redis streams, recovery, AOF',
   ceiling: 'ceiling',
@@ -87,7 +88,7 @@ function gnuplot(script, dir) {
 }
 
 // The p99 lines of the systems other than skein and socketio.
-const COLORS = { 'skein-none': '#2ca02c', 'skein-local': '#9467bd', 'socketio-durable': '#ff7f0e', ceiling: '#000000' };
+const COLORS = { 'skein-none': '#2ca02c', 'skein-async': '#8c564b', 'skein-local': '#9467bd', 'socketio-durable': '#ff7f0e', ceiling: '#000000' };
 
 function writePlots(results, plotDir, tmp) {
   const made = [];
@@ -294,7 +295,7 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   L.push(`| migrate | latency and loss while a node joins and another drains | ${mg(S.migrate)} | – | | | |`);
   L.push('');
 
-  // every system's rtt peak side by side (skein-none, skein-local: the cost of durability)
+  // every system's rtt peak side by side (skein-none, skein-async, skein-local: the cost of durability)
   const rttSystems = Object.entries(results.systems).filter(([, r]) => !na(r.rtt) && r.rtt.levels?.length);
   if (rttSystems.length > 2 || results.skein_args) {
     const peerPeak = na(P.rtt) || !P.rtt.levels?.length ? null : peakLevel(P.rtt.levels);

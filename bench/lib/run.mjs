@@ -8,8 +8,9 @@
 //   node bench/lib/run.mjs [--quick|--full] [--build-dir build] [--only rtt,fanout,...]
 //                          [--systems skein,skein-none,socketio] [--out docs] [--repeat N] [--threads N]
 //                          [--skein-args="ARGS"] [--skein-preload LIB]
-// Systems: skein (the demo's defaults: chat durability=replicated), skein-none
-// and skein-local (chat durability none / local), socketio, socketio-durable
+// Systems: skein (the demo's defaults: chat durability=replicated), skein-none,
+// skein-async and skein-local (chat durability none / async / local; none
+// writes nothing, async writes behind the frames), socketio, socketio-durable
 // (the peer with the redis streams adapter, connection state recovery and
 // redis appendonly everysec: launch.js --durable) and ceiling
 // (skein-bench-ceiling: one process, one Beast io thread, no actors, no
@@ -286,6 +287,7 @@ const HELD_ONLY = 'connection counts (held1, held6) are measured for skein, skei
 const SYSTEMS = {
   skein: skeinSystem('skein', []),
   'skein-none': skeinSystem('skein, durability none', ['--kind-option', 'chat.durability=none']),
+  'skein-async': skeinSystem('skein, durability async', ['--kind-option', 'chat.durability=async'], { held: false }),
   'skein-local': skeinSystem('skein, durability local', ['--kind-option', 'chat.durability=local'], { held: false }),
   socketio: socketioSystem('Socket.IO', []),
   'socketio-durable': socketioSystem('Socket.IO, redis streams adapter + connection state recovery, redis AOF', ['--durable']),

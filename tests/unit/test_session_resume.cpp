@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -60,7 +62,10 @@ struct fixture {
   caf::scoped_actor host{sys};   // plays the session host
   caf::actor session;
 
-  fixture() {
+  // `tune` changes the kind's options; `records` are what the session
+  // recovers from (they must be in db too for what they leave behind).
+  explicit fixture(std::function<void(kind_options&)> tune = {},
+                   const persistence::session_records& records = {}) {
     // Releases need a running pause watchdog and a held lease.
     liveness::start(std::chrono::seconds(60));
     liveness::set_lease_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
@@ -68,9 +73,19 @@ struct fixture {
     session_init init;
     init.key = key;
     init.id = "r";
-    init.recovered = recover_session(persistence::session_records{}, registry, key);
+    init.recovered = recover_session(records, registry, key);
+    if (!records.journal.empty() || !records.snapshots.empty()) {
+      persistence::write_batch b;
+      for (auto& s : records.snapshots) b.put_snapshot(key, s);
+      for (auto& [seq, rec] : records.journal) {
+        b.put_journal(key, seq, rec);
+        b.put_outbox(key, seq, persistence::outbox_record{"", "{}"});
+      }
+      db.write(b);
+    }
     init.epoch = 1;
     init.options = registry.options("counter");
+    if (tune) tune(init.options);
     init.committer = &committer;
     init.store = caf::actor_cast<persistence::store_actor>(reads);
     init.host = host;
@@ -110,6 +125,20 @@ struct fixture {
         caf::after(quiet) >> [&] { done = true; });
     }
     return got;
+  }
+
+  // True once every batch submitted to the committer before now is written.
+  void await_commits() {
+    std::promise<void> done;
+    committer.submit(persistence::write_batch{}, [&](const std::string&) { done.set_value(); });
+    REQUIRE(done.get_future().wait_for(answer_within) == std::future_status::ready);
+  }
+
+  // Nothing reaches the store actor (the test) for `quiet`.
+  void expect_no_store_request(std::chrono::milliseconds quiet = std::chrono::milliseconds(300)) {
+    bool asked = false;
+    reads->receive([&](caf::message&) { asked = true; }, caf::after(quiet) >> [] {});
+    CHECK_FALSE(asked);
   }
 
   // The outbox read the session sends to its store actor: its from_seq.
@@ -214,4 +243,130 @@ TEST_CASE("a resume whose client leaves before the read answers sends it nothing
     std::make_shared<const std::vector<std::pair<std::uint64_t, persistence::outbox_record>>>(
       std::move(stored))});
   CHECK(fixture::collect(c2b, [](auto&) { return false; }).empty());
+}
+
+// -- durability none: nothing written, resumes from memory --------------------
+
+namespace {
+
+void none_level(kind_options& o) { o.durable = durability::none; }
+
+}  // namespace
+
+TEST_CASE("durability is a kind option with four levels", "[durability]") {
+  kind_options o;
+  CHECK(o.durable == durability::local);
+  for (auto [name, level] : {std::pair{"none", durability::none}, {"async", durability::async},
+                             {"local", durability::local}, {"replicated", durability::replicated}}) {
+    set_kind_option(o, "durability", name);
+    CHECK(o.durable == level);
+  }
+  CHECK(releases_at_once(durability::none));
+  CHECK(releases_at_once(durability::async));
+  CHECK_FALSE(releases_at_once(durability::local));
+  CHECK_THROWS_WITH(set_kind_option(o, "durability", "sync"),
+                    Catch::Contains("none|async|local|replicated"));
+}
+
+TEST_CASE("durability none writes nothing and serves a resume from the events in memory",
+          "[session][resume][durability]") {
+  fixture f(none_level);
+  caf::scoped_actor c1{f.sys}, c2{f.sys}, c2b{f.sys};
+  f.join(c1, "c1", 11, 0, false);                                 // seq 1
+  f.join(c2, "c2", 22, 0, false);                                 // seq 2
+  for (std::uint64_t i = 1; i <= 5; ++i) f.add(c1, "c1", 11, i);  // seqs 3..7
+  REQUIRE(fixture::collect(c1, count_of(11)).size() == 11);
+  REQUIRE(fixture::collect(c2, count_of(6)) == std::vector<std::uint64_t>{2, 3, 4, 5, 6, 7});
+  // c2 comes back having seen up to 4: 5..7 come at once, from memory, with
+  // no read of the store, then its own input's ack and frame.
+  f.join(c2b, "c2", 23, 4, true);
+  f.add(c2b, "c2", 23, 1);  // seq 8
+  CHECK(fixture::collect(c2b, count_of(5)) == std::vector<std::uint64_t>{5, 6, 7, 1000001, 8});
+  f.expect_no_store_request();
+  // Not one record of the session reached the store.
+  f.await_commits();
+  CHECK(f.db.load_journal(key, 0).empty());
+  CHECK(f.db.load_outbox(key, 0).empty());
+  CHECK(f.db.load_snapshots(key).empty());
+}
+
+TEST_CASE("durability none: a resume older than the events kept in memory gets a reset",
+          "[session][resume][durability]") {
+  fixture f([](kind_options& o) {
+    o.durable = durability::none;
+    o.outbox_keep = 3;
+  });
+  caf::scoped_actor c1{f.sys}, c2{f.sys}, c2b{f.sys};
+  f.join(c1, "c1", 11, 0, false);                                 // seq 1
+  f.join(c2, "c2", 22, 0, false);                                 // seq 2
+  for (std::uint64_t i = 1; i <= 4; ++i) f.add(c1, "c1", 11, i);  // seqs 3..6; 4..6 kept
+  REQUIRE(fixture::collect(c2, count_of(5)).size() == 5);
+  // 3 is gone from memory: a reset (the reset frame, then the value) above 6.
+  f.join(c2b, "c2", 23, 2, true);
+  CHECK(fixture::collect(c2b, [](auto&) { return false; }) == std::vector<std::uint64_t>{7, 8});
+  // The oldest kept event (4) is enough for a client that saw 3.
+  caf::scoped_actor c2c{f.sys};
+  f.add(c1, "c1", 11, 5);  // seq 9; kept: 7, 8, 9
+  f.join(c2c, "c2", 24, 6, true);
+  CHECK(fixture::collect(c2c, [](auto&) { return false; }) == std::vector<std::uint64_t>{7, 8, 9});
+}
+
+TEST_CASE("a client that saw more events than the session has gets a reset above its last seq",
+          "[session][resume][durability]") {
+  // As after a crash that lost the state (durability none or async), or a
+  // failover to a replica that missed the tail (local): its connection
+  // drops every frame at or below its last seq, so frames from seq 1 again
+  // would be lost to it without a word.
+  SECTION("durability local") {
+    fixture f;
+    caf::scoped_actor c{f.sys};
+    f.join(c, "c", 11, 50, true);
+    CHECK(fixture::collect(c, [](auto&) { return false; }) == std::vector<std::uint64_t>{51, 52});
+    // The jump is journaled with the reset: a recovery goes on above it.
+    f.await_commits();
+    auto j = f.db.load_journal(key, 0);
+    REQUIRE_FALSE(j.empty());
+    CHECK(j.back().second.last_seq == 52);
+  }
+  SECTION("durability none") {
+    fixture f(none_level);
+    caf::scoped_actor c{f.sys};
+    f.join(c, "c", 11, 50, true);
+    CHECK(fixture::collect(c, [](auto&) { return false; }) == std::vector<std::uint64_t>{51, 52});
+  }
+}
+
+TEST_CASE("durability none erases the records it was activated from",
+          "[session][durability]") {
+  // A handoff's copy or records of an earlier durability of the kind: the
+  // state comes over, and a later activation must not go back to them.
+  persistence::session_records records;
+  {
+    // A local-level session with an open and two adds (seqs 1..3).
+    fixture first;
+    caf::scoped_actor c{first.sys};
+    first.join(c, "c", 11, 0, false);
+    for (std::uint64_t i = 1; i <= 2; ++i) first.add(c, "c", 11, i);
+    REQUIRE(fixture::collect(c, count_of(5)).size() == 5);
+    first.await_commits();
+    records.journal = first.db.load_journal(key, 0);
+    REQUIRE(records.journal.size() == 3);
+  }
+  fixture f(none_level, records);
+  caf::scoped_actor c{f.sys};
+  f.join(c, "c", 11, 3, true);  // up to date: nothing to send
+  f.add(c, "c", 11, 3);
+  std::vector<std::string> frames;
+  std::uint64_t acked = 0;
+  while (frames.empty())
+    c->receive([&](frame_atom, const std::string& fr) { frames.push_back(fr); },
+               [&](ack_atom, std::uint64_t cseq, std::uint64_t, const std::string&) { acked = cseq; },
+               caf::after(answer_within) >> [&] { FAIL("no frame"); });
+  CHECK(acked == 3);
+  auto j = nlohmann::json::parse(frames.front());
+  CHECK(j.at("seq") == 4);
+  CHECK(j.at("data").at("value") == 3);  // 1 + 1 recovered, + 1
+  f.await_commits();
+  CHECK(f.db.load_journal(key, 0).empty());
+  CHECK(f.db.load_outbox(key, 0).empty());
 }
