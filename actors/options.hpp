@@ -12,8 +12,8 @@ namespace skein {
 enum class durability {
   /// Nothing is written: no journal, outbox, snapshot or replica copy. The
   /// state and the last `outbox_keep` events (for resumes) live only in the
-  /// activation's memory; a drain or rebalance hands the state over (one
-  /// snapshot, written on the next owner), a crash or a kill loses it (the
+  /// activation's memory; a drain or rebalance hands both over (a copy the
+  /// next owner writes and erases once read), a crash or a kill loses them (the
   /// next activation starts from nothing and resuming clients get a reset).
   /// Outputs go out at once. What Socket.IO or an Orleans grain without
   /// storage gives.

@@ -187,8 +187,11 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     }
   if (st.counters) st.counters->clients.store(static_cast<std::uint32_t>(st.clients.size()));
   set_view(self, init.view);
-  if (st.options.durable == durability::none && (!st.snapshots.empty() || st.journal_seq != 0))
-    forget_records(self);
+  if (st.options.durable == durability::none) {
+    for (auto& [seq, r] : init.recent)
+      if (seq <= st.seq) remember(st, seq, r.target, std::move(r.data));
+    if (!st.snapshots.empty() || st.journal_seq != 0) forget_records(self);
+  }
   // Inputs the last activation admitted but did not finish (poison guard).
   run_recovered(self, std::move(init.recovered.pending), init.recovered.poison,
                 init.recovered.poison_why);

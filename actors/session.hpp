@@ -25,6 +25,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -35,6 +37,7 @@
 #include "actors/options.hpp"
 #include "actors/recovery.hpp"
 #include "persistence/store_actor.hpp"
+#include "persistence/write_batch.hpp"
 
 namespace skein::persistence { class committer; }
 
@@ -55,8 +58,18 @@ struct session_init {
   caf::actor relay;                             // this node's replica actor, through which other
                                                 // nodes' lanes reach the session (null: none)
   std::string clients_json = "[]";              // clients adopted in a handoff
+  /// Durability none: the events the last owner kept for resumes, by seq
+  /// ascending (from a handoff; empty otherwise). The last outbox_keep stay.
+  std::vector<std::pair<std::uint64_t, persistence::outbox_record>> recent;
   std::shared_ptr<session_counters> counters;   // live numbers for the host (may be null)
 };
+
+/// The outbox records of `copy` under `key`, by seq ascending: what a
+/// durability-none session kept for resumes, shipped in its handoff copy
+/// (session_init::recent). Throws persistence::record_error if one does not
+/// decode. Pure.
+std::vector<std::pair<std::uint64_t, persistence::outbox_record>> kept_events(
+  const persistence::write_batch& copy, const std::string& key);
 
 /// Spawns a session actor. Thread-safe.
 caf::actor spawn_session(caf::actor_system& sys, session_init init);

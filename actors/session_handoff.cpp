@@ -3,13 +3,17 @@
 // offered to the target host, and on success the old activation forwards
 // what still reaches it to the successor; a failed read aborts the handoff
 // (serve again, stash first), a failed adopt stops the activation.
+#include <algorithm>
+
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
 #include "actors/session_state.hpp"
+#include "persistence/keys.hpp"
 #include "persistence/records.hpp"
+#include "persistence/write_batch.hpp"
 
 namespace skein::session_internal {
 
@@ -100,11 +104,15 @@ void ship(session_actor* self) {
   auto& st = self->state;
   st.shipping = true;
   if (st.options.durable == durability::none) {
-    // Nothing in the store: the copy is the state in memory alone. Events
-    // kept for resumes stay behind; a client that missed some resumes at
-    // the successor with a reset (one that saw them all, as is usual after
-    // the gate-less release, resumes as it is).
-    auto copy = with_memory_snapshot(self, persistence::write_batch{}.encode());
+    // Nothing in the store: the copy is the state in memory as a snapshot
+    // and the events kept for resumes as outbox records; the successor's
+    // host hands the latter to the new activation (session_init::recent),
+    // so a client whose last frames were still on their way when it was
+    // moved resumes there without a reset.
+    persistence::write_batch kept;  // the events kept for resumes go along
+    for (const auto& e : st.recent)
+      kept.put_outbox(st.key, e.seq, persistence::outbox_record{e.target, e.data});
+    auto copy = with_memory_snapshot(self, kept.encode());
     if (!copy) return abort_handoff(self, "the session's state cannot be encoded");
     return adopt(self, *copy);
   }
@@ -121,6 +129,27 @@ void ship(session_actor* self) {
         abort_handoff(self, "the session's records cannot be read");
       });
 }
+
+}  // namespace skein::session_internal
+
+namespace skein {
+
+std::vector<std::pair<std::uint64_t, persistence::outbox_record>> kept_events(
+  const persistence::write_batch& copy, const std::string& key) {
+  std::vector<std::pair<std::uint64_t, persistence::outbox_record>> out;
+  for (const auto& p : copy.puts()) {
+    if (p.column != persistence::column::outbox) continue;
+    auto k = persistence::parse_seq_key(p.key);
+    if (!k || k->first != key) continue;
+    out.emplace_back(k->second, persistence::decode_outbox(p.value, persistence::printable(p.key)));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  return out;
+}
+
+}  // namespace skein
+
+namespace skein::session_internal {
 
 /// Routes one input by mode: serve it, stash it, or forward it.
 void handle_stashed(session_actor* self, stashed s) {

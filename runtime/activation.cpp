@@ -16,6 +16,8 @@
 #include "actors/registry.hpp"
 #include "actors/session_key.hpp"
 #include "persistence/committer.hpp"
+#include "persistence/keys.hpp"
+#include "persistence/records.hpp"
 #include "persistence/store_actor.hpp"
 #include "persistence/write_batch.hpp"
 #include "runtime/directory_state.hpp"
@@ -227,6 +229,7 @@ void recovered(self_ptr self, const std::string& key, std::uint64_t gen, std::ui
   init.lane = st.init.lane;
   init.relay = caf::actor_cast<caf::actor>(st.init.replica);
   init.clients_json = a->clients_json;
+  init.recent = std::move(a->recent);
   if (auto d = st.dormant.find(key); d != st.dormant.end() && init.clients_json == "[]")
     init.clients_json = d->second.clients_json;  // it hibernated here: its clients
   fence(self, key, *a, std::move(init));
@@ -559,11 +562,22 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
   if (!copy.confined_to(key))
     return make_error(skein_error::store_failure,
                       "cannot adopt " + key + ": the copy writes outside its records");
+  // A durability-none session keeps its events for resumes in memory only:
+  // the copy's outbox records are them, handed to the new activation.
+  std::vector<std::pair<std::uint64_t, persistence::outbox_record>> recent;
+  if (auto parsed = session_key::parse(key);
+      parsed && st.init.registry->options(std::string(parsed->kind())).durable == durability::none) {
+    try {
+      recent = kept_events(copy, key);
+    } catch (const std::exception& e) {
+      return make_error(skein_error::store_failure, "cannot adopt " + key + ": " + e.what());
+    }
+  }
   auto rp = self->make_response_promise<caf::actor>();
   self->request(st.init.replica, persistence::store_wait, persistence::epoch_atom::value, key)
     .then(
-      [self, key, epoch, clients, pinned, rp,
-       copy = std::move(copy)](std::uint64_t known) mutable {
+      [self, key, epoch, clients, pinned, rp, copy = std::move(copy),
+       recent = std::move(recent)](std::uint64_t known) mutable {
         auto& st = self->state;
         if (auto i = st.sessions.find(key); i != st.sessions.end())
           return void(rp.deliver(i->second.actor));
@@ -585,6 +599,7 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
         a.max_epoch = std::max(a.max_epoch, epoch);
         a.clients_json = clients;
         a.pinned = pinned;
+        a.recent = std::move(recent);
         st.overrides.erase(key);
         metrics().migrations_in.fetch_add(1, std::memory_order_relaxed);
         events().publish({{"type", "migration_in"}, {"session", key}});

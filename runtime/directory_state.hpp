@@ -51,6 +51,9 @@ struct activation {
   std::string best_node;               // holder of the freshest copy
   std::pair<std::uint64_t, std::uint64_t> best{0, 0};  // (epoch, journal_seq)
   std::string clients_json = "[]";     // from an adopt
+  // From an adopt of a durability-none session: the events its last owner
+  // kept for resumes (session_init::recent).
+  std::vector<std::pair<std::uint64_t, persistence::outbox_record>> recent;
   bool pinned = false;
   std::optional<session_init> ready;   // fencing: the session to start
   std::size_t pending_fences = 0;

@@ -65,7 +65,8 @@ struct fixture {
   // `tune` changes the kind's options; `records` are what the session
   // recovers from (they must be in db too for what they leave behind).
   explicit fixture(std::function<void(kind_options&)> tune = {},
-                   const persistence::session_records& records = {}) {
+                   const persistence::session_records& records = {},
+                   std::vector<std::pair<std::uint64_t, persistence::outbox_record>> recent = {}) {
     // Releases need a running pause watchdog and a held lease.
     liveness::start(std::chrono::seconds(60));
     liveness::set_lease_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
@@ -86,6 +87,7 @@ struct fixture {
     init.epoch = 1;
     init.options = registry.options("counter");
     if (tune) tune(init.options);
+    init.recent = std::move(recent);
     init.committer = &committer;
     init.store = caf::actor_cast<persistence::store_actor>(reads);
     init.host = host;
@@ -369,4 +371,44 @@ TEST_CASE("durability none erases the records it was activated from",
   f.await_commits();
   CHECK(f.db.load_journal(key, 0).empty());
   CHECK(f.db.load_outbox(key, 0).empty());
+}
+
+TEST_CASE("durability none: a handoff ships the state and the kept events; the successor serves a resume from them",
+          "[session][resume][durability]") {
+  std::string bytes;
+  {
+    fixture f(none_level);
+    caf::scoped_actor c1{f.sys}, target{f.sys};
+    f.join(c1, "c1", 11, 0, false);                                 // seq 1
+    for (std::uint64_t i = 1; i <= 3; ++i) f.add(c1, "c1", 11, i);  // seqs 2..4
+    REQUIRE(fixture::collect(c1, count_of(7)).size() == 7);
+    caf::anon_send(f.session, handoff_atom::value, caf::actor{target}, std::string("n2"), false);
+    target->receive(
+      [&](adopt_atom, const std::string& k, std::uint64_t, const std::string& b, const std::string&,
+          bool) {
+        CHECK(k == key);
+        bytes = b;
+        target->make_response_promise().deliver(caf::make_error(caf::sec::request_receiver_down));
+      },
+      caf::after(answer_within) >> [] { FAIL("no adopt"); });
+    f.expect_no_store_request();  // the copy came from memory
+  }
+  auto copy = persistence::write_batch::decode(bytes, key);
+  auto kept = kept_events(copy, key);
+  REQUIRE(kept.size() == 4);
+  CHECK(kept.front().first == 1);
+  CHECK(kept.back().first == 4);
+  persistence::session_records records;
+  for (const auto& p : copy.puts())
+    if (p.column == persistence::column::snapshots)
+      records.snapshots.push_back(persistence::decode_snapshot(p.value, "copy"));
+  REQUIRE(records.snapshots.size() == 1);
+  CHECK(records.snapshots.front().seq == 4);
+  // The successor, as the target's host starts it: a client that had seen
+  // only seq 2 when it was moved gets 3 and 4 from memory, no reset.
+  fixture g(none_level, records, std::move(kept));
+  caf::scoped_actor c1b{g.sys};
+  g.join(c1b, "c1", 12, 2, true);
+  CHECK(fixture::collect(c1b, [](auto&) { return false; }) == std::vector<std::uint64_t>{3, 4});
+  g.expect_no_store_request();
 }
