@@ -580,6 +580,8 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + 'limit of 50 ms sits close to the noise; compare the two systems within one run, not across runs.');
   L.push('- The servers, the load generator and whatever else runs on the machine share its cores: the tables show the '
     + 'load generator\'s CPU and the CPU of other processes during each window. Numbers from a busy machine move by tens of percent between runs.');
+  if (results.systems['skein-none'] || results.systems['skein-async'])
+    L.push('- `skein-none` and `skein-async` are skein with `--kind-option chat.durability=none` / `async`. Since stop 44 (skein 840e031) `none` writes and replicates nothing (the state and the last events for resumes live in the session activation; a handoff carries them, a crash loses them), and `async` is what `none` was before: outputs at once, the journal and outbox written and replicated behind them. A skein-none row merged from a run before that commit (see the merge notes at the top: fanout, idle and the connection counts) measured the old meaning.');
   if (results.systems['socketio-durable']) L.push('- `socketio-durable` is `bench/peers/socketio/launch.js --durable`: redis-server with `--appendonly yes --appendfsync everysec` '
     + '(its AOF in a temporary directory), and each `server.js --durable` uses `@socket.io/redis-streams-adapter` (every broadcast is an XADD '
     + 'to one redis stream that every node reads with XREAD) with `connectionStateRecovery` (2 minutes). The load generator does not present '
