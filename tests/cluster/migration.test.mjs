@@ -16,7 +16,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import {
-  Resources, httpGetJson, waitFor, waitForMembership, placement, findIdOwnedBy, wsUrl, seqProblem,
+  Resources, httpGet, httpGetJson, waitFor, waitForMembership, placement, findIdOwnedBy, wsUrl, seqProblem,
 } from './cluster.mjs';
 import {
   nodePid, addNode, ctl, adminNotWired, CounterLoad, forkProblems, readCounterUntil, waitProcessGone,
@@ -244,6 +244,56 @@ describe('skein cluster: migration, failover, fencing, resume', { timeout: 290_0
     if (drainState.wired === false) { t.skip(`admin routes not wired: ${drainState.why}`); return; }
     if (drainState.wired === null) { t.skip('the migration test did not reach the drain step'); return; }
     assert.ok(drainState.ms < 30_000);
+  });
+
+  it('durability none: a 4th node joins and n2 drains under load; every counter is exact and no add is written', { timeout: 120_000 }, async () => {
+    // durability none keeps a session's state and its last events only in
+    // its activation; a join or drain hands both over (the handoff copy), so
+    // the same checker as above must find every counter exact and every
+    // writer's values going up by 1 across its resumes: no reset.
+    const none = ['--kind-option', 'counter.durability=none'];
+    const dataDir = res.tempDir('skein-none-');
+    const cluster = await res.launch({ nodes: 3, dataDir, extraArgs: none });
+    await waitForMembership(cluster);
+    const [n1, n2, n3] = cluster.nodes;
+    const ids = counterIds('z', 120);
+    const load = new CounterLoad({ ids, nodes: cluster.nodes, rate: 1500, window: 4 });
+    // Store write batches of the nodes, summed (skein_store_write_batches_total).
+    const batches = async (nodes) => (await Promise.all(nodes.map(async (n) => {
+      const line = (await httpGet(`${n.url}/metrics`)).body.split('\n')
+        .find((l) => l.startsWith('skein_store_write_batches_total '));
+      assert.ok(line, `${n.name}: /metrics has no skein_store_write_batches_total`);
+      return Number(line.split(' ')[1]);
+    }))).reduce((x, y) => x + y, 0);
+    try {
+      await load.connectAll();
+      load.start();
+      await waitLoadAcked(load, 1_500, 15_000);
+      // Nothing per add: with durability local each add is at least one batch.
+      const b0 = await batches(cluster.nodes);
+      const a0 = load.acked;
+      await waitLoadAcked(load, a0 + 1_500, 15_000);
+      const b1 = await batches(cluster.nodes);
+      const adds = load.acked - a0;
+      assert.ok(b1 - b0 <= adds / 20, `${b1 - b0} store write batches for ${adds} acknowledged adds: durability none writes none per add`);
+      const n4 = await addNode(dataDir, { extraArgs: none });
+      added.push(n4);
+      await waitLoadAcked(load, load.acked + 1_500, 20_000);
+      const r = await ctl(n1.url, ['drain', 'n2'], { dataDir });
+      assert.equal(r.code, 0, `ctl --node ${n1.url} drain n2: exit ${r.code}\n${r.stdout}${r.stderr}`);
+      const pid = nodePid(dataDir, 'n2');
+      if (pid) await waitProcessGone(pid, 30_000, 'drained n2 to exit once it holds no sessions');
+      load.deadUrls.add(n2.url);
+      await waitLoadAcked(load, load.acked + 1_500, 20_000);
+      load.stopSending();
+      const { problems, stats } = await finalCheck(load, [n1, n3, n4].map((n) => n.url), { label: 'durability none: join and drain' });
+      console.log(JSON.stringify({ ...stats, store_batches_per_add: Math.round((b1 - b0) / adds * 1000) / 1000 }));
+      assertNoProblems(problems, 'durability none: join and drain under load');
+      assert.equal(stats.resets, 0, 'a handed-over session serves every resume from the events it kept');
+    } finally {
+      load.closeAll();
+    }
+    await res.stop(cluster);
   });
 
   it('kill -9 of an owner during load: its counters are served again within timeout + 2 s, nothing acknowledged lost', { timeout: 90_000 }, async () => {

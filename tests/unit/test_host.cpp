@@ -6,8 +6,10 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -222,6 +224,43 @@ TEST_CASE("an adopt below the known epoch is refused as fenced", "[host][bug]") 
                      false);
   REQUIRE(fresh);
   CHECK(*fresh);
+}
+
+TEST_CASE("an adopted durability-none session resumes a client from the events its copy carried",
+          "[host][durability]") {
+  host_fixture f;
+  f.registry.set_option("counter.durability=none");
+  const std::string key = "counter/m";
+  // A copy as a durability-none session ships it (session_handoff.cpp): its
+  // state as a snapshot at seq 3 and the events it kept, 2 and 3.
+  auto logic = f.registry.create("counter");
+  persistence::write_batch copy;
+  copy.put_snapshot(key, persistence::snapshot_record{3, 0, 1, 0, logic->snapshot(), {},
+                                                      static_cast<std::uint32_t>(logic->state_version()),
+                                                      logic->runtime.encode()});
+  copy.put_outbox(key, 2, persistence::outbox_record{"", R"({"value":1})"});
+  copy.put_outbox(key, 3, persistence::outbox_record{"", R"({"value":2})"});
+  auto session = f.ask(adopt_atom::value, key, std::uint64_t{2}, copy.encode(),
+                       std::string(R"([{"id":"c","params":"{}","token":7}])"), false);
+  REQUIRE(session);
+  // Its client, moved with only seq 1 seen, resumes: 2 and 3 come from the
+  // events the host handed to the activation (nothing in the store serves
+  // them: the activation erased the copy's records as it started).
+  caf::scoped_actor conn{f.sys};
+  caf::anon_send(*session, join_atom::value, std::string("c"), std::string("{}"), caf::actor{conn},
+                 std::uint64_t{1}, true, std::uint64_t{7}, std::uint64_t{1}, std::string{});
+  std::vector<std::string> frames;
+  while (frames.size() < 2)
+    conn->receive([&](frame_atom, const std::string& fr) { frames.push_back(fr); },
+                  caf::after(answer_within) >> [&] { FAIL("frames missing: " << frames.size()); });
+  CHECK(frames == std::vector<std::string>{R"({"seq":2,"data":{"value":1}})",
+                                           R"({"seq":3,"data":{"value":2}})"});
+  std::promise<void> written;
+  f.committer.submit(persistence::write_batch{}, [&](const std::string&) { written.set_value(); });
+  REQUIRE(written.get_future().wait_for(answer_within) == std::future_status::ready);
+  CHECK(f.store.load_outbox(key, 0).empty());
+  CHECK(f.store.load_snapshots(key).empty());
+  caf::anon_send_exit(*session, caf::exit_reason::kill);
 }
 
 TEST_CASE("a failed epoch write fails the activation", "[host][bug]") {
