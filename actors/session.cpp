@@ -249,6 +249,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       for (auto& g : st.gate)
         if (g.commit == id) g.local_done = true;
       st.lag.local_done(id, clock::now());
+      if (!st.catching_up.empty()) read_after_commits(self);
       release(self);
     },
     [self](repl_ack_atom, const std::string& node, std::uint64_t id, const std::string& error) {

@@ -41,8 +41,10 @@ namespace skein::session_internal {
 // off (the connection then resumes at the successor, whose copy holds the
 // whole outbox); a reset due while handing off waits for the handoff's end.
 // With durability async, frames are sent before they are committed, so the
-// outbox may not hold all of [last_seq + 1, first_gated) yet: that is a reset
-// too (the synchronous read this replaces skipped those frames silently).
+// outbox may not hold all of [last_seq + 1, first_gated) yet: the read is
+// sent once every batch committed before the join is written
+// (catch_up::after_commit); before stop 45 it was sent at once and a resume
+// under load got a reset it did not need.
 // With durability none there is no outbox in the store: the session keeps
 // its last outbox_keep events in memory (st.recent) and a resume is served
 // from them at once, or reset if they do not reach back to last_seq + 1.
@@ -114,6 +116,29 @@ void end_catch_up(session_actor* self, const caf::actor& conn, std::uint64_t req
   }
 }
 
+/// Sends the outbox read of conn's catch-up.
+void read_outbox(session_actor* self, const caf::actor& conn, std::uint64_t request,
+                 std::uint64_t from_seq) {
+  auto& st = self->state;
+  self->request(st.store, persistence::store_wait, persistence::outbox_atom::value, st.key, from_seq)
+    .then(
+      [self, conn, request](persistence::outbox_ptr& stored) {
+        end_catch_up(self, conn, request, stored);
+      },
+      [self, conn, request](caf::error& err) {
+        spdlog::warn("session {}: outbox unreadable for resume: {}", self->state.key,
+                     self->system().render(err));
+        end_catch_up(self, conn, request, nullptr);
+      });
+}
+
+/// True if a batch of commit `upto` or before is not written yet.
+bool writing_upto(const session_state& st, std::uint64_t upto) {
+  for (const auto& g : st.gate)
+    if (!g.local_done && g.commit <= upto) return true;
+  return false;
+}
+
 /// Durability none: the events after last_seq from st.recent, or a reset if
 /// it no longer reaches back that far. Nothing is gated (frames go out as
 /// they are made), so these are all it missed.
@@ -169,17 +194,21 @@ void attach_member(session_actor* self, const std::string& client_id, const std:
         f.to.push_back(conn);
   if (gated_from <= last_seq + 1) return;  // the gate holds everything it missed
   const auto request = st.next_request++;
-  st.catching_up[conn] = catch_up{client_id, request, last_seq, gated_from, false, {}};
-  self->request(st.store, persistence::store_wait, persistence::outbox_atom::value, st.key, last_seq + 1)
-    .then(
-      [self, conn, request](persistence::outbox_ptr& stored) {
-        end_catch_up(self, conn, request, stored);
-      },
-      [self, conn, request](caf::error& err) {
-        spdlog::warn("session {}: outbox unreadable for resume: {}", self->state.key,
-                     self->system().render(err));
-        end_catch_up(self, conn, request, nullptr);
-      });
+  auto& cu = st.catching_up[conn] = catch_up{client_id, request, last_seq, gated_from, false};
+  if (st.options.durable == durability::async && writing_upto(st, st.next_commit - 1)) {
+    cu.after_commit = st.next_commit - 1;  // read_after_commits sends the read
+    return;
+  }
+  read_outbox(self, conn, request, last_seq + 1);
+}
+
+void read_after_commits(session_actor* self) {
+  auto& st = self->state;
+  for (auto& [conn, cu] : st.catching_up)
+    if (cu.after_commit != 0 && !writing_upto(st, cu.after_commit)) {
+      cu.after_commit = 0;
+      read_outbox(self, conn, cu.request, cu.last_seq + 1);
+    }
 }
 
 void run_deferred_resets(session_actor* self) {

@@ -147,6 +147,9 @@ struct catch_up {
   std::uint64_t last_seq = 0;     // the client has every frame up to this seq
   std::uint64_t first_gated = 0;  // the first seq not released when the read was sent
   bool reset = false;             // needs a reset, deferred while handing off
+  // Durability async: the outbox read waits until every batch up to this
+  // commit is written, since its frames went out before (0: read sent).
+  std::uint64_t after_commit = 0;
   std::vector<held_message> held;
 };
 
@@ -435,6 +438,10 @@ void attach_member(session_actor* self, const std::string& client_id, const std:
 
 /// After an aborted handoff: the resets that waited for its end.
 void run_deferred_resets(session_actor* self);
+
+/// Durability async, after a local commit: the outbox reads of catch-ups
+/// that waited for it (catch_up::after_commit).
+void read_after_commits(session_actor* self);
 
 // -- session_publish.cpp -----------------------------------------------------
 

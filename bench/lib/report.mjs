@@ -289,9 +289,10 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     const sr = S[sc] && !na(S[sc]) ? S[sc] : null;
     L.push(`| connections | idle WebSockets held on ${pr.nodes} node${pr.nodes > 1 ? 's' : ''} | ${cell(S[sc])} | ${cell(P[sc])} | | ${fmt(pr.conns)} (skein) | ${sr ? (sr.held ? 'yes' : '**no**') : '–'} |`);
   }
-  const fo = (r) => (na(r) ? na(r) : `${r.recover_s >= 0 ? `${fmt(r.recover_s, 2)} s` : '–'}${r.unrecovered_pairs ? ` (${r.unrecovered_pairs} pairs never recovered)` : ''}, ${fmt(r.lost)} lost`);
+  const lostOf = (r) => (r.late === undefined ? `${fmt(r.lost)} lost` : `${fmt(r.lost - r.late)} lost (${fmt(r.lost)} timed out)`);
+  const fo = (r) => (na(r) ? na(r) : `${r.recover_s >= 0 ? `${fmt(r.recover_s, 2)} s` : '–'}${r.unrecovered_pairs ? ` (${r.unrecovered_pairs} pairs never recovered)` : ''}, ${lostOf(r)}`);
   L.push(`| failover | time until every pair delivers again; messages lost | ${fo(S.failover)} | ${fo(P.failover)} | | | |`);
-  const mg = (r) => (na(r) ? na(r) : `p99 ${ms(r.latency_ms.p99)} ms, max ${ms(r.latency_ms.max)} ms, ${fmt(r.lost)} lost`);
+  const mg = (r) => (na(r) ? na(r) : `p99 ${ms(r.latency_ms.p99)} ms, max ${ms(r.latency_ms.max)} ms, ${lostOf(r)}`);
   L.push(`| migrate | latency and loss while a node joins and another drains | ${mg(S.migrate)} | – | | | |`);
   L.push('');
 
@@ -493,8 +494,11 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + 'Clients whose connection ends reconnect to the next node (50 ms backoff, growing). A skein client resumes '
     + '(`?client=ID&last_seq=N`: the server replays what it missed from the outbox); a Socket.IO client has no such thing, so '
     + 'a message in flight to or from a client that had to reconnect is lost, and the pair sends a new one as soon as both are back. '
-    + `Any message not delivered within ${results.profile.failover.msgTimeout} s counts as lost and the pair sends a new one `
-    + '(for skein: a message the resume did not bring back, e.g. one written to the killed node before it accepted it). '
+    + `A message not delivered within ${results.profile.failover.msgTimeout} s times out and the pair sends a new one; `
+    + 'one that still arrives before the window ends was late, one that never does was lost '
+    + '(for skein: a message the resume did not bring back and the client did not send again). '
+    + 'skein clients here send with message ids and send what was not acknowledged again after a reconnect, '
+    + 'as @skein/client does (`skein-loadgen --ids`). '
     + 'Recovery = from the kill until every pair has delivered a message sent after the kill (for skein this includes the supervised restart of the killed node and its wait for a quorum lease, about 4.5 s). '
     + `migrate (skein only): the same load with ${results.profile.migrate.pairs} pairs while a 4th node joins (\`launch --add-node\`, `
     + `${results.profile.migrate.joinAt} s in) and the second node drains (\`ctl drain\`, ${results.profile.migrate.drainAt} s in); `
@@ -518,7 +522,10 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   };
   const row = (label, f) => L.push(`| ${label} | ${cols.map((r) => cell(r, f)).join(' | ')} |`);
   row('recovery (kill → every pair delivers again)', (r) => `${fmt(r.recover_s, 2)} s${r.unrecovered_pairs ? `, ${r.unrecovered_pairs} pairs never` : ''}`);
-  row('messages lost / reconnects', (r) => `${fmt(r.lost)} / ${fmt(r.reconnects)}`);
+  // `lost` counts every message given up on (timed out, or in flight to a
+  // client that came back without resume); `late` (loadgen since stop 45)
+  // those of them that arrived after all.
+  row('messages timed out / never delivered / reconnects', (r) => `${fmt(r.lost)} / ${r.late === undefined ? '–' : fmt(r.lost - r.late)} / ${fmt(r.reconnects)}`);
   row('msg/s over the window', (r) => fmt(r.rate));
   row('p50 / p99 / max latency (ms)', (r) => `${ms(r.latency_ms.p50)} / ${ms(r.latency_ms.p99)} / ${ms(r.latency_ms.max)}`);
   L.push('');

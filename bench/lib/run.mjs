@@ -357,6 +357,12 @@ const common = (sys, cluster, nThreads = threads) => [
   '--threads', String(nThreads),
 ];
 
+// skein clients in failover and migrate send with message ids and re-send
+// what was not acknowledged after a reconnect, as @skein/client does
+// (SKEIN_BENCH_IDS=0: without ids, as a bare WebSocket client would; a
+// message its node closes the connection on before accepting it is lost).
+const withIds = (sys) => (isSkein(sys) && process.env.SKEIN_BENCH_IDS !== '0' ? ['--ids'] : []);
+
 // --- control commands of issue 4 (membership, migration) -------------------
 
 function skeinControls() {
@@ -481,7 +487,7 @@ const RUN = {
     if (isSkein(sys) && !skeinControls().ctl)
       return { available: false, reason: 'skein-demo has no `ctl` command yet (membership and crash failover: issue 4); with static membership the sessions of a killed node stay unreachable' };
     const victim = cluster.nodes[1];
-    const lines = await runLoadgen([...common(sys, cluster), '--scenario', 'rtt', '--tag', tag,
+    const lines = await runLoadgen([...common(sys, cluster), ...withIds(sys), '--scenario', 'rtt', '--tag', tag,
       '--levels', String(p.pairs), '--warmup', '1', '--duration', String(p.duration), '--msg-timeout', String(p.msgTimeout),
       '--event', `${p.at}:kill -9 ${victim.pid}`], `loadgen-${tag}`);
     const r = lines.find((l) => l.type === 'rtt');
@@ -517,7 +523,7 @@ const RUN = {
     };
     let joinStarted = 0;
     try {
-      const lines = await runLoadgen([...common(sys, cluster), '--scenario', 'rtt', '--tag', tag,
+      const lines = await runLoadgen([...common(sys, cluster), ...withIds(sys), '--scenario', 'rtt', '--tag', tag,
         '--levels', String(p.pairs), '--warmup', '1', '--duration', String(p.duration), '--msg-timeout', String(p.msgTimeout),
         '--event', `${p.drainAt}:${drain}`], `loadgen-${tag}`, {
         onLine: (j) => {

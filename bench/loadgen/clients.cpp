@@ -11,6 +11,7 @@
 //             Engine.IO open "0{...}" -> send "40"; ready on "40{...}"; ping "2" -> "3";
 //             sends 42["say",{"text":T}]; receives 42["said",{"user":U,"text":T}]
 // Message texts carry their own send time, so receivers need no lookup.
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <deque>
@@ -76,6 +77,7 @@ struct stats {
   std::uint64_t sent = 0;
   std::uint64_t lost = 0;
   std::uint64_t stale = 0;  // late or unexpected deliveries
+  std::uint64_t late = 0;   // of `lost`: arrived after all, within the window
   std::uint64_t errors = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t closed = 0;  // established connections that ended
@@ -87,6 +89,7 @@ struct stats {
     sent += o.sent;
     lost += o.lost;
     stale += o.stale;
+    late += o.late;
     errors += o.errors;
     reconnects += o.reconnects;
     closed += o.closed;
@@ -114,6 +117,10 @@ struct client {
   std::string resume_token;  // proves the resume is this client's (welcome frame)
   std::uint64_t last_seq = 0;
   bool resuming = false;  // the current connection is a resume
+  // --ids: the next message id, and the frames not yet acknowledged (oldest
+  // first), sent again on every new connection.
+  std::uint64_t next_id = 1;
+  std::deque<std::pair<std::uint64_t, std::string>> unacked;
   int failures = 0;     // consecutive failed attempts
   std::unique_ptr<asio::steady_timer> retry;
 
@@ -256,6 +263,18 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void handle_skein(std::string_view m) {
+    if (m.rfind("{\"ack\":", 0) == 0) {
+      std::uint64_t id = 0;
+      std::from_chars(m.data() + 7, m.data() + m.size(), id);
+      auto& q = c_->unacked;
+      for (auto i = q.begin(); i != q.end(); ++i)
+        if (i->first == id) {
+          q.erase(i);
+          break;
+        }
+      if (m.find("\"error\"") != std::string_view::npos) ++w_.st.errors;
+      return;
+    }
     if (auto p = m.find("\"seq\":"); p != std::string_view::npos) {
       std::uint64_t seq = 0;
       auto b = m.data() + p + 6;
@@ -357,8 +376,17 @@ void client::say(std::string_view text) {
     f.reserve(text.size() + 24);
     f.append("42[\"say\",{\"text\":\"").append(text).append("\"}]");
   } else {
-    f.reserve(text.size() + 32);
+    f.reserve(text.size() + 56);
+    std::uint64_t id = 0;
+    if (w->o->ids) {
+      id = next_id++;
+      f.append("{\"id\":").append(std::to_string(id)).append(",\"data\":");
+    }
     f.append("{\"type\":\"say\",\"text\":\"").append(text).append("\"}");
+    if (w->o->ids) {
+      f.append("}");
+      unacked.emplace_back(id, f);
+    }
   }
   conn->send(std::move(f));
 }
@@ -391,6 +419,10 @@ void connection_ready(worker& w, client& c) {
   c.failures = 0;
   ++w.ready_now;
   release_slot(w, c);
+  // --ids: what the last connection did not get acknowledged goes again,
+  // with the same ids (the session acknowledges a repeat without applying it).
+  if (c.connects > 1)
+    for (const auto& [id, frame] : c.unacked) c.conn->send(frame);
   w.sc->on_ready(w, c);
 }
 
@@ -591,6 +623,14 @@ struct pair_state {
   std::uint64_t seq = 0;
   std::uint64_t t0 = 0;
   std::uint64_t first_after_event = 0;
+  // seqs counted lost (timed out, or in flight to a client that came back
+  // without resume); one that arrives later is counted `late` instead of stale
+  std::vector<std::uint64_t> given_up;
+
+  void give_up() {
+    given_up.push_back(seq);
+    if (given_up.size() > 64) given_up.erase(given_up.begin());
+  }
 };
 
 struct rtt_scenario final : scenario {
@@ -598,6 +638,8 @@ struct rtt_scenario final : scenario {
   std::vector<std::vector<pair_state*>> by_worker;
   std::uint64_t timeout_ns = 5'000'000'000;
   std::atomic<std::uint64_t> event_ns{0};
+  // SKEIN_LOADGEN_TRACE=1: one line on stderr per message given up on
+  bool trace = std::getenv("SKEIN_LOADGEN_TRACE") != nullptr;
 
   void kick(worker& w, pair_state& p) {
     if (!p.active || p.waiting || !p.a->ready || !p.b->ready) return;
@@ -617,6 +659,7 @@ struct rtt_scenario final : scenario {
     // A resumed skein client gets it from the outbox.
     if (p.waiting && c.connects > 1 && !c.resuming) {
       ++w.st.lost;
+      p.give_up();
       p.waiting = false;
     }
     kick(w, p);
@@ -630,7 +673,13 @@ struct rtt_scenario final : scenario {
     client* expect = p.turn == 0 ? p.b : p.a;
     if (!parse3(text, idx, seq, t0) || idx != p.index || &c != expect || !p.waiting
         || seq != p.seq) {
-      ++w.st.stale;
+      auto g = std::find(p.given_up.begin(), p.given_up.end(), seq);
+      if (idx == p.index && g != p.given_up.end()) {
+        ++w.st.late;
+        p.given_up.erase(g);
+      } else {
+        ++w.st.stale;
+      }
       return;
     }
     auto now = now_ns();
@@ -651,6 +700,15 @@ struct rtt_scenario final : scenario {
     for (auto* p : by_worker[static_cast<std::size_t>(w.index)]) {
       if (p->waiting && now - p->t0 > timeout_ns) {
         ++w.st.lost;
+        p->give_up();
+        if (trace) {
+          client* from = p->turn == 0 ? p->a : p->b;
+          client* to = p->turn == 0 ? p->b : p->a;
+          std::fprintf(stderr, "timed out: room %s seq %llu from %s (node %d, %s, unacked %zu) to %s (node %d, %s, last_seq %llu)\n",
+                       from->room.c_str(), static_cast<unsigned long long>(p->seq), from->user.c_str(), from->node,
+                       from->ready ? "ready" : "down", from->unacked.size(), to->user.c_str(), to->node,
+                       to->ready ? "ready" : "down", static_cast<unsigned long long>(to->last_seq));
+        }
         p->waiting = false;
         kick(w, *p);
       }
@@ -947,6 +1005,7 @@ int run_rtt(runtime& rt) {
               {"rate", std::round(static_cast<double>(st.delivered) / secs * 10) / 10},
               {"latency_ms", latency_json(st.hist)},
               {"lost", st.lost},
+              {"late", st.late},
               {"stale", st.stale},
               {"errors", st.errors},
               {"reconnects", st.reconnects},

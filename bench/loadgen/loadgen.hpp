@@ -34,6 +34,10 @@ struct options {
   int connect_concurrency = 256;
   double connect_timeout_s = 120;
   bool resume = true;  // skein: reconnect with ?client=ID&last_seq=N
+  // skein: send each message as {"id":N,"data":{...}}, keep it until its
+  // {"ack":N} and send it again on the next connection (as @skein/client
+  // does): a message the server never accepted is not counted as lost.
+  bool ids = false;
   // rtt: where a pair's two clients connect. "spread": to two
   // different nodes, round robin (every message crosses nodes); "owner": both
   // to the node GET /gateway?session=chat/{room} names (the session's owner),

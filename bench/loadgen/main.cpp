@@ -120,6 +120,9 @@ int main(int argc, char** argv) {
   app.add_option("--tag", o.tag, "room and user name prefix (unique per run)");
   app.add_option("--connect-concurrency", o.connect_concurrency, "connects in flight");
   app.add_flag("!--no-resume", o.resume, "skein: reconnect as a new client, without ?client=&last_seq=");
+  app.add_flag("--ids", o.ids,
+               "skein: send messages with ids, re-send the unacknowledged ones after a "
+               "reconnect (as @skein/client does)");
   app.add_option("--connect-timeout", o.connect_timeout_s, "seconds to get every client in");
   app.add_option("--placement", o.placement,
                  "rtt: spread (a pair's clients on two nodes, round robin) | owner (both on the "
