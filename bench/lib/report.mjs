@@ -499,7 +499,7 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + '(for skein: a message the resume did not bring back and the client did not send again). '
     + 'skein clients here send with message ids and send what was not acknowledged again after a reconnect, '
     + 'as @skein/client does (`skein-loadgen --ids`). '
-    + 'Recovery = from the kill until every pair has delivered a message sent after the kill (for skein this includes the supervised restart of the killed node and its wait for a quorum lease, about 4.5 s). '
+    + 'Recovery = from the kill until every pair has delivered a message sent after the kill and after its clients last lost their connection (for skein this includes the supervised restart of the killed node and its wait for a quorum lease, about 4.5 s). '
     + `migrate (skein only): the same load with ${results.profile.migrate.pairs} pairs while a 4th node joins (\`launch --add-node\`, `
     + `${results.profile.migrate.joinAt} s in) and the second node drains (\`ctl drain\`, ${results.profile.migrate.drainAt} s in); `
     + 'recovery counts from the drain. CPU and RSS columns do not include the joining node.', '');
