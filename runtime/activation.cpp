@@ -595,7 +595,6 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
         auto& a = st.activating[key];
         a.gen = st.next_gen++;  // answers to an earlier claim phase are void now
         a.at = phase::adopting;
-        a.adopted = true;
         a.waiters.push_back(rp);
         a.max_epoch = std::max(a.max_epoch, epoch);
         a.clients_json = clients;

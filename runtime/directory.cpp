@@ -169,19 +169,7 @@ caf::result<bool, std::uint64_t, std::uint64_t, std::uint64_t> claim(self_ptr se
   self->request(self->state.init.replica, persistence::store_wait, claim_atom::value, key)
     .then(
       [self, key, rp](std::uint64_t epoch, std::uint64_t data_epoch, std::uint64_t jseq) mutable {
-        // Live: an activation here, or one starting from a handed-off copy.
-        // The latter holds the only state of a durability-none session: a
-        // claimer that took it for absent (the members' views of a join
-        // and a drain can differ for a moment, so the old owner may hand
-        // off to another member than the claimer) started that session
-        // empty, and the adopt's activation later handed off to it and lost
-        // its state (cluster.migration, durability none, 38 of 40 sessions
-        // of the drained node in some runs, stop 45). The claimer now asks
-        // for a handoff and waits for it instead.
-        auto& st = self->state;
-        auto a = st.activating.find(key);
-        const bool live = st.sessions.count(key) > 0 || (a != st.activating.end() && a->second.adopted);
-        rp.deliver(live, epoch, data_epoch, jseq);
+        rp.deliver(self->state.sessions.count(key) > 0, epoch, data_epoch, jseq);
       },
       [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;

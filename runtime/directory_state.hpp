@@ -55,9 +55,6 @@ struct activation {
   // kept for resumes (session_init::recent).
   std::vector<std::pair<std::uint64_t, persistence::outbox_record>> recent;
   bool pinned = false;
-  // Started by an adopt: it holds the handed-off state from the adopt until
-  // the session starts, and a claim reports it as live (directory.cpp).
-  bool adopted = false;
   std::optional<session_init> ready;   // fencing: the session to start
   std::size_t pending_fences = 0;
   std::vector<caf::actor> fenced;      // the replicas that recorded the epoch (local first)
