@@ -33,6 +33,8 @@ enum class skein_error : std::uint8_t {
   handoff_failed,     // the target refused or lost an adopt: the activation stopped (ask again)
   no_session,         // an existing-only resolve: the session has no records anywhere
   overloaded,         // the node holds max_sessions activations and none is idle
+  handoff_refused,    // the target refused an adopt before it fenced any epoch: the
+                      // source activation serves on and its node retries the handoff
 };
 
 /// "malformed_key", ... (the enumerator's name).

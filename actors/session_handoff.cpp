@@ -1,8 +1,9 @@
 // The session's handoff: once the gate is empty, inputs are stashed, the
 // session's copy (read by the store actor, plus the state in memory) is
 // offered to the target host, and on success the old activation forwards
-// what still reaches it to the successor; a failed read aborts the handoff
-// (serve again, stash first), a failed adopt stops the activation.
+// what still reaches it to the successor; a failed read or an adopt the
+// target refused before fencing aborts the handoff (serve again, stash
+// first), any other failed adopt stops the activation.
 #include <algorithm>
 
 #include <caf/all.hpp>
@@ -62,11 +63,20 @@ void adopt(session_actor* self, const std::string& bytes) {
         self->delayed_send(self, std::chrono::seconds(5), linger_atom::value, st.forwarded);
       },
       [self](caf::error& err) {
-        // The target may have fenced the replica set with a newer epoch
-        // before it failed (e.g. it lost its lease while activating): serving
-        // on at this epoch could release inputs that the next activation,
-        // recovering from the fenced copy, never sees. Stop instead; the
-        // connections re-resolve and re-send what was not acknowledged.
+        // Refused before the target fenced anything (it had no quorum
+        // lease, or was still joining, or another activation of the key was
+        // starting there): this activation is still the newest, so it
+        // serves on and its node tries again. Stopping here lost the whole
+        // state of a durability-none session: a drain whose target had
+        // just joined and briefly lost its lease reset 38 of 40 counters
+        // (cluster.migration, stop 45).
+        if (is(err, skein_error::handoff_refused))
+          return abort_handoff(self, self->system().render(err));
+        // Otherwise the target may have fenced the replica set with a newer
+        // epoch before it failed: serving on at this epoch could release
+        // inputs that the next activation, recovering from the fenced copy,
+        // never sees. Stop instead; the connections re-resolve and re-send
+        // what was not acknowledged.
         auto& st = self->state;
         spdlog::warn("session {}: handoff to {} failed: {}; stopping this activation",
                      st.key, st.target_name, self->system().render(err));

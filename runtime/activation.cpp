@@ -131,6 +131,7 @@ void start(self_ptr self, const std::string& key, std::uint64_t gen) {
                 a->waiters.size());
   events().publish({{"type", "session_activated"}, {"session", key}, {"epoch", epoch}});
   for (auto& w : a->waiters) w.deliver(session);
+  if (a->adopter) a->adopter->deliver(session);
   wake_dormant(self, key);  // its hibernated connections resume here
   st.activating.erase(key);
   on_directory_changed(self);
@@ -422,11 +423,21 @@ void submit(self_ptr self, persistence::write_batch b,
                    std::move(then));
 }
 
+void fail_waiters(activation& a, const caf::error& why) {
+  for (auto& w : a.waiters) w.deliver(why);
+  if (!a.adopter) return;
+  const bool before_fencing = a.at == phase::adopting || a.at == phase::loading;
+  if (before_fencing && !is(why, skein_error::unrecoverable))
+    a.adopter->deliver(make_error(skein_error::handoff_refused, reason_of(why)));
+  else
+    a.adopter->deliver(why);
+}
+
 void fail_activation(self_ptr self, const std::string& key, const caf::error& why) {
   auto& st = self->state;
   auto i = st.activating.find(key);
   if (i == st.activating.end()) return;
-  for (auto& w : i->second.waiters) w.deliver(why);
+  fail_waiters(i->second, why);
   st.activating.erase(i);
   if (draining(self)) on_directory_changed(self);
 }
@@ -553,6 +564,13 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
   // Already active here (it activated from a copy or won a race): the
   // sender forwards to this activation and stops; its epoch is older.
   if (auto i = st.sessions.find(key); i != st.sessions.end()) return i->second.actor;
+  // A node that cannot activate (no quorum lease, joining, or held after a
+  // pause) refuses before it writes anything; the sender serves on and
+  // retries. Seen right after a join: the new member's lease lapsed for
+  // some ms while the rebalance and a drain shipped sessions to it.
+  if (!liveness::lease_held() || st.held || st.cluster->self_state == member_state::joining)
+    return make_error(skein_error::handoff_refused,
+                      "cannot adopt " + key + ": this node holds no quorum lease yet");
   persistence::write_batch copy;
   try {
     copy = persistence::write_batch::decode(batch, key);
@@ -590,12 +608,12 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
         if (auto a = st.activating.find(key); a != st.activating.end()
             && (a->second.at == phase::loading || a->second.at == phase::fencing
                 || a->second.at == phase::verifying || a->second.at == phase::adopting))
-          return void(rp.deliver(make_error(skein_error::fenced,
+          return void(rp.deliver(make_error(skein_error::handoff_refused,
                                             "an activation of " + key + " is starting here")));
         auto& a = st.activating[key];
         a.gen = st.next_gen++;  // answers to an earlier claim phase are void now
         a.at = phase::adopting;
-        a.waiters.push_back(rp);
+        a.adopter = rp;
         a.max_epoch = std::max(a.max_epoch, epoch);
         a.clients_json = clients;
         a.pinned = pinned;

@@ -325,6 +325,7 @@ directory_actor::behavior_type directory_fun(self_ptr self, directory_init init)
     },
     [self](view_atom, cluster_state_ptr& cs) { on_view(self, std::move(cs)); },
     [self](reset_atom, const caf::error& why, bool rejoining) { on_reset(self, why, rejoining); },
+    [self](retry_atom) { retry_handoffs(self); },
     [self](retry_atom, const std::string& key, std::uint64_t gen) {
       auto i = self->state.activating.find(key);
       if (i != self->state.activating.end() && i->second.gen == gen

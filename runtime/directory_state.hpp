@@ -44,6 +44,10 @@ struct activation {
   std::uint64_t gen = 0;  // answers of an older generation are ignored
   phase at = phase::claiming;
   std::vector<caf::typed_response_promise<caf::actor>> waiters;
+  // The peer session whose adopt started this activation: answered with the
+  // new activation, or with the failure; a failure before the fencing phase
+  // is skein_error::handoff_refused (fail_waiters), so that it serves on.
+  std::optional<caf::typed_response_promise<caf::actor>> adopter;
   std::size_t pending_claims = 0;
   std::string unanswered;              // a member whose claim answer failed
   std::uint64_t max_epoch = 0;
@@ -101,6 +105,7 @@ struct directory_state {
   std::size_t passivations_in_flight = 0;  // idle sessions leaving by passivation
   std::uint64_t next_gen = 1;
   bool drained_called = false;
+  bool handoff_retry_armed = false;  // a retry_atom tick will rebalance (handoff.cpp)
   std::uint64_t pause_gen = 0;
   bool held = false;  // paused: hold resolves until the membership has rejoined
   pending_writes writes;  // copies awaited (activation.cpp)
@@ -143,6 +148,10 @@ void wake_dormant_elsewhere(self_ptr self, bool all);
 // activation.cpp
 caf::result<caf::actor> activate(self_ptr self, const std::string& key, bool existing = false);
 void fail_activation(self_ptr self, const std::string& key, const caf::error& why);
+/// Answers every waiter of `a` (and its adopter) with `why`; an adopter whose
+/// activation has not reached the fencing phase gets handoff_refused instead
+/// (unless `why` is unrecoverable): nothing newer than its epoch exists.
+void fail_waiters(activation& a, const caf::error& why);
 /// Reads, recovers and fences `key` (the activation's phase becomes loading).
 void load_and_start(self_ptr self, const std::string& key);
 caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64_t epoch,
@@ -171,6 +180,10 @@ void start_handoff(self_ptr self, const std::string& key, const std::string& tar
 void rebalance(self_ptr self);
 void on_directory_changed(self_ptr self);
 void handed(self_ptr self, const std::string& key, bool ok);
+/// The retry tick after a failed handoff: rebalance again (queues every
+/// activation whose owner is elsewhere; start_handoff skips those whose
+/// retry_after has not passed, and arms the next tick).
+void retry_handoffs(self_ptr self);
 /// Kills every local activation without releasing anything and fails every
 /// activation in progress with `why`.
 void stop_activations(self_ptr self, const caf::error& why);

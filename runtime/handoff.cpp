@@ -13,6 +13,18 @@ namespace skein::directory_detail {
 namespace {
 
 constexpr std::size_t max_handoffs = 64;
+/// After a failed handoff, no new attempt for that session before this.
+constexpr auto handoff_retry_delay = std::chrono::seconds(1);
+
+/// A retry tick once handoff_retry_delay has passed, unless one is armed:
+/// without it a failed handoff waited for the next view change, and a drain
+/// whose target refused an adopt never ended.
+void arm_retry(self_ptr self) {
+  if (self->state.handoff_retry_armed) return;
+  self->state.handoff_retry_armed = true;
+  self->delayed_send(self, handoff_retry_delay + std::chrono::milliseconds(10),
+                     retry_atom::value);
+}
 constexpr std::size_t max_passivations = 128;
 
 /// An idle session (no client; durable kind) leaves its node by passivation
@@ -141,9 +153,15 @@ void handed(self_ptr self, const std::string& key, bool ok) {
     events().publish({{"type", "migration_out"}, {"session", key}});
   } else {
     i->second.handing_off = false;
-    i->second.retry_after = clock::now() + std::chrono::seconds(1);
+    i->second.retry_after = clock::now() + handoff_retry_delay;
+    arm_retry(self);
   }
   on_directory_changed(self);
+}
+
+void retry_handoffs(self_ptr self) {
+  self->state.handoff_retry_armed = false;
+  rebalance(self);
 }
 
 void stop_activations(self_ptr self, const caf::error& why) {
@@ -158,8 +176,7 @@ void stop_activations(self_ptr self, const caf::error& why) {
   st.passivations_in_flight = 0;
   auto activating = std::move(st.activating);
   st.activating.clear();
-  for (auto& [_, a] : activating)
-    for (auto& w : a.waiters) w.deliver(why);
+  for (auto& [_, a] : activating) fail_waiters(a, why);
   publish_counts(self);
 }
 

@@ -171,6 +171,7 @@ using directory_actor = caf::typed_actor<
   caf::reacts_to<view_atom, cluster_state_ptr>,
   caf::reacts_to<reset_atom, caf::error, bool>,  // stop activations (true: rejoining)
   caf::reacts_to<retry_atom, std::string, std::uint64_t>,     // self: handoff timeout
+  caf::reacts_to<retry_atom>,                                 // self: retry failed handoffs
   caf::reacts_to<written_atom, std::uint64_t, std::string>,   // committer callback
   caf::reacts_to<wire_atom, caf::actor>>;                     // local: the membership
 

@@ -246,13 +246,14 @@ describe('skein cluster: migration, failover, fencing, resume', { timeout: 290_0
     assert.ok(drainState.ms < 30_000);
   });
 
-  // todo (stop 45): runs and reports, but does not fail the suite. Under
-  // ctest -j2 beside another heavy test this case lost the state of most of
-  // the drained node's sessions in 3 of 3 runs (the counters restart at 0
-  // behind a reset), and in 2 of about 20 runs alone; a fix tried (claims
-  // counting an adopting activation as live) did not stop it and was
-  // reverted. docs/benchmarks.md, stop 45, has what is known.
-  it('durability none: a 4th node joins and n2 drains under load; every counter is exact and no add is written', { timeout: 120_000, todo: 'intermittent state loss of none sessions in a drain under CPU contention (stop 45)' }, async () => {
+  // Stop 45 ran this case as todo: in about 1 run of 10 the new member's
+  // quorum lease lapsed for ~3 s right after its join (two of its fresh
+  // connections dropped), the drain's adopts to it failed with no_quorum,
+  // and each source activation stopped, taking the state of a
+  // durability-none session with it (38 of 40 counters reset). An adopt
+  // refused before any fence now leaves the source serving; its node
+  // retries (handoff_refused, stop 46).
+  it('durability none: a 4th node joins and n2 drains under load; every counter is exact and no add is written', { timeout: 120_000 }, async () => {
     // durability none keeps a session's state and its last events only in
     // its activation; a join or drain hands both over (the handoff copy), so
     // the same checker as above must find every counter exact and every

@@ -12,10 +12,12 @@
 #include <vector>
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 #include <caf/io/middleman.hpp>
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
+#include "actors/liveness.hpp"
 #include "actors/recovery.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
@@ -161,6 +163,23 @@ struct host_fixture {
     return out;
   }
 
+  // Polls until the directory's view says this node is up and it holds a
+  // quorum lease: an adopt before that is refused (handoff_refused).
+  void await_up() {
+    caf::scoped_actor self{sys};
+    bool up = false;
+    for (int i = 0; i < 2000 && !up; ++i) {
+      self->request(host, answer_within, status_atom::value)
+        .receive([&](node_status_ptr& st) {
+                   up = st->cluster && st->cluster->self_state == member_state::up;
+                 },
+                 [&](caf::error& e) { FAIL(sys.render(e)); });
+      up = up && liveness::lease_held();
+      if (!up) self->receive(caf::after(std::chrono::milliseconds(5)) >> [] {});
+    }
+    REQUIRE(up);
+  }
+
   // A key whose HRW owner among {a, b} is a.
   static std::string key_owned_by_a() {
     std::vector<std::string> nodes{"a", "b"};
@@ -216,6 +235,7 @@ TEST_CASE("an adopt below the known epoch is refused as fenced", "[host][bug]") 
   const std::string key = "counter/z";
   f.put_meta("epoch/" + key, "5");
   const auto empty_copy = f.store.session_copy(key).encode();
+  f.await_up();
   auto stale = f.ask(adopt_atom::value, key, std::uint64_t{3}, empty_copy, std::string("[]"),
                      false);
   REQUIRE_FALSE(stale);
@@ -224,6 +244,42 @@ TEST_CASE("an adopt below the known epoch is refused as fenced", "[host][bug]") 
                      false);
   REQUIRE(fresh);
   CHECK(*fresh);
+}
+
+TEST_CASE("an adopt to a node without a quorum lease is refused before anything is written",
+          "[host][handoff]") {
+  // The sender serves on when refused this way (handoff_refused); any other
+  // error stops it. Right after a join the new member's lease lapsed for
+  // some ms while sessions were shipped to it (cluster.migration, stop 45).
+  host_fixture f;
+  auto logic = f.registry.create("counter");
+  auto copy_of = [&](const std::string& key) {
+    persistence::write_batch copy;
+    copy.put_snapshot(key, persistence::snapshot_record{3, 0, 1, 0, logic->snapshot(), {},
+                                                        static_cast<std::uint32_t>(logic->state_version()),
+                                                        logic->runtime.encode()});
+    return copy.encode();
+  };
+  f.await_up();
+  // The membership renews the lease every 100 ms: a renewal between the
+  // lapse and the adopt lets it through, so try a few keys.
+  std::string key;
+  caf::expected<caf::actor> refused{caf::actor{}};
+  for (int i = 0; i < 5 && refused; ++i) {
+    key = "counter/q" + std::to_string(i);
+    liveness::set_lease_until(std::chrono::steady_clock::time_point::min());
+    refused = f.ask(adopt_atom::value, key, std::uint64_t{2}, copy_of(key), std::string("[]"), false);
+    if (refused) caf::anon_send_exit(*refused, caf::exit_reason::kill);
+  }
+  REQUIRE_FALSE(refused);
+  CHECK(is(refused.error(), skein_error::handoff_refused));
+  CHECK(f.store.load_snapshots(key).empty());  // nothing written
+  f.await_up();  // the membership's next tick renews the lease
+  auto adopted = f.ask(adopt_atom::value, key, std::uint64_t{2}, copy_of(key), std::string("[]"),
+                       false);
+  REQUIRE(adopted);
+  CHECK(*adopted);
+  caf::anon_send_exit(*adopted, caf::exit_reason::kill);
 }
 
 TEST_CASE("an adopted durability-none session resumes a client from the events its copy carried",
@@ -240,6 +296,7 @@ TEST_CASE("an adopted durability-none session resumes a client from the events i
                                                       logic->runtime.encode()});
   copy.put_outbox(key, 2, persistence::outbox_record{"", R"({"value":1})"});
   copy.put_outbox(key, 3, persistence::outbox_record{"", R"({"value":2})"});
+  f.await_up();
   auto session = f.ask(adopt_atom::value, key, std::uint64_t{2}, copy.encode(),
                        std::string(R"([{"id":"c","params":"{}","token":7}])"), false);
   REQUIRE(session);
@@ -292,6 +349,86 @@ TEST_CASE("a replica that refuses the fence fails the activation", "[host][bug]"
   REQUIRE_FALSE(r);
   CHECK(is(r.error(), skein_error::fence_failed));
   caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a handoff the target refused is tried again about a second later; the session serves on meanwhile",
+          "[host][handoff]") {
+  // Node a activates a session while alone; peer b joins and owns it (HRW).
+  // b refuses the first adopt (handoff_refused, as a member without a lease
+  // does): the session serves on at a, and a's directory hands it off again
+  // once the retry delay (1 s) has passed: the next view the membership
+  // sends, or the directory's own retry tick, whichever comes first.
+  host_fixture f;
+  f.registry.set_option("counter.durability=none");
+  f.await_up();
+  const std::vector<std::string> nodes{"a", "b"};
+  std::string key;
+  for (int i = 0; key.empty(); ++i) {
+    auto k = "counter/b" + std::to_string(i);
+    if (hrw_owner(k, nodes) == "b") key = k;
+  }
+  auto session = f.ask(resolve_atom::value, key);
+  REQUIRE(session);
+  caf::scoped_actor conn{f.sys};
+  caf::anon_send(*session, join_atom::value, std::string("c"), std::string("{}"), caf::actor{conn},
+                 std::uint64_t{0}, false, std::uint64_t{7}, std::uint64_t{1}, std::string{});
+  std::vector<std::string> frames;
+  while (frames.empty())
+    conn->receive([&](frame_atom, const std::string& fr) { frames.push_back(fr); },
+                  caf::after(answer_within) >> [&] { FAIL("no frame from the session"); });
+  // Peer b: membership, directory and replica in one actor; it refuses the
+  // first adopt, then records the second.
+  struct adopts {
+    int seen = 0;
+    std::chrono::steady_clock::time_point first, second;
+  };
+  auto seen = std::make_shared<adopts>();
+  auto b = f.sys.spawn([seen]() -> caf::behavior {
+    return {
+      [](claim_atom, const std::string&) {
+        return std::make_tuple(false, std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0});
+      },
+      [](fence_atom, const std::string&, std::uint64_t epoch) -> caf::result<std::uint64_t> {
+        return epoch;
+      },
+      [seen](adopt_atom, const std::string&, std::uint64_t, const std::string&,
+             const std::string&, bool) -> caf::result<caf::actor> {
+        if (++seen->seen == 1) {
+          seen->first = std::chrono::steady_clock::now();
+          return make_error(skein_error::handoff_refused, "no quorum lease yet");
+        }
+        seen->second = std::chrono::steady_clock::now();
+        return make_error(skein_error::handoff_refused, "still no lease");
+      },
+      [](gossip_atom, const std::string&, const std::string&, std::int64_t, std::int64_t,
+         const std::vector<std::string>&, const caf::actor&, const caf::actor&,
+         const std::string&) {},
+    };
+  });
+  f.introduce("b", b);
+  caf::scoped_actor self{f.sys};
+  for (int i = 0; i < 1000 && seen->seen < 2; ++i)
+    self->receive(caf::after(std::chrono::milliseconds(10)) >> [] {});
+  REQUIRE(seen->seen >= 2);
+  CHECK(seen->second - seen->first >= std::chrono::milliseconds(900));
+  // The activation at a never stopped: its client is still attached and the
+  // state is the one it had (the open made a frame; an add gives value 1).
+  caf::anon_send(*session, message_atom::value, std::string("c"), std::uint64_t{7},
+                 std::uint64_t{1}, std::uint64_t{0}, std::string(R"({"op":"add","by":1})"),
+                 caf::actor{conn});
+  std::string last;
+  bool acked = false;
+  while (!acked || last.empty())
+    conn->receive([&](frame_atom, const std::string& fr) { last = fr; },
+                  [&](ack_atom, std::uint64_t, std::uint64_t, const std::string& err) {
+                    CHECK(err.empty());
+                    acked = true;
+                  },
+                  [&](moved_atom, const caf::actor&) { FAIL("moved although every adopt failed"); },
+                  caf::after(answer_within) >> [&] { FAIL("no ack from the session"); });
+  CHECK(nlohmann::json::parse(last).at("data").at("value") == 1);
+  caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(*session, caf::exit_reason::kill);
 }
 
 TEST_CASE("a store read error during a handoff ships nothing and fails the handoff",

@@ -446,3 +446,62 @@ TEST_CASE("durability none: a handoff ships the state and the kept events; the s
   CHECK(fixture::collect(c1b, [](auto&) { return false; }) == std::vector<std::uint64_t>{3, 4});
   g.expect_no_store_request();
 }
+
+TEST_CASE("durability none: an adopt refused before fencing leaves the session serving with its state; a later handoff ships it",
+          "[session][durability][handoff]") {
+  // A target that had no quorum lease yet refused the copy: before stop 46
+  // the session stopped, and its whole state (kept nowhere else) was lost.
+  fixture f(none_level);
+  caf::scoped_actor c1{f.sys}, target{f.sys};
+  f.join(c1, "c1", 11, 0, false);                                 // seq 1
+  for (std::uint64_t i = 1; i <= 3; ++i) f.add(c1, "c1", 11, i);  // seqs 2..4
+  REQUIRE(fixture::collect(c1, count_of(7)).size() == 7);
+  auto offer = [&](caf::error answer) {
+    std::string bytes;
+    caf::anon_send(f.session, handoff_atom::value, caf::actor{target}, std::string("n2"), false);
+    target->receive(
+      [&](adopt_atom, const std::string& k, std::uint64_t, const std::string& b, const std::string&,
+          bool) {
+        CHECK(k == key);
+        bytes = b;
+        target->make_response_promise().deliver(std::move(answer));
+      },
+      caf::after(answer_within) >> [] { FAIL("no adopt"); });
+    return bytes;
+  };
+  auto handed = [&] {
+    bool ok = true;
+    f.host->receive([&](handed_atom, const std::string& k, bool o) { CHECK(k == key); ok = o; },
+                    caf::after(answer_within) >> [] { FAIL("no handed"); });
+    return ok;
+  };
+  offer(make_error(skein_error::handoff_refused, "this node holds no quorum lease yet"));
+  CHECK_FALSE(handed());  // the host retries later
+  // Still serving, with its state: the next add makes 4.
+  f.add(c1, "c1", 11, 4);
+  std::vector<std::string> frames;
+  while (frames.empty())
+    c1->receive([&](frame_atom, const std::string& fr) { frames.push_back(fr); },
+                [&](ack_atom, std::uint64_t, std::uint64_t, const std::string&) {},
+                caf::after(answer_within) >> [&] { FAIL("no frame after the refused adopt"); });
+  auto j = nlohmann::json::parse(frames.front());
+  CHECK(j.at("seq") == 5);
+  CHECK(j.at("data").at("value") == 4);
+  // The retry ships all of it.
+  auto bytes = offer(caf::make_error(caf::sec::request_receiver_down));
+  auto copy = persistence::write_batch::decode(bytes, key);
+  std::size_t snapshots = 0;
+  for (const auto& p : copy.puts())
+    if (p.column == persistence::column::snapshots) {
+      ++snapshots;
+      CHECK(persistence::decode_snapshot(p.value, "copy").seq == 5);
+    }
+  CHECK(snapshots == 1);
+  // Any other failure may follow a fence of a newer epoch: the session stops.
+  auto waiter = std::make_unique<caf::scoped_actor>(f.sys);
+  (*waiter)->monitor(f.session);
+  bool down = false;
+  (*waiter)->receive([&](caf::down_msg&) { down = true; },
+                     caf::after(answer_within) >> [] {});
+  CHECK(down);
+}
