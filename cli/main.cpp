@@ -243,6 +243,11 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
       for (auto& o : node.kind_options)
         if (!o.empty()) registry.set_option(o);  // "" : an empty list in a config file
       node.cluster_port_given = cluster_port_opt->count() > 0;
+      // Each line names its node: `launch` merges every node's stderr into
+      // one stream, and a failed cluster test reads it back.
+      std::string name;
+      for (char c : node.name) name += c == '%' ? std::string("%%") : std::string(1, c);
+      spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [" + name + "] [%^%l%$] %v");
       return cli::run_node(node, registry);
     }
     if (*inspect_cmd) return cli::run_inspect(inspect, registry);

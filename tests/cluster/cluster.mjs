@@ -90,7 +90,7 @@ function delay(ms) {
  * Rejects (with the tail of the launcher's stderr) when the output violates
  * the launch protocol, the launcher exits, or `timeoutMs` passes.
  */
-export function launchCluster({ nodes = 3, dataDir, extraArgs = [], timeoutMs = 60_000, bin } = {}) {
+export function launchCluster({ nodes = 3, dataDir, extraArgs = [], timeoutMs = 60_000, bin, logFile, env } = {}) {
   if (!dataDir) throw new Error('launchCluster: dataDir is required');
   const exe = bin ?? skeinDemoPath();
   // Tests that kill nodes expect them to stay dead unless they ask for the
@@ -103,13 +103,19 @@ export function launchCluster({ nodes = 3, dataDir, extraArgs = [], timeoutMs = 
 
   // detached: the launcher leads its own process group, so an emergency
   // cleanup can kill the launcher and its node children together.
-  const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(exe, args, {
+    stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: env ? { ...process.env, ...env } : process.env,
+  });
   liveLaunchers.add(child);
 
   let stderrBuf = '';
   child.stderr.setEncoding('utf8');
+  // logFile: every line the launcher and its nodes log, for explainFailure().
+  const log = logFile ? fs.createWriteStream(logFile, { flags: 'a' }) : null;
+  if (log) child.on('exit', () => log.end());
   child.stderr.on('data', (chunk) => {
     if (verbose) process.stderr.write(chunk);
+    if (log) log.write(chunk);
     stderrBuf += chunk;
     if (stderrBuf.length > 2 * STDERR_TAIL_BYTES) stderrBuf = stderrBuf.slice(-STDERR_TAIL_BYTES);
   });
@@ -543,6 +549,32 @@ export function seqProblem(frames) {
     }
   }
   return null;
+}
+
+/**
+ * For a checker that found problems: the lines of `logFile` (launchCluster's
+ * and addNode's `logFile`: every node's log, each line naming its node) that
+ * name one of `keys` (session keys such as `counter/once16`) or a membership
+ * change, the last `max` of them, after the path of a copy of the whole log
+ * kept in os.tmpdir()/skein-test-failures (the test's temp dir is removed).
+ * A failure seen once in CI is then explained by what CI printed.
+ */
+export function explainFailure(logFile, keys, { max = 300 } = {}) {
+  let text;
+  try { text = fs.readFileSync(logFile, 'utf8'); } catch (e) { return `(no log to explain it: ${e.message})`; }
+  const keepDir = path.join(os.tmpdir(), 'skein-test-failures');
+  fs.mkdirSync(keepDir, { recursive: true });
+  const kept = path.join(keepDir, `${path.basename(path.dirname(logFile))}-${Date.now()}.log`);
+  fs.writeFileSync(kept, text);
+  const escape = (k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const named = keys.length ? new RegExp(`(${keys.map(escape).join('|')})(?![\\w-])`) : null;
+  const membership = /\b(is up|unreachable|quorum lease|restart(ed|ing)|rejoin\w*|drain\w*|killed by signal)\b/;
+  const noise = /: repeat of id \d+/;  // one line per re-sent input
+  const lines = text.split('\n')
+    .filter((l) => ((named && named.test(l)) || membership.test(l)) && !noise.test(l));
+  const shown = lines.slice(-max);
+  return `whole log kept at ${kept}; ${lines.length} lines name ${keys.join(', ') || 'no session'} `
+    + `or a membership change${lines.length > max ? ` (the last ${max})` : ''}:\n${shown.join('\n')}`;
 }
 
 /**

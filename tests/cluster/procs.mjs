@@ -92,17 +92,22 @@ process.on('exit', () => {
  * `skein-demo launch --add-node --data DIR`: resolves on `ready` with
  * {name, url, child, stop(), stderrTail(), readyAt (performance.now())}.
  */
-export function addNode(dataDir, { timeoutMs = 60_000, extraArgs = [] } = {}) {
+export function addNode(dataDir, { timeoutMs = 60_000, extraArgs = [], logFile, env } = {}) {
   const exe = skeinDemoPath();
   const args = ['launch', '--add-node', '--data', dataDir, ...extraArgs];
   const verbose = !!process.env.SKEIN_TEST_VERBOSE;
   const startedAt = performance.now();
-  const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(exe, args, {
+    stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: env ? { ...process.env, ...env } : process.env,
+  });
   liveChildren.add(child);
   let err = '';
   child.stderr.setEncoding('utf8');
+  const log = logFile ? fs.createWriteStream(logFile, { flags: 'a' }) : null;
+  if (log) child.on('exit', () => log.end());
   child.stderr.on('data', (c) => {
     if (verbose) process.stderr.write(`[add-node] ${c}`);
+    if (log) log.write(c);
     err += c;
     if (err.length > 64 * 1024) err = err.slice(-32 * 1024);
   });
