@@ -120,7 +120,8 @@ void release(session_actor* self) {
   while (!st.gate.empty()) {
     auto& g = st.gate.front();
     if (!g.local_done) break;
-    if ((st.options.durable == durability::replicated || g.await_replicas) && !g.replicas.empty())
+    if ((st.options.durable == durability::replicated || g.await_replicas)
+        && (!g.replicas.empty() || g.short_of_replicas))
       break;
     const bool effects = !g.frames.empty() || !g.tells.empty();
     if (effects && !liveness::unpaused_since(st.pause_gen))
@@ -172,7 +173,10 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
     return;
   }
   auto me = caf::actor_cast<caf::actor>(self);
-  if ((!st.replicas.empty() || !st.pending_copies.empty()) && st.view) {
+  const bool awaited = st.options.durable == durability::replicated || g.await_replicas;
+  g.short_of_replicas = awaited && replica_set_short(self);
+  if (g.short_of_replicas) metrics().batches_held_short.fetch_add(1, std::memory_order_relaxed);
+  if ((!st.replicas.empty() || !st.pending_copies.empty() || g.short_of_replicas) && st.view) {
     auto bytes = batch.encode();
     for (auto& r : st.replicas) {
       auto h = st.view->hosts.find(r);

@@ -2,7 +2,8 @@
 // set (or a new incarnation of one) gets a full copy, read by the store
 // actor, then every batch committed since; acks owed by members declared down
 // or replaced are no longer awaited; acks overdue are asked for again by
-// sending the batches once more.
+// sending the batches once more; while the set is short of an up member that
+// is not connected, durable outputs are held.
 #include <algorithm>
 
 #include <caf/all.hpp>
@@ -142,6 +143,16 @@ void resend_overdue(session_actor* self) {
   if (waiting) arm_resend(self);
 }
 
+bool replica_set_short(session_actor* self) {
+  auto& st = self->state;
+  if (!st.view || st.options.durable == durability::none) return false;
+  const auto others = static_cast<std::size_t>(
+    std::count_if(st.view->up.begin(), st.view->up.end(),
+                  [&](const std::string& n) { return n != st.view->self; }));
+  const auto wanted = std::min(static_cast<std::size_t>(std::max(st.view->replicas - 1, 0)), others);
+  return st.replicas.size() + st.pending_copies.size() < wanted;
+}
+
 void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   auto& st = self->state;
   st.view = std::move(view);
@@ -210,6 +221,11 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
       it = alive(it->first) && !replaced(it->first, it->second) ? std::next(it)
                                                                  : g.replicas.erase(it);
   st.lag.forget_if([&](const std::string& n) { return !alive(n); });
+  // Whole again: every member of the set got the batches held short, either
+  // when they were committed or after its copy (request_copy), and their
+  // acks are awaited as usual.
+  if (!replica_set_short(self))
+    for (auto& g : st.gate) g.short_of_replicas = false;
   release(self);
 }
 

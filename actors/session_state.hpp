@@ -82,6 +82,8 @@ struct gated_output {
   std::vector<std::uint64_t> tells;  // ids of the tells this input sent: sent once released
   bool await_replicas = false;     // wait for every replica's ack whatever the
                                    // durability (a drain's final snapshot)
+  bool short_of_replicas = false;  // committed while the replica set was short
+                                   // (replica_set_short): held until it is whole
 };
 
 /// Poison guard (actors/poison.hpp): an admitted input whose pending record
@@ -526,6 +528,15 @@ void tell_acked(session_actor* self, std::uint64_t id, const std::string& error)
 
 /// A new cluster view: the replica set follows it.
 void set_view(session_actor* self, std::shared_ptr<const cluster_view> view);
+/// True if the replica set (st.replicas plus pending copies) holds fewer than
+/// min(R - 1, members up besides this node): some member of the placement
+/// set is up but not connected (its connection dropped; not yet declared
+/// down), and replicas_of skipped it. A batch committed then would be on
+/// fewer than R nodes: with durability replicated it is held
+/// (gated_output::short_of_replicas) until the set is whole again, by a
+/// reconnect (the member gets a copy and the held batches) or by the member
+/// being declared down.
+bool replica_set_short(session_actor* self);
 /// Replica acks overdue (`resend_after`): every gated batch from the first
 /// one a replica still owes is sent to it again, in order (session_replicas.cpp).
 void resend_overdue(session_actor* self);

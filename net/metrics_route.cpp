@@ -184,6 +184,12 @@ std::string render(node& n) {
   f.add("skein_activations_restarted_total", C,
         "Activations that found, after fencing, a replica holding a longer journal than they recovered (another member's activation served meanwhile); the client retries and the next activation fetches it.",
         load(m.activations_verified_stale));
+  f.add("skein_activations_unclaimed_total", C,
+        "Activations refused because more members were alive but not connected than its claims may miss (R-1; none for durability none); the client retries.",
+        load(m.activations_unclaimed));
+  f.add("skein_batches_held_short_total", C,
+        "Durable batches committed while the session's replica set was short of an up member that was not connected; their outputs waited until the set was whole again.",
+        load(m.batches_held_short));
   {
     static constexpr const char* channels[] = {"basp", "udp"};
     f.add_labelled("skein_heartbeats_total", C,

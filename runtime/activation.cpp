@@ -494,6 +494,36 @@ bool make_room(self_ptr self) {
   return true;
 }
 
+/// Claims go to the members whose directory is connected. A member that is
+/// alive but not connected (its connection dropped; suspected, not declared
+/// down) is not asked, and it may hold the freshest copy: every copy of a
+/// session is on R members (the session's node and R-1 replicas), so the
+/// claims still find the freshest one if at most R-1 members are missed,
+/// and none may be missed for durability none, whose only copy is the live
+/// activation. Empty if the claims cover it, else why not (the activation
+/// fails with owner_unreachable and its connection retries). Without it a
+/// node whose connections to the others had dropped for a moment (a
+/// member's restart under load) started a session from its own older copy.
+static std::string claims_cannot_cover(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  auto parsed = session_key::parse(key);  // resolve() validated it
+  const bool none = parsed && st.init.registry->options(std::string(parsed->kind())).durable
+                                == durability::none;
+  const auto may_miss = none ? 0 : static_cast<std::size_t>(std::max(st.cluster->replicas - 1, 0));
+  std::vector<std::string> missed;
+  for (auto& n : st.cluster->view.alive()) {
+    if (n == self_name(self)) continue;
+    auto p = st.cluster->peers.find(n);
+    if (p == st.cluster->peers.end() || !p->second.directory) missed.push_back(n);
+  }
+  if (missed.size() <= may_miss) return {};
+  std::string names;
+  for (auto& n : missed) names += (names.empty() ? "" : ", ") + n;
+  return "claim of " + key + ": " + std::to_string(missed.size()) + " members alive but not "
+         + "connected (" + names + "), more than the " + std::to_string(may_miss)
+         + " a claim may miss; retrying";
+}
+
 caf::result<caf::actor> activate(self_ptr self, const std::string& key, bool existing) {
   auto& st = self->state;
   if (auto i = st.sessions.find(key); i != st.sessions.end()) return i->second.actor;
@@ -509,6 +539,11 @@ caf::result<caf::actor> activate(self_ptr self, const std::string& key, bool exi
     rp.deliver(make_error(skein_error::overloaded,
                           "this node holds " + std::to_string(st.sessions.size())
                             + " sessions (--max-sessions) and none is idle"));
+    return rp;
+  }
+  if (auto why = claims_cannot_cover(self, key); !why.empty()) {
+    metrics().activations_unclaimed.fetch_add(1, std::memory_order_relaxed);
+    rp.deliver(make_error(skein_error::owner_unreachable, why));
     return rp;
   }
   auto& a = st.activating[key];

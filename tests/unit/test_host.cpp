@@ -351,6 +351,66 @@ TEST_CASE("a replica that refuses the fence fails the activation", "[host][bug]"
   caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("an activation is refused while its claims would miss more members than a copy spans",
+          "[host][claims]") {
+  // a and b are up; b's connection drops (b is suspected, not declared
+  // down: the failure timeout is 60 s here). a keeps its lease (the smaller
+  // name of two). Every copy of a durable session is on R = 2 members, so a
+  // claim that misses b alone still finds the freshest copy: it activates.
+  // A durability-none session's only copy is its live activation, which b
+  // may hold: it is refused (owner_unreachable; the connection retries)
+  // until b is connected again or declared down. Before, claims silently
+  // skipped members without a connected directory, and a node whose links
+  // had dropped for a moment started sessions from its own older copy.
+  host_fixture f;
+  auto b = f.sys.spawn([]() -> caf::behavior {
+    return {
+      [](claim_atom, const std::string&) {
+        return std::make_tuple(false, std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0});
+      },
+      [](fence_atom, const std::string&, std::uint64_t epoch) -> caf::result<std::uint64_t> {
+        return epoch;
+      },
+      [](gossip_atom, const std::string&, const std::string&, std::int64_t, std::int64_t,
+         const std::vector<std::string>&, const caf::actor&, const caf::actor&,
+         const std::string&) {},
+    };
+  });
+  f.introduce("b", b);
+  f.await_up();
+  caf::anon_send_exit(b, caf::exit_reason::kill);  // its connection is lost
+  caf::scoped_actor self{f.sys};
+  bool dropped = false;
+  for (int i = 0; i < 2000 && !dropped; ++i) {
+    self->request(f.host, answer_within, status_atom::value)
+      .receive([&](node_status_ptr& st) {
+                 dropped = st->cluster && !st->cluster->peers.count("b")
+                           && st->cluster->view.find("b")
+                           && st->cluster->view.find("b")->state != member_state::down;
+               },
+               [&](caf::error& e) { FAIL(f.sys.render(e)); });
+    if (!dropped) self->receive(caf::after(std::chrono::milliseconds(5)) >> [] {});
+  }
+  REQUIRE(dropped);
+  f.await_up();
+  const std::vector<std::string> nodes{"a", "b"};
+  std::vector<std::string> keys;
+  for (int i = 0; keys.size() < 2; ++i) {
+    auto k = "counter/c" + std::to_string(i);
+    if (hrw_owner(k, nodes) == "a") keys.push_back(k);
+  }
+  f.registry.set_option("counter.durability=none");
+  auto refused = f.ask(resolve_atom::value, keys[0]);
+  REQUIRE_FALSE(refused);
+  CHECK(is(refused.error(), skein_error::owner_unreachable));
+  CHECK_THAT(reason_of(refused.error()), Catch::Contains("(b)"));
+  f.registry.set_option("counter.durability=replicated");
+  auto durable = f.ask(resolve_atom::value, keys[1]);
+  REQUIRE(durable);
+  CHECK(*durable);
+  caf::anon_send_exit(*durable, caf::exit_reason::kill);
+}
+
 TEST_CASE("a handoff the target refused is tried again about a second later; the session serves on meanwhile",
           "[host][handoff]") {
   // Node a activates a session while alone; peer b joins and owns it (HRW).

@@ -1,14 +1,17 @@
 // The session actor's copy for a replica new to the set, read by the store
 // actor while inputs go on: the replica gets the copy first, then every batch
 // committed meanwhile, and (durability replicated) nothing is released before
-// it acknowledged them. The test plays the store actor, the replica's host
-// and a connection.
+// it acknowledged them; nor while the set is short of an up member that is
+// not connected. The test plays the store actor, the replica's host and a
+// connection.
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -16,6 +19,7 @@
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
 #include "actors/liveness.hpp"
+#include "actors/metrics.hpp"
 #include "actors/recovery.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
@@ -50,19 +54,82 @@ struct replicated {
   persistence::write_batch batch;
 };
 
-}  // namespace
-
-TEST_CASE("a new replica gets its copy then every batch committed while it was read",
-          "[session][replicas]") {
-  liveness::start(std::chrono::seconds(60));
-  liveness::set_lease_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
+// A store, its committer and an actor system, with a quorum lease held for
+// the test (liveness is process-wide: stopped again at the end).
+struct fixture {
   temp_dir tmp;
   behaviour_registry registry;
-  registry.add<examples::counter>("counter");  // durability replicated
   persistence::store db{persistence::store_options{tmp.path / "db"}};
   persistence::committer committer{db};
   caf::actor_system_config cfg;
   caf::actor_system sys{configure(cfg)};
+  fixture() {
+    liveness::start(std::chrono::seconds(60));
+    liveness::set_lease_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
+    registry.add<examples::counter>("counter");  // durability replicated
+  }
+  ~fixture() { liveness::stop(); }
+  std::tuple<behaviour_registry&, persistence::store&, persistence::committer&, caf::actor_system&>
+  parts() {
+    return {registry, db, committer, sys};
+  }
+};
+
+// Client c1 joins on `conn` and adds 5 (two inputs, two batches).
+void join_and_add(const caf::actor& session, caf::scoped_actor& conn) {
+  caf::anon_send(session, join_atom::value, std::string("c1"), std::string("{}"),
+                 caf::actor{conn}, std::uint64_t{0}, false, std::uint64_t{7}, std::uint64_t{1},
+                 std::string{});
+  caf::anon_send(session, message_atom::value, std::string("c1"), std::uint64_t{7},
+                 std::uint64_t{1}, std::uint64_t{0}, std::string(R"({"op":"add","by":5})"),
+                 caf::actor{conn});
+}
+
+// What `conn` receives until it is quiet: frames, and "ack" for each ack.
+std::vector<std::string> open_then_add(caf::scoped_actor& conn) {
+  std::vector<std::string> out;
+  for (bool more = true; more;)
+    conn->receive([&](frame_atom, const std::string& f) { out.push_back(f); },
+                  [&](ack_atom, std::uint64_t, std::uint64_t, const std::string&) {
+                    out.push_back("ack");
+                  },
+                  caf::after(quiet) >> [&] { more = false; });
+  return out;
+}
+
+void stop(caf::actor_system& sys, const caf::actor& session) {
+  caf::anon_send_exit(session, caf::exit_reason::kill);
+  caf::scoped_actor waiter{sys};
+  waiter->wait_for(session);
+}
+
+// A counter session (durability replicated, epoch 3, no poison guard: one
+// batch per input) whose store reads go to `reads` and whose host is `host`.
+caf::actor spawn_counter(caf::actor_system& sys, const behaviour_registry& registry,
+                         persistence::committer& committer, const caf::actor& reads,
+                         const caf::actor& host, std::shared_ptr<const cluster_view> view) {
+  session_init init;
+  init.key = key;
+  init.id = "p";
+  init.recovered = recover_session(persistence::session_records{}, registry, key);
+  init.epoch = 3;
+  init.options = registry.options("counter");
+  // The batches below are those of unguarded inputs (one per input); the
+  // poison guard's pending records are covered by the [poison] tests.
+  init.options.poison_guard = false;
+  init.committer = &committer;
+  init.store = caf::actor_cast<persistence::store_actor>(reads);
+  init.host = host;
+  init.view = std::move(view);
+  return spawn_session(sys, std::move(init));
+}
+
+}  // namespace
+
+TEST_CASE("a new replica gets its copy then every batch committed while it was read",
+          "[session][replicas]") {
+  fixture f;
+  auto [registry, db, committer, sys] = f.parts();
   caf::actor session;
   {
     caf::scoped_actor reads{sys}, replica{sys}, host{sys}, conn{sys};
@@ -72,20 +139,7 @@ TEST_CASE("a new replica gets its copy then every batch committed while it was r
     view->hosts["r1"] = replica;
     view->replicas_of = [](const std::string&) { return std::vector<std::string>{"r1"}; };
 
-    session_init init;
-    init.key = key;
-    init.id = "p";
-    init.recovered = recover_session(persistence::session_records{}, registry, key);
-    init.epoch = 3;
-    init.options = registry.options("counter");
-    // The batches below are those of unguarded inputs (one per input); the
-    // poison guard's pending records are covered by the [poison] tests.
-    init.options.poison_guard = false;
-    init.committer = &committer;
-    init.store = caf::actor_cast<persistence::store_actor>(reads);
-    init.host = host;
-    init.view = view;
-    session = spawn_session(sys, std::move(init));
+    session = spawn_counter(sys, registry, committer, reads, host, view);
 
     // The copy for r1 is requested at once; it is answered after two inputs.
     caf::response_promise rp;
@@ -96,15 +150,12 @@ TEST_CASE("a new replica gets its copy then every batch committed while it was r
         rp = reads->make_response_promise();
       },
       caf::after(answer_within) >> [&] { FAIL("no copy read"); });
-    caf::anon_send(session, join_atom::value, std::string("c1"), std::string("{}"),
-                   caf::actor{conn}, std::uint64_t{0}, false, std::uint64_t{7}, std::uint64_t{1},
-                   std::string{});
-    caf::anon_send(session, message_atom::value, std::string("c1"), std::uint64_t{7},
-                   std::uint64_t{1}, std::uint64_t{0}, std::string(R"({"op":"add","by":5})"),
-                   caf::actor{conn});
+    join_and_add(session, conn);
     // Nothing is released while r1 has not acknowledged (it has not even the copy).
     bool early = false;
-    conn->receive([&](caf::message&) { early = true; }, caf::after(quiet) >> [] {});
+    conn->receive([&](frame_atom, const std::string&) { early = true; },
+                  [&](ack_atom, std::uint64_t, std::uint64_t, const std::string&) { early = true; },
+                  caf::after(quiet) >> [] {});
     CHECK_FALSE(early);
 
     rp.deliver(db.session_copy(key).encode());  // what the store holds now (both inputs)
@@ -135,18 +186,76 @@ TEST_CASE("a new replica gets its copy then every batch committed while it was r
 
     for (auto& r : got)
       caf::anon_send(session, repl_ack_atom::value, std::string("r1"), r.id, std::string{});
-    std::vector<std::string> out;
-    for (bool more = true; more;)
-      conn->receive([&](frame_atom, const std::string& f) { out.push_back(f); },
-                    [&](ack_atom, std::uint64_t, std::uint64_t, const std::string&) {
-                      out.push_back("ack");
-                    },
-                    caf::after(quiet) >> [&] { more = false; });
-    CHECK(out == std::vector<std::string>{R"({"seq":1,"data":{"value":0}})", "ack",
-                                          R"({"seq":2,"data":{"value":5}})"});
-    caf::anon_send_exit(session, caf::exit_reason::kill);
-    caf::scoped_actor waiter{sys};
-    waiter->wait_for(session);
+    CHECK(open_then_add(conn) == std::vector<std::string>{R"({"seq":1,"data":{"value":0}})", "ack",
+                                                          R"({"seq":2,"data":{"value":5}})"});
+    stop(sys, session);
   }
-  liveness::stop();
+}
+
+TEST_CASE("outputs wait while the replica set is short of an up member that is not connected",
+          "[session][replicas]") {
+  // Three members up, R = 2: the session's replica is whichever of r1, r2
+  // is connected. While neither is (their connections dropped, neither is
+  // declared down), replicas_of names nobody: the batches are committed
+  // here only, and with durability replicated their outputs must wait. Once
+  // r1 is connected it gets the copy and the held batches, and its acks
+  // release them. Before, they were released with the local copy alone.
+  fixture f;
+  auto [registry, db, committer, sys] = f.parts();
+  caf::actor session;
+  const auto held_before = metrics().batches_held_short.load();
+  {
+    caf::scoped_actor reads{sys}, replica{sys}, host{sys}, conn{sys};
+    auto cut = std::make_shared<cluster_view>();
+    cut->self = "a";
+    cut->up = cut->alive = {"a", "r1", "r2"};
+    cut->replicas = 2;
+    cut->replicas_of = [](const std::string&) { return std::vector<std::string>{}; };
+
+    session = spawn_counter(sys, registry, committer, reads, host, cut);
+
+    join_and_add(session, conn);
+    // Both batches commit locally (the store holds the journal) ... (polled
+    // by an actor of its own: conn's mailbox keeps whatever is released)
+    caf::scoped_actor poll{sys};
+    for (int i = 0; i < 1000 && db.load_journal(key).size() < 2; ++i)
+      poll->receive(caf::after(std::chrono::milliseconds(5)) >> [] {});
+    REQUIRE(db.load_journal(key).size() == 2);
+    // ... and nothing is released: no frame, no ack.
+    bool early = false;
+    conn->receive([&](frame_atom, const std::string&) { early = true; },
+                  [&](ack_atom, std::uint64_t, std::uint64_t, const std::string&) { early = true; },
+                  caf::after(quiet) >> [] {});
+    CHECK_FALSE(early);
+    CHECK(metrics().batches_held_short.load() - held_before == 2);
+
+    // r1 is connected again: the set is whole.
+    auto whole = std::make_shared<cluster_view>(*cut);
+    whole->hosts["r1"] = replica;
+    whole->replicas_of = [](const std::string&) { return std::vector<std::string>{"r1"}; };
+    caf::anon_send(session, members_atom::value, std::shared_ptr<const cluster_view>(whole));
+    reads->receive(
+      [&](persistence::copy_atom, const std::string& k, std::uint64_t) {
+        CHECK(k == key);
+        reads->make_response_promise().deliver(db.session_copy(key).encode());
+      },
+      caf::after(answer_within) >> [&] { FAIL("no copy read for r1"); });
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < 3; ++i)
+      replica->receive(
+        [&](replicate_atom, const std::string&, std::uint64_t, const std::string&,
+            const caf::actor&, std::uint64_t id) { ids.push_back(id); },
+        caf::after(answer_within) >> [&] { FAIL("replicate missing"); });
+    CHECK(ids == std::vector<std::uint64_t>{0, 1, 2});  // the copy, then both held batches
+    // Still held until r1 acknowledges them.
+    conn->receive([&](frame_atom, const std::string&) { early = true; },
+                  [&](ack_atom, std::uint64_t, std::uint64_t, const std::string&) { early = true; },
+                  caf::after(quiet) >> [] {});
+    CHECK_FALSE(early);
+    for (auto id : ids)
+      caf::anon_send(session, repl_ack_atom::value, std::string("r1"), id, std::string{});
+    CHECK(open_then_add(conn) == std::vector<std::string>{R"({"seq":1,"data":{"value":0}})", "ack",
+                                                          R"({"seq":2,"data":{"value":5}})"});
+    stop(sys, session);
+  }
 }
