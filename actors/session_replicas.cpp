@@ -143,15 +143,21 @@ void resend_overdue(session_actor* self) {
   if (waiting) arm_resend(self);
 }
 
-bool replica_set_short(session_actor* self) {
-  auto& st = self->state;
+bool replica_set_short(session_actor* self) { return self->state.set_short; }
+
+namespace {
+
+/// set_short for `next` (replicas_of under the new view).
+bool short_set(const session_state& st, const std::vector<std::string>& next) {
   if (!st.view || st.options.durable == durability::none) return false;
   const auto others = static_cast<std::size_t>(
     std::count_if(st.view->up.begin(), st.view->up.end(),
                   [&](const std::string& n) { return n != st.view->self; }));
   const auto wanted = std::min(static_cast<std::size_t>(std::max(st.view->replicas - 1, 0)), others);
-  return st.replicas.size() + st.pending_copies.size() < wanted;
+  return next.size() < wanted;
 }
+
+}  // namespace
 
 void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   auto& st = self->state;
@@ -160,6 +166,7 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   auto next = st.view && st.view->replicas_of && st.options.durable != durability::none
                 ? st.view->replicas_of(st.key)
                 : std::vector<std::string>{};
+  st.set_short = short_set(st, next);
   auto host_of = [&](const std::string& n) -> caf::actor {
     if (!st.view) return {};
     auto h = st.view->hosts.find(n);

@@ -218,6 +218,7 @@ struct session_state {
   std::map<std::string, pending_copy> pending_copies;  // replicas waiting for their copy
   std::map<std::string, clock::time_point> resent_at;  // last re-send of gated batches, by replica
   bool resend_armed = false;                           // a resend_atom is on its way
+  bool set_short = false;  // the view's replica set lacks an up member that is not connected
   std::map<caf::actor, catch_up> catching_up;        // resuming connections, by connection
   std::map<caf::actor, caf::actor> relay_of;  // connection -> its node's relay (null: direct); session_relay.cpp
   relay_batch* open_batch = nullptr;  // the outermost open relay_batch; session_relay.cpp
@@ -528,14 +529,16 @@ void tell_acked(session_actor* self, std::uint64_t id, const std::string& error)
 
 /// A new cluster view: the replica set follows it.
 void set_view(session_actor* self, std::shared_ptr<const cluster_view> view);
-/// True if the replica set (st.replicas plus pending copies) holds fewer than
+/// True if the view's replica set (replicas_of) names fewer than
 /// min(R - 1, members up besides this node): some member of the placement
 /// set is up but not connected (its connection dropped; not yet declared
 /// down), and replicas_of skipped it. A batch committed then would be on
 /// fewer than R nodes: with durability replicated it is held
 /// (gated_output::short_of_replicas) until the set is whole again, by a
 /// reconnect (the member gets a copy and the held batches) or by the member
-/// being declared down.
+/// being declared down. A replica left out because its copy could not be
+/// read (request_copy) does not count: that session serves on with fewer
+/// copies until the next view change, as before (cluster.corrupt_sst).
 bool replica_set_short(session_actor* self);
 /// Replica acks overdue (`resend_after`): every gated batch from the first
 /// one a replica still owes is sent to it again, in order (session_replicas.cpp).
