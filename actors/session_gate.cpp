@@ -174,7 +174,7 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
   }
   auto me = caf::actor_cast<caf::actor>(self);
   const bool awaited = st.options.durable == durability::replicated || g.await_replicas;
-  g.short_of_replicas = awaited && replica_set_short(self);
+  g.short_of_replicas = awaited && st.set_short;
   if (g.short_of_replicas) metrics().batches_held_short.fetch_add(1, std::memory_order_relaxed);
   if ((!st.replicas.empty() || !st.pending_copies.empty() || g.short_of_replicas) && st.view) {
     auto bytes = batch.encode();

@@ -143,8 +143,6 @@ void resend_overdue(session_actor* self) {
   if (waiting) arm_resend(self);
 }
 
-bool replica_set_short(session_actor* self) { return self->state.set_short; }
-
 namespace {
 
 /// set_short for `next` (replicas_of under the new view).
@@ -231,7 +229,7 @@ void set_view(session_actor* self, std::shared_ptr<const cluster_view> view) {
   // Whole again: every member of the set got the batches held short, either
   // when they were committed or after its copy (request_copy), and their
   // acks are awaited as usual.
-  if (!replica_set_short(self))
+  if (!st.set_short)
     for (auto& g : st.gate) g.short_of_replicas = false;
   release(self);
 }

@@ -83,7 +83,7 @@ struct gated_output {
   bool await_replicas = false;     // wait for every replica's ack whatever the
                                    // durability (a drain's final snapshot)
   bool short_of_replicas = false;  // committed while the replica set was short
-                                   // (replica_set_short): held until it is whole
+                                   // (session_state::set_short): held until it is whole
 };
 
 /// Poison guard (actors/poison.hpp): an admitted input whose pending record
@@ -218,7 +218,17 @@ struct session_state {
   std::map<std::string, pending_copy> pending_copies;  // replicas waiting for their copy
   std::map<std::string, clock::time_point> resent_at;  // last re-send of gated batches, by replica
   bool resend_armed = false;                           // a resend_atom is on its way
-  bool set_short = false;  // the view's replica set lacks an up member that is not connected
+  // The view's replica set (replicas_of) names fewer than min(R - 1, members
+  // up besides this node): an up member is not connected (its connection
+  // dropped; not yet declared down) and replicas_of skipped it. A batch
+  // committed then would be on fewer than R nodes: with durability
+  // replicated it is held (gated_output::short_of_replicas) until the set is
+  // whole again, by a reconnect (the member gets a copy and the held
+  // batches) or by the member being declared down. A replica left out
+  // because its copy could not be read (request_copy) does not count: that
+  // session serves on with fewer copies until the next view change, as
+  // before (cluster.corrupt_sst). Set by set_view.
+  bool set_short = false;
   std::map<caf::actor, catch_up> catching_up;        // resuming connections, by connection
   std::map<caf::actor, caf::actor> relay_of;  // connection -> its node's relay (null: direct); session_relay.cpp
   relay_batch* open_batch = nullptr;  // the outermost open relay_batch; session_relay.cpp
@@ -529,17 +539,6 @@ void tell_acked(session_actor* self, std::uint64_t id, const std::string& error)
 
 /// A new cluster view: the replica set follows it.
 void set_view(session_actor* self, std::shared_ptr<const cluster_view> view);
-/// True if the view's replica set (replicas_of) names fewer than
-/// min(R - 1, members up besides this node): some member of the placement
-/// set is up but not connected (its connection dropped; not yet declared
-/// down), and replicas_of skipped it. A batch committed then would be on
-/// fewer than R nodes: with durability replicated it is held
-/// (gated_output::short_of_replicas) until the set is whole again, by a
-/// reconnect (the member gets a copy and the held batches) or by the member
-/// being declared down. A replica left out because its copy could not be
-/// read (request_copy) does not count: that session serves on with fewer
-/// copies until the next view change, as before (cluster.corrupt_sst).
-bool replica_set_short(session_actor* self);
 /// Replica acks overdue (`resend_after`): every gated batch from the first
 /// one a replica still owes is sent to it again, in order (session_replicas.cpp).
 void resend_overdue(session_actor* self);
