@@ -121,6 +121,7 @@ struct node_metrics {
   std::atomic<std::uint64_t> migrations_in{0};
   std::atomic<std::uint64_t> migrations_out{0};
   std::atomic<std::uint64_t> membership_changes{0};
+  std::atomic<std::uint64_t> members_left{0};       // peers removed on their own leave (drained)
   std::atomic<std::uint64_t> slow_consumers{0};
   std::atomic<std::uint64_t> poison_inputs{0};      // inputs quarantined (actors/poison.hpp)
   std::atomic<std::uint64_t> passivations{0};       // activations stopped for being idle

@@ -202,6 +202,11 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   // the lanes; its down message may arrive while they wait in this node's
   // relay (actors/lane_barrier.hpp).
   self->set_down_handler([self](caf::down_msg& dm) {
+    // A forwarder watches its node's directory (session_handoff.cpp): when
+    // the node stops, nothing is left to forward to it, and lingering would
+    // hold the node's shutdown for the linger time.
+    if (self->state.m == mode::forwarding && dm.source == self->state.host.address())
+      return self->quit();
     after_relay(self, self->state.relay, dm.source,
                 [self, source = dm.source] { connection_down(self, source); });
   });

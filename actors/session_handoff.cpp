@@ -61,6 +61,9 @@ void adopt(session_actor* self, const std::string& bytes) {
         self->send(st.host, handed_atom::value, st.key, true);
         spdlog::info("session {} handed off to {}", st.key, st.target_name);
         self->delayed_send(self, std::chrono::seconds(5), linger_atom::value, st.forwarded);
+        // No longer the directory's (it exits its sessions only): quit with
+        // it, or a drained node's exit waits out every forwarder's linger.
+        self->monitor(st.host);
       },
       [self](caf::error& err) {
         // Refused before the target fenced anything (it had no quorum

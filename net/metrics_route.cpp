@@ -250,6 +250,10 @@ std::string render(node& n) {
   f.add("skein_membership_changes_total", C,
         "Members seen joining or leaving (member_up, member_down) by this node.",
         load(m.membership_changes));
+  f.add("skein_members_left_total", C,
+        "Peers this node removed from the membership on their own word: a drained "
+        "node leaves before it exits, and is not suspected for a lease afterwards.",
+        load(m.members_left));
   f.add("skein_slow_consumers_total", C,
         "Client streams closed because their outbound queue was full (close 1008).",
         load(m.slow_consumers));

@@ -129,7 +129,26 @@ void on_directory_changed(self_ptr self) {
     st.drained_called = true;
     spdlog::info("node {} drained", self_name(self));
     events().publish({{"type", "drain_finished"}, {"member", self_name(self)}});
-    if (st.init.on_drained) st.init.on_drained();
+    // Leave the cluster before on_drained (which exits the process): the
+    // peers drop this node now rather than count it for a lease after it is
+    // gone (runtime/membership_actor.cpp, leave).
+    auto done = [self] {
+      if (self->state.init.on_drained) self->state.init.on_drained();
+    };
+    if (!st.membership) return done();
+    self->request(st.membership, std::chrono::seconds(3), leave_atom::value)
+      .then(
+        [self, done](bool all) {
+          if (!all) spdlog::warn("node {} left the cluster; some peers did not acknowledge",
+                                 self_name(self));
+          else spdlog::info("node {} left the cluster", self_name(self));
+          done();
+        },
+        [self, done](caf::error& e) {
+          spdlog::warn("node {}: leaving the cluster failed ({}); stopping anyway",
+                       self_name(self), caf::to_string(e));
+          done();
+        });
   }
 }
 

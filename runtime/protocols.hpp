@@ -192,6 +192,12 @@ using membership_actor = caf::typed_actor<
   caf::reacts_to<beat_atom, heartbeat_channel_ptr>,
   caf::reacts_to<tick_atom>,                // self: every heartbeat interval
   caf::reacts_to<drain_atom>,               // local directory: this node drains
+  // local directory, once drained: this node leaves the cluster (marks its
+  // incarnation down and tells every connected peer; true once all answered,
+  // false if some did not within a second)
+  caf::replies_to<leave_atom>::with<bool>,
+  // a leaving peer: (its name, its view json, in which it is down) -> true
+  caf::replies_to<leave_atom, std::string, std::string>::with<bool>,
   caf::reacts_to<check_atom>>;              // local directory: look for a pause now
 
 }  // namespace skein

@@ -60,13 +60,15 @@ struct fixture {
   caf::actor_system sys{configure(cfg)};
   caf::scoped_actor reads{sys};  // plays the store actor
   caf::scoped_actor host{sys};   // plays the session host
+  caf::actor host_actor;         // or this one, if the test made it (make_host)
   caf::actor session;
 
   // `tune` changes the kind's options; `records` are what the session
   // recovers from (they must be in db too for what they leave behind).
   explicit fixture(std::function<void(kind_options&)> tune = {},
                    const persistence::session_records& records = {},
-                   std::vector<std::pair<std::uint64_t, persistence::outbox_record>> recent = {}) {
+                   std::vector<std::pair<std::uint64_t, persistence::outbox_record>> recent = {},
+                   std::function<caf::actor(caf::actor_system&)> make_host = {}) {
     // Releases need a running pause watchdog and a held lease.
     liveness::start(std::chrono::seconds(60));
     liveness::set_lease_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
@@ -90,7 +92,8 @@ struct fixture {
     init.recent = std::move(recent);
     init.committer = &committer;
     init.store = caf::actor_cast<persistence::store_actor>(reads);
-    init.host = host;
+    if (make_host) host_actor = make_host(sys);
+    init.host = host_actor ? host_actor : caf::actor{host};
     session = spawn_session(sys, std::move(init));
   }
   ~fixture() {
@@ -509,5 +512,47 @@ TEST_CASE("durability none: an adopt refused before fencing leaves the session s
   bool down = false;
   (*waiter)->receive([&](caf::down_msg&) { down = true; },
                      caf::after(answer_within) >> [] {});
+  CHECK(down);
+}
+
+TEST_CASE("a handed-off session's forwarder quits when its node's directory stops, not after its linger",
+          "[session][handoff]") {
+  // A forwarder lingers 5 s for connections that still reach it; it is no
+  // longer one of the directory's sessions, which the directory stops when
+  // the node does. Before stop 48 every forwarder held a drained node's
+  // exit for its linger (5 to 10 s after the drain), while the node was
+  // still a member to its peers.
+  fixture f(none_level, {}, {}, [](caf::actor_system& sys) {
+    return sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+      // A directory that hears and ignores (caf::drop would answer each
+      // message with an error, which the session does not expect).
+      self->set_default_handler(
+        [](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
+          return caf::message{};
+        });
+      return {[](tick_atom) {}};
+    });
+  });
+  auto directory = f.host_actor;
+  caf::scoped_actor c1{f.sys}, target{f.sys}, successor{f.sys};
+  f.join(c1, "c1", 11, 0, false);
+  REQUIRE(fixture::collect(c1, count_of(1)).size() == 1);
+  caf::anon_send(f.session, handoff_atom::value, caf::actor{target}, std::string("n2"), false);
+  target->receive(
+    [&](adopt_atom, const std::string&, std::uint64_t, const std::string&, const std::string&, bool) {
+      target->make_response_promise().deliver(caf::actor{successor});
+    },
+    caf::after(answer_within) >> [] { FAIL("no adopt"); });
+  // Forwarding now: the client hears where the session went.
+  bool moved = false;
+  c1->receive([&](moved_atom, caf::actor&) { moved = true; },
+              caf::after(answer_within) >> [] {});
+  REQUIRE(moved);
+  caf::scoped_actor waiter{f.sys};
+  waiter->monitor(f.session);
+  caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
+  bool down = false;
+  waiter->receive([&](caf::down_msg&) { down = true; },
+                  caf::after(std::chrono::seconds(2)) >> [] {});
   CHECK(down);
 }
