@@ -722,12 +722,12 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
     [self](leave_atom, const std::string& name, const std::string& view_json) {
       auto& st = self->state;
       if (st.left || name == self_name(self)) return true;
-      auto m = st.view.find(name);
-      if (m && m->state != member_state::down) {
-        spdlog::info("member {} leaves the cluster (drained)", name);
-        metrics().members_left.fetch_add(1, std::memory_order_relaxed);
-        events().publish({{"type", "member_left"}, {"member", name}});
-      }
+      // Counted even if a third member's gossip told us first (it merged
+      // the leave and gossiped before this request arrived): one request
+      // per peer and leave.
+      spdlog::info("member {} leaves the cluster (drained)", name);
+      metrics().members_left.fetch_add(1, std::memory_order_relaxed);
+      events().publish({{"type", "member_left"}, {"member", name}});
       // Its entry in that view is down: on_view_changed drops the peer and
       // the quorum no longer counts it.
       merge_view(self, name, view_json);
