@@ -151,6 +151,9 @@ struct node_metrics {
   std::atomic<std::uint64_t> heartbeats_rejected{0};
   std::atomic<std::int64_t> lease_held{0};      // 1 while this node holds its quorum lease
   std::atomic<std::uint64_t> leases_lost{0};    // times it lost it (stopped serving)
+  // the least time left on the lease when a heartbeat renewed it, in µs (-1: none yet)
+  std::atomic<std::int64_t> lease_margin_min_us{-1};
+  std::atomic<std::uint64_t> heartbeats_answered{0};  // UDP heartbeats answered at once
   // store faults (persistence/, runtime/activation.cpp)
   std::atomic<std::uint64_t> corrupt_reads{0};  // activations whose local records were unreadable
   std::atomic<std::uint64_t> wal_tails_dropped{0};  // WAL files the store's open did not replay fully

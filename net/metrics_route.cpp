@@ -208,6 +208,15 @@ std::string render(node& n) {
   f.add("skein_quorum_leases_lost_total", C,
         "Times this node lost its quorum lease and stopped every activation.",
         load(m.leases_lost));
+  if (auto margin = m.lease_margin_min_us.load(std::memory_order_relaxed); margin >= 0)
+    f.add("skein_quorum_lease_margin_min_seconds", G,
+          "The least time left on this node's quorum lease when a heartbeat renewed it, since the "
+          "node started: how close a late heartbeat came to stopping every activation.",
+          double(margin) / 1e6);
+  f.add("skein_heartbeats_answered_total", C,
+        "UDP heartbeats answered at once with an echo (not within half an interval of our last "
+        "datagram to that peer), so that its lease rests on its own last heartbeat.",
+        load(m.heartbeats_answered));
   f.add("skein_heartbeats_rejected_total", C,
         "UDP heartbeat datagrams dropped: malformed, a bad mac, meant for another member, from an unknown or unconnected sender or another incarnation, or replayed.",
         load(m.heartbeats_rejected));

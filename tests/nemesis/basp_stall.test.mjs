@@ -67,8 +67,9 @@ async function stallOnce(udp, cleanups) {
   const gapMax = await metric(n3.url, 'skein_heartbeat_gap_max_seconds', '{channel="basp"}');
   const udpGapMax = await metric(n3.url, 'skein_heartbeat_gap_max_seconds', '{channel="udp"}');
   const members = JSON.parse((await httpGet(`${nodes[0].url}/cluster`)).body).members;
+  const answered = await Promise.all(nodes.map((n) => metric(n.url, 'skein_heartbeats_answered_total')));
   await cluster.stopAll();
-  return { lostDelta: lost.map((v, i) => v - lost0[i]), gapMax, udpGapMax, members };
+  return { lostDelta: lost.map((v, i) => v - lost0[i]), gapMax, udpGapMax, members, answered };
 }
 
 describe('heartbeats beside a stalled BASP stream', { timeout: 240_000 }, () => {
@@ -82,11 +83,15 @@ describe('heartbeats beside a stalled BASP stream', { timeout: 240_000 }, () => 
     assert.ok(r.udpGapMax < 2, `UDP heartbeats must have kept coming: longest gap ${r.udpGapMax} s`);
     assert.deepEqual(r.lostDelta, [0, 0, 0], 'no node may lose its lease');
     assert.deepEqual(r.members.map((m) => m.state), ['up', 'up', 'up']);
+    // Each node answers its peers' datagrams at once (their leases rest on
+    // their own last heartbeat, not on one of ours up to an interval older).
+    assert.ok(r.answered.every((v) => v > 0), `every node must answer heartbeats: ${JSON.stringify(r.answered)}`);
   });
 
   it('without it (--heartbeat-udp false) n3 loses its lease: the test sees the failure', { skip: why ?? false }, async () => {
     const r = await stallOnce(false, cleanups);
     assert.ok(r.gapMax * 1000 > FAILURE_TIMEOUT_MS / 2, `BASP gossip must have stalled past the lease: ${r.gapMax} s`);
     assert.ok(r.lostDelta[2] >= 1, `n3 must lose its lease with BASP heartbeats alone: ${JSON.stringify(r.lostDelta)}`);
+    assert.deepEqual(r.answered, [0, 0, 0], 'no heartbeat channel, nothing answered');
   });
 });
