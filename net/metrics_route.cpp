@@ -214,8 +214,8 @@ std::string render(node& n) {
           "node started: how close a late heartbeat came to stopping every activation.",
           double(margin) / 1e6);
   f.add("skein_heartbeats_answered_total", C,
-        "UDP heartbeats answered at once with an echo (not within half an interval of our last "
-        "datagram to that peer), so that its lease rests on its own last heartbeat.",
+        "UDP heartbeats answered at once with an echo (at most once per half interval and peer), "
+        "so that the sender's lease rests on its own last heartbeat.",
         load(m.heartbeats_answered));
   f.add("skein_heartbeats_rejected_total", C,
         "UDP heartbeat datagrams dropped: malformed, a bad mac, meant for another member, from an unknown or unconnected sender or another incarnation, or replayed.",

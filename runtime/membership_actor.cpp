@@ -126,6 +126,19 @@ void set_self_state(self_ptr self, member_state s) {
   events().publish({{"type", "member_state"}, {"member", me.name}, {"state", member_state_name(s)}});
 }
 
+/// One UDP heartbeat to `to` (runtime/heartbeat_wire.hpp), if the channel
+/// is up and its address known; true if sent.
+bool send_beat(self_ptr self, const std::string& to, std::int64_t ts, std::int64_t echo) {
+  auto& st = self->state;
+  auto m = st.view.find(to);
+  if (!st.channel || !m || m->host.empty() || !m->cluster_port) return false;
+  st.channel->send(m->host, m->cluster_port,
+                   heartbeat_wire::encode({self_name(self), self_info(self).incarnation, to, ts,
+                                           echo, {}},
+                                          st.beat_key));
+  return true;
+}
+
 /// One heartbeat: the view, our clock reading, the echo of the peer's last
 /// reading and whom we suspect (runtime/quorum.hpp).
 void gossip(self_ptr self) {
@@ -145,12 +158,7 @@ void gossip(self_ptr self) {
                my_directory(self), my_replica(self), st.beat_key);
     // The same ts and echo on the heartbeat channel: it arrives even while
     // the gossip waits behind bulk state in BASP's stream.
-    auto m = st.view.find(name);
-    if (st.channel && m && !m->host.empty() && m->cluster_port) {
-      st.channel->send(m->host, m->cluster_port,
-                       heartbeat_wire::encode({self_name(self), me.incarnation, name, ts, echo, {}},
-                                              st.beat_key));
-    }
+    send_beat(self, name, ts, echo);
   }
 }
 
@@ -185,12 +193,8 @@ void on_beat(self_ptr self, const std::string& datagram) {
   // heartbeat eats (stop 47: the survivors' leases lapsed for ~25 ms).
   // The echo follows the quorum's rule (0 while we suspect the peer),
   // exactly as in a tick's heartbeat.
-  if (st.channel && !m->host.empty() && m->cluster_port
-      && now - bp->second.answered > st.init.heartbeat_interval / 2) {
-    st.channel->send(m->host, m->cluster_port,
-                     heartbeat_wire::encode({self_name(self), self_info(self).incarnation, b->from,
-                                             quorum::stamp(now), st.q->echo_for(b->from, now), {}},
-                                            st.beat_key));
+  if (now - bp->second.answered > st.init.heartbeat_interval / 2
+      && send_beat(self, b->from, quorum::stamp(now), st.q->echo_for(b->from, now))) {
     bp->second.answered = now;
     metrics().heartbeats_answered.fetch_add(1, std::memory_order_relaxed);
   }

@@ -128,6 +128,14 @@ async function finalCheck(load, liveUrls, { label, where = new Map() }) {
 
 // Up to 12 problems of each kind (the text before the first digit-free
 // marker), so one noisy kind does not hide the others.
+/** One unlabelled metric of a node's /metrics, as a number (asserts it is there). */
+async function metricOf(node, name) {
+  const line = (await httpGet(`${node.url}/metrics`)).body.split('\n')
+    .find((l) => l.startsWith(`${name} `));
+  assert.ok(line, `${node.name}: /metrics has no ${name}`);
+  return Number(line.split(' ')[1]);
+}
+
 /**
  * A drained node leaves the cluster before it exits: every survivor removed
  * it on its word (skein_members_left_total counts 1) and lists it as down.
@@ -137,11 +145,9 @@ async function finalCheck(load, liveUrls, { label, where = new Map() }) {
  */
 async function assertLeft(survivors, name) {
   for (const n of survivors) {
-    const line = (await httpGet(`${n.url}/metrics`)).body.split('\n')
-      .find((l) => l.startsWith('skein_members_left_total '));
-    assert.ok(line, `${n.name}: /metrics has no skein_members_left_total`);
-    assert.equal(Number(line.split(' ')[1]), 1,
-      `${n.name}: the drained ${name} must have left the membership on its own word before it exited (${line})`);
+    const left = await metricOf(n, 'skein_members_left_total');
+    assert.equal(left, 1,
+      `${n.name}: the drained ${name} must have left the membership on its own word before it exited (skein_members_left_total ${left})`);
     const v = await httpGetJson(`${n.url}/cluster`);
     const e = (v.members || []).find((m) => m.name === name);
     assert.ok(!e || e.state === 'down', `${n.name} still lists the drained ${name} as ${e && e.state}`);
@@ -288,12 +294,8 @@ describe('skein cluster: migration, failover, fencing, resume', { timeout: 290_0
     const ids = counterIds('z', 120);
     const load = new CounterLoad({ ids, nodes: cluster.nodes, rate: 1500, window: 4 });
     // Store write batches of the nodes, summed (skein_store_write_batches_total).
-    const batches = async (nodes) => (await Promise.all(nodes.map(async (n) => {
-      const line = (await httpGet(`${n.url}/metrics`)).body.split('\n')
-        .find((l) => l.startsWith('skein_store_write_batches_total '));
-      assert.ok(line, `${n.name}: /metrics has no skein_store_write_batches_total`);
-      return Number(line.split(' ')[1]);
-    }))).reduce((x, y) => x + y, 0);
+    const batches = async (nodes) => (await Promise.all(
+      nodes.map((n) => metricOf(n, 'skein_store_write_batches_total')))).reduce((x, y) => x + y, 0);
     try {
       await load.connectAll();
       load.start();
