@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/config_sources.hpp"
+#include "runtime/membership.hpp"
 
 namespace skein {
 
@@ -25,8 +26,15 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
 
   cli::node_args node;
   auto* node_cmd = app.add_subcommand("node", "run one node");
-  node_cmd->add_option("--name", node.name, "unique node name (its placement identity)")
-    ->required();
+  node_cmd->add_option("--name", node.name,
+                       "unique node name (its placement identity): 1-128 of [A-Za-z0-9._-]")
+    ->required()
+    ->check(CLI::Validator(
+        [](std::string& s) {
+          return membership::valid_name(s) ? std::string()
+                                           : "a node name is 1-128 of [A-Za-z0-9._-]";
+        },
+        "NAME"));
   node_cmd->add_option("--listen", node.listen, "HTTP listen address HOST:PORT")->required();
   auto* cluster_port_opt = node_cmd->add_option("--cluster-port", node.cluster_port,
                        "cluster (CAF middleman) port, bound on --listen's host");

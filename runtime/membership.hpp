@@ -14,6 +14,7 @@
 // Value type; not synchronised (owned by the session host actor).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -54,9 +55,28 @@ class membership {
   /// Names of members not down (joining, up, draining), sorted.
   std::vector<std::string> alive() const;
 
-  /// JSON array of entries; from_json throws std::invalid_argument.
+  /// JSON array of entries, one object per member:
+  /// `{"name","host","port","url","incarnation","state","sessions","connections"}`.
   std::string to_json() const;
+  /// Parses a view as to_json writes it. The text comes from peers (gossip,
+  /// hello, leave) and from the store, so every field is checked before it
+  /// becomes a string or a member: at most `max_view_bytes` of text, nesting
+  /// no deeper than an array of flat objects, at most `max_members` entries;
+  /// name 1..heartbeat_wire::max_name_bytes (128) bytes of [A-Za-z0-9._-];
+  /// host 1..253 bytes of printable ASCII; port an integer in 1..65535; url
+  /// at most 2048 bytes of printable ASCII; incarnation an unsigned 64-bit
+  /// integer; state one of the four names; sessions and connections, if
+  /// present, integers >= 0. Throws std::invalid_argument naming the first
+  /// field that fails; nothing of a refused view is merged.
   static membership from_json(const std::string& text);
+
+  /// Whether `name` may name a member: 1..128 bytes of [A-Za-z0-9._-]
+  /// (the rule from_json applies; `skein node --name` checks it at start).
+  static bool valid_name(const std::string& name);
+
+  /// Limits of from_json.
+  static constexpr std::size_t max_view_bytes = 1 << 20;  // 1 MiB
+  static constexpr std::size_t max_members = 4096;
 
  private:
   std::map<std::string, member_info> members_;

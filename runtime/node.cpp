@@ -23,6 +23,7 @@
 #include "runtime/bundle.hpp"
 #include "runtime/heartbeat_channel.hpp"
 #include "runtime/idle_reaper.hpp"
+#include "runtime/membership.hpp"
 
 namespace skein {
 
@@ -63,6 +64,14 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_op
     cfg.set("scheduler.policy", caf::atom_from_string(opts.scheduler_policy));
   return cfg;
 }
+/// Refuses options a peer would refuse in this node's view (a name it cannot
+/// parse would leave the node outside every other member's view).
+node_options checked(node_options o) {
+  if (!membership::valid_name(o.name))
+    throw std::invalid_argument("node name '" + o.name + "': must be 1-128 of [A-Za-z0-9._-]");
+  return o;
+}
+
 }  // namespace
 
 struct node::impl {
@@ -84,7 +93,7 @@ struct node::impl {
   std::shared_ptr<std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>(false);
 
   impl(node_options o, const behaviour_registry& reg)
-    : opts(std::move(o)),
+    : opts(checked(std::move(o))),
       registry(reg),
       ballast(persistence::prepare_ballast(opts.data_dir)),
       store(persistence::open_store(opts.data_dir, opts.sync)),

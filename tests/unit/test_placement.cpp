@@ -137,3 +137,54 @@ TEST_CASE("membership carries each member's load: not a view change, kept throug
     R"([{"name":"b","host":"h","port":1,"url":"http://b","incarnation":1,"state":"up"}])");
   CHECK(old.find("b")->connections == 0);
 }
+
+TEST_CASE("a view from a peer is checked field by field before it is merged", "[membership]") {
+  // One entry with `field` set to `value` (raw JSON), the rest valid.
+  auto entry = [](const std::string& field, const std::string& value) {
+    std::map<std::string, std::string> f{{"name", R"("b")"},  {"host", R"("h")"},
+                                         {"port", "7"},       {"url", R"("http://b")"},
+                                         {"incarnation", "1"}, {"state", R"("up")"}};
+    f[field] = value;
+    std::string out = "[{";
+    for (auto& [k, v] : f) out += (out.size() > 2 ? "," : "") + ("\"" + k + "\":" + v);
+    return out + "}]";
+  };
+  CHECK(membership::from_json(entry("name", R"("n-1.a_B")")).find("n-1.a_B"));
+  const std::vector<std::pair<std::string, std::string>> refused{
+    {"name", R"("")"},           {"name", R"("a b")"},        {"name", R"("a\u0000")"},
+    {"name", "\"" + std::string(129, 'x') + "\""},            {"name", "1"},
+    {"host", R"("")"},           {"host", R"("h h")"},         {"port", "0"},
+    {"port", "65536"},           {"port", "-1"},               {"port", "7.5"},
+    {"port", R"("7")"},          {"incarnation", "-1"},        {"incarnation", "1e30"},
+    {"state", R"("gone")"},      {"sessions", "-3"},           {"connections", "[]"},
+    {"url", "\"" + std::string(2049, 'u') + "\""}};
+  for (auto& [field, value] : refused) {
+    INFO(field << " = " << value);
+    CHECK_THROWS_AS(membership::from_json(entry(field, value)), std::invalid_argument);
+  }
+  // Structure: not an array of objects, too deep, too long, too many members.
+  CHECK_THROWS_AS(membership::from_json("[1]"), std::invalid_argument);
+  CHECK_THROWS_AS(membership::from_json("[[{}]]"), std::invalid_argument);
+  CHECK_THROWS_AS(membership::from_json(std::string(50000, '[') + std::string(50000, ']')),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(membership::from_json(std::string(membership::max_view_bytes + 1, ' ')),
+                  std::invalid_argument);
+  std::string many = "[";
+  for (std::size_t i = 0; i <= membership::max_members; ++i)
+    many += (i ? "," : "") + std::string(R"({"name":"n)") + std::to_string(i)
+            + R"(","host":"h","port":7,"url":"","incarnation":1,"state":"up"})";
+  CHECK_THROWS_AS(membership::from_json(many + "]"), std::invalid_argument);
+  // A refused entry refuses the whole view: nothing of it is merged.
+  membership v;
+  try {
+    v.merge(membership::from_json(
+      R"([{"name":"a","host":"h","port":7,"url":"","incarnation":1,"state":"up"},)"
+      R"({"name":"b","host":"h","port":0,"url":"","incarnation":1,"state":"up"}])"));
+  } catch (const std::invalid_argument&) {
+  }
+  CHECK(v.members().empty());
+  // The node refuses a name its peers would refuse.
+  CHECK(membership::valid_name("n1"));
+  CHECK_FALSE(membership::valid_name("n 1"));
+  CHECK_FALSE(membership::valid_name(""));
+}
