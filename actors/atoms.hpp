@@ -93,6 +93,9 @@ using tell_atom = caf::atom_constant<caf::atom("tell")>;
 using tellretry_atom = caf::atom_constant<caf::atom("tellretry")>;
 using resend_atom = caf::atom_constant<caf::atom("resend")>;
 using grace_atom = caf::atom_constant<caf::atom("grace")>;
+/// session -> itself (leasewait_atom): a durability-none session whose effects
+/// wait for this node's quorum lease looks again (actors/session_gate.cpp).
+using leasewait_atom = caf::atom_constant<caf::atom("leasewait")>;
 /// session: stop if idle (passivation); the directory sends generation 0 = now,
 /// and `drain_passivation` when its node drains (the final snapshot then waits
 /// for every replica whatever the kind's durability, and a session that

@@ -151,6 +151,10 @@ struct node_metrics {
   std::atomic<std::uint64_t> heartbeats_rejected{0};
   std::atomic<std::int64_t> lease_held{0};      // 1 while this node holds its quorum lease
   std::atomic<std::uint64_t> leases_lost{0};    // times it lost it (stopped serving)
+  // durability-none activations kept (not stopped) when the lease lapsed
+  std::atomic<std::uint64_t> lapse_kept{0};
+  // times a durability-none session's effects waited for the lease
+  std::atomic<std::uint64_t> lease_waits{0};
   // the least time left on the lease when a heartbeat renewed it, in µs (-1: none yet)
   std::atomic<std::int64_t> lease_margin_min_us{-1};
   std::atomic<std::uint64_t> heartbeats_answered{0};  // UDP heartbeats answered at once

@@ -298,6 +298,15 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       tell_acked(self, id, error);  // the receiver of a tell made it durable
     },
     [self](grace_atom) { on_grace(self); },
+    [self](leasewait_atom) {
+      // Inputs stay in the gate (in order) until this tick sees the lease.
+      if (!liveness::lease_held()) {
+        self->delayed_send(self, lease_wait_tick, leasewait_atom::value);
+        return;
+      }
+      self->state.lease_wait_armed = false;
+      release(self);
+    },
     [self](hibernate_atom) { on_hibernate_check(self); },
     [self](resend_atom) { resend_overdue(self); },
     [self](tellretry_atom) {

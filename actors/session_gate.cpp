@@ -113,6 +113,24 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
   }
 }
 
+/// A durability-none session's effects wait while this node's quorum lease
+/// has lapsed, instead of the activation stopping: its state lives only
+/// here, so stopping it for a lapse of a few ms (a late heartbeat under
+/// load) restarted it empty. Safe for the same reason a fresh activation
+/// after the lapse is: nothing is released without the lease, no other
+/// node activates the key unless this one is declared down, and then this
+/// node rejoins and its directory stops every activation. Durable kinds
+/// still stop: they recover from their copies, fenced by a new epoch.
+/// Looks again every `lease_wait_tick` (the membership renews the lease on
+/// its own ticks, without telling sessions).
+void wait_for_lease(session_actor* self) {
+  auto& st = self->state;
+  if (st.lease_wait_armed) return;
+  st.lease_wait_armed = true;
+  metrics().lease_waits.fetch_add(1, std::memory_order_relaxed);
+  self->delayed_send(self, lease_wait_tick, leasewait_atom::value);
+}
+
 /// Sends every gated frame whose batch is durable enough, in order.
 void release(session_actor* self) {
   auto& st = self->state;
@@ -126,8 +144,10 @@ void release(session_actor* self) {
     const bool effects = !g.frames.empty() || !g.tells.empty();
     if (effects && !liveness::unpaused_since(st.pause_gen))
       return fenced(self, "the process was paused; the cluster may have moved this session");
-    if (effects && !liveness::lease_held())
+    if (effects && !liveness::lease_held()) {
+      if (st.options.durable == durability::none) return wait_for_lease(self);
       return fenced(self, "this node lost its quorum lease; the cluster may move this session");
+    }
     metrics().commits.fetch_add(1, std::memory_order_relaxed);
     metrics().checkpoint_latency.observe(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(now - g.handled).count()));
@@ -263,7 +283,12 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
   }
   persistence::write_batch batch;
   gated_output g;
-  const bool immediate = releases_at_once(st.options.durable);
+  // At once only while this node holds its quorum lease and nothing waits
+  // for it (order): otherwise through the gate, whose release() holds a
+  // durability-none session's effects until the lease is back and stops an
+  // async one (a durable kind: it recovers elsewhere from its copies).
+  const bool immediate = releases_at_once(st.options.durable) && !st.lease_wait_armed
+                         && liveness::lease_held();
   const bool in_memory = st.options.durable == durability::none;
   if (reply_to) {
     pending_ack a{reply_to, rec.cseq, rec.msg_id, rejected};

@@ -54,6 +54,10 @@ inline std::string frame_text(std::uint64_t seq, const std::string& data) {
   return "{\"seq\":" + std::to_string(seq) + ",\"data\":" + data + "}";
 }
 
+/// How often a durability-none session whose effects wait for the quorum
+/// lease looks again (actors/session_gate.cpp, wait_for_lease).
+inline constexpr auto lease_wait_tick = std::chrono::milliseconds(50);
+
 struct gated_frame {
   std::uint64_t seq = 0;
   std::string target;           // "" = all
@@ -270,6 +274,9 @@ struct session_state {
   struct tell_flight { std::uint64_t id = 0; clock::time_point sent; };
   std::map<std::string, tell_flight> tells_in_flight;  // by target: the one tell sent to it
   bool tell_retry_armed = false;
+  // Durability none: effects wait in the gate while this node's quorum lease
+  // has lapsed; a leasewait tick is armed (actors/session_gate.cpp).
+  bool lease_wait_armed = false;
   // presence: recovered clients not attached yet (session_presence.cpp)
   std::set<std::string> awaiting_resume;
   // The timer index entry (persistence/keys.hpp) this activation last wrote:

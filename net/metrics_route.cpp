@@ -206,8 +206,15 @@ std::string render(node& n) {
         "1 while this node holds its quorum lease (activates sessions and releases outputs), else 0.",
         load(m.lease_held));
   f.add("skein_quorum_leases_lost_total", C,
-        "Times this node lost its quorum lease and stopped every activation.",
+        "Times this node lost its quorum lease and stopped every durable activation.",
         load(m.leases_lost));
+  f.add("skein_quorum_lapse_kept_activations_total", C,
+        "Durability-none activations kept through a quorum lease lapse (their effects wait for "
+        "the lease) instead of being stopped; stopped only if the node rejoins.",
+        load(m.lapse_kept));
+  f.add("skein_quorum_lease_waits_total", C,
+        "Times a durability-none session's outputs waited in its gate for this node's quorum lease.",
+        load(m.lease_waits));
   if (auto margin = m.lease_margin_min_us.load(std::memory_order_relaxed); margin >= 0)
     f.add("skein_quorum_lease_margin_min_seconds", G,
           "The least time left on this node's quorum lease when a heartbeat renewed it, since the "

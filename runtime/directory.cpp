@@ -151,7 +151,9 @@ void on_view(self_ptr self, cluster_state_ptr cs) {
 
 void on_reset(self_ptr self, const caf::error& why, bool rejoining) {
   auto& st = self->state;
-  stop_activations(self, why);
+  // A lapse (not a rejoin) keeps durability-none activations: they hold
+  // their outputs until the lease is back (actors/session_gate.cpp).
+  stop_activations(self, why, !rejoining);
   wake_dormant_elsewhere(self, true);  // they resolve once the node serves again
   if (!rejoining) return;
   st.pause_gen = liveness::generation();  // the membership handled any pause before this

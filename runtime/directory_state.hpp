@@ -185,7 +185,9 @@ void handed(self_ptr self, const std::string& key, bool ok);
 /// retry_after has not passed, and arms the next tick).
 void retry_handoffs(self_ptr self);
 /// Kills every local activation without releasing anything and fails every
-/// activation in progress with `why`.
-void stop_activations(self_ptr self, const caf::error& why);
+/// activation in progress with `why`. With `keep_unjournaled`, activations of
+/// durability-none kinds are kept (a lease lapse: their effects wait in
+/// their gates for the lease, actors/session_gate.cpp); the rest stop.
+void stop_activations(self_ptr self, const caf::error& why, bool keep_unjournaled = false);
 
 }  // namespace skein::directory_detail

@@ -4,6 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/events.hpp"
+#include "actors/metrics.hpp"
+#include "actors/registry.hpp"
+#include "actors/session_key.hpp"
 #include "runtime/directory_state.hpp"
 #include "runtime/placement.hpp"
 #include "runtime/session_host.hpp"
@@ -183,16 +186,36 @@ void retry_handoffs(self_ptr self) {
   rebalance(self);
 }
 
-void stop_activations(self_ptr self, const caf::error& why) {
+void stop_activations(self_ptr self, const caf::error& why, bool keep_unjournaled) {
   auto& st = self->state;
-  for (auto& [_, s] : st.sessions) {
-    self->demonitor(s.actor);
-    self->send_exit(s.actor, caf::exit_reason::kill);
-  }
-  st.sessions.clear();
-  st.to_hand_off.clear();
+  auto unjournaled = [&](const std::string& key) {
+    auto parsed = session_key::parse(key);
+    return parsed && st.init.registry->contains(std::string(parsed->kind()))
+           && st.init.registry->options(std::string(parsed->kind())).durable == durability::none;
+  };
+  std::size_t kept = 0;
   st.handoffs_in_flight = 0;
   st.passivations_in_flight = 0;
+  for (auto it = st.sessions.begin(); it != st.sessions.end();) {
+    auto& s = it->second;
+    if (keep_unjournaled && unjournaled(it->first)) {
+      // Its handoff or passivation goes on; count it again.
+      if (s.handing_off) ++st.handoffs_in_flight;
+      if (s.passivating) ++st.passivations_in_flight;
+      ++kept;
+      ++it;
+      continue;
+    }
+    self->demonitor(s.actor);
+    self->send_exit(s.actor, caf::exit_reason::kill);
+    it = st.sessions.erase(it);
+  }
+  if (kept) {
+    metrics().lapse_kept.fetch_add(kept, std::memory_order_relaxed);
+    spdlog::info("kept {} durability-none activation(s) through the lapse: their outputs wait "
+                 "for the lease", kept);
+  }
+  std::erase_if(st.to_hand_off, [&](const std::string& k) { return !st.sessions.count(k); });
   auto activating = std::move(st.activating);
   st.activating.clear();
   for (auto& [_, a] : activating) fail_waiters(a, why);
