@@ -301,6 +301,8 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     [self](leasewait_atom) {
       // Inputs stay in the gate (in order) until this tick sees the lease.
       if (!liveness::lease_held()) {
+        if (clock::now() - self->state.lease_wait_since > lease_wait_limit)
+          return fenced(self, "no quorum lease for 1.5 s; the cluster may move this session");
         self->delayed_send(self, lease_wait_tick, leasewait_atom::value);
         return;
       }

@@ -122,11 +122,12 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
 /// node rejoins and its directory stops every activation. Durable kinds
 /// still stop: they recover from their copies, fenced by a new epoch.
 /// Looks again every `lease_wait_tick` (the membership renews the lease on
-/// its own ticks, without telling sessions).
+/// its own ticks, without telling sessions); stops after `lease_wait_limit`.
 void wait_for_lease(session_actor* self) {
   auto& st = self->state;
   if (st.lease_wait_armed) return;
   st.lease_wait_armed = true;
+  st.lease_wait_since = clock::now();
   metrics().lease_waits.fetch_add(1, std::memory_order_relaxed);
   self->delayed_send(self, lease_wait_tick, leasewait_atom::value);
 }

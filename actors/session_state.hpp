@@ -57,6 +57,10 @@ inline std::string frame_text(std::uint64_t seq, const std::string& data) {
 /// How often a durability-none session whose effects wait for the quorum
 /// lease looks again (actors/session_gate.cpp, wait_for_lease).
 inline constexpr auto lease_wait_tick = std::chrono::milliseconds(50);
+/// How long such a session waits before it stops as a durable one would: a
+/// late heartbeat's lapse lasts ms; a partition's minority (whose clients
+/// then resume on the majority side) lasts longer. The default lease.
+inline constexpr auto lease_wait_limit = std::chrono::milliseconds(1500);
 
 struct gated_frame {
   std::uint64_t seq = 0;
@@ -277,6 +281,7 @@ struct session_state {
   // Durability none: effects wait in the gate while this node's quorum lease
   // has lapsed; a leasewait tick is armed (actors/session_gate.cpp).
   bool lease_wait_armed = false;
+  std::chrono::steady_clock::time_point lease_wait_since{};  // when the wait began
   // presence: recovered clients not attached yet (session_presence.cpp)
   std::set<std::string> awaiting_resume;
   // The timer index entry (persistence/keys.hpp) this activation last wrote:

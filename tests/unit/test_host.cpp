@@ -22,6 +22,7 @@
 #include "actors/recovery.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
+#include "actors/session_state.hpp"
 #include "examples/counter/counter.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
@@ -718,10 +719,23 @@ TEST_CASE("a quorum lease lapse keeps durability-none activations, whose outputs
   CHECK(await_ack(answer_within) == 2);
   watch->receive([&](caf::down_msg&) { FAIL("the durability-none activation stopped"); },
                  caf::after(std::chrono::milliseconds(0)) >> [] {});
-  // A rejoin (the cluster may have declared this node down) stops it too.
+  // A lapse that lasts (a partition's minority side) stops it after
+  // lease_wait_limit, as a durable session would have stopped at once.
+  liveness::set_lease_until(std::chrono::steady_clock::time_point::min());
+  const auto lapsed = std::chrono::steady_clock::now();
+  add(3);
+  watch->receive([&](caf::down_msg& dm) { stopped = dm.source; },
+                 caf::after(answer_within) >> [&] { FAIL("a long lapse kept the activation"); });
+  CHECK(stopped == none->address());
+  CHECK(std::chrono::steady_clock::now() - lapsed >= session_internal::lease_wait_limit);
+  // A rejoin (the cluster may have declared this node down) stops one at once.
+  liveness::set_lease_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
+  auto other = f.ask(resolve_atom::value, std::string("counter/r"));
+  REQUIRE(other);
+  watch->monitor(*other);
   caf::anon_send(f.host, reset_atom::value,
                  make_error(skein_error::rejoining, "test: rejoining"), true);
   watch->receive([&](caf::down_msg& dm) { stopped = dm.source; },
                  caf::after(answer_within) >> [&] { FAIL("a rejoin kept the activation"); });
-  CHECK(stopped == none->address());
+  CHECK(stopped == other->address());
 }
