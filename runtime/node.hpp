@@ -63,7 +63,14 @@ struct node_options {
   // nodes into one cluster message per node and scheduling turn
   // (runtime/lane.hpp). false: each message goes on its own.
   bool cluster_lane = true;
-  std::function<void()> on_drained;     // called once when a drain has finished
+  // Called once when a drain has finished and this node has left the
+  // membership (runtime/membership_actor.cpp, leave): it is down in its
+  // peers' views, holds no lease and serves nothing from then on; it never
+  // rejoins by itself. The callback should stop the node and end the
+  // process (`skein node` sends itself SIGTERM); a new process with the
+  // same name and data joins as a new incarnation. Empty: the node stays
+  // inert until stop(). Called on an actor's thread: do not block in it.
+  std::function<void()> on_drained;
 };
 
 /// Not copyable or movable. Construct, then hand system() and host() to the
