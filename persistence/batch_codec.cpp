@@ -30,8 +30,15 @@ write_batch write_batch::decode(std::string_view bytes, std::string_view what) {
   };
   write_batch out;
   try {
+    // The bytes come from a peer (replicate, adopt) or a copy read back:
+    // every element takes at least one byte, so no honest count exceeds the
+    // input size, and a batch nests three deep ([1, [[k, c, key, value]]]).
+    // Without the limits a 5-byte array header claiming 2^32 ops made
+    // msgpack allocate for all of them before it read one.
+    const std::size_t n = bytes.size();
+    msgpack::unpack_limit limit(n, n, n, n, n, 3);
     std::size_t offset = 0;
-    auto handle = msgpack::unpack(bytes.data(), bytes.size(), offset);
+    auto handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limit);
     if (offset != bytes.size()) throw fail("trailing bytes");
     const auto& root = handle.get();
     if (root.type != msgpack::type::ARRAY || root.via.array.size != 2) throw fail("not [version, ops]");

@@ -125,6 +125,18 @@ TEST_CASE("decoding bad bytes throws record_error naming the key", "[persistence
     require_record_error([&] { decode_journal("\xdd\xff\xff\xff\xff\x01"s, key); }, key,
                          "journal", "corrupt");
   }
+  SECTION("a shipped batch with a huge count or deep nesting does not allocate") {
+    // [1, <array of 2^32 ops>] in 7 bytes: msgpack tried to allocate 128 GiB
+    // for it before it read one op (tests/fuzz/fuzz_batch.cpp found it).
+    // Refused by the count limit now, before any allocation.
+    require_record_error([&] { write_batch::decode("\x92\x01\xdd\xff\xff\xff\xff"s, key); },
+                         key, "batch", "array size overflow");
+    require_record_error([&] { write_batch::decode("\x92\x01\x91\x91\x91\x90"s, key); }, key,
+                         "batch", "depth size overflow");
+    write_batch ok;
+    ok.put_outbox(key, 1, outbox_record{"", "{}"});
+    CHECK(write_batch::decode(ok.encode(), key).encode() == ok.encode());
+  }
   SECTION("wrong types and lengths") {
     // state as str instead of bin
     auto wrong_type = pack(std::make_tuple(1u, 1u, 1u, 1u, 1, std::string("s")));
