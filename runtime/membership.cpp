@@ -6,7 +6,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "net/input_check.hpp"
 #include "runtime/heartbeat_wire.hpp"
 
 namespace skein {
@@ -136,9 +135,17 @@ bool membership::valid_name(const std::string& name) {
 membership membership::from_json(const std::string& text) {
   if (text.size() > max_view_bytes)
     throw std::invalid_argument("membership: view over " + std::to_string(max_view_bytes) + " bytes");
-  // An array of flat objects is 2 levels deep; scan before parsing.
-  if (json_depth(text, 2) > 2) throw std::invalid_argument("membership: view nested too deep");
-  auto arr = nlohmann::json::parse(text, nullptr, false);
+  // An array of flat objects: nothing below depth 2 is kept (nlohmann's
+  // parser is iterative, and the callback drops deeper values as they come).
+  bool too_deep = false;
+  auto arr = nlohmann::json::parse(
+    text,
+    [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > 2) too_deep = true;
+      return depth <= 2;
+    },
+    false);
+  if (too_deep) throw std::invalid_argument("membership: view nested too deep");
   if (!arr.is_array()) throw std::invalid_argument("membership: not a JSON array");
   if (arr.size() > max_members)
     throw std::invalid_argument("membership: over " + std::to_string(max_members) + " members");
