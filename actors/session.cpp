@@ -177,14 +177,19 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   st.pause_gen = liveness::generation();
   st.counters = std::move(init.counters);
   st.kind_slot = metrics().kinds.find(std::string_view(st.key).substr(0, st.key.find('/')));
-  auto adopted = json::parse(init.clients_json, nullptr, false);
-  if (adopted.is_array())
-    for (auto& c : adopted) {
+  // Checked by the host before the adopt wrote anything (activation.cpp);
+  // a hibernation's are this node's own.
+  std::string why;
+  if (auto adopted = parse_handoff_clients(init.clients_json, &why)) {
+    for (auto& c : *adopted) {
       member m;
-      m.params_json = c.value("params", std::string("{}"));
-      m.token = c.value("token", std::uint64_t{0});
-      st.clients.emplace(c.value("id", std::string{}), std::move(m));
+      m.params_json = std::move(c.params_json);
+      m.token = c.token;
+      st.clients.emplace(std::move(c.id), std::move(m));
     }
+  } else {
+    spdlog::warn("session {}: the clients it was handed are unreadable ({}): none adopted", st.key, why);
+  }
   if (st.counters) st.counters->clients.store(static_cast<std::uint32_t>(st.clients.size()));
   set_view(self, init.view);
   if (st.options.durable == durability::none) {

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/cluster_view.hpp"
+#include "actors/handoff_clients.hpp"
 #include "actors/instance.hpp"
 #include "actors/metrics.hpp"
 #include "actors/options.hpp"

@@ -615,6 +615,9 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
   if (!copy.confined_to(key))
     return make_error(skein_error::store_failure,
                       "cannot adopt " + key + ": the copy writes outside its records");
+  if (std::string why; !parse_handoff_clients(clients, &why))
+    return make_error(skein_error::store_failure,
+                      "cannot adopt " + key + ": its clients are malformed (" + why + ")");
   // A durability-none session keeps its events for resumes in memory only:
   // the copy's outbox records are them, handed to the new activation.
   std::vector<std::pair<std::uint64_t, persistence::outbox_record>> recent;

@@ -739,3 +739,34 @@ TEST_CASE("a quorum lease lapse keeps durability-none activations, whose outputs
                  caf::after(answer_within) >> [&] { FAIL("a rejoin kept the activation"); });
   CHECK(stopped == other->address());
 }
+
+TEST_CASE("an adopt whose clients are malformed is refused before anything is written",
+          "[host][handoff]") {
+  // The clients come from the peer that hands the session off: before,
+  // `c.value("params", ...)` on a non-string threw inside the new
+  // activation's start, after its copy was written.
+  std::string why;
+  CHECK(parse_handoff_clients(R"([{"id":"c","params":"{}","token":7}])", &why)->size() == 1);
+  CHECK(parse_handoff_clients("[]")->empty());
+  for (const std::string& bad : std::vector<std::string>{"{}", "[1]", R"([{"id":"","params":"{}","token":1}])", R"([{"id":"c","params":{},"token":1}])",
+        R"([{"id":"c","params":"{}","token":-1}])", R"([{"id":"c","params":"{}"}])",
+        R"([{"id":["c"],"params":"{}","token":1}])", "[" + std::string(300, '[') + "]",
+        R"([{"id":")" + std::string(257, 'x') + R"(","params":"{}","token":1}])"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_handoff_clients(bad, &why));
+    CHECK_FALSE(why.empty());
+  }
+  host_fixture f;
+  auto logic = f.registry.create("counter");
+  persistence::write_batch copy;
+  const std::string key = "counter/mal";
+  copy.put_snapshot(key, persistence::snapshot_record{3, 0, 1, 0, logic->snapshot(), {},
+                                                      static_cast<std::uint32_t>(logic->state_version()),
+                                                      logic->runtime.encode()});
+  f.await_up();
+  auto refused = f.ask(adopt_atom::value, key, std::uint64_t{2}, copy.encode(),
+                       std::string(R"([{"id":"c","params":{"x":1},"token":7}])"), false);
+  REQUIRE_FALSE(refused);
+  CHECK(is(refused.error(), skein_error::store_failure));
+  CHECK(f.store.load_snapshots(key).empty());  // nothing written
+}
