@@ -1,7 +1,7 @@
 // The clients a handoff carries, parsed (actors/handoff_clients.hpp).
 #include "actors/handoff_clients.hpp"
 
-#include <nlohmann/json.hpp>
+#include "actors/json_shallow.hpp"
 
 namespace skein {
 
@@ -13,13 +13,7 @@ std::optional<std::vector<handoff_client>> parse_handoff_clients(const std::stri
   };
   if (text.size() > (1u << 20)) return fail("over 1 MiB");
   bool too_deep = false;  // an array of flat objects: depth 2 at most
-  auto arr = nlohmann::json::parse(
-    text,
-    [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-      if (depth > 2) too_deep = true;
-      return depth <= 2;
-    },
-    false);
+  auto arr = parse_shallow(text, 2, too_deep);
   if (too_deep) return fail("nested below its entries");
   if (!arr.is_array()) return fail("not a JSON array");
   std::vector<handoff_client> out;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/json_shallow.hpp"
 #include "runtime/heartbeat_wire.hpp"
 
 namespace skein {
@@ -135,16 +136,8 @@ bool membership::valid_name(const std::string& name) {
 membership membership::from_json(const std::string& text) {
   if (text.size() > max_view_bytes)
     throw std::invalid_argument("membership: view over " + std::to_string(max_view_bytes) + " bytes");
-  // An array of flat objects: nothing below depth 2 is kept (nlohmann's
-  // parser is iterative, and the callback drops deeper values as they come).
-  bool too_deep = false;
-  auto arr = nlohmann::json::parse(
-    text,
-    [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-      if (depth > 2) too_deep = true;
-      return depth <= 2;
-    },
-    false);
+  bool too_deep = false;  // an array of flat objects: depth 2 at most
+  auto arr = parse_shallow(text, 2, too_deep);
   if (too_deep) throw std::invalid_argument("membership: view nested too deep");
   if (!arr.is_array()) throw std::invalid_argument("membership: not a JSON array");
   if (arr.size() > max_members)
