@@ -506,10 +506,8 @@ bool make_room(self_ptr self) {
 /// member's restart under load) started a session from its own older copy.
 static std::string claims_cannot_cover(self_ptr self, const std::string& key) {
   auto& st = self->state;
-  auto parsed = session_key::parse(key);  // resolve() validated it
-  const bool none = parsed && st.init.registry->options(std::string(parsed->kind())).durable
-                                == durability::none;
-  const auto may_miss = none ? 0 : static_cast<std::size_t>(std::max(st.cluster->replicas - 1, 0));
+  const auto may_miss =
+    unjournaled(self, key) ? 0 : static_cast<std::size_t>(std::max(st.cluster->replicas - 1, 0));
   std::vector<std::string> missed;
   for (auto& n : st.cluster->view.alive()) {
     if (n == self_name(self)) continue;
@@ -621,8 +619,7 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
   // A durability-none session keeps its events for resumes in memory only:
   // the copy's outbox records are them, handed to the new activation.
   std::vector<std::pair<std::uint64_t, persistence::outbox_record>> recent;
-  if (auto parsed = session_key::parse(key);
-      parsed && st.init.registry->options(std::string(parsed->kind())).durable == durability::none) {
+  if (unjournaled(self, key)) {
     try {
       recent = kept_events(copy, key);
     } catch (const std::exception& e) {

@@ -184,6 +184,9 @@ void handed(self_ptr self, const std::string& key, bool ok);
 /// activation whose owner is elsewhere; start_handoff skips those whose
 /// retry_after has not passed, and arms the next tick).
 void retry_handoffs(self_ptr self);
+/// Whether `key`'s kind is registered with durability none (its state lives
+/// only in its activation). False for a malformed key or an unknown kind.
+bool unjournaled(self_ptr self, const std::string& key);
 /// Kills every local activation without releasing anything and fails every
 /// activation in progress with `why`. With `keep_unjournaled`, activations of
 /// durability-none kinds are kept (a lease lapse: their effects wait in

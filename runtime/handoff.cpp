@@ -186,19 +186,22 @@ void retry_handoffs(self_ptr self) {
   rebalance(self);
 }
 
+bool unjournaled(self_ptr self, const std::string& key) {
+  auto parsed = session_key::parse(key);
+  if (!parsed) return false;
+  const std::string kind(parsed->kind());
+  const auto& reg = *self->state.init.registry;
+  return reg.contains(kind) && reg.options(kind).durable == durability::none;
+}
+
 void stop_activations(self_ptr self, const caf::error& why, bool keep_unjournaled) {
   auto& st = self->state;
-  auto unjournaled = [&](const std::string& key) {
-    auto parsed = session_key::parse(key);
-    return parsed && st.init.registry->contains(std::string(parsed->kind()))
-           && st.init.registry->options(std::string(parsed->kind())).durable == durability::none;
-  };
   std::size_t kept = 0;
   st.handoffs_in_flight = 0;
   st.passivations_in_flight = 0;
   for (auto it = st.sessions.begin(); it != st.sessions.end();) {
     auto& s = it->second;
-    if (keep_unjournaled && unjournaled(it->first)) {
+    if (keep_unjournaled && unjournaled(self, it->first)) {
       // Its handoff or passivation goes on; count it again.
       if (s.handing_off) ++st.handoffs_in_flight;
       if (s.passivating) ++st.passivations_in_flight;
