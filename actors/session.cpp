@@ -174,6 +174,8 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   st.host = init.host;
   st.lane = init.lane;
   st.relay = init.relay;
+  st.adopt_timeout = init.adopt_timeout;
+  st.adopt_attempts = init.adopt_attempts;
   st.pause_gen = liveness::generation();
   st.counters = std::move(init.counters);
   st.kind_slot = metrics().kinds.find(std::string_view(st.key).substr(0, st.key.find('/')));

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,14 @@ struct session_init {
   /// ascending (from a handoff; empty otherwise). The last outbox_keep stay.
   std::vector<std::pair<std::uint64_t, persistence::outbox_record>> recent;
   std::shared_ptr<session_counters> counters;   // live numbers for the host (may be null)
+  /// How long a handoff waits for the target host's answer to its adopt.
+  /// A durable session that hears nothing stops (its records hold it); a
+  /// durability-none session asks again, up to adopt_attempts times in
+  /// all, since its state lives only in this actor until the target has
+  /// adopted it (the target answers a repeat when the adoption under way
+  /// ends, runtime/activation.cpp). Tests shorten it.
+  std::chrono::milliseconds adopt_timeout{10000};
+  int adopt_attempts = 3;
 };
 
 /// The outbox records of `copy` under `key`, by seq ascending: what a

@@ -3,7 +3,9 @@
 // offered to the target host, and on success the old activation forwards
 // what still reaches it to the successor; a failed read or an adopt the
 // target refused before fencing aborts the handoff (serve again, stash
-// first), any other failed adopt stops the activation.
+// first), an adopt of a durability-none session that got no answer is asked
+// again (session_init::adopt_attempts), any other failed adopt stops the
+// activation.
 #include <algorithm>
 
 #include <caf/all.hpp>
@@ -42,10 +44,11 @@ void abort_handoff(session_actor* self, const std::string& why) {
 }
 
 /// Offers the copy to the target host; its new activation takes over.
-void adopt(session_actor* self, const std::string& bytes) {
+/// `attempt` counts from 1 (see session_init::adopt_timeout).
+void adopt(session_actor* self, std::shared_ptr<const std::string> bytes, int attempt = 1) {
   auto& st = self->state;
-  self->request(st.target_host, std::chrono::seconds(10), adopt_atom::value, st.key, st.epoch,
-                bytes, clients_json(self), st.pinned)
+  self->request(st.target_host, st.adopt_timeout, adopt_atom::value, st.key, st.epoch,
+                *bytes, clients_json(self), st.pinned)
     .then(
       [self](caf::actor& successor) {
         auto& st = self->state;
@@ -65,7 +68,7 @@ void adopt(session_actor* self, const std::string& bytes) {
         // it, or a drained node's exit waits out every forwarder's linger.
         self->monitor(st.host);
       },
-      [self](caf::error& err) {
+      [self, bytes, attempt](caf::error& err) {
         // Refused before the target fenced anything (it had no quorum
         // lease, or was still joining, or another activation of the key was
         // starting there): this activation is still the newest, so it
@@ -81,6 +84,20 @@ void adopt(session_actor* self, const std::string& bytes) {
         // never sees. Stop instead; the connections re-resolve and re-send
         // what was not acknowledged.
         auto& st = self->state;
+        // No answer at all: the target may have adopted the copy or not. A
+        // durability-none session's state is only here and in that copy,
+        // so stopping would lose it whenever the target had not; asking
+        // again (the target answers a repeat when the adoption it started
+        // ends) tells the two apart. Stashed inputs wait meanwhile.
+        if (err == caf::sec::request_timeout && st.options.durable == durability::none
+            && attempt < st.adopt_attempts) {
+          spdlog::warn("session {}: no answer from {} to the adopt within {} ms; asking again "
+                       "(attempt {} of {})",
+                       st.key, st.target_name, st.adopt_timeout.count(), attempt + 1,
+                       st.adopt_attempts);
+          metrics().adopt_retries.fetch_add(1, std::memory_order_relaxed);
+          return adopt(self, bytes, attempt + 1);
+        }
         spdlog::warn("session {}: handoff to {} failed: {}; stopping this activation",
                      st.key, st.target_name, self->system().render(err));
         self->quit(make_error(skein_error::handoff_failed,
@@ -127,7 +144,7 @@ void ship(session_actor* self) {
       kept.put_outbox(st.key, e.seq, persistence::outbox_record{e.target, e.data});
     auto copy = with_memory_snapshot(self, kept.encode());
     if (!copy) return abort_handoff(self, "the session's state cannot be encoded");
-    return adopt(self, *copy);
+    return adopt(self, std::make_shared<const std::string>(std::move(*copy)));
   }
   self->request(st.store, persistence::store_wait, persistence::copy_atom::value, st.key,
                 std::uint64_t{0})
@@ -135,7 +152,7 @@ void ship(session_actor* self) {
       [self](std::string& stored) {
         auto copy = with_memory_snapshot(self, stored);
         if (!copy) return abort_handoff(self, "the session's records cannot be read");
-        adopt(self, *copy);
+        adopt(self, std::make_shared<const std::string>(std::move(*copy)));
       },
       [self](caf::error& err) {
         spdlog::warn("session {}: copy reads: {}", self->state.key, self->system().render(err));

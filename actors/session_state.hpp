@@ -269,6 +269,8 @@ struct session_state {
   std::string target_name;
   bool pinned = false;
   bool shipping = false;
+  std::chrono::milliseconds adopt_timeout{10000};  // session_init::adopt_timeout
+  int adopt_attempts = 3;                          // session_init::adopt_attempts
   std::vector<stashed> stash;
   caf::actor successor;
   std::uint64_t forwarded = 0;

@@ -263,6 +263,14 @@ std::string render(node& n) {
   f.add("skein_migrations_in_total", C, "Sessions migrated to this node.", load(m.migrations_in));
   f.add("skein_migrations_out_total", C, "Sessions migrated away from this node.",
         load(m.migrations_out));
+  f.add("skein_adopt_retries_total", C,
+        "Adopts of durability-none sessions this node asked again after its target did not "
+        "answer within the adopt timeout (10 s).",
+        load(m.adopt_retries));
+  f.add("skein_adopt_repeats_total", C,
+        "Adopts asked again by their source while the first was still under way here: "
+        "answered when it ends.",
+        load(m.adopt_repeats));
   f.add("skein_membership_changes_total", C,
         "Members seen joining or leaving (member_up, member_down) by this node.",
         load(m.membership_changes));

@@ -634,6 +634,19 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
         auto& st = self->state;
         if (auto i = st.sessions.find(key); i != st.sessions.end())
           return void(rp.deliver(i->second.actor));
+        // The same handoff asked again (its source heard no answer within
+        // its adopt timeout, session_init::adopt_timeout): the adoption it
+        // started is still under way here. Answer this request when it
+        // ends; refusing would let the source serve on beside the
+        // activation that adoption starts.
+        if (auto a = st.activating.find(key); a != st.activating.end() && a->second.adopter
+            && a->second.adopt_epoch == epoch) {
+          a->second.adopter->deliver(make_error(skein_error::handoff_failed,
+                                                "superseded by a repeat of this adopt"));
+          a->second.adopter = rp;
+          metrics().adopt_repeats.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
         if (epoch < known)
           return void(rp.deliver(make_error(skein_error::fenced,
                                             "adopt of " + key + " at epoch " + std::to_string(epoch)
@@ -649,6 +662,7 @@ caf::result<caf::actor> adopt(self_ptr self, const std::string& key, std::uint64
         a.gen = st.next_gen++;  // answers to an earlier claim phase are void now
         a.at = phase::adopting;
         a.adopter = rp;
+        a.adopt_epoch = epoch;
         a.max_epoch = std::max(a.max_epoch, epoch);
         a.clients_json = clients;
         a.pinned = pinned;

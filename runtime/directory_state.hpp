@@ -48,6 +48,7 @@ struct activation {
   // new activation, or with the failure; a failure before the fencing phase
   // is skein_error::handoff_refused (fail_waiters), so that it serves on.
   std::optional<caf::typed_response_promise<caf::actor>> adopter;
+  std::uint64_t adopt_epoch = 0;       // the epoch that adopt came with
   std::size_t pending_claims = 0;
   std::string unanswered;              // a member whose claim answer failed
   std::uint64_t max_epoch = 0;

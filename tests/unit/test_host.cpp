@@ -532,6 +532,109 @@ TEST_CASE("a store read error during a handoff ships nothing and fails the hando
   self->send_exit(session, caf::exit_reason::kill);
 }
 
+TEST_CASE("a durability-none handoff whose adopt got no answer asks again instead of stopping",
+          "[host][handoff]") {
+  // The target host takes the first adopt and never answers it (as a
+  // loaded node whose adoption outlives the source's timeout), then answers
+  // the second with its new activation. Stopping after the first timeout
+  // lost the state of a none session whenever the target had not adopted
+  // it; now the session asks again and hands off to the activation.
+  host_fixture f;
+  f.registry.set_option("counter.durability=none");
+  const std::string key = "counter/r";
+  caf::scoped_actor self{f.sys};
+  session_init init;
+  init.key = key;
+  init.id = "r";
+  init.recovered = recover_session(persistence::load_session_records(f.store, key), f.registry, key);
+  init.epoch = 1;
+  init.options = f.registry.options("counter");
+  REQUIRE(init.options.durable == durability::none);
+  init.committer = &f.committer;
+  init.store = f.reader;
+  init.host = caf::actor_cast<caf::actor>(self);  // the test plays the host
+  init.adopt_timeout = std::chrono::milliseconds(200);
+  auto session = spawn_session(f.sys, std::move(init));
+  self->monitor(session);
+  struct adopts {
+    int seen = 0;
+    std::vector<std::uint64_t> epochs;
+    std::vector<std::string> copies;
+  };
+  auto seen = std::make_shared<adopts>();
+  caf::actor successor = f.sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+  auto target = f.sys.spawn([seen, successor](caf::event_based_actor* t) -> caf::behavior {
+    return {
+      [=](adopt_atom, const std::string&, std::uint64_t epoch, const std::string& copy,
+          const std::string&, bool) -> caf::result<caf::actor> {
+        seen->epochs.push_back(epoch);
+        seen->copies.push_back(copy);
+        if (++seen->seen == 1) return t->make_response_promise<caf::actor>();  // never answered
+        return successor;
+      },
+    };
+  });
+  self->send(session, handoff_atom::value, target, std::string("b"), false);
+  bool handed = false, stopped = false;
+  while (!handed && !stopped)
+    self->receive([&](handed_atom, const std::string& k, bool ok) {
+                    CHECK(k == key);
+                    CHECK(ok);
+                    handed = true;
+                  },
+                  [&](const caf::down_msg&) { stopped = true; },
+                  caf::after(answer_within) >> [&] { FAIL("the handoff never ended"); });
+  CHECK(handed);
+  CHECK_FALSE(stopped);
+  REQUIRE(seen->seen == 2);
+  CHECK(seen->epochs[0] == seen->epochs[1]);  // the same handoff asked again
+  CHECK(seen->copies[0] == seen->copies[1]);
+  self->send_exit(session, caf::exit_reason::kill);
+  self->send_exit(target, caf::exit_reason::kill);
+  self->send_exit(successor, caf::exit_reason::kill);
+}
+
+TEST_CASE("an adopt asked again while the first is under way is answered when it ends, not refused",
+          "[host][handoff]") {
+  // Two adopts of one handoff (same key and epoch) back to back: the second
+  // finds the first's adoption under way. Refusing it (handoff_refused, as
+  // for an unrelated activation starting here) told the source to serve on
+  // beside the activation the first adopt then started.
+  host_fixture f;
+  f.await_up();
+  const std::string key = "counter/twice";
+  auto logic = f.registry.create("counter");
+  persistence::write_batch copy;
+  copy.put_snapshot(key, persistence::snapshot_record{3, 0, 1, 0, logic->snapshot(), {},
+                                                      static_cast<std::uint32_t>(logic->state_version()),
+                                                      logic->runtime.encode()});
+  const auto bytes = copy.encode();
+  caf::scoped_actor self{f.sys};
+  auto ask = [&] {
+    return self->request(f.host, answer_within, adopt_atom::value, key, std::uint64_t{2}, bytes,
+                         std::string("[]"), false);
+  };
+  std::vector<caf::actor> answers;
+  std::vector<std::string> errors;
+  auto first = ask();
+  auto second = ask();
+  auto on_actor = [&](caf::actor& a) { answers.push_back(a); };
+  auto on_error = [&](caf::error& e) { errors.push_back(f.sys.render(e)); };
+  first.receive(on_actor, on_error);
+  second.receive(on_actor, on_error);
+  // The first adopt's promise was superseded (its source had given up on
+  // it); the repeat got the activation.
+  REQUIRE(answers.size() == 1);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("handoff_refused") == std::string::npos);
+  CHECK(errors[0].find("superseded") != std::string::npos);
+  CHECK(answers[0]);
+  auto again = f.ask(resolve_atom::value, key);
+  REQUIRE(again);
+  CHECK(*again == answers[0]);
+  caf::anon_send_exit(answers[0], caf::exit_reason::kill);
+}
+
 TEST_CASE("the replica refuses a fence at or below the epoch it knows", "[host][replica]") {
   host_fixture f;
   const std::string key = "counter/f";
