@@ -623,11 +623,18 @@ TEST_CASE("an adopt asked again while the first is under way is answered when it
   first.receive(on_actor, on_error);
   second.receive(on_actor, on_error);
   // The first adopt's promise was superseded (its source had given up on
-  // it); the repeat got the activation.
-  REQUIRE(answers.size() == 1);
-  REQUIRE(errors.size() == 1);
-  CHECK(errors[0].find("handoff_refused") == std::string::npos);
-  CHECK(errors[0].find("superseded") != std::string::npos);
+  // it) and the repeat got the activation; or, if the first adoption had
+  // ended before the repeat was looked at (it never has here: the repeat
+  // is seen within the epoch read, the adoption takes several round trips
+  // more), both got it. Never a refusal.
+  for (const auto& e : errors) CHECK(e.find("handoff_refused") == std::string::npos);
+  REQUIRE(!answers.empty());
+  if (answers.size() == 1) {
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find("superseded") != std::string::npos);
+  } else {
+    CHECK(answers[0] == answers[1]);
+  }
   CHECK(answers[0]);
   auto again = f.ask(resolve_atom::value, key);
   REQUIRE(again);
