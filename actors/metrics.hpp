@@ -121,6 +121,7 @@ struct node_metrics {
   std::atomic<std::uint64_t> migrations_in{0};
   std::atomic<std::uint64_t> adopt_repeats{0};  // a handoff asked again while its adopt ran here
   std::atomic<std::uint64_t> adopt_retries{0};  // this node asked an adopt again after no answer
+  std::atomic<std::uint64_t> adopt_copies_erased{0};  // a failed adopt's none copy erased
   std::atomic<std::uint64_t> migrations_out{0};
   std::atomic<std::uint64_t> membership_changes{0};
   std::atomic<std::uint64_t> members_left{0};       // peers removed on their own leave (drained)

@@ -53,12 +53,8 @@ bool passivate(session_actor* self, bool drain) {
 /// erase needs no gate: nothing of this activation depends on it.
 void forget_records(session_actor* self) {
   auto& st = self->state;
-  auto end = persistence::session_prefix(st.key);
-  end.back() = '\x01';  // just above every seq key of the session
   persistence::write_batch batch;
-  for (auto c : {persistence::column::snapshots, persistence::column::journal,
-                 persistence::column::outbox})
-    batch.erase_range(c, persistence::session_prefix(st.key), end);
+  batch.erase_session(st.key);
   st.snapshots.clear();
   st.committer->submit(std::move(batch), [key = st.key](const std::string& e) {
     if (!e.empty()) spdlog::warn("session {}: its old records were not erased: {}", key, e);

@@ -271,6 +271,10 @@ std::string render(node& n) {
         "Adopts asked again by their source while the first was still under way here: "
         "answered when it ends.",
         load(m.adopt_repeats));
+  f.add("skein_adopt_copies_erased_total", C,
+        "Copies of durability-none sessions that an adopt wrote here and then failed: erased, "
+        "so that no later activation goes back to them.",
+        load(m.adopt_copies_erased));
   f.add("skein_membership_changes_total", C,
         "Members seen joining or leaving (member_up, member_down) by this node.",
         load(m.membership_changes));

@@ -51,6 +51,13 @@ void write_batch::erase_range(column c, std::string begin, std::string end) {
   ops_.push_back({op_kind::erase_range, c, std::move(begin), std::move(end)});
 }
 
+void write_batch::erase_session(std::string_view session_key) {
+  auto begin = session_prefix(session_key);
+  auto end = begin;
+  end.back() = '\x01';  // just above every seq key of the session ("kind/id\0" + seq)
+  for (auto c : {column::snapshots, column::journal, column::outbox}) erase_range(c, begin, end);
+}
+
 std::size_t write_batch::size() const { return ops_.size(); }
 
 bool write_batch::empty() const { return ops_.empty(); }

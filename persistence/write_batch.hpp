@@ -50,6 +50,9 @@ class write_batch {
   // erase_range(column::journal, seq_key(s, 0), seq_key(s, n + 1)) deletes
   // journal entries 0..n of session s (n included).
   void erase_range(column, std::string begin, std::string end);
+  // Deletes every snapshot, journal entry and outbox event of one session
+  // (its epoch and timer index entries in meta stay).
+  void erase_session(std::string_view session_key);
 
   std::size_t size() const;  // number of operations
 

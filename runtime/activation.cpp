@@ -438,6 +438,20 @@ void fail_activation(self_ptr self, const std::string& key, const caf::error& wh
   auto i = st.activating.find(key);
   if (i == st.activating.end()) return;
   fail_waiters(i->second, why);
+  // An adopt wrote (or is writing) its copy before it failed. A durable
+  // session's copy is one more replica's, kept current by its owner; a
+  // durability-none session's is not, and a later activation here would
+  // recover the state of that moment (forget_records erases a copy only
+  // when an activation starts from it). Erased, after the copy's write
+  // (the committer writes in order).
+  if (i->second.adopter && unjournaled(self, key)) {
+    persistence::write_batch erase;
+    erase.erase_session(key);
+    submit(self, std::move(erase), [key](const std::string& e) {
+      if (!e.empty()) spdlog::warn("the copy of {} from a failed adopt was not erased: {}", key, e);
+    });
+    metrics().adopt_copies_erased.fetch_add(1, std::memory_order_relaxed);
+  }
   st.activating.erase(i);
   if (draining(self)) on_directory_changed(self);
 }

@@ -353,6 +353,51 @@ TEST_CASE("a replica that refuses the fence fails the activation", "[host][bug]"
   caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("a durability-none copy that an adopt wrote and then failed is erased",
+          "[host][handoff][durability]") {
+  // The adopt writes the copy, then the fence fails (peer b refuses it).
+  // The source stops or serves on; either way nothing keeps this copy
+  // current, and a later activation here would have recovered the state of
+  // that moment. It is erased.
+  host_fixture f;
+  f.registry.set_option("counter.durability=none");
+  auto b = f.sys.spawn([]() -> caf::behavior {
+    return {
+      [](claim_atom, const std::string&) {
+        return std::make_tuple(false, std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0});
+      },
+      [](fence_atom, const std::string&, std::uint64_t) -> caf::result<std::uint64_t> {
+        return make_error(skein_error::store_failure, "disk full");
+      },
+      [](gossip_atom, const std::string&, const std::string&, std::int64_t, std::int64_t,
+         const std::vector<std::string>&, const caf::actor&, const caf::actor&,
+         const std::string&) {},
+    };
+  });
+  f.introduce("b", b);
+  f.await_up();
+  const auto key = host_fixture::key_owned_by_a();
+  auto logic = f.registry.create("counter");
+  persistence::write_batch copy;
+  copy.put_snapshot(key, persistence::snapshot_record{3, 0, 1, 0, logic->snapshot(), {},
+                                                      static_cast<std::uint32_t>(logic->state_version()),
+                                                      logic->runtime.encode()});
+  copy.put_outbox(key, 3, persistence::outbox_record{"", R"({"value":3})"});
+  auto r = f.ask(adopt_atom::value, key, std::uint64_t{2}, copy.encode(), std::string("[]"), false);
+  REQUIRE_FALSE(r);
+  CHECK(is(r.error(), skein_error::fence_failed));
+  // The erase goes through the committer after the answer: wait for it.
+  bool erased = false;
+  caf::scoped_actor self{f.sys};
+  for (int i = 0; i < 500 && !erased; ++i) {
+    erased = f.store.load_snapshots(key).empty()
+             && f.store.load_outbox(key).empty();
+    if (!erased) self->receive(caf::after(std::chrono::milliseconds(10)) >> [] {});
+  }
+  CHECK(erased);
+  caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("an activation is refused while its claims would miss more members than a copy spans",
           "[host][claims]") {
   // a and b are up; b's connection drops (b is suspected, not declared
