@@ -40,6 +40,7 @@
 #include "net/detail.hpp"
 #include "net/http_util.hpp"
 #include "net/input_check.hpp"
+#include "net/publish_answer.hpp"
 #include "runtime/node.hpp"
 #include "runtime/session_host.hpp"
 
@@ -87,14 +88,6 @@ std::optional<std::string> principal_of(request_context& rc, const std::string& 
   return "user:" + id.user;
 }
 
-http::status status_of(const std::string& code) {
-  if (code == "bad_input" || code == "bad_json") return http::status::bad_request;
-  if (code == "no_publish_handler" || code == "in_progress") return http::status::conflict;
-  if (code == "unavailable") return http::status::service_unavailable;
-  return http::status::unprocessable_entity;  // handler_error, poison_input
-}
-
-
 /// How long a publish is retried while its session moves (a handoff, an
 /// activation after a failover): resolve failures and the session's
 /// "unavailable" answer are retried every `retry_every` until then. Neither
@@ -131,20 +124,9 @@ bool retry_later(caf::event_based_actor* a, const std::shared_ptr<publish_job>& 
 
 void answered(caf::event_based_actor* a, const std::shared_ptr<publish_job>& job,
               const std::string& text) {
-  auto ans = json::parse(text, nullptr, false);
-  if (!ans.is_object()) {  // the poison guard's "poison_input: ..."
-    job->finish(http::status::unprocessable_entity, {{"error", text}, {"code", "poison_input"}});
-  } else if (ans.value("ok", false)) {
-    job->finish(http::status::ok, {{"result", ans["result"]}});
-  } else {
-    auto code = ans.value("code", std::string("handler_error"));
-    if (code == "unavailable" && retry_later(a, job)) return;  // moving: not applied
-    if (code == "idempotency_key_reused")  // the error is the code, as Stripe's
-      job->finish(status_of(code), {{"error", code}, {"code", code},
-                                    {"message", ans.value("message", std::string{})}});
-    else
-      job->finish(status_of(code), {{"error", ans.value("message", std::string{})}, {"code", code}});
-  }
+  auto out = read_publish_answer(text);
+  if (out.unavailable && retry_later(a, job)) return;  // moving: not applied
+  job->finish(static_cast<http::status>(out.status), out.body);
   a->quit();
 }
 
@@ -215,7 +197,7 @@ bool publish_route(request_context& rc) {
   finish_fn finish = [respond, answer](http::status status, const json& body) {
     auto res = answer;
     res.result(status);
-    res.body() = body.dump();
+    res.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
     res.prepare_payload();
     respond(std::move(res));
   };

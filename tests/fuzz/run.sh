@@ -24,7 +24,7 @@ for a in "$@"; do
     *) targets+=("$a") ;;
   esac
 done
-((${#targets[@]})) || targets=(url route_path frame_json mcp_jsonrpc records jwt_header heartbeat ws_frame bundle membership batch handoff_clients session_runtime)
+((${#targets[@]})) || targets=(url route_path frame_json mcp_jsonrpc records jwt_header heartbeat ws_frame bundle membership batch handoff_clients session_runtime publish_answer)
 
 if ((build)); then
   command -v clang++-14 >/dev/null || { echo "run.sh: clang++-14 missing (scripts/setup.sh installs it)" >&2; exit 1; }

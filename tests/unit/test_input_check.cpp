@@ -5,6 +5,7 @@
 #include <string>
 
 #include "net/input_check.hpp"
+#include "net/publish_answer.hpp"
 #include "net/url.hpp"
 
 using namespace skein;
@@ -62,4 +63,36 @@ TEST_CASE("path_matches: literals, * and **", "[input]") {
   CHECK(path_matches("/ws/**", v{"ws"}));
   CHECK(path_matches("/ws/**", v{"ws", "chat", "a", "b"}));
   CHECK_FALSE(path_matches("/ws/**", v{"sse", "chat"}));
+}
+
+TEST_CASE("a publish answer of any shape becomes an HTTP answer, never an exception", "[input][publish]") {
+  using skein::net_detail::read_publish_answer;
+  auto ok = read_publish_answer(R"({"ok":true,"result":{"n":3}})");
+  CHECK(ok.status == 200);
+  CHECK(ok.body.at("result").at("n") == 3);
+  auto bad = read_publish_answer(R"({"ok":false,"code":"bad_input","message":"no"})");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.at("code") == "bad_input");
+  CHECK(bad.body.at("error") == "no");
+  auto moving = read_publish_answer(R"({"ok":false,"code":"unavailable","message":"moving"})");
+  CHECK(moving.status == 503);
+  CHECK(moving.unavailable);
+  auto poison = read_publish_answer("poison_input: input not applied: it crashed a node");
+  CHECK(poison.status == 422);
+  CHECK(poison.body.at("code") == "poison_input");
+  // Wrong field types and unknown codes: before, "ok" or "code" of another
+  // type threw nlohmann's type_error inside the publish actor, and the HTTP
+  // request was never answered.
+  for (const char* odd : {R"({"ok":"yes"})", R"({"ok":false,"code":7,"message":[1]})",
+                          R"({"ok":false,"code":"made_up"})", "[1,2]", "", "not json"}) {
+    auto out = read_publish_answer(odd);
+    CHECK(out.status == 422);
+    CHECK(out.body.at("code") == "handler_error");
+    CHECK_FALSE(out.unavailable);
+  }
+  // Bytes that are not UTF-8 reach the body and dump with replacement.
+  auto raw = read_publish_answer("{\"ok\":false,\"code\":\"bad_input\",\"message\":\"\\u00e9\"}");
+  CHECK(raw.status == 400);
+  auto junk = read_publish_answer("poison_input: \xff\xfe");
+  CHECK_NOTHROW(junk.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
