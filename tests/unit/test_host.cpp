@@ -192,6 +192,24 @@ struct host_fixture {
   }
 };
 
+// Peer "b" (membership, directory and replica in one actor): answers claims
+// with "nothing here" and refuses every fence.
+caf::actor spawn_fence_refuser(caf::actor_system& sys) {
+  return sys.spawn([]() -> caf::behavior {
+    return {
+      [](claim_atom, const std::string&) {
+        return std::make_tuple(false, std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0});
+      },
+      [](fence_atom, const std::string&, std::uint64_t) -> caf::result<std::uint64_t> {
+        return make_error(skein_error::store_failure, "disk full");
+      },
+      [](gossip_atom, const std::string&, const std::string&, std::int64_t, std::int64_t,
+         const std::vector<std::string>&, const caf::actor&, const caf::actor&,
+         const std::string&) {},
+    };
+  });
+}
+
 }  // namespace
 
 TEST_CASE("skein errors match by code and render by name", "[errors]") {
@@ -332,20 +350,7 @@ TEST_CASE("a failed epoch write fails the activation", "[host][bug]") {
 
 TEST_CASE("a replica that refuses the fence fails the activation", "[host][bug]") {
   host_fixture f;
-  // Peer "b": answers claims with "nothing here" and refuses every fence.
-  auto b = f.sys.spawn([]() -> caf::behavior {
-    return {
-      [](claim_atom, const std::string&) {
-        return std::make_tuple(false, std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0});
-      },
-      [](fence_atom, const std::string&, std::uint64_t) -> caf::result<std::uint64_t> {
-        return make_error(skein_error::store_failure, "disk full");
-      },
-      [](gossip_atom, const std::string&, const std::string&, std::int64_t, std::int64_t,
-         const std::vector<std::string>&, const caf::actor&, const caf::actor&,
-         const std::string&) {},
-    };
-  });
+  auto b = spawn_fence_refuser(f.sys);
   f.introduce("b", b);
   auto r = f.ask(resolve_atom::value, host_fixture::key_owned_by_a());
   REQUIRE_FALSE(r);
@@ -361,19 +366,7 @@ TEST_CASE("a durability-none copy that an adopt wrote and then failed is erased"
   // that moment. It is erased.
   host_fixture f;
   f.registry.set_option("counter.durability=none");
-  auto b = f.sys.spawn([]() -> caf::behavior {
-    return {
-      [](claim_atom, const std::string&) {
-        return std::make_tuple(false, std::uint64_t{0}, std::uint64_t{0}, std::uint64_t{0});
-      },
-      [](fence_atom, const std::string&, std::uint64_t) -> caf::result<std::uint64_t> {
-        return make_error(skein_error::store_failure, "disk full");
-      },
-      [](gossip_atom, const std::string&, const std::string&, std::int64_t, std::int64_t,
-         const std::vector<std::string>&, const caf::actor&, const caf::actor&,
-         const std::string&) {},
-    };
-  });
+  auto b = spawn_fence_refuser(f.sys);
   f.introduce("b", b);
   f.await_up();
   const auto key = host_fixture::key_owned_by_a();
