@@ -182,6 +182,32 @@ struct host_fixture {
     REQUIRE(up);
   }
 
+  // A handoff copy of a fresh counter session `key`: its state as a
+  // snapshot at seq 3, epoch 1 (as session_handoff.cpp ships one).
+  persistence::write_batch counter_copy(const std::string& key) {
+    auto logic = registry.create("counter");
+    persistence::write_batch copy;
+    copy.put_snapshot(key, persistence::snapshot_record{3, 0, 1, 0, logic->snapshot(), {},
+                                                        static_cast<std::uint32_t>(logic->state_version()),
+                                                        logic->runtime.encode()});
+    return copy;
+  }
+
+  // A counter session `key` (id `id`) at epoch 1, recovered from this
+  // node's store, whose host is `host` (a test playing the host).
+  session_init session_for(const std::string& key, const std::string& id, const caf::actor& host) {
+    session_init init;
+    init.key = key;
+    init.id = id;
+    init.recovered = recover_session(persistence::load_session_records(store, key), registry, key);
+    init.epoch = 1;
+    init.options = registry.options("counter");
+    init.committer = &committer;
+    init.store = reader;
+    init.host = host;
+    return init;
+  }
+
   // A key whose HRW owner among {a, b} is a.
   static std::string key_owned_by_a() {
     std::vector<std::string> nodes{"a", "b"};
@@ -272,14 +298,7 @@ TEST_CASE("an adopt to a node without a quorum lease is refused before anything 
   // error stops it. Right after a join the new member's lease lapsed for
   // some ms while sessions were shipped to it (cluster.migration, stop 45).
   host_fixture f;
-  auto logic = f.registry.create("counter");
-  auto copy_of = [&](const std::string& key) {
-    persistence::write_batch copy;
-    copy.put_snapshot(key, persistence::snapshot_record{3, 0, 1, 0, logic->snapshot(), {},
-                                                        static_cast<std::uint32_t>(logic->state_version()),
-                                                        logic->runtime.encode()});
-    return copy.encode();
-  };
+  auto copy_of = [&](const std::string& key) { return f.counter_copy(key).encode(); };
   f.await_up();
   // The membership renews the lease every 100 ms: a renewal between the
   // lapse and the adopt lets it through, so try a few keys.
@@ -309,11 +328,7 @@ TEST_CASE("an adopted durability-none session resumes a client from the events i
   const std::string key = "counter/m";
   // A copy as a durability-none session ships it (session_handoff.cpp): its
   // state as a snapshot at seq 3 and the events it kept, 2 and 3.
-  auto logic = f.registry.create("counter");
-  persistence::write_batch copy;
-  copy.put_snapshot(key, persistence::snapshot_record{3, 0, 1, 0, logic->snapshot(), {},
-                                                      static_cast<std::uint32_t>(logic->state_version()),
-                                                      logic->runtime.encode()});
+  auto copy = f.counter_copy(key);
   copy.put_outbox(key, 2, persistence::outbox_record{"", R"({"value":1})"});
   copy.put_outbox(key, 3, persistence::outbox_record{"", R"({"value":2})"});
   f.await_up();
@@ -370,11 +385,7 @@ TEST_CASE("a durability-none copy that an adopt wrote and then failed is erased"
   f.introduce("b", b);
   f.await_up();
   const auto key = host_fixture::key_owned_by_a();
-  auto logic = f.registry.create("counter");
-  persistence::write_batch copy;
-  copy.put_snapshot(key, persistence::snapshot_record{3, 0, 1, 0, logic->snapshot(), {},
-                                                      static_cast<std::uint32_t>(logic->state_version()),
-                                                      logic->runtime.encode()});
+  auto copy = f.counter_copy(key);
   copy.put_outbox(key, 3, persistence::outbox_record{"", R"({"value":3})"});
   auto r = f.ask(adopt_atom::value, key, std::uint64_t{2}, copy.encode(), std::string("[]"), false);
   REQUIRE_FALSE(r);
@@ -536,16 +547,7 @@ TEST_CASE("a store read error during a handoff ships nothing and fails the hando
   host_fixture f;
   const std::string key = "counter/h";
   caf::scoped_actor self{f.sys};
-  session_init init;
-  init.key = key;
-  init.id = "h";
-  init.recovered = recover_session(persistence::load_session_records(f.store, key), f.registry, key);
-  init.epoch = 1;
-  init.options = f.registry.options("counter");
-  init.committer = &f.committer;
-  init.store = f.reader;
-  init.host = caf::actor_cast<caf::actor>(self);  // the test plays the host
-  auto session = spawn_session(f.sys, std::move(init));
+  auto session = spawn_session(f.sys, f.session_for(key, "h", caf::actor_cast<caf::actor>(self)));
   // A journal record that does not decode: reading the session's records fails.
   persistence::write_batch corrupt;
   corrupt.put_raw(persistence::column::journal, persistence::seq_key(key, 1000), "\xff");
@@ -581,16 +583,8 @@ TEST_CASE("a durability-none handoff whose adopt got no answer asks again instea
   f.registry.set_option("counter.durability=none");
   const std::string key = "counter/r";
   caf::scoped_actor self{f.sys};
-  session_init init;
-  init.key = key;
-  init.id = "r";
-  init.recovered = recover_session(persistence::load_session_records(f.store, key), f.registry, key);
-  init.epoch = 1;
-  init.options = f.registry.options("counter");
+  auto init = f.session_for(key, "r", caf::actor_cast<caf::actor>(self));  // the test plays the host
   REQUIRE(init.options.durable == durability::none);
-  init.committer = &f.committer;
-  init.store = f.reader;
-  init.host = caf::actor_cast<caf::actor>(self);  // the test plays the host
   init.adopt_timeout = std::chrono::milliseconds(200);
   auto session = spawn_session(f.sys, std::move(init));
   self->monitor(session);
@@ -641,12 +635,7 @@ TEST_CASE("an adopt asked again while the first is under way is answered when it
   host_fixture f;
   f.await_up();
   const std::string key = "counter/twice";
-  auto logic = f.registry.create("counter");
-  persistence::write_batch copy;
-  copy.put_snapshot(key, persistence::snapshot_record{3, 0, 1, 0, logic->snapshot(), {},
-                                                      static_cast<std::uint32_t>(logic->state_version()),
-                                                      logic->runtime.encode()});
-  const auto bytes = copy.encode();
+  const auto bytes = f.counter_copy(key).encode();
   caf::scoped_actor self{f.sys};
   auto ask = [&] {
     return self->request(f.host, answer_within, adopt_atom::value, key, std::uint64_t{2}, bytes,
@@ -905,12 +894,8 @@ TEST_CASE("an adopt whose clients are malformed is refused before anything is wr
     CHECK_FALSE(why.empty());
   }
   host_fixture f;
-  auto logic = f.registry.create("counter");
-  persistence::write_batch copy;
   const std::string key = "counter/mal";
-  copy.put_snapshot(key, persistence::snapshot_record{3, 0, 1, 0, logic->snapshot(), {},
-                                                      static_cast<std::uint32_t>(logic->state_version()),
-                                                      logic->runtime.encode()});
+  auto copy = f.counter_copy(key);
   f.await_up();
   auto refused = f.ask(adopt_atom::value, key, std::uint64_t{2}, copy.encode(),
                        std::string(R"([{"id":"c","params":{"x":1},"token":7}])"), false);
