@@ -39,15 +39,25 @@ std::string refusal(const char* code, const std::string& message) {
   return refusal_json(code, message).dump();
 }
 
+/// obj[name] if it is a string, else `fallback`: a behaviour's outputs are
+/// any JSON, and value() throws when the field has another type.
+std::string string_field(const json& obj, const char* name, std::string fallback) {
+  auto f = obj.find(name);
+  return f != obj.end() && f->is_string() ? f->get<std::string>() : std::move(fallback);
+}
+
 /// The answer to a publish whose handler ran: its result or its rejection.
+/// Reads the handler's last "published" or "error" output to the publisher
+/// by field type, so an output of another shape (a non-string "type" or
+/// "code") is passed over or defaulted, never an exception in the session.
 json answer_of(const persistence::journal_record& rec, const std::vector<output>& outs) {
   for (auto o = outs.rbegin(); o != outs.rend(); ++o) {
     if (o->target != rec.client || !o->data.is_object()) continue;
-    const auto type = o->data.value("type", std::string{});
+    const auto type = string_field(o->data, "type", {});
     if (type == "published") return json{{"ok", true}, {"result", o->data.value("result", json())}};
     if (type == "error")
-      return refusal_json(o->data.value("code", std::string("bad_input")).c_str(),
-                          o->data.value("message", std::string{}));
+      return refusal_json(string_field(o->data, "code", "bad_input").c_str(),
+                          string_field(o->data, "message", {}));
   }
   return refusal_json("handler_error", "the publish produced no answer");
 }
@@ -79,7 +89,9 @@ std::string publish_answer(const persistence::journal_record& rec, const std::ve
   auto payload = json::parse(rec.payload, nullptr, false);
   const bool wrapped = payload.is_object() && payload.contains("text") && payload["text"].is_string();
   a["body_hash"] = body_hash(wrapped ? payload["text"].get<std::string>() : rec.payload);
-  return a.dump();
+  // A result string that is not UTF-8 reaches the publisher as U+FFFD
+  // rather than throwing here.
+  return a.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void on_publish(session_actor* self, const std::string& client, bool keyed, std::string body,

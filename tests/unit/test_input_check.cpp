@@ -7,6 +7,8 @@
 #include "net/input_check.hpp"
 #include "net/publish_answer.hpp"
 #include "net/url.hpp"
+#include "actors/session_state.hpp"
+#include "persistence/records.hpp"
 
 using namespace skein;
 
@@ -95,4 +97,35 @@ TEST_CASE("a publish answer of any shape becomes an HTTP answer, never an except
   CHECK(raw.status == 400);
   auto junk = read_publish_answer("poison_input: \xff\xfe");
   CHECK_NOTHROW(junk.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+TEST_CASE("a publish's answer is read from its handler's outputs by field type", "[input][publish]") {
+  using skein::output;
+  using skein::session_internal::publish_answer;
+  using json = nlohmann::json;
+  skein::persistence::journal_record rec;
+  rec.client = "publish:p";
+  rec.payload = R"({"text":"{\"a\":1}"})";
+  auto answer = [&](std::vector<output> outs) { return json::parse(publish_answer(rec, outs)); };
+
+  auto ok = answer({{"", json{{"type", "said"}}}, {"publish:p", json{{"type", "published"}, {"result", 3}}}});
+  CHECK(ok.at("ok") == true);
+  CHECK(ok.at("result") == 3);
+  CHECK(ok.at("body_hash").is_string());
+  auto refused = answer({{"publish:p", json{{"type", "error"}, {"code", "bad_input"}, {"message", "no"}}}});
+  CHECK(refused.at("ok") == false);
+  CHECK(refused.at("code") == "bad_input");
+  CHECK(refused.at("message") == "no");
+  // A behaviour's output of another shape: before, value("type", string)
+  // threw nlohmann's type_error in the session actor, which stopped the
+  // activation.
+  auto odd_type = answer({{"publish:p", json{{"type", 5}}}});
+  CHECK(odd_type.at("code") == "handler_error");
+  auto odd_code = answer({{"publish:p", json{{"type", "error"}, {"code", 7}, {"message", json::array()}}}});
+  CHECK(odd_code.at("code") == "bad_input");
+  CHECK(odd_code.at("message") == "");
+  // A result that is not UTF-8 dumps with U+FFFD instead of throwing.
+  std::string answer_text;
+  CHECK_NOTHROW(answer_text = publish_answer(rec, {{"publish:p", json{{"type", "published"}, {"result", "\xff"}}}}));
+  CHECK(json::parse(answer_text).at("result") == "\xef\xbf\xbd");
 }
