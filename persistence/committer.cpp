@@ -68,9 +68,6 @@ void committer::run() {
       error = "store refusing writes since: " + failure_;
     } else {
       write_batch merged;
-      std::size_t total = 0;
-      for (const auto& p : group) total += p.batch.size();
-      merged.reserve(total);
       for (auto& p : group) merged.append(std::move(p.batch));
       try {
         store_.write(merged);

@@ -2,7 +2,6 @@
 // batch_codec.cpp, applying it in store.cpp).
 #include "persistence/write_batch.hpp"
 
-#include <algorithm>
 #include <utility>
 
 #include "persistence/keys.hpp"
@@ -59,22 +58,19 @@ void write_batch::erase_session(std::string_view session_key) {
   for (auto c : {column::snapshots, column::journal, column::outbox}) erase_range(c, begin, end);
 }
 
-void write_batch::reserve(std::size_t ops) { ops_.reserve(ops); }
-
 std::size_t write_batch::size() const { return ops_.size(); }
 
 bool write_batch::empty() const { return ops_.empty(); }
 
 void write_batch::append(write_batch&& other) {
-  if (ops_.empty() && ops_.capacity() < other.ops_.size()) {
+  if (ops_.empty()) {
     ops_ = std::move(other.ops_);
   } else {
-    // Geometric growth: the committer appends a group of many batches one by
-    // one, and an exact reserve here reallocated (and moved every op so far)
-    // on each append, quadratic in the group (stop 51: a third of the commit
-    // thread's samples at 1,000 rtt pairs).
-    const auto need = ops_.size() + other.ops_.size();
-    if (need > ops_.capacity()) ops_.reserve(std::max(need, 2 * ops_.capacity()));
+    // push_back's geometric growth, not an exact reserve: the committer
+    // appends a group of many batches one by one, and reserving the exact
+    // new size reallocated (and moved every op so far) on each append,
+    // quadratic in the group (stop 51: a third of the commit thread's
+    // samples at 1,000 rtt pairs).
     for (auto& o : other.ops_) ops_.push_back(std::move(o));
   }
   other.ops_.clear();

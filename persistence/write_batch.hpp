@@ -55,9 +55,6 @@ class write_batch {
   void erase_session(std::string_view session_key);
 
   std::size_t size() const;  // number of operations
-  // Room for `ops` operations in all, so that appending batches up to that
-  // many moves no operation twice (the committer merges a group this way).
-  void reserve(std::size_t ops);
 
   // The puts of the batch in order, as (column, key, value) views into it
   // (valid while the batch lives and is not changed). Lets a session copy
