@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "actors/atoms.hpp"
+#include "actors/json_field.hpp"
 #include "actors/session_state.hpp"
 
 namespace skein::session_internal {
@@ -39,13 +40,6 @@ std::string refusal(const char* code, const std::string& message) {
   return refusal_json(code, message).dump();
 }
 
-/// obj[name] if it is a string, else `fallback`: a behaviour's outputs are
-/// any JSON, and value() throws when the field has another type.
-std::string string_field(const json& obj, const char* name, std::string fallback) {
-  auto f = obj.find(name);
-  return f != obj.end() && f->is_string() ? f->get<std::string>() : std::move(fallback);
-}
-
 /// The answer to a publish whose handler ran: its result or its rejection.
 /// Reads the handler's last "published" or "error" output to the publisher
 /// by field type, so an output of another shape (a non-string "type" or
@@ -53,11 +47,11 @@ std::string string_field(const json& obj, const char* name, std::string fallback
 json answer_of(const persistence::journal_record& rec, const std::vector<output>& outs) {
   for (auto o = outs.rbegin(); o != outs.rend(); ++o) {
     if (o->target != rec.client || !o->data.is_object()) continue;
-    const auto type = string_field(o->data, "type", {});
+    const auto type = string_field(o->data, "type");
     if (type == "published") return json{{"ok", true}, {"result", o->data.value("result", json())}};
     if (type == "error")
       return refusal_json(string_field(o->data, "code", "bad_input").c_str(),
-                          string_field(o->data, "message", {}));
+                          string_field(o->data, "message"));
   }
   return refusal_json("handler_error", "the publish produced no answer");
 }

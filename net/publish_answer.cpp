@@ -4,6 +4,8 @@
 #include <array>
 #include <string>
 
+#include "actors/json_field.hpp"
+
 namespace skein::net_detail {
 
 namespace {
@@ -14,11 +16,6 @@ using json = nlohmann::json;
 constexpr std::array<std::string_view, 8> known_codes{
   "bad_input",   "bad_json",      "no_publish_handler", "in_progress",
   "unavailable", "handler_error", "poison_input",       "idempotency_key_reused"};
-
-std::string string_field(const json& j, const char* name) {
-  auto i = j.find(name);
-  return i != j.end() && i->is_string() ? i->get<std::string>() : std::string{};
-}
 
 }  // namespace
 
