@@ -141,6 +141,7 @@ struct node_metrics {
   std::atomic<std::uint64_t> activations_verified_stale{0};  // restarted: a fenced replica had more
   std::atomic<std::uint64_t> activations_unclaimed{0};  // refused: too many alive members not connected
   std::atomic<std::uint64_t> batches_held_short{0};     // committed while the replica set was short
+  std::atomic<std::uint64_t> early_releases{0};  // guarded inputs whose outputs left before the handled record (run_input)
   // heartbeats received (runtime/membership_actor.cpp), by channel:
   // [0] BASP gossip, [1] UDP datagram (runtime/heartbeat_channel.hpp)
   std::array<std::atomic<std::uint64_t>, 2> heartbeats{};

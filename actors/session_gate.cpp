@@ -2,10 +2,13 @@
 // and committed as one batch (with a snapshot and the retention deletes when
 // one is due); its acks and frames wait in the gate until the batch is
 // committed locally (and, with durability replicated, acknowledged by every
-// replica), then go out in order. Frames and acks for a connection that is
-// catching up on a resume are held for it (session_resume.cpp).
+// replica), then go out in order; with the poison guard they go out once the
+// input's pending record is (run_input: early release). Frames and acks for
+// a connection that is catching up on a resume are held for it
+// (session_resume.cpp).
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -132,6 +135,12 @@ void wait_for_lease(session_actor* self) {
   self->delayed_send(self, lease_wait_tick, leasewait_atom::value);
 }
 
+bool gate_holds_effects(const session_state& st) {
+  for (const auto& g : st.gate)
+    if (!g.acks.empty() || !g.frames.empty()) return true;
+  return false;
+}
+
 /// Sends every gated frame whose batch is durable enough, in order.
 void release(session_actor* self) {
   auto& st = self->state;
@@ -249,16 +258,21 @@ void handle_input(session_actor* self, input_kind kind, const std::string& clien
 /// Runs one input's handler; commits its record (journal seq `jseq`) and
 /// outputs. Returns false if the activation stopped.
 bool run_input(session_actor* self, persistence::journal_record rec, std::uint64_t jseq,
-               const caf::actor& reply_to) {
+               const caf::actor& reply_to, bool admitted_durable) {
   auto& st = self->state;
+  // A pending record carries the time and seed it was admitted with
+  // (admit_guarded); one journaled before they were has no seed.
+  const bool fixed = rec.status == persistence::input_status::pending && rec.random.size() == 1;
+  const std::uint64_t seed = fixed ? rec.random.front() : st.seeder();
+  if (!fixed) rec.time_ms = wall_clock_ms();
+  rec.random.clear();
   rec.status = persistence::input_status::applied;
-  rec.time_ms = wall_clock_ms();
   const auto kind = parse_input_kind(rec.kind_of_input);
   const auto first_id = st.logic->runtime.next_id();
   std::vector<output> outs;
   std::string rejected;
   try {
-    outs = apply_input(*st.logic, rec, st.id, false, st.seeder(), &rejected);
+    outs = apply_input(*st.logic, rec, st.id, false, seed, &rejected);
   } catch (const std::exception& e) {
     // A bug in the behaviour, not bad input: the in-memory state may be
     // half-changed, so this activation stops without journaling the input
@@ -290,10 +304,23 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
   // async one (a durable kind: it recovers elsewhere from its copies).
   const bool immediate = releases_at_once(st.options.durable) && !st.lease_wait_armed
                          && liveness::lease_held();
+  // Early: the input's pending record is durable wherever the handled one
+  // would have to be, and it reproduces these outputs (same state, time and
+  // seed) on whichever node runs it next after a crash. So its ack and
+  // frames need not wait for the handled record, provided nothing released
+  // before them still waits in the gate (order), and under the same checks
+  // release() makes (not paused, lease held). Its tells still wait.
+  const bool early = !immediate && admitted_durable && fixed && !gate_holds_effects(st)
+                     && liveness::unpaused_since(st.pause_gen) && liveness::lease_held();
   const bool in_memory = st.options.durable == durability::none;
+  std::optional<relay_batch> early_batch;  // one relay message per node, as release() sends
+  if (early) {
+    early_batch.emplace(self);
+    metrics().early_releases.fetch_add(1, std::memory_order_relaxed);
+  }
   if (reply_to) {
     pending_ack a{reply_to, rec.cseq, rec.msg_id, rejected};
-    if (immediate) send_ack(self, a.to, a.cseq, a.id, a.error);
+    if (immediate || early) send_ack(self, a.to, a.cseq, a.id, a.error);
     else g.acks.push_back(std::move(a));
   }
   if (kind == input_kind::open)
@@ -314,7 +341,7 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
       remember(st, f.seq, o.target, std::move(data));
     else
       batch.put_outbox(st.key, f.seq, persistence::outbox_record{o.target, std::move(data)});
-    if (immediate) {
+    if (immediate || early) {
       send_frames(self, f.to, f.seq, f.frame);
     } else {
       g.frames.push_back(std::move(f));
@@ -342,6 +369,7 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
   }
   metrics().outbox_events.fetch_add(outs.size(), std::memory_order_relaxed);
   if (!in_memory) maybe_snapshot(self, batch, false);
+  early_batch.reset();  // the early ack and frames leave before the batch's replicate messages
   commit(self, std::move(batch), std::move(g));
   return true;
 }

@@ -52,6 +52,7 @@ void quarantine(session_actor* self, persistence::journal_record rec, std::uint6
   batch.put_outbox(st.key, f.seq, persistence::outbox_record{rec.client, std::move(data)});
   g.frames.push_back(std::move(f));
   rec.status = persistence::input_status::quarantined;
+  rec.random.clear();  // a pending record's seed: this input never runs
   rec.outputs = 1;
   rec.last_seq = st.seq;
   st.journal_seq = jseq;
@@ -65,7 +66,7 @@ void quarantine(session_actor* self, persistence::journal_record rec, std::uint6
 /// Runs an admitted input, or refuses it if it carries what a quarantined
 /// one carried.
 bool run_admitted(session_actor* self, std::uint64_t jseq, persistence::journal_record rec,
-                  const caf::actor& reply_to) {
+                  const caf::actor& reply_to, bool durable) {
   auto& st = self->state;
   if (rec.kind_of_input == "message" && !st.quarantined.empty()
       && std::find(st.quarantined.begin(), st.quarantined.end(), poison_fingerprint(rec))
@@ -74,7 +75,7 @@ bool run_admitted(session_actor* self, std::uint64_t jseq, persistence::journal_
                "it is identical to an input whose handler crashed a node");
     return true;
   }
-  return run_input(self, std::move(rec), jseq, reply_to);
+  return run_input(self, std::move(rec), jseq, reply_to, durable);
 }
 
 }  // namespace
@@ -87,6 +88,11 @@ void admit_guarded(session_actor* self, persistence::journal_record rec, const c
   auto& st = self->state;
   const auto jseq = ++st.admitted_seq;
   rec.status = persistence::input_status::pending;
+  // The handler's seed is journaled with the input (its time is already):
+  // the input runs the same wherever it runs, here now or on the next owner
+  // after a crash, so its outputs may leave before the handled record is
+  // durable (run_input).
+  rec.random.assign(1, st.seeder());
   persistence::write_batch batch;
   batch.put_journal(st.key, jseq, rec);
   gated_output g;
@@ -104,7 +110,7 @@ bool run_guarded(session_actor* self, std::uint64_t jseq) {
   auto in = std::move(st.guarded.front());
   st.guarded.pop_front();
   if (st.guarded.empty()) st.guarded.shrink_to_fit();  // an idle session keeps no block
-  return run_admitted(self, in.jseq, std::move(in.rec), in.reply_to);
+  return run_admitted(self, in.jseq, std::move(in.rec), in.reply_to, true);
 }
 
 void run_recovered(session_actor* self,
@@ -118,7 +124,9 @@ void run_recovered(session_actor* self,
       quarantine(self, std::move(rec), jseq, caf::actor{}, why);
       continue;
     }
-    if (!run_admitted(self, jseq, std::move(rec), caf::actor{})) return;
+    // Not released early: these records were read from this node's copy,
+    // which the current replicas may not all hold yet.
+    if (!run_admitted(self, jseq, std::move(rec), caf::actor{}, false)) return;
   }
 }
 

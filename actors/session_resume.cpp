@@ -21,7 +21,7 @@ namespace skein::session_internal {
 //    last_seq; frames produced later include it as a member. Let first_gated
 //    be the seq of the first gated frame at that moment (st.seq + 1 if none).
 //  - the outbox: frames below first_gated were all released before the join,
-//    so (with durability local or replicated) their batches were committed
+//    so (with durability local or replicated, no poison guard) their batches were committed
 //    before it, and a read sent now sees them (store_actor.hpp: a read sees
 //    every batch whose committer callback ran before it was sent).
 // The outbox read is answered later while inputs go on being committed and
@@ -44,7 +44,11 @@ namespace skein::session_internal {
 // outbox may not hold all of [last_seq + 1, first_gated) yet: the read is
 // sent once every batch committed before the join is written
 // (catch_up::after_commit); before stop 45 it was sent at once and a resume
-// under load got a reset it did not need.
+// under load got a reset it did not need. The same holds with the poison
+// guard: an input's frames leave once its pending record is durable, before
+// its handled batch (and outbox records) is written (run_input).
+// That the outbox holds every frame sent before the join rests on local
+// commits only: the read goes to this node's store.
 // With durability none there is no outbox in the store: the session keeps
 // its last outbox_keep events in memory (st.recent) and a resume is served
 // from them at once, or reset if they do not reach back to last_seq + 1.
@@ -195,7 +199,8 @@ void attach_member(session_actor* self, const std::string& client_id, const std:
   if (gated_from <= last_seq + 1) return;  // the gate holds everything it missed
   const auto request = st.next_request++;
   auto& cu = st.catching_up[conn] = catch_up{client_id, request, last_seq, gated_from, false};
-  if (st.options.durable == durability::async && writing_upto(st, st.next_commit - 1)) {
+  if ((st.options.durable == durability::async || guard_on(st))
+      && writing_upto(st, st.next_commit - 1)) {
     cu.after_commit = st.next_commit - 1;  // read_after_commits sends the read
     return;
   }

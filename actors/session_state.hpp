@@ -377,6 +377,9 @@ class relay_batch {
     out_;
 };
 
+/// True if an ack or a frame waits in the gate.
+bool gate_holds_effects(const session_state& st);
+
 /// Sends an ack, or holds it (behind the held frames) while `to` catches up.
 void send_ack(session_actor* self, const caf::actor& to, std::uint64_t cseq, std::uint64_t id,
               const std::string& error);
@@ -384,8 +387,16 @@ void send_ack(session_actor* self, const caf::actor& to, std::uint64_t cseq, std
 /// Runs one input's handler; commits its record (journal seq `jseq`) and
 /// outputs; its ack (if `reply_to`) waits in the gate. Returns false if the
 /// activation stopped.
+/// A pending record (`rec.status` pending, the poison guard's) runs with the
+/// time and the seed it was journaled with (`rec.time_ms`, `rec.random[0]`),
+/// so that running it again after a crash yields the same outputs.
+/// `admitted_durable`: rec's pending record was released from the gate
+/// (durable here and on every awaited replica). Its ack and frames then go
+/// out as soon as the handler has run, unless an earlier ack or frame still
+/// waits in the gate; the handled record is committed behind them
+/// (architecture.md, "Poison guard").
 bool run_input(session_actor* self, persistence::journal_record rec, std::uint64_t jseq,
-               const caf::actor& reply_to);
+               const caf::actor& reply_to, bool admitted_durable = false);
 
 /// Journals one input, runs it, records and routes its outputs (with the
 /// poison guard: journals it as pending and runs it once that is durable).
@@ -409,8 +420,10 @@ void run_recovered(session_actor* self,
 /// Whether inputs of this session are journaled as pending before they run.
 bool guard_on(const session_state& st);
 
-/// Journals `rec` as pending under the next journal seq; its handler runs
-/// when that batch is released (run_guarded).
+/// Journals `rec` as pending under the next journal seq, with the time
+/// (`rec.time_ms`, set by the caller) and the seed of its random values
+/// (`rec.random`, one value) that its handler will be given; the handler
+/// runs when that batch is released (run_guarded).
 void admit_guarded(session_actor* self, persistence::journal_record rec, const caf::actor& reply_to);
 
 /// The pending record of `jseq` is durable: run (or refuse) that input.

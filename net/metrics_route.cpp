@@ -190,6 +190,9 @@ std::string render(node& n) {
   f.add("skein_batches_held_short_total", C,
         "Durable batches committed while the session's replica set was short of an up member that was not connected; their outputs waited until the set was whole again.",
         load(m.batches_held_short));
+  f.add("skein_early_releases_total", C,
+        "Inputs run under the poison guard whose ack and frames left once their pending record was durable, before their handled record (its time and seed reproduce them after a crash).",
+        load(m.early_releases));
   {
     static constexpr const char* channels[] = {"basp", "udp"};
     f.add_labelled("skein_heartbeats_total", C,

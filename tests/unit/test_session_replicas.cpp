@@ -27,6 +27,7 @@
 #include "persistence/committer.hpp"
 #include "persistence/store.hpp"
 #include "persistence/store_actor.hpp"
+#include "tests/unit/session_test_support.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 using namespace skein;
@@ -42,33 +43,14 @@ struct temp_dir : skein::test::temp_dir {
   temp_dir() : skein::test::temp_dir("skein-replicas") {}
 };
 
-caf::actor_system_config& configure(caf::actor_system_config& cfg) {
-  add_error_category(cfg);
-  persistence::add_store_error_category(cfg);
-  return cfg;
-}
-
-// One replicate message as the replica's host receives it.
-struct replicated {
-  std::uint64_t id = 0;
-  persistence::write_batch batch;
-};
+using test::replicated;
 
 // A store, its committer and an actor system, with a quorum lease held for
 // the test (liveness is process-wide: stopped again at the end).
-struct fixture {
-  temp_dir tmp;
-  behaviour_registry registry;
-  persistence::store db{persistence::store_options{tmp.path / "db"}};
-  persistence::committer committer{db};
-  caf::actor_system_config cfg;
-  caf::actor_system sys{configure(cfg)};
-  fixture() {
-    liveness::start(std::chrono::seconds(60));
-    liveness::set_lease_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
+struct fixture : test::session_world {
+  fixture() : session_world("skein-replicas") {
     registry.add<examples::counter>("counter");  // durability replicated
   }
-  ~fixture() { liveness::stop(); }
   std::tuple<behaviour_registry&, persistence::store&, persistence::committer&, caf::actor_system&>
   parts() {
     return {registry, db, committer, sys};
@@ -83,24 +65,6 @@ void join_and_add(const caf::actor& session, caf::scoped_actor& conn) {
   caf::anon_send(session, message_atom::value, std::string("c1"), std::uint64_t{7},
                  std::uint64_t{1}, std::uint64_t{0}, std::string(R"({"op":"add","by":5})"),
                  caf::actor{conn});
-}
-
-// What `conn` receives until it is quiet: frames, and "ack" for each ack.
-std::vector<std::string> open_then_add(caf::scoped_actor& conn) {
-  std::vector<std::string> out;
-  for (bool more = true; more;)
-    conn->receive([&](frame_atom, const std::string& f) { out.push_back(f); },
-                  [&](ack_atom, std::uint64_t, std::uint64_t, const std::string&) {
-                    out.push_back("ack");
-                  },
-                  caf::after(quiet) >> [&] { more = false; });
-  return out;
-}
-
-void stop(caf::actor_system& sys, const caf::actor& session) {
-  caf::anon_send_exit(session, caf::exit_reason::kill);
-  caf::scoped_actor waiter{sys};
-  waiter->wait_for(session);
 }
 
 // A counter session (durability replicated, epoch 3, no poison guard: one
@@ -186,9 +150,9 @@ TEST_CASE("a new replica gets its copy then every batch committed while it was r
 
     for (auto& r : got)
       caf::anon_send(session, repl_ack_atom::value, std::string("r1"), r.id, std::string{});
-    CHECK(open_then_add(conn) == std::vector<std::string>{R"({"seq":1,"data":{"value":0}})", "ack",
+    CHECK(test::received(conn, quiet) == std::vector<std::string>{R"({"seq":1,"data":{"value":0}})", "ack",
                                                           R"({"seq":2,"data":{"value":5}})"});
-    stop(sys, session);
+    test::stop_session(sys, session);
   }
 }
 
@@ -254,8 +218,8 @@ TEST_CASE("outputs wait while the replica set is short of an up member that is n
     CHECK_FALSE(early);
     for (auto id : ids)
       caf::anon_send(session, repl_ack_atom::value, std::string("r1"), id, std::string{});
-    CHECK(open_then_add(conn) == std::vector<std::string>{R"({"seq":1,"data":{"value":0}})", "ack",
+    CHECK(test::received(conn, quiet) == std::vector<std::string>{R"({"seq":1,"data":{"value":0}})", "ack",
                                                           R"({"seq":2,"data":{"value":5}})"});
-    stop(sys, session);
+    test::stop_session(sys, session);
   }
 }

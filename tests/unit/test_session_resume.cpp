@@ -26,6 +26,7 @@
 #include "persistence/committer.hpp"
 #include "persistence/store.hpp"
 #include "persistence/store_actor.hpp"
+#include "tests/unit/session_test_support.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 using namespace skein;
@@ -40,12 +41,6 @@ struct temp_dir : skein::test::temp_dir {
   temp_dir() : skein::test::temp_dir("skein-resume") {}
 };
 
-caf::actor_system_config& configure(caf::actor_system_config& cfg) {
-  add_error_category(cfg);
-  persistence::add_store_error_category(cfg);
-  return cfg;
-}
-
 std::uint64_t seq_of(const std::string& frame) {
   return nlohmann::json::parse(frame).at("seq").get<std::uint64_t>();
 }
@@ -57,7 +52,7 @@ struct fixture {
   persistence::store db{persistence::store_options{tmp.path / "db"}};
   persistence::committer committer{db};
   caf::actor_system_config cfg;
-  caf::actor_system sys{configure(cfg)};
+  caf::actor_system sys{test::configure_for_sessions(cfg)};
   caf::scoped_actor reads{sys};  // plays the store actor
   caf::scoped_actor host{sys};   // plays the session host
   caf::actor host_actor;         // or this one, if the test made it (make_host)
