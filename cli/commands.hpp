@@ -30,6 +30,7 @@ struct node_args {
   double max_message_rate = 1000;       // messages/s per client stream (0: no limit)
   double message_burst = 1000;
   bool sync = false;
+  std::string rocksdb_options;  // RocksDB option string (persistence/store.hpp)
   int io_threads = 1;
   std::int64_t ws_idle_timeout_ms = 300000;  // WebSocket keep-alive (server_options::ws_idle_timeout)
   int scheduler_threads = 0;  // CAF scheduler threads (0: one per core)
@@ -58,6 +59,7 @@ struct launch_args {
   double max_message_rate = 1000;
   double message_burst = 1000;
   bool sync = false;
+  std::string rocksdb_options;  // passed to every node
   double ready_timeout_s = 60;
   std::vector<std::string> kind_options;  // passed to every node
   int replicas = 2;

@@ -252,6 +252,10 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
       a.push_back(format_addresses(via));
     }
     if (args.sync) a.push_back("--sync");
+    if (!args.rocksdb_options.empty()) {
+      a.push_back("--rocksdb-options");
+      a.push_back(args.rocksdb_options);
+    }
     if (args.cluster_tls) {
       a.push_back("--cluster-tls-dir");
       a.push_back((std::filesystem::path(args.data) / "tls" / c.name).string());

@@ -105,6 +105,10 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   node_cmd->add_option("--message-burst", node.message_burst,
                        "messages one client stream may send at once")->capture_default_str();
   node_cmd->add_flag("--sync", node.sync, "fsync every group commit");
+  node_cmd->add_option("--rocksdb-options", node.rocksdb_options,
+                       "RocksDB options as NAME=VALUE;... (RocksDB's option-string syntax), over "
+                       "skein's own: DB options to the store, column-family options to every "
+                       "column family; settings durability rests on are refused");
   node_cmd->add_option("--io-threads", node.io_threads, "HTTP io threads")->capture_default_str();
   node_cmd->add_option("--ws-idle-timeout", node.ws_idle_timeout_ms,
                        "ms: a WebSocket silent for half of this gets a ping, silent for all of it is closed")
@@ -156,6 +160,7 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
   launch_cmd->add_option("--message-burst", launch.message_burst, "passed to every node")
     ->capture_default_str();
   launch_cmd->add_flag("--sync", launch.sync, "passed to every node");
+  launch_cmd->add_option("--rocksdb-options", launch.rocksdb_options, "passed to every node");
   launch_cmd->add_option("--ready-timeout", launch.ready_timeout_s, "seconds to wait for health")
     ->capture_default_str();
   launch_cmd->add_option("--kind-option", launch.kind_options, "passed to every node (repeatable)");

@@ -109,6 +109,7 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   opts.on_drained = [] { ::kill(::getpid(), SIGTERM); };
   opts.data_dir = args.data;
   opts.sync = args.sync;
+  opts.rocksdb_options = args.rocksdb_options;
 
   server_options sopts;
   sopts.host = host;

@@ -1,6 +1,7 @@
 // The RocksDB store: column families, batches, reads (persistence/store.hpp).
 #include "persistence/store.hpp"
 
+#include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
@@ -130,6 +131,40 @@ struct store::impl {
   }
 };
 
+namespace {
+
+/// Applies store_options::rocksdb_options over `db` and `cf` (RocksDB's
+/// parser), refusing changes to what the store's guarantees rest on.
+void apply_option_string(const std::string& text, rocksdb::DBOptions& db,
+                         rocksdb::ColumnFamilyOptions& cf) {
+  rocksdb::ConfigOptions config;
+  config.ignore_unknown_options = false;
+  config.ignore_unsupported_options = false;
+  rocksdb::Options parsed;
+  auto s = rocksdb::GetOptionsFromString(config, rocksdb::Options(db, cf), text, &parsed);
+  if (!s.ok()) throw store_error("bad rocksdb options \"" + text + "\": " + s.ToString());
+  auto refuse = [&](const char* name, bool changed) {
+    if (changed)
+      throw store_error(std::string("rocksdb option ") + name +
+                        " cannot be changed: the store's durability and error handling rest "
+                        "on its setting (persistence/store.hpp)");
+  };
+  refuse("wal_recovery_mode", parsed.wal_recovery_mode != db.wal_recovery_mode);
+  refuse("paranoid_checks", parsed.paranoid_checks != db.paranoid_checks);
+  refuse("max_bgerror_resume_count", parsed.max_bgerror_resume_count != db.max_bgerror_resume_count);
+  refuse("manual_wal_flush", parsed.manual_wal_flush != db.manual_wal_flush);
+  refuse("unordered_write", parsed.unordered_write != db.unordered_write);
+  refuse("create_if_missing", parsed.create_if_missing != db.create_if_missing);
+  refuse("create_missing_column_families",
+         parsed.create_missing_column_families != db.create_missing_column_families);
+  auto logger = db.info_log;
+  db = rocksdb::DBOptions(parsed);
+  db.info_log = logger;
+  cf = rocksdb::ColumnFamilyOptions(parsed);
+}
+
+}  // namespace
+
 store::store(const store_options& options) : impl_(std::make_unique<impl>()) {
   impl_->options = options;
   rocksdb::Options db_options;
@@ -156,11 +191,13 @@ store::store(const store_options& options) : impl_(std::make_unique<impl>()) {
   db_options.paranoid_checks = true;
   db_options.db_write_buffer_size = options.memtable_budget;
   db_options.max_open_files = options.max_open_files;
+  rocksdb::ColumnFamilyOptions cf_options;
+  if (!options.rocksdb_options.empty())
+    apply_option_string(options.rocksdb_options, db_options, cf_options);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (column c : all_columns)
-    descriptors.emplace_back(column_name(c), rocksdb::ColumnFamilyOptions());
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (column c : all_columns) descriptors.emplace_back(column_name(c), cf_options);
 
   if (!options.read_only) {
     std::error_code ec;

@@ -70,6 +70,20 @@ struct store_options {
   // demand through the table cache. RocksDB's default, -1, keeps every file
   // open, and a node needs its descriptors for client sockets.
   int max_open_files = 512;
+  // RocksDB options in RocksDB's own option-string syntax
+  // ("name=value;name=value", parsed by rocksdb::GetOptionsFromString; the
+  // names are those of the OPTIONS file RocksDB writes into `dir`), applied
+  // over the settings above: DB options to the database, column-family
+  // options to every column family. For tuning and measurement, e.g.
+  // "compression=kNoCompression;level0_file_num_compaction_trigger=8".
+  // Errors (store_error from the constructor): a name RocksDB does not
+  // know, a bad value, or a change to a setting the store's guarantees rest
+  // on, which are refused rather than taken: wal_recovery_mode,
+  // paranoid_checks, max_bgerror_resume_count (see store.cpp for why each
+  // is set), manual_wal_flush and unordered_write (a write acknowledged
+  // before it is in the WAL, or visible out of order), create_if_missing
+  // and create_missing_column_families. Empty: nothing changed.
+  std::string rocksdb_options;
 };
 
 // What store::summarize found for one session. Ranges come from the keys

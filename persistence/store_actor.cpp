@@ -190,8 +190,11 @@ const std::vector<dropped_tail>& dropped_wal_tails(const store& db) {
   return db.dropped_wal_tails();
 }
 
-store_ptr open_store(const std::filesystem::path& dir, bool sync) {
-  return store_ptr(new store(store_options{dir, sync, false}), [](store* s) { delete s; });
+store_ptr open_store(const std::filesystem::path& dir, bool sync,
+                     const std::string& rocksdb_options) {
+  store_options o{dir, sync, false};
+  o.rocksdb_options = rocksdb_options;
+  return store_ptr(new store(o), [](store* s) { delete s; });
 }
 
 }  // namespace skein::persistence

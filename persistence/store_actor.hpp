@@ -115,8 +115,10 @@ void add_store_error_category(caf::actor_system_config& cfg);
 using store_ptr = std::unique_ptr<store, void (*)(store*)>;
 
 /// Opens (creating if missing) the RocksDB store in `dir`; `sync`: fsync the
-/// WAL on every write. Throws store_error (persistence/errors.hpp).
-store_ptr open_store(const std::filesystem::path& dir, bool sync);
+/// WAL on every write; `rocksdb_options`: store_options::rocksdb_options.
+/// Throws store_error (persistence/errors.hpp).
+store_ptr open_store(const std::filesystem::path& dir, bool sync,
+                     const std::string& rocksdb_options = {});
 
 /// store::dropped_wal_tails() for an owner that only holds a store_ptr.
 const std::vector<dropped_tail>& dropped_wal_tails(const store& db);

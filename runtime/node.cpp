@@ -96,7 +96,7 @@ struct node::impl {
     : opts(checked(std::move(o))),
       registry(reg),
       ballast(persistence::prepare_ballast(opts.data_dir)),
-      store(persistence::open_store(opts.data_dir, opts.sync)),
+      store(persistence::open_store(opts.data_dir, opts.sync, opts.rocksdb_options)),
       committer(*store),
       system(configure(cfg, opts)) {}
 };

@@ -45,6 +45,7 @@ struct node_options {
   bool heartbeat_udp = true;
   std::filesystem::path data_dir;       // RocksDB directory of this node
   bool sync = false;                    // fsync every group commit
+  std::string rocksdb_options;          // persistence::store_options::rocksdb_options
   // Mutual TLS on the cluster port (libcaf-openssl): DIR/ca.pem (the
   // cluster's CA), DIR/node.pem (this node's certificate, signed by it) and
   // DIR/node.key. Empty: plaintext BASP (development; logged once).

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -863,4 +864,86 @@ TEST_CASE("a batch is confined to one session only if every key is that session'
   write_batch identity;
   identity.put_meta("node/identity", "x");
   CHECK_FALSE(identity.confined_to(s));
+}
+
+namespace {
+
+// The value RocksDB recorded for `name` in the [CFOptions "cf"] section of
+// the newest OPTIONS file it wrote into `dir` (what it actually applied).
+std::string recorded_cf_option(const fs::path& dir, const std::string& cf, const std::string& name) {
+  fs::path newest;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind("OPTIONS-", 0) == 0
+        && (newest.empty() || e.path().filename() > newest.filename()))
+      newest = e.path();
+  REQUIRE_FALSE(newest.empty());
+  std::ifstream in(newest);
+  std::string line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] == '[') inside = line == "[CFOptions \"" + cf + "\"]";
+    auto at = line.find(name + "=");
+    if (inside && at != std::string::npos && line.find_first_not_of(' ') == at)
+      return line.substr(at + name.size() + 1);
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("rocksdb_options reach every column family and the store still works",
+          "[persistence]") {
+  temp_dir tmp;
+  store_options opts{tmp.db()};
+  opts.rocksdb_options = "compression=kNoCompression;level0_file_num_compaction_trigger=7";
+  {
+    store s(opts);
+    write_batch b;
+    b.put_journal("chat/room1", 1, sample_journal(1));
+    s.write(b);
+  }
+  for (column c : {column::snapshots, column::journal, column::outbox, column::meta}) {
+    CHECK(recorded_cf_option(tmp.db(), std::string(column_name(c)), "compression")
+          == "kNoCompression");
+    CHECK(recorded_cf_option(tmp.db(), std::string(column_name(c)),
+                             "level0_file_num_compaction_trigger") == "7");
+  }
+  store s(opts);
+  auto journal = s.load_journal("chat/room1");
+  REQUIRE(journal.size() == 1);
+  CHECK(journal[0].second == sample_journal(1));
+}
+
+TEST_CASE("without rocksdb_options the column families keep RocksDB's defaults",
+          "[persistence]") {
+  temp_dir tmp;
+  { store s(store_options{tmp.db()}); }
+  CHECK(recorded_cf_option(tmp.db(), std::string(column_name(column::journal)),
+                           "level0_file_num_compaction_trigger") == "4");
+}
+
+TEST_CASE("bad or unsafe rocksdb_options are refused with a clear error", "[persistence]") {
+  temp_dir tmp;
+  auto open_with = [&](const std::string& text) {
+    store_options opts{tmp.db()};
+    opts.rocksdb_options = text;
+    store s(opts);
+  };
+  auto refused = [&](const std::string& text, const std::string& says) {
+    try {
+      open_with(text);
+      FAIL("opened with " << text);
+    } catch (const store_error& e) {
+      CHECK_THAT(e.what(), Catch::Contains(says));
+    }
+  };
+  refused("compresion=kNoCompression", "compresion");   // a name RocksDB does not know
+  refused("level0_file_num_compaction_trigger=many", "level0_file_num_compaction_trigger");
+  refused("paranoid_checks=false", "paranoid_checks cannot be changed");
+  refused("wal_recovery_mode=kSkipAnyCorruptedRecords", "wal_recovery_mode cannot be changed");
+  refused("manual_wal_flush=true", "manual_wal_flush cannot be changed");
+  refused("unordered_write=true", "unordered_write cannot be changed");
+  refused("max_bgerror_resume_count=5", "max_bgerror_resume_count cannot be changed");
+  // Setting a guarded option to the value the store uses is not a change.
+  CHECK_NOTHROW(open_with("paranoid_checks=true;compression=kNoCompression"));
 }
