@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// A lever measured the way docs/benchmarks.md's "alternating rounds" are:
+// each round starts a fresh `skein-demo launch` per arm, in turn, and runs
+// skein-loadgen's rtt on it, so that this shared machine's drift falls on
+// every arm alike. Prints one line per run as it goes and, at the end, a
+// markdown table: per arm and level the msg/s of every round and their mean,
+// the mean p50 / p99, and the server CPU µs per message.
+//
+//   node bench/ab.mjs --arm 'base=' --arm 'nocomp=--rocksdb-options compression=kNoCompression'
+//                     [--rounds 3] [--levels 100,1000] [--warmup 3] [--duration 15]
+//                     [--nodes 3] [--build-dir build] [--json FILE]
+//
+// An arm is NAME=ARGS: ARGS are extra `skein-demo launch` arguments, split
+// on spaces (no quoting; an environment variable set for the whole run
+// reaches every arm's nodes). Every launch gets `--max-message-rate 0`, as
+// bench/run's do. One benchmark at a time on this machine: the arms share
+// the cores with the load generator and with each other's leftovers.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values: opts } = parseArgs({
+  options: {
+    arm: { type: 'string', multiple: true, default: [] },
+    rounds: { type: 'string', default: '3' },
+    levels: { type: 'string', default: '100,1000' },
+    warmup: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '15' },
+    nodes: { type: 'string', default: '3' },
+    'build-dir': { type: 'string', default: 'build' },
+    json: { type: 'string' },
+  },
+});
+const arms = opts.arm.map((a) => {
+  const eq = a.indexOf('=');
+  if (eq <= 0) throw new Error(`--arm ${a}: expected NAME=ARGS`);
+  return { name: a.slice(0, eq), args: a.slice(eq + 1).split(/\s+/).filter(Boolean) };
+});
+if (arms.length === 0) throw new Error('give at least one --arm NAME=ARGS');
+const bin = path.resolve(repo, opts['build-dir'], 'bin');
+const rounds = Number(opts.rounds);
+
+/// Starts a cluster; resolves with {child, urls, pids} once launch says ready.
+function launch(args, data) {
+  const child = spawn(path.join(bin, 'skein-demo'),
+    ['launch', '--nodes', opts.nodes, '--data', data, '--max-message-rate', '0', ...args],
+    { stdio: ['ignore', 'pipe', 'ignore'] });
+  return new Promise((resolve, reject) => {
+    const urls = new Map();
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('launch: not ready in 90 s')), 90000);
+    child.on('exit', (c, s) => reject(new Error(`launch exited (${s ?? c}) before it was ready`)));
+    child.stdout.on('data', (d) => {
+      buf += d;
+      for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) {
+        const line = buf.slice(0, nl);
+        if (line.startsWith('node ')) urls.set(line.split(' ')[1], line.split(' ')[2]);
+        if (line !== 'ready') continue;
+        clearTimeout(timer);
+        const kids = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')
+          .trim().split(/\s+/).map(Number);
+        resolve({ child, urls: [...urls.values()], pids: kids });
+      }
+    });
+  });
+}
+
+function loadgen(cluster) {
+  const args = ['--proto', 'skein', '--urls', cluster.urls.join(','), '--pids', cluster.pids.join(','),
+    '--scenario', 'rtt', '--levels', opts.levels, '--warmup', opts.warmup, '--duration', opts.duration];
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(bin, 'skein-loadgen'), args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.on('exit', (code, signal) => {
+      if (code !== 0) return reject(new Error(`skein-loadgen exited with ${signal ?? code}`));
+      resolve(out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+        .filter((j) => j.type === 'rtt'));
+    });
+  });
+}
+
+async function stop(child) {
+  if (child.exitCode !== null) return;
+  child.removeAllListeners('exit');  // launch()'s "exited before ready"
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 15000);
+  await exited;
+  clearTimeout(t);
+}
+
+const runs = [];
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-ab-'));
+for (let r = 1; r <= rounds; ++r) {
+  for (const arm of arms) {
+    const data = path.join(work, `${arm.name}-${r}`);
+    const cluster = await launch(arm.args, data);
+    try {
+      for (const j of await loadgen(cluster)) {
+        const row = { round: r, arm: arm.name, pairs: j.pairs, rate: j.rate, p50: j.latency_ms.p50,
+          p99: j.latency_ms.p99, cpu_us: (j.server_cpu_pct * 1e4) / j.rate, lost: j.lost + j.errors,
+          at: new Date().toISOString() };
+        runs.push(row);
+        console.error(`round ${r} ${arm.name} ${row.pairs} pairs: ${Math.round(row.rate)} msg/s, ` +
+          `p50 ${row.p50} p99 ${row.p99} ms, ${row.cpu_us.toFixed(1)} µs/msg, lost ${row.lost}`);
+      }
+    } finally {
+      await stop(cluster.child);
+      fs.rmSync(data, { recursive: true, force: true });
+    }
+  }
+}
+fs.rmSync(work, { recursive: true, force: true });
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const fmt = (x) => Math.round(x).toLocaleString('en-US');
+const levels = [...new Set(runs.map((x) => x.pairs))];
+console.log(`| arm | pairs | msg/s per round | mean msg/s | p50 / p99 ms (means) | server µs per message (mean) | lost |`);
+console.log(`|---|---:|---|---:|---|---:|---:|`);
+for (const pairs of levels) {
+  for (const arm of arms) {
+    const xs = runs.filter((x) => x.arm === arm.name && x.pairs === pairs);
+    if (xs.length === 0) continue;
+    console.log(`| ${arm.name} | ${pairs} | ${xs.map((x) => fmt(x.rate)).join(' / ')} | ${fmt(mean(xs.map((x) => x.rate)))} | ` +
+      `${mean(xs.map((x) => x.p50)).toFixed(2)} / ${mean(xs.map((x) => x.p99)).toFixed(1)} | ` +
+      `${mean(xs.map((x) => x.cpu_us)).toFixed(1)} | ${xs.reduce((a, x) => a + x.lost, 0)} |`);
+  }
+}
+if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify({ arms, opts, runs }, null, 1)}\n`);
