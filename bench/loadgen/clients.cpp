@@ -153,7 +153,6 @@ struct worker {
   int ready_now = 0;
   int given_up = 0;
   int connect_failures = 0;  // attempts that ended before the client was ready
-  bool stopping = false;
 
   void count_completion(std::uint64_t now) {
     if (now < origin_ns) return;
@@ -436,7 +435,6 @@ void connection_down(worker& w, client& c, bool was_ready) {
     ++w.connect_failures;
   }
   w.sc->on_down(w, c, was_ready);
-  if (w.stopping) return release_slot(w, c);
   if (++c.failures > w.sc->max_failures) {
     ++w.given_up;
     return release_slot(w, c);
@@ -447,7 +445,7 @@ void connection_down(worker& w, client& c, bool was_ready) {
   if (!c.retry) c.retry = std::make_unique<asio::steady_timer>(w.ioc);
   c.retry->expires_after(std::chrono::milliseconds(std::min(1000, 50 * c.failures)));
   c.retry->async_wait([&w, &c](beast::error_code ec) {
-    if (!ec && !w.stopping && !c.conn) begin_connect(w, c);
+    if (!ec && !c.conn) begin_connect(w, c);
   });
 }
 
@@ -733,7 +731,7 @@ struct rtt_scenario final : scenario {
 void start_sweeper(worker& w, rtt_scenario& sc, std::shared_ptr<asio::steady_timer> t) {
   t->expires_after(std::chrono::milliseconds(50));
   t->async_wait([&w, &sc, t](beast::error_code ec) {
-    if (ec || w.stopping) return;
+    if (ec) return;
     sc.sweep(w);
     start_sweeper(w, sc, t);
   });
@@ -857,9 +855,24 @@ struct runtime {
     return wait_connected(workers, want, o.connect_timeout_s);
   }
 
-  void stop() {
-    on_all(workers, [](worker& w) { w.stopping = true; });
+  /// Stops every worker's io_context and joins its thread: no handler runs
+  /// after this returns. A scenario is a local of its run_* function, and
+  /// the workers' handlers (a frame that arrives, a sweep) call into it, so
+  /// they must be halted before it is destroyed: a frame handled after
+  /// run_rtt returned read the freed pairs and crashed the load generator
+  /// once (SIGSEGV in rtt_scenario::kick, stop 53). Idempotent.
+  void halt() {
+    for (auto& w : workers) w->ioc.stop();
+    for (auto& w : workers)
+      if (w->th.joinable()) w->th.join();
   }
+};
+
+/// Declared right after a scenario, so that it is destroyed first: halts
+/// the workers before the scenario they call into goes away.
+struct halt_before_scenario_dies {
+  runtime& rt;
+  ~halt_before_scenario_dies() { rt.halt(); }
 };
 
 /// The index in `targets` of the node GET /gateway?session=chat/{room}
@@ -892,6 +905,7 @@ int owner_of(const std::vector<target>& targets, const std::string& room) {
 int run_rtt(runtime& rt) {
   const auto& o = rt.o;
   rtt_scenario sc;
+  halt_before_scenario_dies halt_first{rt};
   sc.rotate_on_failure = true;
   sc.timeout_ns = static_cast<std::uint64_t>(o.msg_timeout_s * 1e9);
   rt.set_scenario(sc);
@@ -1042,6 +1056,7 @@ int run_rtt(runtime& rt) {
 int run_fanout(runtime& rt) {
   const auto& o = rt.o;
   fanout_scenario sc;
+  halt_before_scenario_dies halt_first{rt};
   rt.set_scenario(sc);
   int nodes = static_cast<int>(rt.targets.size());
   auto room = o.tag + "-fan";
@@ -1142,6 +1157,7 @@ int run_fanout(runtime& rt) {
 int run_idle(runtime& rt) {
   const auto& o = rt.o;
   idle_scenario sc;
+  halt_before_scenario_dies halt_first{rt};
   sc.max_failures = 5;
   rt.set_scenario(sc);
   int nodes = static_cast<int>(rt.targets.size());
@@ -1180,7 +1196,7 @@ int run(const options& o) {
     rc = run_fanout(rt);
   else if (o.scenario == "idle")
     rc = run_idle(rt);
-  rt.stop();
+  rt.halt();
   // Thousands of sockets: let the kernel close them; nothing else to flush.
   std::fflush(stdout);
   std::fflush(stderr);
