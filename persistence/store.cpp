@@ -142,7 +142,14 @@ void apply_option_string(const std::string& text, rocksdb::DBOptions& db,
   config.ignore_unsupported_options = false;
   rocksdb::Options parsed;
   auto s = rocksdb::GetOptionsFromString(config, rocksdb::Options(db, cf), text, &parsed);
-  if (!s.ok()) throw store_error("bad rocksdb options \"" + text + "\": " + s.ToString());
+  if (!s.ok()) {
+    // Both may echo the operator's bytes: shown escaped and cut short.
+    auto shown = [](std::string_view v) {
+      constexpr std::size_t limit = 200;
+      return printable(v.substr(0, limit)) + (v.size() > limit ? "..." : "");
+    };
+    throw store_error("bad rocksdb options \"" + shown(text) + "\": " + shown(s.ToString()));
+  }
   auto refuse = [&](const char* name, bool changed) {
     if (changed)
       throw store_error(std::string("rocksdb option ") + name +
@@ -157,9 +164,7 @@ void apply_option_string(const std::string& text, rocksdb::DBOptions& db,
   refuse("create_if_missing", parsed.create_if_missing != db.create_if_missing);
   refuse("create_missing_column_families",
          parsed.create_missing_column_families != db.create_missing_column_families);
-  auto logger = db.info_log;
-  db = rocksdb::DBOptions(parsed);
-  db.info_log = logger;
+  db = rocksdb::DBOptions(parsed);  // parsed from db: info_log and env carried over
   cf = rocksdb::ColumnFamilyOptions(parsed);
 }
 

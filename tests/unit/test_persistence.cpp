@@ -944,6 +944,14 @@ TEST_CASE("bad or unsafe rocksdb_options are refused with a clear error", "[pers
   refused("manual_wal_flush=true", "manual_wal_flush cannot be changed");
   refused("unordered_write=true", "unordered_write cannot be changed");
   refused("max_bgerror_resume_count=5", "max_bgerror_resume_count cannot be changed");
+  // A huge or binary value is echoed escaped and cut short, not whole.
+  try {
+    open_with("compression=\xff" + std::string(100000, 'x'));
+    FAIL("opened with a 100 KB value");
+  } catch (const store_error& e) {
+    CHECK(std::string_view(e.what()).size() < 1000);
+    CHECK_THAT(e.what(), Catch::Contains("compression=\\xff"));
+  }
   // Setting a guarded option to the value the store uses is not a change.
   CHECK_NOTHROW(open_with("paranoid_checks=true;compression=kNoCompression"));
 }
