@@ -4,6 +4,7 @@
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "persistence/insert_hint.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/rocks_log.hpp"
 
@@ -40,6 +42,19 @@ rocksdb::ReadOptions read_options() {
   return ro;
 }
 
+// The memtable insert hint's prefix extractor (insert_hint.hpp).
+class session_insert_hint final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return insert_hint_name.data(); }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    auto prefix = insert_hint_prefix(std::string_view(key.data(), key.size()));
+    return prefix ? slice(*prefix) : key;  // RocksDB asks only for keys InDomain
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return insert_hint_prefix(std::string_view(key.data(), key.size())).has_value();
+  }
+};
+
 }  // namespace
 
 // --- store -----------------------------------------------------------------
@@ -51,6 +66,7 @@ struct store::impl {
   std::vector<rocksdb::ColumnFamilyHandle*> all_handles;   // owned, incl. default
   std::shared_ptr<rocks_logger> logger = std::make_shared<rocks_logger>();
   std::vector<dropped_tail> dropped;  // WAL tails not replayed by the open
+  bool hinted = false;  // memtable insert hints on (insert_hint.hpp)
   // write() reads the keys an erase_range covers and then writes their
   // deletes: one writer at a time, so no other write lands in between.
   std::mutex write_mutex;
@@ -164,8 +180,26 @@ void apply_option_string(const std::string& text, rocksdb::DBOptions& db,
   refuse("create_if_missing", parsed.create_if_missing != db.create_if_missing);
   refuse("create_missing_column_families",
          parsed.create_missing_column_families != db.create_missing_column_families);
+  // Another extractor could put range tombstones in its hint domain, which
+  // corrupts RocksDB 7.8's memtable (insert_hint.hpp); off is allowed.
+  if (parsed.memtable_insert_with_hint_prefix_extractor
+      && parsed.memtable_insert_with_hint_prefix_extractor
+             != cf.memtable_insert_with_hint_prefix_extractor)
+    throw store_error("rocksdb option memtable_insert_with_hint_prefix_extractor can only be set "
+                      "to nullptr: the store's own extractor keeps range tombstones out of its "
+                      "hints (persistence/insert_hint.hpp)");
   db = rocksdb::DBOptions(parsed);  // parsed from db: info_log and env carried over
   cf = rocksdb::ColumnFamilyOptions(parsed);
+}
+
+/// True if `dir` holds a WAL file (RocksDB's NNNNNN.log) with any bytes.
+bool holds_wal_records(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".log" && it->is_regular_file(ec) && it->file_size(ec) > 0
+        && !ec)
+      return true;
+  return false;
 }
 
 }  // namespace
@@ -197,12 +231,27 @@ store::store(const store_options& options) : impl_(std::make_unique<impl>()) {
   db_options.db_write_buffer_size = options.memtable_budget;
   db_options.max_open_files = options.max_open_files;
   rocksdb::ColumnFamilyOptions cf_options;
+  if (options.memtable_insert_hints)
+    cf_options.memtable_insert_with_hint_prefix_extractor = std::make_shared<session_insert_hint>();
   if (!options.rocksdb_options.empty())
     apply_option_string(options.rocksdb_options, db_options, cf_options);
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
-  for (column c : all_columns) descriptors.emplace_back(column_name(c), cf_options);
+  // Replaying a WAL inserts into the memtables too: read-only opens, which
+  // write nothing, replay without hints, and a WAL that an earlier version
+  // may have written with a range tombstone inside the hint domain
+  // (insert_hint.hpp) is replayed and flushed without them first.
+  auto descriptors_with = [&](bool hints) {
+    rocksdb::ColumnFamilyOptions cf = cf_options;
+    if (!hints) cf.memtable_insert_with_hint_prefix_extractor = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> out;
+    out.emplace_back(rocksdb::kDefaultColumnFamilyName, cf);
+    for (column c : all_columns) out.emplace_back(column_name(c), cf);
+    return out;
+  };
+  const bool hinted =
+      cf_options.memtable_insert_with_hint_prefix_extractor != nullptr && !options.read_only;
+  auto descriptors = descriptors_with(hinted);
+  impl_->hinted = hinted;
 
   if (!options.read_only) {
     std::error_code ec;
@@ -210,6 +259,23 @@ store::store(const store_options& options) : impl_(std::make_unique<impl>()) {
     if (ec)
       throw store_error("cannot create store directory " + options.dir.string() + ": " +
                         ec.message());
+  }
+  if (hinted && holds_wal_records(options.dir)) {
+    // Open without hints, which replays the WAL; flush every column family,
+    // so that its records are in SST files and the next open replays none.
+    rocksdb::DB* plain_raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> plain_handles;
+    impl_->check("open (WAL replay without insert hints)",
+                 rocksdb::DB::Open(db_options, options.dir.string(), descriptors_with(false),
+                                   &plain_handles, &plain_raw));
+    std::unique_ptr<rocksdb::DB> plain(plain_raw);
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    rocksdb::Status flushed = plain->Flush(fo, plain_handles);
+    for (auto* h : plain_handles) plain->DestroyColumnFamilyHandle(h);
+    rocksdb::Status closed = plain->Close();
+    impl_->check("flush (WAL replay without insert hints)", flushed);
+    impl_->check("close (WAL replay without insert hints)", closed);
   }
 
   rocksdb::DB* raw = nullptr;
@@ -305,7 +371,8 @@ void store::write(const write_batch& batch) {
         auto first = puts.lower_bound(o.key), last = puts.lower_bound(o.value);
         if (too_many || covered.size() + static_cast<std::size_t>(std::distance(first, last))
                           > max_point_deletes) {
-          s = wb.DeleteRange(cf, o.key, o.value);
+          s = wb.DeleteRange(
+              cf, impl_->hinted ? range_begin_outside_hints(o.key) : o.key, o.value);
         } else {
           for (const auto& k : covered)
             if (s.ok()) s = wb.Delete(cf, k);

@@ -70,6 +70,13 @@ struct store_options {
   // demand through the table cache. RocksDB's default, -1, keeps every file
   // open, and a node needs its descriptors for client sockets.
   int max_open_files = 512;
+  // Insert a session's snapshot, journal and outbox keys into the memtables
+  // through a per-session hint (RocksDB's
+  // memtable_insert_with_hint_prefix_extractor; persistence/insert_hint.hpp):
+  // about 29 % less CPU per input in the committer at 1,000 busy sessions,
+  // about 250 bytes per session with seq >= 16 per memtable until it is
+  // flushed. Recorded as "skein.SessionInsertHint" in the OPTIONS file.
+  bool memtable_insert_hints = true;
   // RocksDB options in RocksDB's own option-string syntax
   // ("name=value;name=value", parsed by rocksdb::GetOptionsFromString; the
   // names are those of the OPTIONS file RocksDB writes into `dir`), applied

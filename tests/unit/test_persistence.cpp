@@ -13,6 +13,7 @@
 
 #include "persistence/committer.hpp"
 #include "persistence/errors.hpp"
+#include "persistence/insert_hint.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/records.hpp"
 #include "persistence/store.hpp"
@@ -954,4 +955,122 @@ TEST_CASE("bad or unsafe rocksdb_options are refused with a clear error", "[pers
   }
   // Setting a guarded option to the value the store uses is not a change.
   CHECK_NOTHROW(open_with("paranoid_checks=true;compression=kNoCompression"));
+}
+
+TEST_CASE("insert hints cover a session's seq keys from insert_hint_from_seq on", "[persistence]") {
+  const std::string s = "chat/room1";
+  auto prefix = [](const std::string& key) { return insert_hint_prefix(key); };
+  CHECK_FALSE(prefix(seq_key(s, 1)));
+  CHECK_FALSE(prefix(seq_key(s, insert_hint_from_seq - 1)));
+  REQUIRE(prefix(seq_key(s, insert_hint_from_seq)));
+  CHECK(*prefix(seq_key(s, insert_hint_from_seq)) == session_prefix(s));
+  CHECK(*prefix(seq_key(s, std::uint64_t{1} << 40)) == session_prefix(s));
+  CHECK(*prefix(seq_key(s, ~std::uint64_t{0})) == session_prefix(s));
+  // Two sessions never share a hint, even when one key is the other's start.
+  CHECK(*prefix(seq_key("chat/a", 99)) != *prefix(seq_key("chat/ab", 99)));
+  // Not seq keys: meta keys, short keys, a NUL in the wrong place.
+  CHECK_FALSE(prefix(epoch_meta_key(s)));
+  CHECK_FALSE(prefix(timer_meta_key(s)));
+  CHECK_FALSE(prefix(""));
+  CHECK_FALSE(prefix(std::string(8, '\xff')));
+  CHECK_FALSE(prefix(std::string("chat/a\0" "\xff\xff\xff\xff\xff\xff\xff", 14)));
+}
+
+TEST_CASE("the store inserts with the session hint unless told not to, and reads back every "
+          "record either way", "[persistence]") {
+  for (bool hints : {true, false}) {
+    temp_dir tmp;
+    store_options opts{tmp.db()};
+    opts.memtable_insert_hints = hints;
+    {
+      store st(opts);
+      // Two sessions interleaved, past the hint threshold, one key replaced
+      // (a pending journal record, then its handled record).
+      for (std::uint64_t seq = 1; seq <= 3 * insert_hint_from_seq; ++seq) {
+        write_batch b;
+        b.put_journal("chat/a", seq, sample_journal(seq));
+        b.put_journal("chat/ab", seq, sample_journal(seq + 1000));
+        if (seq == 2 * insert_hint_from_seq) b.put_journal("chat/a", seq, sample_journal(7));
+        st.write(b);
+      }
+      auto a = st.load_journal("chat/a");
+      REQUIRE(a.size() == 3 * insert_hint_from_seq);
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        CHECK(a[i].first == i + 1);
+        CHECK(a[i].second == sample_journal(i + 1 == 2 * insert_hint_from_seq ? 7 : i + 1));
+      }
+      CHECK(st.load_journal("chat/ab").size() == 3 * insert_hint_from_seq);
+    }
+    for (column c : {column::snapshots, column::journal, column::outbox})
+      CHECK(recorded_cf_option(tmp.db(), std::string(column_name(c)),
+                               "memtable_insert_with_hint_prefix_extractor")
+            == (hints ? std::string(insert_hint_name) : "nullptr"));
+    // A store written with hints reopens (RocksDB does not need to know the
+    // extractor's name to open it) and reads the same records.
+    store again(opts);
+    CHECK(again.load_journal("chat/a").size() == 3 * insert_hint_from_seq);
+  }
+}
+
+TEST_CASE("a range tombstone's begin key is moved out of the hint domain, deleting the same keys",
+          "[persistence]") {
+  const std::string s = "chat/room1";
+  for (std::uint64_t n : {std::uint64_t{16}, std::uint64_t{17}, std::uint64_t{0x100},
+                          std::uint64_t{1} << 32, ~std::uint64_t{0}}) {
+    auto begin = seq_key(s, n);
+    auto moved = range_begin_outside_hints(begin);
+    CHECK_FALSE(insert_hint_prefix(moved));
+    CHECK(seq_key(s, n - 1) < moved);  // the keys below n stay
+    CHECK(moved < begin);              // seq n itself is deleted
+  }
+  // Outside the domain already: unchanged.
+  CHECK(range_begin_outside_hints(seq_key(s, 3)) == seq_key(s, 3));
+  CHECK(range_begin_outside_hints(session_prefix(s)) == session_prefix(s));
+}
+
+TEST_CASE("a WAL holding a range tombstone inside the hint domain reopens with hints",
+          "[persistence]") {
+  // A store without hints writes its range tombstones from the begin key it
+  // is given, as versions before the hints did: reopening its WAL with
+  // hints would insert that tombstone with a point key's hint, which stops
+  // Debian's RocksDB on an assertion (insert_hint.hpp). The store replays
+  // and flushes such a WAL without hints first.
+  temp_dir tmp;
+  store_options plain{tmp.db()};
+  plain.memtable_insert_hints = false;
+  {
+    store st(plain);
+    write_batch many;
+    for (std::uint64_t seq = 1; seq <= 5000; ++seq)
+      many.put_journal("chat/a", seq, sample_journal(seq));
+    st.write(many);
+    write_batch trim;  // past 4,096 keys: one range tombstone from seq 20
+    trim.erase_range(column::journal, seq_key("chat/a", 20), seq_key("chat/a", 4990));
+    st.write(trim);
+  }  // closed without a flush: the tombstone is in the WAL only
+  store_options hinted{tmp.db()};
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    store st(hinted);
+    write_batch more;  // hinted inserts beside the replayed tombstone
+    more.put_journal("chat/a", 5001 + reopen, sample_journal(5001 + reopen));
+    more.erase_range(column::journal, seq_key("chat/a", 4995), seq_key("chat/a", 4997));
+    st.write(more);
+    auto journal = st.load_journal("chat/a");
+    REQUIRE(journal.size() == 19 + 9 + 1 + static_cast<std::size_t>(reopen));  // 1-19, 4990-5000 but 4995-4996, 5001...
+    CHECK(journal[18].first == 19);
+    CHECK(journal[19].first == 4990);
+    CHECK(journal.back().first == 5001 + static_cast<std::uint64_t>(reopen));
+  }
+}
+
+TEST_CASE("rocksdb_options may turn the insert hints off but not swap their extractor",
+          "[persistence]") {
+  temp_dir tmp;
+  store_options opts{tmp.db()};
+  opts.rocksdb_options = "memtable_insert_with_hint_prefix_extractor=rocksdb.CappedPrefix.20";
+  CHECK_THROWS_WITH(store(opts), Catch::Contains("can only be set to nullptr"));
+  opts.rocksdb_options = "memtable_insert_with_hint_prefix_extractor=nullptr";
+  { store st(opts); }
+  CHECK(recorded_cf_option(tmp.db(), std::string(column_name(column::journal)),
+                           "memtable_insert_with_hint_prefix_extractor") == "nullptr");
 }

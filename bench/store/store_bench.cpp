@@ -1,0 +1,163 @@
+// skein-store-bench: the store's CPU per input on one thread, without the
+// cluster around it.
+//
+// The rtt benchmark's rounds move by tens of percent on this shared machine,
+// which hides a RocksDB setting worth a few µs a message. This writes the
+// batches a durable session writes per input (poison guard on, as the demo
+// kinds), interleaved over many sessions and grouped as the committer groups
+// them at the peak, straight into a store (persistence/store.hpp), and
+// reports CPU time per input: the writing thread's (what the committer
+// thread pays) and the process's (RocksDB's flushes and compactions too).
+//
+// Per input of session s with journal seq n and event seq e:
+//   - pending: put journal (s, n), `--pending-bytes` value;
+//   - handled: put journal (s, n), `--handled-bytes`; put outbox (s, e),
+//     `--event-bytes`;
+//   - every `--snapshot-every` inputs of a session: a snapshot
+//     (`--state-bytes`) and the retention of store.hpp: the journal up to the
+//     oldest of the 2 kept snapshots, the outbox below e - 256, older
+//     snapshots.
+// A group takes `--group` batches in turn from sessions picked round-robin
+// with a stride (so neighbours in a group are not neighbours in key order),
+// as the committer's queue holds batches of many sessions at once.
+//
+//   skein-store-bench [--sessions 1000] [--inputs 200000] [--group 40]
+//                     [--rocksdb-options "..."] [--no-hints] [--dir DIR]
+//
+// Output: one line, "inputs N sessions S group G: writer X µs/input,
+// process Y µs/input, Z inputs/s (wall)". The directory (a fresh one under
+// /tmp unless --dir) is removed at the end.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "persistence/keys.hpp"
+#include "persistence/store.hpp"
+#include "persistence/write_batch.hpp"
+
+namespace {
+
+using skein::persistence::column;
+using skein::persistence::seq_key;
+
+double cpu_seconds(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct session {
+  std::string key;
+  std::uint64_t journal = 0, events = 0, since_snapshot = 0;
+  std::uint64_t snap_old = 0, snap_new = 0;  // journal seqs of the 2 kept snapshots
+  bool pending_next = true;                  // next batch: the pending record
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"skein-store-bench: the store's CPU per input (see the file's header)"};
+  std::size_t sessions = 1000, inputs = 200000, group = 40, pending_bytes = 160,
+              handled_bytes = 220, event_bytes = 130, state_bytes = 600, snapshot_every = 50;
+  std::string rocksdb_options, dir;
+  bool no_hints = false;
+  app.add_option("--sessions", sessions)->check(CLI::Range(1, 10'000'000));
+  app.add_option("--inputs", inputs)->check(CLI::Range(1, 100'000'000));
+  app.add_option("--group", group, "batches per store write")->check(CLI::Range(1, 100'000));
+  app.add_option("--pending-bytes", pending_bytes)->check(CLI::Range(1, 1 << 20));
+  app.add_option("--handled-bytes", handled_bytes)->check(CLI::Range(1, 1 << 20));
+  app.add_option("--event-bytes", event_bytes)->check(CLI::Range(1, 1 << 20));
+  app.add_option("--state-bytes", state_bytes)->check(CLI::Range(1, 1 << 24));
+  app.add_option("--snapshot-every", snapshot_every)->check(CLI::Range(2, 1'000'000));
+  app.add_option("--rocksdb-options", rocksdb_options);
+  app.add_flag("--no-hints", no_hints, "store_options::memtable_insert_hints off");
+  app.add_option("--dir", dir, "store directory (default: a fresh one in /tmp, removed)");
+  CLI11_PARSE(app, argc, argv);
+
+  const bool own_dir = dir.empty();
+  if (own_dir) {
+    char tmpl[] = "/tmp/skein-store-bench-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+      std::perror("mkdtemp");
+      return 1;
+    }
+    dir = tmpl;
+  }
+  int rc = 0;
+  try {
+    skein::persistence::store_options so;
+    so.dir = dir;
+    so.rocksdb_options = rocksdb_options;
+    so.memtable_insert_hints = !no_hints;
+    skein::persistence::store db(so);
+
+    std::vector<session> all(sessions);
+    for (std::size_t i = 0; i < sessions; ++i) all[i].key = "chat/bench-r" + std::to_string(i);
+    const std::string pending(pending_bytes, 'p'), handled(handled_bytes, 'h'),
+        event(event_bytes, 'e'), state(state_bytes, 's');
+    // A stride coprime with the session count walks every session in an
+    // order unrelated to key order.
+    std::size_t stride = 7919 % sessions;
+    while (sessions > 1 && std::gcd(stride == 0 ? 1 : stride, sessions) != 1) ++stride;
+    if (stride == 0) stride = 1;
+
+    std::size_t done = 0, cursor = 0;
+    const auto wall0 = std::chrono::steady_clock::now();
+    const double thread0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+    const double proc0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    while (done < inputs) {
+      skein::persistence::write_batch merged;
+      for (std::size_t b = 0; b < group; ++b) {
+        session& s = all[cursor];
+        cursor = (cursor + stride) % sessions;
+        if (s.pending_next) {
+          ++s.journal;
+          merged.put_raw(column::journal, seq_key(s.key, s.journal), pending);
+          s.pending_next = false;
+          continue;
+        }
+        s.pending_next = true;
+        ++done;
+        merged.put_raw(column::journal, seq_key(s.key, s.journal), handled);
+        ++s.events;
+        merged.put_raw(column::outbox, seq_key(s.key, s.events), event);
+        if (++s.since_snapshot >= snapshot_every) {
+          s.since_snapshot = 0;
+          merged.put_raw(column::snapshots, seq_key(s.key, s.journal), state);
+          if (s.snap_old > 0) {
+            merged.erase_range(column::snapshots, seq_key(s.key, 0), seq_key(s.key, s.snap_old));
+            merged.erase_range(column::journal, seq_key(s.key, 0), seq_key(s.key, s.snap_old + 1));
+          }
+          if (s.events > 256)
+            merged.erase_range(column::outbox, seq_key(s.key, 0), seq_key(s.key, s.events - 256));
+          s.snap_old = s.snap_new;
+          s.snap_new = s.journal;
+        }
+      }
+      db.write(merged);
+    }
+    const double thread_s = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - thread0;
+    const double proc_s = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - proc0;
+    const double wall_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    std::printf("inputs %zu sessions %zu group %zu: writer %.2f µs/input, process %.2f µs/input, "
+                "%.0f inputs/s (wall)\n",
+                done, sessions, group, thread_s * 1e6 / static_cast<double>(done),
+                proc_s * 1e6 / static_cast<double>(done), static_cast<double>(done) / wall_s);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "skein-store-bench: %s\n", e.what());
+    rc = 1;
+  }
+  if (own_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  return rc;
+}
