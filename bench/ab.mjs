@@ -8,13 +8,19 @@
 //
 //   node bench/ab.mjs --arm 'base=' --arm 'nocomp=--rocksdb-options compression=kNoCompression'
 //                     [--rounds 3] [--levels 100,1000] [--warmup 3] [--duration 15]
-//                     [--nodes 3] [--build-dir build] [--json FILE]
+//                     [--nodes 3] [--build-dir build] [--json FILE] [--thread-costs SECONDS]
 //
 // An arm is NAME=ARGS: ARGS are extra `skein-demo launch` arguments, split
 // on spaces (no quoting; an environment variable set for the whole run
 // reaches every arm's nodes). Every launch gets `--max-message-rate 0`, as
 // bench/run's do. One benchmark at a time on this machine: the arms share
 // the cores with the load generator and with each other's leftovers.
+//
+// --thread-costs S (one level only) also runs bench/thread-costs.mjs for S
+// seconds in each run, starting 2 s after the warm-up, and prints a second
+// table: CPU µs per message by kind of thread, mean over the rounds. A
+// lever on one thread (the committer's RocksDB writes) shows there when
+// msg/s, which moves by tens of percent between rounds here, cannot.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +39,7 @@ const { values: opts } = parseArgs({
     nodes: { type: 'string', default: '3' },
     'build-dir': { type: 'string', default: 'build' },
     json: { type: 'string' },
+    'thread-costs': { type: 'string' },
   },
 });
 const arms = opts.arm.map((a) => {
@@ -43,6 +50,10 @@ const arms = opts.arm.map((a) => {
 if (arms.length === 0) throw new Error('give at least one --arm NAME=ARGS');
 const bin = path.resolve(repo, opts['build-dir'], 'bin');
 const rounds = Number(opts.rounds);
+const costSeconds = opts['thread-costs'] === undefined ? 0 : Number(opts['thread-costs']);
+if (costSeconds > 0 && opts.levels.includes(',')) throw new Error('--thread-costs needs one level');
+if (costSeconds > 0 && costSeconds + 2 > Number(opts.duration))
+  throw new Error('--thread-costs S needs S + 2 <= --duration');
 
 /// Starts a cluster; resolves with {child, urls, pids} once launch says ready.
 function launch(args, data) {
@@ -84,6 +95,20 @@ function loadgen(cluster) {
   });
 }
 
+/// bench/thread-costs.mjs's --json object for the cluster, sampled for
+/// costSeconds from (warm-up + 2) s on.
+async function threadCosts(cluster) {
+  await new Promise((r) => setTimeout(r, (Number(opts.warmup) + 2) * 1000));
+  const child = spawn(process.execPath, [path.join(repo, 'bench', 'thread-costs.mjs'),
+    '--pids', cluster.pids.join(','), '--urls', cluster.urls.join(','), '--seconds', String(costSeconds),
+    '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const code = await new Promise((r) => child.on('exit', r));
+  if (code !== 0) throw new Error(`thread-costs.mjs exited with ${code}`);
+  return JSON.parse(out);
+}
+
 async function stop(child) {
   if (child.exitCode !== null) return;
   child.removeAllListeners('exit');  // launch()'s "exited before ready"
@@ -95,13 +120,23 @@ async function stop(child) {
 }
 
 const runs = [];
+const profiles = [];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-ab-'));
 for (let r = 1; r <= rounds; ++r) {
   for (const arm of arms) {
     const data = path.join(work, `${arm.name}-${r}`);
     const cluster = await launch(arm.args, data);
     try {
-      for (const j of await loadgen(cluster)) {
+      const [results, costs] = await Promise.all([loadgen(cluster),
+        costSeconds > 0 ? threadCosts(cluster) : Promise.resolve(null)]);
+      if (costs) {
+        costs.round = r;
+        costs.arm = arm.name;
+        profiles.push(costs);
+        console.error(`round ${r} ${arm.name}: ${costs.total.cpu_us} µs/msg over ${costs.messages} messages (` +
+          costs.threads.map((t) => `${t.kind} ${t.cpu_us}`).join(', ') + ')');
+      }
+      for (const j of results) {
         const row = { round: r, arm: arm.name, pairs: j.pairs, rate: j.rate, p50: j.latency_ms.p50,
           p99: j.latency_ms.p99, cpu_us: (j.server_cpu_pct * 1e4) / j.rate, lost: j.lost + j.errors,
           at: new Date().toISOString() };
@@ -131,4 +166,17 @@ for (const pairs of levels) {
       `${mean(xs.map((x) => x.cpu_us)).toFixed(1)} | ${xs.reduce((a, x) => a + x.lost, 0)} |`);
   }
 }
-if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify({ arms, opts, runs }, null, 1)}\n`);
+if (profiles.length > 0) {
+  const kinds = [...new Set(profiles.flatMap((p) => p.threads.map((t) => t.kind)))];
+  console.log('');
+  console.log(`| arm | ${kinds.join(' | ')} | all threads |`);
+  console.log(`|---|${kinds.map(() => '---:').join('|')}|---:|`);
+  for (const arm of arms) {
+    const ps = profiles.filter((p) => p.arm === arm.name);
+    if (ps.length === 0) continue;
+    const of = (kind) => mean(ps.map((p) => p.threads.find((t) => t.kind === kind)?.cpu_us ?? 0));
+    console.log(`| ${arm.name} | ${kinds.map((k) => of(k).toFixed(1)).join(' | ')} | ` +
+      `${mean(ps.map((p) => p.total.cpu_us)).toFixed(1)} |`);
+  }
+}
+if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify({ arms, opts, runs, profiles }, null, 1)}\n`);
