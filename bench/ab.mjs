@@ -11,8 +11,10 @@
 //                     [--nodes 3] [--build-dir build] [--json FILE] [--thread-costs SECONDS]
 //
 // An arm is NAME=ARGS: ARGS are extra `skein-demo launch` arguments, split
-// on spaces (no quoting; an environment variable set for the whole run
-// reaches every arm's nodes). Every launch gets `--max-message-rate 0`, as
+// on spaces (no quoting); words NAME=VALUE with an upper-case NAME are set
+// in that arm's environment instead (e.g. 'fmt1=SKEIN_LANE_BUNDLE_FORMAT=1'),
+// and an environment variable set for the whole run reaches every arm's
+// nodes. Every launch gets `--max-message-rate 0`, as
 // bench/run's do. One benchmark at a time on this machine: the arms share
 // the cores with the load generator and with each other's leftovers.
 //
@@ -57,9 +59,16 @@ if (costSeconds > 0 && costSeconds + 2 > Number(opts.duration))
 
 /// Starts a cluster; resolves with {child, urls, pids} once launch says ready.
 function launch(args, data) {
+  // NAME=VALUE words with an upper-case NAME set the arm's environment.
+  const env = { ...process.env };
+  const flags = args.filter((a) => {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(a);
+    if (m) env[m[1]] = m[2];
+    return !m;
+  });
   const child = spawn(path.join(bin, 'skein-demo'),
-    ['launch', '--nodes', opts.nodes, '--data', data, '--max-message-rate', '0', ...args],
-    { stdio: ['ignore', 'pipe', 'ignore'] });
+    ['launch', '--nodes', opts.nodes, '--data', data, '--max-message-rate', '0', ...flags],
+    { stdio: ['ignore', 'pipe', 'ignore'], env });
   return new Promise((resolve, reject) => {
     const urls = new Map();
     let buf = '';

@@ -178,6 +178,9 @@ std::string render(node& n) {
   f.add("skein_lane_direct_messages_total", C,
         "Messages the outbound lane sent directly: their node's relay was not yet in a view.",
         load(m.lane_direct));
+  f.add("skein_bundles_refused_total", C,
+        "Packed bundles from other nodes' lanes that this node's relay dropped whole because their body did not decode (a peer's bug or a forged cluster frame).",
+        load(m.bundles_refused));
   f.add("skein_replica_resends_total", C,
         "Times a session sent its gated batches to a replica again because that replica's ack was over 3 s overdue.",
         load(m.replica_resends));

@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "runtime/packed_bundle.hpp"
 
 namespace skein {
 
@@ -25,6 +26,7 @@ T take(caf::message& m, std::size_t i) {
 void add_bundle_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<bundle_entry>("skein::bundle_entry");
   cfg.add_message_type<std::vector<bundle_entry>>("std::vector<skein::bundle_entry>");
+  cfg.add_message_type<packed_bundle>("skein::packed_bundle");
 }
 
 void to_entry(caf::message m, bundle_entry& e) {

@@ -75,12 +75,8 @@ struct bundle_entry {
 /// caf::config_value throws std::runtime_error on a bad variant index, and a
 /// throw out of a BASP worker ends the node (tests/fuzz/fuzz_bundle.cpp found
 /// it in `other`). BASP drops a message it cannot read: the whole bundle.
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, bundle_entry& x) {
-  auto fields = [&] {
-    return f(caf::meta::type_name("skein::bundle_entry"), x.sender, x.targets, x.what, x.n1, x.n2,
-             x.n3, x.s1, x.s2, x.a, x.other);
-  };
+template <class Inspector, class Fields>
+typename Inspector::result_type inspect_guarded(Fields fields) {
   if constexpr (Inspector::writes_state) {
     try {
       return fields();
@@ -92,8 +88,17 @@ typename Inspector::result_type inspect(Inspector& f, bundle_entry& x) {
   }
 }
 
-/// Registers bundle_entry and std::vector<bundle_entry> with CAF (every node
-/// must, before its actor system starts).
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, bundle_entry& x) {
+  return inspect_guarded<Inspector>([&] {
+    return f(caf::meta::type_name("skein::bundle_entry"), x.sender, x.targets, x.what, x.n1, x.n2,
+             x.n3, x.s1, x.s2, x.a, x.other);
+  });
+}
+
+/// Registers bundle_entry, std::vector<bundle_entry> and packed_bundle
+/// (runtime/packed_bundle.hpp, format 2) with CAF (every node must, before
+/// its actor system starts).
 void add_bundle_types(caf::actor_system_config& cfg);
 
 /// Fills e's kind and fields from m (moved from where m is not shared).

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <string_view>
 #include <map>
 #include <memory>
 #include <set>
@@ -15,6 +17,7 @@
 #include "actors/cluster_view.hpp"
 #include "actors/metrics.hpp"
 #include "runtime/bundle.hpp"
+#include "runtime/packed_bundle.hpp"
 
 namespace skein {
 
@@ -27,16 +30,18 @@ namespace {
 struct open_bundle {
   caf::message_builder parts;
   std::vector<bundle_entry> entries;
+  bool packed = false;  // entries go as a packed_bundle (the relay reads format 2)
   std::size_t messages = 0;
 };
 
 struct lane_state {
   static inline const char* name = "skein.lane";
   std::map<caf::node_id, caf::actor> relays;  // a node's replica actor, once seen
-  std::set<caf::node_id> typed;               // ... that reads typed bundles
+  std::map<caf::node_id, std::uint32_t> typed;  // ... that reads typed bundles: its format
   std::set<caf::node_id> probing;             // ... asked, no answer yet
   std::map<caf::actor, open_bundle> open;     // by relay
   bool flush_queued = false;
+  std::uint32_t max_format = packed_bundle_format;  // SKEIN_LANE_BUNDLE_FORMAT (lane.hpp)
 };
 
 using lane_self = caf::stateful_actor<lane_state>*;
@@ -46,7 +51,11 @@ void send_bundle(lane_self self, const caf::actor& relay, open_bundle& b) {
   metrics().lane_bundles.fetch_add(1, std::memory_order_relaxed);
   metrics().lane_bundled.fetch_add(b.messages, std::memory_order_relaxed);
   if (!b.parts.empty()) self->send(relay, bundle_atom::value, b.parts.move_to_message());
-  if (!b.entries.empty()) self->send(relay, bundle_atom::value, std::move(b.entries));
+  if (!b.entries.empty()) {
+    if (b.packed && packable(b.entries))
+      self->send(relay, bundle_atom::value, pack(std::move(b.entries)));
+    else self->send(relay, bundle_atom::value, std::move(b.entries));
+  }
   b.entries = {};
   b.messages = 0;
 }
@@ -72,7 +81,8 @@ void deliver(lane_self self, std::vector<caf::actor> targets, caf::message m) {
     return;
   }
   auto& b = st.open[r->second];
-  if (st.typed.count(node) != 0) {
+  if (auto f = st.typed.find(node); f != st.typed.end()) {
+    b.packed = f->second >= packed_bundle_format;
     auto& e = b.entries.emplace_back();
     e.sender = caf::actor_cast<caf::actor>(sender);
     e.targets = std::move(targets);
@@ -118,12 +128,15 @@ void probe(lane_self self, const caf::actor& relay) {
     .then(
       [self, node](std::uint32_t format) {
         self->state.probing.erase(node);
-        if (format == bundle_format) self->state.typed.insert(node);
+        if (format == bundle_format || format == packed_bundle_format)
+          self->state.typed[node] = std::min(format, self->state.max_format);
       },
       [self, node](caf::error&) { self->state.probing.erase(node); });
 }
 
 caf::behavior lane_fun(lane_self self) {
+  if (const char* f = std::getenv("SKEIN_LANE_BUNDLE_FORMAT"); f && std::string_view(f) == "1")
+    self->state.max_format = bundle_format;
   return {
     [self](bundle_atom, caf::actor& target, caf::message& m) {
       if (target) deliver(self, std::vector<caf::actor>{std::move(target)}, std::move(m));

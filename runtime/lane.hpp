@@ -27,10 +27,18 @@
 //     connection about to quit): the same, then an empty answer, so that
 //     what the requester gave the lane is on its way before it quits.
 //
-// Format: typed entries (runtime/bundle.hpp) to a replica actor that has
-// answered the probe (bundle_atom) with bundle_format, sent when the lane
-// first sees it; (sender, targets, message) triples in one message before
-// that and to a node built before typed bundles.
+// Format: a packed bundle (runtime/packed_bundle.hpp) to a replica actor
+// that has answered the probe (bundle_atom) with packed_bundle_format (since
+// stop 54), typed entries (runtime/bundle.hpp) to one that answered
+// bundle_format; the probe is sent when the lane first sees the replica
+// actor; (sender, targets, message) triples in one message before that and
+// to a node built before typed bundles. (A lane built before stop 54 takes
+// the answer packed_bundle_format as "no typed bundles" and sends triples,
+// which every version reads.) The environment variable
+// SKEIN_LANE_BUNDLE_FORMAT=1 keeps this node's lane at typed entries (for
+// measuring the packed format against them, or should a peer's packed
+// bundles be refused: skein_bundles_refused_total); read when the lane is
+// spawned, any other value is the default, 2.
 //
 // When: a message that finds the lane's mailbox empty is sent at once (a
 // bundle of one: nothing else is coming now); else its bundle is sent at

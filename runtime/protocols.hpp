@@ -36,6 +36,7 @@
 #include "actors/cluster_view.hpp"
 #include "persistence/store_actor.hpp"
 #include "runtime/bundle.hpp"
+#include "runtime/packed_bundle.hpp"
 #include "runtime/membership.hpp"
 
 namespace skein {
@@ -119,7 +120,11 @@ using replica_actor = caf::typed_actor<
   // the same as typed entries (runtime/bundle.hpp), from peers' lanes that
   // learnt from the probe below that this actor reads them
   caf::reacts_to<bundle_atom, std::vector<bundle_entry>>,
-  // from peers' lanes: the typed bundle format this actor reads (bundle_format)
+  // the same packed (runtime/packed_bundle.hpp), from peers' lanes that
+  // learnt from the probe that this actor reads format 2
+  caf::reacts_to<bundle_atom, packed_bundle>,
+  // from peers' lanes: the newest bundle format this actor reads
+  // (packed_bundle_format; formats 0 and 1 are read too)
   caf::replies_to<bundle_atom>::with<std::uint32_t>,
   // local: a session's barrier for a remote connection's down message
   // (actors/lane_barrier.hpp): answered after what came before it is relayed

@@ -16,6 +16,7 @@
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
 #include "persistence/write_batch.hpp"
+#include "runtime/packed_bundle.hpp"
 #include "runtime/pending_writes.hpp"
 
 namespace skein {
@@ -282,7 +283,20 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
       for (auto& e : entries) frames |= relay_bundled(self, e.sender, e.targets, to_message(e));
       if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
     },
-    [](bundle_atom) { return bundle_format; },
+    [self](bundle_atom, packed_bundle& packed) {
+      // Format 2 (runtime/packed_bundle.hpp): the same entries, packed. A
+      // body that does not decode is dropped whole, as BASP drops a message
+      // it cannot read.
+      auto entries = unpack(packed);
+      if (!entries) {
+        metrics().bundles_refused.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      bool frames = false;
+      for (auto& e : *entries) frames |= relay_bundled(self, e.sender, e.targets, to_message(e));
+      if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
+    },
+    [](bundle_atom) { return packed_bundle_format; },
     [](flush_atom) {},  // after_relay (actors/lane_barrier.hpp): the answer is the barrier
     [self](reset_atom) { self->state.epochs.clear(); },
     [self](written_atom, std::uint64_t id, const std::string& err) {

@@ -1,7 +1,8 @@
 // libFuzzer target: a lane bundle as a peer's replica actor reads it off a
 // BASP connection (runtime/bundle.hpp): the bytes are CAF 0.17's binary
 // serialization of a message (bundle_atom, std::vector<bundle_entry>), or of
-// the vector alone. Reading them must fail with an error or give entries,
+// the vector alone, or of a packed bundle (runtime/packed_bundle.hpp), or a
+// packed bundle's body alone. Reading them must fail with an error or give entries,
 // never crash or allocate without bound; each entry must become a message
 // (empty for an unknown kind) that turns into an entry and back unchanged.
 //
@@ -20,6 +21,7 @@
 
 #include "actors/atoms.hpp"
 #include "runtime/bundle.hpp"
+#include "runtime/packed_bundle.hpp"
 
 namespace {
 
@@ -76,6 +78,39 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<skein::bundle_entry> entries;
     caf::binary_deserializer source{s, bytes, size};
     if (!source(entries)) check_entries(entries);
+  }
+  // Format 2 (runtime/packed_bundle.hpp): the bytes as a packed bundle read
+  // by CAF, and as the body alone (skein's decoder, no CAF in between). What
+  // decodes must pack and unpack again to the same messages.
+  auto packed_round_trip = [](skein::packed_bundle& b) {
+    auto entries = skein::unpack(b);
+    if (!entries) return;
+    if (!skein::packable(*entries)) {  // a kind::other byte: not packed again
+      check_entries(*entries);
+      return;
+    }
+    std::vector<std::string> first;
+    for (auto& e : *entries) {
+      auto copy = e;
+      first.push_back(to_string(skein::to_message(copy)));
+    }
+    auto checked = *entries;
+    check_entries(checked);
+    auto again = skein::pack(std::move(*entries));
+    auto second = skein::unpack(again);
+    if (!second || second->size() != first.size()) std::abort();
+    for (std::size_t i = 0; i < first.size(); ++i)
+      if (to_string(skein::to_message((*second)[i])) != first[i]) std::abort();
+  };
+  {
+    skein::packed_bundle b;
+    caf::binary_deserializer source{s, bytes, size};
+    if (!source(b)) packed_round_trip(b);
+  }
+  {
+    skein::packed_bundle b;
+    b.body.assign(bytes, size);
+    packed_round_trip(b);
   }
   return 0;
 }

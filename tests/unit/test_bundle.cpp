@@ -11,6 +11,7 @@
 
 #include "actors/atoms.hpp"
 #include "runtime/bundle.hpp"
+#include "runtime/packed_bundle.hpp"
 
 using namespace skein;
 
@@ -115,4 +116,103 @@ TEST_CASE("a bundle whose inner message CAF cannot read fails with an error, not
   caf::error err;
   CHECK_NOTHROW(err = source(got));
   CHECK(err == caf::sec::invalid_argument);
+}
+
+namespace {
+
+/// A packed bundle across CAF's serialization inside a message, as BASP
+/// carries it.
+packed_bundle packed_over_the_wire(caf::actor_system& sys, packed_bundle b) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  auto out = caf::make_message(bundle_atom::value, std::move(b));
+  REQUIRE(!sink(out));
+  caf::message in;
+  caf::binary_deserializer source{sys, buf};
+  REQUIRE(!source(in));
+  REQUIRE(in.match_elements<bundle_atom, packed_bundle>());
+  return in.get_as<packed_bundle>(1);
+}
+
+}  // namespace
+
+TEST_CASE("packed bundles carry each kind unchanged and each actor once", "[bundle]") {
+  caf::actor_system_config cfg;
+  add_bundle_types(cfg);
+  caf::actor_system sys{cfg};
+  auto a = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+  auto b = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+  auto c = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+
+  const std::vector<caf::message> sent{
+    caf::make_message(frame_atom::value, std::string{R"({"seq":7,"data":"hi"})"}),
+    caf::make_message(ack_atom::value, std::uint64_t{3}, ~std::uint64_t{0}, std::string{"busy"}),
+    caf::make_message(repl_ack_atom::value, std::string{"n2"}, std::uint64_t{9}, std::string{}),
+    caf::make_message(replicate_atom::value, std::string{"chat/r"}, std::uint64_t{5},
+                      std::string{"\x00\x01" "batch", 7}, a, std::uint64_t{1} << 40),
+    caf::make_message(message_atom::value, std::string{"c1"}, std::uint64_t{77}, std::uint64_t{4},
+                      std::uint64_t{8}, std::string(300, 'x'), c),
+  };
+  std::vector<bundle_entry> entries;
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    auto& e = entries.emplace_back();
+    if (i != 2) e.sender = a;  // one anonymous send
+    e.targets = {b, i % 2 == 0 ? a : c};
+    to_entry(sent[i], e);
+  }
+  REQUIRE(packable(entries));
+  auto packed = pack(std::move(entries));
+  CHECK(packed.actors.size() == 3);  // a, b and c, once each
+  auto got_packed = packed_over_the_wire(sys, std::move(packed));
+  auto got = unpack(got_packed);
+  REQUIRE(got);
+  REQUIRE(got->size() == sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    CAPTURE(i);
+    CHECK((*got)[i].sender == (i != 2 ? a : caf::actor{}));
+    CHECK((*got)[i].targets == std::vector<caf::actor>{b, i % 2 == 0 ? a : c});
+    const auto m = to_message((*got)[i]);
+    CHECK(to_string(m) == to_string(sent[i]));
+    CHECK(m.type_token() == sent[i].type_token());
+  }
+  for (auto* x : {&a, &b, &c}) caf::anon_send_exit(*x, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a packed bundle whose body does not decode is refused whole", "[bundle]") {
+  caf::actor_system_config cfg;
+  add_bundle_types(cfg);
+  caf::actor_system sys{cfg};
+  auto a = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+  std::vector<bundle_entry> entries(2);
+  for (auto& e : entries) {
+    e.sender = a;
+    e.targets = {a};
+    to_entry(caf::make_message(frame_atom::value, std::string{"{\"seq\":1}"}), e);
+  }
+  const auto good = pack(std::move(entries));
+  {
+    auto copy = good;
+    REQUIRE(unpack(copy));
+  }
+  auto refused = [&](std::string body, std::size_t actors = 1) {
+    packed_bundle b;
+    b.actors.assign(actors, a);
+    b.body = std::move(body);
+    return !unpack(b).has_value();
+  };
+  // Every truncation, and one trailing byte.
+  for (std::size_t n = 0; n < good.body.size(); ++n) CHECK(refused(good.body.substr(0, n)));
+  CHECK(refused(good.body + '\0'));
+  // An actor index past the table.
+  CHECK(refused(good.body, 0));
+  // A count far larger than the body: refused before anything is sized by it.
+  CHECK(refused(std::string("\xff\xff\xff\xff\x0f", 5)));
+  // A varint longer than 10 bytes, and one past 2^64.
+  CHECK(refused(std::string(11, '\x80') + '\x01'));
+  CHECK(refused(std::string(9, '\xff') + '\x02'));
+  // An entry of a kind without fields of its own (a leave) is not packable.
+  std::vector<bundle_entry> other(1);
+  to_entry(caf::make_message(leave_atom::value, std::string{"c1"}), other[0]);
+  CHECK_FALSE(packable(other));
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
