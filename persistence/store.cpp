@@ -46,9 +46,10 @@ rocksdb::ReadOptions read_options() {
 class session_insert_hint final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return insert_hint_name.data(); }
+  // RocksDB calls this only for keys InDomain (memtable.cc), which is where
+  // insert_hint_prefix checked the key: its prefix is all but the seq bytes.
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    auto prefix = insert_hint_prefix(std::string_view(key.data(), key.size()));
-    return prefix ? slice(*prefix) : key;  // RocksDB asks only for keys InDomain
+    return {key.data(), key.size() - 8};
   }
   bool InDomain(const rocksdb::Slice& key) const override {
     return insert_hint_prefix(std::string_view(key.data(), key.size())).has_value();

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <string_view>
 #include <map>
 #include <memory>
 #include <set>
+#include <string_view>
 #include <utility>
 #include <vector>
 

@@ -17,18 +17,20 @@ using namespace skein;
 
 namespace {
 
-/// What a peer's replica actor reads: the entries serialized inside a
-/// message, as BASP carries them, and read back by type name.
-std::vector<bundle_entry> over_the_wire(caf::actor_system& sys, std::vector<bundle_entry> entries) {
+/// What a peer's replica actor reads: a bundle (typed entries or a packed
+/// bundle) serialized inside a message, as BASP carries it, and read back
+/// by type name.
+template <class Bundle>
+Bundle over_the_wire(caf::actor_system& sys, Bundle bundle) {
   std::vector<char> buf;
   caf::binary_serializer sink{sys, buf};
-  auto out = caf::make_message(bundle_atom::value, std::move(entries));
+  auto out = caf::make_message(bundle_atom::value, std::move(bundle));
   REQUIRE(!sink(out));
   caf::message in;
   caf::binary_deserializer source{sys, buf};
   REQUIRE(!source(in));
-  REQUIRE(in.match_elements<bundle_atom, std::vector<bundle_entry>>());
-  return in.get_as<std::vector<bundle_entry>>(1);
+  REQUIRE(in.match_elements<bundle_atom, Bundle>());
+  return in.get_as<Bundle>(1);
 }
 
 }  // namespace
@@ -118,24 +120,6 @@ TEST_CASE("a bundle whose inner message CAF cannot read fails with an error, not
   CHECK(err == caf::sec::invalid_argument);
 }
 
-namespace {
-
-/// A packed bundle across CAF's serialization inside a message, as BASP
-/// carries it.
-packed_bundle packed_over_the_wire(caf::actor_system& sys, packed_bundle b) {
-  std::vector<char> buf;
-  caf::binary_serializer sink{sys, buf};
-  auto out = caf::make_message(bundle_atom::value, std::move(b));
-  REQUIRE(!sink(out));
-  caf::message in;
-  caf::binary_deserializer source{sys, buf};
-  REQUIRE(!source(in));
-  REQUIRE(in.match_elements<bundle_atom, packed_bundle>());
-  return in.get_as<packed_bundle>(1);
-}
-
-}  // namespace
-
 TEST_CASE("packed bundles carry each kind unchanged and each actor once", "[bundle]") {
   caf::actor_system_config cfg;
   add_bundle_types(cfg);
@@ -163,7 +147,7 @@ TEST_CASE("packed bundles carry each kind unchanged and each actor once", "[bund
   REQUIRE(packable(entries));
   auto packed = pack(std::move(entries));
   CHECK(packed.actors.size() == 3);  // a, b and c, once each
-  auto got_packed = packed_over_the_wire(sys, std::move(packed));
+  auto got_packed = over_the_wire(sys, std::move(packed));
   auto got = unpack(got_packed);
   REQUIRE(got);
   REQUIRE(got->size() == sent.size());
