@@ -92,6 +92,9 @@ using timer_atom = caf::atom_constant<caf::atom("timer")>;
 using tell_atom = caf::atom_constant<caf::atom("tell")>;
 using tellretry_atom = caf::atom_constant<caf::atom("tellretry")>;
 using resend_atom = caf::atom_constant<caf::atom("resend")>;
+/// session -> itself (linger_handled_atom): write the handled record still
+/// waiting for the next batch (kind_options::handled_linger_ms).
+using linger_handled_atom = caf::atom_constant<caf::atom("lingerhand")>;
 using grace_atom = caf::atom_constant<caf::atom("grace")>;
 /// session -> itself (leasewait_atom): a durability-none session whose effects
 /// wait for this node's quorum lease looks again (actors/session_gate.cpp).

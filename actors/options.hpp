@@ -46,6 +46,28 @@ struct kind_options {
   /// activation instead of crashing it too (actors/poison.hpp). Costs one
   /// more journal write per input. Ignored with durability none and async.
   bool poison_guard = true;
+  /// With the poison guard, an input's ack and frames leave once its
+  /// pending record is durable (on this node and its replicas); its handled
+  /// record (status applied, its outbox events, any snapshot) only saves
+  /// the next activation from running the input again. It waits up to this
+  /// many ms for the next batch of the session (usually the next input's
+  /// pending record) and is written and replicated in one batch with it:
+  /// one replication round trip per input instead of two. A crash meanwhile
+  /// loses nothing acknowledged: the next activation finds the input
+  /// pending and runs it again with the time and seed it was admitted with,
+  /// which reproduces the frames already sent (same seqs; clients drop
+  /// them as seen), after the poison check runs it in a child process. The
+  /// handled record of an input that sends tells or of a reset open is
+  /// written at once, and a lingering one before a handoff, a passivation
+  /// or a hibernation; a resume serves its events from memory. 0 (the default) = each handled record is written at once.
+  /// Ignored without the guard. The cost of turning it on: a write deferred
+  /// into a window where it can fail. A disk that fills within this many ms
+  /// of an input makes the deferred write fail, which stops the session as
+  /// any failed commit does, and the input stays pending, so the session
+  /// cannot be activated again until space is freed (without it, only a
+  /// crash between an input's two writes leaves one pending).
+  /// docs/benchmarks.md, "Lever: lingering handled records".
+  std::uint32_t handled_linger_ms = 0;
   /// Passivate (snapshot and stop) an activation that has had no client
   /// for this many ms; the next request activates it again from the store.
   /// 0 = never. Ignored with durability none and async (no output gate to
@@ -80,7 +102,7 @@ struct kind_options {
 
 /// Sets one option by name ("snapshot_every", "snapshot_interval_ms",
 /// "keep_snapshots", "outbox_keep", "durability" = none|async|local|replicated,
-/// "poison_guard" = on|off, "idle_ms", "hibernate_ms", "resume_grace_ms",
+/// "poison_guard" = on|off, "handled_linger_ms", "idle_ms", "hibernate_ms", "resume_grace_ms",
 /// "check_state" = on|off, "relay" = on|off). Throws
 /// std::invalid_argument naming the option or value on error.
 void set_kind_option(kind_options& o, const std::string& name, const std::string& value);

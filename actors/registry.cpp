@@ -79,6 +79,7 @@ void set_kind_option(kind_options& o, const std::string& name, const std::string
   else if (name == "idle_ms") o.idle_ms = number();
   else if (name == "hibernate_ms") o.hibernate_ms = number();
   else if (name == "resume_grace_ms") o.resume_grace_ms = number();
+  else if (name == "handled_linger_ms") o.handled_linger_ms = number();
   else if (name == "durability") {
     if (value == "none") o.durable = durability::none;
     else if (value == "async") o.durable = durability::async;

@@ -193,7 +193,10 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   if (st.options.durable == durability::none) {
     for (auto& [seq, r] : init.recent)
       if (seq <= st.seq) remember(st, seq, r.target, std::move(r.data));
-    if (!st.snapshots.empty() || st.journal_seq != 0) forget_records(self);
+    // Records whose inputs are all still pending (the guard's first record
+    // of each, their handled ones lingering or lost) count as records too.
+    if (!st.snapshots.empty() || st.journal_seq != 0 || !init.recovered.pending.empty())
+      forget_records(self);
   }
   // Inputs the last activation admitted but did not finish (poison guard).
   run_recovered(self, std::move(init.recovered.pending), init.recovered.poison,
@@ -218,7 +221,9 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     if (em.reason != caf::exit_reason::kill && st.m == mode::serving) {
       persistence::write_batch batch;
       maybe_snapshot(self, batch, true);
-      if (!batch.empty()) commit(self, std::move(batch), gated_output{});
+      // A lingering handled record goes too (commit() puts it first), even
+      // when the snapshot it would come with is already written.
+      if (!batch.empty() || st.lingering) commit(self, std::move(batch), gated_output{});
     }
     self->quit(em.reason);
   });
@@ -314,6 +319,10 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     },
     [self](hibernate_atom) { on_hibernate_check(self); },
     [self](resend_atom) { resend_overdue(self); },
+    [self](linger_handled_atom) {
+      self->state.linger_armed = false;
+      flush_lingering(self);
+    },
     [self](tellretry_atom) {
       self->state.tell_retry_armed = false;
       pump_tells(self);

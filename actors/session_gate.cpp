@@ -141,6 +141,46 @@ bool gate_holds_effects(const session_state& st) {
   return false;
 }
 
+namespace {
+
+/// True if the handled batch of an input released early (its pending record
+/// durable, its ack and frames sent) may wait for the session's next batch:
+/// it gates nothing (no tells, acks or frames held) and the activation
+/// serves on (a handoff, passivation or hibernation writes everything first).
+bool lingers(const session_state& st, const gated_output& g) {
+  return st.options.handled_linger_ms != 0 && g.acks.empty() && g.frames.empty()
+         && g.tells.empty() && g.runs == 0 && !g.await_replicas && st.m == mode::serving
+         && !st.passivating;
+}
+
+/// True for a reset open: its frames continue above the client's last seq
+/// (resume's jump of st.seq), which only its handled record journals (a
+/// pending one re-run would number them from the journal's last seq).
+bool reset_open(input_kind kind, const persistence::journal_record& rec) {
+  if (kind != input_kind::open) return false;
+  auto payload = json::parse(rec.payload, nullptr, false);
+  return payload.is_object() && payload.value("reset", false);
+}
+
+/// Keeps `batch` (a handled batch, see lingers()) for the next commit; a
+/// linger_handled_atom writes it on its own if none comes within
+/// handled_linger_ms.
+void linger(session_actor* self, persistence::write_batch batch) {
+  auto& st = self->state;
+  if (st.lingering) {
+    st.lingering->append(std::move(batch));
+  } else {
+    st.lingering = std::make_unique<persistence::write_batch>(std::move(batch));
+  }
+  metrics().handled_lingered.fetch_add(1, std::memory_order_relaxed);
+  if (st.linger_armed) return;
+  st.linger_armed = true;
+  self->delayed_send(self, std::chrono::milliseconds(st.options.handled_linger_ms),
+                     linger_handled_atom::value);
+}
+
+}  // namespace
+
 /// Sends every gated frame whose batch is durable enough, in order.
 void release(session_actor* self) {
   auto& st = self->state;
@@ -176,6 +216,13 @@ void release(session_actor* self) {
     released_tells(self, tells);
     if (runs != 0 && !run_guarded(self, runs)) return;
   }
+  if (st.gate.empty() && st.lingering && (st.m == mode::handing_off || st.passivating)) {
+    // What a handoff ships and a stopped activation leaves must hold every
+    // handled record: write the lingering one first (release() runs again
+    // once it is durable).
+    flush_lingering(self);
+    return;
+  }
   if (st.gate.empty() && st.m == mode::handing_off && !st.shipping) ship(self);
   if (st.gate.empty() && st.passivating && st.m == mode::serving) {
     if (st.hibernating) {
@@ -201,6 +248,14 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
     st.gate.push_back(std::move(g));
     release(self);
     return;
+  }
+  if (st.lingering) {
+    // The last input's handled batch goes first, in this one write and one
+    // replicate message (kind_options::handled_linger_ms).
+    st.lingering->append(std::move(batch));
+    batch = std::move(*st.lingering);
+    st.lingering.reset();
+    metrics().handled_coalesced.fetch_add(1, std::memory_order_relaxed);
   }
   auto me = caf::actor_cast<caf::actor>(self);
   const bool awaited = st.options.durable == durability::replicated || g.await_replicas;
@@ -370,8 +425,16 @@ bool run_input(session_actor* self, persistence::journal_record rec, std::uint64
   metrics().outbox_events.fetch_add(outs.size(), std::memory_order_relaxed);
   if (!in_memory) maybe_snapshot(self, batch, false);
   early_batch.reset();  // the early ack and frames leave before the batch's replicate messages
+  if (early && lingers(st, g) && !reset_open(kind, rec)) {
+    linger(self, std::move(batch));
+    return true;
+  }
   commit(self, std::move(batch), std::move(g));
   return true;
+}
+
+void flush_lingering(session_actor* self) {
+  if (self->state.lingering) commit(self, persistence::write_batch{}, gated_output{});
 }
 
 /// Owes `to` an ack for an input that needs no new batch (a duplicate): it

@@ -41,6 +41,8 @@ void request_copy(session_actor* self, const std::string& name, const caf::actor
       p.batches.emplace_back(g.commit, g.bytes);
       g.replicas[name] = host;
     }
+  // A lingering handled batch needs nothing here: commit() sends it to this
+  // replica (in p.batches, or directly once it joined the set) when it goes.
   self->request(st.store, persistence::store_wait, persistence::copy_atom::value, st.key,
                 std::uint64_t{0})
     .then(

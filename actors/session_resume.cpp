@@ -8,6 +8,8 @@
 
 #include "actors/atoms.hpp"
 #include "actors/session_state.hpp"
+#include "persistence/keys.hpp"
+#include "persistence/records.hpp"
 
 namespace skein::session_internal {
 
@@ -46,7 +48,10 @@ namespace skein::session_internal {
 // (catch_up::after_commit); before stop 45 it was sent at once and a resume
 // under load got a reset it did not need. The same holds with the poison
 // guard: an input's frames leave once its pending record is durable, before
-// its handled batch (and outbox records) is written (run_input).
+// its handled batch (and outbox records) is written (run_input), and that
+// batch may linger for the next one (handled_linger_ms): its events are
+// taken from memory at the join (catch_up::unwritten) and served with the
+// read, which then needs no write (a resume on a full disk still works).
 // That the outbox holds every frame sent before the join rests on local
 // commits only: the read goes to this node's store.
 // With durability none there is no outbox in the store: the session keeps
@@ -79,13 +84,35 @@ void reset_member(session_actor* self, const caf::actor& conn) {
   handle_input(self, input_kind::open, done.client, m->second.params_json, {}, true);
 }
 
+/// The outbox events at or above `from` in the lingering handled batch.
+std::vector<std::pair<std::uint64_t, persistence::outbox_record>>
+lingering_outbox(const session_state& st, std::uint64_t from) {
+  std::vector<std::pair<std::uint64_t, persistence::outbox_record>> events;
+  for (const auto& p : st.lingering->puts()) {
+    if (p.column != persistence::column::outbox) continue;
+    auto k = persistence::parse_seq_key(p.key);
+    if (!k || k->first != st.key || k->second < from) continue;
+    events.emplace_back(k->second, persistence::decode_outbox(p.value, "lingering"));
+  }
+  return events;
+}
+
 /// The outbox read of a catch-up answered (`stored` null: it failed): the
 /// stored frames, then the held messages (see above), or a reset.
 void end_catch_up(session_actor* self, const caf::actor& conn, std::uint64_t request,
-                  const persistence::outbox_ptr& stored) {
+                  persistence::outbox_ptr stored) {
   auto& st = self->state;
   auto cu = st.catching_up.find(conn);
   if (cu == st.catching_up.end() || cu->second.request != request) return;  // ended already
+  if (stored && !cu->second.unwritten.empty()) {
+    // What lingered at the join follows what the store held (newer seqs;
+    // a seq in both was written meanwhile: the same event).
+    auto all = *stored;
+    for (auto& e : cu->second.unwritten)
+      if (all.empty() || e.first > all.back().first) all.push_back(std::move(e));
+    stored = std::make_shared<const std::vector<std::pair<std::uint64_t, persistence::outbox_record>>>(
+      std::move(all));
+  }
   // The stored frames must cover [last_seq + 1, first_gated): the read was
   // sent only because first_gated > last_seq + 1.
   const bool covered = stored && !stored->empty()
@@ -199,6 +226,7 @@ void attach_member(session_actor* self, const std::string& client_id, const std:
   if (gated_from <= last_seq + 1) return;  // the gate holds everything it missed
   const auto request = st.next_request++;
   auto& cu = st.catching_up[conn] = catch_up{client_id, request, last_seq, gated_from, false};
+  if (st.lingering) cu.unwritten = lingering_outbox(st, last_seq + 1);
   if ((st.options.durable == durability::async || guard_on(st))
       && writing_upto(st, st.next_commit - 1)) {
     cu.after_commit = st.next_commit - 1;  // read_after_commits sends the read

@@ -161,6 +161,9 @@ struct catch_up {
   // commit is written, since its frames went out before (0: read sent).
   std::uint64_t after_commit = 0;
   std::vector<held_message> held;
+  // Outbox events of a handled record that lingered at the join (sent, not
+  // yet written: kind_options::handled_linger_ms), served with the read.
+  std::vector<std::pair<std::uint64_t, persistence::outbox_record>> unwritten;
 };
 
 /// A replica new to the set whose full copy is being read: it joins
@@ -226,6 +229,11 @@ struct session_state {
   std::map<std::string, pending_copy> pending_copies;  // replicas waiting for their copy
   std::map<std::string, clock::time_point> resent_at;  // last re-send of gated batches, by replica
   bool resend_armed = false;                           // a resend_atom is on its way
+  bool linger_armed = false;                           // a linger_handled_atom is on its way
+  // The handled batch of the last input released early, waiting to be
+  // written with the session's next batch (kind_options::handled_linger_ms);
+  // null when none waits.
+  std::unique_ptr<persistence::write_batch> lingering;
   // The view's replica set (replicas_of) names fewer than min(R - 1, members
   // up besides this node): an up member is not connected (its connection
   // dropped; not yet declared down) and replicas_of skipped it. A batch
@@ -325,8 +333,12 @@ void maybe_snapshot(session_actor* self, persistence::write_batch& batch, bool f
 /// ships a handoff once the gate is empty.
 void release(session_actor* self);
 
-/// Writes `batch` locally and to the replica set; `g` waits for both.
+/// Writes `batch` locally and to the replica set; `g` waits for both. A
+/// lingering handled batch (st.lingering) is written first, in the same batch.
 void commit(session_actor* self, persistence::write_batch batch, gated_output g);
+
+/// Commits the lingering handled batch, if any, on its own.
+void flush_lingering(session_actor* self);
 
 /// Sends a frame to a connection, or holds it while the connection catches up.
 void send_frame(session_actor* self, const caf::actor& to, std::uint64_t seq,

@@ -196,6 +196,12 @@ std::string render(node& n) {
   f.add("skein_early_releases_total", C,
         "Inputs run under the poison guard whose ack and frames left once their pending record was durable, before their handled record (its time and seed reproduce them after a crash).",
         load(m.early_releases));
+  f.add("skein_handled_lingered_total", C,
+        "Handled records of inputs released early that waited for the session's next batch instead of being written at once (kind option handled_linger_ms).",
+        load(m.handled_lingered));
+  f.add("skein_handled_coalesced_total", C,
+        "Commits that wrote and replicated a lingering handled record together with the session's next batch (one replication round trip saved each).",
+        load(m.handled_coalesced));
   {
     static constexpr const char* channels[] = {"basp", "udp"};
     f.add_labelled("skein_heartbeats_total", C,

@@ -70,7 +70,8 @@ struct fixture : test::session_world {
 
 caf::actor spawn_dice(fixture& f, persistence::committer& committer, const caf::actor& reads,
                       const caf::actor& host, const caf::actor& replica,
-                      recovered_session recovered, std::uint64_t epoch) {
+                      recovered_session recovered, std::uint64_t epoch,
+                      std::uint32_t handled_linger_ms = 0) {
   auto view = std::make_shared<cluster_view>();
   view->self = "a";
   view->up = view->alive = {"a", "r1"};
@@ -83,6 +84,7 @@ caf::actor spawn_dice(fixture& f, persistence::committer& committer, const caf::
   init.epoch = epoch;
   init.options = f.registry.options("dice");
   REQUIRE(init.options.poison_guard);
+  init.options.handled_linger_ms = handled_linger_ms;
   init.committer = &committer;
   init.store = caf::actor_cast<persistence::store_actor>(reads);
   init.host = host;
@@ -222,3 +224,103 @@ TEST_CASE("with the poison guard, outputs leave once the pending record is durab
   CHECK(R"({"seq":1,"data":)" + outbox[0].second.data + "}" == first_frames[0]);
   CHECK(R"({"seq":2,"data":)" + outbox[1].second.data + "}" == first_frames[2]);
 }
+
+namespace {
+
+// Joins client c1 on `conn` and answers the copy read and its batch: the
+// open's pending record is the next batch r1 receives.
+void start(fixture& f, const caf::actor& session, caf::scoped_actor& reads,
+           caf::scoped_actor& replica, caf::scoped_actor& conn) {
+  answer_copy(reads, f.db);
+  auto copy = next_batch(replica);
+  REQUIRE(copy.id == 0);
+  caf::anon_send(session, repl_ack_atom::value, std::string("r1"), copy.id, std::string{});
+  caf::anon_send(session, join_atom::value, std::string("c1"), std::string("{}"),
+                 caf::actor{conn}, std::uint64_t{0}, false, std::uint64_t{7}, std::uint64_t{1},
+                 std::string{});
+}
+
+// A fresh session whose handled records linger for `ms`.
+caf::actor spawn_lingering(fixture& f, caf::scoped_actor& reads, caf::scoped_actor& host,
+                           caf::scoped_actor& replica, std::uint32_t ms) {
+  return spawn_dice(f, f.committer, reads, host, replica,
+                    recover_session(persistence::session_records{}, f.registry, key), 3, ms);
+}
+
+void roll(const caf::actor& session, caf::scoped_actor& conn, std::uint64_t cseq) {
+  caf::anon_send(session, message_atom::value, std::string("c1"), std::uint64_t{7}, cseq,
+                 std::uint64_t{0}, std::string(R"({"roll":true})"), caf::actor{conn});
+}
+
+void ack(const caf::actor& session, const replicated& r) {
+  caf::anon_send(session, repl_ack_atom::value, std::string("r1"), r.id, std::string{});
+}
+
+}  // namespace
+
+TEST_CASE("a handled record lingers and goes with the next input's pending record, in one "
+          "replicate message",
+          "[session][poison]") {
+  fixture f;
+  caf::scoped_actor reads{f.sys}, replica{f.sys}, host{f.sys}, conn{f.sys};
+  // The linger never ends within the test: only a next batch writes it.
+  auto session = spawn_lingering(f, reads, host, replica, 600000);
+  killer k{f.sys, session};
+  start(f, session, reads, replica, conn);
+  auto open = next_batch(replica);
+  auto j = journal_of(open.batch);
+  REQUIRE(j.size() == 1);
+  CHECK(j[0].second.status == persistence::input_status::pending);
+  ack(session, open);
+  REQUIRE(test::received(conn, quiet).size() == 1);  // the open's frame left
+  // Its handled record waits: nothing more reaches r1.
+  bool sent = false;
+  replica->receive(caf::others >> [&](caf::message_view&) -> caf::result<caf::message> {
+                     sent = true;
+                     return caf::message{};
+                   },
+                   caf::after(quiet) >> [] {});
+  CHECK_FALSE(sent);
+  // The next input's pending batch carries it: journal 1 applied, 2 pending.
+  roll(session, conn, 1);
+  auto both = next_batch(replica);
+  j = journal_of(both.batch);
+  REQUIRE(j.size() == 2);
+  CHECK(j[0].first == 1);
+  CHECK(j[0].second.status == persistence::input_status::applied);
+  CHECK(j[1].first == 2);
+  CHECK(j[1].second.status == persistence::input_status::pending);
+  ack(session, both);
+  auto out = test::received(conn, quiet);
+  REQUIRE(out.size() == 2);  // the message's ack and frame
+  CHECK(out[0] == "ack");
+  // The local store holds the same: 1 applied, 2 pending (its handled
+  // record lingers in turn).
+  auto local = f.db.load_journal(key);
+  REQUIRE(local.size() == 2);
+  CHECK(local[0].second.status == persistence::input_status::applied);
+  CHECK(local[1].second.status == persistence::input_status::pending);
+}
+
+TEST_CASE("a lingering handled record is written on its own once handled_linger_ms passes",
+          "[session][poison]") {
+  fixture f;
+  caf::scoped_actor reads{f.sys}, replica{f.sys}, host{f.sys}, conn{f.sys};
+  auto session = spawn_lingering(f, reads, host, replica, 50);
+  killer k{f.sys, session};
+  start(f, session, reads, replica, conn);
+  auto open = next_batch(replica);
+  ack(session, open);
+  // No other input comes: the handled record goes alone after 50 ms.
+  auto handled = next_batch(replica);
+  auto j = journal_of(handled.batch);
+  REQUIRE(j.size() == 1);
+  CHECK(j[0].first == 1);
+  CHECK(j[0].second.status == persistence::input_status::applied);
+  caf::scoped_actor poll{f.sys};
+  for (int i = 0; i < 1000 && f.db.load_outbox(key).empty(); ++i)
+    poll->receive(caf::after(std::chrono::milliseconds(5)) >> [] {});
+  CHECK(f.db.load_outbox(key).size() == 1);
+  CHECK(f.db.load_journal(key).at(0).second.status == persistence::input_status::applied);
+}
+

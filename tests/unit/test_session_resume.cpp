@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -169,7 +170,9 @@ auto count_of(std::size_t n) {
 
 TEST_CASE("a resume while frames are committed gets every missed frame once and in order",
           "[session][resume]") {
-  fixture f;
+  // Every handled record is written at once here (what a resume does while
+  // one lingers: a test case below).
+  fixture f([](kind_options& o) { o.handled_linger_ms = 0; });
   caf::scoped_actor c1{f.sys}, c2{f.sys}, c2b{f.sys};
   f.join(c1, "c1", 11, 0, false);  // seq 1: c1's open
   f.join(c2, "c2", 22, 0, false);  // seq 2: c2's open
@@ -283,6 +286,78 @@ TEST_CASE("durability async: a resume reads the outbox once the frames it missed
       std::move(stored))});
   // 6 and 7, no reset (a reset would be 8 and 9: its frames).
   CHECK(fixture::collect(c2b, [](auto&) { return false; }) == std::vector<std::uint64_t>{6, 7});
+}
+
+TEST_CASE("with the poison guard, a resume while a handled record lingers gets the frames "
+          "already sent",
+          "[session][resume][poison]") {
+  // The guard releases an input's frames once its pending record is
+  // durable; its handled record (with the outbox events) may linger for
+  // the next batch (handled_linger_ms), here for longer than the test.
+  fixture f([](kind_options& o) { o.handled_linger_ms = 600000; });
+  caf::scoped_actor c1{f.sys}, c2{f.sys}, c2b{f.sys};
+  f.join(c1, "c1", 11, 0, false);  // seq 1
+  f.join(c2, "c2", 22, 0, false);  // seq 2
+  f.add(c1, "c1", 11, 1);          // seq 3
+  REQUIRE(fixture::collect(c2, count_of(2)) == std::vector<std::uint64_t>{2, 3});
+  f.await_commits();
+  REQUIRE(f.db.load_outbox(key, 3).empty());  // seq 3's record lingers
+  // c2 comes back having seen up to 2. The read is sent at once and the
+  // store does not hold 3 (nothing was written for a read: a full disk
+  // would refuse it); the session serves 3 from what lingers.
+  f.join(c2b, "c2", 23, 2, true);
+  std::uint64_t from = 0;
+  auto rp = f.await_outbox_read(from);
+  CHECK(from == 3);
+  auto stored = f.db.load_outbox(key, from);
+  CHECK(stored.empty());
+  rp.deliver(persistence::outbox_ptr{
+    std::make_shared<const std::vector<std::pair<std::uint64_t, persistence::outbox_record>>>(
+      std::move(stored))});
+  // 3, no reset (a reset would be its frames 4 and 5).
+  CHECK(fixture::collect(c2b, [](auto&) { return false; }) == std::vector<std::uint64_t>{3});
+}
+
+TEST_CASE("with the poison guard, a handoff writes a lingering handled record before it reads "
+          "the copy it ships",
+          "[session][poison]") {
+  fixture f([](kind_options& o) { o.handled_linger_ms = 600000; });
+  caf::scoped_actor c1{f.sys}, target{f.sys};
+  f.join(c1, "c1", 11, 0, false);  // seq 1
+  f.add(c1, "c1", 11, 1);          // seq 2
+  REQUIRE(fixture::collect(c1, count_of(3)).size() == 3);
+  f.await_commits();
+  REQUIRE(f.db.load_outbox(key, 2).empty());  // seq 2's record lingers
+  caf::anon_send(f.session, handoff_atom::value, caf::actor{target}, std::string("n2"), false);
+  std::size_t outbox_at_read = 0;
+  std::optional<persistence::input_status> last_status;
+  f.reads->receive(
+    [&](persistence::copy_atom, const std::string& k, std::uint64_t) {
+      CHECK(k == key);
+      outbox_at_read = f.db.load_outbox(key, 0).size();
+      auto j = f.db.load_journal(key, 0);
+      if (!j.empty()) last_status = j.back().second.status;
+      f.reads->make_response_promise().deliver(f.db.session_copy(key).encode());
+    },
+    caf::after(answer_within) >> [] { FAIL("no copy read"); });
+  // The copy read sees both events and the message's applied record.
+  CHECK(outbox_at_read == 2);
+  CHECK(last_status == persistence::input_status::applied);
+  target->receive(
+    [&](adopt_atom, const std::string&, std::uint64_t, const std::string&, const std::string&,
+        bool) {
+      target->make_response_promise().deliver(caf::make_error(caf::sec::request_receiver_down));
+    },
+    caf::after(answer_within) >> [] { FAIL("no adopt"); });
+}
+
+TEST_CASE("handled_linger_ms is a kind option, off by default", "[session][poison]") {
+  kind_options o;
+  CHECK(o.handled_linger_ms == 0);
+  set_kind_option(o, "handled_linger_ms", "1000");
+  CHECK(o.handled_linger_ms == 1000);
+  CHECK_THROWS_AS(set_kind_option(o, "handled_linger_ms", "-1"), std::invalid_argument);
+  CHECK_THROWS_AS(set_kind_option(o, "handled_linger_ms", "1s"), std::invalid_argument);
 }
 
 // -- durability none: nothing written, resumes from memory --------------------
