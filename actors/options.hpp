@@ -59,8 +59,9 @@ struct kind_options {
   /// them as seen), after the poison check runs it in a child process. The
   /// handled record of an input that sends tells or of a reset open is
   /// written at once, and a lingering one before a handoff, a passivation
-  /// or a hibernation; a resume serves its events from memory. 0 (the default) = each handled record is written at once.
-  /// Ignored without the guard. The cost of turning it on: a write deferred
+  /// or a hibernation; a resume serves its events from memory. 0 (the
+  /// default) = each handled record is written at once. Ignored without
+  /// the guard. The cost of turning it on: a write deferred
   /// into a window where it can fail. A disk that fills within this many ms
   /// of an input makes the deferred write fail, which stops the session as
   /// any failed commit does, and the input stays pending, so the session
@@ -102,8 +103,8 @@ struct kind_options {
 
 /// Sets one option by name ("snapshot_every", "snapshot_interval_ms",
 /// "keep_snapshots", "outbox_keep", "durability" = none|async|local|replicated,
-/// "poison_guard" = on|off, "handled_linger_ms", "idle_ms", "hibernate_ms", "resume_grace_ms",
-/// "check_state" = on|off, "relay" = on|off). Throws
+/// "poison_guard" = on|off, "handled_linger_ms", "idle_ms", "hibernate_ms",
+/// "resume_grace_ms", "check_state" = on|off, "relay" = on|off). Throws
 /// std::invalid_argument naming the option or value on error.
 void set_kind_option(kind_options& o, const std::string& name, const std::string& value);
 

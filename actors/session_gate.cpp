@@ -251,11 +251,12 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
   }
   if (st.lingering) {
     // The last input's handled batch goes first, in this one write and one
-    // replicate message (kind_options::handled_linger_ms).
+    // replicate message (kind_options::handled_linger_ms); on its own when
+    // flush_lingering() sent an empty batch.
+    if (!batch.empty()) metrics().handled_coalesced.fetch_add(1, std::memory_order_relaxed);
     st.lingering->append(std::move(batch));
     batch = std::move(*st.lingering);
     st.lingering.reset();
-    metrics().handled_coalesced.fetch_add(1, std::memory_order_relaxed);
   }
   auto me = caf::actor_cast<caf::actor>(self);
   const bool awaited = st.options.durable == durability::replicated || g.await_replicas;

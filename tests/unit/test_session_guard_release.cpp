@@ -17,6 +17,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/metrics.hpp"
 #include "actors/recovery.hpp"
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
@@ -263,6 +264,7 @@ TEST_CASE("a handled record lingers and goes with the next input's pending recor
           "[session][poison]") {
   fixture f;
   caf::scoped_actor reads{f.sys}, replica{f.sys}, host{f.sys}, conn{f.sys};
+  const auto coalesced = metrics().handled_coalesced.load();
   // The linger never ends within the test: only a next batch writes it.
   auto session = spawn_lingering(f, reads, host, replica, 600000);
   killer k{f.sys, session};
@@ -290,6 +292,7 @@ TEST_CASE("a handled record lingers and goes with the next input's pending recor
   CHECK(j[0].second.status == persistence::input_status::applied);
   CHECK(j[1].first == 2);
   CHECK(j[1].second.status == persistence::input_status::pending);
+  CHECK(metrics().handled_coalesced.load() == coalesced + 1);
   ack(session, both);
   auto out = test::received(conn, quiet);
   REQUIRE(out.size() == 2);  // the message's ack and frame
@@ -306,6 +309,8 @@ TEST_CASE("a lingering handled record is written on its own once handled_linger_
           "[session][poison]") {
   fixture f;
   caf::scoped_actor reads{f.sys}, replica{f.sys}, host{f.sys}, conn{f.sys};
+  const auto coalesced = metrics().handled_coalesced.load();
+  const auto lingered = metrics().handled_lingered.load();
   auto session = spawn_lingering(f, reads, host, replica, 50);
   killer k{f.sys, session};
   start(f, session, reads, replica, conn);
@@ -322,5 +327,8 @@ TEST_CASE("a lingering handled record is written on its own once handled_linger_
     poll->receive(caf::after(std::chrono::milliseconds(5)) >> [] {});
   CHECK(f.db.load_outbox(key).size() == 1);
   CHECK(f.db.load_journal(key).at(0).second.status == persistence::input_status::applied);
+  // Counted as lingered, not as carried by a next batch.
+  CHECK(metrics().handled_lingered.load() == lingered + 1);
+  CHECK(metrics().handled_coalesced.load() == coalesced);
 }
 
