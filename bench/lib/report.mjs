@@ -317,6 +317,22 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
       L.push(`| ${sys} | ${fmt(b.rate)} (${b.pairs}) | ${ms(b.latency_ms.p99)} | ${ms(atPeer?.latency_ms.p99)} | ${fmt(us, 1)} | ${ratio(b.rate, peerPeak?.rate)} |${cPeak ? ` ${pct(b.rate, cPeak.rate)} |` : ''}`);
     }
     L.push('');
+    // user and kernel time and context switches per message, at the same
+    // load for every system (runs from before stop 56 did not record them)
+    const split = rttSystems.map(([sys, r]) => [sys, peerPeak ? r.rtt.levels.find((l) => l.pairs === peerPeak.pairs) : null])
+      .filter(([, l]) => l?.rate && l.server_kernel_cpu_pct != null);
+    if (split.length) {
+      L.push(`#### Server CPU per message in user code and in the kernel, at ${peerPeak.pairs} pairs`, '');
+      L.push('The same load for every system (the peer\'s peak pairs). Kernel is the servers\' `stime` (system calls, TCP on loopback, scheduling; on this VM every entry into the kernel pays for the hypervisor\'s interrupt toggling as well), user is `utime`; context switches are voluntary + involuntary, summed over every server thread (`/proc/PID/task/*/status`).', '');
+      L.push('| system | msg/s | server CPU µs per message | user µs | kernel µs (share) | context switches per message |');
+      L.push('|---|---:|---:|---:|---:|---:|');
+      for (const [sys, l] of split) {
+        const all = cpuUs(l.server_cpu_pct, l.rate);
+        const kern = cpuUs(l.server_kernel_cpu_pct, l.rate);
+        L.push(`| ${sys} | ${fmt(l.rate)} | ${fmt(all, 1)} | ${fmt(all - kern, 1)} | ${fmt(kern, 1)} (${fmt(100 * kern / all, 0)} %) | ${fmt(l.server_switches_per_s / l.rate, 2)} |`);
+      }
+      L.push('');
+    }
   }
 
   // every system's fanout, when more than skein and the peer ran it

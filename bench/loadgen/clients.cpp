@@ -550,13 +550,17 @@ json close_window(const options& o, const window& w0) {
   window w1 = open_window(o);
   double secs = static_cast<double>(w1.t - w0.t) / 1e9;
   json servers = json::array();
-  double cpu_total = 0;
+  double cpu_total = 0, kernel_total = 0, switches_total = 0;
   long rss_total = 0;
   for (std::size_t i = 0; i < w1.procs.size(); ++i) {
     const auto& a = w0.procs[i];
     const auto& b = w1.procs[i];
     double pct = (b.alive && a.alive && secs > 0) ? 100.0 * (b.cpu_s - a.cpu_s) / secs : 0;
     cpu_total += pct;
+    if (b.alive && a.alive && secs > 0) {
+      kernel_total += 100.0 * (b.kernel_s - a.kernel_s) / secs;
+      switches_total += static_cast<double>(b.switches - a.switches) / secs;
+    }
     rss_total += b.rss_kb;
     servers.push_back({{"pid", b.pid},
                        {"alive", b.alive},
@@ -570,6 +574,10 @@ json close_window(const options& o, const window& w0) {
               {"other_cpu_pct", std::round(std::max(0.0, machine - cpu_total - loadgen) * 10) / 10},
               {"servers", servers},
               {"server_cpu_pct", std::round(cpu_total * 10) / 10},
+              // of server_cpu_pct, the time in the kernel (stime)
+              {"server_kernel_cpu_pct", std::round(kernel_total * 10) / 10},
+              // context switches of every server thread together, per second
+              {"server_switches_per_s", std::round(switches_total)},
               {"server_rss_kb", rss_total},
               {"loadgen_cpu_pct", std::round(loadgen * 10) / 10},
               {"loadgen_rss_kb", self_rss_kb()}};

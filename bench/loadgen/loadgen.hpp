@@ -136,8 +136,12 @@ class histogram {
 struct proc_sample {
   int pid = 0;
   bool alive = false;
-  double cpu_s = 0;   // utime + stime
-  long rss_kb = 0;    // VmRSS
+  double cpu_s = 0;     // utime + stime, seconds
+  double kernel_s = 0;  // stime alone, seconds
+  /// Voluntary + involuntary context switches, summed over the process's
+  /// threads (/proc/PID/task/*/status).
+  std::uint64_t switches = 0;
+  long rss_kb = 0;      // VmRSS
 };
 
 std::vector<proc_sample> sample_procs(const std::vector<int>& pids);

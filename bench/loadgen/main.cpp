@@ -1,7 +1,9 @@
 // skein-loadgen command line, /proc sampling and output.
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -54,8 +56,18 @@ std::vector<proc_sample> sample_procs(const std::vector<int>& pids) {
         if (fields.size() >= 13 && fields[0] != "Z") {
           s.alive = true;
           s.cpu_s = (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
+          s.kernel_s = std::stod(fields[12]) / ticks;
         }
       }
+    }
+    std::error_code ec;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+      std::ifstream ts(task.path() / "status");
+      std::string l;
+      while (ts && std::getline(ts, l))
+        if (l.rfind("voluntary_ctxt_switches:", 0) == 0 || l.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+          s.switches += std::strtoull(l.c_str() + l.find(':') + 1, nullptr, 10);
     }
     std::ifstream status("/proc/" + std::to_string(pid) + "/status");
     while (status && std::getline(status, line))

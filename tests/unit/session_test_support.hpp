@@ -81,6 +81,18 @@ inline std::vector<std::string> received(caf::scoped_actor& conn, caf::timespan 
   return out;
 }
 
+/// True when nothing at all reaches `who` within `quiet` (a message that
+/// does arrive is taken out of its mailbox and answered with nothing).
+inline bool nothing_received(caf::scoped_actor& who, caf::timespan quiet) {
+  bool got = false;
+  who->receive(caf::others >> [&](caf::message_view&) -> caf::result<caf::message> {
+                 got = true;
+                 return caf::message{};
+               },
+               caf::after(quiet) >> [] {});
+  return !got;
+}
+
 /// Kills `session` and waits until it is gone.
 inline void stop_session(caf::actor_system& sys, const caf::actor& session) {
   caf::anon_send_exit(session, caf::exit_reason::kill);
