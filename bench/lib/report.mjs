@@ -603,8 +603,9 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + 'Socket.IO v5 over Engine.IO v4 WebSocket (`0{...}` open, `40` connect, `42["say",{...}]`/`42["said",{...}]`, ping `2` → pong `3`). '
     + 'One io_context per thread, asynchronous Beast clients, source addresses from 127.0.0.0/8.');
   L.push('- Latency percentiles come from a log-linear histogram (64 sub-buckets per power of two, < 1.6 % error). '
-    + 'Server CPU is the utime+stime delta of every server process (/proc/PID/stat) over the measured window; RSS is VmRSS at its end; '
-    + 'for Socket.IO both include redis-server.');
+    + 'Server CPU is the utime+stime delta of every server process (/proc/PID/stat) over the measured window, with its kernel part (stime) '
+    + 'and the context switches of every server thread (/proc/PID/task/*/status) recorded beside it; RSS is VmRSS at its end; '
+    + 'for Socket.IO all of these include redis-server.');
   const rep = Object.entries(results.profile).filter(([, v]) => (v.repeat ?? 1) > 1).map(([k]) => k);
   if (rep.length) L.push(`- ${rep.map((k) => `${k} ran ${results.profile[k].repeat} times`).join(' and ')} per system, alternating skein and the peer; `
     + 'the tables show, per system, the better run (rtt: higher geometric mean of msg/s over the levels; fanout: more deliveries/s under the limit), '
