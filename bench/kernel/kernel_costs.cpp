@@ -3,10 +3,12 @@
 // the per-message figures of bench/run (kernel µs, context switches) can be
 // read as counts times prices.
 //
-//   build/bin/skein-kernel-costs [--seconds 2]
+//   build/bin/skein-kernel-costs [--seconds 2] [--json]
 //
-// Prints one line per measure, each the mean over a loop that runs for
-// --seconds (default 2):
+// Prints one line per measure (with --json one object instead,
+// {"syscall_us", "wake_us", "loopback_us"}; bench/run puts it on the
+// page's machine line), each the mean over a loop that runs for --seconds
+// (default 2):
 //   syscall       getppid(2): the bare cost of entering and leaving the kernel.
 //   wake          a round trip between two threads that block in futex(2)
 //                 (std::condition_variable), halved: one wake, one context
@@ -123,13 +125,22 @@ double loopback_ns(double seconds) {
 
 int main(int argc, char** argv) {
   double seconds = 2;
+  bool json = false;
   CLI::App app{"skein-kernel-costs: the price of a system call, a thread wake and a loopback TCP message here"};
   app.add_option("--seconds", seconds, "how long each measure loops")->check(CLI::Range(0.1, 60.0));
+  app.add_flag("--json", json, "print one JSON object");
   CLI11_PARSE(app, argc, argv);
   try {
-    std::printf("syscall   getppid                          %8.2f µs\n", syscall_ns(seconds) / 1e3);
-    std::printf("wake      futex wake + context switch      %8.2f µs\n", wake_ns(seconds) / 1e3);
-    std::printf("loopback  TCP send + recv of 64 bytes      %8.2f µs\n", loopback_ns(seconds) / 1e3);
+    const double sys = syscall_ns(seconds) / 1e3;
+    const double wake = wake_ns(seconds) / 1e3;
+    const double loop = loopback_ns(seconds) / 1e3;
+    if (json) {
+      std::printf("{\"syscall_us\":%.3f,\"wake_us\":%.3f,\"loopback_us\":%.3f}\n", sys, wake, loop);
+    } else {
+      std::printf("syscall   getppid                          %8.2f µs\n", sys);
+      std::printf("wake      futex wake + context switch      %8.2f µs\n", wake);
+      std::printf("loopback  TCP send + recv of 64 bytes      %8.2f µs\n", loop);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "skein-kernel-costs: %s\n", e.what());
     return 1;

@@ -218,7 +218,9 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   const machineLine = `${m.nproc} cores (${m.cpu}), ${m.ram_gib} GiB RAM, Linux ${m.kernel}, Node ${m.node}, `
     + `redis-server ${m.redis}, socket.io ${m.socketio} + @socket.io/redis-adapter ${m.redis_adapter}`
     + `${m.redis_streams_adapter ? ` (durable peer: @socket.io/redis-streams-adapter ${m.redis_streams_adapter})` : ''}, `
-    + `${m.date}, skein ${m.commit}, load average at start ${m.loadavg.join(' ')}`;
+    + `${m.date}, skein ${m.commit}, load average at start ${m.loadavg.join(' ')}`
+    + (m.kernel_costs ? `; kernel prices before the run (\`skein-kernel-costs\`): a system call ${fmt(m.kernel_costs.syscall_us, 2)} µs, `
+      + `a thread wake with its context switch ${fmt(m.kernel_costs.wake_us, 2)} µs, a 64-byte loopback TCP message ${fmt(m.kernel_costs.loopback_us, 2)} µs` : '');
 
   L.push('# Benchmarks', '');
   L.push(`skein against Socket.IO 4 + \`@socket.io/redis-adapter\` over redis-server (3 Node processes), `

@@ -50,6 +50,7 @@ const buildDir = path.resolve(repo, opts['build-dir']);
 const demo = path.join(buildDir, 'bin/skein-demo');
 const loadgen = path.join(buildDir, 'bin/skein-loadgen');
 const ceiling = path.join(buildDir, 'bin/skein-bench-ceiling');
+const kernelCosts = path.join(buildDir, 'bin/skein-kernel-costs');
 const outDir = path.resolve(repo, opts.out);
 const plotDir = path.join(outDir, 'bench');
 const threads = Number(opts.threads);
@@ -125,6 +126,18 @@ function procSample(pid) {
   }
 }
 
+/// What the kernel charges here (bench/kernel/kernel_costs.cpp), measured
+/// before any system starts; null when the tool was not built.
+function kernelPrices() {
+  if (!fs.existsSync(kernelCosts)) return null;
+  const r = spawnSync(kernelCosts, ['--seconds', '1', '--json'], { encoding: 'utf8', timeout: 30000 });
+  try {
+    return r.status === 0 ? JSON.parse(r.stdout) : null;
+  } catch {
+    return null;
+  }
+}
+
 function machine() {
   const cpu = os.cpus();
   const mem = fs.readFileSync('/proc/meminfo', 'utf8');
@@ -145,6 +158,7 @@ function machine() {
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
     ulimit_n: Number(spawnSync('sh', ['-c', 'ulimit -n']).stdout.toString().trim()),
+    kernel_costs: kernelPrices(),
     commit: process.env.BENCH_COMMIT || spawnSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']).stdout?.toString().trim() || 'unknown',
   };
 }
