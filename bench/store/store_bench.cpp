@@ -14,15 +14,28 @@
 //   - handled: put journal (s, n), `--handled-bytes`; put outbox (s, e),
 //     `--event-bytes`;
 //   - every `--snapshot-every` inputs of a session: a snapshot
-//     (`--state-bytes`) and the retention of store.hpp: the journal up to the
-//     oldest of the 2 kept snapshots, the outbox below e - 256, older
-//     snapshots.
+//     (`--state-bytes`) and the retention of actors/session_gate.cpp: the
+//     snapshot that falls out of the 2 kept, the journal up to the older
+//     kept snapshot and the outbox below e - 256, each range from where the
+//     session's previous trim ended (stop 56; before, every range started
+//     at seq 0 and a session's trims slowed as it aged, unlike skein's).
 // A group takes `--group` batches in turn from sessions picked round-robin
 // with a stride (so neighbours in a group are not neighbours in key order),
 // as the committer's queue holds batches of many sessions at once.
 //
 //   skein-store-bench [--sessions 1000] [--inputs 200000] [--group 40]
 //                     [--rocksdb-options "..."] [--no-hints] [--dir DIR]
+//                     [--pending same|after|off]
+//
+// --pending: where the pending record goes relative to the handled one.
+// `same` (default, what skein writes): the handled record rewrites the
+// pending record's journal key, so it sorts before it in the memtable
+// (RocksDB orders a key's versions newest first) and each insert lands
+// just outside the session's insert-hint splice. `after`: the handled
+// record goes under a key of its own just after the pending one (journal
+// seq n is written as key seq 2n pending, 2n + 1 handled), so every insert
+// of a session ascends; a measure of what that would cost, not a format
+// skein reads. `off`: no pending record (poison guard off).
 //
 // Output: "inputs N sessions S group G: writer X µs/input, process Y
 // µs/input, Z inputs/s (wall)", then the time to open the store again with
@@ -59,6 +72,7 @@ struct session {
   std::string key;
   std::uint64_t journal = 0, events = 0, since_snapshot = 0;
   std::uint64_t snap_old = 0, snap_new = 0;  // journal seqs of the 2 kept snapshots
+  std::uint64_t journal_trimmed = 0, outbox_trimmed = 0;  // where the next trims start
   bool pending_next = true;                  // next batch: the pending record
 };
 
@@ -70,6 +84,7 @@ int main(int argc, char** argv) {
               handled_bytes = 220, event_bytes = 130, state_bytes = 600, snapshot_every = 50;
   std::string rocksdb_options, dir;
   bool no_hints = false;
+  std::string pending_mode = "same";
   app.add_option("--sessions", sessions)->check(CLI::Range(1, 10'000'000));
   app.add_option("--inputs", inputs)->check(CLI::Range(1, 100'000'000));
   app.add_option("--group", group, "batches per store write")->check(CLI::Range(1, 100'000));
@@ -80,6 +95,8 @@ int main(int argc, char** argv) {
   app.add_option("--snapshot-every", snapshot_every)->check(CLI::Range(2, 1'000'000));
   app.add_option("--rocksdb-options", rocksdb_options);
   app.add_flag("--no-hints", no_hints, "store_options::memtable_insert_hints off");
+  app.add_option("--pending", pending_mode, "same | after | off (see the file's header)")
+      ->check(CLI::IsMember({"same", "after", "off"}));
   app.add_option("--dir", dir, "store directory (default: a fresh one in /tmp, removed)");
   CLI11_PARSE(app, argc, argv);
 
@@ -120,26 +137,37 @@ int main(int argc, char** argv) {
       for (std::size_t b = 0; b < group; ++b) {
         session& s = all[cursor];
         cursor = (cursor + stride) % sessions;
-        if (s.pending_next) {
+        // The journal key of seq n, pending or handled (see --pending).
+        const bool after = pending_mode == "after";
+        auto jkey = [&](std::uint64_t n, bool is_handled) {
+          return seq_key(s.key, after ? 2 * n + (is_handled ? 1 : 0) : n);
+        };
+        if (s.pending_next && pending_mode != "off") {
           ++s.journal;
-          merged.put_raw(column::journal, seq_key(s.key, s.journal), pending);
+          merged.put_raw(column::journal, jkey(s.journal, false), pending);
           s.pending_next = false;
           continue;
         }
+        if (pending_mode == "off") ++s.journal;
         s.pending_next = true;
         ++done;
-        merged.put_raw(column::journal, seq_key(s.key, s.journal), handled);
+        merged.put_raw(column::journal, jkey(s.journal, true), handled);
         ++s.events;
         merged.put_raw(column::outbox, seq_key(s.key, s.events), event);
         if (++s.since_snapshot >= snapshot_every) {
           s.since_snapshot = 0;
           merged.put_raw(column::snapshots, seq_key(s.key, s.journal), state);
+          // As actors/session_gate.cpp trims: the dropped snapshot's key, and
+          // each range from where the session's previous trim ended.
           if (s.snap_old > 0) {
-            merged.erase_range(column::snapshots, seq_key(s.key, 0), seq_key(s.key, s.snap_old));
-            merged.erase_range(column::journal, seq_key(s.key, 0), seq_key(s.key, s.snap_old + 1));
+            merged.erase(column::snapshots, seq_key(s.key, s.snap_old));
+            merged.erase_range(column::journal, jkey(s.journal_trimmed, false), jkey(s.snap_new + 1, false));
+            s.journal_trimmed = s.snap_new + 1;
           }
-          if (s.events > 256)
-            merged.erase_range(column::outbox, seq_key(s.key, 0), seq_key(s.key, s.events - 256));
+          if (s.events > 256) {
+            merged.erase_range(column::outbox, seq_key(s.key, s.outbox_trimmed), seq_key(s.key, s.events - 256));
+            s.outbox_trimmed = s.events - 256;
+          }
           s.snap_old = s.snap_new;
           s.snap_new = s.journal;
         }
