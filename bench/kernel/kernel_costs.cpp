@@ -14,12 +14,12 @@
 //                 (std::condition_variable), halved: one wake, one context
 //                 switch on each side.
 //   loopback      send(2) of 64 bytes on a loopback TCP connection (TCP_NODELAY)
-//                 and recv(2) of them on the other end, one thread, the
-//                 sockets non-blocking: the kernel's TCP path both ways.
+//                 and recv(2) of them on the other end, one thread
+//                 (blocking sockets; the data is there when recv runs): the
+//                 kernel's TCP path both ways.
 //
 // Run it on an otherwise idle machine; it uses two threads for `wake` only.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>

@@ -555,9 +555,10 @@ json close_window(const options& o, const window& w0) {
   for (std::size_t i = 0; i < w1.procs.size(); ++i) {
     const auto& a = w0.procs[i];
     const auto& b = w1.procs[i];
-    double pct = (b.alive && a.alive && secs > 0) ? 100.0 * (b.cpu_s - a.cpu_s) / secs : 0;
+    const bool measured = b.alive && a.alive && secs > 0;
+    double pct = measured ? 100.0 * (b.cpu_s - a.cpu_s) / secs : 0;
     cpu_total += pct;
-    if (b.alive && a.alive && secs > 0) {
+    if (measured) {
       kernel_total += 100.0 * (b.kernel_s - a.kernel_s) / secs;
       switches_total += static_cast<double>(b.switches - a.switches) / secs;
     }
