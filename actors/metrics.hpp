@@ -143,6 +143,7 @@ struct node_metrics {
   std::atomic<std::uint64_t> activations_unclaimed{0};  // refused: too many alive members not connected
   std::atomic<std::uint64_t> batches_held_short{0};     // committed while the replica set was short
   std::atomic<std::uint64_t> early_releases{0};  // guarded inputs whose outputs left before the handled record (run_input)
+  std::atomic<std::uint64_t> local_commits_unposted{0};  // local commits a session read from local_commits, no message (session_gate.cpp)
   std::atomic<std::uint64_t> handled_lingered{0};   // handled batches kept for the next batch (handled_linger_ms)
   std::atomic<std::uint64_t> handled_coalesced{0};  // commits that carried a lingering handled batch
   // heartbeats received (runtime/membership_actor.cpp), by channel:

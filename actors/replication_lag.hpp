@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "actors/metrics.hpp"
 
@@ -39,6 +40,17 @@ class replication_lag_tracker {
       e->local = now;
       settle(commit);
     }
+  }
+  /// Every batch up to `commit` is committed locally, the last at `at`
+  /// (actors/local_commits.hpp: seen without a message per batch).
+  void local_done_upto(std::uint64_t commit, clock::time_point at) {
+    std::vector<std::uint64_t> settled;
+    for (auto& e : entries_)
+      if (e.commit <= commit && !e.local) {
+        e.local = at;
+        if (e.acked) settled.push_back(e.commit);
+      }
+    for (auto c : settled) settle(c);
   }
   /// Replica `node` acknowledged batch `commit`.
   void acked(std::uint64_t commit, const std::string& node, clock::time_point now) {

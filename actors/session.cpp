@@ -262,6 +262,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
       for (auto& g : st.gate)
         if (g.commit == id) g.local_done = true;
       st.lag.local_done(id, clock::now());
+      sync_local(st);  // batches before id that were done without a message
       if (!st.catching_up.empty()) read_after_commits(self);
       release(self);
     },

@@ -185,12 +185,16 @@ void linger(session_actor* self, persistence::write_batch batch) {
 void release(session_actor* self) {
   auto& st = self->state;
   auto now = clock::now();
+  sync_local(st);
   while (!st.gate.empty()) {
     auto& g = st.gate.front();
-    if (!g.local_done) break;
+    // Replica acks first: a batch that still waits for one needs no word of
+    // its local commit yet (the ack's release() reads st.local).
     if ((st.options.durable == durability::replicated || g.await_replicas)
         && (!g.replicas.empty() || g.short_of_replicas))
       break;
+    if (!g.local_done && !want_local(st)) break;
+    if (!g.local_done) continue;  // want_local() synced a later completion: look again
     const bool effects = !g.frames.empty() || !g.tells.empty();
     if (effects && !liveness::unpaused_since(st.pause_gen))
       return fenced(self, "the process was paused; the cluster may have moved this session");
@@ -282,11 +286,40 @@ void commit(session_actor* self, persistence::write_batch batch, gated_output g)
       g.bytes = std::move(bytes);
   }
   const bool awaits = !g.replicas.empty();
+  // A batch that waits for replica acks learns of its local commit through
+  // st.local, without a message (actors/local_commits.hpp); once st.local
+  // exists every batch's completion is recorded there, so its done id
+  // covers all earlier batches.
+  const bool quiet = awaits && awaited;
+  if (quiet && !st.local) st.local = std::make_shared<local_commits>();
   st.gate.push_back(std::move(g));
   if (awaits) arm_resend(self);
-  st.committer->submit(std::move(batch), [me, id = st.gate.back().commit](const std::string& e) {
+  st.committer->submit(std::move(batch), [me, id = st.gate.back().commit, lc = st.local,
+                                          quiet](const std::string& e) {
+    if (e.empty() && lc && !lc->completed(id) && quiet) {
+      metrics().local_commits_unposted.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     caf::anon_send(me, committed_atom::value, id, e);
   });
+}
+
+void sync_local(session_state& st) {
+  if (!st.local) return;
+  const auto done = st.local->done.load();
+  if (done <= st.local_seen) return;
+  st.local_seen = done;
+  for (auto& g : st.gate)
+    if (g.commit != 0 && g.commit <= done) g.local_done = true;
+  st.lag.local_done_upto(done, st.local->last_done_at());
+}
+
+bool want_local(session_state& st) {
+  if (!st.local) return false;  // every batch posts its `committed`
+  st.local->notify.store(true);
+  const auto seen = st.local_seen;
+  sync_local(st);
+  return st.local_seen != seen;
 }
 
 /// Builds one input's record; runs it, or (poison guard) admits it first.

@@ -163,10 +163,18 @@ void read_outbox(session_actor* self, const caf::actor& conn, std::uint64_t requ
       });
 }
 
-/// True if a batch of commit `upto` or before is not written yet.
-bool writing_upto(const session_state& st, std::uint64_t upto) {
-  for (const auto& g : st.gate)
-    if (!g.local_done && g.commit <= upto) return true;
+/// True if a batch of commit `upto` or before is not written yet; then the
+/// next local commit posts a `committed` message (want_local), whose
+/// handler calls read_after_commits.
+bool writing_upto(session_state& st, std::uint64_t upto) {
+  auto writing = [&] {
+    for (const auto& g : st.gate)
+      if (!g.local_done && g.commit <= upto) return true;
+    return false;
+  };
+  sync_local(st);
+  while (writing())
+    if (!want_local(st)) return true;
   return false;
 }
 

@@ -34,6 +34,7 @@
 
 #include "actors/apply.hpp"
 #include "actors/delivery.hpp"
+#include "actors/local_commits.hpp"
 #include "actors/metrics.hpp"
 #include "actors/replication_lag.hpp"
 #include "actors/session.hpp"
@@ -266,6 +267,11 @@ struct session_state {
   // bytes, in each of tens of thousands of idle sessions).
   boost::container::deque<gated_output> gate;
   std::uint64_t next_commit = 1;
+  // Local commits of batches that also wait for replica acks, seen without
+  // a `committed` message (actors/local_commits.hpp); null until the first
+  // such batch. local_seen: the last done id already folded into the gate.
+  std::shared_ptr<local_commits> local;
+  std::uint64_t local_seen = 0;
   replication_lag_tracker lag;
   std::size_t kind_slot = kind_table::other;         // in metrics().kinds
   std::shared_ptr<session_counters> counters;        // read by the host
@@ -494,6 +500,17 @@ void run_deferred_resets(session_actor* self);
 /// Durability async, after a local commit: the outbox reads of catch-ups
 /// that waited for it (catch_up::after_commit).
 void read_after_commits(session_actor* self);
+
+// -- session_gate.cpp: local commits without a message ----------------------
+
+/// Marks every gated batch that st.local says is durable here as local_done
+/// (and tells the lag tracker).
+void sync_local(session_state& st);
+
+/// Asks the committer for a `committed` message at the next local commit
+/// (local_commits::notify), then syncs again; true if something became
+/// local_done meanwhile (the caller looks again instead of waiting).
+bool want_local(session_state& st);
 
 // -- session_publish.cpp -----------------------------------------------------
 

@@ -12,7 +12,9 @@
 //
 // An arm is NAME=ARGS: ARGS are extra `skein-demo launch` arguments, split
 // on spaces (no quoting); words NAME=VALUE with an upper-case NAME are set
-// in that arm's environment instead (e.g. 'fmt1=SKEIN_LANE_BUNDLE_FORMAT=1'),
+// in that arm's environment instead (e.g. 'fmt1=SKEIN_LANE_BUNDLE_FORMAT=1';
+// 'old=SKEIN_AB_BIN=/tmp/old-bin' runs that arm's skein-demo from a saved
+// build directory's bin/, to compare two builds),
 // and an environment variable set for the whole run reaches every arm's
 // nodes. Every launch gets `--max-message-rate 0`, as
 // bench/run's do. One benchmark at a time on this machine: the arms share
@@ -66,7 +68,10 @@ function launch(args, data) {
     if (m) env[m[1]] = m[2];
     return !m;
   });
-  const child = spawn(path.join(bin, 'skein-demo'),
+  // SKEIN_AB_BIN=DIR runs this arm's skein-demo from DIR (a saved build of
+  // another commit), so two builds alternate in one series.
+  const demoDir = env.SKEIN_AB_BIN ? path.resolve(env.SKEIN_AB_BIN) : bin;
+  const child = spawn(path.join(demoDir, 'skein-demo'),
     ['launch', '--nodes', opts.nodes, '--data', data, '--max-message-rate', '0', ...flags],
     { stdio: ['ignore', 'pipe', 'ignore'], env });
   return new Promise((resolve, reject) => {

@@ -196,6 +196,9 @@ std::string render(node& n) {
   f.add("skein_early_releases_total", C,
         "Inputs run under the poison guard whose ack and frames left once their pending record was durable, before their handled record (its time and seed reproduce them after a crash).",
         load(m.early_releases));
+  f.add("skein_local_commits_unposted_total", C,
+        "Local commits of batches that also waited for replica acks, read by their session without a committed message",
+        load(m.local_commits_unposted));
   f.add("skein_handled_lingered_total", C,
         "Handled records of inputs released early that waited for the session's next batch instead of being written at once (kind option handled_linger_ms).",
         load(m.handled_lingered));

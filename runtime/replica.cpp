@@ -210,8 +210,24 @@ void relay(replica_self self, const caf::strong_actor_ptr& sender,
   if (!relayable(m)) return;
   const bool to_conns = carries_frames(m);
   const bool to_self = m.get_as<caf::atom_value>(0) == replicate_atom::value;  // for this actor only
+  if (to_self) {
+    // Handled here, in the bundle's turn, instead of enqueued to this actor
+    // again (a mailbox round per replicated batch, two per guarded input).
+    // The bundle's order is kept; a message already in the mailbox from
+    // another sender was concurrent with it anyway.
+    if (!m.match_elements<replicate_atom, std::string, std::uint64_t, std::string, caf::actor,
+                          std::uint64_t>())
+      return;
+    for (const auto& c : targets)
+      if (c && c.address() == self->address()) {
+        replicate(self, m.get_as<std::string>(1), m.get_as<std::uint64_t>(2),
+                  m.get_as<std::string>(3), m.get_as<caf::actor>(4), m.get_as<std::uint64_t>(5));
+        return;
+      }
+    return;
+  }
   for (const auto& c : targets)
-    if (c && c.node() == self->node() && (!to_self || c.address() == self->address())) {
+    if (c && c.node() == self->node()) {
       c->enqueue(sender, caf::make_message_id(), m, self->context());
       if (to_conns) metrics().relay_deliveries.fetch_add(1, std::memory_order_relaxed);
     }

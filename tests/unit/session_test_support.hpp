@@ -7,12 +7,15 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/cluster_view.hpp"
 #include "actors/errors.hpp"
 #include "actors/liveness.hpp"
 #include "actors/registry.hpp"
@@ -91,6 +94,28 @@ inline bool nothing_received(caf::scoped_actor& who, caf::timespan quiet) {
                },
                caf::after(quiet) >> [] {});
   return !got;
+}
+
+/// A view from node "a" whose every session has one replica, "r1", played
+/// by `replica`.
+inline std::shared_ptr<cluster_view> one_replica_view(const caf::actor& replica) {
+  auto view = std::make_shared<cluster_view>();
+  view->self = "a";
+  view->up = view->alive = {"a", "r1"};
+  view->hosts["r1"] = replica;
+  view->replicas_of = [](const std::string&) { return std::vector<std::string>{"r1"}; };
+  return view;
+}
+
+/// Client c1 joins `session` on `conn` (token 7) and sends a counter's
+/// add of 5 (cseq 1): two inputs.
+inline void join_and_add(const caf::actor& session, caf::scoped_actor& conn) {
+  caf::anon_send(session, join_atom::value, std::string("c1"), std::string("{}"),
+                 caf::actor{conn}, std::uint64_t{0}, false, std::uint64_t{7}, std::uint64_t{1},
+                 std::string{});
+  caf::anon_send(session, message_atom::value, std::string("c1"), std::uint64_t{7},
+                 std::uint64_t{1}, std::uint64_t{0}, std::string(R"({"op":"add","by":5})"),
+                 caf::actor{conn});
 }
 
 /// Kills `session` and waits until it is gone.

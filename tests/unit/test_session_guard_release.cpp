@@ -73,11 +73,6 @@ caf::actor spawn_dice(fixture& f, persistence::committer& committer, const caf::
                       const caf::actor& host, const caf::actor& replica,
                       recovered_session recovered, std::uint64_t epoch,
                       std::uint32_t handled_linger_ms = 0) {
-  auto view = std::make_shared<cluster_view>();
-  view->self = "a";
-  view->up = view->alive = {"a", "r1"};
-  view->hosts["r1"] = replica;
-  view->replicas_of = [](const std::string&) { return std::vector<std::string>{"r1"}; };
   session_init init;
   init.key = key;
   init.id = "g";
@@ -89,7 +84,7 @@ caf::actor spawn_dice(fixture& f, persistence::committer& committer, const caf::
   init.committer = &committer;
   init.store = caf::actor_cast<persistence::store_actor>(reads);
   init.host = host;
-  init.view = std::move(view);
+  init.view = test::one_replica_view(replica);
   return spawn_session(f.sys, std::move(init));
 }
 

@@ -57,15 +57,7 @@ struct fixture : test::session_world {
   }
 };
 
-// Client c1 joins on `conn` and adds 5 (two inputs, two batches).
-void join_and_add(const caf::actor& session, caf::scoped_actor& conn) {
-  caf::anon_send(session, join_atom::value, std::string("c1"), std::string("{}"),
-                 caf::actor{conn}, std::uint64_t{0}, false, std::uint64_t{7}, std::uint64_t{1},
-                 std::string{});
-  caf::anon_send(session, message_atom::value, std::string("c1"), std::uint64_t{7},
-                 std::uint64_t{1}, std::uint64_t{0}, std::string(R"({"op":"add","by":5})"),
-                 caf::actor{conn});
-}
+using test::join_and_add;
 
 // A counter session (durability replicated, epoch 3, no poison guard: one
 // batch per input) whose store reads go to `reads` and whose host is `host`.
