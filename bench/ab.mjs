@@ -4,7 +4,9 @@
 // skein-loadgen's rtt on it, so that this shared machine's drift falls on
 // every arm alike. Prints one line per run as it goes and, at the end, a
 // markdown table: per arm and level the msg/s of every round and their mean,
-// the mean p50 / p99, and the server CPU µs per message.
+// the mean p50 / p99, and the server CPU µs per message; then, with two
+// arms or more and two rounds or more, each arm against the first, paired
+// by round, as a ratio with its 95 % interval.
 //
 //   node bench/ab.mjs --arm 'base=' --arm 'nocomp=--rocksdb-options compression=kNoCompression'
 //                     [--rounds 3] [--levels 100,1000] [--warmup 3] [--duration 15]
@@ -191,6 +193,38 @@ if (profiles.length > 0) {
     const of = (kind) => mean(ps.map((p) => p.threads.find((t) => t.kind === kind)?.cpu_us ?? 0));
     console.log(`| ${arm.name} | ${kinds.map((k) => of(k).toFixed(1)).join(' | ')} | ` +
       `${mean(ps.map((p) => p.total.cpu_us)).toFixed(1)} |`);
+  }
+}
+// Each arm against the first, round by round: a round's arms run minutes
+// apart, so the ratio within a round cancels most of the machine's drift
+// between rounds. The geometric mean of the per-round ratios, with a 95 %
+// interval from Student's t over their logarithms (an interval that
+// contains 1.00 says the rounds do not tell the arms apart).
+const t95 = [12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];  // df 1..10
+function pairedRatio(a, b) {
+  const logs = a.map((x, i) => Math.log(x / b[i]));
+  const n = logs.length;
+  const m = mean(logs);
+  if (n < 2) return `${Math.exp(m).toFixed(3)}×`;
+  const sd = Math.sqrt(logs.reduce((acc, x) => acc + (x - m) ** 2, 0) / (n - 1));
+  const half = (t95[n - 2] ?? 1.96) * sd / Math.sqrt(n);
+  return `${Math.exp(m).toFixed(3)}× (${Math.exp(m - half).toFixed(3)}–${Math.exp(m + half).toFixed(3)})`;
+}
+if (arms.length > 1 && rounds > 1) {
+  console.log('');
+  console.log(`| arm | pairs | rounds | msg/s against ${arms[0].name}, per round (95 % interval) | server µs per message against ${arms[0].name} (95 % interval) |`);
+  console.log('|---|---:|---:|---|---|');
+  for (const pairs of levels) {
+    const first = runs.filter((x) => x.arm === arms[0].name && x.pairs === pairs);
+    for (const arm of arms.slice(1)) {
+      const both = first.map((f) => [runs.find((x) => x.arm === arm.name && x.pairs === pairs
+                                                       && x.round === f.round), f])
+        .filter(([x]) => x);
+      if (both.length === 0) continue;
+      console.log(`| ${arm.name} | ${pairs} | ${both.length} | ` +
+        `${pairedRatio(both.map(([x]) => x.rate), both.map(([, f]) => f.rate))} | ` +
+        `${pairedRatio(both.map(([x]) => x.cpu_us), both.map(([, f]) => f.cpu_us))} |`);
+    }
   }
 }
 if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify({ arms, opts, runs, profiles }, null, 1)}\n`);
