@@ -82,8 +82,12 @@ struct kind_options {
   /// them, a leave, a publish, a tell or a timer activates the session
   /// again from its snapshot, the directory wakes every hibernated
   /// connection and each resumes from its last seq (so nothing is missed
-  /// or repeated). 0 = never (the default). Ignored with durability none and async.
-  std::uint32_t hibernate_ms = 0;
+  /// or repeated). 0 = never. Default 30 s (issue 15's idle time; Durable
+  /// Objects may evict any object that runs no handler, Orleans collects a
+  /// grain idle for 15 min by default): a room quiet for half a minute
+  /// then costs only its directory entries, and its next input waits for
+  /// one activation (a snapshot read). Ignored with durability none and async.
+  std::uint32_t hibernate_ms = 30000;
   /// After a new activation recovered the session (failover, restart,
   /// handoff), clients that were open but are not attached get this many ms
   /// to resume; then each gets a journaled close (on_close). 0 = closed at once.

@@ -466,7 +466,7 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     + (results.profile.idle.kindOptions?.length
       ? ` skein systems run this scenario with ${results.profile.idle.kindOptions.map((o) => `\`--kind-option ${o}\``).join(', ')}: `
         + 'every session hibernates (a snapshot, then its actor stops while its clients\' streams stay open) before the measure, '
-        + 'as issue 15 allows a short idle time (see "Lever: hibernation" below); the demo\'s defaults do not hibernate.'
+        + 'as issue 15 allows a short idle time (see "Lever: hibernation" below); the demo\'s default hibernates after 30 s.'
       : ''), '');
   // skein and the peer, then any other system that ran idle
   const idleCols = [['skein', S.idle], ['Socket.IO + redis', P.idle],
