@@ -66,6 +66,11 @@ const PROFILES = {
     // passed and lets the bench set a short one: every session hibernates
     // soon after its client joined, before the measure (report.mjs says
     // so); --quick waits only 5 s after the last connect, so 1 s there.
+    // --full keeps 3 s although the demo's default is 30 s since stop 58:
+    // with 30 s every session of the 50,000 is in memory at once before
+    // it hibernates, and jemalloc cannot return the pages they free among
+    // the connections' live allocations (8.45 KiB per connection 35 s
+    // after the last connect, 8.08 after 70 s; docs/benchmarks.md).
     idle: { conns: 8000, settle: 5, kindOptions: ['chat.hibernate_ms=1000'] },
     held1: { nodes: 1, conns: 5000, settle: 5 },
     held6: { nodes: 6, conns: 12000, settle: 5 },
