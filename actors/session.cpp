@@ -259,6 +259,9 @@ caf::behavior session_fun(session_actor* self, session_init init) {
         self->quit(make_error(skein_error::store_failure, "commit failed: " + error));
         return;
       }
+      // By id, not only through sync_local: a batch submitted before st.local
+      // existed (or in a session that never had one) is known only by this
+      // message, and st.local's done need not cover it.
       for (auto& g : st.gate)
         if (g.commit == id) g.local_done = true;
       st.lag.local_done(id, clock::now());
