@@ -122,7 +122,9 @@ using wake_atom = caf::atom_constant<caf::atom("wake")>;
 /// any actor -> its node's lane (runtime/lane.hpp): (bundle_atom, actor or
 /// vector<actor> targets, message m): deliver m to targets on another node,
 /// coalesced with other messages to that node; lane -> a peer's replica
-/// actor: (bundle_atom, vector<bundle_entry>) (runtime/bundle.hpp), or
+/// actor: (bundle_atom, slotted_bundle) (runtime/slotted_bundle.hpp),
+/// (bundle_atom, packed_bundle), (bundle_atom, vector<bundle_entry>)
+/// (runtime/bundle.hpp), or
 /// (bundle_atom, message) of (sender, targets, m) triples to a node that has
 /// not answered the probe (bundle_atom) -> uint32 format
 using bundle_atom = caf::atom_constant<caf::atom("bundle")>;

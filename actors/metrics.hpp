@@ -136,6 +136,8 @@ struct node_metrics {
   std::atomic<std::uint64_t> lane_bundled{0};       // messages in them
   std::atomic<std::uint64_t> lane_direct{0};        // messages it sent directly (node not yet known)
   std::atomic<std::uint64_t> bundles_refused{0};    // peers' packed bundles that did not decode (runtime/packed_bundle.hpp)
+  std::atomic<std::uint64_t> lane_slot_resets{0};   // new generations of a peer's slot table (runtime/slotted_bundle.hpp)
+  std::atomic<std::uint64_t> slot_introductions{0}; // actors the lane named in full in slotted bundles
   std::atomic<std::uint64_t> cluster_idle_closed{0};  // cluster-port connections reaped (idle_reaper)
   std::atomic<std::uint64_t> sessions_refused{0};   // activations refused at max_sessions
   std::atomic<std::uint64_t> replica_resends{0};    // batches sent again for overdue replica acks

@@ -179,8 +179,14 @@ std::string render(node& n) {
         "Messages the outbound lane sent directly: their node's relay was not yet in a view.",
         load(m.lane_direct));
   f.add("skein_bundles_refused_total", C,
-        "Packed bundles from other nodes' lanes that this node's relay dropped whole because their body did not decode (a peer's bug or a forged cluster frame).",
+        "Packed and slotted bundles from other nodes' lanes that this node's relay dropped whole: a body that did not decode (a peer's bug or a forged cluster frame) or a slotted bundle out of its table's order (after a lost connection).",
         load(m.bundles_refused));
+  f.add("skein_lane_slot_resets_total", C,
+        "New generations of this node's slot tables with other nodes' relays (runtime/slotted_bundle.hpp): after a reconnect, a relay's request after a gap, or an idle table.",
+        load(m.lane_slot_resets));
+  f.add("skein_lane_slot_introductions_total", C,
+        "Actor handles this node's lane sent in full in slotted bundles; every other reference to an actor went as a slot number.",
+        load(m.slot_introductions));
   f.add("skein_replica_resends_total", C,
         "Times a session sent its gated batches to a replica again because that replica's ack was over 3 s overdue.",
         load(m.replica_resends));

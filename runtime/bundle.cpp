@@ -7,6 +7,7 @@
 
 #include "actors/atoms.hpp"
 #include "runtime/packed_bundle.hpp"
+#include "runtime/slotted_bundle.hpp"
 
 namespace skein {
 
@@ -27,6 +28,7 @@ void add_bundle_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<bundle_entry>("skein::bundle_entry");
   cfg.add_message_type<std::vector<bundle_entry>>("std::vector<skein::bundle_entry>");
   cfg.add_message_type<packed_bundle>("skein::packed_bundle");
+  cfg.add_message_type<slotted_bundle>("skein::slotted_bundle");
 }
 
 void to_entry(caf::message m, bundle_entry& e) {

@@ -96,8 +96,9 @@ typename Inspector::result_type inspect(Inspector& f, bundle_entry& x) {
   });
 }
 
-/// Registers bundle_entry, std::vector<bundle_entry> and packed_bundle
-/// (runtime/packed_bundle.hpp, format 2) with CAF (every node must, before
+/// Registers bundle_entry, std::vector<bundle_entry>, packed_bundle
+/// (runtime/packed_bundle.hpp, format 2) and slotted_bundle
+/// (runtime/slotted_bundle.hpp, format 3) with CAF (every node must, before
 /// its actor system starts).
 void add_bundle_types(caf::actor_system_config& cfg);
 

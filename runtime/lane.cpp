@@ -18,6 +18,8 @@
 #include "actors/metrics.hpp"
 #include "runtime/bundle.hpp"
 #include "runtime/packed_bundle.hpp"
+#include "runtime/protocols.hpp"
+#include "runtime/slotted_bundle.hpp"
 
 namespace skein {
 
@@ -30,7 +32,7 @@ namespace {
 struct open_bundle {
   caf::message_builder parts;
   std::vector<bundle_entry> entries;
-  bool packed = false;  // entries go as a packed_bundle (the relay reads format 2)
+  std::uint32_t format = 0;  // the relay's format for entries (1, 2 or 3)
   std::size_t messages = 0;
 };
 
@@ -40,11 +42,15 @@ struct lane_state {
   std::map<caf::node_id, std::uint32_t> typed;  // ... that reads typed bundles: its format
   std::set<caf::node_id> probing;             // ... asked, no answer yet
   std::map<caf::actor, open_bundle> open;     // by relay
+  std::map<caf::node_id, slot_writer> slots;  // format 3: the table kept with a node's relay
   bool flush_queued = false;
-  std::uint32_t max_format = packed_bundle_format;  // SKEIN_LANE_BUNDLE_FORMAT (lane.hpp)
+  std::uint32_t max_format = slotted_bundle_format;  // SKEIN_LANE_BUNDLE_FORMAT (lane.hpp)
 };
 
 using lane_self = caf::stateful_actor<lane_state>*;
+
+/// How long a peer's slot table may carry nothing before it is reset.
+constexpr auto slot_idle = std::chrono::seconds{10};
 
 void send_bundle(lane_self self, const caf::actor& relay, open_bundle& b) {
   if (b.messages == 0) return;
@@ -52,7 +58,11 @@ void send_bundle(lane_self self, const caf::actor& relay, open_bundle& b) {
   metrics().lane_bundled.fetch_add(b.messages, std::memory_order_relaxed);
   if (!b.parts.empty()) self->send(relay, bundle_atom::value, b.parts.move_to_message());
   if (!b.entries.empty()) {
-    if (b.packed && packable(b.entries))
+    if (b.format >= slotted_bundle_format && packable(b.entries)) {
+      auto sb = self->state.slots[relay.node()].pack(std::move(b.entries));
+      metrics().slot_introductions.fetch_add(sb.actors.size(), std::memory_order_relaxed);
+      self->send(relay, bundle_atom::value, std::move(sb));
+    } else if (b.format >= packed_bundle_format && packable(b.entries))
       self->send(relay, bundle_atom::value, pack(std::move(b.entries)));
     else self->send(relay, bundle_atom::value, std::move(b.entries));
   }
@@ -82,7 +92,7 @@ void deliver(lane_self self, std::vector<caf::actor> targets, caf::message m) {
   }
   auto& b = st.open[r->second];
   if (auto f = st.typed.find(node); f != st.typed.end()) {
-    b.packed = f->second >= packed_bundle_format;
+    b.format = f->second;
     auto& e = b.entries.emplace_back();
     e.sender = caf::actor_cast<caf::actor>(sender);
     e.targets = std::move(targets);
@@ -116,6 +126,17 @@ void deliver_all(lane_self self, std::vector<caf::actor>& targets, const caf::me
   for (auto& [_, group] : by_node) deliver(self, std::move(group), m);
 }
 
+/// Starts a new generation of node's slot table and tells its relay (an
+/// empty bundle with seq 0): what is open for the node is packed after it.
+void reset_slots(lane_self self, const caf::node_id& node) {
+  auto& st = self->state;
+  auto w = st.slots.find(node);
+  auto r = st.relays.find(node);
+  if (w == st.slots.end() || r == st.relays.end()) return;
+  metrics().lane_slot_resets.fetch_add(1, std::memory_order_relaxed);
+  self->send(r->second, bundle_atom::value, w->second.reset());
+}
+
 /// Asks a relay whether it reads typed bundles; until it says so (a peer
 /// built before them answers with an error), it gets triples.
 /// One probe per node at a time; a node that failed to answer is asked again
@@ -128,15 +149,19 @@ void probe(lane_self self, const caf::actor& relay) {
     .then(
       [self, node](std::uint32_t format) {
         self->state.probing.erase(node);
-        if (format == bundle_format || format == packed_bundle_format)
+        // A newer relay answers a newer format: it reads this lane's too.
+        if (format >= bundle_format)
           self->state.typed[node] = std::min(format, self->state.max_format);
       },
       [self, node](caf::error&) { self->state.probing.erase(node); });
 }
 
 caf::behavior lane_fun(lane_self self) {
-  if (const char* f = std::getenv("SKEIN_LANE_BUNDLE_FORMAT"); f && std::string_view(f) == "1")
-    self->state.max_format = bundle_format;
+  if (const char* f = std::getenv("SKEIN_LANE_BUNDLE_FORMAT")) {
+    if (std::string_view(f) == "1") self->state.max_format = bundle_format;
+    if (std::string_view(f) == "2") self->state.max_format = packed_bundle_format;
+  }
+  self->delayed_send(self, slot_idle, tick_atom::value);
   return {
     [self](bundle_atom, caf::actor& target, caf::message& m) {
       if (target) deliver(self, std::vector<caf::actor>{std::move(target)}, std::move(m));
@@ -145,6 +170,22 @@ caf::behavior lane_fun(lane_self self) {
       deliver_all(self, targets, m);
     },
     [self](flush_atom) { flush(self); },
+    [self](reset_atom, std::uint64_t generation) {
+      // A relay refused a bundle of this generation (a gap): start another.
+      // An older generation's request was answered already.
+      const auto sender = self->current_sender();
+      if (!sender) return;
+      auto w = self->state.slots.find(sender->node());
+      if (w == self->state.slots.end() || w->second.generation() != generation) return;
+      reset_slots(self, sender->node());
+    },
+    [self](tick_atom) {
+      // A table that carried nothing since the last tick is reset, so that
+      // neither end holds its actors' memory while the peers are idle.
+      for (auto& [node, w] : self->state.slots)
+        if (!w.take_active() && w.size() > 0) reset_slots(self, node);
+      self->delayed_send(self, slot_idle, tick_atom::value);
+    },
     [self](members_atom, const std::shared_ptr<const cluster_view>& view) {
       if (!view) return;
       for (const auto& [_, host] : view->hosts) {
@@ -153,7 +194,14 @@ caf::behavior lane_fun(lane_self self) {
         // proxy, which compares equal to the old, dead one (caf::actor
         // compares by node and id), so an equality test would keep the dead
         // one (nemesis seed 9713 found that).
-        self->state.relays[host.node()] = host;
+        auto& held = self->state.relays[host.node()];
+        const bool renewed = held && caf::actor_cast<caf::abstract_actor*>(held)
+                                       != caf::actor_cast<caf::abstract_actor*>(host);
+        if (renewed) flush(self);  // what was packed for the old handle goes first
+        held = host;
+        // A new handle is a new connection: what the old one lost may
+        // include slots the relay never saw.
+        if (renewed) reset_slots(self, host.node());
         probe(self, host);
       }
     },

@@ -10,7 +10,7 @@
 // what all of them send to one node in one message (docs/benchmarks.md,
 // "Lever: the outbound lane").
 //
-// Messages (all local; the lane is not reachable from other nodes):
+// Messages (local, but for the relays' reset_atom):
 // - (bundle_atom, caf::actor target, caf::message m)
 // - (bundle_atom, std::vector<caf::actor> targets, caf::message m)
 //     deliver m to each target with the current sender as its sender. A
@@ -23,22 +23,34 @@
 //     to a target never switch from the bundle back to the direct path.
 //     Each view's handle replaces the one held: after a lost connection CAF
 //     makes a new proxy that compares equal to the old, dead one.
+// - (reset_atom, uint64 generation)  from a peer's replica actor that
+//     refused a slotted bundle of that generation (out of order: one was lost
+//     with a connection): start a new generation of that node's slot table.
+//     A request for a generation already left is ignored.
+// - (tick_atom)  to itself every 10 s: reset each slot table that carried
+//     nothing since the last tick, so idle tables hold no actor's memory.
 // - (flush_atom)  to itself: send the open bundles. As a request (from a
 //     connection about to quit): the same, then an empty answer, so that
 //     what the requester gave the lane is on its way before it quits.
 //
-// Format: a packed bundle (runtime/packed_bundle.hpp) to a replica actor
-// that has answered the probe (bundle_atom) with packed_bundle_format (since
-// stop 54), typed entries (runtime/bundle.hpp) to one that answered
+// Format: a slotted bundle (runtime/slotted_bundle.hpp) to a replica actor
+// that has answered the probe (bundle_atom) with slotted_bundle_format
+// (since stop 59), a packed bundle (runtime/packed_bundle.hpp) to one that
+// answered packed_bundle_format (stop 54), typed entries (runtime/bundle.hpp) to one that answered
 // bundle_format; the probe is sent when the lane first sees the replica
 // actor; (sender, targets, message) triples in one message before that and
 // to a node built before typed bundles. (A lane built before stop 54 takes
 // the answer packed_bundle_format as "no typed bundles" and sends triples,
-// which every version reads.) The environment variable
-// SKEIN_LANE_BUNDLE_FORMAT=1 keeps this node's lane at typed entries (for
-// measuring the packed format against them, or should a peer's packed
-// bundles be refused: skein_bundles_refused_total); read when the lane is
-// spawned, any other value is the default, 2.
+// which every version reads; a lane of stop 54 to 58 sends a relay that
+// answers 3 triples too. Since stop 59 a lane takes any answer above its own
+// newest format as its own.) The environment variable
+// SKEIN_LANE_BUNDLE_FORMAT=1 or 2 keeps this node's lane at typed entries
+// or packed bundles (for measuring one format against another, or should a
+// peer refuse them: skein_bundles_refused_total); read when the lane is
+// spawned, any other value is the default, 3. A slot table is kept per
+// node and starts a new generation when a view brings a new handle of that
+// node's replica actor (a new connection: what the old one lost may have
+// introduced slots the relay never saw).
 //
 // When: a message that finds the lane's mailbox empty is sent at once (a
 // bundle of one: nothing else is coming now); else its bundle is sent at

@@ -38,6 +38,7 @@
 #include "runtime/bundle.hpp"
 #include "runtime/packed_bundle.hpp"
 #include "runtime/membership.hpp"
+#include "runtime/slotted_bundle.hpp"
 
 namespace skein {
 
@@ -123,8 +124,12 @@ using replica_actor = caf::typed_actor<
   // the same packed (runtime/packed_bundle.hpp), from peers' lanes that
   // learnt from the probe that this actor reads format 2
   caf::reacts_to<bundle_atom, packed_bundle>,
+  // the same with actors as slots of a table kept with the sending lane
+  // (runtime/slotted_bundle.hpp, format 3); on a gap the lane gets
+  // (reset_atom, uint64 generation)
+  caf::reacts_to<bundle_atom, slotted_bundle>,
   // from peers' lanes: the newest bundle format this actor reads
-  // (packed_bundle_format; formats 0 and 1 are read too)
+  // (slotted_bundle_format; formats 0, 1 and 2 are read too)
   caf::replies_to<bundle_atom>::with<std::uint32_t>,
   // local: a session's barrier for a remote connection's down message
   // (actors/lane_barrier.hpp): answered after what came before it is relayed

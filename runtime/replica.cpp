@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "persistence/write_batch.hpp"
 #include "runtime/packed_bundle.hpp"
 #include "runtime/pending_writes.hpp"
+#include "runtime/slotted_bundle.hpp"
 
 namespace skein {
 
@@ -32,6 +34,7 @@ struct replica_state {
   std::map<std::string, std::uint64_t> epochs;           // known fencing epochs
   std::map<std::string, std::vector<epoch_fn>> loading;  // keys read from the store
   pending_writes writes;                                 // epoch writes awaited
+  std::unordered_map<caf::actor_addr, slot_reader> slots;  // by peer lane (monitored)
 };
 
 using replica_self = replica_actor::stateful_pointer<replica_state>;
@@ -243,6 +246,8 @@ bool relay_bundled(replica_self self, const caf::actor& sender,
 
 replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
   self->state.init = std::move(init);
+  // A peer lane that is gone (or unreachable) takes its slot table along.
+  self->set_down_handler([self](caf::down_msg& dm) { self->state.slots.erase(dm.source); });
   return {
     [self](replicate_atom, const std::string& key, std::uint64_t epoch, const std::string& bytes,
            const caf::actor& session, std::uint64_t id) {
@@ -312,7 +317,31 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
       for (auto& e : *entries) frames |= relay_bundled(self, e.sender, e.targets, to_message(e));
       if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
     },
-    [](bundle_atom) { return packed_bundle_format; },
+    [self](bundle_atom, slotted_bundle& b) {
+      // Format 3 (runtime/slotted_bundle.hpp): the same entries against the
+      // slot table kept with the sending lane. A bundle out of order (one was
+      // lost with a connection) or that does not decode is dropped whole,
+      // and the lane is asked for a new generation.
+      const auto& sender = self->current_sender();
+      if (!sender) return;
+      auto addr = caf::actor_cast<caf::actor_addr>(sender);
+      auto [it, added] = self->state.slots.try_emplace(addr);
+      if (added) self->monitor(sender);
+      auto entries = it->second.unpack(b);
+      if (!entries) {
+        metrics().bundles_refused.fetch_add(1, std::memory_order_relaxed);
+        // From this actor (the lane resets the table of the sender's node);
+        // enqueued, since a typed actor may not send() to an untyped one.
+        sender->enqueue(self->ctrl(), caf::make_message_id(),
+                        caf::make_message(reset_atom::value, it->second.refused_generation()),
+                        self->context());
+        return;
+      }
+      bool frames = false;
+      for (auto& e : *entries) frames |= relay_bundled(self, e.sender, e.targets, to_message(e));
+      if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
+    },
+    [](bundle_atom) { return slotted_bundle_format; },
     [](flush_atom) {},  // after_relay (actors/lane_barrier.hpp): the answer is the barrier
     [self](reset_atom) { self->state.epochs.clear(); },
     [self](written_atom, std::uint64_t id, const std::string& err) {

@@ -2,7 +2,9 @@
 // BASP connection (runtime/bundle.hpp): the bytes are CAF 0.17's binary
 // serialization of a message (bundle_atom, std::vector<bundle_entry>), or of
 // the vector alone, or of a packed bundle (runtime/packed_bundle.hpp), or a
-// packed bundle's body alone. Reading them must fail with an error or give entries,
+// packed bundle's body alone, or of a slotted bundle (format 3,
+// runtime/slotted_bundle.hpp) read by a fresh slot table, or a slotted
+// bundle's body alone. Reading them must fail with an error or give entries,
 // never crash or allocate without bound; each entry must become a message
 // (empty for an unknown kind) that turns into an entry and back unchanged.
 //
@@ -22,6 +24,7 @@
 #include "actors/atoms.hpp"
 #include "runtime/bundle.hpp"
 #include "runtime/packed_bundle.hpp"
+#include "runtime/slotted_bundle.hpp"
 
 namespace {
 
@@ -111,6 +114,38 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     skein::packed_bundle b;
     b.body.assign(bytes, size);
     packed_round_trip(b);
+  }
+  // Format 3: what decodes must pack through a slot table and read back
+  // from its peer's to the same messages.
+  auto slotted_round_trip = [](skein::slot_reader& r, skein::slotted_bundle& b) {
+    auto entries = r.unpack(b);
+    if (!entries || !skein::packable(*entries)) return;
+    std::vector<std::string> first;
+    for (auto& e : *entries) {
+      auto copy = e;
+      first.push_back(to_string(skein::to_message(copy)));
+    }
+    skein::slot_writer w{4};
+    skein::slot_reader back;
+    auto again = w.pack(std::move(*entries));
+    auto second = back.unpack(again);
+    if (!second || second->size() != first.size()) std::abort();
+    for (std::size_t i = 0; i < first.size(); ++i)
+      if (to_string(skein::to_message((*second)[i])) != first[i]) std::abort();
+  };
+  {
+    skein::slotted_bundle b;
+    caf::binary_deserializer source{s, bytes, size};
+    if (!source(b)) {
+      skein::slot_reader fresh;
+      slotted_round_trip(fresh, b);
+    }
+  }
+  {
+    skein::slotted_bundle b;
+    b.body.assign(bytes, size);
+    skein::slot_reader fresh;
+    slotted_round_trip(fresh, b);
   }
   return 0;
 }

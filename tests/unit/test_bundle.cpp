@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "actors/atoms.hpp"
 #include "runtime/bundle.hpp"
 #include "runtime/packed_bundle.hpp"
+#include "runtime/slotted_bundle.hpp"
 
 using namespace skein;
 
@@ -199,4 +201,179 @@ TEST_CASE("a packed bundle whose body does not decode is refused whole", "[bundl
   to_entry(caf::make_message(leave_atom::value, std::string{"c1"}), other[0]);
   CHECK_FALSE(packable(other));
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+// --- format 3: slotted bundles (runtime/slotted_bundle.hpp) -----------------
+
+namespace {
+
+std::vector<bundle_entry> frames_to(const std::vector<caf::actor>& targets, const caf::actor& from,
+                                    const std::string& text) {
+  std::vector<bundle_entry> entries;
+  for (const auto& t : targets) {
+    auto& e = entries.emplace_back();
+    e.sender = from;
+    e.targets = {t};
+    to_entry(caf::make_message(frame_atom::value, text), e);
+  }
+  return entries;
+}
+
+}  // namespace
+
+TEST_CASE("slotted bundles name an actor in full once per table, then by slot", "[bundle]") {
+  caf::actor_system_config cfg;
+  add_bundle_types(cfg);
+  caf::actor_system sys{cfg};
+  std::vector<caf::actor> actors;
+  for (int i = 0; i < 4; ++i) actors.push_back(sys.spawn([]() -> caf::behavior { return {[](int) {}}; }));
+  slot_writer w;
+  slot_reader r;
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    auto b = over_the_wire(sys, w.pack(frames_to({actors[1], actors[2], actors[3]}, actors[0],
+                                                 "r" + std::to_string(round))));
+    CHECK(b.seq == static_cast<std::uint64_t>(round));
+    // All four actors cross in the first bundle, none after.
+    CHECK(b.actors.size() == (round == 0 ? 4u : 0u));
+    auto got = r.unpack(b);
+    REQUIRE(got);
+    REQUIRE(got->size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+      CHECK((*got)[i].sender == actors[0]);
+      CHECK((*got)[i].targets == std::vector<caf::actor>{actors[i + 1]});
+      CHECK(to_string(to_message((*got)[i]))
+            == to_string(caf::make_message(frame_atom::value, "r" + std::to_string(round))));
+    }
+  }
+  CHECK(w.size() == 4);
+  CHECK(r.size() == 4);
+  // A reset forgets every slot at both ends; the next bundle names the actors again.
+  auto fresh = over_the_wire(sys, w.reset());
+  CHECK(fresh.seq == 0);
+  CHECK(fresh.generation == 1);
+  REQUIRE(r.unpack(fresh));
+  CHECK(r.size() == 0);
+  CHECK(w.size() == 0);
+  auto again = over_the_wire(sys, w.pack(frames_to({actors[1]}, actors[0], "x")));
+  CHECK(again.actors.size() == 2);
+  auto got = r.unpack(again);
+  REQUIRE(got);
+  CHECK((*got)[0].targets == std::vector<caf::actor>{actors[1]});
+  for (auto& x : actors) caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a slotted bundle may reuse a slot it named earlier in the same bundle", "[bundle]") {
+  caf::actor_system_config cfg;
+  add_bundle_types(cfg);
+  caf::actor_system sys{cfg};
+  std::vector<caf::actor> actors;
+  for (int i = 0; i < 5; ++i) actors.push_back(sys.spawn([]() -> caf::behavior { return {[](int) {}}; }));
+  slot_writer w{2};  // fewer slots than actors in one bundle
+  slot_reader r;
+  std::vector<caf::actor> targets(actors.begin() + 1, actors.end());
+  for (int round = 0; round < 2; ++round) {
+    auto b = over_the_wire(sys, w.pack(frames_to(targets, actors[0], "y")));
+    auto got = r.unpack(b);
+    REQUIRE(got);
+    REQUIRE(got->size() == targets.size());
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      CAPTURE(round, i);
+      CHECK((*got)[i].sender == actors[0]);
+      CHECK((*got)[i].targets == std::vector<caf::actor>{targets[i]});
+    }
+  }
+  CHECK(w.size() == 2);
+  CHECK(r.size() == 2);
+  for (auto& x : actors) caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("a slotted bundle out of order or that does not decode is refused, until a new table",
+          "[bundle]") {
+  caf::actor_system_config cfg;
+  add_bundle_types(cfg);
+  caf::actor_system sys{cfg};
+  auto a = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+  auto c = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+
+  SECTION("a lost bundle") {
+    slot_writer w;
+    slot_reader r;
+    auto first = w.pack(frames_to({a}, c, "0"));
+    REQUIRE(r.unpack(first));
+    auto lost = w.pack(frames_to({a}, c, "1"));
+    (void)lost;
+    auto next = w.pack(frames_to({a}, c, "2"));
+    CHECK_FALSE(r.unpack(next));
+    CHECK(r.refused_generation() == 0);
+    CHECK(r.size() == 0);
+    // The old generation stays refused, even in order again.
+    auto later = w.pack(frames_to({a}, c, "3"));
+    CHECK_FALSE(r.unpack(later));
+    // The lane's answer: a new generation.
+    auto fresh = w.reset();
+    REQUIRE(r.unpack(fresh));
+    auto ok = w.pack(frames_to({a}, c, "4"));
+    auto got = r.unpack(ok);
+    REQUIRE(got);
+    CHECK((*got)[0].targets == std::vector<caf::actor>{a});
+    CHECK((*got)[0].sender == c);
+  }
+  SECTION("a first bundle that is not seq 0") {
+    slot_writer w;
+    slot_reader r;
+    (void)w.pack(frames_to({a}, c, "0"));
+    auto second = w.pack(frames_to({a}, c, "1"));
+    CHECK_FALSE(r.unpack(second));
+  }
+  SECTION("forged refs") {
+    auto refused = [&](std::string body, std::size_t actors) {
+      slot_reader r;
+      slotted_bundle b;
+      b.actors.assign(actors, a);
+      b.body = std::move(body);
+      return !r.unpack(b).has_value();
+    };
+    // One frame entry: count 1, kind frame, sender ref, 1 target, target ref,
+    // n1..n3, s1 "", s2 "", a 0.
+    auto body = [](std::uint8_t sender, std::uint8_t target) {
+      return std::string{'\x01', '\x01', static_cast<char>(sender), '\x01', static_cast<char>(target),
+                         '\0', '\0', '\0', '\0', '\0', '\0'};
+    };
+    CHECK_FALSE(refused(body(2, 1), 1));  // slot 0 introduced, then named
+    CHECK(refused(body(1, 1), 0));        // slot 0 named, never introduced
+    CHECK(refused(body(2, 4), 1));        // a second introduction with one actor sent
+    CHECK(refused(body(2, 1), 2));        // an actor sent but never introduced
+    // A slot at max_slots: ref 2 * 65536 + 2 as a varint.
+    const auto ref = 2 * std::uint64_t{max_slots} + 2;
+    std::string far{'\x01', '\x01'};
+    for (auto v = ref; ; v >>= 7) {
+      if (v < 0x80) { far.push_back(static_cast<char>(v)); break; }
+      far.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    }
+    far += std::string{'\0', '\0', '\0', '\0', '\0', '\0', '\0'};
+    CHECK(refused(far, 1));
+  }
+  SECTION("an actor that is gone when its introduction arrives") {
+    // CAF reads a handle to a local actor that has terminated as no actor:
+    // the slot is set all the same, and later refs to it are no actor, not
+    // a refusal (the writer goes on naming the slot).
+    slot_writer w;
+    auto b = w.pack(frames_to({a, a}, c, "z"));
+    REQUIRE(b.actors.size() == 2);  // a and c
+    for (auto& x : b.actors)
+      if (x == a) x = caf::actor{};
+    slot_reader r;
+    auto got = r.unpack(b);
+    REQUIRE(got);
+    CHECK((*got)[0].targets == std::vector<caf::actor>{caf::actor{}});
+    CHECK((*got)[1].targets == std::vector<caf::actor>{caf::actor{}});
+    CHECK((*got)[1].sender == c);
+    auto next = w.pack(frames_to({a}, c, "z2"));
+    auto more = r.unpack(next);
+    REQUIRE(more);
+    CHECK((*more)[0].targets == std::vector<caf::actor>{caf::actor{}});
+  }
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
 }

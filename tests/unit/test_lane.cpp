@@ -45,6 +45,8 @@
 #include "runtime/bundle.hpp"
 #include "runtime/packed_bundle.hpp"
 #include "runtime/lane.hpp"
+#include "runtime/protocols.hpp"
+#include "runtime/slotted_bundle.hpp"
 
 using namespace skein;
 
@@ -56,6 +58,7 @@ using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using noise_atom = caf::atom_constant<caf::atom("noise")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using send_atom = caf::atom_constant<caf::atom("send")>;
+using drop_atom = caf::atom_constant<caf::atom("drop")>;
 
 constexpr auto answer_within = std::chrono::seconds(30);
 
@@ -120,6 +123,10 @@ struct relay_state {
   int triples = 0;
   int typed = 0;
   int packed = 0;
+  int slotted = 0;
+  slot_reader slots;       // the table kept with the lane (format 3)
+  bool drop_next = false;  // lose the next slotted bundle, as a dropped connection would
+  bool watch = false;      // log drops, refusals and new generations with the recorder
 };
 
 /// `format`: its answer to the probe; 0 answers nothing (an older node).
@@ -149,6 +156,29 @@ caf::behavior relay_stub(caf::stateful_actor<relay_state>* self, std::uint32_t f
       REQUIRE(entries);
       for (auto& e : *entries) deliver(e.sender, e.targets, to_message(e));
     },
+    [self, deliver, rec](bundle_atom, slotted_bundle& b) {
+      // What replica.cpp does with one, plus a way to lose one.
+      auto& st = self->state;
+      ++st.slotted;
+      auto note = [&](std::string what) {
+        if (st.watch) self->send(rec, frame_atom::value, std::move(what));
+      };
+      if (std::exchange(st.drop_next, false)) return note("dropped");
+      auto entries = st.slots.unpack(b);
+      if (!entries) {
+        note("refused");
+        self->send(caf::actor_cast<caf::actor>(self->current_sender()), reset_atom::value,
+                   st.slots.refused_generation());
+        return;
+      }
+      if (b.seq == 0 && b.generation > 0) note("generation " + std::to_string(b.generation));
+      for (auto& e : *entries) deliver(e.sender, e.targets, to_message(e));
+    },
+    [self](drop_atom) {
+      self->state.drop_next = true;
+      self->state.watch = true;
+      return self->state.slots.size();
+    },
     [](flush_atom) {},  // the barrier: answered after what came before
     [format](bundle_atom) -> caf::result<std::uint32_t> {
       if (format == 0) return caf::sec::unexpected_message;  // what an older node answers
@@ -156,7 +186,8 @@ caf::behavior relay_stub(caf::stateful_actor<relay_state>* self, std::uint32_t f
     },
     [rec](recorder_atom) { return rec; },
     [self](counts_atom) {
-      return caf::make_message(self->state.triples, self->state.typed, self->state.packed);
+      return caf::make_message(self->state.triples, self->state.typed, self->state.packed,
+                               self->state.slotted);
     },
   };
 }
@@ -233,7 +264,9 @@ struct two_nodes {
   std::vector<int> counts() {
     std::vector<int> c;
     self->request(relay, answer_within, counts_atom::value)
-      .receive([&](int triples, int typed, int packed) { c = {triples, typed, packed}; },
+      .receive([&](int triples, int typed, int packed, int slotted) {
+                 c = {triples, typed, packed, slotted};
+               },
                [&](caf::error& e) { FAIL("counts: " << a.render(e)); });
     return c;
   }
@@ -313,6 +346,53 @@ TEST_CASE("the lane sends triples to a relay that does not answer the probe, typ
                                     log.end());
     CHECK(frames == sent);
   }
+}
+
+TEST_CASE("the lane names each actor once per slot table, and a lost bundle costs a new table",
+          "[lane]") {
+  two_nodes n{slotted_bundle_format};
+  CHECK(client_life(n, 3, 0, true) == expected_log(3));
+  auto frames = [&](const std::string& prefix, int count) {
+    std::vector<std::string> sent;
+    for (int i = 0; i < count; ++i) {
+      sent.push_back(prefix + std::to_string(i));
+      caf::anon_send(n.lane, bundle_atom::value, n.rec,
+                     caf::make_message(frame_atom::value, sent.back()));
+    }
+    n.wait_for(sent.back());
+    return sent;
+  };
+  // Frames go slotted once the probe's answer is in, each in order.
+  std::vector<std::string> sent;
+  for (int round = 0; round < 50 && n.counts()[3] == 0; ++round) {
+    auto s = frames("f" + std::to_string(round) + "-", 20);
+    sent.insert(sent.end(), s.begin(), s.end());
+  }
+  REQUIRE(n.counts()[3] > 0);
+  auto log = n.wait_for(sent.back());
+  CHECK(std::vector<std::string>(log.begin() + static_cast<std::ptrdiff_t>(expected_log(3).size()),
+                                 log.end())
+        == sent);
+
+  // The relay loses the next bundle: the one after it is out of order and
+  // refused, the relay asks for a new table, and what comes after that
+  // arrives again.
+  std::size_t held = 0;
+  n.self->request(n.relay, answer_within, drop_atom::value)
+    .receive([&](std::size_t slots) { held = slots; },
+             [&](caf::error& e) { FAIL("drop: " << n.a.render(e)); });
+  CHECK(held == 1);  // the recorder (the frames' sender is anonymous)
+  caf::anon_send(n.lane, bundle_atom::value, n.rec, caf::make_message(frame_atom::value, std::string{"lost"}));
+  n.wait_for("dropped");
+  caf::anon_send(n.lane, bundle_atom::value, n.rec, caf::make_message(frame_atom::value, std::string{"gap"}));
+  n.wait_for("refused");
+  n.wait_for("generation 1");
+  auto after = frames("g", 5);
+  log = n.wait_for(after.back());
+  CHECK(std::count(log.begin(), log.end(), "lost") == 0);
+  CHECK(std::count(log.begin(), log.end(), "gap") == 0);
+  auto at = std::find(log.begin(), log.end(), "generation 1");
+  CHECK(std::vector<std::string>(at + 1, log.end()) == after);
 }
 
 // --- the reverse direction: a session's frames to a connection -------------
