@@ -19,17 +19,23 @@ slotted_bundle slot_writer::pack(std::vector<bundle_entry>&& entries) {
   active_ = true;
   codec::encode_body(entries, b.body, [&](caf::actor& a) -> std::uint64_t {
     if (!a) return 0;
-    key k{a.node(), a.id()};
-    if (auto i = by_actor_.find(k); i != by_actor_.end()) return 2 * std::uint64_t{i->second} + 1;
+    const auto* ctrl = caf::actor_cast<caf::actor_control_block*>(a);
+    const auto id = ctrl->id();
+    auto [i, added] = by_id_.try_emplace(id, hand_);
+    if (!added && by_slot_[i->second].node == ctrl->node()) return 2 * std::uint64_t{i->second} + 1;
     const auto slot = hand_;
     hand_ = static_cast<std::uint32_t>((hand_ + 1) % capacity_);
     if (slot < by_slot_.size()) {
-      by_actor_.erase(by_slot_[slot]);
-      by_slot_[slot] = k;
+      // The slot's previous actor: its entry goes unless it names another
+      // slot now (an actor of the same id on another node took it).
+      auto& old = by_slot_[slot];
+      if (old.id != id)
+        if (auto o = by_id_.find(old.id); o != by_id_.end() && o->second == slot) by_id_.erase(o);
+      old = {ctrl->node(), id};
     } else {
-      by_slot_.push_back(k);
+      by_slot_.push_back({ctrl->node(), id});
     }
-    by_actor_.emplace(std::move(k), slot);
+    i->second = slot;  // (an erase leaves other elements' iterators valid)
     b.actors.push_back(std::move(a));
     return 2 * std::uint64_t{slot} + 2;
   });
@@ -37,7 +43,7 @@ slotted_bundle slot_writer::pack(std::vector<bundle_entry>&& entries) {
 }
 
 slotted_bundle slot_writer::reset() {
-  by_actor_.clear();
+  by_id_.clear();
   by_slot_.clear();
   hand_ = 0;
   seq_ = 0;

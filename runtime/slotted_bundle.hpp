@@ -38,7 +38,7 @@
 // an introduction with no actor left in `actors` or actors left over, and a
 // bundle out of order (above).
 //
-// Memory: the writer holds at most its capacity of (node id, actor id) keys
+// Memory: the writer holds at most its capacity of (node id, actor id) pairs
 // per peer, no actor references; the reader a weak handle per slot (an
 // actor's memory outlives it by the handle's control block until the slot
 // is reused or the table reset).
@@ -108,27 +108,23 @@ class slot_writer {
   std::uint64_t generation() const noexcept { return generation_; }
 
   /// Slots in use.
-  std::size_t size() const noexcept { return by_actor_.size(); }
+  std::size_t size() const noexcept { return by_slot_.size(); }
 
   /// True if a bundle was packed since the last call (then clears the mark):
   /// the lane's idle check.
   bool take_active() noexcept { return std::exchange(active_, false); }
 
  private:
-  struct key {
+  struct named {
     caf::node_id node;
-    caf::actor_id id;
-    bool operator==(const key& o) const noexcept { return id == o.id && node == o.node; }
-  };
-  struct key_hash {
-    std::size_t operator()(const key& k) const noexcept {
-      return std::hash<caf::node_id>{}(k.node) ^ (k.id * 0x9E3779B97F4A7C15ull);
-    }
+    caf::actor_id id = 0;
   };
 
   std::size_t capacity_;
-  std::unordered_map<key, std::uint32_t, key_hash> by_actor_;
-  std::vector<key> by_slot_;
+  // By actor id alone (cheap to hash); the slot's node decides a match, so
+  // two nodes' actors of one id share the entry and the later one holds it.
+  std::unordered_map<caf::actor_id, std::uint32_t> by_id_;
+  std::vector<named> by_slot_;
   std::uint32_t hand_ = 0;  // the next slot to (re)use, FIFO
   std::uint64_t generation_ = 0;
   std::uint64_t seq_ = 0;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
 #include "actors/atoms.hpp"
 #include "runtime/bundle.hpp"
@@ -376,4 +377,49 @@ TEST_CASE("a slotted bundle out of order or that does not decode is refused, unt
   }
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("slotted bundles tell apart two nodes' actors of the same id", "[bundle]") {
+  // Two systems with the middleman loaded have node ids of their own.
+  caf::actor_system_config cfg1;
+  cfg1.load<caf::io::middleman>();
+  add_bundle_types(cfg1);
+  caf::actor_system one{cfg1};
+  caf::actor_system_config cfg2;
+  cfg2.load<caf::io::middleman>();
+  add_bundle_types(cfg2);
+  caf::actor_system two{cfg2};
+  REQUIRE(one.node() != two.node());
+  auto idle = []() -> caf::behavior { return {[](int) {}}; };
+  std::vector<caf::actor> keep;
+  auto x = one.spawn(idle);
+  auto y = two.spawn(idle);
+  // Spawn in the system behind until the ids meet (both count up from 1).
+  for (int i = 0; i < 1000 && x.id() != y.id(); ++i) {
+    if (x.id() < y.id()) {
+      keep.push_back(x);
+      x = one.spawn(idle);
+    } else {
+      keep.push_back(y);
+      y = two.spawn(idle);
+    }
+  }
+  REQUIRE(x.id() == y.id());
+  slot_writer w;
+  slot_reader r;
+  for (int round = 0; round < 2; ++round) {
+    // They share the writer's entry for their id, so each may be named in
+    // full again; what matters is that neither is read as the other.
+    auto b = w.pack(frames_to({x, y, x, y}, caf::actor{}, "s"));
+    auto got = r.unpack(b);
+    REQUIRE(got);
+    REQUIRE(got->size() == 4);
+    CHECK((*got)[0].targets == std::vector<caf::actor>{x});
+    CHECK((*got)[1].targets == std::vector<caf::actor>{y});
+    CHECK((*got)[2].targets == std::vector<caf::actor>{x});
+    CHECK((*got)[3].targets == std::vector<caf::actor>{y});
+  }
+  keep.push_back(x);
+  keep.push_back(y);
+  for (auto& k : keep) caf::anon_send_exit(k, caf::exit_reason::user_shutdown);
 }
