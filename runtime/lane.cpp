@@ -45,12 +45,10 @@ struct lane_state {
   std::map<caf::node_id, slot_writer> slots;  // format 3: the table kept with a node's relay
   bool flush_queued = false;
   std::uint32_t max_format = slotted_bundle_format;  // SKEIN_LANE_BUNDLE_FORMAT (lane.hpp)
+  std::chrono::milliseconds slot_idle = default_slot_idle;
 };
 
 using lane_self = caf::stateful_actor<lane_state>*;
-
-/// How long a peer's slot table may carry nothing before it is reset.
-constexpr auto slot_idle = std::chrono::seconds{10};
 
 void send_bundle(lane_self self, const caf::actor& relay, open_bundle& b) {
   if (b.messages == 0) return;
@@ -156,12 +154,13 @@ void probe(lane_self self, const caf::actor& relay) {
       [self, node](caf::error&) { self->state.probing.erase(node); });
 }
 
-caf::behavior lane_fun(lane_self self) {
+caf::behavior lane_fun(lane_self self, std::chrono::milliseconds slot_idle) {
+  self->state.slot_idle = std::max(slot_idle, std::chrono::milliseconds{1});
   if (const char* f = std::getenv("SKEIN_LANE_BUNDLE_FORMAT")) {
     if (std::string_view(f) == "1") self->state.max_format = bundle_format;
     if (std::string_view(f) == "2") self->state.max_format = packed_bundle_format;
   }
-  self->delayed_send(self, slot_idle, tick_atom::value);
+  self->delayed_send(self, self->state.slot_idle, tick_atom::value);
   return {
     [self](bundle_atom, caf::actor& target, caf::message& m) {
       if (target) deliver(self, std::vector<caf::actor>{std::move(target)}, std::move(m));
@@ -184,7 +183,7 @@ caf::behavior lane_fun(lane_self self) {
       // neither end holds its actors' memory while the peers are idle.
       for (auto& [node, w] : self->state.slots)
         if (!w.take_active() && w.size() > 0) reset_slots(self, node);
-      self->delayed_send(self, slot_idle, tick_atom::value);
+      self->delayed_send(self, self->state.slot_idle, tick_atom::value);
     },
     [self](members_atom, const std::shared_ptr<const cluster_view>& view) {
       if (!view) return;
@@ -210,6 +209,8 @@ caf::behavior lane_fun(lane_self self) {
 
 }  // namespace
 
-caf::actor spawn_lane(caf::actor_system& sys) { return sys.spawn<caf::hidden>(lane_fun); }
+caf::actor spawn_lane(caf::actor_system& sys, std::chrono::milliseconds slot_idle) {
+  return sys.spawn<caf::hidden>(lane_fun, slot_idle);
+}
 
 }  // namespace skein

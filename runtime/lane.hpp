@@ -27,8 +27,12 @@
 //     refused a slotted bundle of that generation (out of order: one was lost
 //     with a connection): start a new generation of that node's slot table.
 //     A request for a generation already left is ignored.
-// - (tick_atom)  to itself every 10 s: reset each slot table that carried
-//     nothing since the last tick, so idle tables hold no actor's memory.
+// - (tick_atom)  to itself every `slot_idle` (2 s by default): reset each
+//     slot table that carried nothing since the last tick, so idle tables
+//     hold no actor's memory (the receiver's weak handles keep a dead
+//     actor's allocation: with 10 s, 50,000 hibernated sessions measured
+//     6.36 KiB per connection 15 s after the last connect, against 5.96 with
+//     2 s and with format 2; docs/benchmarks.md, "Lever: handle slots").
 // - (flush_atom)  to itself: send the open bundles. As a request (from a
 //     connection about to quit): the same, then an empty answer, so that
 //     what the requester gave the lane is on its way before it quits.
@@ -71,6 +75,7 @@
 // committer's callbacks use it).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 #include <caf/fwd.hpp>
@@ -80,8 +85,14 @@ namespace skein {
 /// Messages per bundle at most.
 inline constexpr std::size_t max_bundle = 64;
 
+/// How long a peer's slot table may carry nothing before it is reset (it is
+/// reset within one to two of these).
+inline constexpr std::chrono::milliseconds default_slot_idle{2000};
+
 /// Spawns the lane, hidden (await_all_actors_done does not wait for it:
-/// stop it after the actors that use it, runtime/node.cpp).
-caf::actor spawn_lane(caf::actor_system& sys);
+/// stop it after the actors that use it, runtime/node.cpp). slot_idle:
+/// above; at least 1 ms.
+caf::actor spawn_lane(caf::actor_system& sys,
+                      std::chrono::milliseconds slot_idle = default_slot_idle);
 
 }  // namespace skein

@@ -59,6 +59,7 @@ using noise_atom = caf::atom_constant<caf::atom("noise")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using send_atom = caf::atom_constant<caf::atom("send")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
 
 constexpr auto answer_within = std::chrono::seconds(30);
 
@@ -174,6 +175,10 @@ caf::behavior relay_stub(caf::stateful_actor<relay_state>* self, std::uint32_t f
       if (b.seq == 0 && b.generation > 0) note("generation " + std::to_string(b.generation));
       for (auto& e : *entries) deliver(e.sender, e.targets, to_message(e));
     },
+    [self](watch_atom) {
+      self->state.watch = true;
+      return self->state.slots.size();
+    },
     [self](drop_atom) {
       self->state.drop_next = true;
       self->state.watch = true;
@@ -226,10 +231,14 @@ struct two_nodes {
   caf::actor relay_b;
   caf::actor relay;  // its proxy on a
   caf::actor rec;    // the recorder's proxy on a
-  caf::actor lane = spawn_lane(a);
+  caf::actor lane;
   caf::scoped_actor self{a};
 
-  explicit two_nodes(std::uint32_t format) {
+  /// slot_idle: the lane's (an hour unless a test waits for an idle reset,
+  /// so that none comes between the steps of another test).
+  explicit two_nodes(std::uint32_t format,
+                     std::chrono::milliseconds slot_idle = std::chrono::hours{1})
+      : lane(spawn_lane(a, slot_idle)) {
     relay_b = b.spawn(relay_stub, format, rec_b);
     caf::anon_send(rec_b, caf::put_atom::value, relay_b);
     auto port = b.middleman().publish(relay_b, 0, "127.0.0.1");
@@ -393,6 +402,47 @@ TEST_CASE("the lane names each actor once per slot table, and a lost bundle cost
   CHECK(std::count(log.begin(), log.end(), "gap") == 0);
   auto at = std::find(log.begin(), log.end(), "generation 1");
   CHECK(std::vector<std::string>(at + 1, log.end()) == after);
+}
+
+TEST_CASE("a slot table that carries nothing for a while is reset at both ends", "[lane]") {
+  two_nodes n{slotted_bundle_format, std::chrono::milliseconds{50}};
+  auto watch = [&] {
+    std::size_t held = 0;
+    n.self->request(n.relay, answer_within, watch_atom::value)
+      .receive([&](std::size_t slots) { held = slots; },
+               [&](caf::error& e) { FAIL("watch: " << n.a.render(e)); });
+    return held;
+  };
+  watch();  // the relay logs every new generation from here on
+  // Until the probe's answer is in, frames go otherwise; then the table
+  // holds the recorder.
+  std::string last;
+  for (int i = 0; i < 200 && watch() == 0; ++i) {
+    last = "h" + std::to_string(i);
+    caf::anon_send(n.lane, bundle_atom::value, n.rec, caf::make_message(frame_atom::value, last));
+    n.wait_for(last);
+  }
+  REQUIRE(!last.empty());
+  // Nothing more is sent: the lane's tick finds the table quiet and starts
+  // a new generation, which empties the relay's table. The relay logs the
+  // frames and the generations in the lane's order, so the reset that
+  // follows the last frame is the first generation logged after it (it may
+  // be there already, should this thread have been slow).
+  auto log = n.wait_for(last);
+  int generations = 0;
+  bool after_last = false;
+  for (const auto& e : log) {
+    if (e.rfind("generation ", 0) == 0) {
+      ++generations;
+      after_last = true;
+    }
+    if (e == last) after_last = false;
+  }
+  if (!after_last) n.wait_for("generation " + std::to_string(generations + 1));
+  CHECK(watch() == 0);
+  // And the next frame names the recorder in full again, and arrives.
+  caf::anon_send(n.lane, bundle_atom::value, n.rec, caf::make_message(frame_atom::value, std::string{"after"}));
+  n.wait_for("after");
 }
 
 // --- the reverse direction: a session's frames to a connection -------------
