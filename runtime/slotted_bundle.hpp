@@ -7,9 +7,8 @@
 // bundle still crosses as a CAF handle: the sender's BASP writes its node id
 // and registers it, and the receiver looks each one up in CAF's actor or
 // proxy registry (a lock and a map lookup each). At the rtt peak reading
-// them was 5 % of a node's CAF samples (docs/benchmarks.md, "Where a
-// message's time goes", stop 58), and a bundle names the same connections
-// and sessions again and again. Here the receiver resolves a slot to a weak
+// them was 5 % of a node's CAF samples (stop 58's profile), and a bundle
+// names the same connections and sessions again and again. Here the receiver resolves a slot to a weak
 // handle it already holds. docs/benchmarks.md, "Lever: handle slots (stop
 // 59)", has the measured effect. The idea is HTTP/2's HPACK dynamic table
 // (RFC 7541): state that both ends of one ordered stream keep in step.
@@ -30,8 +29,8 @@
 // generation's seq 0 arrives it drops the old generation's bundles. The
 // lane also starts a new generation when the view hands it a new handle of
 // the peer's replica actor (a reconnect), and when it has sent the peer
-// nothing for a while (slot_writer::idle_reset), so an idle table holds no
-// actor's memory. A bundle with seq 0 always starts a new table.
+// nothing for a whole tick (default_slot_idle, runtime/lane.hpp), so an
+// idle table holds no actor's memory. A bundle with seq 0 always starts a new table.
 //
 // Errors: slot_reader::unpack() refuses (nullopt) a body that does not decode
 // (bundle_codec.hpp), a slot at or past max_slots, a ref to an empty slot,
@@ -39,9 +38,9 @@
 // bundle out of order (above).
 //
 // Memory: the writer holds at most its capacity of (node id, actor id) pairs
-// per peer, no actor references; the reader a weak handle per slot (an
-// actor's memory outlives it by the handle's control block until the slot
-// is reused or the table reset).
+// per peer, no actor references; the reader a weak handle per slot, which
+// keeps a stopped actor's allocation (CAF frees an actor's memory when its
+// last weak reference goes) until the slot is reused or the table reset.
 //
 // Thread-safety: plain values; each writer belongs to one lane, each reader
 // to one replica actor.
