@@ -56,13 +56,17 @@ void send_bundle(lane_self self, const caf::actor& relay, open_bundle& b) {
   metrics().lane_bundled.fetch_add(b.messages, std::memory_order_relaxed);
   if (!b.parts.empty()) self->send(relay, bundle_atom::value, b.parts.move_to_message());
   if (!b.entries.empty()) {
-    if (b.format >= slotted_bundle_format && packable(b.entries)) {
+    // A join or a leave (kind::other) sends the whole bundle as typed entries.
+    const auto format = packable(b.entries) ? b.format : bundle_format;
+    if (format >= slotted_bundle_format) {
       auto sb = self->state.slots[relay.node()].pack(std::move(b.entries));
       metrics().slot_introductions.fetch_add(sb.actors.size(), std::memory_order_relaxed);
       self->send(relay, bundle_atom::value, std::move(sb));
-    } else if (b.format >= packed_bundle_format && packable(b.entries))
+    } else if (format >= packed_bundle_format) {
       self->send(relay, bundle_atom::value, pack(std::move(b.entries)));
-    else self->send(relay, bundle_atom::value, std::move(b.entries));
+    } else {
+      self->send(relay, bundle_atom::value, std::move(b.entries));
+    }
   }
   b.entries = {};
   b.messages = 0;

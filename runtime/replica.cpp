@@ -244,6 +244,14 @@ bool relay_bundled(replica_self self, const caf::actor& sender,
   return carries_frames(m);
 }
 
+/// relay_bundled() for each entry of a typed, packed or slotted bundle, in
+/// order; the relay counter counts the bundle once if it carried frames.
+void relay_entries(replica_self self, std::vector<bundle_entry>& entries) {
+  bool frames = false;
+  for (auto& e : entries) frames |= relay_bundled(self, e.sender, e.targets, to_message(e));
+  if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
+}
+
 replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
   self->state.init = std::move(init);
   // A peer lane that is gone (or unreachable) takes its slot table along.
@@ -300,9 +308,7 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
     [self](bundle_atom, std::vector<bundle_entry>& entries) {
       // The same triples, typed (runtime/bundle.hpp); an entry of a kind this
       // node does not know becomes an empty message, which relay() skips.
-      bool frames = false;
-      for (auto& e : entries) frames |= relay_bundled(self, e.sender, e.targets, to_message(e));
-      if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
+      relay_entries(self, entries);
     },
     [self](bundle_atom, packed_bundle& packed) {
       // Format 2 (runtime/packed_bundle.hpp): the same entries, packed. A
@@ -313,9 +319,7 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
         metrics().bundles_refused.fetch_add(1, std::memory_order_relaxed);
         return;
       }
-      bool frames = false;
-      for (auto& e : *entries) frames |= relay_bundled(self, e.sender, e.targets, to_message(e));
-      if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
+      relay_entries(self, *entries);
     },
     [self](bundle_atom, slotted_bundle& b) {
       // Format 3 (runtime/slotted_bundle.hpp): the same entries against the
@@ -337,9 +341,7 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
                         self->context());
         return;
       }
-      bool frames = false;
-      for (auto& e : *entries) frames |= relay_bundled(self, e.sender, e.targets, to_message(e));
-      if (frames) metrics().relay_messages.fetch_add(1, std::memory_order_relaxed);
+      relay_entries(self, *entries);
     },
     [](bundle_atom) { return slotted_bundle_format; },
     [](flush_atom) {},  // after_relay (actors/lane_barrier.hpp): the answer is the barrier

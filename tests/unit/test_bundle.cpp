@@ -208,6 +208,13 @@ TEST_CASE("a packed bundle whose body does not decode is refused whole", "[bundl
 
 namespace {
 
+/// n actors that do nothing (stopped by the test with user_shutdown).
+std::vector<caf::actor> idle_actors(caf::actor_system& sys, int n) {
+  std::vector<caf::actor> actors;
+  for (int i = 0; i < n; ++i) actors.push_back(sys.spawn([]() -> caf::behavior { return {[](int) {}}; }));
+  return actors;
+}
+
 std::vector<bundle_entry> frames_to(const std::vector<caf::actor>& targets, const caf::actor& from,
                                     const std::string& text) {
   std::vector<bundle_entry> entries;
@@ -226,8 +233,7 @@ TEST_CASE("slotted bundles name an actor in full once per table, then by slot", 
   caf::actor_system_config cfg;
   add_bundle_types(cfg);
   caf::actor_system sys{cfg};
-  std::vector<caf::actor> actors;
-  for (int i = 0; i < 4; ++i) actors.push_back(sys.spawn([]() -> caf::behavior { return {[](int) {}}; }));
+  auto actors = idle_actors(sys, 4);
   slot_writer w;
   slot_reader r;
   for (int round = 0; round < 3; ++round) {
@@ -268,8 +274,7 @@ TEST_CASE("a slotted bundle may reuse a slot it named earlier in the same bundle
   caf::actor_system_config cfg;
   add_bundle_types(cfg);
   caf::actor_system sys{cfg};
-  std::vector<caf::actor> actors;
-  for (int i = 0; i < 5; ++i) actors.push_back(sys.spawn([]() -> caf::behavior { return {[](int) {}}; }));
+  auto actors = idle_actors(sys, 5);
   slot_writer w{2};  // fewer slots than actors in one bundle
   slot_reader r;
   std::vector<caf::actor> targets(actors.begin() + 1, actors.end());
