@@ -20,15 +20,25 @@ committer::committer(store& s, committer_options options)
 committer::~committer() { stop(); }
 
 void committer::submit(write_batch batch, done_fn done) {
+  bool accepted = false;
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
       queue_.push_back({std::move(batch), std::move(done)});
-      wake_.notify_one();
-      return;
+      accepted = true;
+      // Only a sleeping commit thread is woken, once per sleep, and after
+      // the lock is released: notified under the lock it would wake only to
+      // block on the mutex this thread still holds.
+      wake = waiting_;
+      waiting_ = false;
     }
   }
-  if (done) done("committer stopped");
+  if (!accepted) {
+    if (done) done("committer stopped");  // not moved from: it was not queued
+    return;
+  }
+  if (wake) wake_.notify_one();
 }
 
 void committer::stop() {
@@ -52,7 +62,11 @@ void committer::run() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      while (!stopping_ && queue_.empty()) {
+        waiting_ = true;
+        wake_.wait(lock);
+      }
+      waiting_ = false;
       if (queue_.empty()) return;  // stopping and drained
       std::size_t ops = 0;
       while (!queue_.empty() &&

@@ -20,6 +20,11 @@
 // aborts on an assertion when it is (seen with further writes and with
 // DB::Resume() on a full tmpfs). Reads are not affected.
 //
+// Wake-ups: submit() wakes the commit thread only when it sleeps, once per
+// sleep, and after releasing the queue's mutex; a submit while it writes
+// just queues (the next group takes it). docs/benchmarks.md, "The
+// committer's wake-ups (stop 60)".
+//
 // Thread-safety: submit, stop, commits and batches may be called from any
 // thread concurrently. The store must outlive the committer.
 #pragma once
@@ -79,6 +84,7 @@ class committer {
   std::condition_variable wake_;
   std::deque<pending> queue_;  // guarded by mutex_
   bool stopping_ = false;      // guarded by mutex_
+  bool waiting_ = false;       // guarded by mutex_: the commit thread sleeps on wake_ and no submit has woken it
   std::mutex join_mutex_;      // serialises stop()
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> batches_{0};
