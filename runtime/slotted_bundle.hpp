@@ -8,10 +8,11 @@
 // and registers it, and the receiver looks each one up in CAF's actor or
 // proxy registry (a lock and a map lookup each). At the rtt peak reading
 // them was 5 % of a node's CAF samples (stop 58's profile), and a bundle
-// names the same connections and sessions again and again. Here the receiver resolves a slot to a weak
-// handle it already holds. docs/benchmarks.md, "Lever: handle slots (stop
-// 59)", has the measured effect. The idea is HTTP/2's HPACK dynamic table
-// (RFC 7541): state that both ends of one ordered stream keep in step.
+// names the same connections and sessions again and again. Here the
+// receiver resolves a slot to a weak handle it already holds.
+// docs/benchmarks.md, "Lever: handle slots (stop 59)", has the measured
+// effect. The idea is HTTP/2's HPACK dynamic table (RFC 7541): state that
+// both ends of one ordered stream keep in step.
 //
 // Shape: `generation` and `seq` order the bundles of one table; `actors`
 // are the actors introduced by this bundle, in the order the body introduces
@@ -30,7 +31,8 @@
 // lane also starts a new generation when the view hands it a new handle of
 // the peer's replica actor (a reconnect), and when it has sent the peer
 // nothing for a whole tick (default_slot_idle, runtime/lane.hpp), so an
-// idle table holds no actor's memory. A bundle with seq 0 always starts a new table.
+// idle table holds no actor's memory. A bundle with seq 0 always starts a
+// new table.
 //
 // Errors: slot_reader::unpack() refuses (nullopt) a body that does not decode
 // (bundle_codec.hpp), a slot at or past max_slots, a ref to an empty slot,
