@@ -26,6 +26,7 @@ const char* to_string(skein_error code) {
     case skein_error::fence_failed: return "fence_failed";
     case skein_error::no_quorum: return "no_quorum";
     case skein_error::handoff_refused: return "handoff_refused";
+    case skein_error::misrouted: return "misrouted";
   }
   return "unknown";
 }

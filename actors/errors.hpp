@@ -35,6 +35,9 @@ enum class skein_error : std::uint8_t {
   overloaded,         // the node holds max_sessions activations and none is idle
   handoff_refused,    // the target refused an adopt before it fenced any epoch: the
                       // source activation serves on and its node retries the handoff
+  misrouted,          // a message to one node was answered by another: this process's
+                      // cluster connections route wrongly (CAF 0.17 BASP state corrupted
+                      // by a reused socket descriptor); the node exits to be restarted
 };
 
 /// "malformed_key", ... (the enumerator's name).

@@ -74,6 +74,7 @@ struct membership_state {
   std::map<std::string, beat_peer> beat_peers;
   bool left = false;                // drained and left: inert until the process exits
   clock::time_point last_until{};   // the lease end as of the last check (renewal margins)
+  clock::time_point routes_checked{};  // the last check_routes round
 };
 
 using self_ptr = membership_actor::stateful_pointer<membership_state>;
@@ -385,6 +386,33 @@ void dial(self_ptr self, const std::string& host, std::uint16_t port, std::strin
       [done](caf::error&) { done(false); });
 }
 
+/// True (and the actor quits with skein_error::misrouted) if the answer now
+/// being handled came from another node than the one `asked` lives on.
+///
+/// Nothing skein sends is forwarded or delegated between nodes, so such an
+/// answer means this process's BASP routing table sends that node's
+/// messages down another node's connection. CAF 0.17.6 gets there when a
+/// socket descriptor is reused before the cleanup of the connection that
+/// last held it has run (basp_broker defers it through its worker queue,
+/// and routing_table::add_direct does not overwrite a stale handle):
+/// nemesis seed 6270 (stop 61) after a partition and an 8.6 s SIGSTOP, where
+/// every dial of n1 to n5 was answered by n2 for as long as the run lasted.
+/// A message there reaches whatever actor of the wrong node has the same
+/// actor id (every node spawns its directory, replica and membership in the
+/// same order), and CAF 0.17 offers no call that drops a route, so the
+/// process cannot mend it: the node exits 75 (node.cpp) for its supervisor
+/// to restart it, as after a crash.
+bool misrouted(self_ptr self, const membership_actor& asked, const std::string& name) {
+  const auto& from = self->current_sender();
+  if (!from || !asked || from->node() == asked.node()) return false;
+  spdlog::critical("a message to the membership actor of node {} was answered by {} ({}): "
+                   "this process's cluster routing is corrupt; exiting to be restarted",
+                   caf::to_string(asked.node()), name, caf::to_string(from->node()));
+  self->quit(make_error(skein_error::misrouted, "a message to " + caf::to_string(asked.node())
+                                                   + " was answered by " + name));
+  return true;
+}
+
 void dial_reachable(self_ptr self, const std::string& host, std::uint16_t port,
                     std::string expected, std::function<void(bool)> done) {
   // One connection per pair (the smaller name dials) also over TLS: two
@@ -402,6 +430,7 @@ void dial_reachable(self_ptr self, const std::string& host, std::uint16_t port,
           .then(
             [self, handle, expected, done](std::string& name, std::string& view_json,
                                            caf::actor& directory, caf::actor& replica) {
+              if (misrouted(self, handle, name)) return done(false);
               if (!expected.empty() && name != expected) {
                 spdlog::error("member {} answers as {}; check the addresses", expected, name);
                 return done(false);
@@ -588,6 +617,27 @@ bool check_lease(self_ptr self, clock::time_point now) {
   return false;
 }
 
+/// How often each connected peer's route is checked (check_routes).
+constexpr auto route_check_interval = std::chrono::seconds(5);
+
+/// Asks every connected peer's membership for its name, at most every
+/// route_check_interval: the answer must come from the peer's node
+/// (misrouted()). A dial's hello checks a route once; this catches a route
+/// that went astray under a connection that stayed up. An error or a
+/// timeout proves nothing (a stall, a peer of an older version) and is
+/// ignored.
+void check_routes(self_ptr self, clock::time_point now) {
+  auto& st = self->state;
+  if (now - st.routes_checked < route_check_interval) return;
+  st.routes_checked = now;
+  for (auto& [name, p] : st.peers) {
+    if (!p.handle) continue;
+    self->request(p.handle, std::chrono::seconds(3), info_atom::value)
+      .then([self, asked = p.handle](std::string& answered) { misrouted(self, asked, answered); },
+            [](caf::error&) {});
+  }
+}
+
 void tick(self_ptr self) {
   auto& st = self->state;
   if (st.left) return;  // no more heartbeats: the peers removed this node
@@ -607,6 +657,7 @@ void tick(self_ptr self) {
       self->send(st.init.directory, view_atom::value, snapshot(self));
       publish_counts(self);
       gossip(self);
+      check_routes(self, now);
     }
   }
   self->delayed_send(self, st.init.heartbeat_interval, tick_atom::value);
@@ -770,6 +821,7 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
       return true;
     },
     [self](check_atom) { if (!self->state.left) check_pause(self); },
+    [self](info_atom) -> std::string { return self_name(self); },
   };
 }
 

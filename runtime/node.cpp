@@ -154,14 +154,17 @@ node::node(node_options opts, const behaviour_registry& registry)
   // The node cannot serve without any of these: one that stops while the
   // node is not stopping (an uncaught exception, a bug) is the node's death,
   // not a zombie whose /healthz still says up. Exit 70 (EX_SOFTWARE); the
-  // supervisor (launch, systemd, Kubernetes) restarts it.
+  // supervisor (launch, systemd, Kubernetes) restarts it. Exit 75
+  // (EX_TEMPFAIL) when the membership actor found this process's cluster
+  // routing corrupt (skein_error::misrouted, runtime/membership_actor.cpp):
+  // nothing is wrong with the node's data, a fresh process mends it.
   auto fatal = [stopping = d.stopping](const char* what) {
     return [stopping, what](const caf::error& reason) {
       if (stopping->load()) return;
       spdlog::critical("the {} actor stopped ({}); the node cannot serve without it: exiting",
                        what, caf::to_string(reason));
       spdlog::shutdown();
-      std::_Exit(70);
+      std::_Exit(is(reason, skein_error::misrouted) ? 75 : 70);
     };
   };
   caf::actor_cast<caf::abstract_actor*>(d.host.membership)->attach_functor(fatal("membership"));

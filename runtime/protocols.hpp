@@ -208,7 +208,10 @@ using membership_actor = caf::typed_actor<
   caf::replies_to<leave_atom>::with<bool>,
   // a leaving peer: (its name, its view json, in which it is down) -> true
   caf::replies_to<leave_atom, std::string, std::string>::with<bool>,
-  caf::reacts_to<check_atom>>;              // local directory: look for a pause now
+  caf::reacts_to<check_atom>,               // local directory: look for a pause now
+  // a peer's route check (every 5 s per connected peer): -> this node's name;
+  // the asker checks which node answered (runtime/membership_actor.cpp)
+  caf::replies_to<info_atom>::with<std::string>>;
 
 }  // namespace skein
 

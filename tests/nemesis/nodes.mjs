@@ -39,6 +39,8 @@ export class Cluster {
     this.failureTimeoutMs = failureTimeoutMs;
     this.log = log;
     this.nodes = [];  // {name, slot, host, url, child, running, paused, exited, stderr}
+    this.selfExits = [];  // {name, code}: non-zero exits the harness did not cause
+    this.stopping = false;  // set by stopAll: exits from then on are the harness's
     // One admin token for every node (as `launch` does): /admin/drain needs it.
     this.adminTokenFile = path.join(dataDir, 'admin.token');
     if (!fs.existsSync(this.adminTokenFile)) {
@@ -91,8 +93,19 @@ export class Cluster {
     });
     n.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
       liveChildren.delete(child);
-      if (n.child === child) n.running = false;
+      const current = n.child === child;
+      if (current) n.running = false;
       resolve({ code, signal });
+      // Exits the harness did not cause (a kill is a signal, a drain exits
+      // 0): noted for the schedule's summary. 75 is a node that found its
+      // cluster routing corrupt and asks for a fresh process
+      // (runtime/node.cpp): restarted at once, as launch, systemd
+      // (Restart=on-failure) and Kubernetes do; anything else waits for the
+      // heal like a killed node.
+      if (!current || this.stopping || !code) return;
+      this.selfExits.push({ name: n.name, code });
+      this.log(`${n.name} exited with status ${code} on its own${code === 75 ? '; restart, as its supervisor would' : ''}`);
+      if (code === 75) setTimeout(() => { if (!n.running && !this.stopping) this.restart(n); }, 200);
     }));
     this.log(`start ${n.name} at ${n.url} (pid ${child.pid})`);
   }
@@ -196,6 +209,7 @@ export class Cluster {
 
   /** SIGTERM every running node (SIGCONT first), SIGKILL after 10 s. */
   async stopAll() {
+    this.stopping = true;
     await Promise.all(this.nodes.filter((n) => n.running).map(async (n) => {
       this.resume(n);
       try { process.kill(n.child.pid, 'SIGTERM'); } catch { /* gone */ }

@@ -274,6 +274,7 @@ export async function runSchedule({ seed, net, bin, nodes = 5, durationMs = 60_0
   anomalies.push(...checkJournals(stores, windowOf));
   const operations = counters.sent + chat.sent + [...reads.values()].reduce((s, r) => s + r.length, 0);
   notes.push(`indeterminate: ${c.indeterminate} adds, ${h.indeterminate} says`);
+  for (const x of cluster.selfExits) notes.push(`${x.name} exited with status ${x.code} on its own`);
   for (const s of stores) for (const e of s.errors) notes.push(`store of ${s.node}: ${e}`);
   if (anomalies.length || stalled.length) {
     // Keep the evidence: every node's data dir and log (nodes.mjs appends
