@@ -21,6 +21,12 @@
 // longer than `failure_timeout`, resets the directory and rejoins as a new
 // incarnation.
 //
+// Every answer from a peer's membership (a dial's hello, and a route check
+// of every connected peer every 5 s) must come from that peer's node; one
+// that comes from another node means CAF's BASP routing in this process is
+// corrupt, and the actor stops with skein_error::misrouted (node.cpp exits
+// 75 for a supervisor to restart the process).
+//
 // Every change is sent to the directory as one immutable cluster_state.
 #pragma once
 
