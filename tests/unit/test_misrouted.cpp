@@ -188,3 +188,43 @@ TEST_CASE("a connected peer's route check answered by another node stops the mem
   CHECK(was_connected);
   CHECK(stopped);
 }
+
+TEST_CASE("a peer that answers gossip with an error does not stop the membership",
+          "[membership]") {
+  // CAF 0.17 answers an unexpected asynchronous message with an error
+  // message, and an actor's default error handler quits on one: gossip that
+  // a peer (of another version) did not understand used to stop the
+  // membership actor, and the node exited 70.
+  caf::actor_system_config cfg_a, cfg_b;
+  caf::actor_system a{configure(cfg_a)}, b{configure(cfg_b)};
+  auto peer = b.spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](hello_atom, const std::string&, const std::string&, const caf::actor&,
+               const caf::actor&, const caf::actor&) { return hello_answer("b"); },
+            [](info_atom) { return std::string("b"); }};  // no gossip handler
+  });
+  auto port = b.middleman().publish(peer, 0, "127.0.0.1");
+  REQUIRE(port);
+  auto status = std::make_shared<host_status>();
+  membership_init init;
+  init.self = member("a", member_state::joining, 1);
+  init.seeds = {{"127.0.0.1", *port}};
+  init.heartbeat_interval = std::chrono::milliseconds(100);
+  init.failure_timeout = std::chrono::seconds(60);
+  init.lease = std::chrono::seconds(30);
+  init.status = status;
+  auto m = spawn_membership(a, std::move(init));
+  caf::scoped_actor self{a};
+  self->monitor(m);
+  // Connected, then 2 s (about 20 gossip rounds, each answered by an error).
+  bool stopped = false;
+  int rounds_connected = 0;
+  for (int i = 0; i < 400 && !stopped && rounds_connected < 40; ++i) {
+    if (status->peers_connected.load() > 0) ++rounds_connected;
+    self->receive([&](caf::down_msg&) { stopped = true; },
+                  caf::after(std::chrono::milliseconds(50)) >> [] {});
+  }
+  CHECK(rounds_connected == 40);
+  CHECK_FALSE(stopped);
+  caf::anon_send_exit(m, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
+}
