@@ -13,6 +13,8 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,6 +87,30 @@ caf::behavior b_actor(caf::event_based_actor* self, hand_on what, caf::actor c) 
           ignore_gossip};
 }
 
+// a's membership, seeded with b's cluster port, publishing its counts to
+// `status`; fast ticks, and no suspicion or lease lapse within a test.
+membership_init seeded_a(std::uint16_t port_b, std::shared_ptr<host_status> status) {
+  membership_init init;
+  init.self = member("a", member_state::joining, 1);
+  init.seeds = {{"127.0.0.1", port_b}};
+  init.heartbeat_interval = std::chrono::milliseconds(100);
+  init.failure_timeout = std::chrono::seconds(60);
+  init.lease = std::chrono::seconds(30);
+  init.status = std::move(status);
+  return init;
+}
+
+// Polls every 50 ms, at most `polls` times, until `done()` or until the
+// actor `self` monitors stops: its exit reason if it stopped, else nothing.
+std::optional<caf::error> watch(caf::scoped_actor& self, int polls,
+                                const std::function<bool()>& done) {
+  std::optional<caf::error> reason;
+  for (int i = 0; i < polls && !reason && !done(); ++i)
+    self->receive([&](caf::down_msg& dm) { reason = dm.reason; },
+                  caf::after(std::chrono::milliseconds(50)) >> [] {});
+  return reason;
+}
+
 struct cluster_of_three {
   caf::actor_system_config cfg_a, cfg_b, cfg_c;
   caf::actor_system a, b, c;
@@ -111,14 +137,7 @@ struct cluster_of_three {
 
   // a's membership actor, seeded with b's port.
   membership_actor spawn_a() {
-    membership_init init;
-    init.self = member("a", member_state::joining, 1);
-    init.seeds = {{"127.0.0.1", port_b}};
-    init.heartbeat_interval = std::chrono::milliseconds(100);
-    init.failure_timeout = std::chrono::seconds(60);
-    init.lease = std::chrono::seconds(30);
-    init.status = status;
-    auto m = spawn_membership(a, std::move(init));
+    auto m = spawn_membership(a, seeded_a(port_b, status));
     spawned.push_back(caf::actor_cast<caf::actor>(m));
     return m;
   }
@@ -137,14 +156,9 @@ TEST_CASE("a dial answered by another node's actor stops the membership with mis
   auto m = cl.spawn_a();
   caf::scoped_actor self{cl.a};
   self->monitor(m);
-  bool stopped = false;
-  self->receive(
-    [&](caf::down_msg& dm) {
-      stopped = true;
-      CHECK(is(dm.reason, skein_error::misrouted));
-    },
-    caf::after(std::chrono::seconds(20)) >> [] {});
-  CHECK(stopped);
+  auto stopped = watch(self, 400, [] { return false; });  // up to 20 s
+  REQUIRE(stopped);
+  CHECK(is(*stopped, skein_error::misrouted));
 }
 
 TEST_CASE("a dial answered by the node dialled is taken (the check's control)",
@@ -155,13 +169,8 @@ TEST_CASE("a dial answered by the node dialled is taken (the check's control)",
   caf::scoped_actor self{cl.a};
   self->monitor(m);
   // Waits (up to 20 s) for b to count as a connected peer of a.
-  bool connected = false, stopped = false;
-  for (int i = 0; i < 400 && !connected && !stopped; ++i) {
-    connected = cl.status->peers_connected.load() > 0;
-    if (!connected)
-      self->receive([&](caf::down_msg& dm) { stopped = true; },
-                    caf::after(std::chrono::milliseconds(50)) >> [] {});
-  }
+  bool connected = false;
+  auto stopped = watch(self, 400, [&] { return connected = cl.status->peers_connected.load() > 0; });
   CHECK(connected);
   CHECK_FALSE(stopped);
 }
@@ -175,18 +184,14 @@ TEST_CASE("a connected peer's route check answered by another node stops the mem
   auto m = cl.spawn_a();
   caf::scoped_actor self{cl.a};
   self->monitor(m);
-  bool stopped = false, was_connected = false;
-  for (int i = 0; i < 400 && !stopped; ++i) {
+  bool was_connected = false;
+  auto stopped = watch(self, 400, [&] {
     was_connected = was_connected || cl.status->peers_connected.load() > 0;
-    self->receive(
-      [&](caf::down_msg& dm) {
-        stopped = true;
-        CHECK(is(dm.reason, skein_error::misrouted));
-      },
-      caf::after(std::chrono::milliseconds(50)) >> [] {});
-  }
+    return false;
+  });
   CHECK(was_connected);
-  CHECK(stopped);
+  REQUIRE(stopped);
+  CHECK(is(*stopped, skein_error::misrouted));
 }
 
 TEST_CASE("a peer that answers gossip with an error does not stop the membership",
@@ -205,24 +210,15 @@ TEST_CASE("a peer that answers gossip with an error does not stop the membership
   auto port = b.middleman().publish(peer, 0, "127.0.0.1");
   REQUIRE(port);
   auto status = std::make_shared<host_status>();
-  membership_init init;
-  init.self = member("a", member_state::joining, 1);
-  init.seeds = {{"127.0.0.1", *port}};
-  init.heartbeat_interval = std::chrono::milliseconds(100);
-  init.failure_timeout = std::chrono::seconds(60);
-  init.lease = std::chrono::seconds(30);
-  init.status = status;
-  auto m = spawn_membership(a, std::move(init));
+  auto m = spawn_membership(a, seeded_a(*port, status));
   caf::scoped_actor self{a};
   self->monitor(m);
   // Connected, then 2 s (about 20 gossip rounds, each answered by an error).
-  bool stopped = false;
   int rounds_connected = 0;
-  for (int i = 0; i < 400 && !stopped && rounds_connected < 40; ++i) {
+  auto stopped = watch(self, 400, [&] {
     if (status->peers_connected.load() > 0) ++rounds_connected;
-    self->receive([&](caf::down_msg&) { stopped = true; },
-                  caf::after(std::chrono::milliseconds(50)) >> [] {});
-  }
+    return rounds_connected >= 40;
+  });
   CHECK(rounds_connected == 40);
   CHECK_FALSE(stopped);
   caf::anon_send_exit(m, caf::exit_reason::user_shutdown);
