@@ -24,6 +24,7 @@
 #include "runtime/heartbeat_wire.hpp"
 #include "runtime/quorum.hpp"
 #include "runtime/session_host.hpp"
+#include "runtime/stray_errors.hpp"
 #include "runtime/tcp_probe.hpp"
 
 namespace skein {
@@ -75,7 +76,6 @@ struct membership_state {
   bool left = false;                // drained and left: inert until the process exits
   clock::time_point last_until{};   // the lease end as of the last check (renewal margins)
   clock::time_point routes_checked{};  // the last check_routes round
-  std::uint64_t stray_errors = 0;      // error messages taken (set_error_handler)
 };
 
 using self_ptr = membership_actor::stateful_pointer<membership_state>;
@@ -746,20 +746,9 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
         return;
       }
   });
-  // CAF 0.17 answers an unexpected asynchronous message with an error
-  // message, and its default error handler quits the actor that receives
-  // it: a gossip that a peer of another version did not understand would
-  // stop this actor and exit the node (70). Logged instead (the first, then
-  // every power of two), since the peer is the one that could not take it.
-  self->set_error_handler([self](caf::error& err) {
-    auto n = ++self->state.stray_errors;
-    if ((n & (n - 1)) == 0) {
-      const auto& from = self->current_sender();
-      spdlog::warn("membership: error message #{} from {}: {}", n,
-                   from ? caf::to_string(from->node()) : std::string("?"),
-                   self->system().render(err));
-    }
-  });
+  // A gossip that a peer of another version did not take comes back as an
+  // error message; CAF's default handler would quit (runtime/stray_errors.hpp).
+  log_stray_errors(self, "membership");
   on_view_changed(self);
   self->send(self, tick_atom::value);
   return {

@@ -903,3 +903,32 @@ TEST_CASE("an adopt whose clients are malformed is refused before anything is wr
   CHECK(is(refused.error(), skein_error::store_failure));
   CHECK(f.store.load_snapshots(key).empty());  // nothing written
 }
+
+TEST_CASE("the membership, directory, replica and lane log a stray error message and live on",
+          "[host][errors]") {
+  // CAF 0.17's default error handler quits the actor that gets an
+  // asynchronous error message; for these four that is a node exit (70).
+  host_fixture f;
+  REQUIRE(f.actors.lane);
+  const std::vector<std::pair<std::string, caf::actor>> actors{
+    {"membership", caf::actor_cast<caf::actor>(f.actors.membership)},
+    {"directory", f.host},
+    {"replica", caf::actor_cast<caf::actor>(f.actors.replica)},
+    {"lane", f.actors.lane}};
+  caf::scoped_actor self{f.sys};
+  for (const auto& [name, a] : actors) {
+    INFO(name);
+    self->monitor(a);
+    // One sender's messages arrive in order: the errors are taken before
+    // the exit, so an actor that quit on an error goes down with the error
+    // as its reason, not with the exit's.
+    for (int i = 0; i < 3; ++i) self->send(a, caf::make_error(caf::sec::unexpected_message));
+    self->send_exit(a, caf::exit_reason::user_shutdown);
+    caf::error reason;
+    bool down = false;
+    self->receive([&](caf::down_msg& dm) { down = true; reason = dm.reason; },
+                  caf::after(answer_within) >> [] {});
+    REQUIRE(down);
+    CHECK(reason == caf::exit_reason::user_shutdown);
+  }
+}
