@@ -31,6 +31,7 @@ struct node_args {
   double message_burst = 1000;
   bool sync = false;
   std::string rocksdb_options;  // RocksDB option string (persistence/store.hpp)
+  std::int64_t idle_flush_ms = 5000;  // node_options::idle_flush (0: off)
   int io_threads = 1;
   std::int64_t ws_idle_timeout_ms = 300000;  // WebSocket keep-alive (server_options::ws_idle_timeout)
   int scheduler_threads = 0;  // CAF scheduler threads (0: one per core)
@@ -60,6 +61,7 @@ struct launch_args {
   double message_burst = 1000;
   bool sync = false;
   std::string rocksdb_options;  // passed to every node
+  std::int64_t idle_flush_ms = 5000;  // passed to every node
   double ready_timeout_s = 60;
   std::vector<std::string> kind_options;  // passed to every node
   int replicas = 2;

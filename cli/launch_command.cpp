@@ -246,7 +246,8 @@ int run_launch(const launch_args& args, const std::string& self_exe) {
                                "--scheduler-threads", std::to_string(scheduler_threads),
                                "--scheduler-policy", args.scheduler_policy,
                                "--basp-workers", std::to_string(args.basp_workers),
-                               "--cluster-lane", args.cluster_lane ? "true" : "false"};
+                               "--cluster-lane", args.cluster_lane ? "true" : "false",
+                               "--idle-flush-ms", std::to_string(args.idle_flush_ms)};
     if (!via.empty()) {
       a.push_back("--seeds");
       a.push_back(format_addresses(via));

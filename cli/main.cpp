@@ -109,6 +109,11 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
                        "RocksDB options as NAME=VALUE;... (RocksDB's option-string syntax), over "
                        "skein's own: DB options to the store, column-family options to every "
                        "column family; settings durability rests on are refused");
+  node_cmd->add_option("--idle-flush-ms", node.idle_flush_ms,
+                       "ms with no store write after which memtables of 1 MiB or more are "
+                       "flushed and their memory returned to the OS (0: off)")
+    ->check(CLI::Range(std::int64_t{0}, std::int64_t{86400000}))
+    ->capture_default_str();
   node_cmd->add_option("--io-threads", node.io_threads, "HTTP io threads")->capture_default_str();
   node_cmd->add_option("--ws-idle-timeout", node.ws_idle_timeout_ms,
                        "ms: a WebSocket silent for half of this gets a ping, silent for all of it is closed")
@@ -161,6 +166,9 @@ int main(int argc, char** argv, const behaviour_registry& base_registry) {
     ->capture_default_str();
   launch_cmd->add_flag("--sync", launch.sync, "passed to every node");
   launch_cmd->add_option("--rocksdb-options", launch.rocksdb_options, "passed to every node");
+  launch_cmd->add_option("--idle-flush-ms", launch.idle_flush_ms, "passed to every node")
+    ->check(CLI::Range(std::int64_t{0}, std::int64_t{86400000}))
+    ->capture_default_str();
   launch_cmd->add_option("--ready-timeout", launch.ready_timeout_s, "seconds to wait for health")
     ->capture_default_str();
   launch_cmd->add_option("--kind-option", launch.kind_options, "passed to every node (repeatable)");

@@ -110,6 +110,7 @@ int run_node(const node_args& args, const behaviour_registry& registry) {
   opts.data_dir = args.data;
   opts.sync = args.sync;
   opts.rocksdb_options = args.rocksdb_options;
+  opts.idle_flush = std::chrono::milliseconds(args.idle_flush_ms);
 
   server_options sopts;
   sopts.host = host;

@@ -261,6 +261,10 @@ std::string render(node& n) {
   f.add("skein_wal_tail_dropped_bytes_total", C,
         "Bytes of the WAL tails the store did not replay when it opened.",
         load(m.wal_bytes_dropped));
+  f.add("skein_idle_flushes_total", C,
+        "Memtable flushes after a quiet spell with no store write (--idle-flush-ms), each "
+        "followed by returning the freed pages to the OS.",
+        load(m.idle_flushes));
   f.add("skein_peers_connected", G, "Other members whose session host this node reaches.",
         static_cast<double>(n.status().peers_connected.load()));
   f.add("skein_messages_in_total", C, "Client frames received by this node's streams.",

@@ -57,14 +57,42 @@ std::uint64_t committer::batches() const { return batches_.load(); }
 
 bool committer::refusing() const { return refusing_.load(); }
 
+std::uint64_t committer::idle_flushes() const { return idle_flushes_.load(); }
+
+void committer::idle_flush() {
+  try {
+    if (store_.memtable_bytes() < options_.idle_flush_min_bytes) return;
+    store_.flush_memtables();
+  } catch (const std::exception&) {
+    return;  // RocksDB refuses the next write; that write's error is reported
+  }
+  idle_flushes_.fetch_add(1);
+  if (options_.after_idle_flush) options_.after_idle_flush();
+}
+
 void committer::run() {
   std::vector<pending> group;
+  const bool idle_flushing = options_.idle_flush_after.count() > 0;
+  bool wrote = false;  // a write since the last idle flush (or the start)
   for (;;) {
     {
       std::unique_lock lock(mutex_);
       while (!stopping_ && queue_.empty()) {
         waiting_ = true;
-        wake_.wait(lock);
+        if (!(idle_flushing && wrote && !refusing_)) {
+          wake_.wait(lock);
+          continue;
+        }
+        if (wake_.wait_for(lock, options_.idle_flush_after) != std::cv_status::timeout ||
+            stopping_ || !queue_.empty())
+          continue;
+        // Quiet for idle_flush_after: flush without the lock, so that
+        // submits queue meanwhile (they do not wake: waiting_ is false).
+        waiting_ = false;
+        wrote = false;
+        lock.unlock();
+        idle_flush();
+        lock.lock();
       }
       waiting_ = false;
       if (queue_.empty()) return;  // stopping and drained
@@ -96,6 +124,7 @@ void committer::run() {
         refusing_ = true;
       }
     }
+    wrote = true;
     commits_.fetch_add(1);
     batches_.fetch_add(group.size());
     for (auto& p : group)

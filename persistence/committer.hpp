@@ -47,6 +47,23 @@ class store;
 
 struct committer_options {
   std::size_t max_ops_per_commit = 16384;  // soft cap on operations per RocksDB write
+  // Idle flush. Once the commit thread has written at least one batch and
+  // then had none for idle_flush_after, and the memtables hold at least
+  // idle_flush_min_bytes (store::memtable_bytes), it flushes them
+  // (store::flush_memtables, waiting for the SST files) and then calls
+  // after_idle_flush (on the commit thread; e.g. to have the allocator
+  // return the freed pages). Once per quiet spell: the next idle flush needs
+  // a new write first. A node that goes quiet (its sessions hibernated, its
+  // clients idle) so gives back the memtables' memory, up to the store's
+  // memtable budget, instead of holding it until enough new writes fill
+  // them. A batch submitted during the flush waits for it (tens of ms for
+  // a few MiB). A failed flush is logged by nothing here: RocksDB then
+  // refuses writes, and the next write fails and makes the committer refuse
+  // as for any failed write. 0 (the default here): never; the node sets it
+  // from --idle-flush-ms.
+  std::chrono::milliseconds idle_flush_after{0};
+  std::size_t idle_flush_min_bytes = 1u << 20;  // bytes
+  std::function<void()> after_idle_flush;       // may be empty; must not throw
 };
 
 class committer {
@@ -70,6 +87,7 @@ class committer {
   std::uint64_t commits() const;  // number of store::write calls made
   std::uint64_t batches() const;  // number of batches committed (or failed)
   bool refusing() const;          // a write failed: every later batch is refused
+  std::uint64_t idle_flushes() const;  // idle flushes done (committer_options)
 
  private:
   struct pending {
@@ -77,6 +95,7 @@ class committer {
     done_fn done;
   };
   void run();
+  void idle_flush();
 
   store& store_;
   committer_options options_;
@@ -89,6 +108,7 @@ class committer {
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> batches_{0};
   std::atomic<bool> refusing_{false};
+  std::atomic<std::uint64_t> idle_flushes_{0};
   std::string failure_;  // the first error of the current refusal (commit thread only)
   std::thread thread_;  // last: started after everything above exists
 };

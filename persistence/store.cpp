@@ -295,6 +295,22 @@ store::store(const store_options& options) : impl_(std::make_unique<impl>()) {
   for (std::size_t i = 0; i < all_columns.size(); ++i) impl_->handles[i] = impl_->all_handles[i + 1];
 }
 
+std::uint64_t store::memtable_bytes() const {
+  std::uint64_t total = 0;
+  for (auto* h : impl_->all_handles) {
+    std::uint64_t v = 0;
+    if (impl_->db->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) total += v;
+  }
+  return total;
+}
+
+void store::flush_memtables() {
+  if (impl_->options.read_only) throw store_error("flush: the store is read-only");
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  impl_->check("flush (idle)", impl_->db->Flush(fo, impl_->all_handles));
+}
+
 store::~store() {
   for (auto* h : impl_->all_handles) impl_->db->DestroyColumnFamilyHandle(h);
   impl_->db->Close();  // flushing is not needed: the WAL holds every write

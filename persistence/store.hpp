@@ -182,6 +182,18 @@ class store {
   // The stored bytes under key, undecoded.
   std::optional<std::string> get_raw(column, std::string_view key) const;
 
+  // Bytes the memtables of every column family hold now, active and
+  // immutable (RocksDB's "rocksdb.cur-size-all-mem-tables", summed).
+  std::uint64_t memtable_bytes() const;
+
+  // Writes every column family's memtable to an SST file and waits until it
+  // is written, so that the memtables' memory is freed (the committer's idle
+  // flush, committer.hpp). Writes from other threads go on meanwhile (into
+  // new memtables). Throws store_error if RocksDB fails; a failed flush is a
+  // background error after which RocksDB refuses writes, as when the budget
+  // fills and RocksDB flushes on its own. Not for read-only stores.
+  void flush_memtables();
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -24,6 +24,7 @@
 #include "runtime/heartbeat_channel.hpp"
 #include "runtime/idle_reaper.hpp"
 #include "runtime/membership.hpp"
+#include "runtime/release_memory.hpp"
 
 namespace skein {
 
@@ -66,6 +67,16 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_op
 }
 /// Refuses options a peer would refuse in this node's view (a name it cannot
 /// parse would leave the node outside every other member's view).
+persistence::committer_options committer_options_of(const node_options& opts) {
+  persistence::committer_options c;
+  c.idle_flush_after = opts.idle_flush;
+  c.after_idle_flush = [] {
+    metrics().idle_flushes.fetch_add(1, std::memory_order_relaxed);
+    release_free_memory();
+  };
+  return c;
+}
+
 node_options checked(node_options o) {
   if (!membership::valid_name(o.name))
     throw std::invalid_argument("node name '" + o.name + "': must be 1-128 of [A-Za-z0-9._-]");
@@ -97,7 +108,7 @@ struct node::impl {
       registry(reg),
       ballast(persistence::prepare_ballast(opts.data_dir)),
       store(persistence::open_store(opts.data_dir, opts.sync, opts.rocksdb_options)),
-      committer(*store),
+      committer(*store, committer_options_of(opts)),
       system(configure(cfg, opts)) {}
 };
 

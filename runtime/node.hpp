@@ -46,6 +46,11 @@ struct node_options {
   std::filesystem::path data_dir;       // RocksDB directory of this node
   bool sync = false;                    // fsync every group commit
   std::string rocksdb_options;          // persistence::store_options::rocksdb_options
+  // Idle flush (persistence/committer.hpp): after this long with no store
+  // write, memtables holding 1 MiB or more are flushed and the freed pages
+  // returned to the OS (runtime/release_memory.hpp), so a quiet node does
+  // not keep up to the memtable budget (16 MiB) resident. 0: off.
+  std::chrono::milliseconds idle_flush{5000};
   // Mutual TLS on the cluster port (libcaf-openssl): DIR/ca.pem (the
   // cluster's CA), DIR/node.pem (this node's certificate, signed by it) and
   // DIR/node.key. Empty: plaintext BASP (development; logged once).

@@ -79,7 +79,7 @@ const PROFILES = {
   },
   full: {
     rtt: { levels: [1, 10, 100, 1000, 4000], warmup: 2, duration: 10, repeat: 2 },
-    fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500, 1000, 2000], step: 5, stepWarmup: 1, minMessages: 50, repeat: 3 },
+    fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 60, 70, 85, 100, 120, 140, 170, 200, 240, 300, 400, 500, 700, 1000, 1500, 2000], step: 5, stepWarmup: 1, minMessages: 50, repeat: 3 },
     idle: { conns: 50000, settle: 15, kindOptions: ['chat.hibernate_ms=3000'] },
     // Issue 15's connection targets: 19,000 idle WebSockets on one node (a
     // process may hold 20,000 descriptors here) and 100,000 on 6 nodes.

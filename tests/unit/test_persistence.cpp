@@ -11,6 +11,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -828,6 +829,64 @@ TEST_CASE("committer honours max_ops_per_commit", "[persistence]") {
   }
   CHECK(done == 20);
   CHECK(s.get_meta("k19") == "v");
+}
+
+// The idle flush (committer_options::idle_flush_after): after a quiet spell
+// the memtables go to SST files and their memory is freed; the records stay
+// readable; the next flush waits for a new write. Each wait below is for the
+// flush's callback, bounded, never a sleep.
+TEST_CASE("committer flushes the memtables once per quiet spell", "[persistence][idle_flush]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+  std::mutex m;
+  std::vector<std::shared_ptr<std::promise<void>>> flushed;  // one per expected flush
+  for (int i = 0; i < 2; ++i) flushed.push_back(std::make_shared<std::promise<void>>());
+  int calls = 0;
+  committer_options o;
+  o.idle_flush_after = std::chrono::milliseconds(50);
+  o.idle_flush_min_bytes = 64 * 1024;
+  o.after_idle_flush = [&] {
+    std::lock_guard lock(m);
+    if (calls < 2) flushed[calls]->set_value();
+    ++calls;
+  };
+  committer c(s, o);
+  auto write_and_wait = [&](int round) {
+    write_batch b;
+    for (int i = 0; i < 1000; ++i)
+      b.put_journal("chat/idle" + std::to_string(round), i + 1, sample_journal(i + 1));
+    auto done = std::make_shared<std::promise<std::string>>();
+    auto answered = done->get_future();
+    c.submit(std::move(b), [done](const std::string& error) { done->set_value(error); });
+    REQUIRE(answered.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(answered.get().empty());
+  };
+  write_and_wait(1);
+  REQUIRE(flushed[0]->get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(c.idle_flushes() == 1);
+  // The memtables were flushed: what they hold now is under the threshold.
+  CHECK(s.memtable_bytes() < o.idle_flush_min_bytes);
+  CHECK(s.load_journal("chat/idle1").size() == 1000);
+  // A second quiet spell flushes again only after a new write.
+  write_and_wait(2);
+  REQUIRE(flushed[1]->get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(c.idle_flushes() == 2);
+  c.stop();
+  CHECK(s.load_journal("chat/idle2").size() == 1000);
+}
+
+TEST_CASE("store::flush_memtables empties the memtables", "[persistence][idle_flush]") {
+  temp_dir tmp;
+  store s({tmp.db()});
+  const auto empty = s.memtable_bytes();
+  write_batch b;
+  for (int i = 0; i < 500; ++i) b.put_outbox("chat/f", i + 1, sample_outbox(i + 1));
+  s.write(b);
+  const auto full = s.memtable_bytes();
+  CHECK(full > empty + 10 * 1024);
+  s.flush_memtables();
+  CHECK(s.memtable_bytes() < full / 4);
+  CHECK(s.load_outbox("chat/f").size() == 500);
 }
 
 TEST_CASE("committer reports failed writes and refuses work after stop", "[persistence]") {
