@@ -172,7 +172,6 @@ struct node_metrics {
   std::atomic<std::uint64_t> corrupt_reads{0};  // activations whose local records were unreadable
   std::atomic<std::uint64_t> wal_tails_dropped{0};  // WAL files the store's open did not replay fully
   std::atomic<std::uint64_t> wal_bytes_dropped{0};  // bytes of those tails
-  std::atomic<std::uint64_t> idle_flushes{0};  // memtables flushed by the committer's idle flush
   latency_histogram checkpoint_latency;  // input handled -> its batch committed
   // batch submitted (local commit started) -> the last replica's ack, for
   // batches that had replicas to wait for

@@ -264,7 +264,7 @@ std::string render(node& n) {
   f.add("skein_idle_flushes_total", C,
         "Memtable flushes after a quiet spell with no store write (--idle-flush-ms), each "
         "followed by returning the freed pages to the OS.",
-        load(m.idle_flushes));
+        static_cast<double>(n.committer().idle_flushes()));
   f.add("skein_peers_connected", G, "Other members whose session host this node reaches.",
         static_cast<double>(n.status().peers_connected.load()));
   f.add("skein_messages_in_total", C, "Client frames received by this node's streams.",

@@ -65,18 +65,16 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_op
     cfg.set("scheduler.policy", caf::atom_from_string(opts.scheduler_policy));
   return cfg;
 }
-/// Refuses options a peer would refuse in this node's view (a name it cannot
-/// parse would leave the node outside every other member's view).
+/// The committer's idle flush returns the freed pages at once.
 persistence::committer_options committer_options_of(const node_options& opts) {
   persistence::committer_options c;
   c.idle_flush_after = opts.idle_flush;
-  c.after_idle_flush = [] {
-    metrics().idle_flushes.fetch_add(1, std::memory_order_relaxed);
-    release_free_memory();
-  };
+  c.after_idle_flush = release_free_memory;
   return c;
 }
 
+/// Refuses options a peer would refuse in this node's view (a name it cannot
+/// parse would leave the node outside every other member's view).
 node_options checked(node_options o) {
   if (!membership::valid_name(o.name))
     throw std::invalid_argument("node name '" + o.name + "': must be 1-128 of [A-Za-z0-9._-]");
