@@ -51,6 +51,25 @@ function rttSummary(s, p) {
   return { pb, sb, limit, sAtLimit, x };
 }
 
+/// paced: the level of `r` (one system's paced result) at `pairs` pairs
+/// offered `fraction` of the base rate.
+function pacedAt(r, pairs, fraction) {
+  if (na(r) || !r.runs) return null;
+  return r.runs.find((x) => x.pairs === pairs)?.levels.find((l) => l.fraction === fraction) ?? null;
+}
+/// A paced level carried what it was offered: 99 % delivered, none lost.
+const carried = (l) => l && l.rate >= 0.99 * l.offered && l.lost === 0;
+/// paced: a system's open-loop capacity, the highest rate it carried
+/// unbroken (p99 within the limit) over every pair count: { level, pairs }.
+function pacedCapacity(r) {
+  if (na(r) || !r.runs) return null;
+  let best = null;
+  for (const run of r.runs)
+    for (const l of run.levels)
+      if (!l.broken && (!best || l.offered > best.level.offered)) best = { level: l, pairs: run.pairs };
+  return best;
+}
+
 // Server CPU per message in µs: CPU % of one core at `rate` messages per second.
 const cpuUs = (cpuPct, rate) => (rate > 0 && cpuPct != null ? (cpuPct / 100) * 1e6 / rate : null);
 const pct = (a, b) => (a && b ? `${fmt(100 * a / b, 0)} %` : '–');
@@ -262,7 +281,29 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     const atPeer = atPeerLevel?.latency_ms.p99;
     const sameRate = atPeerLevel !== undefined && atPeerLevel.rate >= rs.pb.rate;
     const p99Met = atPeer !== undefined && atPeer <= rs.pb.latency_ms.p99 && sameRate;
-    L.push(`| rtt | p99 at the peer's peak (ms; skein at the same pairs, with its msg/s there) | ${ms(atPeer)}${atPeerLevel ? ` (${fmt(atPeerLevel.rate)} msg/s)` : ''} | ${ms(rs.pb.latency_ms.p99)} (${fmt(rs.pb.rate)} msg/s) | ${ratio(atPeer, rs.pb.latency_ms.p99)} | ≤ the peer's, at its rate | ${p99Met ? 'yes' : atPeerLevel && !sameRate ? `**no**: skein ran ${ratio(atPeerLevel.rate, rs.pb.rate)} of the peer's rate there` : '**no**'} |`);
+    const paced = !na(S.paced) && !na(P.paced) && S.paced.runs && P.paced.runs;
+    L.push(`| rtt | p99 at the peer's peak${paced ? ', closed loop' : ''} (ms; skein at the same pairs, with its msg/s there) | ${ms(atPeer)}${atPeerLevel ? ` (${fmt(atPeerLevel.rate)} msg/s)` : ''} | ${ms(rs.pb.latency_ms.p99)} (${fmt(rs.pb.rate)} msg/s) | ${ratio(atPeer, rs.pb.latency_ms.p99)} | ${paced ? '(see the open-loop rows)' : '≤ the peer\'s, at its rate'} | ${paced ? '' : p99Met ? 'yes' : atPeerLevel && !sameRate ? `**no**: skein ran ${ratio(atPeerLevel.rate, rs.pb.rate)} of the peer's rate there` : '**no**'} |`);
+    if (paced) {
+      // The peak targets read open loop: the highest rate each carried.
+      const lim = results.profile.paced?.p99LimitMs ?? 50;
+      const cS = pacedCapacity(S.paced);
+      const cP = pacedCapacity(P.paced);
+      const cN = pacedCapacity(results.systems['skein-none']?.paced);
+      const capCell = (c) => (c ? `${fmt(c.level.offered)} (${c.pairs})` : 'none');
+      if (cP) {
+        L.push(`| rtt | open loop: msg/s carried with p99 ≤ ${lim} ms (pairs) | ${capCell(cS)} | ${capCell(cP)} | ${ratio(cS?.level.offered, cP.level.offered)} | ≥ ${TARGETS.rttPeak}× | ${cS && cS.level.offered >= TARGETS.rttPeak * cP.level.offered ? 'yes' : '**no**'} |`);
+        if (cN) L.push(`| rtt | open loop: msg/s carried with p99 ≤ ${lim} ms, skein with durability none (pairs) | ${capCell(cN)} | ${capCell(cP)} | ${ratio(cN.level.offered, cP.level.offered)} | ≥ ${TARGETS.rttPeakNone}× | ${cN.level.offered >= TARGETS.rttPeakNone * cP.level.offered ? 'yes' : '**no**'} |`);
+      }
+      // The target as it reads: both offered the peer's peak rate (open loop).
+      for (const run of S.paced.runs) {
+        const a = pacedAt(S.paced, run.pairs, 1);
+        const b = pacedAt(P.paced, run.pairs, 1);
+        if (!a || !b) continue;
+        const met = carried(a) && a.latency_ms.p99 <= b.latency_ms.p99;
+        const cell = (l) => `${ms(l.latency_ms.p99)} (${fmt(l.rate)} of ${fmt(l.offered)} msg/s${l.lost ? `, ${fmt(l.lost)} lost` : ''})`;
+        L.push(`| rtt | p99 at the peer's peak rate, open loop, ${run.pairs} pairs (ms; delivered of offered msg/s) | ${cell(a)} | ${cell(b)} | ${ratio(a.latency_ms.p99, b.latency_ms.p99)} | ≤ the peer's, at its rate | ${met ? 'yes' : !carried(a) ? '**no**: skein did not carry the rate' : '**no**'} |`);
+      }
+    }
     L.push(`| rtt | msg/s with p99 ≤ ${ms(rs.limit)} ms (a tenth of the peer's p99 at its peak) | ${rs.sAtLimit ? `${fmt(rs.sAtLimit.rate)} (${rs.sAtLimit.pairs} pairs)` : 'none'} | ${fmt(rs.pb.rate)} | ${rs.x ? `${fmt(rs.x, 2)}×` : '0×'} | | |`);
   } else {
     L.push(`| rtt | | ${na(S.rtt) ?? ''} | ${na(P.rtt) ?? ''} | | ≥ ${TARGETS.rttPeak}× | – |`);
@@ -378,7 +419,23 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   // missed targets
   const missed = [];
   if (rs && rs.sb.rate < TARGETS.rttPeak * rs.pb.rate) missed.push(`**rtt**: skein's peak is ${fmt(rs.sb.rate)} msg/s, ${ratio(rs.sb.rate, rs.pb.rate)} the peer's ${fmt(rs.pb.rate)} (target ${TARGETS.rttPeak}×), at p99 ${ms(rs.sb.latency_ms.p99)} ms, with the servers at ${fmt(rs.sb.server_cpu_pct)} % CPU (of 200 %).`);
-  if (rs) {
+  const pacedBoth = !na(S.paced) && !na(P.paced) && S.paced.runs && P.paced.runs;
+  if (pacedBoth) {
+    const cS = pacedCapacity(S.paced);
+    const cP = pacedCapacity(P.paced);
+    const cN = pacedCapacity(results.systems['skein-none']?.paced);
+    const lim = results.profile.paced?.p99LimitMs ?? 50;
+    if (cP && !(cS && cS.level.offered >= TARGETS.rttPeak * cP.level.offered))
+      missed.push(`**rtt, open loop**: skein carried ${cS ? `${fmt(cS.level.offered)} msg/s (${cS.pairs} pairs)` : 'none of the rates'} with p99 ≤ ${lim} ms, the peer ${fmt(cP.level.offered)} (${cP.pairs} pairs): ${ratio(cS?.level.offered, cP.level.offered)} (target ${TARGETS.rttPeak}×).`);
+    if (cP && cN && cN.level.offered < TARGETS.rttPeakNone * cP.level.offered)
+      missed.push(`**rtt, open loop, durability none**: skein-none carried ${fmt(cN.level.offered)} msg/s (${cN.pairs} pairs) with p99 ≤ ${lim} ms: ${ratio(cN.level.offered, cP.level.offered)} the peer (target ${TARGETS.rttPeakNone}×).`);
+    for (const run of S.paced.runs) {
+      const a = pacedAt(S.paced, run.pairs, 1);
+      const b = pacedAt(P.paced, run.pairs, 1);
+      if (a && b && !(carried(a) && a.latency_ms.p99 <= b.latency_ms.p99))
+        missed.push(`**rtt, p99 at the peer's peak rate (open loop, ${run.pairs} pairs)**: offered ${fmt(a.offered)} msg/s, skein delivered ${fmt(a.rate)} with p99 ${ms(a.latency_ms.p99)} ms${a.lost ? ` and ${fmt(a.lost)} lost` : ''}; the peer ${fmt(b.rate)} with p99 ${ms(b.latency_ms.p99)} ms.`);
+    }
+  } else if (rs) {
     const at = S.rtt.levels.find((l) => l.pairs === rs.pb.pairs);
     if (at && !(at.rate >= rs.pb.rate && at.latency_ms.p99 <= rs.pb.latency_ms.p99))
       missed.push(`**rtt, p99 at the peer's peak rate**: the peer peaks at ${fmt(rs.pb.rate)} msg/s (${rs.pb.pairs} pairs, p99 ${ms(rs.pb.latency_ms.p99)} ms); at ${rs.pb.pairs} pairs skein ran ${fmt(at.rate)} msg/s with p99 ${ms(at.latency_ms.p99)} ms${rs.sb.rate < rs.pb.rate ? `; its own peak (${fmt(rs.sb.rate)} msg/s) is below the peer's rate` : ''}.`);
@@ -434,6 +491,34 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   otherSystems('rtt', 'the ceiling is one process: both clients of a pair reach the same server',
     ['pairs', 'msg/s', 'p50 / p99 / p999 ms', 'CPU % (µs per msg) / RSS MiB', 'loadgen / other CPU %', 'lost + errors'],
     (r) => r.levels.map((l) => `${l.pairs} | ${rttRow(l)} | ${fmt(l.lost + l.errors)}`));
+
+  // paced detail
+  const pacedSystems = Object.keys(results.systems).filter((k) => results.systems[k].paced);
+  if (pacedSystems.length) {
+    const pp = results.profile.paced;
+    const base = pacedSystems.map((k) => results.systems[k].paced.base).find(Boolean);
+    L.push('## rtt at a fixed rate (open loop)', '');
+    L.push(`rtt's pairs (each in its own room, a's client on node i mod 3, b's on i+1 mod 3), but open loop, as wrk2 measures: `
+      + `every system is offered the same msg/s, ${(pacedSystems.map((k) => results.systems[k].paced.fractions).find(Boolean) ?? pp.fractions).map((f) => `${f}×`).join(', ')} of ${base ? `${fmt(base.rate)} msg/s (${base.from})` : 'the peer\'s rtt peak'}, `
+      + 'sent on a fixed schedule over the pairs (a\'s and b\'s turns alternating) whatever the replies, and a message\'s latency counts from when it was due, '
+      + 'so a server that falls behind shows it in the latency instead of slowing the load (coordinated omission). '
+      + `${pp.warmup} s warm-up, then ${pp.duration} s measured per rate; msg/s counts the messages due in the window that reached the other client of their pair; `
+      + `a message not there after ${pp.msgTimeout} s, or overtaken by a later one of its pair and direction, is lost. `
+      + 'Issue 15\'s "p99 at the peer\'s peak rate" is the row at 1× for skein against the peer. `bench/run --full` runs it (`--only paced` alone: `--paced-base MSG_S`, or the peer\'s peak on the page).', '');
+    for (const pairs of pp.pairs) {
+      L.push(`### ${fmt(pairs)} pairs`, '');
+      L.push('| system | offered msg/s (× base) | delivered msg/s | p50 / p99 / p999 ms | lost | server CPU % (µs per msg) | loadgen / other CPU % |');
+      L.push('|---|---:|---:|---:|---:|---:|---:|');
+      for (const sys of pacedSystems) {
+        const r = results.systems[sys].paced;
+        if (na(r)) { L.push(`| ${sys} | ${na(r)} | | | | | |`); continue; }
+        const run = r.runs.find((x) => x.pairs === pairs);
+        for (const l of run?.levels ?? [])
+          L.push(`| ${sys} | ${fmt(l.offered)} (${l.fraction}×) | ${fmt(l.rate)}${l.broken ? ' (broke)' : ''} | ${ms(l.latency_ms.p50)} / ${ms(l.latency_ms.p99)} / ${ms(l.latency_ms.p999)} | ${fmt(l.lost)} | ${fmt(l.server_cpu_pct)} (${fmt(cpuUs(l.server_cpu_pct, l.rate), 1)}) | ${fmt(l.loadgen_cpu_pct)} / ${fmt(l.other_cpu_pct)} |`);
+      }
+      L.push('');
+    }
+  }
 
   // fanout detail
   L.push('## fanout', '');

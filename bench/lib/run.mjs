@@ -43,6 +43,11 @@ const { values: opts } = parseArgs({
     'skein-args': { type: 'string', default: '' },
     // A malloc to LD_PRELOAD into the skein nodes only (a lever to measure).
     'skein-preload': { type: 'string', default: '' },
+    // paced: the msg/s its fractions are of (default: the peer's rtt peak in
+    // this run, else on the page, docs/bench/results.json).
+    'paced-base': { type: 'string' },
+    // paced: the fractions of the base to offer (default: the profile's)
+    'paced-fractions': { type: 'string' },
   },
 });
 const mode = opts.full ? 'full' : 'quick';
@@ -60,6 +65,10 @@ const threads = Number(opts.threads);
 const PROFILES = {
   quick: {
     rtt: { levels: [1, 10, 100, 1000], warmup: 1, duration: 3 },
+    // paced: rtt's open-loop form at fixed offered rates, fractions of the
+    // peer's rtt peak (this run's, else the page's); not in --quick's
+    // default scenarios (it would pass 5 minutes), runs with --only paced.
+    paced: { pairs: [1000], fractions: [0.75, 1.0, 1.5, 2.0], warmup: 1, duration: 3, msgTimeout: 5, p99LimitMs: 50 },
     fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500, 1000], step: 2.5, stepWarmup: 0.5, minMessages: 20 },
     // kindOptions: skein systems run the scenario with these kind options.
     // Issue 15 measures idle memory after the sessions' idle time has
@@ -79,6 +88,13 @@ const PROFILES = {
   },
   full: {
     rtt: { levels: [1, 10, 100, 1000, 4000], warmup: 2, duration: 10, repeat: 2 },
+    // Issue 15's "p99 at the peer's peak rate", read as it says: every
+    // system offered the same msg/s (fractions of the peer's rtt peak in
+    // this run), latency from when each message was due; and above it, each
+    // system's open-loop capacity: the highest rate carried (nothing lost,
+    // 99 % delivered) with p99 <= 50 ms. A system stops at its first
+    // broken rate.
+    paced: { pairs: [100, 1000], fractions: [0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5], warmup: 2, duration: 10, msgTimeout: 5, p99LimitMs: 50 },
     fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 60, 70, 85, 100, 120, 140, 170, 200, 240, 300, 400, 500, 700, 1000, 1500, 2000], step: 5, stepWarmup: 1, minMessages: 50, repeat: 3 },
     idle: { conns: 50000, settle: 15, kindOptions: ['chat.hibernate_ms=3000'] },
     // Issue 15's connection targets: 19,000 idle WebSockets on one node (a
@@ -90,9 +106,9 @@ const PROFILES = {
   },
 };
 const profile = PROFILES[mode];
-const SCENARIOS = ['rtt', 'fanout', 'idle', 'failover', 'migrate', 'held1', 'held6'];
-// --quick leaves out the connection counts (held1, held6) to stay under 5 minutes.
-const scenarios = opts.only ? opts.only.split(',') : SCENARIOS.filter((s) => mode === 'full' || !s.startsWith('held'));
+const SCENARIOS = ['rtt', 'paced', 'fanout', 'idle', 'failover', 'migrate', 'held1', 'held6'];
+// --quick leaves out the connection counts (held1, held6) and paced to stay under 5 minutes.
+const scenarios = opts.only ? opts.only.split(',') : SCENARIOS.filter((s) => mode === 'full' || !(s.startsWith('held') || s === 'paced'));
 for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
 const DEFAULT_SYSTEMS = {
   quick: 'skein,skein-none,socketio',
@@ -459,7 +475,42 @@ async function idleOnce(sys, cluster, tag, conns, rooms, settle = profile.idle.s
   };
 }
 
+/// What paced's fractions multiply: --paced-base, else the peer's (socketio)
+/// rtt peak in this run, else the one on the page.
+function pacedBase(results) {
+  if (opts['paced-base']) return { rate: Number(opts['paced-base']), from: '--paced-base' };
+  const here = results.systems.socketio?.rtt?.levels;
+  if (here?.length) return { rate: Math.max(...here.map((l) => l.rate)), from: 'the peer\'s rtt peak in this run' };
+  const page = path.join(repo, 'docs/bench/results.json');
+  try {
+    const r = JSON.parse(fs.readFileSync(page, 'utf8'));
+    const lv = r.systems.socketio.rtt.levels;
+    return { rate: Math.max(...lv.map((l) => l.rate)), from: `the peer's rtt peak on the page (docs/bench/results.json, ${r.machine?.date ?? 'undated'})` };
+  } catch {
+    throw new Error('paced needs the peer\'s rtt peak: run rtt with socketio first, or give --paced-base');
+  }
+}
+let pacedRate = null;
+
 const RUN = {
+  /// rtt's open-loop form: per pair count, every offered rate in turn.
+  async paced(sys, cluster, tag) {
+    const p = profile.paced;
+    const fractions = opts['paced-fractions'] ? opts['paced-fractions'].split(',').map(Number) : p.fractions;
+    const rates = fractions.map((f) => Math.round(f * pacedRate.rate));
+    const runs = [];
+    for (const pairs of p.pairs) {
+      const lines = await runLoadgen([...common(sys, cluster), '--scenario', 'paced', '--tag', `${tag}p${pairs}`,
+        '--pairs', String(pairs), '--rates', rates.join(','), '--warmup', String(p.warmup), '--duration', String(p.duration),
+        '--msg-timeout', String(p.msgTimeout), '--p99-limit-ms', String(p.p99LimitMs ?? 0), '--stop-when-broken'],
+        `loadgen-${tag}-p${pairs}`);
+      const levels = lines.filter((l) => l.type === 'paced');
+      levels.forEach((l, i) => { l.fraction = fractions[i]; });
+      runs.push({ pairs, connect: lines.find((l) => l.type === 'connected'), levels });
+    }
+    return { base: pacedRate, fractions, runs };
+  },
+
   async rtt(sys, cluster, tag) {
     const p = profile.rtt;
     const lines = await runLoadgen([...common(sys, cluster), '--scenario', 'rtt', '--tag', tag,
@@ -676,6 +727,10 @@ async function main() {
   if (opts['skein-preload']) results.skein_preload = opts['skein-preload'];
   log(`mode ${mode}; logs in ${logDir}`);
   for (const scenario of scenarios) {
+    if (scenario === 'paced') {
+      pacedRate = pacedBase(results);
+      log(`paced: fractions of ${pacedRate.rate} msg/s (${pacedRate.from})`);
+    }
     // Repeated scenarios alternate systems (A B A B) and keep, per system, the
     // run that other processes on the machine disturbed least.
     const repeats = Number(opts.repeat ?? profile[scenario].repeat ?? 1);

@@ -737,7 +737,9 @@ struct rtt_scenario final : scenario {
   }
 };
 
-void start_sweeper(worker& w, rtt_scenario& sc, std::shared_ptr<asio::steady_timer> t) {
+/// Calls sc.sweep(w) every 50 ms on w's thread (timed-out messages).
+template <class Scenario>
+void start_sweeper(worker& w, Scenario& sc, std::shared_ptr<asio::steady_timer> t) {
   t->expires_after(std::chrono::milliseconds(50));
   t->async_wait([&w, &sc, t](beast::error_code ec) {
     if (ec) return;
@@ -804,6 +806,126 @@ struct fanout_scenario final : scenario {
   }
 };
 
+// --- paced: pairs in their own rooms, messages at a fixed total rate ----------
+//
+// The open-loop form of rtt (as wrk2 measures): every worker sends its share
+// of the offered rate on a schedule, whatever the replies, alternating a's
+// and b's turns over its pairs. A message's latency counts from when it was
+// due, not from when it was written, so a stalled server (or a late load
+// generator) shows in the latency instead of slowing the offered load
+// (coordinated omission). The server keeps a room's order, so each
+// direction of a pair is a FIFO of messages in flight: a message that
+// arrives after a later one of the same direction never will.
+
+struct paced_pair {
+  client* a = nullptr;
+  client* b = nullptr;
+  std::uint64_t index = 0;
+  std::uint64_t seq[2] = {0, 0};  // last seq sent; direction 0 is a to b
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> in_flight[2];  // (seq, due ns)
+  int next_dir = 0;
+};
+
+struct paced_pacer {  // one per worker, touched on that worker only
+  std::vector<paced_pair*> pairs;
+  std::size_t next = 0;
+  double rate = 0;  // this worker's share, msg/s
+  std::uint64_t start = 0, warm_end = 0, end = 0, sent = 0, sent_measured = 0, unsent = 0;
+  std::unique_ptr<asio::steady_timer> timer;
+  std::shared_ptr<std::promise<void>> done;
+};
+
+struct paced_scenario final : scenario {
+  std::vector<paced_pair> pairs;
+  std::vector<paced_pacer> pacers;
+  std::uint64_t timeout_ns = 5'000'000'000;
+  // Messages due in [win_start, win_end) are the measured ones.
+  std::atomic<std::uint64_t> win_start{0}, win_end{0};
+
+  bool measured(std::uint64_t due) const {
+    return due >= win_start.load(std::memory_order_relaxed)
+           && due < win_end.load(std::memory_order_relaxed);
+  }
+
+  void on_said(worker& w, client& c, std::string_view user, std::string_view text) override {
+    if (user == c.user) return;  // our own echo
+    std::uint64_t idx = 0, seq = 0, due = 0;
+    auto& p = pairs[static_cast<std::size_t>(c.slot)];
+    if (!parse3(text, idx, seq, due) || idx != p.index) {
+      ++w.st.stale;
+      return;
+    }
+    auto& q = p.in_flight[&c == p.b ? 0 : 1];
+    while (!q.empty() && q.front().first < seq) {  // overtaken: never coming
+      if (measured(q.front().second)) ++w.st.lost;
+      q.pop_front();
+    }
+    if (q.empty() || q.front().first != seq) {  // timed out before, or a repeat
+      ++w.st.stale;
+      return;
+    }
+    q.pop_front();
+    if (!measured(due)) return;
+    auto now = now_ns();
+    w.st.hist.record(now > due ? now - due : 0);
+    ++w.st.delivered;
+  }
+
+  void tick(worker& w) {
+    auto& pc = pacers[static_cast<std::size_t>(w.index)];
+    auto now = now_ns();
+    if (now >= pc.end || pc.pairs.empty() || pc.rate <= 0) {
+      pc.done->set_value();
+      return;
+    }
+    const double per = 1e9 / pc.rate;
+    auto due_count = static_cast<std::uint64_t>(static_cast<double>(now - pc.start) / per) + 1;
+    while (pc.sent < due_count) {
+      auto due = pc.start + static_cast<std::uint64_t>(static_cast<double>(pc.sent) * per);
+      if (due >= pc.end) break;
+      auto& p = *pc.pairs[pc.next++ % pc.pairs.size()];
+      const int dir = p.next_dir;
+      p.next_dir ^= 1;
+      client* from = dir == 0 ? p.a : p.b;
+      client* to = dir == 0 ? p.b : p.a;
+      if (from->ready && to->ready) {
+        auto seq = ++p.seq[dir];
+        p.in_flight[dir].emplace_back(seq, due);
+        from->say(text3(p.index, seq, due));
+        ++w.st.sent;
+        if (due >= pc.warm_end) ++pc.sent_measured;
+      } else {
+        ++pc.unsent;
+      }
+      ++pc.sent;
+    }
+    auto next = pc.start + static_cast<std::uint64_t>(static_cast<double>(pc.sent) * per);
+    next = std::max(next, now + 100'000);
+    pc.timer->expires_after(std::chrono::nanoseconds(next - now));
+    pc.timer->async_wait([this, &w](beast::error_code ec) {
+      if (!ec) tick(w);
+    });
+  }
+
+  /// Messages in flight longer than the timeout count as lost.
+  void sweep(worker& w) {
+    auto now = now_ns();
+    for (auto* p : pacers[static_cast<std::size_t>(w.index)].pairs)
+      for (auto& q : p->in_flight)
+        while (!q.empty() && now - q.front().second > timeout_ns) {
+          if (measured(q.front().second)) ++w.st.lost;
+          q.pop_front();
+        }
+  }
+
+  std::size_t in_flight_of(worker& w) {
+    std::size_t n = 0;
+    for (auto* p : pacers[static_cast<std::size_t>(w.index)].pairs)
+      n += p->in_flight[0].size() + p->in_flight[1].size();
+    return n;
+  }
+};
+
 // --- idle: connections in their own rooms -------------------------------------
 
 struct idle_scenario final : scenario {
@@ -811,6 +933,8 @@ struct idle_scenario final : scenario {
 };
 
 // --- driver ---------------------------------------------------------------------
+
+int owner_of(const std::vector<target>& targets, const std::string& room);
 
 struct runtime {
   const options& o;
@@ -862,6 +986,37 @@ struct runtime {
       pump(w);
     });
     return wait_connected(workers, want, o.connect_timeout_s);
+  }
+
+  /// Connects every client (connect_all), prints the `connected` line, and
+  /// an `error` line (returning false) unless all `want` are in.
+  bool connect_and_report(int want) {
+    auto t_connect = now_ns();
+    auto c = connect_all(want);
+    emit_line(json{{"type", "connected"},
+                   {"clients", c.ready},
+                   {"failed", c.given_up},
+                   {"connect_failures", c.connect_failures},
+                   {"seconds", static_cast<double>(now_ns() - t_connect) / 1e9}}
+                .dump());
+    if (c.ready >= want) return true;
+    emit_line(json{{"type", "error"}, {"message", "not every client connected"}}.dump());
+    return false;
+  }
+
+  /// Pair i's two clients in room TAG-rI, on worker i mod threads: a on node
+  /// i mod N and b on i+1 mod N, or both on the session's owner (--placement
+  /// owner; Socket.IO: both on a's node).
+  std::pair<client*, client*> add_pair(int i) {
+    int wi = i % o.threads;
+    auto room = o.tag + "-r" + std::to_string(i);
+    int nodes = static_cast<int>(targets.size());
+    int na = i % nodes, nb = (i + 1) % nodes;
+    if (o.placement == "owner")
+      na = nb = o.proto == protocol::skein ? owner_of(targets, room) : na;
+    auto& a = add_client(2 * i, i, na, wi, o.tag + "a" + std::to_string(i), room);
+    auto& b = add_client(2 * i + 1, i, nb, wi, o.tag + "b" + std::to_string(i), room);
+    return {&a, &b};
   }
 
   /// Stops every worker's io_context and joins its thread: no handler runs
@@ -919,40 +1074,20 @@ int run_rtt(runtime& rt) {
   sc.timeout_ns = static_cast<std::uint64_t>(o.msg_timeout_s * 1e9);
   rt.set_scenario(sc);
   int max_pairs = *std::max_element(o.levels.begin(), o.levels.end());
-  int nodes = static_cast<int>(rt.targets.size());
   sc.pairs.resize(static_cast<std::size_t>(max_pairs));
   sc.by_worker.resize(rt.workers.size());
   for (int i = 0; i < max_pairs; ++i) {
-    int wi = i % o.threads;
-    auto room = o.tag + "-r" + std::to_string(i);
-    int na = i % nodes, nb = (i + 1) % nodes;
-    if (o.placement == "owner")
-      na = nb = o.proto == protocol::skein ? owner_of(rt.targets, room) : na;
-    auto& a = rt.add_client(2 * i, i, na, wi, o.tag + "a" + std::to_string(i), room);
-    auto& b = rt.add_client(2 * i + 1, i, nb, wi, o.tag + "b" + std::to_string(i), room);
     auto& p = sc.pairs[static_cast<std::size_t>(i)];
-    p.a = &a;
-    p.b = &b;
+    std::tie(p.a, p.b) = rt.add_pair(i);
     p.index = static_cast<std::uint64_t>(i);
-    sc.by_worker[static_cast<std::size_t>(wi)].push_back(&p);
+    sc.by_worker[static_cast<std::size_t>(i % o.threads)].push_back(&p);
   }
   rt.start_threads();
   for (auto& w : rt.workers) {
     auto t = std::make_shared<asio::steady_timer>(w->ioc);
     asio::post(w->ioc, [wp = w.get(), &sc, t] { start_sweeper(*wp, sc, t); });
   }
-  auto t_connect = now_ns();
-  auto c = rt.connect_all(2 * max_pairs);
-  emit_line(json{{"type", "connected"},
-                 {"clients", c.ready},
-                 {"failed", c.given_up},
-                 {"connect_failures", c.connect_failures},
-                 {"seconds", static_cast<double>(now_ns() - t_connect) / 1e9}}
-              .dump());
-  if (c.ready < 2 * max_pairs) {
-    emit_line(json{{"type", "error"}, {"message", "not every client connected"}}.dump());
-    return 1;
-  }
+  if (!rt.connect_and_report(2 * max_pairs)) return 1;
 
   bool first = true;
   for (int level : o.levels) {
@@ -1073,18 +1208,7 @@ int run_fanout(runtime& rt) {
   for (int i = 1; i <= o.subscribers; ++i)
     rt.add_client(i, i, i % nodes, i % o.threads, o.tag + "s" + std::to_string(i), room);
   rt.start_threads();
-  auto t_connect = now_ns();
-  auto c = rt.connect_all(o.subscribers + 1);
-  emit_line(json{{"type", "connected"},
-                 {"clients", c.ready},
-                 {"failed", c.given_up},
-                 {"connect_failures", c.connect_failures},
-                 {"seconds", static_cast<double>(now_ns() - t_connect) / 1e9}}
-              .dump());
-  if (c.ready < o.subscribers + 1) {
-    emit_line(json{{"type", "error"}, {"message", "not every client connected"}}.dump());
-    return 1;
-  }
+  if (!rt.connect_and_report(o.subscribers + 1)) return 1;
   auto& w0 = *rt.workers[0];
   sc.timer = std::make_unique<asio::steady_timer>(w0.ioc);
   for (std::size_t k = 0; k < o.rates.size() && !stop_requested(); ++k) {
@@ -1163,6 +1287,108 @@ int run_fanout(runtime& rt) {
   return 0;
 }
 
+int run_paced(runtime& rt) {
+  const auto& o = rt.o;
+  paced_scenario sc;
+  halt_before_scenario_dies halt_first{rt};
+  sc.rotate_on_failure = true;
+  sc.timeout_ns = static_cast<std::uint64_t>(o.msg_timeout_s * 1e9);
+  rt.set_scenario(sc);
+  const int n = o.pairs;
+  sc.pairs.resize(static_cast<std::size_t>(n));
+  sc.pacers.resize(rt.workers.size());
+  for (int i = 0; i < n; ++i) {
+    auto& p = sc.pairs[static_cast<std::size_t>(i)];
+    std::tie(p.a, p.b) = rt.add_pair(i);
+    p.index = static_cast<std::uint64_t>(i);
+    sc.pacers[static_cast<std::size_t>(i % o.threads)].pairs.push_back(&p);
+  }
+  for (auto& w : rt.workers) {
+    sc.pacers[static_cast<std::size_t>(w->index)].timer = std::make_unique<asio::steady_timer>(w->ioc);
+    auto t = std::make_shared<asio::steady_timer>(w->ioc);
+    asio::post(w->ioc, [wp = w.get(), &sc, t] { start_sweeper(*wp, sc, t); });
+  }
+  rt.start_threads();
+  if (!rt.connect_and_report(2 * n)) return 1;
+  for (double rate : o.rates) {
+    if (stop_requested()) break;
+    const auto start = now_ns() + 20'000'000;  // every worker starts on the same schedule
+    const auto warm_end = start + static_cast<std::uint64_t>(o.warmup_s * 1e9);
+    const auto end = warm_end + static_cast<std::uint64_t>(o.duration_s * 1e9);
+    // Counts reset before the schedule starts, not at warm_end: a message
+    // due at warm_end may land before this thread wakes (measured() picks
+    // the window's messages by when they were due).
+    collect(rt.workers);
+    sc.win_start.store(warm_end);
+    sc.win_end.store(end);
+    std::vector<std::future<void>> done;
+    for (auto& w : rt.workers) {
+      auto& pc = sc.pacers[static_cast<std::size_t>(w->index)];
+      auto pr = std::make_shared<std::promise<void>>();
+      done.push_back(pr->get_future());
+      const double share = rate * static_cast<double>(pc.pairs.size()) / n;
+      asio::post(w->ioc, [&sc, wp = w.get(), &pc, pr, share, start, warm_end, end] {
+        pc.rate = share;
+        pc.start = start;
+        pc.warm_end = warm_end;
+        pc.end = end;
+        pc.sent = pc.sent_measured = pc.unsent = 0;
+        pc.done = pr;
+        pc.timer->expires_after(std::chrono::nanoseconds(start > now_ns() ? start - now_ns() : 0));
+        pc.timer->async_wait([&sc, wp](beast::error_code ec) {
+          if (!ec) sc.tick(*wp);
+        });
+      });
+    }
+    nap(static_cast<double>(warm_end - std::min(warm_end, now_ns())) / 1e9);
+    auto w0 = open_window(o);
+    for (auto& d : done) d.wait();
+    auto win = close_window(o, w0);
+    // Drain: the messages still in flight land or time out (bounded).
+    auto drain_start = now_ns();
+    for (;;) {
+      std::atomic<std::size_t> left{0};
+      on_all(rt.workers, [&](worker& w) { left += sc.in_flight_of(w); });
+      if (left == 0 || now_ns() - drain_start > sc.timeout_ns + 500'000'000 || stop_requested())
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    double drain_s = static_cast<double>(now_ns() - drain_start) / 1e9;
+    std::atomic<std::uint64_t> sent_measured{0}, unsent{0};
+    on_all(rt.workers, [&](worker& w) {
+      sent_measured += sc.pacers[static_cast<std::size_t>(w.index)].sent_measured;
+      unsent += sc.pacers[static_cast<std::size_t>(w.index)].unsent;
+    });
+    auto st = collect(rt.workers);
+    // Broken: it did not carry the rate (a message lost, or under 99 % of
+    // the measured ones delivered), or p99 passed the limit. The rates go
+    // up: the next ones would only queue more.
+    const double p99 = static_cast<double>(st.hist.quantile(0.99)) / 1e6;
+    const bool broken = st.lost > 0 || st.delivered * 100 < sent_measured.load() * 99
+                        || (o.p99_limit_ms > 0 && p99 > o.p99_limit_ms);
+    json line{{"type", "paced"},
+              {"pairs", n},
+              {"offered", rate},
+              {"sent", sent_measured.load()},
+              {"unsent", unsent.load()},
+              {"messages", st.delivered},
+              {"rate", std::round(static_cast<double>(st.delivered) / o.duration_s * 10) / 10},
+              {"drain_s", std::round(drain_s * 1000) / 1000},
+              {"latency_ms", latency_json(st.hist)},
+              {"lost", st.lost},
+              {"stale", st.stale},
+              {"errors", st.errors},
+              {"reconnects", st.reconnects},
+              {"closed", st.closed},
+              {"broken", broken}};
+    line.update(win);
+    emit_line(line.dump());
+    if (broken && o.stop_when_broken) break;
+    nap(0.5);
+  }
+  return 0;
+}
+
 int run_idle(runtime& rt) {
   const auto& o = rt.o;
   idle_scenario sc;
@@ -1205,6 +1431,8 @@ int run(const options& o) {
     rc = run_fanout(rt);
   else if (o.scenario == "idle")
     rc = run_idle(rt);
+  else if (o.scenario == "paced")
+    rc = run_paced(rt);
   rt.halt();
   // Thousands of sockets: let the kernel close them; nothing else to flush.
   std::fflush(stdout);

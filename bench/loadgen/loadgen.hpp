@@ -26,7 +26,7 @@ struct timed_command {
 struct options {
   protocol proto = protocol::skein;
   std::vector<std::string> urls;  // http://127.0.0.1:PORT, one per server node
-  std::string scenario = "rtt";   // rtt | fanout | idle
+  std::string scenario = "rtt";   // rtt | paced | fanout | idle
   int threads = 2;
   int src_first = 2;   // source addresses 127.0.0.<src_first> ...
   int src_count = 49;  // ... <src_first + src_count - 1>
@@ -54,13 +54,20 @@ struct options {
   std::vector<timed_command> events;
   double bucket_ms = 100;
 
+  // paced (rtt's open-loop form): `pairs` pairs, offered `rates` (msg/s in
+  // all) in turn, each for warmup_s + duration_s; msg_timeout_s as in rtt
+  int pairs = 1000;
+  // paced: stop after the first rate that breaks (lost, under 99 %
+  // delivered, or p99 above p99_limit_ms when that is above 0)
+  bool stop_when_broken = false;
+
   // fanout
   int subscribers = 1000;
   std::vector<double> rates{10, 20, 50, 100, 200, 500, 1000};
   double step_s = 3;
   double step_warmup_s = 0.5;
   int min_messages = 50;  // a step lasts long enough to measure this many
-  double p99_limit_ms = 50;
+  double p99_limit_ms = 50;  // fanout; paced (0: no limit)
 
   // idle
   int conns = 1000;

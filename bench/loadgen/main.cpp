@@ -122,8 +122,8 @@ int main(int argc, char** argv) {
   app.add_option("--proto", proto, "skein | socketio")->check(CLI::IsMember({"skein", "socketio"}));
   app.add_option("--urls", urls, "server nodes, comma separated (http://127.0.0.1:PORT,...)")
     ->required();
-  app.add_option("--scenario", o.scenario, "rtt | fanout | idle")
-    ->check(CLI::IsMember({"rtt", "fanout", "idle"}));
+  app.add_option("--scenario", o.scenario, "rtt | paced | fanout | idle")
+    ->check(CLI::IsMember({"rtt", "paced", "fanout", "idle"}));
   app.add_option("--threads", o.threads, "io_context threads")->check(CLI::Range(1, 64));
   app.add_option("--src-first", o.src_first, "first source address 127.0.0.N")
     ->check(CLI::Range(1, 254));
@@ -142,20 +142,26 @@ int main(int argc, char** argv) {
                  "socketio: both on one node, as a balancer sticky by room would)")
     ->check(CLI::IsMember({"spread", "owner"}));
   app.add_option("--levels", levels, "rtt: pair counts, comma separated");
-  app.add_option("--warmup", o.warmup_s, "rtt: seconds before each measured window");
-  app.add_option("--duration", o.duration_s, "rtt: seconds measured per level");
-  app.add_option("--msg-timeout", o.msg_timeout_s, "rtt: a message is lost after this");
+  app.add_option("--warmup", o.warmup_s, "rtt, paced: seconds before each measured window");
+  app.add_option("--duration", o.duration_s, "rtt, paced: seconds measured per level (pairs or rate)");
+  app.add_option("--msg-timeout", o.msg_timeout_s, "rtt, paced: a message is lost after this");
   app.add_option("--event", events,
                  "rtt: 'SECONDS:COMMAND' runs COMMAND (sh -c) that long into the first "
                  "measured window (repeatable)");
   app.add_option("--bucket-ms", o.bucket_ms, "rtt: timeline bucket");
+  app.add_option("--pairs", o.pairs,
+                 "paced: pairs (each in its own room, its clients on two nodes as in rtt)")
+    ->check(CLI::Range(1, 100000));
   app.add_option("--subscribers", o.subscribers, "fanout: subscribers in the room");
-  app.add_option("--rates", rates, "fanout: publish rates (msg/s), comma separated");
+  app.add_option("--rates", rates, "fanout: publish rates (msg/s); paced: offered msg/s of all pairs; comma separated");
   app.add_option("--step", o.step_s, "fanout: seconds per rate");
   app.add_option("--step-warmup", o.step_warmup_s, "fanout: unmeasured seconds per step");
   app.add_option("--min-messages", o.min_messages,
                  "fanout: measured publishes per step at least (longer steps at low rates)");
-  app.add_option("--p99-limit-ms", o.p99_limit_ms, "fanout: stop after the step past this");
+  app.add_option("--p99-limit-ms", o.p99_limit_ms,
+                 "fanout: stop after the step past this; paced: a rate past it is broken (0: none)");
+  app.add_flag("--stop-when-broken", o.stop_when_broken,
+               "paced: stop after the first rate that breaks (lost, under 99 % delivered, p99 limit)");
   app.add_option("--conns", o.conns, "idle: connections");
   app.add_option("--id-offset", o.id_offset, "idle: first client number");
   app.add_option("--rooms", o.rooms, "idle: rooms shared by the clients (0: one each)");
