@@ -11,6 +11,7 @@
 //   node bench/ab.mjs --arm 'base=' --arm 'nocomp=--rocksdb-options compression=kNoCompression'
 //                     [--rounds 3] [--levels 100,1000] [--warmup 3] [--duration 15]
 //                     [--nodes 3] [--build-dir build] [--json FILE] [--thread-costs SECONDS]
+//                     [--rate MSG_S]
 //
 // An arm is NAME=ARGS: ARGS are extra `skein-demo launch` arguments, split
 // on spaces (no quoting); words NAME=VALUE with an upper-case NAME are set
@@ -27,6 +28,11 @@
 // table: CPU µs per message by kind of thread, mean over the rounds. A
 // lever on one thread (the committer's RocksDB writes) shows there when
 // msg/s, which moves by tens of percent between rounds here, cannot.
+//
+// --rate MSG_S runs skein-loadgen's paced scenario (open loop) instead of
+// rtt: --levels is then one pair count, offered MSG_S in all; every arm
+// gets the same load, so its CPU µs per message and its latency compare at
+// equal msg/s.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,6 +52,7 @@ const { values: opts } = parseArgs({
     'build-dir': { type: 'string', default: 'build' },
     json: { type: 'string' },
     'thread-costs': { type: 'string' },
+    rate: { type: 'string' },
   },
 });
 const arms = opts.arm.map((a) => {
@@ -58,6 +65,7 @@ const bin = path.resolve(repo, opts['build-dir'], 'bin');
 const rounds = Number(opts.rounds);
 const costSeconds = opts['thread-costs'] === undefined ? 0 : Number(opts['thread-costs']);
 if (costSeconds > 0 && opts.levels.includes(',')) throw new Error('--thread-costs needs one level');
+if (opts.rate && opts.levels.includes(',')) throw new Error('--rate needs one level (the pairs)');
 if (costSeconds > 0 && costSeconds + 2 > Number(opts.duration))
   throw new Error('--thread-costs S needs S + 2 <= --duration');
 
@@ -97,8 +105,10 @@ function launch(args, data) {
 }
 
 function loadgen(cluster) {
+  const load = opts.rate ? ['--scenario', 'paced', '--pairs', opts.levels, '--rates', opts.rate, '--p99-limit-ms', '0']
+    : ['--scenario', 'rtt', '--levels', opts.levels];
   const args = ['--proto', 'skein', '--urls', cluster.urls.join(','), '--pids', cluster.pids.join(','),
-    '--scenario', 'rtt', '--levels', opts.levels, '--warmup', opts.warmup, '--duration', opts.duration];
+    ...load, '--warmup', opts.warmup, '--duration', opts.duration];
   return new Promise((resolve, reject) => {
     const child = spawn(path.join(bin, 'skein-loadgen'), args, { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
@@ -106,7 +116,7 @@ function loadgen(cluster) {
     child.on('exit', (code, signal) => {
       if (code !== 0) return reject(new Error(`skein-loadgen exited with ${signal ?? code}`));
       resolve(out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
-        .filter((j) => j.type === 'rtt'));
+        .filter((j) => j.type === 'rtt' || j.type === 'paced'));
     });
   });
 }

@@ -94,7 +94,7 @@ const PROFILES = {
     // system's open-loop capacity: the highest rate carried (nothing lost,
     // 99 % delivered) with p99 <= 50 ms. A system stops at its first
     // broken rate.
-    paced: { pairs: [100, 1000], fractions: [0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5], warmup: 2, duration: 10, msgTimeout: 5, p99LimitMs: 50 },
+    paced: { pairs: [100, 1000], fractions: [0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5], warmup: 2, duration: 8, msgTimeout: 5, p99LimitMs: 50 },
     fanout: { subscribers: 1000, rates: [5, 10, 15, 20, 30, 40, 50, 60, 70, 85, 100, 120, 140, 170, 200, 240, 300, 400, 500, 700, 1000, 1500, 2000], step: 5, stepWarmup: 1, minMessages: 50, repeat: 3 },
     idle: { conns: 50000, settle: 15, kindOptions: ['chat.hibernate_ms=3000'] },
     // Issue 15's connection targets: 19,000 idle WebSockets on one node (a
