@@ -70,6 +70,28 @@ function pacedCapacity(r) {
   return best;
 }
 
+/// paced, as the summary and the list of misses read it: the open-loop
+/// capacities of skein, the peer and skein-none, and per pair count skein's
+/// and the peer's levels at the peer's peak rate (1x) with the verdict.
+/// null unless both skein and the peer ran paced.
+function pacedVerdicts(results) {
+  const S = results.systems.skein?.paced;
+  const P = results.systems.socketio?.paced;
+  if (na(S) || na(P) || !S.runs || !P.runs) return null;
+  const atPeak = S.runs.map((run) => {
+    const a = pacedAt(S, run.pairs, 1);
+    const b = pacedAt(P, run.pairs, 1);
+    return { pairs: run.pairs, a, b, broke: run.levels.find((l) => l.broken), met: carried(a) && b && a.latency_ms.p99 <= b.latency_ms.p99 };
+  }).filter((x) => x.b);
+  return {
+    lim: results.profile.paced?.p99LimitMs ?? 50,
+    cS: pacedCapacity(S),
+    cP: pacedCapacity(P),
+    cN: pacedCapacity(results.systems['skein-none']?.paced),
+    atPeak,
+  };
+}
+
 // Server CPU per message in µs: CPU % of one core at `rate` messages per second.
 const cpuUs = (cpuPct, rate) => (rate > 0 && cpuPct != null ? (cpuPct / 100) * 1e6 / rate : null);
 const pct = (a, b) => (a && b ? `${fmt(100 * a / b, 0)} %` : '–');
@@ -281,32 +303,24 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
     const atPeer = atPeerLevel?.latency_ms.p99;
     const sameRate = atPeerLevel !== undefined && atPeerLevel.rate >= rs.pb.rate;
     const p99Met = atPeer !== undefined && atPeer <= rs.pb.latency_ms.p99 && sameRate;
-    const paced = !na(S.paced) && !na(P.paced) && S.paced.runs && P.paced.runs;
-    L.push(`| rtt | p99 at the peer's peak${paced ? ', closed loop' : ''} (ms; skein at the same pairs, with its msg/s there) | ${ms(atPeer)}${atPeerLevel ? ` (${fmt(atPeerLevel.rate)} msg/s)` : ''} | ${ms(rs.pb.latency_ms.p99)} (${fmt(rs.pb.rate)} msg/s) | ${ratio(atPeer, rs.pb.latency_ms.p99)} | ${paced ? '(see the open-loop rows)' : '≤ the peer\'s, at its rate'} | ${paced ? '' : p99Met ? 'yes' : atPeerLevel && !sameRate ? `**no**: skein ran ${ratio(atPeerLevel.rate, rs.pb.rate)} of the peer's rate there` : '**no**'} |`);
-    if (paced) {
+    const pv = pacedVerdicts(results);
+    L.push(`| rtt | p99 at the peer's peak${pv ? ', closed loop' : ''} (ms; skein at the same pairs, with its msg/s there) | ${ms(atPeer)}${atPeerLevel ? ` (${fmt(atPeerLevel.rate)} msg/s)` : ''} | ${ms(rs.pb.latency_ms.p99)} (${fmt(rs.pb.rate)} msg/s) | ${ratio(atPeer, rs.pb.latency_ms.p99)} | ${pv ? '(see the open-loop rows)' : '≤ the peer\'s, at its rate'} | ${pv ? '' : p99Met ? 'yes' : atPeerLevel && !sameRate ? `**no**: skein ran ${ratio(atPeerLevel.rate, rs.pb.rate)} of the peer's rate there` : '**no**'} |`);
+    if (pv) {
       // The peak targets read open loop: the highest rate each carried.
-      const lim = results.profile.paced?.p99LimitMs ?? 50;
-      const cS = pacedCapacity(S.paced);
-      const cP = pacedCapacity(P.paced);
-      const cN = pacedCapacity(results.systems['skein-none']?.paced);
+      const { lim, cS, cP, cN } = pv;
       const capCell = (c) => (c ? `${fmt(c.level.offered)} (${c.pairs})` : 'none');
       if (cP) {
         L.push(`| rtt | open loop: msg/s carried with p99 ≤ ${lim} ms (pairs) | ${capCell(cS)} | ${capCell(cP)} | ${ratio(cS?.level.offered, cP.level.offered)} | ≥ ${TARGETS.rttPeak}× | ${cS && cS.level.offered >= TARGETS.rttPeak * cP.level.offered ? 'yes' : '**no**'} |`);
         if (cN) L.push(`| rtt | open loop: msg/s carried with p99 ≤ ${lim} ms, skein with durability none (pairs) | ${capCell(cN)} | ${capCell(cP)} | ${ratio(cN.level.offered, cP.level.offered)} | ≥ ${TARGETS.rttPeakNone}× | ${cN.level.offered >= TARGETS.rttPeakNone * cP.level.offered ? 'yes' : '**no**'} |`);
       }
       // The target as it reads: both offered the peer's peak rate (open loop).
-      for (const run of S.paced.runs) {
-        const a = pacedAt(S.paced, run.pairs, 1);
-        const b = pacedAt(P.paced, run.pairs, 1);
-        if (!b) continue;
+      for (const { pairs, a, b, broke, met } of pv.atPeak) {
         if (!a) {
-          const broke = run.levels.find((l) => l.broken);
-          L.push(`| rtt | p99 at the peer's peak rate, open loop, ${run.pairs} pairs (ms) | broke at ${broke ? `${fmt(broke.offered)} msg/s (p99 ${ms(broke.latency_ms.p99)} ms, ${fmt(broke.lost)} lost)` : 'a lower rate'} | ${ms(b.latency_ms.p99)} (${fmt(b.rate)} msg/s) | – | ≤ the peer's, at its rate | **no** |`);
+          L.push(`| rtt | p99 at the peer's peak rate, open loop, ${pairs} pairs (ms) | broke at ${broke ? `${fmt(broke.offered)} msg/s (p99 ${ms(broke.latency_ms.p99)} ms, ${fmt(broke.lost)} lost)` : 'a lower rate'} | ${ms(b.latency_ms.p99)} (${fmt(b.rate)} msg/s) | – | ≤ the peer's, at its rate | **no** |`);
           continue;
         }
-        const met = carried(a) && a.latency_ms.p99 <= b.latency_ms.p99;
         const cell = (l) => `${ms(l.latency_ms.p99)} (${fmt(l.rate)} of ${fmt(l.offered)} msg/s${l.lost ? `, ${fmt(l.lost)} lost` : ''})`;
-        L.push(`| rtt | p99 at the peer's peak rate, open loop, ${run.pairs} pairs (ms; delivered of offered msg/s) | ${cell(a)} | ${cell(b)} | ${ratio(a.latency_ms.p99, b.latency_ms.p99)} | ≤ the peer's, at its rate | ${met ? 'yes' : !carried(a) ? '**no**: skein did not carry the rate' : '**no**'} |`);
+        L.push(`| rtt | p99 at the peer's peak rate, open loop, ${pairs} pairs (ms; delivered of offered msg/s) | ${cell(a)} | ${cell(b)} | ${ratio(a.latency_ms.p99, b.latency_ms.p99)} | ≤ the peer's, at its rate | ${met ? 'yes' : !carried(a) ? '**no**: skein did not carry the rate' : '**no**'} |`);
       }
     }
     L.push(`| rtt | msg/s with p99 ≤ ${ms(rs.limit)} ms (a tenth of the peer's p99 at its peak) | ${rs.sAtLimit ? `${fmt(rs.sAtLimit.rate)} (${rs.sAtLimit.pairs} pairs)` : 'none'} | ${fmt(rs.pb.rate)} | ${rs.x ? `${fmt(rs.x, 2)}×` : '0×'} | | |`);
@@ -424,22 +438,17 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
   // missed targets
   const missed = [];
   if (rs && rs.sb.rate < TARGETS.rttPeak * rs.pb.rate) missed.push(`**rtt**: skein's peak is ${fmt(rs.sb.rate)} msg/s, ${ratio(rs.sb.rate, rs.pb.rate)} the peer's ${fmt(rs.pb.rate)} (target ${TARGETS.rttPeak}×), at p99 ${ms(rs.sb.latency_ms.p99)} ms, with the servers at ${fmt(rs.sb.server_cpu_pct)} % CPU (of 200 %).`);
-  const pacedBoth = !na(S.paced) && !na(P.paced) && S.paced.runs && P.paced.runs;
-  if (pacedBoth) {
-    const cS = pacedCapacity(S.paced);
-    const cP = pacedCapacity(P.paced);
-    const cN = pacedCapacity(results.systems['skein-none']?.paced);
-    const lim = results.profile.paced?.p99LimitMs ?? 50;
+  const pv = pacedVerdicts(results);
+  if (pv) {
+    const { lim, cS, cP, cN } = pv;
     if (cP && !(cS && cS.level.offered >= TARGETS.rttPeak * cP.level.offered))
       missed.push(`**rtt, open loop**: skein carried ${cS ? `${fmt(cS.level.offered)} msg/s (${cS.pairs} pairs)` : 'none of the rates'} with p99 ≤ ${lim} ms, the peer ${fmt(cP.level.offered)} (${cP.pairs} pairs): ${ratio(cS?.level.offered, cP.level.offered)} (target ${TARGETS.rttPeak}×).`);
     if (cP && cN && cN.level.offered < TARGETS.rttPeakNone * cP.level.offered)
       missed.push(`**rtt, open loop, durability none**: skein-none carried ${fmt(cN.level.offered)} msg/s (${cN.pairs} pairs) with p99 ≤ ${lim} ms: ${ratio(cN.level.offered, cP.level.offered)} the peer (target ${TARGETS.rttPeakNone}×).`);
-    for (const run of S.paced.runs) {
-      const a = pacedAt(S.paced, run.pairs, 1);
-      const b = pacedAt(P.paced, run.pairs, 1);
-      if (!a && b) missed.push(`**rtt, p99 at the peer's peak rate (open loop, ${run.pairs} pairs)**: skein broke below the peer's peak rate (${fmt(b.offered)} msg/s).`);
-      if (a && b && !(carried(a) && a.latency_ms.p99 <= b.latency_ms.p99))
-        missed.push(`**rtt, p99 at the peer's peak rate (open loop, ${run.pairs} pairs)**: offered ${fmt(a.offered)} msg/s, skein delivered ${fmt(a.rate)} with p99 ${ms(a.latency_ms.p99)} ms${a.lost ? ` and ${fmt(a.lost)} lost` : ''}; the peer ${fmt(b.rate)} with p99 ${ms(b.latency_ms.p99)} ms.`);
+    for (const { pairs, a, b, met } of pv.atPeak) {
+      if (!a) missed.push(`**rtt, p99 at the peer's peak rate (open loop, ${pairs} pairs)**: skein broke below the peer's peak rate (${fmt(b.offered)} msg/s).`);
+      else if (!met)
+        missed.push(`**rtt, p99 at the peer's peak rate (open loop, ${pairs} pairs)**: offered ${fmt(a.offered)} msg/s, skein delivered ${fmt(a.rate)} with p99 ${ms(a.latency_ms.p99)} ms${a.lost ? ` and ${fmt(a.lost)} lost` : ''}; the peer ${fmt(b.rate)} with p99 ${ms(b.latency_ms.p99)} ms.`);
     }
   } else if (rs) {
     const at = S.rtt.levels.find((l) => l.pairs === rs.pb.pairs);
