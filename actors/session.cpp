@@ -165,6 +165,7 @@ caf::behavior session_fun(session_actor* self, session_init init) {
   st.delivery = std::move(init.recovered.delivery);
   st.epoch = init.epoch;
   st.options = init.options;
+  st.snapshot_phase = static_cast<std::uint32_t>(std::hash<std::string>{}(st.key) % st.options.snapshot_every);
   st.committer = init.committer;
   st.store = init.store;
   st.host = init.host;

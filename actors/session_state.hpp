@@ -255,6 +255,11 @@ struct session_state {
   boost::container::deque<recent_event> recent;
   std::vector<snapshot_mark> snapshots;  // at most keep_snapshots + 1; a vector: an empty std::deque allocates 576 bytes
   std::uint32_t inputs_since_snapshot = 0;
+  // The first snapshot of an activation comes this many inputs (and this
+  // share of snapshot_interval_ms) early; 0 after it. Spread by key over
+  // [0, snapshot_every), so sessions activated together do not all trim
+  // their journals in the same ms (session_gate.cpp, maybe_snapshot).
+  std::uint32_t snapshot_phase = 0;
   // Where the next retention trim starts (session_gate.cpp, maybe_snapshot):
   // the end of this activation's previous trim, 0 before the first. A trim
   // reads the keys it deletes, and starting at 0 every time walked every

@@ -13,6 +13,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string_view>
@@ -32,6 +33,15 @@ constexpr std::array<column, 4> all_columns{column::snapshots, column::journal, 
                                             column::meta};
 
 rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+/// [a, b) when begin and end are seq_key(s, a) and seq_key(s, b) of one
+/// session s with a < b; nullopt for any other pair of bounds.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> enumerable_seq_range(std::string_view begin,
+                                                                              std::string_view end) {
+  auto lo = parse_seq_key(begin), hi = parse_seq_key(end);
+  if (!lo || !hi || lo->first != hi->first || lo->second >= hi->second) return std::nullopt;
+  return std::pair{lo->second, hi->second};
+}
 
 // Every read checks the checksums of the blocks it reads (RocksDB's default,
 // stated here): a corrupt SST block is Status::Corruption (a store_error
@@ -332,9 +342,20 @@ const std::vector<dropped_tail>& store::dropped_wal_tails() const { return impl_
 // cluster filled (bench held6). A session's range holds at most a few
 // hundred keys (its trimmed journal, outbox and snapshots), so the deletes
 // cost little; a point tombstone costs a reader only inside its own range.
+//
+// A range between two seq keys of one session (every trim a snapshot makes)
+// is not read at all: the only keys in [seq_key(s, a), seq_key(s, b)) are
+// seq_key(s, n) for a <= n < b (a session key holds no NUL, so no other
+// session's key and no other shape of key starts with "s\0" and sorts
+// between them), so it is written as those b - a deletes, up to
+// max_enumerated. Reading it took an iterator over every memtable and L0
+// file per range, on the committer's thread and on each replica's: all the
+// sessions of a benchmark that trim in the same ms stalled every commit for
+// 35 ms (stop 65; docs/benchmarks.md, "Lever: trims without a read").
 void store::write(const write_batch& batch) {
   if (batch.empty()) return;
   constexpr std::size_t max_point_deletes = 4096;
+  constexpr std::uint64_t max_enumerated = 1024;
   std::lock_guard lock(impl_->write_mutex);
   rocksdb::WriteBatch wb;
   // Keys put earlier in this batch, per column (views into batch.ops_):
@@ -363,6 +384,16 @@ void store::write(const write_batch& batch) {
         break;
       case write_batch::op_kind::erase_range: {
         if (!(o.key < o.value)) break;  // an empty range
+        if (auto r = enumerable_seq_range(o.key, o.value); r && r->second - r->first <= max_enumerated) {
+          std::string k = o.key;
+          for (std::uint64_t n = r->first; n < r->second && s.ok(); ++n) {
+            for (int i = 0, shift = 56; shift >= 0; ++i, shift -= 8)
+              k[k.size() - 8 + static_cast<std::size_t>(i)] = static_cast<char>((n >> shift) & 0xff);
+            s = wb.Delete(cf, k);
+          }
+          if (indexed) puts.erase(puts.lower_bound(o.key), puts.lower_bound(o.value));
+          break;
+        }
         if (!indexed) {
           for (const auto* p = batch.ops_.data(); p != &o; ++p) track(*p);
           indexed = true;

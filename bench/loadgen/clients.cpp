@@ -82,6 +82,7 @@ struct stats {
   std::uint64_t reconnects = 0;
   std::uint64_t closed = 0;  // established connections that ended
   std::vector<std::uint32_t> timeline;
+  std::vector<std::uint32_t> timeline_max_us;  // paced --timeline: worst latency per due bucket
 
   void merge(const stats& o) {
     hist.merge(o.hist);
@@ -95,6 +96,10 @@ struct stats {
     closed += o.closed;
     if (timeline.size() < o.timeline.size()) timeline.resize(o.timeline.size());
     for (std::size_t i = 0; i < o.timeline.size(); ++i) timeline[i] += o.timeline[i];
+    if (timeline_max_us.size() < o.timeline_max_us.size())
+      timeline_max_us.resize(o.timeline_max_us.size());
+    for (std::size_t i = 0; i < o.timeline_max_us.size(); ++i)
+      timeline_max_us[i] = std::max(timeline_max_us[i], o.timeline_max_us[i]);
   }
 };
 
@@ -867,8 +872,19 @@ struct paced_scenario final : scenario {
     q.pop_front();
     if (!measured(due)) return;
     auto now = now_ns();
-    w.st.hist.record(now > due ? now - due : 0);
+    const auto ns = now > due ? now - due : 0;
+    w.st.hist.record(ns);
     ++w.st.delivered;
+    if (w.o->paced_timeline) {  // by when the message was due, not when it landed
+      auto b = (due - win_start.load(std::memory_order_relaxed)) / w.bucket_ns;
+      if (b < 200'000) {
+        auto& t = w.st.timeline_max_us;
+        if (t.size() <= b) t.resize(b + 1);
+        t[b] = std::max(t[b], static_cast<std::uint32_t>(std::min<std::uint64_t>(ns / 1000, UINT32_MAX)));
+        if (w.st.timeline.size() <= b) w.st.timeline.resize(b + 1);
+        ++w.st.timeline[b];
+      }
+    }
   }
 
   void tick(worker& w) {
@@ -1279,6 +1295,11 @@ int run_fanout(runtime& rt) {
               {"closed", st.closed},
               {"broken", broken}};
     line.update(win);
+    if (o.paced_timeline) {
+      line["bucket_ms"] = o.bucket_ms;
+      line["timeline"] = st.timeline;
+      line["timeline_max_us"] = st.timeline_max_us;
+    }
     emit_line(line.dump());
     if (broken) break;
     nap(0.5);
@@ -1382,6 +1403,11 @@ int run_paced(runtime& rt) {
               {"closed", st.closed},
               {"broken", broken}};
     line.update(win);
+    if (o.paced_timeline) {
+      line["bucket_ms"] = o.bucket_ms;
+      line["timeline"] = st.timeline;
+      line["timeline_max_us"] = st.timeline_max_us;
+    }
     emit_line(line.dump());
     if (broken && o.stop_when_broken) break;
     nap(0.5);

@@ -60,6 +60,9 @@ struct options {
   // paced: stop after the first rate that breaks (lost, under 99 %
   // delivered, or p99 above p99_limit_ms when that is above 0)
   bool stop_when_broken = false;
+  // paced: add "timeline" (deliveries) and "timeline_max_us" (worst
+  // latency) per bucket_ms of due time to each rate's line
+  bool paced_timeline = false;
 
   // fanout
   int subscribers = 1000;

@@ -148,7 +148,9 @@ int main(int argc, char** argv) {
   app.add_option("--event", events,
                  "rtt: 'SECONDS:COMMAND' runs COMMAND (sh -c) that long into the first "
                  "measured window (repeatable)");
-  app.add_option("--bucket-ms", o.bucket_ms, "rtt: timeline bucket");
+  app.add_option("--bucket-ms", o.bucket_ms, "rtt, paced --timeline: timeline bucket");
+  app.add_flag("--timeline", o.paced_timeline,
+               "paced: per bucket of due time, deliveries and worst latency (µs) in each line");
   app.add_option("--pairs", o.pairs,
                  "paced: pairs (each in its own room, its clients on two nodes as in rtt)")
     ->check(CLI::Range(1, 100000));

@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -931,4 +932,61 @@ TEST_CASE("the membership, directory, replica and lane log a stray error message
     REQUIRE(down);
     CHECK(reason == caf::exit_reason::user_shutdown);
   }
+}
+
+TEST_CASE("sessions activated together take their first snapshot at different inputs, then every snapshot_every",
+          "[host][snapshot]") {
+  // Sessions that start together and get inputs at one pace snapshotted,
+  // and trimmed their journal and outbox, in the same ms: at 100 rtt pairs
+  // a 35 ms stall of every commit each 1.3 s (stop 65). The first snapshot
+  // of an activation now comes early by a phase spread over the keys.
+  liveness::start(std::chrono::seconds(60));  // the pause watchdog release() consults
+  struct stop_watchdog {
+    ~stop_watchdog() { liveness::stop(); }
+  } watchdog;  // after the fixture's actors are gone
+  host_fixture f;
+  f.registry.set_option("counter.snapshot_every=10");
+  f.registry.set_option("counter.keep_snapshots=100");
+  f.registry.set_option("counter.snapshot_interval_ms=3600000");
+  f.await_up();
+  constexpr int keys = 12, inputs = 25;
+  caf::scoped_actor conn{f.sys};
+  std::vector<std::string> names;
+  for (int k = 0; k < keys; ++k) {
+    names.push_back("counter/phase" + std::to_string(k));
+    auto s = f.ask(resolve_atom::value, names.back());
+    REQUIRE(s);
+    caf::anon_send(*s, join_atom::value, std::string("c"), std::string("{}"), caf::actor{conn},
+                   std::uint64_t{0}, false, std::uint64_t{7}, std::uint64_t{1}, std::string{});
+    for (std::uint64_t cseq = 1; cseq <= inputs; ++cseq)
+      caf::anon_send(*s, message_atom::value, std::string("c"), std::uint64_t{7}, cseq, std::uint64_t{0},
+                     std::string(R"({"op":"add","by":1})"), caf::actor{conn});
+  }
+  int acks = 0;
+  while (acks < keys * inputs)
+    conn->receive([&](frame_atom, const std::string&) {},
+                  [&](ack_atom, std::uint64_t, std::uint64_t, const std::string& err) {
+                    CHECK(err.empty());
+                    ++acks;
+                  },
+                  caf::after(answer_within) >> [&] { FAIL("acks missing: " << acks); });
+  // The acks leave once the pending records are durable; the handled records
+  // (and the snapshots they carry) follow: wait for each key's last one.
+  std::set<std::uint64_t> firsts;
+  for (const auto& key : names) {
+    std::vector<persistence::snapshot_record> snaps;
+    for (int i = 0; i < 1000; ++i) {
+      snaps = f.store.load_snapshots(key);
+      if (!snaps.empty() && snaps.back().journal_seq + 10 > static_cast<std::uint64_t>(inputs)) break;
+      conn->receive(caf::after(std::chrono::milliseconds(5)) >> [] {});
+    }
+    INFO(key);
+    REQUIRE(snaps.size() >= 2);
+    CHECK(snaps.front().journal_seq >= 1);
+    CHECK(snaps.front().journal_seq <= 10);
+    for (std::size_t i = 1; i < snaps.size(); ++i)
+      CHECK(snaps[i].journal_seq - snaps[i - 1].journal_seq == 10);
+    firsts.insert(snaps.front().journal_seq);
+  }
+  CHECK(firsts.size() >= 4);  // spread: with no phase all 12 were at 10
 }
