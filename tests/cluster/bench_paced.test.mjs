@@ -7,7 +7,8 @@
 //   inside the window, the schedule does not slow down (open loop: a closed
 //   loop would send almost nothing while the server is stopped), the
 //   messages that waited too long count as lost, and every measured message
-//   is either delivered or lost.
+//   is either delivered or lost; --timeline places the worst latency
+//   where the stop was.
 //
 //   SKEIN_LOADGEN=build/bin/skein-loadgen SKEIN_CEILING=build/bin/skein-bench-ceiling \
 //     node --test tests/cluster/bench_paced.test.mjs
@@ -100,7 +101,7 @@ describe('skein-loadgen paced (open loop)', () => {
     let stopped = false;
     const lines = await loadgen(['--urls', url, '--scenario', 'paced', '--tag', `ps${Date.now().toString(36)}`,
       '--pairs', '20', '--rates', '500', '--warmup', '0.5', '--duration', '4', '--msg-timeout', '0.5',
-      '--pids', String(server.pid)], (j) => {
+      '--timeline', '--bucket-ms', '250', '--pids', String(server.pid)], (j) => {
       // The window opens 0.52 s after `connected` and lasts 4 s: a stop from
       // 1.5 s to 3 s after it lands inside the window with a second to spare
       // on each side.
@@ -117,5 +118,22 @@ describe('skein-loadgen paced (open loop)', () => {
     assert.ok(l.lost >= 400, `lost ${l.lost}`);
     assert.equal(l.messages + l.lost, l.sent, JSON.stringify(l));
     assert.ok(l.rate < l.offered);
+    // --timeline: per 250 ms of due time, the deliveries (they add up to
+    // the line's) and the worst latency. The stop spans about 0.98-2.48 s
+    // of the window; the worst delivered messages were due just under the
+    // 0.5 s timeout before it ended, and before the stop nothing waited.
+    assert.equal(l.bucket_ms, 250);
+    assert.ok(l.timeline.length <= 16, `${l.timeline.length} buckets for 4 s`);
+    assert.equal(l.timeline.reduce((a, b) => a + b, 0), l.messages);
+    // Bucketed by when a message was due, not when it landed: no bucket
+    // holds more than the 125 sent in it, though the ones released at
+    // SIGCONT all landed within a few ms.
+    assert.ok(Math.max(...l.timeline) <= 126, JSON.stringify(l.timeline));
+    assert.equal(l.timeline_max_us.length, l.timeline.length);
+    const worst = Math.max(...l.timeline_max_us);
+    const at = l.timeline_max_us.indexOf(worst) * 0.25;
+    assert.ok(worst >= 200_000, `worst latency ${worst} µs`);
+    assert.ok(at >= 1.5 && at < 2.75, `worst latency in the bucket at ${at} s: ${JSON.stringify(l.timeline_max_us)}`);
+    assert.ok(Math.max(...l.timeline_max_us.slice(0, 3)) < 200_000, JSON.stringify(l.timeline_max_us));
   });
 });
