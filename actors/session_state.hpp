@@ -262,8 +262,9 @@ struct session_state {
   std::uint32_t snapshot_phase = 0;
   // Where the next retention trim starts (session_gate.cpp, maybe_snapshot):
   // the end of this activation's previous trim, 0 before the first. A trim
-  // reads the keys it deletes, and starting at 0 every time walked every
-  // tombstone of the earlier trims again.
+  // of more than 1,024 seqs reads the keys it deletes (store::write), and
+  // starting at 0 every time walked every tombstone of the earlier trims
+  // again; a shorter one is written as its deletes without a read.
   std::uint64_t journal_trimmed = 0, outbox_trimmed = 0;
   clock::time_point last_snapshot = clock::now();
   std::map<std::string, member> clients;
