@@ -38,9 +38,14 @@ std::string session_prefix(std::string_view session_key) {
 
 std::string seq_key(std::string_view session_key, std::uint64_t seq) {
   std::string key = session_prefix(session_key);
-  for (int shift = 56; shift >= 0; shift -= 8)
-    key += static_cast<char>((seq >> shift) & 0xff);
+  key.resize(key.size() + 8);
+  set_seq(key, seq);
   return key;
+}
+
+void set_seq(std::string& key, std::uint64_t seq) {
+  auto* out = key.data() + key.size() - 8;
+  for (int shift = 56; shift >= 0; shift -= 8) *out++ = static_cast<char>((seq >> shift) & 0xff);
 }
 
 std::optional<std::pair<std::string, std::uint64_t>> parse_seq_key(std::string_view binary_key) {

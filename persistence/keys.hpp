@@ -23,6 +23,11 @@ namespace skein::persistence {
 // Throws std::invalid_argument if session_key contains a NUL byte.
 std::string seq_key(std::string_view session_key, std::uint64_t seq);
 
+// Rewrites the seq of `key`, a seq_key (its last 8 bytes), in place: the
+// keys of one session's seqs without building each from the session key.
+// Precondition: `key` is a seq_key (parse_seq_key accepts it).
+void set_seq(std::string& key, std::uint64_t seq);
+
 // session_key + '\0': the common prefix of every seq_key of that session.
 // Throws std::invalid_argument if session_key contains a NUL byte.
 std::string session_prefix(std::string_view session_key);

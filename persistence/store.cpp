@@ -351,7 +351,8 @@ const std::vector<dropped_tail>& store::dropped_wal_tails() const { return impl_
 // max_enumerated. Reading it took an iterator over every memtable and L0
 // file per range, on the committer's thread and on each replica's: all the
 // sessions of a benchmark that trim in the same ms stalled every commit for
-// 35 ms (stop 65; docs/benchmarks.md, "Lever: trims without a read").
+// 35 ms (stop 65; docs/benchmarks.md, "The replicated tail was every
+// session's snapshot at once").
 void store::write(const write_batch& batch) {
   if (batch.empty()) return;
   constexpr std::size_t max_point_deletes = 4096;
@@ -387,8 +388,7 @@ void store::write(const write_batch& batch) {
         if (auto r = enumerable_seq_range(o.key, o.value); r && r->second - r->first <= max_enumerated) {
           std::string k = o.key;
           for (std::uint64_t n = r->first; n < r->second && s.ok(); ++n) {
-            for (int i = 0, shift = 56; shift >= 0; ++i, shift -= 8)
-              k[k.size() - 8 + static_cast<std::size_t>(i)] = static_cast<char>((n >> shift) & 0xff);
+            set_seq(k, n);
             s = wb.Delete(cf, k);
           }
           if (indexed) puts.erase(puts.lower_bound(o.key), puts.lower_bound(o.value));

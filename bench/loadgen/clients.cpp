@@ -1295,11 +1295,6 @@ int run_fanout(runtime& rt) {
               {"closed", st.closed},
               {"broken", broken}};
     line.update(win);
-    if (o.paced_timeline) {
-      line["bucket_ms"] = o.bucket_ms;
-      line["timeline"] = st.timeline;
-      line["timeline_max_us"] = st.timeline_max_us;
-    }
     emit_line(line.dump());
     if (broken) break;
     nap(0.5);

@@ -219,6 +219,15 @@ struct host_fixture {
   }
 };
 
+// The pause watchdog that a session's release() consults, running for the
+// scope of one test.
+struct pause_watchdog {
+  pause_watchdog() { liveness::start(std::chrono::seconds(60)); }
+  ~pause_watchdog() { liveness::stop(); }
+  pause_watchdog(const pause_watchdog&) = delete;
+  pause_watchdog& operator=(const pause_watchdog&) = delete;
+};
+
 // Peer "b" (membership, directory and replica in one actor): answers claims
 // with "nothing here" and refuses every fence.
 caf::actor spawn_fence_refuser(caf::actor_system& sys) {
@@ -790,10 +799,7 @@ TEST_CASE("a quorum lease lapse keeps durability-none activations, whose outputs
   // durability-none session (state in memory only) started again empty
   // (stop 47: 79 of 120 counters reset). Durable kinds still stop (they
   // recover from their copies under a new epoch); a rejoin stops both.
-  liveness::start(std::chrono::seconds(60));  // the pause watchdog release() consults
-  struct stop_watchdog {
-    ~stop_watchdog() { liveness::stop(); }
-  } watchdog;  // after the fixture's actors are gone
+  pause_watchdog watchdog;  // declared before the fixture: stops after its actors are gone
   host_fixture f;
   f.registry.set_option("counter.durability=none");
   f.registry.add<examples::counter>("tally");  // durable (the default)
@@ -940,10 +946,7 @@ TEST_CASE("sessions activated together take their first snapshot at different in
   // and trimmed their journal and outbox, in the same ms: at 100 rtt pairs
   // a 35 ms stall of every commit each 1.3 s (stop 65). The first snapshot
   // of an activation now comes early by a phase spread over the keys.
-  liveness::start(std::chrono::seconds(60));  // the pause watchdog release() consults
-  struct stop_watchdog {
-    ~stop_watchdog() { liveness::stop(); }
-  } watchdog;  // after the fixture's actors are gone
+  pause_watchdog watchdog;  // declared before the fixture: stops after its actors are gone
   host_fixture f;
   f.registry.set_option("counter.snapshot_every=10");
   f.registry.set_option("counter.keep_snapshots=100");
