@@ -16,6 +16,7 @@
 #include "actors/envelope.hpp"
 #include "actors/errors.hpp"
 #include "actors/lane_barrier.hpp"
+#include "actors/stray_errors.hpp"
 
 namespace skein {
 
@@ -257,6 +258,8 @@ caf::behavior connection_fun(connection_actor* self, connection_init init) {
                                                 {"resume_token", st.init.resume_token}}}}
                          .dump());
   st.token = random_token();
+  static stray_error_log stray{"connection"};
+  log_stray_errors(self, stray);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     if (st.dormant && st.dormant_host && dm.source == st.dormant_host.address()) {

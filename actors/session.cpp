@@ -12,6 +12,7 @@
 #include "actors/lane_barrier.hpp"
 #include "actors/liveness.hpp"
 #include "actors/session_state.hpp"
+#include "actors/stray_errors.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
 
@@ -217,6 +218,8 @@ caf::behavior session_fun(session_actor* self, session_init init) {
     after_relay(self, self->state.relay, dm.source,
                 [self, source = dm.source] { connection_down(self, source); });
   });
+  static stray_error_log stray{"session"};
+  log_stray_errors(self, stray);
   self->set_exit_handler([self](caf::exit_msg& em) {
     auto& st = self->state;
     if (em.reason != caf::exit_reason::kill && st.m == mode::serving) {

@@ -12,7 +12,7 @@
 #include "actors/session_key.hpp"
 #include "runtime/directory_state.hpp"
 #include "runtime/placement.hpp"
-#include "runtime/stray_errors.hpp"
+#include "actors/stray_errors.hpp"
 
 namespace skein::directory_detail {
 
@@ -249,7 +249,8 @@ directory_actor::behavior_type directory_fun(self_ptr self, directory_init init)
     for (auto& [_, s] : self->state.sessions) self->send_exit(s.actor, em.reason);
     self->quit(em.reason);
   });
-  log_stray_errors(self, "directory");
+  static stray_error_log stray{"directory"};
+  log_stray_errors(self, stray);
   return {
     [self](resolve_atom, const std::string& key) { return resolve(self, key, 0, false); },
     [self](resolve_atom, const std::string& key, std::uint64_t hops) {

@@ -20,7 +20,7 @@
 #include "runtime/packed_bundle.hpp"
 #include "runtime/protocols.hpp"
 #include "runtime/slotted_bundle.hpp"
-#include "runtime/stray_errors.hpp"
+#include "actors/stray_errors.hpp"
 
 namespace skein {
 
@@ -165,7 +165,8 @@ caf::behavior lane_fun(lane_self self, std::chrono::milliseconds slot_idle) {
     if (std::string_view(f) == "1") self->state.max_format = bundle_format;
     if (std::string_view(f) == "2") self->state.max_format = packed_bundle_format;
   }
-  log_stray_errors(self, "lane");
+  static stray_error_log stray{"lane"};
+  log_stray_errors(self, stray);
   self->delayed_send(self, self->state.slot_idle, tick_atom::value);
   return {
     [self](bundle_atom, caf::actor& target, caf::message& m) {

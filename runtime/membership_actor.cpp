@@ -24,7 +24,7 @@
 #include "runtime/heartbeat_wire.hpp"
 #include "runtime/quorum.hpp"
 #include "runtime/session_host.hpp"
-#include "runtime/stray_errors.hpp"
+#include "actors/stray_errors.hpp"
 #include "runtime/tcp_probe.hpp"
 
 namespace skein {
@@ -747,8 +747,9 @@ membership_actor::behavior_type membership_fun(self_ptr self, membership_init in
       }
   });
   // A gossip that a peer of another version did not take comes back as an
-  // error message; CAF's default handler would quit (runtime/stray_errors.hpp).
-  log_stray_errors(self, "membership");
+  // error message; CAF's default handler would quit (actors/stray_errors.hpp).
+  static stray_error_log stray{"membership"};
+  log_stray_errors(self, stray);
   on_view_changed(self);
   self->send(self, tick_atom::value);
   return {

@@ -20,7 +20,7 @@
 #include "runtime/packed_bundle.hpp"
 #include "runtime/pending_writes.hpp"
 #include "runtime/slotted_bundle.hpp"
-#include "runtime/stray_errors.hpp"
+#include "actors/stray_errors.hpp"
 
 namespace skein {
 
@@ -257,7 +257,8 @@ replica_actor::behavior_type replica_fun(replica_self self, replica_init init) {
   self->state.init = std::move(init);
   // A peer lane that is gone (or unreachable) takes its slot table along.
   self->set_down_handler([self](caf::down_msg& dm) { self->state.slots.erase(dm.source); });
-  log_stray_errors(self, "replica");
+  static stray_error_log stray{"replica"};
+  log_stray_errors(self, stray);
   return {
     [self](replicate_atom, const std::string& key, std::uint64_t epoch, const std::string& bytes,
            const caf::actor& session, std::uint64_t id) {

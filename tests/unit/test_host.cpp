@@ -17,6 +17,7 @@
 #include <caf/io/middleman.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/connection.hpp"
 #include "actors/errors.hpp"
 #include "actors/liveness.hpp"
 #include "actors/metrics.hpp"
@@ -24,6 +25,7 @@
 #include "actors/registry.hpp"
 #include "actors/session.hpp"
 #include "actors/session_state.hpp"
+#include "actors/transport.hpp"
 #include "examples/counter/counter.hpp"
 #include "persistence/committer.hpp"
 #include "persistence/keys.hpp"
@@ -929,6 +931,47 @@ TEST_CASE("the membership, directory, replica and lane log a stray error message
     // One sender's messages arrive in order: the errors are taken before
     // the exit, so an actor that quit on an error goes down with the error
     // as its reason, not with the exit's.
+    for (int i = 0; i < 3; ++i) self->send(a, caf::make_error(caf::sec::unexpected_message));
+    self->send_exit(a, caf::exit_reason::user_shutdown);
+    caf::error reason;
+    bool down = false;
+    self->receive([&](caf::down_msg& dm) { down = true; reason = dm.reason; },
+                  caf::after(answer_within) >> [] {});
+    REQUIRE(down);
+    CHECK(reason == caf::exit_reason::user_shutdown);
+  }
+}
+
+namespace {
+/// A stream's outbound side that drops what it is given.
+class null_transport : public transport {
+ public:
+  void deliver(std::string) override {}
+  void close(std::uint16_t, std::string) override {}
+};
+}  // namespace
+
+TEST_CASE("a session and a connection log a stray error message and live on", "[host][errors]") {
+  // CAF 0.17's default error handler quits the actor that gets an
+  // asynchronous error message. A peer that answers with one (another
+  // version that did not take a message shape) cost the session its
+  // activation, or the client its stream.
+  host_fixture f;
+  f.await_up();
+  auto session = f.ask(resolve_atom::value, std::string("counter/stray"));
+  REQUIRE(session);
+  connection_init init;
+  init.session_key = "counter/stray";
+  init.client_id = "c";
+  init.params_json = "{}";
+  init.out = std::make_shared<null_transport>();
+  init.host = f.host;
+  auto conn = spawn_connection(f.sys, std::move(init));
+  caf::scoped_actor self{f.sys};
+  for (const auto& [name, a] : std::vector<std::pair<std::string, caf::actor>>{
+         {"session", *session}, {"connection", conn}}) {
+    INFO(name);
+    self->monitor(a);
     for (int i = 0; i < 3; ++i) self->send(a, caf::make_error(caf::sec::unexpected_message));
     self->send_exit(a, caf::exit_reason::user_shutdown);
     caf::error reason;
