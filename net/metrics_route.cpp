@@ -265,6 +265,9 @@ std::string render(node& n) {
         "Memtable flushes after a quiet spell with no store write (--idle-flush-ms), each "
         "followed by returning the freed pages to the OS.",
         static_cast<double>(n.committer().idle_flushes()));
+  f.add("skein_idle_flush_failures_total", C,
+        "Idle memtable flushes that failed (a full disk): the store refuses writes from the next one.",
+        static_cast<double>(n.committer().idle_flush_failures()));
   f.add("skein_peers_connected", G, "Other members whose session host this node reaches.",
         static_cast<double>(n.status().peers_connected.load()));
   f.add("skein_messages_in_total", C, "Client frames received by this node's streams.",

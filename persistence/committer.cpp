@@ -59,12 +59,23 @@ bool committer::refusing() const { return refusing_.load(); }
 
 std::uint64_t committer::idle_flushes() const { return idle_flushes_.load(); }
 
+std::uint64_t committer::idle_flush_failures() const { return idle_flush_failures_.load(); }
+
 void committer::idle_flush() {
+  std::string error;
   try {
     if (store_.memtable_bytes() < options_.idle_flush_min_bytes) return;
     store_.flush_memtables();
-  } catch (const std::exception&) {
-    return;  // RocksDB refuses the next write; that write's error is reported
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error = "unknown exception";
+  }
+  if (!error.empty()) {
+    // RocksDB refuses the next write, whose error makes the committer refuse.
+    idle_flush_failures_.fetch_add(1);
+    if (options_.idle_flush_failed) options_.idle_flush_failed(error);
+    return;
   }
   idle_flushes_.fetch_add(1);
   if (options_.after_idle_flush) options_.after_idle_flush();

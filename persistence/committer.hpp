@@ -57,13 +57,19 @@ struct committer_options {
   // clients idle) so gives back the memtables' memory, up to the store's
   // memtable budget, instead of holding it until enough new writes fill
   // them. A batch submitted during the flush waits for it (tens of ms for
-  // a few MiB). A failed flush is logged by nothing here: RocksDB then
-  // refuses writes, and the next write fails and makes the committer refuse
-  // as for any failed write. 0 (the default here): never; the node sets it
-  // from --idle-flush-ms.
+  // a few MiB). A failed flush (a full disk) is counted
+  // (idle_flush_failures) and handed to idle_flush_failed with RocksDB's
+  // error; the committer does not refuse on it by itself. RocksDB then
+  // refuses writes (max_bgerror_resume_count = 0, store.cpp), and the next
+  // write fails and makes the committer refuse as for any failed write;
+  // every write acknowledged before is in the WAL. 0 (the default here):
+  // never; the node sets it from --idle-flush-ms.
   std::chrono::milliseconds idle_flush_after{0};
   std::size_t idle_flush_min_bytes = 1u << 20;  // bytes
   std::function<void()> after_idle_flush;       // may be empty; must not throw
+  // Called on the commit thread with the error of a failed idle flush. May
+  // be empty; must not throw.
+  std::function<void(const std::string& error)> idle_flush_failed;
 };
 
 class committer {
@@ -88,6 +94,7 @@ class committer {
   std::uint64_t batches() const;  // number of batches committed (or failed)
   bool refusing() const;          // a write failed: every later batch is refused
   std::uint64_t idle_flushes() const;  // idle flushes done (committer_options)
+  std::uint64_t idle_flush_failures() const;  // idle flushes that failed
 
  private:
   struct pending {
@@ -109,6 +116,7 @@ class committer {
   std::atomic<std::uint64_t> batches_{0};
   std::atomic<bool> refusing_{false};
   std::atomic<std::uint64_t> idle_flushes_{0};
+  std::atomic<std::uint64_t> idle_flush_failures_{0};
   std::string failure_;  // the first error of the current refusal (commit thread only)
   std::thread thread_;  // last: started after everything above exists
 };

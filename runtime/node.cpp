@@ -65,11 +65,17 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const node_op
     cfg.set("scheduler.policy", caf::atom_from_string(opts.scheduler_policy));
   return cfg;
 }
-/// The committer's idle flush returns the freed pages at once.
+/// The committer's idle flush returns the freed pages at once; a failed one
+/// (a full disk) is logged, as the writes it will cost are refused.
 persistence::committer_options committer_options_of(const node_options& opts) {
   persistence::committer_options c;
   c.idle_flush_after = opts.idle_flush;
   c.after_idle_flush = release_free_memory;
+  c.idle_flush_failed = [](const std::string& error) {
+    spdlog::error("store: the idle flush of the memtables failed ({}); the store refuses writes "
+                  "until the node restarts with space freed (acknowledged writes are in the WAL)",
+                  error);
+  };
   return c;
 }
 

@@ -3,7 +3,12 @@
 
 #include <msgpack.hpp>
 
+#include <sys/mount.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -873,6 +878,86 @@ TEST_CASE("committer flushes the memtables once per quiet spell", "[persistence]
   CHECK(c.idle_flushes() == 2);
   c.stop();
   CHECK(s.load_journal("chat/idle2").size() == 1000);
+}
+
+// A full disk under the idle flush: the flush fails and is reported, the
+// next write is refused with RocksDB's error, and a store reopened once space
+// is freed holds every write acknowledged before. Needs root (a tmpfs of its
+// own); says so and passes vacuously where mount is refused.
+TEST_CASE("a failed idle flush is reported, the next write refused, nothing acknowledged lost",
+          "[persistence][idle_flush][disk_full]") {
+  temp_dir tmp;
+  const auto mnt = tmp.path / "mnt";
+  std::filesystem::create_directories(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=24m") != 0) {
+    WARN("tmpfs mount refused (" << std::strerror(errno) << "): not run");
+    return;
+  }
+  struct unmount {
+    std::filesystem::path dir;
+    ~unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount_at_end{mnt};
+  const auto filler = mnt / "filler";
+  auto fill_disk = [&] {
+    std::FILE* f = std::fopen(filler.c_str(), "wb");
+    REQUIRE(f);
+    std::setvbuf(f, nullptr, _IONBF, 0);
+    const std::string chunk(64 * 1024, 'z');
+    for (std::size_t n = chunk.size(); n >= 512;)
+      if (std::fwrite(chunk.data(), 1, n, f) != n) n /= 2;
+    std::fclose(f);
+  };
+  {
+    store s({mnt / "db"});
+    auto failed = std::make_shared<std::promise<std::string>>();
+    committer_options o;
+    o.idle_flush_after = std::chrono::milliseconds(20);
+    o.idle_flush_min_bytes = 64 * 1024;
+    o.idle_flush_failed = [failed](const std::string& error) { failed->set_value(error); };
+    std::atomic<int> flushed{0};
+    o.after_idle_flush = [&] { ++flushed; };
+    committer c(s, o);
+    write_batch b;
+    for (int i = 0; i < 1000; ++i) b.put_journal("chat/full", i + 1, sample_journal(i + 1));
+    auto done = std::make_shared<std::promise<std::string>>();
+    auto answered = done->get_future();
+    // The callback runs on the commit thread before it can go quiet, so the
+    // disk is full before the idle flush can start.
+    c.submit(std::move(b), [done, &fill_disk](const std::string& error) {
+      fill_disk();
+      done->set_value(error);
+    });
+    REQUIRE(answered.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    REQUIRE(answered.get().empty());  // acknowledged
+    auto report = failed->get_future();
+    REQUIRE(report.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    const auto error = report.get();
+    INFO(error);
+    CHECK(error.find("No space left on device") != std::string::npos);
+    CHECK(c.idle_flush_failures() == 1);
+    CHECK(c.idle_flushes() == 0);
+    CHECK(flushed == 0);
+    // RocksDB refuses the next write; the committer then refuses the rest.
+    for (int round = 0; round < 2; ++round) {
+      write_batch next;
+      next.put_journal("chat/full", 1001 + round, sample_journal(1001 + round));
+      auto refused = std::make_shared<std::promise<std::string>>();
+      auto why = refused->get_future();
+      c.submit(std::move(next), [refused](const std::string& e) { refused->set_value(e); });
+      REQUIRE(why.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+      const auto e = why.get();
+      INFO(e);
+      CHECK_FALSE(e.empty());
+      if (round == 1) CHECK(e.find("store refusing writes") != std::string::npos);
+    }
+    CHECK(c.refusing());
+    c.stop();
+  }
+  std::filesystem::remove(filler);
+  store reopened({mnt / "db"});
+  const auto journal = reopened.load_journal("chat/full");
+  REQUIRE(journal.size() == 1000);
+  CHECK(journal.back().first == 1000);
 }
 
 TEST_CASE("store::flush_memtables empties the memtables", "[persistence][idle_flush]") {
