@@ -53,12 +53,11 @@ describe('launch supervision', () => {
     res.clusters.delete(cluster);
   });
 
-  // KNOWN BUG (issue 11/12 closing note, docs/reliability.md "stalled
-  // writers"): in most runs 1-3 of 12 writers keep 1-2 adds unacknowledged on
-  // an open connection after the restarts (never applied, nothing lost that
-  // was acknowledged). The subtest still runs and prints its findings; it is
-  // `todo` so that it does not fail the suite until per-connection cseq
-  // numbering (the connection's identity in every message) lands.
+  // Once a known stall (docs/reliability.md, "Stalled writers"): 1-3 of 12
+  // writers kept 1-2 adds unacknowledged after the restarts. Client message
+  // ids and per-connection cseq numbering (issue 12) fixed it; the checks
+  // below are exact: no writer with an unacknowledged add, final ==
+  // acknowledged.
   it('ctl rolling-restart: every node drained and restarted under load; writers resume; counters exact', { timeout: 240_000 }, async (t) => {
     const dataDir = res.tempDir('skein-roll-');
     const cluster = await res.launch({ nodes: 3, dataDir });
