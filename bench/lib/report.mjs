@@ -756,7 +756,7 @@ export function writeReport(results, { outDir, plotDir, workDir }) {
 
   // method
   L.push('## How it is measured', '');
-  L.push('- `bench/run --quick` (under 5 minutes) or `bench/run --full` (under 45, five systems) installs what is missing '
+  L.push('- `bench/run --quick` (under 5 minutes) or `bench/run --full` (about 60 minutes with its five systems, 80 with all seven; measured 2026-12-06) installs what is missing '
     + '(redis-server, gnuplot, the pinned npm packages of `bench/peers/socketio`), builds `skein-demo`, `skein-loadgen` and `skein-bench-ceiling`, '
     + 'and runs every scenario on a fresh cluster of each system: skein with `skein-demo launch --nodes 3` (the demo\'s defaults: '
     + 'the chat kind uses `durability=replicated` with 2 replicas: every message is journaled to RocksDB on its owner and its replica '

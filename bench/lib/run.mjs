@@ -61,7 +61,7 @@ const plotDir = path.join(outDir, 'bench');
 const threads = Number(opts.threads);
 
 // Every size and duration of both modes. --quick stays under 5 minutes,
-// --full under 45 (five systems), on 2 cores with the load generator sharing them.
+// --full about 60 (five systems; 80 with all seven, 2026-12-06), on 2 cores with the load generator sharing them.
 const PROFILES = {
   quick: {
     rtt: { levels: [1, 10, 100, 1000], warmup: 1, duration: 3 },
