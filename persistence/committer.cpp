@@ -67,9 +67,9 @@ void committer::idle_flush() {
     if (store_.memtable_bytes() < options_.idle_flush_min_bytes) return;
     store_.flush_memtables();
   } catch (const std::exception& e) {
-    error = e.what();
+    error = *e.what() != '\0' ? e.what() : "flush failed";
   } catch (...) {
-    error = "unknown exception";
+    error = "flush failed: unknown exception";
   }
   if (!error.empty()) {
     // RocksDB refuses the next write, whose error makes the committer refuse.

@@ -913,6 +913,26 @@ TEST_CASE("an adopt whose clients are malformed is refused before anything is wr
   CHECK(f.store.load_snapshots(key).empty());  // nothing written
 }
 
+namespace {
+/// Sends `a` three asynchronous error messages, then an exit, and checks it
+/// went down with the exit's reason. One sender's messages arrive in order:
+/// the errors are taken before the exit, so an actor that quit on an error
+/// goes down with the error as its reason, not with the exit's.
+void check_lives_on_errors(caf::actor_system& sys, const std::string& name, const caf::actor& a) {
+  INFO(name);
+  caf::scoped_actor self{sys};
+  self->monitor(a);
+  for (int i = 0; i < 3; ++i) self->send(a, caf::make_error(caf::sec::unexpected_message));
+  self->send_exit(a, caf::exit_reason::user_shutdown);
+  caf::error reason;
+  bool down = false;
+  self->receive([&](caf::down_msg& dm) { down = true; reason = dm.reason; },
+                caf::after(answer_within) >> [] {});
+  REQUIRE(down);
+  CHECK(reason == caf::exit_reason::user_shutdown);
+}
+}  // namespace
+
 TEST_CASE("the membership, directory, replica and lane log a stray error message and live on",
           "[host][errors]") {
   // CAF 0.17's default error handler quits the actor that gets an
@@ -924,22 +944,7 @@ TEST_CASE("the membership, directory, replica and lane log a stray error message
     {"directory", f.host},
     {"replica", caf::actor_cast<caf::actor>(f.actors.replica)},
     {"lane", f.actors.lane}};
-  caf::scoped_actor self{f.sys};
-  for (const auto& [name, a] : actors) {
-    INFO(name);
-    self->monitor(a);
-    // One sender's messages arrive in order: the errors are taken before
-    // the exit, so an actor that quit on an error goes down with the error
-    // as its reason, not with the exit's.
-    for (int i = 0; i < 3; ++i) self->send(a, caf::make_error(caf::sec::unexpected_message));
-    self->send_exit(a, caf::exit_reason::user_shutdown);
-    caf::error reason;
-    bool down = false;
-    self->receive([&](caf::down_msg& dm) { down = true; reason = dm.reason; },
-                  caf::after(answer_within) >> [] {});
-    REQUIRE(down);
-    CHECK(reason == caf::exit_reason::user_shutdown);
-  }
+  for (const auto& [name, a] : actors) check_lives_on_errors(f.sys, name, a);
 }
 
 namespace {
@@ -967,20 +972,8 @@ TEST_CASE("a session and a connection log a stray error message and live on", "[
   init.out = std::make_shared<null_transport>();
   init.host = f.host;
   auto conn = spawn_connection(f.sys, std::move(init));
-  caf::scoped_actor self{f.sys};
-  for (const auto& [name, a] : std::vector<std::pair<std::string, caf::actor>>{
-         {"session", *session}, {"connection", conn}}) {
-    INFO(name);
-    self->monitor(a);
-    for (int i = 0; i < 3; ++i) self->send(a, caf::make_error(caf::sec::unexpected_message));
-    self->send_exit(a, caf::exit_reason::user_shutdown);
-    caf::error reason;
-    bool down = false;
-    self->receive([&](caf::down_msg& dm) { down = true; reason = dm.reason; },
-                  caf::after(answer_within) >> [] {});
-    REQUIRE(down);
-    CHECK(reason == caf::exit_reason::user_shutdown);
-  }
+  check_lives_on_errors(f.sys, "session", *session);
+  check_lives_on_errors(f.sys, "connection", conn);
 }
 
 TEST_CASE("sessions activated together take their first snapshot at different inputs, then every snapshot_every",
